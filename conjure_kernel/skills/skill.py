@@ -1,0 +1,92 @@
+"""The loaded skill: its frontmatter up front, its body and files only when asked.
+
+Progressive disclosure: loading reads SKILL.md's frontmatter only; ``body`` and
+``resources`` touch the disk when a caller needs them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+__all__ = ["Diagnostic", "Skill", "SkillMetadata"]
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One rule a SKILL.md breaks: where, which field, what is wrong, and how bad."""
+
+    path: Path
+    field: str
+    problem: str
+    severity: Literal["warning", "error"] = "error"
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.field}: {self.problem}"
+
+
+@dataclass(frozen=True)
+class SkillMetadata:
+    """The frontmatter fields the spec defines."""
+
+    name: str
+    description: str
+    license: str | None = None
+    compatibility: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    allowed_tools: tuple[str, ...] = ()
+
+
+@dataclass(eq=False)
+class Skill:
+    """A skill folder on the host, with the metadata read from its SKILL.md."""
+
+    metadata: SkillMetadata
+    root: Path
+    """The folder holding SKILL.md, absolute, on the host."""
+    diagnostics: tuple[Diagnostic, ...] = ()
+    """Spec violations that did not stop the skill from loading."""
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+    @property
+    def description(self) -> str:
+        return self.metadata.description
+
+    @property
+    def skill_md(self) -> Path:
+        return self.root / "SKILL.md"
+
+    @cached_property
+    def body(self) -> str:
+        """The Markdown after the frontmatter, read on first use."""
+        text = self.skill_md.read_text(encoding="utf-8")
+        if text.startswith("---"):
+            end = text.find("\n---", 3)
+            if end != -1:
+                return text[text.index("\n", end + 1) + 1 :] if "\n" in text[end + 1 :] else ""
+        return text
+
+    def resources(self) -> list[Path]:
+        """Every file of the skill but SKILL.md, relative to the root, sorted."""
+        return sorted(
+            path.relative_to(self.root)
+            for path in self.root.rglob("*")
+            if path.is_file() and path != self.skill_md and "__pycache__" not in path.parts
+        )
+
+    def content_hash(self) -> str:
+        """A SHA-256 over every file's relative path and bytes: the skill's version for recordings."""
+        digest = hashlib.sha256()
+        for relative in [Path("SKILL.md"), *self.resources()]:
+            digest.update(relative.as_posix().encode() + b"\0")
+            digest.update((self.root / relative).read_bytes() + b"\0")
+        return digest.hexdigest()
+
+    def __repr__(self) -> str:
+        return f"<Skill {self.name} at {self.root}>"

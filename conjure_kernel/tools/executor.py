@@ -1,0 +1,35 @@
+"""The seam between the conversation loop and whatever runs tool calls.
+
+An executor knows which tools it offers and runs one call at a time; the loop runs
+several concurrently. Executors report failures as ``ToolResult(is_error=True)``
+rather than raising, so the model can see and react to them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from anthropic.types import ToolParam
+
+from .values import ToolCall, ToolResult
+
+__all__ = ["Executor"]
+
+
+@runtime_checkable
+class Executor(Protocol):
+    """Runs the tools of one backend session."""
+
+    @property
+    def tools(self) -> Sequence[ToolParam]:
+        """The tool definitions sent to the model."""
+        ...
+
+    async def run(self, call: ToolCall) -> ToolResult:
+        """Run one call. Cancelling the task must stop the work (kill the process) promptly."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release what the executor holds (processes, containers)."""
+        ...

@@ -1,0 +1,64 @@
+"""The values that cross the tool seam: a call from the model and what came of it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["ExecResult", "ToolCall", "ToolResult"]
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One ``tool_use`` block of an assistant message."""
+
+    id: str
+    name: str
+    input: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "input": self.input}
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """What a shell command did: its exit code and both streams."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+    timed_out: bool = False
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """The answer to one ``ToolCall``, ready to go back to the model.
+
+    ``content`` is never empty: the API rejects empty text blocks.
+    """
+
+    tool_use_id: str
+    content: str
+    is_error: bool = False
+    exit_code: int | None = None
+    """The shell's exit status, for tools that run a command."""
+    duration: float = 0.0
+    """Seconds the tool took, measured around the executor call."""
+
+    def to_param(self) -> dict[str, Any]:
+        """The ``tool_result`` block the Messages API expects."""
+        return {
+            "type": "tool_result",
+            "tool_use_id": self.tool_use_id,
+            "content": self.content or "(no output)",
+            "is_error": self.is_error,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tool_use_id": self.tool_use_id,
+            "content": self.content,
+            "is_error": self.is_error,
+            "exit_code": self.exit_code,
+            "duration": round(self.duration, 4),
+        }
