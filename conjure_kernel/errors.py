@@ -102,7 +102,9 @@ class ToolExecutionError(BackendError):
 class ModelError(ConjureError):
     """The Messages API failed; ``cause`` keeps the SDK's exception when there is one."""
 
-    def __init__(self, message: str, *, cause: BaseException | None = None, hint: str | None = None):
+    def __init__(
+        self, message: str, *, cause: BaseException | None = None, hint: str | None = None
+    ):
         super().__init__(message, hint=hint)
         self.cause = cause
 

@@ -69,7 +69,7 @@ class ModelResponse:
     message: dict[str, Any]
     """The assistant ``MessageParam`` (role and content blocks), ready to append to the history."""
     stop_reason: str
-    usage: Usage = Usage()
+    usage: Usage = field(default_factory=Usage)
     model: str = ""
     id: str = ""
 
@@ -77,7 +77,9 @@ class ModelResponse:
         return [block for block in self.message["content"] if block.get("type") == "tool_use"]
 
     def text(self) -> str:
-        return "".join(b.get("text", "") for b in self.message["content"] if b.get("type") == "text")
+        return "".join(
+            b.get("text", "") for b in self.message["content"] if b.get("type") == "text"
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {

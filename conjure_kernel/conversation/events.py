@@ -32,7 +32,12 @@ class TurnStarted:
     type: Literal["turn_started"] = "turn_started"
 
     def to_json(self) -> dict[str, Any]:
-        return {"type": self.type, "message": self.message, "backend": self.backend, "model": self.model}
+        return {
+            "type": self.type,
+            "message": self.message,
+            "backend": self.backend,
+            "model": self.model,
+        }
 
 
 @dataclass(frozen=True)

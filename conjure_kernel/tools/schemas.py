@@ -24,7 +24,10 @@ VIEW: ToolParam = {
     "input_schema": {
         "type": "object",
         "properties": {
-            "path": {"type": "string", "description": "Absolute path, or relative to the working directory."},
+            "path": {
+                "type": "string",
+                "description": "Absolute path, or relative to the working directory.",
+            },
             "view_range": {
                 "type": "array",
                 "items": {"type": "integer"},
@@ -78,7 +81,10 @@ STR_REPLACE: ToolParam = {
         "type": "object",
         "properties": {
             "path": {"type": "string", "description": "The file to edit."},
-            "old_str": {"type": "string", "description": "The exact text to replace; must be unique."},
+            "old_str": {
+                "type": "string",
+                "description": "The exact text to replace; must be unique.",
+            },
             "new_str": {"type": "string", "description": "The replacement text (may be empty)."},
             "description": _DESCRIPTION,
         },

@@ -1,0 +1,162 @@
+"""A model client that answers from a recording, so a shared notebook re-runs with no key.
+
+Only the model's side is replayed: tools really run again on the current backend, and
+``drift`` compares what they return now with what they returned when recorded. Paths
+that differ between machines (the working directory, skill folders) are mapped from
+the recording's values to the current ones before a recorded tool call runs, and back
+before results are compared.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import RecordingMismatch
+from .base import ModelRequest, ModelResponse, TextChunk
+
+__all__ = ["Drift", "RecordedTurn", "ReplayClient"]
+
+_CHUNK = 24
+"""Characters per streamed chunk, so a replayed answer still appears progressively."""
+
+
+@dataclass(frozen=True)
+class RecordedTurn:
+    """What one recorded turn needs for replay."""
+
+    message: str
+    responses: Sequence[ModelResponse]
+    tool_results: Mapping[str, tuple[str, bool]] = field(default_factory=dict)
+    """Recorded ``tool_use_id`` → (content, is_error)."""
+    paths: Mapping[str, str] = field(default_factory=dict)
+    """Machine-specific paths at recording time, by key (``workdir``, ``skill:NAME``)."""
+
+
+@dataclass(frozen=True)
+class Drift:
+    """A tool whose re-run result differs from the recorded one."""
+
+    tool_use_id: str
+    name: str
+    diff: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"tool_use_id": self.tool_use_id, "name": self.name, "diff": self.diff}
+
+
+class ReplayClient:
+    """Answers each request with the recorded response of the same turn and step."""
+
+    def __init__(self, turns: Sequence[RecordedTurn], *, source: str = "") -> None:
+        self.turns = list(turns)
+        self.source = source
+        self.current: RecordedTurn | None = None
+        self._next = 0
+        self._to_current: dict[str, str] = {}
+
+    def prepare_turn(self, message: str, paths: Mapping[str, str]) -> RecordedTurn:
+        """Pick the recorded turn for ``message``: the next unused one with the same text."""
+        order = list(range(self._next, len(self.turns))) + list(range(self._next))
+        for index in order:
+            if self.turns[index].message.strip() == message.strip():
+                self._next = index + 1
+                self.current = self.turns[index]
+                self._to_current = {
+                    old: paths[key]
+                    for key, old in self.current.paths.items()
+                    if key in paths and old and old != paths[key]
+                }
+                return self.current
+        self.current = None
+        raise RecordingMismatch(
+            f"no recorded turn matches this message{self._where()}: {_shorten(message)!r}",
+            hint="the cell was edited since it was recorded; set ANTHROPIC_API_KEY and run "
+            "%replay off, then re-run the cell to record it afresh",
+        )
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[TextChunk | ModelResponse]:
+        if self.current is None:
+            raise RecordingMismatch("replay has no current turn; call prepare_turn first")
+        step = _steps_taken(request.messages)
+        if step >= len(self.current.responses):
+            raise RecordingMismatch(
+                f"the recording of this turn has {len(self.current.responses)} model step(s), "
+                "but the re-run asked for another one",
+                hint="a tool result probably changed; compare the drift report with the recording",
+            )
+        response = self._translate(self.current.responses[step])
+        text = response.text()
+        for start in range(0, len(text), _CHUNK):
+            yield TextChunk(text[start : start + _CHUNK])
+        yield response
+
+    def drift(self, results: Sequence[tuple[Any, Any]]) -> list[Drift]:
+        """Compare re-run ``(ToolCall, ToolResult)`` pairs with the current recorded turn."""
+        if self.current is None:
+            return []
+        to_recorded = {new: old for old, new in self._to_current.items()}
+        drifts = []
+        for call, result in results:
+            recorded = self.current.tool_results.get(call.id)
+            if recorded is None:
+                continue
+            now = (_replace_all(result.content, to_recorded), result.is_error)
+            if now != tuple(recorded):
+                drifts.append(Drift(call.id, call.name, _diff(recorded, now)))
+        return drifts
+
+    def _translate(self, response: ModelResponse) -> ModelResponse:
+        if not self._to_current:
+            return response
+        message = json.loads(
+            _replace_all(json.dumps(response.message), self._to_current, escaped=True)
+        )
+        return ModelResponse(
+            message, response.stop_reason, response.usage, response.model, response.id
+        )
+
+    def _where(self) -> str:
+        return f" in {self.source}" if self.source else ""
+
+
+def _steps_taken(messages: Sequence[Any]) -> int:
+    """How many assistant messages follow the turn's opening user message."""
+    steps = 0
+    for message in reversed(messages):
+        if message["role"] == "assistant":
+            steps += 1
+        elif not _is_tool_results(message["content"]):
+            return steps
+    return steps
+
+
+def _is_tool_results(content: Any) -> bool:
+    return isinstance(content, list) and any(b.get("type") == "tool_result" for b in content)
+
+
+def _replace_all(text: str, mapping: Mapping[str, str], *, escaped: bool = False) -> str:
+    for old, new in sorted(mapping.items(), key=lambda item: -len(item[0])):
+        if escaped:
+            old, new = json.dumps(old)[1:-1], json.dumps(new)[1:-1]
+        text = text.replace(old, new)
+    return text
+
+
+def _diff(recorded: tuple[str, bool], now: tuple[str, bool]) -> str:
+    lines = list(
+        difflib.unified_diff(
+            recorded[0].splitlines(), now[0].splitlines(), "recorded", "re-run", n=1, lineterm=""
+        )
+    )
+    if recorded[1] != now[1]:
+        lines.append(f"error flag: recorded {recorded[1]}, re-run {now[1]}")
+    return "\n".join(lines[:40])
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,158 @@
+"""The client-side tool-use loop that the local, native (and later docker) backends share.
+
+The algorithm, in order:
+
+1. send the history to the model and stream its answer;
+2. if the answer does not stop for ``tool_use``, the turn ends;
+3. run the answer's tool calls concurrently;
+4. append one user message holding one ``tool_result`` per ``tool_use``;
+5. stop with ``TurnLimitReached`` after ``max_iterations`` model calls; else repeat.
+
+Invariant: the history never holds a ``tool_use`` without its ``tool_result``. When the
+turn is cancelled (an interrupt) or fails, the ``finally`` answers every pending call
+with an error result, so the next turn sends a valid conversation. If the model never
+answered, the turn's user message is taken back out, leaving the history as it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from anthropic.types import MessageParam
+
+from ..clients.base import ModelClient, ModelRequest, ModelResponse, TextChunk, Usage
+from ..errors import IncompleteResponse, TurnLimitReached
+from ..tools.executor import Executor
+from ..tools.values import ToolCall, ToolResult
+from .events import (
+    Event,
+    ModelStepFinished,
+    TextDelta,
+    ToolCallFinished,
+    ToolCallStarted,
+    TurnEnded,
+    UsageReported,
+)
+
+__all__ = ["INTERRUPTED", "run_tool_loop"]
+
+INTERRUPTED = "interrupted by the user before this tool call finished"
+
+
+async def run_tool_loop(
+    message: str | list[dict[str, Any]],
+    client: ModelClient,
+    executor: Executor,
+    *,
+    system: str,
+    model: str,
+    history: list[MessageParam],
+    max_iterations: int = 25,
+    max_tokens: int = 16000,
+) -> AsyncIterator[Event]:
+    """Run one user turn to its end, yielding events; ``history`` grows in place."""
+    turn_start = len(history)
+    history.append({"role": "user", "content": message})
+    usage = Usage()
+    try:
+        for step in range(1, max_iterations + 1):
+            request = ModelRequest(model, system, list(history), executor.tools, max_tokens)
+            response: ModelResponse | None = None
+            async for item in client.stream(request):
+                if isinstance(item, TextChunk):
+                    yield TextDelta(item.text)
+                else:
+                    response = item
+            if response is None:
+                raise IncompleteResponse("the model client ended without a final message")
+            history.append(response.message)  # type: ignore[arg-type]
+            usage = usage + response.usage
+            yield ModelStepFinished(step, response)
+            yield UsageReported(usage)
+            calls = [
+                ToolCall(b["id"], b["name"], b.get("input") or {}) for b in response.tool_uses()
+            ]
+            if response.stop_reason != "tool_use" or not calls:
+                yield TurnEnded(response.stop_reason, response.text(), usage)
+                return
+            results: dict[str, ToolResult] = {}
+            async for event in _run_calls(executor, calls, results):
+                yield event
+            history.append(
+                {"role": "user", "content": [results[c.id].to_param() for c in calls]}  # type: ignore[misc]
+            )
+        raise TurnLimitReached(
+            f"the model was still calling tools after {max_iterations} steps, so the turn was stopped",
+            hint="raise the limit with %config ConjureMagics.max_iterations = 50, or ask for a smaller step",
+        )
+    finally:
+        _repair_history(history, turn_start)
+
+
+async def _run_calls(
+    executor: Executor, calls: Sequence[ToolCall], results: dict[str, ToolResult]
+) -> AsyncIterator[Event]:
+    """Start every call at once and report each as it finishes; cancel the rest on exit."""
+    known = {tool["name"] for tool in executor.tools}
+    for call in calls:
+        yield ToolCallStarted(call)
+    tasks = [asyncio.ensure_future(_run_one(executor, call, known)) for call in calls]
+    try:
+        for finished in asyncio.as_completed(tasks):
+            call, result = await finished
+            results[call.id] = result
+            yield ToolCallFinished(call, result)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _run_one(
+    executor: Executor, call: ToolCall, known: set[str]
+) -> tuple[ToolCall, ToolResult]:
+    """Run a call; unknown tools and unexpected exceptions become error results for the model."""
+    started = time.perf_counter()
+    if call.name not in known:
+        result = ToolResult(
+            call.id,
+            f"unknown tool {call.name!r}; available tools: {', '.join(sorted(known))}",
+            True,
+        )
+    else:
+        try:
+            result = await executor.run(call)
+        except Exception as error:  # a tool's crash is the model's to see
+            result = ToolResult(call.id, f"{type(error).__name__}: {error}", True)
+    duration = time.perf_counter() - started
+    return call, dataclasses.replace(result, duration=duration)
+
+
+def _repair_history(history: list[MessageParam], turn_start: int) -> None:
+    """Keep the history valid after any exit: answer pending tool calls, or undo an empty turn."""
+    if len(history) == turn_start + 1:
+        del history[turn_start:]
+        return
+    last = history[-1]
+    if last["role"] != "assistant" or isinstance(last["content"], str):
+        return
+    pending = [b["id"] for b in last["content"] if b.get("type") == "tool_use"]  # type: ignore[union-attr]
+    if pending:
+        history.append(
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": i,
+                        "content": INTERRUPTED,
+                        "is_error": True,
+                    }
+                    for i in pending
+                ],
+            }
+        )

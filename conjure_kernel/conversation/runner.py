@@ -1,0 +1,93 @@
+"""Run the async conversation from synchronous code (magics, scripts) on a private loop.
+
+A cell's code runs synchronously inside the kernel's own event loop, where an async
+turn cannot be awaited. ``TurnRunner`` keeps one event loop in a daemon thread for the
+session (so HTTP connections are reused), runs each turn there, and hands the events
+to the calling thread. Ctrl-C arrives in the calling thread as ``KeyboardInterrupt``:
+the runner cancels the turn's task, waits for its ``finally`` to repair the history and
+kill running tools, and then raises ``TurnInterrupted``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import Future
+from typing import TypeVar
+
+from ..errors import TurnInterrupted
+from .events import Event
+
+__all__ = ["TurnRunner"]
+
+T = TypeVar("T")
+
+_DONE = object()
+_CANCEL_GRACE = 15.0
+"""Seconds to wait for a cancelled turn to clean up (kill processes) before giving up."""
+
+
+class TurnRunner:
+    """An event loop in a thread that runs async turns for synchronous callers."""
+
+    def __init__(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="conjure-turns", daemon=True
+        )
+        self._thread.start()
+
+    def run(self, coroutine: Awaitable[T]) -> T:
+        """Run one coroutine to completion and return its result."""
+        return asyncio.run_coroutine_threadsafe(_as_coroutine(coroutine), self._loop).result()
+
+    def iterate(self, events: Callable[[], AsyncIterator[Event]]) -> Iterator[Event]:
+        """Yield the events of ``events()`` in the calling thread as the loop produces them."""
+        inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
+
+        async def pump() -> None:
+            try:
+                async for event in events():
+                    inbox.put(event)
+            except BaseException as error:
+                inbox.put(error)
+                raise
+            finally:
+                inbox.put(_DONE)
+
+        future = asyncio.run_coroutine_threadsafe(pump(), self._loop)
+        try:
+            while (item := inbox.get()) is not _DONE:
+                if isinstance(item, asyncio.CancelledError):
+                    raise TurnInterrupted("the turn was interrupted")
+                if isinstance(item, BaseException):
+                    raise item
+                yield item  # type: ignore[misc]
+        except KeyboardInterrupt:
+            self._cancel(future, inbox)
+            raise TurnInterrupted(
+                "interrupted; running tools were stopped and every pending tool call was "
+                "answered as interrupted, so the conversation can go on",
+            ) from None
+        except GeneratorExit:
+            self._cancel(future, inbox)
+            raise
+
+    def close(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+
+    def _cancel(self, future: Future[None], inbox: queue.SimpleQueue[object]) -> None:
+        """Cancel the turn's task and wait until its cleanup has run."""
+        self._loop.call_soon_threadsafe(future.cancel)
+        try:
+            while inbox.get(timeout=_CANCEL_GRACE) is not _DONE:
+                pass
+        except queue.Empty:
+            pass
+
+
+async def _as_coroutine(awaitable: Awaitable[T]) -> T:
+    return await awaitable

@@ -1,0 +1,174 @@
+"""A conversation with Claude: messages, backend, skills, usage, files and transcript.
+
+The session outlives backends: switching backend between turns closes the old backend
+session and keeps the messages, so the conversation goes on wherever tools now run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from typing import Any
+
+from anthropic.types import MessageParam
+
+from ..backends.base import Backend, BackendSession, SessionOptions, TurnOptions
+from ..backends.registry import get_backend
+from ..clients.base import ModelClient, Usage
+from ..clients.replay_client import ReplayClient
+from ..errors import ConjureError, TurnInterrupted
+from ..skills.skill import Skill
+from .events import Event, ToolCallFinished, TurnFailed, TurnStarted
+from .runner import TurnRunner
+from .transcript import TurnRecord, TurnRecorder
+
+__all__ = ["Session"]
+
+
+class Session:
+    """Owns one conversation; ``chat`` runs a turn and yields its events."""
+
+    def __init__(
+        self,
+        *,
+        client: ModelClient,
+        model: str,
+        backend: str | Backend = "local",
+        skills: Iterable[Skill] = (),
+        options: SessionOptions | None = None,
+        max_iterations: int = 25,
+        max_tokens: int = 16000,
+    ) -> None:
+        self.client = client
+        self.model = model
+        self.backend = get_backend(backend) if isinstance(backend, str) else backend
+        self.options = options or SessionOptions()
+        self.skills: list[Skill] = list(skills)
+        self.max_iterations = max_iterations
+        self.max_tokens = max_tokens
+        self.messages: list[MessageParam] = []
+        self.transcript: list[TurnRecord] = []
+        self.usage = Usage()
+        self.files: list[str] = []
+        self._backend_session: BackendSession | None = None
+        self._runner: TurnRunner | None = None
+
+    @property
+    def backend_name(self) -> str:
+        return self.backend.backend_type
+
+    @property
+    def backend_session(self) -> BackendSession:
+        """The backend's state for this conversation, created on first use."""
+        if self._backend_session is None:
+            self._backend_session = self.backend.new_session(self.skills, self.options)
+        return self._backend_session
+
+    def add_skills(self, skills: Sequence[Skill]) -> None:
+        """Add or replace (by name) skills; the next turn sees the new catalog."""
+        names = {skill.name for skill in skills}
+        self.skills = [s for s in self.skills if s.name not in names] + list(skills)
+        self._drop_backend_session()
+
+    def switch_backend(self, backend: str | Backend, options: SessionOptions | None = None) -> None:
+        """Run the next turns on another backend, keeping the conversation.
+
+        The new backend's session is created right away, so a backend that cannot start
+        (an engine that is down) fails here and the current backend stays in place.
+        """
+        new_backend = get_backend(backend) if isinstance(backend, str) else backend
+        new_options = options or self.options
+        new_session = new_backend.new_session(self.skills, new_options)
+        self._drop_backend_session()
+        self.backend, self.options, self._backend_session = new_backend, new_options, new_session
+
+    def reset(self) -> None:
+        """Forget the conversation; keep backend, skills and model."""
+        self.messages.clear()
+        self.transcript.clear()
+        self.usage = Usage()
+        self.files.clear()
+
+    def restore(self, records: Sequence[TurnRecord]) -> None:
+        """Rebuild the conversation from saved turns (after a kernel restart)."""
+        self.reset()
+        for record in records:
+            self.messages.extend(record.history_messages())  # type: ignore[arg-type]
+            self.usage = self.usage + record.usage
+        self.transcript.extend(records)
+
+    async def chat(self, message: str) -> AsyncIterator[Event]:
+        """Run one turn; a ``ConjureError`` ends it with ``TurnFailed`` instead of raising."""
+        backend_session = self.backend_session
+        paths = self._paths(backend_session)
+        recorder = TurnRecorder(skills=self._skill_hashes(), paths=paths)
+        options = TurnOptions(self.model, self.messages, self.max_iterations, self.max_tokens)
+        started = TurnStarted(message, self.backend_name, self.model)
+        recorder.add(started)
+        yield started
+        try:
+            if isinstance(self.client, ReplayClient):
+                self.client.prepare_turn(message, paths)
+            async for event in self.backend.chat(backend_session, message, self.client, options):
+                recorder.add(event)
+                self._observe(event)
+                yield event
+        except ConjureError as error:
+            failed = TurnFailed(error)
+            recorder.add(failed)
+            yield failed
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            recorder.add(TurnFailed(TurnInterrupted("the turn was interrupted by the user")))
+            raise
+        finally:
+            if recorder.record is not None:
+                self._finish(recorder.record)
+
+    def chat_sync(self, message: str) -> Iterator[Event]:
+        """``chat`` for synchronous callers; Ctrl-C raises ``TurnInterrupted``."""
+        return self.runner.iterate(lambda: self.chat(message))
+
+    @property
+    def runner(self) -> TurnRunner:
+        if self._runner is None:
+            self._runner = TurnRunner()
+        return self._runner
+
+    def close(self) -> None:
+        self._drop_backend_session()
+        if self._runner is not None:
+            self._runner.close()
+            self._runner = None
+
+    def _observe(self, event: Event) -> None:
+        if isinstance(event, ToolCallFinished) and event.call.name == "create_file":
+            path = str(event.call.input.get("path", ""))
+            if path and not event.result.is_error and path not in self.files:
+                self.files.append(path)
+
+    def _finish(self, record: TurnRecord) -> None:
+        self.usage = self.usage + record.usage
+        if isinstance(self.client, ReplayClient):
+            record.replayed = True
+            record.drift = [drift.to_json() for drift in self.client.drift(record.tool_calls)]
+        self.transcript.append(record)
+
+    def _skill_hashes(self) -> dict[str, str]:
+        return {skill.name: skill.content_hash() for skill in self.skills}
+
+    def _paths(self, backend_session: BackendSession) -> dict[str, str]:
+        paths = {f"skill:{skill.name}": str(skill.root) for skill in self.skills}
+        workdir: Any = getattr(backend_session, "workdir", None)
+        if workdir is not None:
+            paths["workdir"] = str(workdir)
+        return paths
+
+    def _drop_backend_session(self) -> None:
+        session, self._backend_session = self._backend_session, None
+        if session is None:
+            return
+        if self._runner is None:
+            self._runner = TurnRunner()
+        with contextlib.suppress(Exception):
+            self._runner.run(self.backend.close(session))

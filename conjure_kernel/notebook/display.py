@@ -1,0 +1,237 @@
+"""Turn events into cell output: a live view while the turn runs, a saved bundle after.
+
+The saved bundle holds the turn's record under ``TURN_MIME_TYPE`` (versioned, read by
+replay and by the JupyterLab renderer) plus ``text/markdown`` and ``text/html``
+fallbacks, so the notebook reads well anywhere, before any extension is installed.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import mistune
+from IPython.display import display
+
+from ..conversation.events import (
+    Event,
+    TextDelta,
+    ToolCallFinished,
+    ToolCallStarted,
+    TurnStarted,
+)
+from ..conversation.transcript import TurnRecord
+from ..tools.values import ToolCall, ToolResult
+
+__all__ = ["TURN_MIME_TYPE", "LiveTurnView", "turn_bundle"]
+
+TURN_MIME_TYPE = "application/vnd.conjure.turn.v1+json"
+
+_REFRESH_SECONDS = 0.15
+"""Minimum time between two live updates of streamed text; tool events update at once."""
+
+_markdown = mistune.create_markdown(escape=True, plugins=["table", "strikethrough"])
+
+
+@dataclass
+class _Tool:
+    call: ToolCall
+    result: ToolResult | None = None
+
+
+@dataclass
+class _Items:
+    """The turn in the order the user saw it: text runs and tool calls."""
+
+    entries: list[str | _Tool] = field(default_factory=list)
+
+    def add_text(self, text: str) -> None:
+        if self.entries and isinstance(self.entries[-1], str):
+            self.entries[-1] += text
+        else:
+            self.entries.append(text)
+
+    @classmethod
+    def from_record(cls, record: TurnRecord) -> _Items:
+        results = {call.id: result for call, result in record.tool_calls}
+        items = cls()
+        for step in record.steps:
+            for block in step.message["content"]:
+                if block.get("type") == "text" and block.get("text"):
+                    items.add_text(block["text"])
+                elif block.get("type") == "tool_use":
+                    call = ToolCall(block["id"], block["name"], block.get("input") or {})
+                    items.entries.append(_Tool(call, results.get(call.id)))
+        return items
+
+
+Redact = Callable[[str], str]
+
+
+class LiveTurnView:
+    """Shows a running turn in one display area and replaces it with the saved bundle."""
+
+    def __init__(self, redact: Redact) -> None:
+        self._redact = redact
+        self._items = _Items()
+        self._tools: dict[str, _Tool] = {}
+        self._header = ""
+        self._handle: Any = None
+        self._last_refresh = 0.0
+
+    def update(self, event: Event) -> None:
+        if isinstance(event, TurnStarted):
+            self._header = f"{event.model} · {event.backend} backend"
+        elif isinstance(event, TextDelta):
+            self._items.add_text(event.text)
+            if time.monotonic() - self._last_refresh < _REFRESH_SECONDS:
+                return
+        elif isinstance(event, ToolCallStarted):
+            tool = self._tools[event.call.id] = _Tool(event.call)
+            self._items.entries.append(tool)
+        elif isinstance(event, ToolCallFinished):
+            self._tools[event.call.id].result = event.result
+        else:
+            return
+        self._show(self._live_bundle())
+
+    def finish(self, record: TurnRecord | None) -> None:
+        """Replace the live view with the turn's saved bundle."""
+        if record is not None:
+            self._show(turn_bundle(record, self._redact))
+
+    def _live_bundle(self) -> dict[str, Any]:
+        body = _render_html(self._items, running=True)
+        return {
+            "text/html": self._redact(
+                f'<div class="conjure-turn">{body}{_footer(self._header + " · running…")}</div>'
+            ),
+            "text/plain": self._redact(_render_plain(self._items)),
+        }
+
+    def _show(self, bundle: dict[str, Any]) -> None:
+        self._last_refresh = time.monotonic()
+        if self._handle is None:
+            self._handle = display(bundle, raw=True, display_id=True)
+        else:
+            self._handle.update(bundle, raw=True)
+
+
+def turn_bundle(record: TurnRecord, redact: Redact) -> dict[str, Any]:
+    """The MIME bundle saved for a finished (or failed) turn."""
+    items = _Items.from_record(record)
+    if not record.steps and record.answer:
+        items.add_text(record.answer)
+    payload = json.loads(redact(json.dumps(record.to_json())))
+    footer = _summary(record)
+    html_body = _render_html(items, running=False) + _render_problems_html(record) + _footer(footer)
+    markdown = _render_markdown(items) + _render_problems_markdown(record) + f"\n\n*{footer}*\n"
+    return {
+        TURN_MIME_TYPE: payload,
+        "text/html": redact(f'<div class="conjure-turn">{html_body}</div>'),
+        "text/markdown": redact(markdown),
+        "text/plain": redact(_render_plain(items)),
+    }
+
+
+def _summary(record: TurnRecord) -> str:
+    usage = record.usage
+    tokens = f"{usage.input_tokens + usage.cache_read_input_tokens + usage.cache_creation_input_tokens:,} in"
+    if usage.cache_read_input_tokens:
+        tokens += f" ({usage.cache_read_input_tokens:,} from cache)"
+    parts = [record.model, f"{record.backend} backend", f"{tokens} / {usage.output_tokens:,} out"]
+    if record.replayed:
+        parts.append("replayed from the recording")
+    return " · ".join(parts)
+
+
+def _tool_title(tool: _Tool) -> str:
+    detail = (
+        tool.call.input.get("description")
+        or tool.call.input.get("command")
+        or tool.call.input.get("path")
+        or ""
+    )
+    title = f"{tool.call.name} {str(detail).splitlines()[0] if detail else ''}".strip()
+    if tool.result is None:
+        return f"{title} · running…"
+    status = "error" if tool.result.is_error else "ok"
+    if tool.result.exit_code is not None:
+        status = f"exit {tool.result.exit_code}"
+    return f"{title} · {status} · {tool.result.duration:.2f} s"
+
+
+def _tool_input(call: ToolCall) -> str:
+    shown = {key: value for key, value in call.input.items() if key != "description"}
+    if set(shown) == {"command"}:
+        return str(shown["command"])
+    return json.dumps(shown, indent=1, ensure_ascii=False)
+
+
+def _render_html(items: _Items, *, running: bool) -> str:
+    parts = []
+    for entry in items.entries:
+        if isinstance(entry, str):
+            parts.append(f'<div class="conjure-answer">{_markdown(entry)}</div>')
+            continue
+        state = "running" if entry.result is None else ("error" if entry.result.is_error else "ok")
+        colour = {"running": "#b58900", "error": "#c0392b", "ok": "#2e7d32"}[state]
+        result = "" if entry.result is None else f"<pre>{html.escape(entry.result.content)}</pre>"
+        parts.append(
+            f'<details class="conjure-tool conjure-{state}" style="border-left:3px solid {colour};'
+            f'padding-left:6px;margin:4px 0"{" open" if running and entry.result is None else ""}>'
+            f"<summary><code>{html.escape(_tool_title(entry))}</code></summary>"
+            f"<pre>{html.escape(_tool_input(entry.call))}</pre>{result}</details>"
+        )
+    return "".join(parts)
+
+
+def _render_markdown(items: _Items) -> str:
+    parts = []
+    for entry in items.entries:
+        if isinstance(entry, str):
+            parts.append(entry.strip())
+        else:
+            result = "" if entry.result is None else entry.result.content
+            parts.append(
+                f"**{_tool_title(entry)}**\n\n```\n{_tool_input(entry.call)}\n```\n\n```\n{result}\n```"
+            )
+    return "\n\n".join(parts)
+
+
+def _render_plain(items: _Items) -> str:
+    parts = []
+    for entry in items.entries:
+        parts.append(entry if isinstance(entry, str) else f"[{_tool_title(entry)}]")
+    return "\n".join(parts)
+
+
+def _render_problems_html(record: TurnRecord) -> str:
+    out = ""
+    for drift in record.drift:
+        out += (
+            f'<div class="conjure-drift"><b>drift in {html.escape(drift["name"])}</b> '
+            f"(the re-run result differs from the recording)<pre>{html.escape(drift['diff'])}</pre></div>"
+        )
+    if record.error:
+        out += f'<div class="conjure-error" style="color:#c0392b"><b>{html.escape(record.error["error"])}</b>: {html.escape(record.error["message"])}</div>'
+    return out
+
+
+def _render_problems_markdown(record: TurnRecord) -> str:
+    out = ""
+    for drift in record.drift:
+        out += f"\n\n**drift in {drift['name']}** (the re-run result differs from the recording)\n\n```diff\n{drift['diff']}\n```"
+    if record.error:
+        out += f"\n\n**{record.error['error']}**: {record.error['message']}"
+    return out
+
+
+def _footer(text: str) -> str:
+    return (
+        f'<div class="conjure-footer" style="opacity:0.6;font-size:85%">{html.escape(text)}</div>'
+    )

@@ -1,0 +1,25 @@
+"""``%load_ext conjure_kernel``: the same magics in any IPython kernel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .magics import ConjureMagics
+
+__all__ = ["load_ipython_extension", "unload_ipython_extension"]
+
+_magics: dict[int, ConjureMagics] = {}
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    if id(ipython) in _magics:
+        return
+    magics = ConjureMagics(shell=ipython)
+    ipython.register_magics(magics)
+    _magics[id(ipython)] = magics
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    magics = _magics.pop(id(ipython), None)
+    if magics is not None:
+        magics.close()

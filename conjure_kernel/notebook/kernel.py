@@ -1,0 +1,70 @@
+"""The Conjure kernel: an IPython kernel whose plain cells are chat messages.
+
+Routing happens in one place, ``route_cell``, installed as IPython's first input
+transformer: a cell starting with ``%`` or ``!`` stays IPython, a ``%%python`` cell
+becomes its body, and anything else becomes a ``%%conjure`` cell. Everything after
+that (history, execution counts, interrupts, error replies) is ipykernel's own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ipykernel.ipkernel import IPythonKernel
+from ipykernel.kernelapp import IPKernelApp
+
+from .._version import __version__
+from .extension import load_ipython_extension
+
+__all__ = ["ConjureKernel", "is_chat_cell", "launch", "route_cell"]
+
+PYTHON_MARKER = "%%python"
+
+
+def is_chat_cell(code: str) -> bool:
+    """A cell is a chat message unless it starts with ``%`` or ``!`` (or is empty)."""
+    stripped = code.lstrip()
+    return bool(stripped) and not stripped.startswith(("%", "!"))
+
+
+def route_cell(lines: list[str]) -> list[str]:
+    """IPython cleanup transformer: turn a cell into the Python that IPython should run."""
+    code = "".join(lines)
+    if is_chat_cell(code):
+        return ["%%conjure\n", *lines]
+    stripped = code.lstrip()
+    if stripped.startswith(PYTHON_MARKER) and stripped[
+        len(PYTHON_MARKER) : len(PYTHON_MARKER) + 1
+    ] in ("", "\n", " "):
+        return stripped.split("\n", 1)[1:2] or [""]
+    return lines
+
+
+class ConjureKernel(IPythonKernel):
+    """IPythonKernel with chat cells; the magics do the talking, the kernel only routes."""
+
+    implementation = "conjure"
+    implementation_version = __version__
+    banner = "Conjure: chat with Claude and Agent Skills. Plain cells go to Claude; %%python runs Python."
+    language_info = {
+        "name": "conjure",
+        "version": __version__,
+        "mimetype": "text/x-markdown",
+        "file_extension": ".md",
+        "pygments_lexer": "markdown",
+        "codemirror_mode": "markdown",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.shell.input_transformers_cleanup.insert(0, route_cell)
+        load_ipython_extension(self.shell)
+
+    async def do_is_complete(self, code: str) -> dict[str, str]:
+        if is_chat_cell(code):
+            return {"status": "complete"}
+        return super().do_is_complete(code)
+
+
+def launch() -> None:
+    IPKernelApp.launch_instance(kernel_class=ConjureKernel)

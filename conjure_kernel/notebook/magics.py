@@ -1,0 +1,294 @@
+"""The IPython magics: one class serves the Conjure kernel and ``%load_ext conjure_kernel``.
+
+Settings are traitlets, so ``c.ConjureMagics.model = ...`` in ``ipython_config.py`` (or the
+kernel's config) sets defaults and ``%config ConjureMagics`` shows them. The environment
+variables ``CONJURE_BACKEND``, ``CONJURE_MODEL`` and ``CONJURE_SKILLS_PATH`` win over
+configuration, so a single run can be steered from the shell.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from traitlets import Bool, Float, Int, List, Type, Unicode
+
+from ..backends.base import SessionOptions
+from ..backends.registry import backend_names
+from ..clients.anthropic_client import DEFAULT_MODEL
+from ..clients.base import ModelClient
+from ..clients.replay_client import ReplayClient
+from ..conversation.session import Session
+from ..errors import ConjureError, SkillError, TurnInterrupted, UnknownBackend
+from ..skills.discovery import find_skills
+from .display import LiveTurnView
+from .recording import export_markdown, export_notebook, read_turns, resolve_notebook
+from .secrets import Redactor
+from .widgets import HistoryView
+
+__all__ = ["ConjureMagics"]
+
+
+@magics_class
+class ConjureMagics(Magics):
+    """Chat with Claude from cells; choose the backend, model and skills."""
+
+    model = Unicode(DEFAULT_MODEL, help="Claude model for new turns (env CONJURE_MODEL).").tag(
+        config=True
+    )
+    default_backend = Unicode(
+        "local", help="Backend for new sessions: local, native, or a plug-in (env CONJURE_BACKEND)."
+    ).tag(config=True)
+    skills_path = List(
+        Unicode(),
+        help="Folders and .skill files loaded at start (env CONJURE_SKILLS_PATH, os.pathsep-separated).",
+    ).tag(config=True)
+    workdir = Unicode("", help="Working directory for tools; empty means the kernel's cwd.").tag(
+        config=True
+    )
+    max_iterations = Int(25, help="Model calls allowed in one turn before it is stopped.").tag(
+        config=True
+    )
+    max_tokens = Int(16000, help="max_tokens of each Messages API call.").tag(config=True)
+    tool_timeout = Float(300.0, help="Seconds before one tool call is killed.").tag(config=True)
+    secret_env_vars = List(
+        Unicode(), help="Environment variables whose values never appear in saved output."
+    ).tag(config=True)
+    record = Bool(True, help="Save each turn's full recording in the cell output.").tag(config=True)
+    client_class = Type(
+        "conjure_kernel.clients.anthropic_client.AnthropicClient",
+        klass=object,
+        help="Model client class; it is constructed with no arguments.",
+    ).tag(config=True)
+
+    def __init__(self, shell=None, **kwargs) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self._apply_environment()
+        self.redact = Redactor(self.secret_env_vars)
+        self._session: Session | None = None
+
+    def _apply_environment(self) -> None:
+        if os.environ.get("CONJURE_MODEL"):
+            self.model = os.environ["CONJURE_MODEL"]
+        if os.environ.get("CONJURE_BACKEND"):
+            self.default_backend = os.environ["CONJURE_BACKEND"]
+        if os.environ.get("CONJURE_SKILLS_PATH"):
+            self.skills_path = [p for p in os.environ["CONJURE_SKILLS_PATH"].split(os.pathsep) if p]
+
+    @property
+    def session(self) -> Session:
+        """The kernel's conversation, created on first use from the configured defaults."""
+        if self._session is None:
+            self._session = self._new_session()
+        return self._session
+
+    def _new_session(self) -> Session:
+        client: ModelClient = self.client_class()
+        replay = os.environ.get("CONJURE_REPLAY")
+        if replay:
+            client = _replay_client(resolve_notebook(replay))
+        session = Session(
+            client=client,
+            model=self.model,
+            backend=self.default_backend,
+            options=self._options(),
+            max_iterations=self.max_iterations,
+            max_tokens=self.max_tokens,
+        )
+        if self.skills_path:
+            found = find_skills(self.skills_path)
+            session.add_skills(found.skills)
+            for problem in found.problems:
+                print(f"skill {problem.severity}: {problem}", file=sys.stderr)
+        return session
+
+    def _options(self, **settings: str) -> SessionOptions:
+        workdir = settings.pop("workdir", self.workdir)
+        timeout = float(settings.pop("timeout", self.tool_timeout))
+        return SessionOptions(
+            workdir=Path(workdir).expanduser().resolve() if workdir else None,
+            tool_timeout=timeout,
+            namespace=self.shell.user_ns if self.shell is not None else None,
+            settings=settings,
+        )
+
+    # -- chat ---------------------------------------------------------------------------
+
+    @line_cell_magic
+    def conjure(self, line: str, cell: str | None = None) -> None:
+        """Send a message to Claude: ``%conjure MESSAGE`` or a ``%%conjure`` cell."""
+        message = (cell if cell is not None else line).strip()
+        if not message:
+            raise UsageError(
+                "write a message: %conjure MESSAGE, or %%conjure with the message below"
+            )
+        self.chat(message)
+
+    def chat(self, message: str) -> None:
+        """Run one turn, showing it live; a failed turn raises so Run All stops here."""
+        session = self.session
+        view = LiveTurnView(self.redact)
+        turns_before = len(session.transcript)
+        events = session.chat_sync(message)
+        failure: BaseException | None = None
+        try:
+            for event in events:
+                view.update(event)
+                if event.type == "turn_failed":
+                    failure = event.error
+        except KeyboardInterrupt:
+            events.close()
+            failure = TurnInterrupted("interrupted; the conversation stays valid and can go on")
+        except TurnInterrupted as error:
+            failure = error
+        finally:
+            record = session.transcript[-1] if len(session.transcript) > turns_before else None
+            if record is not None and not self.record:
+                record.steps.clear()
+            view.finish(record)
+        if failure is not None:
+            raise failure
+
+    # -- session settings -----------------------------------------------------------------
+
+    @magic_arguments()
+    @argument("name", nargs="?", help="Backend to switch to; omit to show the current one.")
+    @argument(
+        "settings",
+        nargs="*",
+        help="key=value options for the backend, e.g. workdir=/tmp/run timeout=60.",
+    )
+    @line_magic
+    def backend(self, line: str) -> None:
+        """Show or switch the backend that runs tool calls; the conversation is kept."""
+        args = parse_argstring(self.backend, line)
+        if not args.name:
+            print(
+                f"{self.session.backend_session.describe()}\navailable: {', '.join(backend_names())}"
+            )
+            return
+        if args.name not in backend_names():
+            raise UsageError(str(UnknownBackend(args.name, backend_names())))
+        try:
+            settings = dict(item.split("=", 1) for item in args.settings)
+        except ValueError:
+            raise UsageError(
+                f"backend options are key=value pairs, got: {' '.join(args.settings)}"
+            ) from None
+        self.session.switch_backend(args.name, self._options(**settings))
+        print(self.session.backend_session.describe())
+
+    @magic_arguments()
+    @argument("model_id", nargs="?", help="Model to use from the next turn on; omit to show it.")
+    @line_magic("model")
+    def magic_model(self, line: str) -> None:
+        """Show or set the Claude model."""
+        args = parse_argstring(self.magic_model, line)
+        if args.model_id:
+            self.session.model = args.model_id
+        print(self.session.model)
+
+    @magic_arguments()
+    @argument(
+        "paths", nargs="*", help="Skill folders (searched at any depth) or .skill files to add."
+    )
+    @line_magic
+    def skills(self, line: str) -> None:
+        """List the loaded skills, or add skills from folders and .skill packages."""
+        args = parse_argstring(self.skills, line)
+        if args.paths:
+            found = find_skills(args.paths)
+            self.session.add_skills(found.skills)
+            warnings = [p for p in found.problems if p.severity == "warning"]
+            errors = [p for p in found.problems if p.severity == "error"]
+            for problem in warnings:
+                print(f"warning: {problem}", file=sys.stderr)
+            if errors:
+                raise SkillError(
+                    "skipped: " + "; ".join(str(p) for p in errors),
+                    hint="fix the SKILL.md; `python -m conjure_kernel skills validate PATH` checks every rule",
+                )
+        for skill in self.session.skills:
+            print(f"{skill.name}: {skill.description[:100]}  ({skill.root})")
+        if not self.session.skills:
+            print("no skills loaded; add some with %skills PATH")
+
+    @magic_arguments()
+    @argument("action", nargs="?", default="show", help="show (default), restore, or export.")
+    @argument(
+        "target", nargs="?", help="restore: the notebook to read; export: FILE.md or FILE.ipynb."
+    )
+    @line_magic
+    def history(self, line: str) -> None:
+        """Show the session's turns, restore them from a notebook, or export them."""
+        args = parse_argstring(self.history, line)
+        if args.action == "show":
+            HistoryView(self.session).show()
+        elif args.action == "restore":
+            notebook = resolve_notebook(args.target)
+            turns = read_turns(notebook)
+            self.session.restore(turns)
+            print(
+                f"restored {len(turns)} turn(s), {len(self.session.messages)} message(s) from {notebook}"
+            )
+        elif args.action == "export":
+            if not args.target or Path(args.target).suffix not in (".md", ".ipynb"):
+                raise UsageError("%history export needs FILE.md or FILE.ipynb")
+            target = Path(args.target)
+            writer = export_markdown if target.suffix == ".md" else export_notebook
+            writer(self.session.transcript, target)
+            print(f"wrote {len(self.session.transcript)} turn(s) to {target}")
+        else:
+            raise UsageError(
+                f"unknown %history action {args.action!r}; use show, restore or export"
+            )
+
+    @line_magic
+    def reset(self, line: str) -> None:
+        """Start a fresh conversation (backend, model and skills stay)."""
+        self.session.reset()
+        print("the conversation was reset")
+
+    @magic_arguments()
+    @argument(
+        "notebook",
+        nargs="?",
+        help="Recorded notebook to answer from, or 'off'; default: this notebook.",
+    )
+    @line_magic
+    def replay(self, line: str) -> None:
+        """Answer from a notebook's recording instead of the API; tools still run for real."""
+        args = parse_argstring(self.replay, line)
+        if args.notebook == "off":
+            self.session.client = self.client_class()
+            print("replay is off; turns go to the Messages API")
+            return
+        notebook = resolve_notebook(args.notebook)
+        self.session.client = _replay_client(notebook)
+        print(f"replaying {len(self.session.client.turns)} recorded turn(s) from {notebook.name}")
+
+    @line_magic
+    def secret(self, line: str) -> None:
+        """Mark environment variables whose values must never appear in saved output."""
+        names = line.split()
+        if not names:
+            print("secret: " + ", ".join(sorted(self.redact.names)))
+            return
+        self.redact.add(*names)
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+
+
+def _replay_client(notebook: Path) -> ReplayClient:
+    turns = [turn.to_recorded_turn() for turn in read_turns(notebook) if turn.steps]
+    if not turns:
+        raise ConjureError(
+            f"{notebook} holds no recorded turns", hint="run it once with an API key to record it"
+        )
+    return ReplayClient(turns, source=notebook.name)

@@ -1,0 +1,102 @@
+"""``python -m conjure_kernel replay NOTEBOOK``: re-run a recorded notebook headless, report drift.
+
+The notebook runs in a real kernel through nbclient with ``CONJURE_REPLAY`` pointing at
+its own file, so the model's side comes from the recording while every tool runs again.
+Skill notebooks thereby double as regression tests in anyone's CI.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+from .display import TURN_MIME_TYPE
+
+__all__ = ["CellReport", "replay_notebook"]
+
+
+@dataclass
+class CellReport:
+    """What re-running one code cell showed."""
+
+    index: int
+    message: str = ""
+    tool_calls: int = 0
+    drift: list[dict[str, str]] = field(default_factory=list)
+    error: str = ""
+
+
+def replay_notebook(
+    path: Path,
+    *,
+    backend: str | None = None,
+    strict: bool = False,
+    output: Path | None = None,
+    timeout: int = 600,
+) -> int:
+    """Run the notebook against its recording; print a report; return the exit status."""
+    path = path.resolve()
+    if not path.is_file():
+        print(f"{path}: no such notebook")
+        return 2
+    notebook = nbformat.read(os.fspath(path), as_version=4)
+    os.environ["CONJURE_REPLAY"] = os.fspath(path)
+    if backend:
+        os.environ["CONJURE_BACKEND"] = backend
+    kernel = notebook.metadata.get("kernelspec", {}).get("name", "conjure")
+    client = NotebookClient(
+        notebook,
+        timeout=timeout,
+        kernel_name=kernel,
+        allow_errors=True,
+        resources={"metadata": {"path": os.fspath(path.parent)}},
+    )
+    client.execute()
+    if output:
+        nbformat.write(notebook, os.fspath(output))
+    reports = [
+        _report(index, cell)
+        for index, cell in enumerate(notebook.cells, 1)
+        if cell.cell_type == "code"
+    ]
+    return _print_report(path, reports, strict=strict)
+
+
+def _report(index: int, cell: nbformat.NotebookNode) -> CellReport:
+    report = CellReport(index)
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "error":
+            report.error = f"{output.get('ename')}: {output.get('evalue')}"
+        turn = output.get("data", {}).get(TURN_MIME_TYPE)
+        if turn:
+            report.message = " ".join(str(turn.get("message", "")).split())[:60]
+            report.tool_calls = len(turn.get("tool_calls", []))
+            report.drift = list(turn.get("drift", []))
+    return report
+
+
+def _print_report(path: Path, reports: list[CellReport], *, strict: bool) -> int:
+    turns = [r for r in reports if r.message]
+    drifted = [r for r in turns if r.drift]
+    failed = [r for r in reports if r.error]
+    print(
+        f"replayed {path.name}: {len(turns)} turn(s), {sum(r.tool_calls for r in turns)} tool call(s) re-run"
+    )
+    for report in turns:
+        state = f"{len(report.drift)} drifted" if report.drift else "same as recorded"
+        print(
+            f"  cell {report.index}: {report.message!r}: {report.tool_calls} tool call(s), {state}"
+        )
+        for drift in report.drift:
+            print(f"    drift in {drift['name']} ({drift['tool_use_id']}):")
+            print("      " + drift["diff"].replace("\n", "\n      "))
+    for report in failed:
+        print(f"  cell {report.index} failed: {report.error}")
+    print(f"drift: {len(drifted)} of {len(turns)} turn(s); errors: {len(failed)} cell(s)")
+    if failed:
+        return 1
+    return 1 if strict and drifted else 0
