@@ -131,6 +131,7 @@ class ConjureMagics(Magics):
     def chat(self, message: str) -> None:
         """Run one turn, showing it live; a failed turn raises so Run All stops here."""
         session = self.session
+        session.max_iterations, session.max_tokens = self.max_iterations, self.max_tokens
         view = LiveTurnView(self.redact)
         turns_before = len(session.transcript)
         events = session.chat_sync(message)

@@ -12,6 +12,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
+from conjure_kernel.skills.frontmatter import split_frontmatter
+
 __all__ = ["Diagnostic", "Skill", "SkillMetadata"]
 
 
@@ -64,13 +66,8 @@ class Skill:
 
     @cached_property
     def body(self) -> str:
-        """The Markdown after the frontmatter, read on first use."""
-        text = self.skill_md.read_text(encoding="utf-8")
-        if text.startswith("---"):
-            end = text.find("\n---", 3)
-            if end != -1:
-                return text[text.index("\n", end + 1) + 1 :] if "\n" in text[end + 1 :] else ""
-        return text
+        """The Markdown after the frontmatter, trimmed, read on first use."""
+        return split_frontmatter(self.skill_md.read_text(encoding="utf-8"), self.skill_md)[1]
 
     def resources(self) -> list[Path]:
         """Every file of the skill but SKILL.md, relative to the root, sorted."""

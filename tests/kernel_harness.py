@@ -1,0 +1,102 @@
+"""Drive a real kernel through jupyter_client and collect what a cell produced."""
+
+from __future__ import annotations
+
+import os
+import queue
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.manager import KernelManager
+
+TURN_MIME = "application/vnd.conjure.turn.v1+json"
+
+
+@dataclass
+class CellResult:
+    """The reply and the iopub messages of one execute_request."""
+
+    reply: dict[str, Any]
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return self.reply["content"]["status"]
+
+    @property
+    def error(self) -> str:
+        content = self.reply["content"]
+        return f"{content.get('ename')}: {content.get('evalue')}" if self.status == "error" else ""
+
+    def bundles(self) -> list[dict[str, Any]]:
+        """Every display/update/execute_result data bundle, in order."""
+        kinds = ("display_data", "update_display_data", "execute_result")
+        return [m["content"]["data"] for m in self.messages if m["msg_type"] in kinds]
+
+    def turn(self) -> dict[str, Any]:
+        """The saved turn record (the last bundle carrying the conjure MIME type)."""
+        turns = [b[TURN_MIME] for b in self.bundles() if TURN_MIME in b]
+        assert turns, f"no turn record in the output; error={self.error!r}; text={self.text()!r}"
+        return turns[-1]
+
+    def text(self) -> str:
+        parts = []
+        for message in self.messages:
+            content = message["content"]
+            if message["msg_type"] == "stream":
+                parts.append(content["text"])
+            elif message["msg_type"] == "error":
+                parts.append("\n".join(content["traceback"]))
+            elif "data" in content:
+                parts.append(content["data"].get("text/plain", ""))
+        return "".join(parts)
+
+
+class RunningKernel:
+    """A kernel process with a blocking client; use as a context manager."""
+
+    def __init__(self, kernel_name: str, *, cwd: Path, env: dict[str, str]) -> None:
+        self.manager = KernelManager(kernel_name=kernel_name)
+        environment = {**os.environ, **env}
+        for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL"):
+            if name not in env:
+                environment.pop(name, None)
+        self.manager.start_kernel(cwd=str(cwd), env=environment)
+        self.client = self.manager.client()
+        self.client.start_channels()
+        self.client.wait_for_ready(timeout=60)
+
+    def run(self, code: str, *, timeout: float = 120) -> CellResult:
+        messages: list[dict[str, Any]] = []
+        reply = self.client.execute_interactive(
+            code, timeout=timeout, output_hook=messages.append, allow_stdin=False
+        )
+        return CellResult(reply, messages)
+
+    def start(self, code: str) -> str:
+        """Send a cell without waiting; returns the msg_id."""
+        return self.client.execute(code)
+
+    def wait_for(self, msg_id: str, *, timeout: float) -> CellResult:
+        messages: list[dict[str, Any]] = []
+        while True:
+            try:
+                message = self.client.get_iopub_msg(timeout=timeout)
+            except queue.Empty:
+                raise TimeoutError(f"no idle status within {timeout} s") from None
+            if message["parent_header"].get("msg_id") != msg_id:
+                continue
+            if message["msg_type"] == "status" and message["content"]["execution_state"] == "idle":
+                break
+            messages.append(message)
+        while (reply := self.client.get_shell_msg(timeout=timeout))["parent_header"].get("msg_id") != msg_id:
+            pass
+        return CellResult(reply, messages)
+
+    def __enter__(self) -> RunningKernel:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.client.stop_channels()
+        self.manager.shutdown_kernel(now=True)
