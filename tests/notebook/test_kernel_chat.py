@@ -58,7 +58,9 @@ def test_plain_cell_is_a_chat_message_answered_by_claude(api, kernel):
 
 
 def test_saved_output_has_fallbacks_and_never_the_api_key(api, kernel):
-    api.script(replies.tool_use("bash_tool", {"command": "echo $ANTHROPIC_API_KEY"}), replies.text("done"))
+    api.script(
+        replies.tool_use("bash_tool", {"command": "echo $ANTHROPIC_API_KEY"}), replies.text("done")
+    )
     result = kernel.run("Print the key")
     final = [b for b in result.bundles() if "application/vnd.conjure.turn.v1+json" in b][-1]
     assert {"text/markdown", "text/html", "text/plain"} <= set(final)
@@ -77,7 +79,9 @@ def test_skill_is_found_through_the_system_prompt_and_its_script_runs(api, kerne
             return replies.tool_use("view", {"path": location})
         if step == 1:
             folder = str(Path(location).parent)
-            return replies.tool_use("bash_tool", {"command": f"cd {folder} && python3 scripts/greet.py Ada"})
+            return replies.tool_use(
+                "bash_tool", {"command": f"cd {folder} && python3 scripts/greet.py Ada"}
+            )
         return replies.text("I greeted Ada.")
 
     api.responder = respond
@@ -93,7 +97,9 @@ def test_skill_is_found_through_the_system_prompt_and_its_script_runs(api, kerne
 def test_create_replace_and_view_a_file(api, kernel, tmp_path):
     api.script(
         replies.tool_use("create_file", {"path": "notes.txt", "file_text": "alpha\nbeta\n"}),
-        replies.tool_use("str_replace", {"path": "notes.txt", "old_str": "beta", "new_str": "gamma"}),
+        replies.tool_use(
+            "str_replace", {"path": "notes.txt", "old_str": "beta", "new_str": "gamma"}
+        ),
         replies.tool_use("view", {"path": "notes.txt"}),
         replies.text("The file now says alpha and gamma."),
     )
@@ -145,7 +151,9 @@ def test_overloaded_529_is_retried_by_the_sdk(api, kernel):
 
 
 def test_api_error_mid_stream_fails_the_cell_and_the_next_cell_works(api, kernel):
-    api.script(replies.stream_error("overloaded_error", after_text="Partial"), replies.text("Recovered."))
+    api.script(
+        replies.stream_error("overloaded_error", after_text="Partial"), replies.text("Recovered.")
+    )
     result = kernel.run("First try")
     assert result.status == "error"
     assert result.reply["content"]["ename"] == "ModelError"
@@ -166,7 +174,10 @@ def test_unknown_backend_and_bad_skills_path_are_clear_errors(kernel, tmp_path):
     result = kernel.run("%backend nope")
     assert result.status == "error"
     assert result.reply["content"]["ename"] == "UsageError"
-    assert "local" in result.reply["content"]["evalue"] and "native" in result.reply["content"]["evalue"]
+    assert (
+        "local" in result.reply["content"]["evalue"]
+        and "native" in result.reply["content"]["evalue"]
+    )
     missing = kernel.run(f"%skills {tmp_path / 'no-such-folder'}")
     assert missing.status == "error"
     assert "no-such-folder" in missing.reply["content"]["evalue"]
@@ -220,7 +231,9 @@ def test_native_skill_answers_through_the_native_backend(api, kernel):
     assert kernel.run(code).status == "ok"
     switched = kernel.run("%backend native")
     assert switched.status == "ok", switched.error
-    api.script(replies.tool_use("inventory_execute", {"command": "count"}), replies.text("3 items."))
+    api.script(
+        replies.tool_use("inventory_execute", {"command": "count"}), replies.text("3 items.")
+    )
     result = kernel.run("How many items?")
     assert result.status == "ok", result.error
     assert tool_results(api.requests[-1])[0]["content"] == "count: 3 items"

@@ -18,7 +18,10 @@ class ConjureKernelProtocolTests(jupyter_kernel_test.KernelTests):
     code_generate_error = "%%python\nraise ValueError('boom')"
     code_execute_result = [{"code": "%%python\n6*7", "result": "42"}]
     code_display_data = [
-        {"code": "%%python\nfrom IPython.display import HTML, display\ndisplay(HTML('<b>x</b>'))", "mime": "text/html"}
+        {
+            "code": "%%python\nfrom IPython.display import HTML, display\ndisplay(HTML('<b>x</b>'))",
+            "mime": "text/html",
+        }
     ]
     supported_history_operations = ("tail",)
     code_clear_output = "%%python\nfrom IPython.display import clear_output\nclear_output()"

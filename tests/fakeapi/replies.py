@@ -1,0 +1,256 @@
+"""What the fake Messages API answers: small frozen values, built by short functions.
+
+A test scripts replies in the order the requests will arrive::
+
+    api.script(replies.tool_use("run_bash", {"command": "ls"}), replies.text("Done."))
+
+``stream_events`` turns a finished message into the exact SSE event sequence the real
+API sends, so the SDK's own accumulator is what the tests exercise.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "ErrorReply",
+    "MessageReply",
+    "Reply",
+    "SlowReply",
+    "StreamErrorReply",
+    "TruncatedReply",
+    "echo",
+    "error",
+    "new_tool_use_id",
+    "reply_from_json",
+    "slow",
+    "stream_error",
+    "stream_events",
+    "text",
+    "tool_use",
+    "tool_uses",
+    "truncated",
+]
+
+ERROR_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "billing_error": 402,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "api_error": 500,
+    "timeout_error": 504,
+    "overloaded_error": 529,
+}
+"""HTTP status of each API error type, for errors a non-streaming request gets up front."""
+
+
+@dataclass(frozen=True)
+class MessageReply:
+    """A complete assistant message: its content blocks and stop reason."""
+
+    content: tuple[dict[str, Any], ...]
+    stop_reason: str = "end_turn"
+
+
+@dataclass(frozen=True)
+class ErrorReply:
+    """An HTTP error with the API's error body, before any stream starts."""
+
+    status: int
+    type: str
+    message: str
+    retry_after: float | None = None
+    """Sent as ``retry-after``; note the SDK ignores 0 and falls back to its own backoff."""
+
+
+@dataclass(frozen=True)
+class StreamErrorReply:
+    """HTTP 200, some text, then an SSE ``error`` event (how overload mid-answer looks)."""
+
+    type: str = "overloaded_error"
+    message: str = "Overloaded"
+    after_text: str = "Let me think"
+
+
+@dataclass(frozen=True)
+class TruncatedReply:
+    """A stream that stops after some text: no ``message_delta``, no ``message_stop``."""
+
+    text: str
+    drop_connection: bool = False
+    """Close the socket mid-body (a dropped connection) instead of ending the body cleanly."""
+
+
+@dataclass(frozen=True)
+class SlowReply:
+    """Another reply, delayed: before the response, or before each SSE event."""
+
+    reply: Reply
+    seconds: float
+    between_events: bool = False
+
+
+Reply = MessageReply | ErrorReply | StreamErrorReply | TruncatedReply | SlowReply
+
+
+def new_tool_use_id() -> str:
+    return f"toolu_01{uuid.uuid4().hex[:22]}"
+
+
+def text(answer: str, stop_reason: str = "end_turn") -> MessageReply:
+    return MessageReply(({"type": "text", "text": answer},), stop_reason)
+
+
+def tool_use(
+    name: str, input: Mapping[str, Any], *, id: str | None = None, text: str | None = None
+) -> MessageReply:
+    block = {"type": "tool_use", "id": id or new_tool_use_id(), "name": name, "input": dict(input)}
+    return MessageReply((*_text_blocks(text), block), "tool_use")
+
+
+def tool_uses(
+    calls: Sequence[tuple[str, Mapping[str, Any]]], text: str | None = None
+) -> MessageReply:
+    """Parallel tool calls in one assistant message, each with its own id."""
+    blocks = [
+        {"type": "tool_use", "id": new_tool_use_id(), "name": name, "input": dict(input)}
+        for name, input in calls
+    ]
+    return MessageReply((*_text_blocks(text), *blocks), "tool_use")
+
+
+def error(status: int, type: str, message: str, *, retry_after: float | None = None) -> ErrorReply:
+    return ErrorReply(status, type, message, retry_after)
+
+
+def stream_error(
+    type: str = "overloaded_error", after_text: str = "Let me think", message: str = "Overloaded"
+) -> StreamErrorReply:
+    return StreamErrorReply(type, message, after_text)
+
+
+def truncated(text: str, *, drop_connection: bool = False) -> TruncatedReply:
+    return TruncatedReply(text, drop_connection)
+
+
+def slow(reply: Reply, seconds: float, *, between_events: bool = False) -> SlowReply:
+    return SlowReply(reply, seconds, between_events)
+
+
+def _text_blocks(answer: str | None) -> tuple[dict[str, Any], ...]:
+    return ({"type": "text", "text": answer},) if answer else ()
+
+
+def echo(body: Mapping[str, Any]) -> MessageReply:
+    """A responder that answers with the text of the last user message."""
+    users = [m for m in body.get("messages", []) if m.get("role") == "user"]
+    content = users[-1]["content"] if users else ""
+    if isinstance(content, str):
+        said = content
+    else:
+        said = " ".join(b.get("text", "") for b in content if b.get("type") == "text")
+        said = said or f"({sum(b.get('type') == 'tool_result' for b in content)} tool results)"
+    return text(f"echo: {said}")
+
+
+def reply_from_json(line: Mapping[str, Any]) -> Reply:
+    """One reply from a JSONL script line; ``"delay": seconds`` wraps it in ``slow``."""
+    reply = _parse_reply(line)
+    return slow(reply, float(line["delay"])) if "delay" in line else reply
+
+
+def _parse_reply(line: Mapping[str, Any]) -> Reply:
+    if "tool_use" in line:
+        call = line["tool_use"]
+        return tool_use(
+            call["name"], call.get("input", {}), id=call.get("id"), text=call.get("text")
+        )
+    if "tool_uses" in line:
+        calls = [(call["name"], call.get("input", {})) for call in line["tool_uses"]]
+        return tool_uses(calls, text=line.get("text"))
+    if "text" in line:
+        return text(line["text"], line.get("stop_reason", "end_turn"))
+    if "error" in line:
+        err = line["error"]
+        return error(err["status"], err["type"], err["message"], retry_after=err.get("retry_after"))
+    if "stream_error" in line:
+        return stream_error(**line["stream_error"])
+    if "truncated" in line:
+        return truncated(**line["truncated"])
+    raise ValueError(
+        f"unknown reply {json.dumps(line)[:80]}; use one of the keys text, tool_use, tool_uses, "
+        "error, stream_error, truncated"
+    )
+
+
+def stream_events(message: Mapping[str, Any], *, complete: bool = True) -> Iterator[dict[str, Any]]:
+    """The SSE events (``data`` payloads; the event name is ``type``) that stream ``message``.
+
+    With ``complete=False`` the stream stops after the content, as a cut-off answer would.
+    """
+    start = {**message, "content": [], "stop_reason": None, "stop_sequence": None}
+    start["usage"] = {**message["usage"], "output_tokens": 1}
+    yield {"type": "message_start", "message": start}
+    for index, block in enumerate(message["content"]):
+        events = _block_events(index, block)
+        yield next(events)  # content_block_start
+        if index == 0:
+            yield {"type": "ping"}  # where the real API sends its first keep-alive
+        yield from events
+    if not complete:
+        return
+    usage = message["usage"]
+    yield {
+        "type": "message_delta",
+        "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
+        "usage": usage,
+    }
+    yield {"type": "message_stop"}
+
+
+def _block_events(index: int, block: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    kind = block["type"]
+    if kind == "text":
+        yield _block_start(index, {**block, "text": ""})
+        for piece in split_text(block["text"]):
+            yield _delta(index, {"type": "text_delta", "text": piece})
+    elif kind in ("tool_use", "server_tool_use"):
+        yield _block_start(index, {**block, "input": {}})
+        for piece in split_json(block["input"]):
+            yield _delta(index, {"type": "input_json_delta", "partial_json": piece})
+    elif kind == "thinking":
+        yield _block_start(index, {"type": "thinking", "thinking": "", "signature": ""})
+        for piece in split_text(block["thinking"]):
+            yield _delta(index, {"type": "thinking_delta", "thinking": piece})
+        yield _delta(index, {"type": "signature_delta", "signature": block.get("signature", "")})
+    else:
+        yield _block_start(index, dict(block))
+    yield {"type": "content_block_stop", "index": index}
+
+
+def _block_start(index: int, block: Mapping[str, Any]) -> dict[str, Any]:
+    return {"type": "content_block_start", "index": index, "content_block": block}
+
+
+def _delta(index: int, delta: Mapping[str, Any]) -> dict[str, Any]:
+    return {"type": "content_block_delta", "index": index, "delta": delta}
+
+
+def split_text(answer: str) -> list[str]:
+    """One piece per word (with its trailing space), as the API streams small deltas."""
+    return re.findall(r"\s*\S+\s*", answer) or [answer]
+
+
+def split_json(input: Mapping[str, Any]) -> list[str]:
+    """The tool input's JSON in two or more pieces, cut mid-token like the real stream."""
+    encoded = json.dumps(input)
+    size = max(1, min(24, len(encoded) // 2))
+    return [encoded[i : i + size] for i in range(0, len(encoded), size)]

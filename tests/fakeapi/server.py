@@ -1,0 +1,381 @@
+"""A local HTTP server that speaks the Messages API, for tests and manual trials.
+
+It is real HTTP (keep-alive, chunked SSE) so the real ``anthropic`` SDK talks to it
+unchanged: retries, ``retry-after``, SSE parsing, the stream accumulator and bearer
+auth are all the SDK's own. Replies come from a FIFO script, then from a responder.
+Usage numbers come from the requests themselves, including a small prompt-cache
+simulation, so tests can check that cache breakpoints are placed where they pay off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from .replies import (
+    ERROR_STATUS,
+    ErrorReply,
+    MessageReply,
+    Reply,
+    SlowReply,
+    StreamErrorReply,
+    TruncatedReply,
+    stream_events,
+)
+
+__all__ = ["FakeMessagesAPI", "PromptCache", "RecordedRequest"]
+
+Responder = Callable[[dict[str, Any]], Reply]
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request as the server received it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    """Header names lower-cased."""
+    body: Any
+    """The parsed JSON body, or ``None`` when there was none or it was not JSON."""
+
+
+class PromptCache:
+    """A simulated prompt cache: a prefix is written at each ``cache_control`` breakpoint
+    and read back by a later request whose prompt starts with it.
+
+    The prompt is rendered as the API does (tools, system, then messages) into blocks of
+    about ``len(json) // 4`` tokens each. Like the API, each breakpoint looks back at most
+    ``LOOKBACK`` blocks for an earlier cache entry, and caches are per model.
+    """
+
+    LOOKBACK = 20
+
+    def __init__(self) -> None:
+        self._written: set[str] = set()
+        self._lock = threading.Lock()
+
+    def count_tokens(self, body: Mapping[str, Any]) -> int:
+        return sum(tokens for tokens, _, _ in _prompt_blocks(body))
+
+    def usage(self, body: Mapping[str, Any]) -> dict[str, int]:
+        """Input token counts of one request, writing its breakpoints to the cache."""
+        blocks = list(_prompt_blocks(body))
+        breakpoints = [i for i, (_, _, marked) in enumerate(blocks) if marked]
+        with self._lock:
+            read_blocks = max((self._hit(blocks, b) for b in breakpoints), default=0)
+            self._written.update(blocks[b][1] for b in breakpoints)
+        read = sum(tokens for tokens, _, _ in blocks[:read_blocks])
+        cached_end = breakpoints[-1] + 1 if breakpoints else 0
+        written = sum(tokens for tokens, _, _ in blocks[read_blocks:cached_end])
+        total = sum(tokens for tokens, _, _ in blocks)
+        return {
+            "input_tokens": total - read - written,
+            "cache_creation_input_tokens": written,
+            "cache_read_input_tokens": read,
+        }
+
+    def _hit(self, blocks: list[tuple[int, str, bool]], breakpoint: int) -> int:
+        """How many leading blocks an earlier entry covers, looking back from ``breakpoint``."""
+        for i in range(breakpoint, max(-1, breakpoint - self.LOOKBACK), -1):
+            if blocks[i][1] in self._written:
+                return i + 1
+        return 0
+
+
+def _prompt_blocks(body: Mapping[str, Any]) -> Iterator[tuple[int, str, bool]]:
+    """(tokens, hash of the prompt up to and including this block, has a breakpoint)."""
+    digest = hashlib.sha256(str(body.get("model", "")).encode())
+    for role, block in _rendered_blocks(body):
+        marked = isinstance(block, dict) and "cache_control" in block
+        if isinstance(block, dict):
+            block = {key: value for key, value in block.items() if key != "cache_control"}
+        encoded = json.dumps([role, block], sort_keys=True)
+        digest.update(encoded.encode())
+        yield max(1, len(encoded) // 4), digest.copy().hexdigest(), marked
+
+
+def _rendered_blocks(body: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+    for tool in body.get("tools") or []:
+        yield "tool", tool
+    yield from _content_blocks("system", body.get("system") or [])
+    for message in body.get("messages") or []:
+        yield from _content_blocks(message.get("role", ""), message.get("content", []))
+
+
+def _content_blocks(role: str, content: Any) -> Iterator[tuple[str, Any]]:
+    if isinstance(content, str):
+        content = [{"type": "text", "text": content}]
+    for block in content:
+        yield role, block
+
+
+class FakeMessagesAPI:
+    """The fake API's lifecycle, script and records; ``with FakeMessagesAPI() as api:``."""
+
+    def __init__(
+        self,
+        *,
+        latency: float = 0.0,
+        responder: Responder | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.latency = latency
+        """Seconds slept before every response (for benchmarks)."""
+        self.responder = responder
+        """Answers a request (its parsed body) when the script is empty."""
+        self.log = log
+        self.requests: list[RecordedRequest] = []
+        self.cache = PromptCache()
+        self._address = (host, port)
+        self._queue: deque[Reply] = deque()
+        self._lock = threading.Lock()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the fake Messages API is not running; call start() first")
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def pending(self) -> int:
+        """How many scripted replies have not been served yet."""
+        with self._lock:
+            return len(self._queue)
+
+    def script(self, *replies: Reply) -> None:
+        """Queue replies; each request takes the oldest one."""
+        with self._lock:
+            self._queue.extend(replies)
+
+    def start(self) -> FakeMessagesAPI:
+        if self._server is None:
+            self._server = _Server(self._address, _Handler, self)
+            self._thread = threading.Thread(
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name="fake-messages-api",
+                daemon=True,
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            assert self._thread is not None
+            self._thread.join()
+            self._server = self._thread = None
+
+    def __enter__(self) -> FakeMessagesAPI:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self.requests.append(request)
+
+    def next_reply(self, body: dict[str, Any]) -> Reply | None:
+        """The next scripted reply, else the responder's; ``None`` when there is neither."""
+        with self._lock:
+            if self._queue:
+                return self._queue.popleft()
+        return self.responder(body) if self.responder is not None else None
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type, api: FakeMessagesAPI) -> None:
+        self.api = api
+        super().__init__(address, handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """Routes one request; keep-alive so the SDK's connection pool behaves as in production."""
+
+    protocol_version = "HTTP/1.1"
+    server: _Server
+    timeout = 30
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.api.log is not None:
+            self.server.api.log(format % args)
+
+    def _handle(self) -> None:
+        api = self.server.api
+        body = self._read_body()
+        path = urlsplit(self.path).path
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        api.record(RecordedRequest(self.command, path, headers, body))
+        if api.latency:
+            time.sleep(api.latency)
+        try:
+            if (self.command, path) == ("POST", "/v1/messages"):
+                self._messages(body)
+            elif (self.command, path) == ("POST", "/v1/messages/count_tokens"):
+                self._send_json(200, {"input_tokens": api.cache.count_tokens(body or {})})
+            else:
+                message = f"fake Messages API has no route {self.command} {path}"
+                self._send_error(ErrorReply(404, "not_found_error", message))
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def _read_body(self) -> Any:
+        raw = self.rfile.read(int(self.headers.get("content-length") or 0))
+        try:
+            return json.loads(raw) if raw else None
+        except ValueError:
+            return None
+
+    def _messages(self, body: Any) -> None:
+        if not isinstance(body, dict):
+            self._send_error(ErrorReply(400, "invalid_request_error", "body must be a JSON object"))
+            return
+        api = self.server.api
+        try:
+            reply = api.next_reply(body)
+        except Exception as err:  # a broken responder must show up in the test, not hang it
+            reply = ErrorReply(500, "api_error", f"fake Messages API responder failed: {err!r}")
+        if reply is None:
+            served = sum(r.path == "/v1/messages" for r in api.requests) - 1
+            message = (
+                f"fake Messages API: the script is exhausted after {served} replies and no "
+                "responder is set; script more replies or set api.responder"
+            )
+            reply = ErrorReply(500, "api_error", message)
+        self._send_reply(reply, body, streaming=bool(body.get("stream")), event_delay=0.0)
+
+    def _send_reply(
+        self, reply: Reply, body: dict[str, Any], *, streaming: bool, event_delay: float
+    ) -> None:
+        if isinstance(reply, SlowReply):
+            if not (reply.between_events and streaming):
+                time.sleep(reply.seconds)
+            delay = reply.seconds if reply.between_events else event_delay
+            self._send_reply(reply.reply, body, streaming=streaming, event_delay=delay)
+        elif isinstance(reply, ErrorReply):
+            self._send_error(reply)
+        elif isinstance(reply, MessageReply):
+            message = _message(body, reply.content, reply.stop_reason, self.server.api.cache)
+            if streaming:
+                self._send_events(stream_events(message), delay=event_delay)
+            else:
+                self._send_json(200, message)
+        elif isinstance(reply, StreamErrorReply):
+            self._send_stream_error(reply, body, streaming=streaming, delay=event_delay)
+        else:
+            self._send_truncated(reply, body, streaming=streaming, delay=event_delay)
+
+    def _send_stream_error(
+        self, reply: StreamErrorReply, body: dict[str, Any], *, streaming: bool, delay: float
+    ) -> None:
+        status = ERROR_STATUS.get(reply.type, 500)
+        if not streaming:  # without a stream the same failure is an HTTP error up front
+            self._send_error(ErrorReply(status, reply.type, reply.message))
+            return
+        content = ({"type": "text", "text": reply.after_text},) if reply.after_text else ()
+        message = _message(body, content, None, self.server.api.cache)
+        failure = {"type": "error", "error": {"type": reply.type, "message": reply.message}}
+        self._send_events([*stream_events(message, complete=False), failure], delay=delay)
+
+    def _send_truncated(
+        self, reply: TruncatedReply, body: dict[str, Any], *, streaming: bool, delay: float
+    ) -> None:
+        content = ({"type": "text", "text": reply.text},)
+        message = _message(body, content, None, self.server.api.cache)
+        if streaming:
+            events = stream_events(message, complete=False)
+            self._send_events(events, delay=delay, finish=not reply.drop_connection)
+            return
+        payload = json.dumps(message).encode()
+        self._start(200, "application/json", {"content-length": str(len(payload))})
+        self.wfile.write(payload[: len(payload) // 2])
+        self.close_connection = True
+
+    def _send_events(
+        self, events: Iterable[dict[str, Any]], *, delay: float = 0.0, finish: bool = True
+    ) -> None:
+        self._start(
+            200, "text/event-stream", {"transfer-encoding": "chunked", "cache-control": "no-cache"}
+        )
+        for event in events:
+            if delay:
+                time.sleep(delay)
+            self._write_chunk(f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode())
+        if finish:
+            self.wfile.write(b"0\r\n\r\n")
+        else:  # leave the chunked body unfinished: the client sees a dropped connection
+            self.close_connection = True
+        self.wfile.flush()
+
+    def _write_chunk(self, data: bytes) -> None:
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
+    def _send_error(self, reply: ErrorReply) -> None:
+        extra = {}
+        if reply.retry_after is not None:
+            extra["retry-after"] = f"{reply.retry_after:g}"
+        if reply.status == 500 and "fake Messages API" in reply.message:
+            extra["x-should-retry"] = "false"  # a test-setup mistake: say it once, fast
+        error = {"type": "error", "error": {"type": reply.type, "message": reply.message}}
+        self._send_json(reply.status, error, extra)
+
+    def _send_json(self, status: int, payload: Any, extra: Mapping[str, str] | None = None) -> None:
+        data = json.dumps(payload).encode()
+        self._start(status, "application/json", {"content-length": str(len(data)), **(extra or {})})
+        self.wfile.write(data)
+        self.wfile.flush()
+
+    def _start(self, status: int, content_type: str, headers: Mapping[str, str]) -> None:
+        self.send_response(status)
+        self.send_header("content-type", content_type)
+        self.send_header("request-id", f"req_fake{uuid.uuid4().hex[:20]}")
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+
+
+def _message(
+    body: Mapping[str, Any],
+    content: Iterable[dict[str, Any]],
+    stop_reason: str | None,
+    cache: PromptCache,
+) -> dict[str, Any]:
+    """A full Message for ``body``, with usage computed from the request and the content."""
+    content = [dict(block) for block in content]
+    usage = {**cache.usage(body), "output_tokens": 1 + len(json.dumps(content)) // 4}
+    return {
+        "id": f"msg_fake{uuid.uuid4().hex[:20]}",
+        "type": "message",
+        "role": "assistant",
+        "model": body.get("model", ""),
+        "content": content,
+        "stop_reason": stop_reason,
+        "stop_sequence": None,
+        "usage": usage,
+    }

@@ -1,0 +1,262 @@
+"""The fake Messages API, driven by the real anthropic SDK: if the SDK accepts it, so will our client."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import anthropic
+import httpx2
+import pytest
+
+from fakeapi import FakeMessagesAPI, replies
+from fakeapi.__main__ import load_script
+
+HELLO = [{"role": "user", "content": "Hello"}]
+
+
+@pytest.fixture
+def api() -> Iterator[FakeMessagesAPI]:
+    with FakeMessagesAPI() as server:
+        yield server
+
+
+def sdk(api: FakeMessagesAPI, **options) -> anthropic.Anthropic:
+    return anthropic.Anthropic(api_key="test-key", base_url=api.url, **options)
+
+
+def ask(client: anthropic.Anthropic, messages=HELLO, **params):
+    params.setdefault("model", "claude-sonnet-5-5")
+    params.setdefault("max_tokens", 1000)
+    return client.messages.stream(messages=messages, **params)
+
+
+def test_streamed_text_arrives_in_several_deltas_and_accumulates(api):
+    api.script(replies.text("Hello there, how are you?"))
+    with ask(sdk(api)) as stream:
+        pieces = list(stream.text_stream)
+        final = stream.get_final_message()
+    assert len(pieces) > 1
+    assert "".join(pieces) == final.content[0].text == "Hello there, how are you?"
+    assert final.stop_reason == "end_turn"
+    assert final.usage.input_tokens > 0 and final.usage.output_tokens > 0
+    assert final.model == "claude-sonnet-5-5" and final.id.startswith("msg_")
+
+
+def test_stream_follows_the_real_event_order(api):
+    api.script(replies.tool_use("run_bash", {"command": "ls -la"}, text="Let me check."))
+    body = {"model": "m", "max_tokens": 10, "messages": HELLO, "stream": True}
+    with httpx2.stream("POST", f"{api.url}/v1/messages", json=body) as response:
+        assert response.headers["content-type"] == "text/event-stream"
+        lines = list(response.iter_lines())
+    events = [line.split(": ", 1)[1] for line in lines if line.startswith("event:")]
+    assert events[0] == "message_start" and events[-2:] == ["message_delta", "message_stop"]
+    assert "ping" in events
+    assert events.count("content_block_start") == events.count("content_block_stop") == 2
+
+
+def test_non_streaming_create_returns_the_json_message(api):
+    api.script(replies.text("Plain answer"))
+    message = sdk(api).messages.create(model="m", max_tokens=10, messages=HELLO)
+    assert message.content[0].text == "Plain answer"
+    assert message.stop_reason == "end_turn"
+    assert api.requests[0].body.get("stream") is None
+
+
+def test_tool_input_streams_in_pieces_and_the_sdk_parses_it(api):
+    api.script(replies.tool_use("run_bash", {"command": "ls -la /tmp"}, text="Let me check."))
+    with ask(sdk(api)) as stream:
+        json_events = [event for event in stream if event.type == "input_json"]
+        final = stream.get_final_message()
+    assert len(json_events) >= 2
+    text, call = final.content
+    assert text.text == "Let me check."
+    assert call.type == "tool_use" and call.name == "run_bash"
+    assert call.input == {"command": "ls -la /tmp"}
+    assert call.id.startswith("toolu_")
+    assert final.stop_reason == "tool_use"
+
+
+def test_parallel_tool_uses_get_unique_ids(api):
+    api.script(replies.tool_uses([("read", {"path": "a"}), ("read", {"path": "b"})]))
+    with ask(sdk(api)) as stream:
+        final = stream.get_final_message()
+    ids = [block.id for block in final.content]
+    assert [block.input["path"] for block in final.content] == ["a", "b"]
+    assert len(set(ids)) == 2 and all(i.startswith("toolu_") for i in ids)
+
+
+def test_requests_are_recorded_with_bearer_auth_and_body(api):
+    api.script(replies.text("ok"))
+    with ask(sdk(api), system="Be brief.") as stream:
+        stream.until_done()
+    (request,) = api.requests
+    assert (request.method, request.path) == ("POST", "/v1/messages")
+    assert request.headers["authorization"] == "Bearer test-key"
+    assert "x-api-key" not in request.headers
+    assert request.body["system"] == "Be brief."
+    assert request.body["stream"] is True
+
+
+def test_overloaded_529_is_retried_by_the_sdk(api):
+    overloaded = replies.error(529, "overloaded_error", "Overloaded", retry_after=0.01)
+    api.script(overloaded, overloaded, replies.text("finally"))
+    with ask(sdk(api, max_retries=2)) as stream:
+        assert stream.get_final_text() == "finally"
+    assert len(api.requests) == 3
+    assert [r.headers["x-stainless-retry-count"] for r in api.requests] == ["0", "1", "2"]
+
+
+def test_bad_request_is_not_retried(api):
+    api.script(
+        replies.error(
+            400, "invalid_request_error", "messages: text content blocks must be non-empty"
+        )
+    )
+    with pytest.raises(anthropic.BadRequestError) as caught, ask(sdk(api)) as stream:
+        stream.until_done()
+    assert caught.value.type == "invalid_request_error"
+    assert "non-empty" in caught.value.api_message
+    assert caught.value.request_id.startswith("req_")
+    assert len(api.requests) == 1
+
+
+def test_mid_stream_error_event_raises_status_200_with_its_type(api):
+    api.script(replies.stream_error("overloaded_error", after_text="Working on it"))
+    seen = []
+    with pytest.raises(anthropic.APIStatusError) as caught, ask(sdk(api)) as stream:
+        seen.extend(stream.text_stream)
+    assert "".join(seen) == "Working on it"
+    assert caught.value.status_code == 200
+    assert caught.value.type == "overloaded_error"
+    assert len(api.requests) == 1
+
+
+def test_truncated_stream_leaves_the_sdk_without_a_stop_reason(api):
+    api.script(replies.truncated("cut off mid"))
+    with ask(sdk(api)) as stream:
+        final = stream.get_final_message()
+    assert final.content[0].text == "cut off mid"
+    assert final.stop_reason is None
+
+
+def test_dropped_connection_surfaces_as_raw_httpx2_error(api):
+    api.script(replies.truncated("cut off", drop_connection=True))
+    with pytest.raises(httpx2.RemoteProtocolError), ask(sdk(api, max_retries=0)) as stream:
+        stream.until_done()
+
+
+def test_second_request_over_the_same_prefix_reads_the_cache(api):
+    api.responder = lambda body: replies.text("ok")
+    system = [{"type": "text", "text": "S" * 400, "cache_control": {"type": "ephemeral"}}]
+    first = [
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "Q1", "cache_control": {"type": "ephemeral"}}],
+        }
+    ]
+    client = sdk(api)
+    usage1 = client.messages.create(model="m", max_tokens=10, system=system, messages=first).usage
+    second = [
+        {"role": "user", "content": [{"type": "text", "text": "Q1"}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "ok"}]},
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "Q2", "cache_control": {"type": "ephemeral"}}],
+        },
+    ]
+    usage2 = client.messages.create(model="m", max_tokens=10, system=system, messages=second).usage
+    assert usage1.cache_read_input_tokens == 0 and usage1.cache_creation_input_tokens > 100
+    assert usage2.cache_read_input_tokens == usage1.cache_creation_input_tokens
+    assert usage2.input_tokens == 0 and usage2.cache_creation_input_tokens > 0
+
+
+def test_no_breakpoints_means_no_cache_and_another_model_misses(api):
+    api.responder = lambda body: replies.text("ok")
+    client = sdk(api)
+    plain = client.messages.create(model="m", max_tokens=10, system="S" * 400, messages=HELLO).usage
+    again = client.messages.create(model="m", max_tokens=10, system="S" * 400, messages=HELLO).usage
+    assert plain.cache_read_input_tokens == again.cache_read_input_tokens == 0
+    assert plain.input_tokens == again.input_tokens > 100
+    marked = [{"type": "text", "text": "S" * 400, "cache_control": {"type": "ephemeral"}}]
+    client.messages.create(model="m", max_tokens=10, system=marked, messages=HELLO)
+    other = client.messages.create(
+        model="other", max_tokens=10, system=marked, messages=HELLO
+    ).usage
+    assert other.cache_read_input_tokens == 0
+
+
+def test_count_tokens_matches_the_uncached_input(api):
+    client = sdk(api)
+    counted = client.messages.count_tokens(model="m", messages=HELLO, system="S" * 400)
+    api.script(replies.text("ok"))
+    usage = client.messages.create(model="m", max_tokens=10, messages=HELLO, system="S" * 400).usage
+    assert counted.input_tokens == usage.input_tokens > 100
+
+
+def test_unknown_path_is_a_404_in_the_api_error_shape(api):
+    response = httpx2.get(f"{api.url}/v1/nothing")
+    assert response.status_code == 404
+    assert response.json()["type"] == "error"
+    assert response.json()["error"]["type"] == "not_found_error"
+
+
+def test_exhausted_script_is_a_clear_500_that_is_not_retried(api):
+    with pytest.raises(anthropic.InternalServerError) as caught, ask(sdk(api)) as stream:
+        stream.until_done()
+    assert "script is exhausted" in caught.value.api_message
+    assert len(api.requests) == 1
+
+
+def test_responder_answers_once_the_script_is_used_up(api):
+    api.script(replies.text("scripted"))
+    api.responder = replies.echo
+    client = sdk(api)
+    first = client.messages.create(model="m", max_tokens=10, messages=HELLO)
+    second = client.messages.create(
+        model="m", max_tokens=10, messages=[{"role": "user", "content": "ping?"}]
+    )
+    assert first.content[0].text == "scripted"
+    assert second.content[0].text == "echo: ping?"
+    assert api.pending == 0
+
+
+def test_slow_reply_and_latency_delay_the_answer():
+    with FakeMessagesAPI(latency=0.05) as api:
+        api.script(replies.slow(replies.text("late"), 0.1))
+        started = time.monotonic()
+        sdk(api).messages.create(model="m", max_tokens=10, messages=HELLO)
+        assert time.monotonic() - started >= 0.15
+
+
+def test_slow_between_events_paces_the_stream(api):
+    api.script(replies.slow(replies.text("a b"), 0.02, between_events=True))
+    started = time.monotonic()
+    with ask(sdk(api)) as stream:
+        events = [event.type for event in stream]
+    assert time.monotonic() - started >= 0.02 * 8
+    assert events[-1] == "message_stop"
+
+
+def test_jsonl_script_lines_become_replies(tmp_path: Path):
+    lines = [
+        {"text": "hi"},
+        {"tool_use": {"name": "run_bash", "input": {"command": "ls"}}},
+        {"tool_uses": [{"name": "a", "input": {}}, {"name": "b", "input": {}}]},
+        {"error": {"status": 529, "type": "overloaded_error", "message": "busy"}},
+        {"stream_error": {"type": "api_error"}},
+        {"truncated": {"text": "cut"}},
+        {"text": "later", "delay": 0.5},
+    ]
+    path = tmp_path / "script.jsonl"
+    path.write_text("# a comment\n" + "\n".join(json.dumps(line) for line in lines) + "\n\n")
+    script = load_script(path)
+    assert script[0] == replies.text("hi")
+    assert script[1].content[0]["input"] == {"command": "ls"}
+    assert len(script[2].content) == 2
+    assert script[3] == replies.error(529, "overloaded_error", "busy")
+    assert script[4].type == "api_error"
+    assert script[5] == replies.truncated("cut")
+    assert script[6] == replies.slow(replies.text("later"), 0.5)

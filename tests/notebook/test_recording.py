@@ -1,0 +1,174 @@
+"""Recording and replay: a notebook records its turns, replays with no key, reports drift."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from fakeapi import FakeMessagesAPI, replies
+from kernel_harness import TURN_MIME, RunningKernel
+from nbclient import NotebookClient
+
+COUNTER = "echo run-$(cat counter.txt)"
+
+
+def conjure_notebook(*sources: str) -> nbformat.NotebookNode:
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "conjure", "display_name": "Conjure (Claude)", "language": "conjure"}
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in sources]
+    return notebook
+
+
+def execute(notebook: nbformat.NotebookNode, folder: Path, env: dict[str, str], **kwargs) -> nbformat.NotebookNode:
+    """Run a notebook in a real kernel with exactly the given Anthropic settings."""
+    saved = {name: os.environ.pop(name, None) for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "CONJURE_REPLAY")}
+    os.environ.update(env)
+    try:
+        NotebookClient(notebook, timeout=120, resources={"metadata": {"path": str(folder)}}, **kwargs).execute()
+    finally:
+        for name in env:
+            os.environ.pop(name, None)
+        os.environ.update({name: value for name, value in saved.items() if value is not None})
+    return notebook
+
+
+def turns_of(notebook: nbformat.NotebookNode) -> list[dict]:
+    return [o["data"][TURN_MIME] for c in notebook.cells for o in c.get("outputs", []) if TURN_MIME in o.get("data", {})]
+
+
+@pytest.fixture
+def recorded(tmp_path) -> Path:
+    """A two-turn session recorded against the scripted API, saved as recorded.ipynb."""
+    (tmp_path / "counter.txt").write_text("1\n")
+    with FakeMessagesAPI() as api:
+        api.script(
+            replies.tool_use("bash_tool", {"command": COUNTER}),
+            replies.text("The counter says run-1."),
+            replies.tool_use("create_file", {"path": "out.txt", "file_text": "hello\n"}),
+            replies.text("Wrote out.txt."),
+        )
+        notebook = conjure_notebook("Read the counter", "Write out.txt")
+        execute(notebook, tmp_path, {"ANTHROPIC_API_KEY": "sk-record-secret", "ANTHROPIC_BASE_URL": api.url})
+    path = tmp_path / "recorded.ipynb"
+    nbformat.write(notebook, path)
+    (tmp_path / "out.txt").unlink()
+    return path
+
+
+def test_turn_output_holds_the_full_recording_and_no_secret(recorded):
+    text = recorded.read_text()
+    assert "sk-record-secret" not in text
+    first, second = turns_of(nbformat.read(recorded, as_version=4))
+    assert first["schema"] == 1 and first["version"]
+    assert first["backend"] == "local" and first["model"]
+    assert [s["stop_reason"] for s in first["steps"]] == ["tool_use", "end_turn"]
+    assert first["tool_calls"][0]["result"]["content"].startswith("run-1")
+    assert second["tool_calls"][0]["call"]["name"] == "create_file"
+
+
+def test_replay_without_key_or_server_reruns_tools_and_gives_the_same_answers(recorded):
+    notebook = nbformat.read(recorded, as_version=4)
+    notebook.cells.insert(0, nbformat.v4.new_code_cell("%replay recorded.ipynb"))
+    execute(notebook, recorded.parent, {})
+    first, second = turns_of(notebook)
+    assert first["answer"] == "The counter says run-1." and second["answer"] == "Wrote out.txt."
+    assert first["replayed"] and not first["drift"] and not second["drift"]
+    assert (recorded.parent / "out.txt").read_text() == "hello\n"  # the tool really ran again
+
+
+def test_changed_tool_output_is_reported_as_drift(recorded):
+    (recorded.parent / "counter.txt").write_text("2\n")
+    notebook = nbformat.read(recorded, as_version=4)
+    notebook.cells.insert(0, nbformat.v4.new_code_cell("%replay recorded.ipynb"))
+    execute(notebook, recorded.parent, {})
+    drift = turns_of(notebook)[0]["drift"]
+    assert [d["name"] for d in drift] == ["bash_tool"]
+    assert "-run-1" in drift[0]["diff"] and "+run-2" in drift[0]["diff"]
+    html = next(o["data"]["text/html"] for o in notebook.cells[1].outputs if TURN_MIME in o.get("data", {}))
+    assert "drift in bash_tool" in html
+
+
+def test_replay_command_prints_a_drift_report_and_fails_under_strict(recorded):
+    command = [sys.executable, "-m", "conjure_kernel", "replay", str(recorded)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
+    clean = subprocess.run([*command, "--strict"], capture_output=True, text=True, env=env, timeout=300)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "drift: 0 of 2 turn(s)" in clean.stdout
+    assert "same as recorded" in clean.stdout
+    (recorded.parent / "counter.txt").write_text("3\n")
+    (recorded.parent / "out.txt").unlink()
+    lenient = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    (recorded.parent / "out.txt").unlink()
+    strict = subprocess.run([*command, "--strict"], capture_output=True, text=True, env=env, timeout=300)
+    assert lenient.returncode == 0 and strict.returncode == 1
+    assert "+run-3" in strict.stdout and "drift: 1 of 2 turn(s)" in strict.stdout
+
+
+def test_edited_message_is_reported_as_no_longer_matching(recorded):
+    notebook = nbformat.read(recorded, as_version=4)
+    notebook.cells[0].source = "Read the counter, please"
+    notebook.cells.insert(0, nbformat.v4.new_code_cell("%replay recorded.ipynb"))
+    execute(notebook, recorded.parent, {}, allow_errors=True)
+    error = next(o for o in notebook.cells[1].outputs if o["output_type"] == "error")
+    assert error["ename"] == "RecordingMismatch"
+    assert "Read the counter, please" in error["evalue"]
+    assert any("record it afresh" in line for line in error["traceback"])
+
+
+def test_hand_edited_recording_gives_a_clear_error(recorded):
+    notebook = nbformat.read(recorded, as_version=4)
+    for output in notebook.cells[0].outputs:
+        if TURN_MIME in output.get("data", {}):
+            del output["data"][TURN_MIME]["steps"]
+    nbformat.write(notebook, recorded)
+    with RunningKernel("conjure", cwd=recorded.parent, env={}) as kernel:
+        result = kernel.run("%replay recorded.ipynb")
+    assert result.status == "error"
+    assert result.reply["content"]["ename"] == "RecordingError"
+    assert "cell 1" in result.reply["content"]["evalue"] and "malformed" in result.reply["content"]["evalue"]
+    assert len(result.reply["content"]["traceback"]) <= 2
+
+
+def test_history_restore_after_restart_continues_the_conversation(recorded):
+    with FakeMessagesAPI() as api, RunningKernel(
+        "conjure", cwd=recorded.parent, env={"ANTHROPIC_API_KEY": "sk-x", "ANTHROPIC_BASE_URL": api.url}
+    ) as kernel:
+        restored = kernel.run("%history restore recorded.ipynb")
+        assert restored.status == "ok", restored.error
+        assert "restored 2 turn(s), 8 message(s)" in restored.text()
+        api.script(replies.text("You asked about the counter and out.txt."))
+        assert kernel.run("What did I ask before?").status == "ok"
+        messages = api.requests[-1].body["messages"]
+    assert messages[0]["content"] == "Read the counter"
+    assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"] * 2 + ["user"]
+
+
+def test_history_export_writes_markdown_and_a_clean_notebook(recorded, tmp_path):
+    with RunningKernel("conjure", cwd=recorded.parent, env={}) as kernel:
+        kernel.run("%history restore recorded.ipynb")
+        assert kernel.run("%history export session.md").status == "ok"
+        assert kernel.run("%history export session.ipynb").status == "ok"
+    markdown = (recorded.parent / "session.md").read_text()
+    assert "> Read the counter" in markdown and "Wrote out.txt." in markdown
+    exported = nbformat.read(recorded.parent / "session.ipynb", as_version=4)
+    assert [c.source for c in exported.cells] == ["Read the counter", "Write out.txt"]
+    assert turns_of(exported)[1]["answer"] == "Wrote out.txt."
+
+
+def test_values_marked_secret_never_reach_the_saved_notebook(tmp_path):
+    with FakeMessagesAPI() as api:
+        api.script(replies.tool_use("bash_tool", {"command": "echo $SERVICE_TOKEN"}), replies.text("done"))
+        notebook = conjure_notebook("%secret SERVICE_TOKEN", "Show the token")
+        os.environ["SERVICE_TOKEN"] = "tok-very-private-42"
+        try:
+            execute(notebook, tmp_path, {"ANTHROPIC_API_KEY": "sk-a", "ANTHROPIC_BASE_URL": api.url})
+        finally:
+            del os.environ["SERVICE_TOKEN"]
+    saved = json.dumps(notebook)
+    assert "tok-very-private-42" not in saved
+    assert "[secret SERVICE_TOKEN]" in saved
