@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Set up with the test extras, lint, then run the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh test
+.venv/bin/ruff check conjure_kernel tests benchmarks notebooks
+.venv/bin/ruff format --check conjure_kernel tests benchmarks notebooks
+env -u ANTHROPIC_API_KEY -u ANTHROPIC_AUTH_TOKEN -u ANTHROPIC_BASE_URL \
+  .venv/bin/python -m pytest -q "$@"
