@@ -44,7 +44,10 @@ def step(body: dict) -> int:
     for message in reversed(body["messages"]):
         if message["role"] == "assistant":
             count += 1
-        elif isinstance(message["content"], str) or message["content"][0].get("type") != "tool_result":
+        elif (
+            isinstance(message["content"], str)
+            or message["content"][0].get("type") != "tool_result"
+        ):
             return count
     return count
 
@@ -74,17 +77,25 @@ def quickstart(body: dict) -> replies.Reply:
                 text="I'll write the poem first.",
             ),
             lambda: replies.tool_use(
-                "view", {"path": skill, "description": "Read the word-stats skill"}, text="Now let me check the word-stats skill."
+                "view",
+                {"path": skill, "description": "Read the word-stats skill"},
+                text="Now let me check the word-stats skill.",
             ),
             lambda: replies.tool_use(
-                "bash_tool", {"command": f"python3 {script} poem.txt --top 3", "description": "Count the words"}
+                "bash_tool",
+                {"command": f"python3 {script} poem.txt --top 3", "description": "Count the words"},
             ),
             lambda: replies.text(summarise(last_result(body))),
         ][step(body)]()
     return [
         lambda: replies.tool_use(
             "str_replace",
-            {"path": "poem.txt", "old_str": "hum at night", "new_str": "hum at dawn", "description": "Change the second line"},
+            {
+                "path": "poem.txt",
+                "old_str": "hum at night",
+                "new_str": "hum at dawn",
+                "description": "Change the second line",
+            },
             text="I will change the second line only.",
         ),
         lambda: replies.tool_use("view", {"path": "poem.txt", "description": "Show the new poem"}),
@@ -93,9 +104,13 @@ def quickstart(body: dict) -> replies.Reply:
 
 
 def summarise(output: str) -> str:
-    figures = dict(line.split(": ", 1) for line in output.splitlines() if line.count(": ") == 1 and not line.startswith("top"))
+    figures = dict(
+        line.split(": ", 1)
+        for line in output.splitlines()
+        if line.count(": ") == 1 and not line.startswith("top")
+    )
     top = [line.split()[1:] for line in output.splitlines() if line.startswith("top:")]
-    listing = "\n".join(f"- **{word}** ({count}×)" for word, count in top)
+    listing = "\n".join(f"- **{word}** ({count} times)" for word, count in top)
     return (
         f"The poem in `poem.txt` has {figures['lines']} lines, {figures['words']} words and "
         f"{figures['characters']} characters. Its most frequent words:\n\n{listing}"
@@ -109,12 +124,16 @@ def numbered_to_text(view_output: str) -> str:
 
 def native(body: dict) -> replies.Reply:
     if step(body) == 0:
-        return replies.tool_use("library_execute", {"command": "Le Guin"}, text="Let me search the shelf.")
+        return replies.tool_use(
+            "library_execute", {"command": "Le Guin"}, text="Let me search the shelf."
+        )
     titles = last_result(body).splitlines()
-    return replies.text("Two books by Ursula K. Le Guin are on the shelf:\n\n" + "\n".join(f"- {t}" for t in titles))
+    return replies.text(
+        "Two books by Ursula K. Le Guin are on the shelf:\n\n" + "\n".join(f"- {t}" for t in titles)
+    )
 
 
-NATIVE_SKILL = '''%%python
+NATIVE_SKILL = """%%python
 from conjure_kernel import NativeSkill
 
 shelf = {
@@ -130,7 +149,7 @@ class Library(NativeSkill):
     def execute(self, command, context):
         hits = [title for title, author in shelf.items() if command.lower() in (title + " " + author).lower()]
         return "\\n".join(sorted(hits)) or "no match"
-'''
+"""
 
 EXAMPLES: dict[str, tuple[str, str, list[str], Callable[[dict], replies.Reply]]] = {
     "quickstart.ipynb": (
@@ -160,13 +179,24 @@ EXAMPLES: dict[str, tuple[str, str, list[str], Callable[[dict], replies.Reply]]]
 def record(name: str) -> None:
     title, backend, cells, responder = EXAMPLES[name]
     notebook = nbformat.v4.new_notebook()
-    notebook.metadata["kernelspec"] = {"name": "conjure", "display_name": "Conjure (Claude)", "language": "conjure"}
+    notebook.metadata["kernelspec"] = {
+        "name": "conjure",
+        "display_name": "Conjure (Claude)",
+        "language": "conjure",
+    }
     notebook.cells = [nbformat.v4.new_code_cell(source) for source in cells]
     with FakeMessagesAPI(responder=responder) as api:
-        os.environ.update(ANTHROPIC_API_KEY="sk-ant-no-real-key", ANTHROPIC_BASE_URL=api.url, CONJURE_MODEL="scripted-stand-in")
+        os.environ.update(
+            ANTHROPIC_API_KEY="sk-ant-no-real-key",
+            ANTHROPIC_BASE_URL=api.url,
+            CONJURE_MODEL="scripted-stand-in",
+        )
         NotebookClient(notebook, timeout=120, resources={"metadata": {"path": str(HERE)}}).execute()
     intro = f"# {title}\n" + HOW_MADE.format(backend=backend, name=name)
-    notebook.cells[:0] = [nbformat.v4.new_markdown_cell(intro), nbformat.v4.new_code_cell(f"%replay {name}")]
+    notebook.cells[:0] = [
+        nbformat.v4.new_markdown_cell(intro),
+        nbformat.v4.new_code_cell(f"%replay {name}"),
+    ]
     nbformat.write(notebook, HERE / name)
     print(f"recorded {HERE / name}")
 

@@ -90,7 +90,9 @@ class RunningKernel:
             if message["msg_type"] == "status" and message["content"]["execution_state"] == "idle":
                 break
             messages.append(message)
-        while (reply := self.client.get_shell_msg(timeout=timeout))["parent_header"].get("msg_id") != msg_id:
+        while (reply := self.client.get_shell_msg(timeout=timeout))["parent_header"].get(
+            "msg_id"
+        ) != msg_id:
             pass
         return CellResult(reply, messages)
 

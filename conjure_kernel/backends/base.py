@@ -6,6 +6,7 @@ api_callback, options)``; ``chat`` yields events, the last one ending the turn.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,9 +16,17 @@ from anthropic.types import MessageParam
 
 from ..clients.base import ModelClient
 from ..conversation.events import Event
+from ..conversation.loop import run_tool_loop
 from ..skills.skill import Skill
+from ..tools.executor import Executor
 
-__all__ = ["Backend", "BackendSession", "SessionOptions", "TurnOptions"]
+__all__ = [
+    "Backend",
+    "BackendSession",
+    "SessionOptions",
+    "TurnOptions",
+    "chat_with_executor",
+]
 
 
 @dataclass(frozen=True)
@@ -74,3 +83,22 @@ class Backend(Protocol):
     ) -> AsyncIterator[Event]: ...
 
     async def close(self, session: BackendSession) -> None: ...
+
+
+async def chat_with_executor(
+    executor: Executor, system: str, message: str, api_callback: ModelClient, options: TurnOptions
+) -> AsyncIterator[Event]:
+    """``chat`` for backends whose tools run client-side: the shared tool-use loop."""
+    turn = run_tool_loop(
+        message,
+        api_callback,
+        executor,
+        system=system,
+        model=options.model,
+        history=options.history,
+        max_iterations=options.max_iterations,
+        max_tokens=options.max_tokens,
+    )
+    async with contextlib.aclosing(turn) as events:  # the loop's finally runs on early exit
+        async for event in events:
+            yield event

@@ -6,9 +6,19 @@ and a recorded notebook replays on any backend.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from anthropic.types import ToolParam
 
-__all__ = ["BASH_TOOL", "CREATE_FILE", "SKILL_TOOLS", "STR_REPLACE", "VIEW", "skill_tool_names"]
+__all__ = [
+    "BASH_TOOL",
+    "CREATE_FILE",
+    "SKILL_TOOLS",
+    "STR_REPLACE",
+    "VIEW",
+    "check_tool_input",
+]
 
 _DESCRIPTION = {
     "type": "string",
@@ -95,5 +105,22 @@ STR_REPLACE: ToolParam = {
 SKILL_TOOLS: tuple[ToolParam, ...] = (VIEW, BASH_TOOL, CREATE_FILE, STR_REPLACE)
 
 
-def skill_tool_names() -> list[str]:
-    return [tool["name"] for tool in SKILL_TOOLS]
+_JSON_TYPES: dict[str, type] = {"string": str, "integer": int, "array": list, "object": dict}
+
+
+def check_tool_input(tool: ToolParam, arguments: Mapping[str, Any]) -> str | None:
+    """Say what is wrong with a call's input (a missing key, a wrong type), or None.
+
+    The model sometimes sends malformed input; it gets a message it can act on.
+    """
+    schema: Mapping[str, Any] = tool["input_schema"]  # type: ignore[assignment]
+    for key in schema.get("required", ()):
+        if key not in arguments:
+            return f"{tool['name']} needs the input {key!r}, which is missing"
+    for key, spec in schema.get("properties", {}).items():
+        expected = _JSON_TYPES.get(spec.get("type", ""))
+        value = arguments.get(key)
+        wrong = expected is not None and not isinstance(value, expected)
+        if value is not None and (wrong or (expected is int and isinstance(value, bool))):
+            return f"{tool['name']}: the input {key!r} must be of type {spec['type']}"
+    return None

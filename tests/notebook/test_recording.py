@@ -19,17 +19,28 @@ COUNTER = "echo run-$(cat counter.txt)"
 
 def conjure_notebook(*sources: str) -> nbformat.NotebookNode:
     notebook = nbformat.v4.new_notebook()
-    notebook.metadata["kernelspec"] = {"name": "conjure", "display_name": "Conjure (Claude)", "language": "conjure"}
+    notebook.metadata["kernelspec"] = {
+        "name": "conjure",
+        "display_name": "Conjure (Claude)",
+        "language": "conjure",
+    }
     notebook.cells = [nbformat.v4.new_code_cell(source) for source in sources]
     return notebook
 
 
-def execute(notebook: nbformat.NotebookNode, folder: Path, env: dict[str, str], **kwargs) -> nbformat.NotebookNode:
+def execute(
+    notebook: nbformat.NotebookNode, folder: Path, env: dict[str, str], **kwargs
+) -> nbformat.NotebookNode:
     """Run a notebook in a real kernel with exactly the given Anthropic settings."""
-    saved = {name: os.environ.pop(name, None) for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "CONJURE_REPLAY")}
+    saved = {
+        name: os.environ.pop(name, None)
+        for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "CONJURE_REPLAY")
+    }
     os.environ.update(env)
     try:
-        NotebookClient(notebook, timeout=120, resources={"metadata": {"path": str(folder)}}, **kwargs).execute()
+        NotebookClient(
+            notebook, timeout=120, resources={"metadata": {"path": str(folder)}}, **kwargs
+        ).execute()
     finally:
         for name in env:
             os.environ.pop(name, None)
@@ -38,7 +49,12 @@ def execute(notebook: nbformat.NotebookNode, folder: Path, env: dict[str, str], 
 
 
 def turns_of(notebook: nbformat.NotebookNode) -> list[dict]:
-    return [o["data"][TURN_MIME] for c in notebook.cells for o in c.get("outputs", []) if TURN_MIME in o.get("data", {})]
+    return [
+        o["data"][TURN_MIME]
+        for c in notebook.cells
+        for o in c.get("outputs", [])
+        if TURN_MIME in o.get("data", {})
+    ]
 
 
 @pytest.fixture
@@ -53,7 +69,11 @@ def recorded(tmp_path) -> Path:
             replies.text("Wrote out.txt."),
         )
         notebook = conjure_notebook("Read the counter", "Write out.txt")
-        execute(notebook, tmp_path, {"ANTHROPIC_API_KEY": "sk-record-secret", "ANTHROPIC_BASE_URL": api.url})
+        execute(
+            notebook,
+            tmp_path,
+            {"ANTHROPIC_API_KEY": "sk-record-secret", "ANTHROPIC_BASE_URL": api.url},
+        )
     path = tmp_path / "recorded.ipynb"
     nbformat.write(notebook, path)
     (tmp_path / "out.txt").unlink()
@@ -89,14 +109,18 @@ def test_changed_tool_output_is_reported_as_drift(recorded):
     drift = turns_of(notebook)[0]["drift"]
     assert [d["name"] for d in drift] == ["bash_tool"]
     assert "-run-1" in drift[0]["diff"] and "+run-2" in drift[0]["diff"]
-    html = next(o["data"]["text/html"] for o in notebook.cells[1].outputs if TURN_MIME in o.get("data", {}))
+    html = next(
+        o["data"]["text/html"] for o in notebook.cells[1].outputs if TURN_MIME in o.get("data", {})
+    )
     assert "drift in bash_tool" in html
 
 
 def test_replay_command_prints_a_drift_report_and_fails_under_strict(recorded):
     command = [sys.executable, "-m", "conjure_kernel", "replay", str(recorded)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
-    clean = subprocess.run([*command, "--strict"], capture_output=True, text=True, env=env, timeout=300)
+    clean = subprocess.run(
+        [*command, "--strict"], capture_output=True, text=True, env=env, timeout=300
+    )
     assert clean.returncode == 0, clean.stdout + clean.stderr
     assert "drift: 0 of 2 turn(s)" in clean.stdout
     assert "same as recorded" in clean.stdout
@@ -104,7 +128,9 @@ def test_replay_command_prints_a_drift_report_and_fails_under_strict(recorded):
     (recorded.parent / "out.txt").unlink()
     lenient = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     (recorded.parent / "out.txt").unlink()
-    strict = subprocess.run([*command, "--strict"], capture_output=True, text=True, env=env, timeout=300)
+    strict = subprocess.run(
+        [*command, "--strict"], capture_output=True, text=True, env=env, timeout=300
+    )
     assert lenient.returncode == 0 and strict.returncode == 1
     assert "+run-3" in strict.stdout and "drift: 1 of 2 turn(s)" in strict.stdout
 
@@ -130,14 +156,22 @@ def test_hand_edited_recording_gives_a_clear_error(recorded):
         result = kernel.run("%replay recorded.ipynb")
     assert result.status == "error"
     assert result.reply["content"]["ename"] == "RecordingError"
-    assert "cell 1" in result.reply["content"]["evalue"] and "malformed" in result.reply["content"]["evalue"]
+    assert (
+        "cell 1" in result.reply["content"]["evalue"]
+        and "malformed" in result.reply["content"]["evalue"]
+    )
     assert len(result.reply["content"]["traceback"]) <= 2
 
 
 def test_history_restore_after_restart_continues_the_conversation(recorded):
-    with FakeMessagesAPI() as api, RunningKernel(
-        "conjure", cwd=recorded.parent, env={"ANTHROPIC_API_KEY": "sk-x", "ANTHROPIC_BASE_URL": api.url}
-    ) as kernel:
+    with (
+        FakeMessagesAPI() as api,
+        RunningKernel(
+            "conjure",
+            cwd=recorded.parent,
+            env={"ANTHROPIC_API_KEY": "sk-x", "ANTHROPIC_BASE_URL": api.url},
+        ) as kernel,
+    ):
         restored = kernel.run("%history restore recorded.ipynb")
         assert restored.status == "ok", restored.error
         assert "restored 2 turn(s), 8 message(s)" in restored.text()
@@ -145,7 +179,9 @@ def test_history_restore_after_restart_continues_the_conversation(recorded):
         assert kernel.run("What did I ask before?").status == "ok"
         messages = api.requests[-1].body["messages"]
     assert messages[0]["content"] == "Read the counter"
-    assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"] * 2 + ["user"]
+    assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"] * 2 + [
+        "user"
+    ]
 
 
 def test_history_export_writes_markdown_and_a_clean_notebook(recorded, tmp_path):
@@ -162,11 +198,15 @@ def test_history_export_writes_markdown_and_a_clean_notebook(recorded, tmp_path)
 
 def test_values_marked_secret_never_reach_the_saved_notebook(tmp_path):
     with FakeMessagesAPI() as api:
-        api.script(replies.tool_use("bash_tool", {"command": "echo $SERVICE_TOKEN"}), replies.text("done"))
+        api.script(
+            replies.tool_use("bash_tool", {"command": "echo $SERVICE_TOKEN"}), replies.text("done")
+        )
         notebook = conjure_notebook("%secret SERVICE_TOKEN", "Show the token")
         os.environ["SERVICE_TOKEN"] = "tok-very-private-42"
         try:
-            execute(notebook, tmp_path, {"ANTHROPIC_API_KEY": "sk-a", "ANTHROPIC_BASE_URL": api.url})
+            execute(
+                notebook, tmp_path, {"ANTHROPIC_API_KEY": "sk-a", "ANTHROPIC_BASE_URL": api.url}
+            )
         finally:
             del os.environ["SERVICE_TOKEN"]
     saved = json.dumps(notebook)
