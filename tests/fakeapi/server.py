@@ -214,6 +214,8 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
     timeout = 30
+    disable_nagle_algorithm = True
+    """Each SSE event is its own small write; with Nagle on, delayed ACKs stall ~40 ms at random."""
 
     def do_POST(self) -> None:
         self._handle()

@@ -282,3 +282,21 @@ def wait_for_running_tool(kernel: RunningKernel, timeout: float = 30) -> None:
         html = message["content"].get("data", {}).get("text/html", "")
         if "bash_tool" in html and "running" in html:
             return
+
+
+def test_interrupt_while_the_answer_streams_stops_it_and_the_next_cell_works(api, kernel):
+    words = " ".join(f"word{i}" for i in range(400))
+    api.script(replies.slow(replies.text(words), 0.5, between_events=True))
+    msg_id = kernel.start("Tell me a very long story")
+    while "word" not in kernel.client.get_iopub_msg(timeout=30)["content"].get("data", {}).get(
+        "text/html", ""
+    ):
+        pass
+    kernel.manager.interrupt_kernel()
+    result = kernel.wait_for(msg_id, timeout=30)
+    assert result.status == "error"
+    assert result.reply["content"]["ename"] == "TurnInterrupted"
+    api.script(replies.text("Short one."))
+    follow_up = kernel.run("A short story then")
+    assert follow_up.status == "ok", follow_up.error
+    assert [m["role"] for m in api.requests[-1].body["messages"]] == ["user"]
