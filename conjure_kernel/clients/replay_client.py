@@ -34,6 +34,8 @@ class RecordedTurn:
     """Recorded ``tool_use_id`` → (content, is_error)."""
     paths: Mapping[str, str] = field(default_factory=dict)
     """Machine-specific paths at recording time, by key (``workdir``, ``skill:NAME``)."""
+    skills: Mapping[str, str] = field(default_factory=dict)
+    """Skill name → content hash at recording time."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,14 @@ class ReplayClient:
             if now != tuple(recorded):
                 drifts.append(Drift(call.id, call.name, _diff(recorded, now)))
         return drifts
+
+    def changed_skills(self, current: Mapping[str, str]) -> list[str]:
+        """Skills of the current recorded turn whose content differs now (or that are gone)."""
+        if self.current is None:
+            return []
+        return sorted(
+            name for name, digest in self.current.skills.items() if current.get(name) != digest
+        )
 
     def _translate(self, response: ModelResponse) -> ModelResponse:
         if not self._to_current:

@@ -152,6 +152,7 @@ class Session:
         if isinstance(self.client, ReplayClient):
             record.replayed = True
             record.drift = [drift.to_json() for drift in self.client.drift(record.tool_calls)]
+            record.skills_changed = self.client.changed_skills(record.skills)
         self.transcript.append(record)
 
     def _skill_hashes(self) -> dict[str, str]:

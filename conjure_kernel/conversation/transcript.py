@@ -50,6 +50,8 @@ class TurnRecord:
     error: dict[str, str] | None = None
     replayed: bool = False
     drift: list[dict[str, str]] = field(default_factory=list)
+    skills_changed: list[str] = field(default_factory=list)
+    """On replay: skills whose folder content differs from the recording."""
     version: str = __version__
 
     @property
@@ -77,6 +79,7 @@ class TurnRecord:
             list(self.steps),
             {call.id: (result.content, result.is_error) for call, result in self.tool_calls},
             dict(self.paths),
+            dict(self.skills),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -99,6 +102,7 @@ class TurnRecord:
             "error": self.error,
             "replayed": self.replayed,
             "drift": self.drift,
+            "skills_changed": self.skills_changed,
         }
 
     @classmethod
@@ -124,6 +128,7 @@ class TurnRecord:
                 error=data.get("error"),
                 replayed=bool(data.get("replayed", False)),
                 drift=list(data.get("drift", [])),
+                skills_changed=list(data.get("skills_changed", [])),
                 version=str(data.get("version", "")),
             )
         except RecordingError:

@@ -34,6 +34,14 @@ TURN_MIME_TYPE = "application/vnd.conjure.turn.v1+json"
 _REFRESH_SECONDS = 0.15
 """Minimum time between two live updates of streamed text; tool events update at once."""
 
+_STOP_REASONS = {
+    "max_tokens": "the answer reached max_tokens and was cut off",
+    "refusal": "the model declined to answer",
+    "model_context_window_exceeded": "the conversation no longer fits the model's context window",
+    "stop_sequence": "a stop sequence was reached",
+    "pause_turn": "the server paused the turn",
+}
+
 _markdown = mistune.create_markdown(escape=True, plugins=["table", "strikethrough"])
 
 
@@ -146,6 +154,8 @@ def _summary(record: TurnRecord) -> str:
     parts = [record.model, f"{record.backend} backend", f"{tokens} / {usage.output_tokens:,} out"]
     if record.replayed:
         parts.append("replayed from the recording")
+    if record.stop_reason not in (None, "end_turn", "tool_use"):
+        parts.append(f"stopped: {_STOP_REASONS.get(record.stop_reason, record.stop_reason)}")
     return " · ".join(parts)
 
 
@@ -212,6 +222,11 @@ def _render_plain(items: _Items) -> str:
 
 def _render_problems_html(record: TurnRecord) -> str:
     out = ""
+    if record.skills_changed:
+        out += (
+            '<div class="conjure-drift">skills changed since the recording: '
+            f"{html.escape(', '.join(record.skills_changed))}</div>"
+        )
     for drift in record.drift:
         out += (
             f'<div class="conjure-drift"><b>drift in {html.escape(drift["name"])}</b> '
@@ -224,6 +239,8 @@ def _render_problems_html(record: TurnRecord) -> str:
 
 def _render_problems_markdown(record: TurnRecord) -> str:
     out = ""
+    if record.skills_changed:
+        out += f"\n\n*skills changed since the recording: {', '.join(record.skills_changed)}*"
     for drift in record.drift:
         out += f"\n\n**drift in {drift['name']}** (the re-run result differs from the recording)\n\n```diff\n{drift['diff']}\n```"
     if record.error:

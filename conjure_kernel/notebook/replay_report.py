@@ -27,6 +27,7 @@ class CellReport:
     message: str = ""
     tool_calls: int = 0
     drift: list[dict[str, str]] = field(default_factory=list)
+    skills_changed: list[str] = field(default_factory=list)
     error: str = ""
 
 
@@ -76,6 +77,7 @@ def _report(index: int, cell: nbformat.NotebookNode) -> CellReport:
             report.message = " ".join(str(turn.get("message", "")).split())[:60]
             report.tool_calls = len(turn.get("tool_calls", []))
             report.drift = list(turn.get("drift", []))
+            report.skills_changed = list(turn.get("skills_changed", []))
     return report
 
 
@@ -91,6 +93,8 @@ def _print_report(path: Path, reports: list[CellReport], *, strict: bool) -> int
         print(
             f"  cell {report.index}: {report.message!r}: {report.tool_calls} tool call(s), {state}"
         )
+        if report.skills_changed:
+            print(f"    skills changed since the recording: {', '.join(report.skills_changed)}")
         for drift in report.drift:
             print(f"    drift in {drift['name']} ({drift['tool_use_id']}):")
             print("      " + drift["diff"].replace("\n", "\n      "))
