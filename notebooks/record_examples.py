@@ -24,6 +24,8 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 from fakeapi import FakeMessagesAPI, replies  # noqa: E402
 
+from conjure_kernel.notebook.kernelspec import NOTEBOOK_KERNELSPEC  # noqa: E402
+
 HOW_MADE = """
 **How this recording was made.** No Anthropic API key was available when it was made, so
 Claude's side was played by a *scripted stand-in*: `tests/fakeapi`, the project's local
@@ -179,11 +181,7 @@ EXAMPLES: dict[str, tuple[str, str, list[str], Callable[[dict], replies.Reply]]]
 def record(name: str) -> None:
     title, backend, cells, responder = EXAMPLES[name]
     notebook = nbformat.v4.new_notebook()
-    notebook.metadata["kernelspec"] = {
-        "name": "conjure",
-        "display_name": "Conjure (Claude)",
-        "language": "conjure",
-    }
+    notebook.metadata["kernelspec"] = dict(NOTEBOOK_KERNELSPEC)
     notebook.cells = [nbformat.v4.new_code_cell(source) for source in cells]
     with FakeMessagesAPI(responder=responder) as api:
         os.environ.update(

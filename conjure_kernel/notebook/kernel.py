@@ -12,6 +12,7 @@ from typing import Any
 
 from ipykernel.ipkernel import IPythonKernel
 from ipykernel.kernelapp import IPKernelApp
+from traitlets import List
 
 from .._version import __version__
 from .extension import load_ipython_extension
@@ -54,6 +55,15 @@ class ConjureKernel(IPythonKernel):
         "pygments_lexer": "markdown",
         "codemirror_mode": "markdown",
     }
+
+    help_links = List(
+        [
+            {"text": "Claude API documentation", "url": "https://docs.claude.com/en/api/overview"},
+            {"text": "Agent Skills specification", "url": "https://agentskills.io/specification"},
+            {"text": "Python Reference", "url": "https://docs.python.org/3"},
+            {"text": "IPython Reference", "url": "https://ipython.readthedocs.io/en/stable/"},
+        ]
+    ).tag(config=True)
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)

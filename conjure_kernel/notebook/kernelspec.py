@@ -11,10 +11,12 @@ from pathlib import Path
 
 from jupyter_client.kernelspec import KernelSpecManager
 
-__all__ = ["KERNEL_NAME", "install_kernelspec", "kernel_json"]
+__all__ = ["KERNEL_NAME", "NOTEBOOK_KERNELSPEC", "install_kernelspec", "kernel_json"]
 
 KERNEL_NAME = "conjure"
 DISPLAY_NAME = "Conjure (Claude)"
+NOTEBOOK_KERNELSPEC = {"name": KERNEL_NAME, "display_name": DISPLAY_NAME, "language": "conjure"}
+"""The ``kernelspec`` metadata of a notebook that runs in this kernel."""
 
 
 def kernel_json() -> dict[str, object]:

@@ -16,6 +16,7 @@ import nbformat
 from ..conversation.transcript import TurnRecord
 from ..errors import RecordingError
 from .display import TURN_MIME_TYPE, turn_bundle
+from .kernelspec import NOTEBOOK_KERNELSPEC
 
 __all__ = [
     "current_notebook",
@@ -83,11 +84,7 @@ def export_markdown(turns: Sequence[TurnRecord], path: Path) -> None:
 def export_notebook(turns: Sequence[TurnRecord], path: Path) -> None:
     """A clean Conjure notebook: one chat cell per turn, each with its recorded output."""
     notebook = nbformat.v4.new_notebook()
-    notebook.metadata["kernelspec"] = {
-        "name": "conjure",
-        "display_name": "Conjure (Claude)",
-        "language": "conjure",
-    }
+    notebook.metadata["kernelspec"] = dict(NOTEBOOK_KERNELSPEC)
     for turn in turns:
         output = nbformat.v4.new_output("display_data", data=turn_bundle(turn, str))
         notebook.cells.append(nbformat.v4.new_code_cell(turn.message, outputs=[output]))

@@ -14,16 +14,14 @@ from fakeapi import FakeMessagesAPI, replies
 from kernel_harness import TURN_MIME, RunningKernel
 from nbclient import NotebookClient
 
+from conjure_kernel.notebook.kernelspec import NOTEBOOK_KERNELSPEC
+
 COUNTER = "echo run-$(cat counter.txt)"
 
 
 def conjure_notebook(*sources: str) -> nbformat.NotebookNode:
     notebook = nbformat.v4.new_notebook()
-    notebook.metadata["kernelspec"] = {
-        "name": "conjure",
-        "display_name": "Conjure (Claude)",
-        "language": "conjure",
-    }
+    notebook.metadata["kernelspec"] = dict(NOTEBOOK_KERNELSPEC)
     notebook.cells = [nbformat.v4.new_code_cell(source) for source in sources]
     return notebook
 
