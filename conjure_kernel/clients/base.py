@@ -92,6 +92,17 @@ class ModelResponse:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ModelResponse:
+        """Read a saved response; ``ValueError`` when its message could not be sent back."""
+        message = data["message"]
+        if not (
+            isinstance(message, dict)
+            and message.get("role") == "assistant"
+            and isinstance(message.get("content"), list)
+            and all(isinstance(block, dict) and "type" in block for block in message["content"])
+        ):
+            raise ValueError(
+                "a model step's message is not an assistant message with content blocks"
+            )
         return cls(
             message=data["message"],
             stop_reason=data["stop_reason"],

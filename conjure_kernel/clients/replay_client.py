@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -149,11 +150,13 @@ def _is_tool_results(content: Any) -> bool:
 
 
 def _replace_all(text: str, mapping: Mapping[str, str], *, escaped: bool = False) -> str:
-    for old, new in sorted(mapping.items(), key=lambda item: -len(item[0])):
-        if escaped:
-            old, new = json.dumps(old)[1:-1], json.dumps(new)[1:-1]
-        text = text.replace(old, new)
-    return text
+    """Replace every old path with its new one in one pass, longest first, so no path is mapped twice."""
+    if escaped:
+        mapping = {json.dumps(old)[1:-1]: json.dumps(new)[1:-1] for old, new in mapping.items()}
+    if not mapping:
+        return text
+    pattern = "|".join(re.escape(old) for old in sorted(mapping, key=len, reverse=True))
+    return re.sub(pattern, lambda match: mapping[match.group(0)], text)
 
 
 def _diff(recorded: tuple[str, bool], now: tuple[str, bool]) -> str:

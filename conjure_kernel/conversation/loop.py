@@ -38,7 +38,7 @@ from .events import (
     UsageReported,
 )
 
-__all__ = ["INTERRUPTED", "run_tool_loop"]
+__all__ = ["INTERRUPTED", "answer", "run_tool_loop"]
 
 INTERRUPTED = "interrupted by the user before this tool call finished"
 
@@ -58,6 +58,7 @@ async def run_tool_loop(
     turn_start = len(history)
     history.append({"role": "user", "content": message})
     usage = Usage()
+    results: dict[str, ToolResult] = {}
     try:
         for step in range(1, max_iterations + 1):
             request = ModelRequest(model, system, list(history), executor.tools, max_tokens)
@@ -79,7 +80,7 @@ async def run_tool_loop(
             if response.stop_reason != "tool_use" or not calls:
                 yield TurnEnded(response.stop_reason, response.text(), usage)
                 return
-            results: dict[str, ToolResult] = {}
+            results = {}
             async for event in _run_calls(executor, calls, results):
                 yield event
             history.append(
@@ -90,7 +91,7 @@ async def run_tool_loop(
             hint="raise the limit with %config ConjureMagics.max_iterations = 50, or ask for a smaller step",
         )
     finally:
-        _repair_history(history, turn_start)
+        _repair_history(history, turn_start, results)
 
 
 async def _run_calls(
@@ -132,8 +133,14 @@ async def _run_one(
     return call, dataclasses.replace(result, duration=duration)
 
 
-def _repair_history(history: list[MessageParam], turn_start: int) -> None:
-    """Keep the history valid after any exit: answer pending tool calls, or undo an empty turn."""
+def _repair_history(
+    history: list[MessageParam], turn_start: int, finished: dict[str, ToolResult]
+) -> None:
+    """Keep the history valid after any exit: answer pending tool calls, or undo an empty turn.
+
+    Calls that finished before the interrupt keep their real results: their side effects
+    happened, and the model must know.
+    """
     if len(history) == turn_start + 1:
         del history[turn_start:]
         return
@@ -142,17 +149,16 @@ def _repair_history(history: list[MessageParam], turn_start: int) -> None:
         return
     pending = [b["id"] for b in last["content"] if b.get("type") == "tool_use"]  # type: ignore[union-attr]
     if pending:
-        history.append(
-            {
-                "role": "user",
-                "content": [
-                    {
-                        "type": "tool_result",
-                        "tool_use_id": i,
-                        "content": INTERRUPTED,
-                        "is_error": True,
-                    }
-                    for i in pending
-                ],
-            }
-        )
+        history.append({"role": "user", "content": [answer(i, finished.get(i)) for i in pending]})  # type: ignore[misc]
+
+
+def answer(tool_use_id: str, result: ToolResult | None) -> dict[str, Any]:
+    """The ``tool_result`` for a call: its result, or the interrupted marker if it has none."""
+    if result is None:
+        return {
+            "type": "tool_result",
+            "tool_use_id": tool_use_id,
+            "content": INTERRUPTED,
+            "is_error": True,
+        }
+    return result.to_param()

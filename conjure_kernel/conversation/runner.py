@@ -25,6 +25,7 @@ __all__ = ["TurnRunner"]
 T = TypeVar("T")
 
 _DONE = object()
+_POLL_SECONDS = 0.1
 _CANCEL_GRACE = 15.0
 """Seconds to wait for a cancelled turn to clean up (kill processes) before giving up."""
 
@@ -59,7 +60,7 @@ class TurnRunner:
 
         future = asyncio.run_coroutine_threadsafe(pump(), self._loop)
         try:
-            while (item := inbox.get()) is not _DONE:
+            while (item := _next(inbox)) is not _DONE:
                 if isinstance(item, asyncio.CancelledError):
                     raise TurnInterrupted("the turn was interrupted")
                 if isinstance(item, BaseException):
@@ -87,6 +88,15 @@ class TurnRunner:
                 pass
         except queue.Empty:
             pass
+
+
+def _next(inbox: queue.SimpleQueue[object]) -> object:
+    """The next item; waits in short slices so a pending KeyboardInterrupt is raised promptly."""
+    while True:
+        try:
+            return inbox.get(timeout=_POLL_SECONDS)
+        except queue.Empty:
+            continue
 
 
 async def _as_coroutine(awaitable: Awaitable[T]) -> T:

@@ -100,14 +100,15 @@ class Session:
 
     async def chat(self, message: str) -> AsyncIterator[Event]:
         """Run one turn; a ``ConjureError`` ends it with ``TurnFailed`` instead of raising."""
-        backend_session = self.backend_session
-        paths = self._paths(backend_session)
-        recorder = TurnRecorder(skills=self._skill_hashes(), paths=paths)
+        recorder = TurnRecorder(skills=self._skill_hashes(), paths={})
         options = TurnOptions(self.model, self.messages, self.max_iterations, self.max_tokens)
         started = TurnStarted(message, self.backend_name, self.model)
         recorder.add(started)
         yield started
         try:
+            backend_session = self.backend_session
+            paths = self._paths(backend_session)
+            recorder.paths.update(paths)
             if isinstance(self.client, ReplayClient):
                 self.client.prepare_turn(message, paths)
             async for event in self.backend.chat(backend_session, message, self.client, options):
@@ -151,6 +152,7 @@ class Session:
         self.usage = self.usage + record.usage
         if isinstance(self.client, ReplayClient):
             record.replayed = True
+            record.model = next((step.model for step in record.steps if step.model), record.model)
             record.drift = [drift.to_json() for drift in self.client.drift(record.tool_calls)]
             record.skills_changed = self.client.changed_skills(record.skills)
         self.transcript.append(record)

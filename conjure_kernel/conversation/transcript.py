@@ -24,6 +24,7 @@ from .events import (
     TurnFailed,
     TurnStarted,
 )
+from .loop import answer
 
 __all__ = ["TURN_SCHEMA", "TurnRecord", "TurnRecorder"]
 
@@ -69,7 +70,7 @@ class TurnRecord:
             pending = [b["id"] for b in step.tool_uses()]
             if pending:
                 messages.append(
-                    {"role": "user", "content": [_result_param(i, results.get(i)) for i in pending]}
+                    {"role": "user", "content": [answer(i, results.get(i)) for i in pending]}
                 )
         return messages
 
@@ -145,13 +146,14 @@ class TurnRecorder:
 
     def __init__(self, *, skills: dict[str, str], paths: dict[str, str]) -> None:
         self.record: TurnRecord | None = None
-        self._skills = skills
-        self._paths = paths
+        self.skills = skills
+        self.paths = paths
+        """Shared with the record, so paths learnt after the turn started still reach it."""
 
     def add(self, event: Event) -> None:
         if isinstance(event, TurnStarted):
             self.record = TurnRecord(
-                event.message, event.backend, event.model, skills=self._skills, paths=self._paths
+                event.message, event.backend, event.model, skills=self.skills, paths=self.paths
             )
             return
         record = self.record
@@ -169,17 +171,6 @@ class TurnRecorder:
         elif isinstance(event, TurnFailed):
             failure = event.to_json()
             record.error = {key: failure[key] for key in ("error", "message", "hint")}
-
-
-def _result_param(tool_use_id: str, result: ToolResult | None) -> dict[str, Any]:
-    if result is None:
-        return {
-            "type": "tool_result",
-            "tool_use_id": tool_use_id,
-            "content": "interrupted",
-            "is_error": True,
-        }
-    return result.to_param()
 
 
 def _call_from_json(item: dict[str, Any]) -> tuple[ToolCall, ToolResult]:

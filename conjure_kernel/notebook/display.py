@@ -7,6 +7,7 @@ fallbacks, so the notebook reads well anywhere, before any extension is installe
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import time
@@ -63,6 +64,22 @@ class _Items:
         else:
             self.entries.append(text)
 
+    def redacted(self, redact: Redact) -> _Items:
+        """A copy with secrets removed from text, tool inputs and tool results."""
+        entries: list[str | _Tool] = []
+        for entry in self.entries:
+            if isinstance(entry, str):
+                entries.append(redact(entry))
+                continue
+            call = ToolCall(
+                entry.call.id, entry.call.name, _redact_values(entry.call.input, redact)
+            )
+            result = entry.result and dataclasses.replace(
+                entry.result, content=redact(entry.result.content)
+            )
+            entries.append(_Tool(call, result))
+        return _Items(entries)
+
     @classmethod
     def from_record(cls, record: TurnRecord) -> _Items:
         results = {call.id: result for call, result in record.tool_calls}
@@ -113,12 +130,11 @@ class LiveTurnView:
             self._show(turn_bundle(record, self._redact))
 
     def _live_bundle(self) -> dict[str, Any]:
-        body = _render_html(self._items, running=True)
+        items = self._items.redacted(self._redact)
+        footer = _footer(self._redact(self._header) + " · running…")
         return {
-            "text/html": self._redact(
-                f'<div class="conjure-turn">{body}{_footer(self._header + " · running…")}</div>'
-            ),
-            "text/plain": self._redact(_render_plain(self._items)),
+            "text/html": f'<div class="conjure-turn">{_render_html(items, running=True)}{footer}</div>',
+            "text/plain": _render_plain(items),
         }
 
     def _show(self, bundle: dict[str, Any]) -> None:
@@ -130,20 +146,36 @@ class LiveTurnView:
 
 
 def turn_bundle(record: TurnRecord, redact: Redact) -> dict[str, Any]:
-    """The MIME bundle saved for a finished (or failed) turn."""
-    items = _Items.from_record(record)
-    if not record.steps and record.answer:
-        items.add_text(record.answer)
-    payload = json.loads(redact(json.dumps(record.to_json())))
-    footer = _summary(record)
-    html_body = _render_html(items, running=False) + _render_problems_html(record) + _footer(footer)
-    markdown = _render_markdown(items) + _render_problems_markdown(record) + f"\n\n*{footer}*\n"
+    """The MIME bundle saved for a finished (or failed) turn.
+
+    Secrets are removed from the record's values before anything is serialised or
+    escaped, so no encoding can hide a secret from the redactor.
+    """
+    payload = _redact_values(record.to_json(), redact)
+    clean = TurnRecord.from_json(payload)
+    items = _Items.from_record(clean)
+    if not clean.steps and clean.answer:
+        items.add_text(clean.answer)
+    footer = _summary(clean)
+    html_body = _render_html(items, running=False) + _render_problems_html(clean) + _footer(footer)
+    markdown = _render_markdown(items) + _render_problems_markdown(clean) + f"\n\n*{footer}*\n"
     return {
         TURN_MIME_TYPE: payload,
-        "text/html": redact(f'<div class="conjure-turn">{html_body}</div>'),
-        "text/markdown": redact(markdown),
-        "text/plain": redact(_render_plain(items)),
+        "text/html": f'<div class="conjure-turn">{html_body}</div>',
+        "text/markdown": markdown,
+        "text/plain": _render_plain(items),
     }
+
+
+def _redact_values(value: Any, redact: Redact) -> Any:
+    """A copy of a JSON value with ``redact`` applied to every string in it."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: _redact_values(item, redact) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redact_values(item, redact) for item in value]
+    return value
 
 
 def _summary(record: TurnRecord) -> str:
@@ -190,12 +222,17 @@ def _render_html(items: _Items, *, running: bool) -> str:
             continue
         state = "running" if entry.result is None else ("error" if entry.result.is_error else "ok")
         colour = {"running": "#b58900", "error": "#c0392b", "ok": "#2e7d32"}[state]
-        result = "" if entry.result is None else f"<pre>{html.escape(entry.result.content)}</pre>"
+        result = (
+            ""
+            if entry.result is None
+            else f'<pre class="conjure-tool-result" style="border-top:1px dashed;padding-top:4px">'
+            f"{html.escape(entry.result.content)}</pre>"
+        )
         parts.append(
             f'<details class="conjure-tool conjure-{state}" style="border-left:3px solid {colour};'
             f'padding-left:6px;margin:4px 0"{" open" if running and entry.result is None else ""}>'
             f"<summary><code>{html.escape(_tool_title(entry))}</code></summary>"
-            f"<pre>{html.escape(_tool_input(entry.call))}</pre>{result}</details>"
+            f'<pre class="conjure-tool-input">{html.escape(_tool_input(entry.call))}</pre>{result}</details>'
         )
     return "".join(parts)
 

@@ -23,8 +23,9 @@ class Redactor:
         self.names.update(names)
 
     def __call__(self, text: str) -> str:
-        for name in sorted(self.names):
-            value = os.environ.get(name, "")
+        """``text`` with every secret value replaced, longest first so no part of one survives."""
+        values = {os.environ.get(name, ""): name for name in sorted(self.names)}
+        for value in sorted(values, key=len, reverse=True):
             if len(value) >= _MIN_LENGTH:
-                text = text.replace(value, f"[secret {name}]")
+                text = text.replace(value, f"[secret {values[value]}]")
         return text

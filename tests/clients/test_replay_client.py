@@ -1,0 +1,235 @@
+"""The replay client: recorded answers by message and step, mapped paths, and drift."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from conjure_kernel.clients.base import ModelRequest, ModelResponse, TextChunk, Usage
+from conjure_kernel.clients.replay_client import Drift, RecordedTurn, ReplayClient
+from conjure_kernel.errors import RecordingMismatch
+from conjure_kernel.tools.values import ToolCall, ToolResult
+
+
+def answer(text: str, stop: str = "end_turn", *tool_uses: dict[str, Any]) -> ModelResponse:
+    content = ([{"type": "text", "text": text}] if text else []) + list(tool_uses)
+    return ModelResponse({"role": "assistant", "content": content}, stop, Usage(3, 2), "m", "msg")
+
+
+def tool_use(id_: str, name: str, **arguments: Any) -> dict[str, Any]:
+    return {"type": "tool_use", "id": id_, "name": name, "input": arguments}
+
+
+def stream(client: ReplayClient, messages: list[dict[str, Any]]) -> list:
+    async def collect() -> list:
+        return [item async for item in client.stream(ModelRequest("m", "s", messages))]
+
+    return asyncio.run(collect())
+
+
+def results_message(*ids: str) -> dict[str, Any]:
+    return {
+        "role": "user",
+        "content": [{"type": "tool_result", "tool_use_id": i, "content": "x"} for i in ids],
+    }
+
+
+LONG = "This answer is long enough to arrive in several streamed chunks, as it did live."
+TWO_STEPS = RecordedTurn(
+    "list the files",
+    [answer(LONG, "tool_use", tool_use("t1", "bash_tool", command="ls")), answer("Two files.")],
+    {"t1": ("a.txt\nb.txt", False)},
+)
+
+
+def test_prepare_turn_picks_the_turn_with_the_same_message_ignoring_outer_whitespace():
+    turns = [RecordedTurn("first", [answer("1")]), RecordedTurn("second", [answer("2")])]
+    client = ReplayClient(turns)
+    assert client.prepare_turn("  second\n", {}) is turns[1]
+    assert client.current is turns[1]
+
+
+def test_a_repeated_message_takes_the_next_unused_recording():
+    turns = [
+        RecordedTurn("again", [answer("first time")]),
+        RecordedTurn("other", [answer("other")]),
+        RecordedTurn("again", [answer("second time")]),
+    ]
+    client = ReplayClient(turns)
+    assert client.prepare_turn("again", {}) is turns[0]
+    assert client.prepare_turn("again", {}) is turns[2]
+
+
+def test_the_search_wraps_around_to_earlier_turns():
+    turns = [RecordedTurn("a", [answer("A")]), RecordedTurn("b", [answer("B")])]
+    client = ReplayClient(turns)
+    assert client.prepare_turn("b", {}) is turns[1]
+    assert client.prepare_turn("a", {}) is turns[0]
+    assert client.prepare_turn("b", {}) is turns[1]
+
+
+def test_an_unrecorded_message_is_a_mismatch_that_says_how_to_re_record():
+    client = ReplayClient([RecordedTurn("hello", [answer("hi")])], source="demo.ipynb")
+    with pytest.raises(RecordingMismatch) as raised:
+        client.prepare_turn("hello, edited", {})
+    assert (
+        str(raised.value) == "no recorded turn matches this message in demo.ipynb: 'hello, edited'"
+    )
+    assert "%replay off" in raised.value.hint and "record it afresh" in raised.value.hint
+    assert client.current is None
+
+
+def test_streaming_without_a_prepared_turn_is_a_mismatch():
+    client = ReplayClient([TWO_STEPS])
+    with pytest.raises(RecordingMismatch, match="prepare_turn"):
+        stream(client, [{"role": "user", "content": "list the files"}])
+
+
+def test_stream_yields_text_chunks_then_the_recorded_response_of_the_first_step():
+    client = ReplayClient([TWO_STEPS])
+    client.prepare_turn("list the files", {})
+    items = stream(client, [{"role": "user", "content": "list the files"}])
+    chunks, last = items[:-1], items[-1]
+    assert len(chunks) > 1 and all(isinstance(c, TextChunk) for c in chunks)
+    assert "".join(c.text for c in chunks) == LONG
+    assert last == TWO_STEPS.responses[0]
+
+
+def test_the_step_is_counted_from_the_turns_own_user_message():
+    """Earlier turns in the history, with their own tool steps, do not count."""
+    client = ReplayClient([TWO_STEPS])
+    client.prepare_turn("list the files", {})
+    earlier_turn = [
+        {"role": "user", "content": "earlier"},
+        {"role": "assistant", "content": [tool_use("t0", "view", path=".")]},
+        results_message("t0"),
+        {"role": "assistant", "content": [{"type": "text", "text": "ok"}]},
+    ]
+    this_turn = [
+        {"role": "user", "content": "list the files"},
+        TWO_STEPS.responses[0].message,
+        results_message("t1"),
+    ]
+    items = stream(client, earlier_turn + this_turn)
+    assert items == [TextChunk("Two files."), TWO_STEPS.responses[1]]
+
+
+def test_asking_past_the_recorded_steps_is_a_mismatch():
+    client = ReplayClient([TWO_STEPS])
+    client.prepare_turn("list the files", {})
+    messages = [
+        {"role": "user", "content": "list the files"},
+        TWO_STEPS.responses[0].message,
+        results_message("t1"),
+        TWO_STEPS.responses[1].message,
+        results_message("t2"),
+    ]
+    with pytest.raises(RecordingMismatch, match="has 2 model step") as raised:
+        stream(client, messages)
+    assert "drift" in raised.value.hint
+
+
+def mapped_turn(paths: dict[str, str], **arguments: Any) -> RecordedTurn:
+    return RecordedTurn(
+        "go", [answer("", "tool_use", tool_use("t1", "bash_tool", **arguments))], paths=paths
+    )
+
+
+def replayed_input(turn: RecordedTurn, current: dict[str, str]) -> dict[str, Any]:
+    client = ReplayClient([turn])
+    client.prepare_turn("go", current)
+    [response] = stream(client, [{"role": "user", "content": "go"}])
+    return response.tool_uses()[0]["input"]
+
+
+def test_recorded_paths_are_mapped_to_the_current_ones_in_tool_inputs():
+    turn = mapped_turn({"workdir": "/old/wd"}, command="cat /old/wd/a.txt > /old/wd/b.txt")
+    assert replayed_input(turn, {"workdir": "/new/wd"}) == {
+        "command": "cat /new/wd/a.txt > /new/wd/b.txt"
+    }
+    assert turn.responses[0].tool_uses()[0]["input"]["command"].startswith("cat /old/wd")
+
+
+def test_the_longest_recorded_path_is_mapped_first():
+    turn = mapped_turn(
+        {"workdir": "/old", "skill:pdf": "/old/skills/pdf"},
+        command="cat /old/skills/pdf/SKILL.md > /old/notes.md",
+    )
+    current = {"workdir": "/new/wd", "skill:pdf": "/opt/skills/pdf"}
+    assert replayed_input(turn, current) == {
+        "command": "cat /opt/skills/pdf/SKILL.md > /new/wd/notes.md"
+    }
+
+
+def test_a_mapped_path_is_not_mapped_a_second_time():
+    """Skills kept inside the project folder: the new skill path contains the old workdir."""
+    turn = mapped_turn(
+        {"workdir": "/work", "skill:pdf": "/skills/pdf"},
+        command="cat /skills/pdf/SKILL.md > /work/notes.md",
+    )
+    current = {"workdir": "/home/me/work", "skill:pdf": "/work/skills/pdf"}
+    assert replayed_input(turn, current) == {
+        "command": "cat /work/skills/pdf/SKILL.md > /home/me/work/notes.md"
+    }
+
+
+def test_paths_that_did_not_change_or_are_unknown_now_are_left_alone():
+    turn = mapped_turn(
+        {"workdir": "/same", "skill:gone": "/old/gone"}, command="ls /same /old/gone"
+    )
+    assert replayed_input(turn, {"workdir": "/same"}) == {"command": "ls /same /old/gone"}
+
+
+def drift_of(
+    recorded: tuple[str, bool], now: ToolResult, current: dict[str, str] | None = None
+) -> list[Drift]:
+    turn = RecordedTurn("go", [answer("done")], {"t1": recorded}, {"workdir": "/old/wd"})
+    client = ReplayClient([turn])
+    client.prepare_turn("go", current or {"workdir": "/old/wd"})
+    return client.drift([(ToolCall("t1", "bash_tool", {}), now)])
+
+
+def test_a_result_equal_but_for_the_mapped_path_is_no_drift():
+    now = ToolResult("t1", "wrote /new/wd/out.txt\nexit code: 0")
+    recorded = ("wrote /old/wd/out.txt\nexit code: 0", False)
+    assert drift_of(recorded, now, {"workdir": "/new/wd"}) == []
+
+
+def test_changed_content_is_drift_with_a_unified_diff():
+    now = ToolResult("t1", "alpha\nBETA\ngamma")
+    [drift] = drift_of(("alpha\nbeta\ngamma", False), now)
+    assert (drift.tool_use_id, drift.name) == ("t1", "bash_tool")
+    assert drift.diff.splitlines() == [
+        "--- recorded",
+        "+++ re-run",
+        "@@ -1,3 +1,3 @@",
+        " alpha",
+        "-beta",
+        "+BETA",
+        " gamma",
+    ]
+    assert drift.to_json() == {"tool_use_id": "t1", "name": "bash_tool", "diff": drift.diff}
+
+
+def test_a_changed_error_flag_is_drift_even_with_the_same_content():
+    [drift] = drift_of(("exit code: 1", False), ToolResult("t1", "exit code: 1", is_error=True))
+    assert drift.diff == "error flag: recorded False, re-run True"
+
+
+def test_calls_missing_from_the_recording_and_unprepared_clients_report_no_drift():
+    assert drift_of(("same", False), ToolResult("t1", "same")) == []
+    client = ReplayClient([TWO_STEPS])
+    result = (ToolCall("t1", "bash_tool", {}), ToolResult("t1", "changed"))
+    assert client.drift([result]) == []
+    client.prepare_turn("list the files", {})
+    assert client.drift([(ToolCall("t9", "view", {}), ToolResult("t9", "new"))]) == []
+
+
+def test_changed_skills_names_skills_whose_hash_differs_or_that_are_gone():
+    turn = RecordedTurn("go", [answer("ok")], skills={"pdf": "h1", "csv": "h2", "xlsx": "h3"})
+    client = ReplayClient([turn])
+    assert client.changed_skills({"pdf": "h1"}) == []
+    client.prepare_turn("go", {})
+    assert client.changed_skills({"pdf": "h1", "csv": "other", "new": "h9"}) == ["csv", "xlsx"]

@@ -1,0 +1,153 @@
+"""TurnRunner: async turns for synchronous callers, with errors and interrupts crossing over.
+
+Interrupts are delivered as a real SIGINT aimed at the main thread, which is what a
+Jupyter interrupt does. ``_thread.interrupt_main()`` is not used: it only sets Python's
+"signal arrived" flag and does not wake a thread blocked in ``SimpleQueue.get()``, so
+the KeyboardInterrupt would only surface once the turn produced its next event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import threading
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from conjure_kernel.conversation.events import TextDelta
+from conjure_kernel.conversation.runner import TurnRunner
+from conjure_kernel.errors import ModelError, TurnInterrupted
+
+GUARD = 10.0
+
+
+@pytest.fixture
+def runner() -> Iterator[TurnRunner]:
+    runner = TurnRunner()
+    yield runner
+    runner.close()
+
+
+class Hanging:
+    """A turn that yields one event, then waits until cancelled; records its cleanup."""
+
+    def __init__(self) -> None:
+        self.cancelled = threading.Event()
+        self.cleaned_up = threading.Event()
+
+    async def events(self) -> AsyncIterator[TextDelta]:
+        try:
+            yield TextDelta("first")
+            await asyncio.sleep(3600)
+            yield TextDelta("never")
+        except asyncio.CancelledError:
+            self.cancelled.set()
+            raise
+        finally:
+            self.cleaned_up.set()
+
+
+def test_iterate_streams_events_to_the_caller_as_they_are_produced(runner):
+    """The producer waits for the caller to have seen the first event: batching deadlocks."""
+    seen_first = threading.Event()
+    producer_threads: set[int] = set()
+
+    async def events() -> AsyncIterator[TextDelta]:
+        producer_threads.add(threading.get_ident())
+        yield TextDelta("one")
+        if not await asyncio.to_thread(seen_first.wait, GUARD):
+            raise AssertionError("the caller never received the first event")
+        yield TextDelta("two")
+
+    received = []
+    for event in runner.iterate(events):
+        received.append(event.text)
+        seen_first.set()
+    assert received == ["one", "two"]
+    assert producer_threads and threading.get_ident() not in producer_threads
+
+
+def test_an_exception_in_the_turn_is_raised_in_the_caller(runner):
+    async def events() -> AsyncIterator[TextDelta]:
+        yield TextDelta("partial")
+        raise ModelError("connection reset", hint="retry")
+
+    received = []
+    with pytest.raises(ModelError, match="connection reset") as raised:
+        for event in runner.iterate(events):
+            received.append(event.text)
+    assert received == ["partial"]
+    assert raised.value.hint == "retry"
+
+
+def test_the_runner_serves_turn_after_turn_on_one_loop(runner):
+    loops = []
+
+    async def events() -> AsyncIterator[TextDelta]:
+        loops.append(asyncio.get_running_loop())
+        yield TextDelta("x")
+
+    for _ in range(3):
+        assert [e.text for e in runner.iterate(events)] == ["x"]
+    assert len(set(map(id, loops))) == 1
+
+
+def test_run_returns_the_coroutine_result_and_raises_its_error(runner):
+    async def answer() -> int:
+        await asyncio.sleep(0)
+        return 42
+
+    async def fail() -> None:
+        raise ValueError("bad")
+
+    assert runner.run(answer()) == 42
+    with pytest.raises(ValueError, match="bad"):
+        runner.run(fail())
+
+
+def test_closing_the_generator_early_cancels_the_turn_and_waits_for_its_cleanup(runner):
+    turn = Hanging()
+    events = runner.iterate(turn.events)
+    assert next(events).text == "first"
+    events.close()
+    assert turn.cancelled.is_set()
+    assert turn.cleaned_up.is_set()
+
+
+def test_ctrl_c_while_waiting_raises_turn_interrupted_after_the_cleanup(runner):
+    assert threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    main = threading.main_thread().ident
+    assert main is not None
+    turn = Hanging()
+    events = runner.iterate(turn.events)
+    timer = threading.Timer(0.2, signal.pthread_kill, (main, signal.SIGINT))
+    try:
+        assert next(events).text == "first"
+        timer.start()
+        with pytest.raises(TurnInterrupted, match="interrupted"):
+            next(events)
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, previous)
+    assert turn.cancelled.is_set()
+    assert turn.cleaned_up.is_set()
+
+
+def test_a_cancelled_turn_is_reported_as_turn_interrupted(runner):
+    async def events() -> AsyncIterator[TextDelta]:
+        yield TextDelta("first")
+        raise asyncio.CancelledError
+
+    with pytest.raises(TurnInterrupted):
+        list(runner.iterate(events))
+
+
+def test_close_stops_the_loop_thread():
+    before = set(threading.enumerate())
+    runner = TurnRunner()
+    [thread] = [t for t in set(threading.enumerate()) - before if t.name == "conjure-turns"]
+    assert thread.daemon and thread.is_alive()
+    runner.close()
+    assert not thread.is_alive()
