@@ -121,7 +121,7 @@ def summarise(output: str) -> str:
 
 def numbered_to_text(view_output: str) -> str:
     lines = [line.split("\t", 1)[-1] for line in view_output.splitlines() if "\t" in line]
-    return "\n".join(f"> {line}" for line in lines)
+    return "```text\n" + "\n".join(lines) + "\n```"
 
 
 def native(body: dict) -> replies.Reply:
