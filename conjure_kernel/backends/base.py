@@ -23,9 +23,10 @@ from ..tools.executor import Executor
 __all__ = [
     "Backend",
     "BackendSession",
+    "ExecutorBackend",
+    "ExecutorSession",
     "SessionOptions",
     "TurnOptions",
-    "chat_with_executor",
 ]
 
 
@@ -85,20 +86,39 @@ class Backend(Protocol):
     async def close(self, session: BackendSession) -> None: ...
 
 
-async def chat_with_executor(
-    executor: Executor, system: str, message: str, api_callback: ModelClient, options: TurnOptions
-) -> AsyncIterator[Event]:
-    """``chat`` for backends whose tools run client-side: the shared tool-use loop."""
-    turn = run_tool_loop(
-        message,
-        api_callback,
-        executor,
-        system=system,
-        model=options.model,
-        history=options.history,
-        max_iterations=options.max_iterations,
-        max_tokens=options.max_tokens,
-    )
-    async with contextlib.aclosing(turn) as events:  # the loop's finally runs on early exit
-        async for event in events:
-            yield event
+@dataclass(kw_only=True)
+class ExecutorSession:
+    """A backend session whose tools run client-side, through the shared tool-use loop."""
+
+    backend_type: str
+    workdir: Path
+    executor: Executor = field(repr=False)
+    system_prompt: str = field(repr=False)
+
+
+class ExecutorBackend:
+    """``chat`` and ``close`` for backends whose sessions are ``ExecutorSession``s."""
+
+    async def chat(
+        self,
+        session: ExecutorSession,
+        message: str,
+        api_callback: ModelClient,
+        options: TurnOptions,
+    ) -> AsyncIterator[Event]:
+        turn = run_tool_loop(
+            message,
+            api_callback,
+            session.executor,
+            system=session.system_prompt,
+            model=options.model,
+            history=options.history,
+            max_iterations=options.max_iterations,
+            max_tokens=options.max_tokens,
+        )
+        async with contextlib.aclosing(turn) as events:  # the loop's finally runs on early exit
+            async for event in events:
+                yield event
+
+    async def close(self, session: ExecutorSession) -> None:
+        await session.executor.aclose()

@@ -12,15 +12,13 @@ import contextlib
 import os
 import signal
 import subprocess
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from anthropic.types import ToolParam
 
-from ..clients.base import ModelClient
-from ..conversation.events import Event
 from ..errors import BackendError
 from ..skills.prompt import render_system_prompt
 from ..skills.skill import Skill
@@ -28,7 +26,7 @@ from ..tools.files import replace_once, view_path, write_file
 from ..tools.output import format_exec_result, truncate_output
 from ..tools.schemas import SKILL_TOOLS, check_tool_input
 from ..tools.values import ExecResult, ToolCall, ToolResult
-from .base import SessionOptions, TurnOptions, chat_with_executor
+from .base import ExecutorBackend, ExecutorSession, SessionOptions
 
 __all__ = ["LocalBackend", "LocalExecutor", "LocalSession", "check_tool_input"]
 
@@ -193,20 +191,17 @@ def _signal_group(group: int, signum: int) -> None:
 
 
 @dataclass(kw_only=True)
-class LocalSession:
+class LocalSession(ExecutorSession):
     """One conversation's working directory and executor on this machine."""
 
     backend_type: str = "local"
-    workdir: Path
     skills: tuple[Skill, ...]
-    executor: LocalExecutor = field(repr=False)
-    system_prompt: str = field(repr=False)
 
     def describe(self) -> str:
         return f"local: bash on this machine in {self.workdir}"
 
 
-class LocalBackend:
+class LocalBackend(ExecutorBackend):
     """Runs tools on the host; the seed's local backend."""
 
     backend_type: ClassVar[str] = "local"
@@ -232,13 +227,3 @@ class LocalBackend:
         return LocalSession(
             workdir=workdir, skills=tuple(skills), executor=executor, system_prompt=system_prompt
         )
-
-    def chat(
-        self, session: LocalSession, message: str, api_callback: ModelClient, options: TurnOptions
-    ) -> AsyncIterator[Event]:
-        return chat_with_executor(
-            session.executor, session.system_prompt, message, api_callback, options
-        )
-
-    async def close(self, session: LocalSession) -> None:
-        await session.executor.aclose()

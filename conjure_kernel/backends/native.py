@@ -15,22 +15,20 @@ from __future__ import annotations
 import asyncio
 import inspect
 import re
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 from anthropic.types import ToolParam
 
-from ..clients.base import ModelClient
-from ..conversation.events import Event
 from ..errors import BackendError
 from ..skills.prompt import render_system_prompt
 from ..skills.skill import Skill
 from ..tools.output import truncate_output
 from ..tools.schemas import check_tool_input
 from ..tools.values import ToolCall, ToolResult
-from .base import SessionOptions, TurnOptions, chat_with_executor
+from .base import ExecutorBackend, ExecutorSession, SessionOptions
 
 __all__ = ["NativeBackend", "NativeContext", "NativeExecutor", "NativeSession", "NativeSkill"]
 
@@ -266,20 +264,17 @@ def _describe_skills(skills: Sequence[NativeSkill]) -> str:
 
 
 @dataclass(kw_only=True)
-class NativeSession:
+class NativeSession(ExecutorSession):
     """The native skills found when the session was created, and their executor."""
 
     backend_type: str = "native"
-    workdir: Path
     skills: tuple[NativeSkill, ...]
-    executor: NativeExecutor = field(repr=False)
-    system_prompt: str = field(repr=False)
 
     def describe(self) -> str:
         return "native: Python skills in this kernel: " + ", ".join(s.name for s in self.skills)
 
 
-class NativeBackend:
+class NativeBackend(ExecutorBackend):
     """Tools are methods of ``NativeSkill`` objects in the user's namespace.
 
     Agent Skills folders are not offered: reading them needs the file tools, which
@@ -313,13 +308,3 @@ class NativeBackend:
             executor=executor,
             system_prompt=f"{preamble}\n\n{_describe_skills(native)}",
         )
-
-    def chat(
-        self, session: NativeSession, message: str, api_callback: ModelClient, options: TurnOptions
-    ) -> AsyncIterator[Event]:
-        return chat_with_executor(
-            session.executor, session.system_prompt, message, api_callback, options
-        )
-
-    async def close(self, session: NativeSession) -> None:
-        await session.executor.aclose()
