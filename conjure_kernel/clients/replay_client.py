@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -75,10 +76,14 @@ class ReplayClient:
                 }
                 return self.current
         self.current = None
+        if os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN"):
+            hint = "an API key is set: run %replay off, then re-run this cell to record it afresh"
+        else:
+            hint = "set ANTHROPIC_API_KEY, run %replay off, then re-run this cell to record it afresh"
         raise RecordingMismatch(
-            f"no recorded turn matches this message{self._where()}: {_shorten(message)!r}",
-            hint="the cell was edited since it was recorded; set ANTHROPIC_API_KEY and run "
-            "%replay off, then re-run the cell to record it afresh",
+            f"no recorded turn matches this message{self._where()} (the cell was edited since "
+            f"it was recorded): {_shorten(message)!r}",
+            hint=hint,
         )
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[TextChunk | ModelResponse]:

@@ -7,6 +7,7 @@ import re
 import textwrap
 from pathlib import Path
 
+import nbformat
 import pytest
 from fakeapi import FakeMessagesAPI, replies
 from kernel_harness import RunningKernel
@@ -300,3 +301,43 @@ def test_interrupt_while_the_answer_streams_stops_it_and_the_next_cell_works(api
     follow_up = kernel.run("A short story then")
     assert follow_up.status == "ok", follow_up.error
     assert [m["role"] for m in api.requests[-1].body["messages"]] == ["user"]
+
+
+def test_environment_sets_model_backend_and_skills_at_start(api, tmp_path):
+    skill = make_skill(tmp_path / "env-skills", "env-greeter")
+    env = {
+        "ANTHROPIC_API_KEY": "sk-env",
+        "ANTHROPIC_BASE_URL": api.url,
+        "CONJURE_MODEL": "claude-env-model",
+        "CONJURE_BACKEND": "local",
+        "CONJURE_SKILLS_PATH": str(skill.parent),
+    }
+    api.script(replies.text("ok"))
+    with RunningKernel("conjure", cwd=tmp_path, env=env) as kernel:
+        assert "claude-env-model" in kernel.run("%model").text()
+        assert "env-greeter" in kernel.run("%skills").text()
+        assert kernel.run("Hi").status == "ok"
+    body = api.requests[0].body
+    assert body["model"] == "claude-env-model"
+    assert "<name>env-greeter</name>" in body["system"][0]["text"]
+
+
+def test_edited_cell_under_replay_with_a_key_offers_to_record_afresh(api, kernel, tmp_path):
+    api.script(replies.text("Recorded answer."))
+    first = kernel.run("The original question")
+    notebook = tmp_path / "session.ipynb"
+    saved = nbformat.v4.new_notebook()
+    saved.cells = [
+        nbformat.v4.new_code_cell(
+            "The original question",
+            outputs=[nbformat.v4.new_output("display_data", data=first.bundles()[-1])],
+        )
+    ]
+    nbformat.write(saved, notebook)
+    assert kernel.run("%replay session.ipynb").status == "ok"
+    replayed = kernel.run("The original question")
+    assert replayed.status == "ok" and replayed.turn()["answer"] == "Recorded answer."
+    edited = kernel.run("The edited question")
+    assert edited.reply["content"]["ename"] == "RecordingMismatch"
+    assert "an API key is set: run %replay off" in "\n".join(edited.reply["content"]["traceback"])
+    assert len(api.requests) == 1  # replay never called the API
