@@ -51,6 +51,7 @@ class Skill:
     """The folder holding SKILL.md, absolute, on the host."""
     diagnostics: tuple[Diagnostic, ...] = ()
     """Spec violations that did not stop the skill from loading."""
+    _hash: tuple[tuple[object, ...], str] | None = field(default=None, init=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -78,12 +79,23 @@ class Skill:
         )
 
     def content_hash(self) -> str:
-        """A SHA-256 over every file's relative path and bytes: the skill's version for recordings."""
+        """A SHA-256 over every file's relative path and bytes: the skill's version for recordings.
+
+        Every turn records it, so the digest is kept until a file's size or mtime changes:
+        a ``stat`` per file instead of reading the whole folder again.
+        """
+        files = [Path("SKILL.md"), *self.resources()]
+        stamp = tuple(
+            (f, (self.root / f).stat().st_mtime_ns, (self.root / f).stat().st_size) for f in files
+        )
+        if self._hash is not None and self._hash[0] == stamp:
+            return self._hash[1]
         digest = hashlib.sha256()
-        for relative in [Path("SKILL.md"), *self.resources()]:
+        for relative in files:
             digest.update(relative.as_posix().encode() + b"\0")
             digest.update((self.root / relative).read_bytes() + b"\0")
-        return digest.hexdigest()
+        self._hash = (stamp, digest.hexdigest())
+        return self._hash[1]
 
     def __repr__(self) -> str:
         return f"<Skill {self.name} at {self.root}>"
