@@ -70,15 +70,27 @@ def test_the_search_wraps_around_to_earlier_turns():
     assert client.prepare_turn("b", {}) is turns[1]
 
 
-def test_an_unrecorded_message_is_a_mismatch_that_says_how_to_re_record():
+def test_an_unrecorded_message_is_a_mismatch_that_says_how_to_re_record(monkeypatch):
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("ANTHROPIC_AUTH_TOKEN", raising=False)
     client = ReplayClient([RecordedTurn("hello", [answer("hi")])], source="demo.ipynb")
     with pytest.raises(RecordingMismatch) as raised:
         client.prepare_turn("hello, edited", {})
-    assert (
-        str(raised.value) == "no recorded turn matches this message in demo.ipynb: 'hello, edited'"
+    assert str(raised.value) == (
+        "no recorded turn matches this message in demo.ipynb "
+        "(the cell was edited since it was recorded): 'hello, edited'"
     )
-    assert "%replay off" in raised.value.hint and "record it afresh" in raised.value.hint
+    assert raised.value.hint.startswith("set ANTHROPIC_API_KEY, run %replay off")
+    assert "record it afresh" in raised.value.hint
     assert client.current is None
+
+
+def test_with_a_key_set_the_mismatch_offers_to_record_afresh(monkeypatch):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
+    client = ReplayClient([RecordedTurn("hello", [answer("hi")])])
+    with pytest.raises(RecordingMismatch) as raised:
+        client.prepare_turn("something else", {})
+    assert raised.value.hint.startswith("an API key is set: run %replay off")
 
 
 def test_streaming_without_a_prepared_turn_is_a_mismatch():
