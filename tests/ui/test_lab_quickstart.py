@@ -27,11 +27,15 @@ TURN_2_ANSWER = "Here is the new version"
 RUN_TIMEOUT_MS = 120_000
 CODE_CELLS = 7  # in notebooks/quickstart.ipynb
 
-# Outputs the user must see. Errors and stderr streams both render as
-# data-mime-type="application/vnd.jupyter.stderr" in JupyterLab 4, so a traceback is
-# told apart by its text (the saved notebook is checked for error outputs as well).
-TURN = ".jp-OutputArea-output .conjure-turn"
-TOOL = ".jp-OutputArea-output details.conjure-tool"
+# Outputs the user must see. A saved turn is shown by the labextension's renderer
+# (labextension/src), whose widget is the output node itself; the text/html fallback
+# (.conjure-turn) is what a running turn's live view uses, and it must be gone by the end.
+TURN = ".jp-OutputArea-output.jp-RenderedConjureTurn"
+TOOL = f"{TURN} .jp-RenderedConjureTurn-toolCall"
+HTML_FALLBACK = ".jp-OutputArea-output .conjure-turn"
+# Errors and stderr streams both render as data-mime-type="application/vnd.jupyter.stderr"
+# in JupyterLab 4, so a traceback is told apart by its text (the saved notebook is
+# checked for error outputs as well).
 STDERR = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
 
 
@@ -53,8 +57,8 @@ def _wait_for_turns(page) -> None:
     while time.monotonic() < deadline:
         if (errors := _tracebacks(page)) != []:
             pytest.fail("a cell failed while running all cells:\n" + "\n\n".join(errors))
-        # The live view of a running turn is a .conjure-turn too; the saved bundle has
-        # the final footer, so wait for the footers saying the turn was replayed.
+        # Only the saved bundle is drawn by the renderer, and its footer says the turn
+        # was replayed (the recorded outputs were cleared before the run).
         if (
             answer_1.filter(has_text="replayed from the recording").count() == 1
             and answer_2.filter(has_text="replayed from the recording").count() == 1
@@ -77,8 +81,10 @@ def _screenshot(page, paths: list[Path]) -> None:
             ".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current", state="detached"
         )
     turn = page.locator(TURN, has_text=TURN_1_ANSWER)
-    turn.locator("details.conjure-tool summary", has_text="bash_tool").click()
-    turn.locator("details.conjure-tool[open]").wait_for()
+    turn.locator(".jp-RenderedConjureTurn-toolSummary", has_text="bash_tool").click()
+    turn.locator(
+        ".jp-RenderedConjureTurn-toolCall[open] .jp-RenderedConjureTurn-toolResult"
+    ).wait_for()
     cell = page.locator(".jp-Notebook .jp-Cell", has=turn)
     cell.evaluate("el => el.scrollIntoView({block: 'start'})")
     page.mouse.move(0, 0)
@@ -112,9 +118,28 @@ def test_quickstart_runs_in_jupyterlab(lab_server: Any, browser: Any, tmp_path: 
         page.wait_for_selector("#jp-main-statusbar >> text=Idle")
 
         assert page.locator(TURN).count() == 2
+        # The renderer, not the text/html fallback, shows both turns.
+        assert page.locator(HTML_FALLBACK).count() == 0
         assert page.locator(TOOL).count() == 5
-        assert page.locator(f"{TOOL}.conjure-ok").count() == 5
-        assert page.locator(".conjure-drift, .conjure-error").count() == 0
+        assert page.locator(f'{TOOL}[data-status="ok"]').count() == 5
+        assert page.locator(f"{TOOL}.jp-mod-error, {TOOL}.jp-mod-running").count() == 0
+        statuses = page.locator(f"{TOOL} .jp-RenderedConjureTurn-toolStatus").all_inner_texts()
+        assert sorted(statuses) == ["exit 0", "ok", "ok", "ok", "ok"], statuses
+        names = page.locator(f"{TOOL} .jp-RenderedConjureTurn-toolName").all_inner_texts()
+        assert names == ["create_file", "view", "bash_tool", "str_replace", "view"], names
+        problems = ".jp-RenderedConjureTurn-drift, .jp-RenderedConjureTurn-error, .jp-RenderedConjureTurn-notice"
+        assert page.locator(f"{problems}, .conjure-drift, .conjure-error").count() == 0
+        # The answer's Markdown went through JupyterLab's parser (a list with bold words).
+        first = page.locator(TURN, has_text=TURN_1_ANSWER)
+        assert first.locator(".jp-RenderedConjureTurn-answer li strong").all_inner_texts() == [
+            "in",
+            "at",
+            "night",
+        ]
+        assert (
+            "replayed from the recording"
+            in first.locator(".jp-RenderedConjureTurn-footer").inner_text()
+        )
         assert _tracebacks(page) == []
         prompts = page.locator(".jp-CodeCell .jp-InputArea-prompt").all_inner_texts()
         assert len(prompts) == CODE_CELLS, prompts
