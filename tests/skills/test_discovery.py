@@ -1,4 +1,3 @@
-import time
 import zipfile
 from pathlib import Path
 
@@ -199,17 +198,15 @@ def test_a_path_that_does_not_exist_raises(tmp_path):
         find_skills([tmp_path / "nowhere"])
 
 
-def test_a_thousand_skills_load_well_under_a_third_of_a_second(tmp_path):
+def test_a_thousand_skills_load_without_reading_their_bodies(tmp_path):
+    """Progressive disclosure at scale; the speed itself is measured in benchmarks/run.py."""
     for index in range(1000):
         write_skill(tmp_path / f"skill-{index:04d}", body="# Instructions\n" * 2000)
-    timings = []
-    for _ in range(3):
-        start = time.perf_counter()
-        found = find_skills([tmp_path])
-        timings.append(time.perf_counter() - start)
+    found = find_skills([tmp_path])
     assert len(found.skills) == 1000
     assert found.problems == []
-    assert min(timings) < 0.3
+    assert not any("body" in skill.__dict__ for skill in found.skills)
+    assert found.skills[0].body.startswith("# Instructions")
 
 
 def test_every_skill_in_anthropics_corpus_loads(tmp_path):
