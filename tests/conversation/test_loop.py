@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import types
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from backends.scripted_client import ScriptedClient, text_reply, tool_use_reply
 
 from conjure_kernel.clients.base import ModelRequest, ModelResponse, TextChunk, Usage
+from conjure_kernel.conversation import loop as loop_module
 from conjure_kernel.conversation.events import (
     ModelStepFinished,
     TextDelta,
@@ -232,15 +234,20 @@ def test_an_executor_that_raises_becomes_an_error_result_and_the_turn_goes_on():
     assert isinstance(events[-1], TurnEnded) and events[-1].text == "It crashed."
 
 
-def test_tool_results_carry_the_measured_duration():
-    async def slow(call: ToolCall) -> ToolResult:
-        await asyncio.sleep(0.05)
-        return ToolResult(call.id, "slow")
+def test_tool_results_carry_the_measured_duration(monkeypatch):
+    """The loop times each call around the executor; a fake clock makes that exact."""
+    ticks = iter([100.0, 102.5])
+    monkeypatch.setattr(
+        loop_module, "time", types.SimpleNamespace(perf_counter=lambda: next(ticks))
+    )
+    client = ScriptedClient([tool_use_reply(("t1", "echo", {})), text_reply("ok")])
 
-    client = ScriptedClient([tool_use_reply(("t1", "wait", {})), text_reply("ok")])
-    events = run_turn(client, FakeExecutor(slow), [])
+    async def echo(call: ToolCall) -> ToolResult:
+        return ToolResult(call.id, "echoed")
+
+    events = run_turn(client, FakeExecutor(echo), [])
     result = next(e.result for e in events if isinstance(e, ToolCallFinished))
-    assert 0.04 <= result.duration < GUARD
+    assert result.duration == 2.5
 
 
 def test_max_iterations_stops_the_turn_with_a_valid_history():
