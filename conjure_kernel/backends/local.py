@@ -219,7 +219,8 @@ class LocalBackend(ExecutorBackend):
             max_output_chars=options.max_output_chars,
         )
         environment = (
-            f"Tools run on the user's machine with bash, in the working directory {workdir}."
+            "Your tools run bash commands and view and edit files on the user's machine, "
+            f"in the working directory {workdir}."
         )
         system_prompt = render_system_prompt(
             skills, location=lambda skill: str(skill.skill_md), environment=environment

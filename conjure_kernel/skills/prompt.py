@@ -16,8 +16,7 @@ __all__ = ["PREAMBLE", "SKILLS_INSTRUCTION", "render_available_skills", "render_
 
 PREAMBLE = (
     "You are working in a Jupyter notebook: the user writes chat cells and reads your "
-    "replies as cell output. You have tools to run commands and to view and edit files; "
-    "use them to do the work rather than describing it."
+    "replies as cell output. Use your tools to do the work rather than describing it."
 )
 
 SKILLS_INSTRUCTION = (
