@@ -9,8 +9,9 @@ The algorithm, in order:
 5. stop with ``TurnLimitReached`` after ``max_iterations`` model calls; else repeat.
 
 Invariant: the history never holds a ``tool_use`` without its ``tool_result``. When the
-turn is cancelled (an interrupt) or fails, the ``finally`` answers every pending call
-with an error result, so the next turn sends a valid conversation. If the model never
+turn is cancelled (an interrupt) or fails, the ``finally`` answers every call of the last
+step: with its result if it finished, else with an "interrupted" error result, so the
+next turn sends a valid conversation. If the model never
 answered, the turn's user message is taken back out, leaving the history as it was.
 """
 

@@ -171,7 +171,5 @@ class Session:
         session, self._backend_session = self._backend_session, None
         if session is None:
             return
-        if self._runner is None:
-            self._runner = TurnRunner()
         with contextlib.suppress(Exception):
-            self._runner.run(self.backend.close(session))
+            self.runner.run(self.backend.close(session))

@@ -8,6 +8,7 @@ configuration, so a single run can be steered from the shell.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -87,10 +88,10 @@ class ConjureMagics(Magics):
         return self._session
 
     def _new_session(self) -> Session:
-        client: ModelClient = self.client_class()
         replay = os.environ.get("CONJURE_REPLAY")
-        if replay:
-            client = _replay_client(resolve_notebook(replay))
+        client: ModelClient = (
+            _replay_client(resolve_notebook(replay)) if replay else self.client_class()
+        )
         session = Session(
             client=client,
             model=self.model,
@@ -148,8 +149,8 @@ class ConjureMagics(Magics):
             failure = error
         finally:
             record = session.transcript[-1] if len(session.transcript) > turns_before else None
-            if record is not None and not self.record:
-                record.steps.clear()
+            if record is not None and not self.record:  # the session keeps the full record
+                record = dataclasses.replace(record, steps=[])
             view.finish(record)
         if failure is not None:
             raise failure
