@@ -32,7 +32,6 @@ from typing import Any
 import anthropic
 from jupyter_client.manager import KernelManager
 
-from conjure_kernel.backends.base import SessionOptions
 from conjure_kernel.backends.local import LocalExecutor
 from conjure_kernel.clients.anthropic_client import DEFAULT_MODEL, AnthropicClient
 from conjure_kernel.conversation.session import Session
@@ -94,8 +93,8 @@ def last_request(api: FakeMessagesAPI) -> dict[str, Any]:
 
 def bench_library(api: FakeMessagesAPI, n: int, workdir: Path) -> Samples:
     client = AnthropicClient(api_key=KEY, base_url=api.url)
-    options = SessionOptions(workdir=workdir)
-    session = Session(client=client, model=DEFAULT_MODEL, backend="local", options=options)
+    settings = {"workdir": str(workdir)}
+    session = Session(client=client, model=DEFAULT_MODEL, backend="local", settings=settings)
 
     def conjure_turn() -> float:
         started = time.perf_counter()

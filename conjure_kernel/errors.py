@@ -8,6 +8,7 @@
      ├─ BackendError                    a backend cannot serve the session
      │   ├─ BackendUnavailable          its infrastructure is missing or down
      │   ├─ UnknownBackend              no backend is registered under that name
+     │   ├─ BackendSettingError         a backend setting is unknown or has a bad value
      │   └─ ToolExecutionError          a tool failed in a way the model cannot be told about
      ├─ ModelError                      the Messages API failed (wraps the SDK's exception)
      │   ├─ MissingApiKey               no credential is configured
@@ -28,6 +29,7 @@ from pathlib import Path
 
 __all__ = [
     "BackendError",
+    "BackendSettingError",
     "BackendUnavailable",
     "ConjureError",
     "IncompleteResponse",
@@ -95,6 +97,10 @@ class UnknownBackend(BackendError):
         )
 
 
+class BackendSettingError(BackendError):
+    """A ``key=value`` backend setting is unknown, or its value has the wrong type."""
+
+
 class ToolExecutionError(BackendError):
     """A tool failed in a way that cannot be reported back to the model."""
 
@@ -114,7 +120,7 @@ class MissingApiKey(ModelError):
 
     hint = (
         "set ANTHROPIC_API_KEY in the environment that starts Jupyter "
-        "(export ANTHROPIC_API_KEY=sk-ant-...), or replay a recorded notebook with %replay"
+        "(export ANTHROPIC_API_KEY=sk-ant-...), or replay a recorded notebook"
     )
 
 

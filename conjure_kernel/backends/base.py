@@ -1,24 +1,29 @@
 """The backend contract, kept recognisable from the seed's ``Conjure.Backend``.
 
-``backend_type``, ``new_session(skills, options)`` and ``chat(session, message,
-api_callback, options)``; ``chat`` yields events, the last one ending the turn.
+``backend_type``, ``open_session(skills, options)`` (the seed's ``new_session``, async
+because a container or a skill upload takes seconds) and ``chat(session, message,
+api_callback, options)``, which yields events, the last one ending the turn. Each
+backend declares its ``key=value`` settings; its session says how paths look from
+the tools' side, for the system prompt and for replay's path mapping.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, runtime_checkable
-
-from anthropic.types import MessageParam
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from ..clients.base import ModelClient
-from ..conversation.events import Event
-from ..conversation.loop import run_tool_loop
+from ..events import Event
 from ..skills.skill import Skill
 from ..tools.executor import Executor
+from .loop import run_tool_loop
+from .settings import Setting
+
+if TYPE_CHECKING:
+    from anthropic.types import MessageParam
 
 __all__ = [
     "Backend",
@@ -27,23 +32,20 @@ __all__ = [
     "ExecutorSession",
     "SessionOptions",
     "TurnOptions",
+    "skill_paths",
 ]
 
 
 @dataclass(frozen=True)
 class SessionOptions:
-    """How a backend session is set up; each backend reads the fields it understands."""
+    """How a backend session is set up."""
 
-    workdir: Path | None = None
-    """Where tools run; the local backend defaults to the current directory."""
-    tool_timeout: float = 300.0
-    """Seconds before a single tool call is killed."""
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    """The backend's declared settings, parsed and complete (see ``parse_settings``)."""
     max_output_chars: int = 30_000
     """Tool output longer than this reaches the model shortened (head and tail kept)."""
     namespace: dict[str, Any] | None = None
     """The user's namespace, where the native backend finds NativeSkill subclasses."""
-    settings: dict[str, str] = field(default_factory=dict)
-    """Backend-specific ``key=value`` options given to ``%backend NAME key=value``."""
 
 
 @dataclass
@@ -62,18 +64,27 @@ class BackendSession(Protocol):
 
     backend_type: str
 
+    @property
+    def paths(self) -> Mapping[str, str]:
+        """Paths as the tools see them: ``workdir`` and ``skill:NAME`` for each skill."""
+        ...
+
     def describe(self) -> str:
-        """One line for ``%backend``: where tools run."""
+        """One line: where tools run, with the settings in force."""
         ...
 
 
 @runtime_checkable
 class Backend(Protocol):
-    """Where tool calls run. Third parties register in the ``conjure_kernel.backends`` group."""
+    """Where tool calls run. Third parties register in the ``conjure_kernel.backends`` group,
+    under an entry-point name equal to ``backend_type``."""
 
     backend_type: ClassVar[str]
+    settings: ClassVar[Sequence[Setting]]
 
-    def new_session(self, skills: Sequence[Skill], options: SessionOptions) -> BackendSession: ...
+    async def open_session(
+        self, skills: Sequence[Skill], options: SessionOptions
+    ) -> BackendSession: ...
 
     def chat(
         self,
@@ -86,6 +97,11 @@ class Backend(Protocol):
     async def close(self, session: BackendSession) -> None: ...
 
 
+def skill_paths(skills: Sequence[Skill]) -> dict[str, str]:
+    """``skill:NAME`` → the skill's folder on this machine, for sessions whose tools run here."""
+    return {f"skill:{skill.name}": str(skill.root) for skill in skills}
+
+
 @dataclass(kw_only=True)
 class ExecutorSession:
     """A backend session whose tools run client-side, through the shared tool-use loop."""
@@ -94,6 +110,11 @@ class ExecutorSession:
     workdir: Path
     executor: Executor = field(repr=False)
     system_prompt: str = field(repr=False)
+    skills: tuple[Skill, ...] = ()
+
+    @property
+    def paths(self) -> Mapping[str, str]:
+        return {"workdir": str(self.workdir), **skill_paths(self.skills)}
 
 
 class ExecutorBackend:

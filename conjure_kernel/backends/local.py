@@ -15,9 +15,7 @@ import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
-
-from anthropic.types import ToolParam
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import BackendError
 from ..skills.prompt import render_system_prompt
@@ -27,8 +25,12 @@ from ..tools.output import format_exec_result, truncate_output
 from ..tools.schemas import SKILL_TOOLS, check_tool_input
 from ..tools.values import ExecResult, ToolCall, ToolResult
 from .base import ExecutorBackend, ExecutorSession, SessionOptions
+from .settings import Setting
 
-__all__ = ["LocalBackend", "LocalExecutor", "LocalSession", "check_tool_input"]
+if TYPE_CHECKING:
+    from anthropic.types import ToolParam
+
+__all__ = ["LocalBackend", "LocalExecutor", "LocalSession", "check_tool_input", "host_workdir"]
 
 _KILL_GRACE = 1.0
 """Seconds between SIGTERM and SIGKILL, and after SIGKILL before the pipes are closed anyway."""
@@ -195,28 +197,28 @@ class LocalSession(ExecutorSession):
     """One conversation's working directory and executor on this machine."""
 
     backend_type: str = "local"
-    skills: tuple[Skill, ...]
+    timeout: float = 300.0
 
     def describe(self) -> str:
-        return f"local: bash on this machine in {self.workdir}"
+        return f"local: bash on this machine in {self.workdir} (timeout={self.timeout:g} s)"
 
 
 class LocalBackend(ExecutorBackend):
     """Runs tools on the host; the seed's local backend."""
 
     backend_type: ClassVar[str] = "local"
+    settings: ClassVar[tuple[Setting, ...]] = (
+        Setting(
+            "workdir", str, "", "folder the tools work in; empty: the kernel's working directory"
+        ),
+        Setting("timeout", float, 300.0, "seconds before one tool call is killed", positive=True),
+    )
 
-    def new_session(self, skills: Sequence[Skill], options: SessionOptions) -> LocalSession:
-        workdir = (options.workdir or Path.cwd()).expanduser().absolute()
-        if not workdir.is_dir():
-            raise BackendError(
-                f"the working directory {workdir} does not exist or is not a folder",
-                hint="create it, or choose an existing folder as the working directory",
-            )
+    async def open_session(self, skills: Sequence[Skill], options: SessionOptions) -> LocalSession:
+        workdir = host_workdir(options.settings.get("workdir"))
+        timeout = float(options.settings.get("timeout", 300.0))
         executor = LocalExecutor(
-            workdir=workdir,
-            timeout=options.tool_timeout,
-            max_output_chars=options.max_output_chars,
+            workdir=workdir, timeout=timeout, max_output_chars=options.max_output_chars
         )
         environment = (
             "Your tools run bash commands and view and edit files on the user's machine, "
@@ -226,5 +228,20 @@ class LocalBackend(ExecutorBackend):
             skills, location=lambda skill: str(skill.skill_md), environment=environment
         )
         return LocalSession(
-            workdir=workdir, skills=tuple(skills), executor=executor, system_prompt=system_prompt
+            workdir=workdir,
+            timeout=timeout,
+            skills=tuple(skills),
+            executor=executor,
+            system_prompt=system_prompt,
         )
+
+
+def host_workdir(setting: str | None) -> Path:
+    """The working folder a ``workdir`` setting names (the cwd when empty); it must exist."""
+    workdir = Path(setting or Path.cwd()).expanduser().absolute()
+    if not workdir.is_dir():
+        raise BackendError(
+            f"the working directory {workdir} does not exist or is not a folder",
+            hint="create it, or choose an existing folder as the working directory",
+        )
+    return workdir

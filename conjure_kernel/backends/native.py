@@ -18,9 +18,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
-
-from anthropic.types import ToolParam
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import BackendError
 from ..skills.prompt import render_system_prompt
@@ -29,6 +27,11 @@ from ..tools.output import truncate_output
 from ..tools.schemas import check_tool_input
 from ..tools.values import ToolCall, ToolResult
 from .base import ExecutorBackend, ExecutorSession, SessionOptions
+from .local import host_workdir
+from .settings import Setting
+
+if TYPE_CHECKING:
+    from anthropic.types import ToolParam
 
 __all__ = ["NativeBackend", "NativeContext", "NativeExecutor", "NativeSession", "NativeSkill"]
 
@@ -268,10 +271,11 @@ class NativeSession(ExecutorSession):
     """The native skills found when the session was created, and their executor."""
 
     backend_type: str = "native"
-    skills: tuple[NativeSkill, ...]
+    native_skills: tuple[NativeSkill, ...]
 
     def describe(self) -> str:
-        return "native: Python skills in this kernel: " + ", ".join(s.name for s in self.skills)
+        names = ", ".join(skill.name for skill in self.native_skills)
+        return f"native: Python skills in this kernel: {names} (workdir={self.workdir})"
 
 
 class NativeBackend(ExecutorBackend):
@@ -282,15 +286,20 @@ class NativeBackend(ExecutorBackend):
     """
 
     backend_type: ClassVar[str] = "native"
+    settings: ClassVar[tuple[Setting, ...]] = (
+        Setting(
+            "workdir", str, "", "folder given to skills as context.workdir; empty: the kernel's"
+        ),
+    )
 
-    def new_session(self, skills: Sequence[Skill], options: SessionOptions) -> NativeSession:
+    async def open_session(self, skills: Sequence[Skill], options: SessionOptions) -> NativeSession:
         namespace = options.namespace if options.namespace is not None else {}
         native = _gather_skills(namespace)
         if not native:
             raise BackendError(
                 "no NativeSkill subclass or instance was found in the namespace", hint=_EXAMPLE
             )
-        workdir = (options.workdir or Path.cwd()).expanduser().absolute()
+        workdir = host_workdir(options.settings.get("workdir"))
         executor = NativeExecutor(
             skills=native,
             workdir=workdir,
@@ -304,7 +313,7 @@ class NativeBackend(ExecutorBackend):
         )
         return NativeSession(
             workdir=workdir,
-            skills=tuple(native),
+            native_skills=tuple(native),
             executor=executor,
             system_prompt=f"{preamble}\n\n{_describe_skills(native)}",
         )

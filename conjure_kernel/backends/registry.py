@@ -31,6 +31,13 @@ def get_backend(name: str) -> Backend:
         backend_class = entry.load()
     except Exception as error:  # a broken plug-in must not look like a conjure bug
         raise _import_failure(entry, error) from error
+    declared = getattr(backend_class, "backend_type", None)
+    if declared != entry.name:
+        raise BackendError(
+            f"backend {entry.name!r} ({entry.value}) calls itself {declared!r}; "
+            "a backend's entry-point name and its backend_type must be the same",
+            hint="rename the entry point or the class's backend_type so they agree",
+        )
     return backend_class()
 
 

@@ -22,12 +22,9 @@ import anthropic
 import httpx2
 
 from ..errors import IncompleteResponse, MissingApiKey, ModelError
-from .base import ModelRequest, ModelResponse, TextChunk, Usage
+from .base import DEFAULT_MODEL, ModelRequest, ModelResponse, TextChunk, Usage
 
 __all__ = ["DEFAULT_MODEL", "AnthropicClient", "build_params", "describe_status_error"]
-
-DEFAULT_MODEL = "claude-sonnet-5-5"
-"""The newest Sonnet in the installed SDK's ``Model`` literal."""
 
 CACHE_CONTROL = {"type": "ephemeral"}
 MAX_BREAKPOINTS = 4

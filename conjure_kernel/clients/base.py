@@ -1,19 +1,38 @@
 """The model-client seam (the seed's ``api_callback``).
 
-A client takes one ``ModelRequest`` and streams ``TextChunk`` items while the model
-writes, then exactly one ``ModelResponse`` with the finished assistant message.
-The real client talks to the Messages API; the replay client answers from a recording.
+A client takes one ``ModelRequest`` and streams typed items while the model writes
+(text, thinking, finished client ``tool_use`` blocks, server-side tool calls and their
+result blocks), then exactly one ``ModelResponse`` with the finished assistant message,
+its stop reason and its ``container``. The real client talks to the Messages API; the
+replay client answers from a recording. Nothing here imports the SDK at run time, so
+the layers above can name these types without paying for ``import anthropic``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from anthropic.types import MessageParam, ToolParam
+if TYPE_CHECKING:
+    from anthropic.types import MessageParam
 
-__all__ = ["ModelClient", "ModelRequest", "ModelResponse", "TextChunk", "Usage"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "ModelClient",
+    "ModelRequest",
+    "ModelResponse",
+    "ServerToolResult",
+    "ServerToolUse",
+    "StreamItem",
+    "TextChunk",
+    "ThinkingChunk",
+    "ToolUseRequested",
+    "Usage",
+]
+
+DEFAULT_MODEL = "claude-sonnet-5-5"
+"""The newest Sonnet in the installed SDK's ``Model`` literal."""
 
 
 @dataclass(frozen=True)
@@ -49,10 +68,13 @@ class ModelRequest:
     model: str
     system: str
     messages: Sequence[MessageParam]
-    tools: Sequence[ToolParam] = ()
+    tools: Sequence[Mapping[str, Any]] = ()
+    """Client tool definitions and server tool types (``{"type": "code_execution_…", …}``)."""
     max_tokens: int = 16000
-    extra: dict[str, Any] = field(default_factory=dict)
-    """Backend-specific request parameters (for example ``container``)."""
+    container: str | Mapping[str, Any] | None = None
+    """A hosted container to reuse (its id), or ``{"id"?, "skills": […]}``."""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """Further Messages API parameters, sent as they are (``thinking``, ``metadata``…)."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +82,50 @@ class TextChunk:
     """A piece of the answer's text, as it streams."""
 
     text: str
+
+
+@dataclass(frozen=True)
+class ThinkingChunk:
+    """A piece of the model's extended thinking, as it streams."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolUseRequested:
+    """A finished client ``tool_use`` block: the caller runs it once the step ends."""
+
+    id: str
+    name: str
+    input: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ServerToolUse:
+    """A finished ``server_tool_use`` block: a tool the API runs itself (code execution)."""
+
+    id: str
+    name: str
+    input: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ServerToolResult:
+    """A server tool's result block, as the API sent it (``bash_code_execution_tool_result``…).
+
+    Kept whole: its ``content`` has many shapes, and the one reading it must be able
+    to show an unknown shape raw rather than drop it.
+    """
+
+    block: Mapping[str, Any]
+
+    @property
+    def tool_use_id(self) -> str:
+        return str(self.block.get("tool_use_id", ""))
+
+    @property
+    def block_type(self) -> str:
+        return str(self.block.get("type", ""))
 
 
 @dataclass(frozen=True)
@@ -72,6 +138,8 @@ class ModelResponse:
     usage: Usage = field(default_factory=Usage)
     model: str = ""
     id: str = ""
+    container: Mapping[str, Any] | None = None
+    """The hosted container the step ran in (``id``, ``expires_at``), if any."""
 
     def tool_uses(self) -> list[dict[str, Any]]:
         return [block for block in self.message["content"] if block.get("type") == "tool_use"]
@@ -88,6 +156,7 @@ class ModelResponse:
             "stop_reason": self.stop_reason,
             "usage": self.usage.to_json(),
             "message": self.message,
+            **({"container": dict(self.container)} if self.container else {}),
         }
 
     @classmethod
@@ -109,6 +178,7 @@ class ModelResponse:
             usage=Usage.from_json(data.get("usage")),
             model=data.get("model", ""),
             id=data.get("id", ""),
+            container=data.get("container"),
         )
 
 
@@ -116,6 +186,12 @@ class ModelResponse:
 class ModelClient(Protocol):
     """Sends a request and streams the answer."""
 
-    def stream(self, request: ModelRequest) -> AsyncIterator[TextChunk | ModelResponse]:
-        """Yield text chunks, then one ``ModelResponse``; raise ``ModelError`` on failure."""
+    def stream(self, request: ModelRequest) -> AsyncIterator[StreamItem]:
+        """Yield stream items, then one ``ModelResponse``; raise ``ModelError`` on failure."""
         ...
+
+
+StreamItem = (
+    TextChunk | ThinkingChunk | ToolUseRequested | ServerToolUse | ServerToolResult | ModelResponse
+)
+"""What a client's stream yields; the last item is always the ``ModelResponse``."""

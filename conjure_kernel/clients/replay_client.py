@@ -77,10 +77,10 @@ class ReplayClient:
                 return self.current
         self.current = None
         if os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN"):
-            hint = "an API key is set: run %replay off, then re-run this cell to record it afresh"
+            hint = "an API key is set: turn replay off, then re-run this cell to record it afresh"
         else:
             hint = (
-                "set ANTHROPIC_API_KEY, run %replay off, then re-run this cell to record it afresh"
+                "set ANTHROPIC_API_KEY, turn replay off, then re-run this cell to record it afresh"
             )
         raise RecordingMismatch(
             f"no recorded turn matches this message{self._where()} (the cell was edited since "

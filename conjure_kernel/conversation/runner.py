@@ -18,7 +18,7 @@ from concurrent.futures import Future
 from typing import TypeVar
 
 from ..errors import TurnInterrupted
-from .events import Event
+from ..events import Event
 
 __all__ = ["TurnRunner"]
 

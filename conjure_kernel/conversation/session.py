@@ -8,20 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
-from typing import Any
-
-from anthropic.types import MessageParam
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..backends.base import Backend, BackendSession, SessionOptions, TurnOptions
 from ..backends.registry import get_backend
+from ..backends.settings import parse_settings
 from ..clients.base import ModelClient, Usage
 from ..clients.replay_client import ReplayClient
 from ..errors import ConjureError, TurnInterrupted
+from ..events import Event, ToolCallFinished, TurnFailed, TurnStarted
 from ..skills.skill import Skill
-from .events import Event, ToolCallFinished, TurnFailed, TurnStarted
 from .runner import TurnRunner
 from .transcript import TurnRecord, TurnRecorder
+
+if TYPE_CHECKING:
+    from anthropic.types import MessageParam
 
 __all__ = ["Session"]
 
@@ -36,17 +38,24 @@ class Session:
         model: str,
         backend: str | Backend = "local",
         skills: Iterable[Skill] = (),
-        options: SessionOptions | None = None,
+        settings: Mapping[str, Any] | None = None,
+        setting_defaults: Mapping[str, Any] | None = None,
+        namespace: dict[str, Any] | None = None,
+        max_output_chars: int = 30_000,
         max_iterations: int = 25,
         max_tokens: int = 16000,
     ) -> None:
         self.client = client
         self.model = model
-        self.backend = get_backend(backend) if isinstance(backend, str) else backend
-        self.options = options or SessionOptions()
         self.skills: list[Skill] = list(skills)
+        self.setting_defaults: dict[str, Any] = dict(setting_defaults or {})
+        """Configured defaults for backend settings, by setting name (``timeout``…)."""
+        self.namespace = namespace
+        self.max_output_chars = max_output_chars
         self.max_iterations = max_iterations
         self.max_tokens = max_tokens
+        self.backend = get_backend(backend) if isinstance(backend, str) else backend
+        self.options = self._options_for(self.backend, settings or {})
         self.messages: list[MessageParam] = []
         self.transcript: list[TurnRecord] = []
         self.usage = Usage()
@@ -60,9 +69,11 @@ class Session:
 
     @property
     def backend_session(self) -> BackendSession:
-        """The backend's state for this conversation, created on first use."""
+        """The backend's state for this conversation, opened on first use."""
         if self._backend_session is None:
-            self._backend_session = self.backend.new_session(self.skills, self.options)
+            self._backend_session = self.runner.run(
+                self.backend.open_session(self.skills, self.options)
+            )
         return self._backend_session
 
     def add_skills(self, skills: Sequence[Skill]) -> None:
@@ -71,17 +82,27 @@ class Session:
         self.skills = [s for s in self.skills if s.name not in names] + list(skills)
         self._drop_backend_session()
 
-    def switch_backend(self, backend: str | Backend, options: SessionOptions | None = None) -> None:
-        """Run the next turns on another backend, keeping the conversation.
+    def switch_backend(
+        self, backend: str | Backend, settings: Mapping[str, Any] | None = None
+    ) -> None:
+        """Run the next turns on another backend (or the same one, set up anew), keeping
+        the conversation.
 
-        The new backend's session is created right away, so a backend that cannot start
-        (an engine that is down) fails here and the current backend stays in place.
+        Settings are checked and the new backend session is opened first, so a bad value
+        or a backend that cannot start (an engine that is down) fails here and the
+        current backend stays in place.
         """
         new_backend = get_backend(backend) if isinstance(backend, str) else backend
-        new_options = options or self.options
-        new_session = new_backend.new_session(self.skills, new_options)
+        new_options = self._options_for(new_backend, settings or {})
+        new_session = self.runner.run(new_backend.open_session(self.skills, new_options))
         self._drop_backend_session()
         self.backend, self.options, self._backend_session = new_backend, new_options, new_session
+
+    def _options_for(self, backend: Backend, settings: Mapping[str, Any]) -> SessionOptions:
+        values = parse_settings(
+            backend.settings, settings, self.setting_defaults, backend=backend.backend_type
+        )
+        return SessionOptions(values, self.max_output_chars, self.namespace)
 
     def reset(self) -> None:
         """Forget the conversation; keep backend, skills and model."""
@@ -106,8 +127,10 @@ class Session:
         recorder.add(started)
         yield started
         try:
-            backend_session = self.backend_session
-            paths = self._paths(backend_session)
+            if self._backend_session is None:
+                self._backend_session = await self.backend.open_session(self.skills, self.options)
+            backend_session = self._backend_session
+            paths = dict(backend_session.paths)
             recorder.paths.update(paths)
             if isinstance(self.client, ReplayClient):
                 self.client.prepare_turn(message, paths)
@@ -159,13 +182,6 @@ class Session:
 
     def _skill_hashes(self) -> dict[str, str]:
         return {skill.name: skill.content_hash() for skill in self.skills}
-
-    def _paths(self, backend_session: BackendSession) -> dict[str, str]:
-        paths = {f"skill:{skill.name}": str(skill.root) for skill in self.skills}
-        workdir: Any = getattr(backend_session, "workdir", None)
-        if workdir is not None:
-            paths["workdir"] = str(workdir)
-        return paths
 
     def _drop_backend_session(self) -> None:
         session, self._backend_session = self._backend_session, None

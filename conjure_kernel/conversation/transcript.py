@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._version import __version__
+from ..backends.loop import answer
 from ..clients.base import ModelResponse, Usage
 from ..clients.replay_client import RecordedTurn
 from ..errors import RecordingError
-from ..tools.values import ToolCall, ToolResult
-from .events import (
+from ..events import (
     Event,
     ModelStepFinished,
     TextDelta,
@@ -24,7 +24,7 @@ from .events import (
     TurnFailed,
     TurnStarted,
 )
-from .loop import answer
+from ..tools.values import ToolCall, ToolResult
 
 __all__ = ["TURN_SCHEMA", "TurnRecord", "TurnRecorder"]
 

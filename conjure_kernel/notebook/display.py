@@ -18,14 +18,14 @@ from typing import Any
 import mistune
 from IPython.display import display
 
-from ..conversation.events import (
+from ..conversation.transcript import TurnRecord
+from ..events import (
     Event,
     TextDelta,
     ToolCallFinished,
     ToolCallStarted,
     TurnStarted,
 )
-from ..conversation.transcript import TurnRecord
 from ..tools.values import ToolCall, ToolResult
 
 __all__ = ["TURN_MIME_TYPE", "LiveTurnView", "turn_bundle"]

@@ -12,24 +12,25 @@ import dataclasses
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import Bool, Float, Int, List, Type, Unicode
+from traitlets import Bool, Float, Int, List, Type, Unicode, observe
 
-from ..backends.base import SessionOptions
-from ..backends.registry import backend_names
-from ..clients.anthropic_client import DEFAULT_MODEL
-from ..clients.base import ModelClient
+from ..backends.base import Backend
+from ..backends.registry import backend_names, get_backend
+from ..clients.base import DEFAULT_MODEL, ModelClient
 from ..clients.replay_client import ReplayClient
 from ..conversation.session import Session
-from ..errors import ConjureError, SkillError, TurnInterrupted, UnknownBackend
+from ..errors import BackendSettingError, ConjureError, SkillError, TurnInterrupted, UnknownBackend
 from ..skills.discovery import find_skills
 from .display import LiveTurnView
 from .recording import export_markdown, export_notebook, read_turns, resolve_notebook
 from .secrets import Redactor
 from .widgets import HistoryView
+from .wording import backend_help, worded_for_notebook
 
 __all__ = ["ConjureMagics"]
 
@@ -67,10 +68,16 @@ class ConjureMagics(Magics):
     ).tag(config=True)
 
     def __init__(self, shell=None, **kwargs) -> None:
+        self._session: Session | None = None
         super().__init__(shell=shell, **kwargs)
         self._apply_environment()
         self.redact = Redactor(self.secret_env_vars)
-        self._session: Session | None = None
+
+    @observe("model")
+    def _model_changed(self, change: dict[str, Any]) -> None:
+        """``%config ConjureMagics.model = …`` mid-session applies from the next turn."""
+        if self._session is not None:
+            self._session.model = change["new"]
 
     def _apply_environment(self) -> None:
         if os.environ.get("CONJURE_MODEL"):
@@ -96,7 +103,8 @@ class ConjureMagics(Magics):
             client=client,
             model=self.model,
             backend=self.default_backend,
-            options=self._options(),
+            setting_defaults={"workdir": self.workdir, "timeout": self.tool_timeout},
+            namespace=self.shell.user_ns if self.shell is not None else None,
             max_iterations=self.max_iterations,
             max_tokens=self.max_tokens,
         )
@@ -106,16 +114,6 @@ class ConjureMagics(Magics):
             for problem in found.problems:
                 print(f"skill {problem.severity}: {problem}", file=sys.stderr)
         return session
-
-    def _options(self, **settings: str) -> SessionOptions:
-        workdir = settings.pop("workdir", self.workdir)
-        timeout = float(settings.pop("timeout", self.tool_timeout))
-        return SessionOptions(
-            workdir=Path(workdir).expanduser().resolve() if workdir else None,
-            tool_timeout=timeout,
-            namespace=self.shell.user_ns if self.shell is not None else None,
-            settings=settings,
-        )
 
     # -- chat ---------------------------------------------------------------------------
 
@@ -153,7 +151,7 @@ class ConjureMagics(Magics):
                 record = dataclasses.replace(record, steps=[])
             view.finish(record)
         if failure is not None:
-            raise failure
+            raise worded_for_notebook(failure)
 
     # -- session settings -----------------------------------------------------------------
 
@@ -162,27 +160,41 @@ class ConjureMagics(Magics):
     @argument(
         "settings",
         nargs="*",
-        help="key=value options for the backend, e.g. workdir=/tmp/run timeout=60.",
+        help="key=value settings of the backend, e.g. workdir=/tmp/run timeout=60; "
+        "`%%backend NAME --help` lists a backend's settings.",
     )
     @line_magic
     def backend(self, line: str) -> None:
         """Show or switch the backend that runs tool calls; the conversation is kept."""
+        words = line.split()
+        if words and not words[0].startswith("-") and {"-h", "--help"} & set(words[1:]):
+            print(backend_help(self._known_backend(words[0])))
+            return
         args = parse_argstring(self.backend, line)
         if not args.name:
             print(
                 f"{self.session.backend_session.describe()}\navailable: {', '.join(backend_names())}"
             )
             return
-        if args.name not in backend_names():
-            raise UsageError(str(UnknownBackend(args.name, backend_names())))
-        try:
-            settings = dict(item.split("=", 1) for item in args.settings)
-        except ValueError:
+        self._known_backend(args.name)
+        malformed = [item for item in args.settings if "=" not in item or item.startswith("=")]
+        if malformed:
             raise UsageError(
-                f"backend options are key=value pairs, got: {' '.join(args.settings)}"
-            ) from None
-        self.session.switch_backend(args.name, self._options(**settings))
+                f"backend settings are key=value pairs, got {malformed[0]!r}; "
+                f"`%backend {args.name} --help` lists the settings"
+            )
+        settings = dict(item.split("=", 1) for item in args.settings)
+        try:
+            self.session.switch_backend(args.name, settings)
+        except BackendSettingError as error:
+            raise UsageError(f"{error}; `%backend {args.name} --help` lists the settings") from None
         print(self.session.backend_session.describe())
+
+    def _known_backend(self, name: str) -> Backend:
+        try:
+            return get_backend(name)
+        except UnknownBackend as error:
+            raise UsageError(str(error)) from None
 
     @magic_arguments()
     @argument("model_id", nargs="?", help="Model to use from the next turn on; omit to show it.")
@@ -190,9 +202,11 @@ class ConjureMagics(Magics):
     def magic_model(self, line: str) -> None:
         """Show or set the Claude model."""
         args = parse_argstring(self.magic_model, line)
-        if args.model_id:
-            self.session.model = args.model_id
-        print(self.session.model)
+        if args.model_id is not None:
+            if not args.model_id.strip():
+                raise UsageError("a model id cannot be empty; e.g. %model claude-sonnet-5-5")
+            self.model = args.model_id.strip()
+        print(self.model)
 
     @magic_arguments()
     @argument(

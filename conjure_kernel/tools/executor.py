@@ -1,4 +1,4 @@
-"""The seam between the conversation loop and whatever runs tool calls.
+"""The seam between the tool-use loop and whatever runs tool calls.
 
 An executor knows which tools it offers and runs one call at a time; the loop runs
 several concurrently. Executors report failures as ``ToolResult(is_error=True)``
@@ -8,11 +8,12 @@ rather than raising, so the model can see and react to them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
-
-from anthropic.types import ToolParam
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from .values import ToolCall, ToolResult
+
+if TYPE_CHECKING:
+    from anthropic.types import ToolParam
 
 __all__ = ["Executor"]
 

@@ -7,9 +7,11 @@ and a recorded notebook replays on any backend.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from anthropic.types import ToolParam
+if TYPE_CHECKING:
+    from anthropic.types import ToolParam
+
 
 __all__ = [
     "BASH_TOOL",

@@ -8,8 +8,8 @@ from scripted_client import ScriptedClient, text_reply, tool_use_reply
 
 from conjure_kernel.backends.base import SessionOptions, TurnOptions
 from conjure_kernel.backends.local import LocalBackend, LocalExecutor, LocalSession
-from conjure_kernel.conversation.events import ToolCallFinished, TurnEnded
 from conjure_kernel.errors import BackendError
+from conjure_kernel.events import ToolCallFinished, TurnEnded
 from conjure_kernel.skills.skill import Skill, SkillMetadata
 from conjure_kernel.tools.values import ToolCall, ToolResult
 
@@ -275,21 +275,25 @@ def make_skill(root: Path) -> Skill:
 
 def test_new_session_defaults_to_the_current_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    session = LocalBackend().new_session([make_skill(tmp_path / "skills/pdf")], SessionOptions())
+    session = asyncio.run(
+        LocalBackend().open_session([make_skill(tmp_path / "skills/pdf")], SessionOptions())
+    )
     assert isinstance(session, LocalSession) and session.workdir == tmp_path
-    assert session.describe() == f"local: bash on this machine in {tmp_path}"
+    assert session.describe() == f"local: bash on this machine in {tmp_path} (timeout=300 s)"
     assert f"<location>{tmp_path / 'skills/pdf/SKILL.md'}</location>" in session.system_prompt
     assert f"in the working directory {tmp_path}." in session.system_prompt
 
 
 def test_new_session_in_a_missing_folder_is_a_backend_error(tmp_path):
     with pytest.raises(BackendError, match="does not exist"):
-        LocalBackend().new_session([], SessionOptions(workdir=tmp_path / "missing"))
+        asyncio.run(
+            LocalBackend().open_session([], SessionOptions({"workdir": str(tmp_path / "missing")}))
+        )
 
 
 def test_chat_runs_a_tool_call_and_sends_its_result_back(tmp_path):
     backend = LocalBackend()
-    session = backend.new_session([], SessionOptions(workdir=tmp_path))
+    session = asyncio.run(backend.open_session([], SessionOptions({"workdir": str(tmp_path)})))
     client = ScriptedClient(
         [
             tool_use_reply(("toolu_1", "bash_tool", {"command": "echo hello"})),
@@ -319,7 +323,7 @@ def test_chat_runs_a_tool_call_and_sends_its_result_back(tmp_path):
 
 def test_interrupt_mid_tool_leaves_history_valid(tmp_path):
     backend = LocalBackend()
-    session = backend.new_session([], SessionOptions(workdir=tmp_path))
+    session = asyncio.run(backend.open_session([], SessionOptions({"workdir": str(tmp_path)})))
     command = "sleep 30 & echo $! > pids; wait"
     client = ScriptedClient([tool_use_reply(("toolu_1", "bash_tool", {"command": command}))])
     history: list = []

@@ -12,8 +12,8 @@ from conjure_kernel.backends.native import (
     NativeSession,
     NativeSkill,
 )
-from conjure_kernel.conversation.events import ToolCallFinished
 from conjure_kernel.errors import BackendError
+from conjure_kernel.events import ToolCallFinished
 from conjure_kernel.tools.values import ToolCall, ToolResult
 
 
@@ -53,8 +53,8 @@ class Broken(NativeSkill):
 
 
 def new_session(namespace: dict, tmp_path: Path) -> NativeSession:
-    options = SessionOptions(workdir=tmp_path, namespace=namespace)
-    return NativeBackend().new_session([], options)
+    options = SessionOptions({"workdir": str(tmp_path)}, namespace=namespace)
+    return asyncio.run(NativeBackend().open_session([], options))
 
 
 def call(session: NativeSession, name: str, **arguments) -> ToolResult:
@@ -135,9 +135,11 @@ def test_skills_are_gathered_from_classes_and_instances_sorted_by_name(tmp_path)
     namespace = {"Shouter": Shouter, "Notes": Notes, "notes": notes, "_": notes}
     namespace["NativeSkill"] = NativeSkill
     session = new_session(namespace, tmp_path)
-    assert [skill.name for skill in session.skills] == ["note-book", "shouter"]
-    assert session.skills[0] is notes
-    assert session.describe() == "native: Python skills in this kernel: note-book, shouter"
+    assert [skill.name for skill in session.native_skills] == ["note-book", "shouter"]
+    assert session.native_skills[0] is notes
+    assert session.describe() == (
+        f"native: Python skills in this kernel: note-book, shouter (workdir={tmp_path})"
+    )
 
 
 def test_classes_without_an_implemented_method_are_skipped(tmp_path):
@@ -146,7 +148,7 @@ def test_classes_without_an_implemented_method_are_skipped(tmp_path):
         description = "Nothing yet."
 
     session = new_session({"Base": Base, "Shouter": Shouter}, tmp_path)
-    assert [skill.name for skill in session.skills] == ["shouter"]
+    assert [skill.name for skill in session.native_skills] == ["shouter"]
 
 
 def test_no_native_skill_is_a_backend_error_with_an_example(tmp_path):
@@ -184,7 +186,7 @@ def test_a_class_that_needs_arguments_is_a_backend_error_suggesting_an_instance(
         new_session({"Configured": Configured}, tmp_path)
     assert "create an instance yourself" in raised.value.hint
     session = new_session({"Configured": Configured, "loud": Configured(11)}, tmp_path)
-    assert session.skills[0].volume == 11
+    assert session.native_skills[0].volume == 11
 
 
 def test_the_system_prompt_lists_each_skill_and_its_tools(tmp_path):
@@ -197,7 +199,8 @@ def test_the_system_prompt_lists_each_skill_and_its_tools(tmp_path):
 
 def test_chat_sends_a_native_tool_result_back_to_the_model(tmp_path):
     backend = NativeBackend()
-    session = backend.new_session([], SessionOptions(workdir=tmp_path, namespace={"S": Shouter}))
+    options = SessionOptions({"workdir": str(tmp_path)}, namespace={"S": Shouter})
+    session = asyncio.run(backend.open_session([], options))
     client = ScriptedClient(
         [tool_use_reply(("toolu_1", "shouter_execute", {"command": "hey"})), text_reply("done")]
     )

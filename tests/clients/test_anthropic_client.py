@@ -62,7 +62,7 @@ def client(api) -> AnthropicClient:
 
 def request(messages=None, *, system=SYSTEM, tools=(BASH, READ), **extra) -> ModelRequest:
     messages = messages or [{"role": "user", "content": "List the files."}]
-    return ModelRequest(DEFAULT_MODEL, system, messages, tools, 1000, extra)
+    return ModelRequest(DEFAULT_MODEL, system, messages, tools, 1000, extra=extra)
 
 
 def collect(client: AnthropicClient, req: ModelRequest) -> list[TextChunk | ModelResponse]:

@@ -80,7 +80,7 @@ def test_an_unrecorded_message_is_a_mismatch_that_says_how_to_re_record(monkeypa
         "no recorded turn matches this message in demo.ipynb "
         "(the cell was edited since it was recorded): 'hello, edited'"
     )
-    assert raised.value.hint.startswith("set ANTHROPIC_API_KEY, run %replay off")
+    assert raised.value.hint.startswith("set ANTHROPIC_API_KEY, turn replay off")
     assert "record it afresh" in raised.value.hint
     assert client.current is None
 
@@ -90,7 +90,7 @@ def test_with_a_key_set_the_mismatch_offers_to_record_afresh(monkeypatch):
     client = ReplayClient([RecordedTurn("hello", [answer("hi")])])
     with pytest.raises(RecordingMismatch) as raised:
         client.prepare_turn("something else", {})
-    assert raised.value.hint.startswith("an API key is set: run %replay off")
+    assert raised.value.hint.startswith("an API key is set: turn replay off")
 
 
 def test_streaming_without_a_prepared_turn_is_a_mismatch():

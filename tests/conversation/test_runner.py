@@ -15,9 +15,9 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from conjure_kernel.conversation.events import TextDelta
 from conjure_kernel.conversation.runner import TurnRunner
 from conjure_kernel.errors import ModelError, TurnInterrupted
+from conjure_kernel.events import TextDelta
 
 GUARD = 10.0
 

@@ -11,19 +11,18 @@ from typing import Any
 import pytest
 from backends.scripted_client import ScriptedClient, text_reply, tool_use_reply
 
-from conjure_kernel.backends.base import SessionOptions
 from conjure_kernel.backends.native import NativeSkill
 from conjure_kernel.clients.base import ModelRequest, ModelResponse, TextChunk, Usage
-from conjure_kernel.conversation.events import (
+from conjure_kernel.conversation.session import Session
+from conjure_kernel.conversation.transcript import TurnRecord
+from conjure_kernel.errors import BackendError, BackendSettingError, ModelError
+from conjure_kernel.events import (
     TextDelta,
     ToolCallFinished,
     TurnEnded,
     TurnFailed,
     TurnStarted,
 )
-from conjure_kernel.conversation.session import Session
-from conjure_kernel.conversation.transcript import TurnRecord
-from conjure_kernel.errors import BackendError, ModelError
 from conjure_kernel.skills.discovery import load_skill
 from conjure_kernel.skills.skill import Skill
 
@@ -60,7 +59,7 @@ def sessions() -> Iterator[list[Session]]:
 @pytest.fixture
 def new_session(sessions, tmp_path):
     def make(client: Any, **kwargs: Any) -> Session:
-        kwargs.setdefault("options", SessionOptions(workdir=tmp_path))
+        kwargs.setdefault("settings", {"workdir": str(tmp_path)})
         session = Session(client=client, model="claude-test", **kwargs)
         sessions.append(session)
         return session
@@ -125,7 +124,7 @@ def test_a_backend_that_cannot_start_fails_the_turn_instead_of_raising(new_sessi
     """``chat`` promises that a ConjureError ends the turn with TurnFailed."""
     session = new_session(
         ScriptedClient([text_reply("unused")]),
-        options=SessionOptions(workdir=tmp_path / "missing"),
+        settings={"workdir": str(tmp_path / "missing")},
     )
     events = chat(session, "hello")
     assert isinstance(events[-1], TurnFailed)
@@ -143,9 +142,8 @@ def test_switching_backend_keeps_the_conversation(new_session, tmp_path):
     session = new_session(client)
     chat(session, "hello")
     first_turn = list(session.messages)
-    session.switch_backend(
-        "native", SessionOptions(workdir=tmp_path, namespace={"Shouter": Shouter})
-    )
+    session.namespace = {"Shouter": Shouter}
+    session.switch_backend("native", {"workdir": str(tmp_path)})
     assert session.backend_name == "native"
     events = chat(session, "shout hey")
     finished = [e for e in events if isinstance(e, ToolCallFinished)]
@@ -160,11 +158,15 @@ def test_switching_to_a_backend_that_cannot_start_keeps_the_current_one(new_sess
     session = new_session(client)
     chat(session, "first")
     current = session.backend_session
+    options = session.options
+    session.namespace = {}
     with pytest.raises(BackendError, match="no NativeSkill"):
-        session.switch_backend("native", SessionOptions(workdir=tmp_path, namespace={}))
+        session.switch_backend("native", {"workdir": str(tmp_path)})
+    with pytest.raises(BackendSettingError, match="unknown setting 'timout'"):
+        session.switch_backend("local", {"timout": "5"})
     assert session.backend_name == "local"
     assert session.backend_session is current
-    assert session.options == SessionOptions(workdir=tmp_path)
+    assert session.options is options
     events = chat(session, "second")
     assert isinstance(events[-1], TurnEnded) and events[-1].text == "two"
     assert len(session.messages) == 4

@@ -9,9 +9,12 @@ from typing import Any
 import pytest
 
 from conjure_kernel._version import __version__
+from conjure_kernel.backends.loop import INTERRUPTED
 from conjure_kernel.clients.base import ModelResponse, Usage
 from conjure_kernel.clients.replay_client import RecordedTurn
-from conjure_kernel.conversation.events import (
+from conjure_kernel.conversation.transcript import TURN_SCHEMA, TurnRecord, TurnRecorder
+from conjure_kernel.errors import ModelError, RecordingError
+from conjure_kernel.events import (
     ModelStepFinished,
     TextDelta,
     ToolCallFinished,
@@ -21,9 +24,6 @@ from conjure_kernel.conversation.events import (
     TurnStarted,
     UsageReported,
 )
-from conjure_kernel.conversation.loop import INTERRUPTED
-from conjure_kernel.conversation.transcript import TURN_SCHEMA, TurnRecord, TurnRecorder
-from conjure_kernel.errors import ModelError, RecordingError
 from conjure_kernel.tools.values import ToolCall, ToolResult
 
 SKILLS = {"pdf": "ab12"}

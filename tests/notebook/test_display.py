@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from conjure_kernel.clients.base import ModelResponse, Usage
-from conjure_kernel.conversation.events import (
+from conjure_kernel.conversation.transcript import TurnRecord
+from conjure_kernel.events import (
     ModelStepFinished,
     TextDelta,
     ToolCallFinished,
@@ -18,7 +19,6 @@ from conjure_kernel.conversation.events import (
     TurnStarted,
     UsageReported,
 )
-from conjure_kernel.conversation.transcript import TurnRecord
 from conjure_kernel.notebook import display
 from conjure_kernel.notebook.display import TURN_MIME_TYPE, LiveTurnView, turn_bundle
 from conjure_kernel.notebook.secrets import Redactor

@@ -27,7 +27,8 @@ def test_backend_help_is_pinned():
         "::\n\n  %backend [name] [settings ...]\n\n"
         "Show or switch the backend that runs tool calls; the conversation is kept.\n\n",
         "name Backend to switch to; omit to show the current one. "
-        "settings key=value options for the backend, e.g. workdir=/tmp/run timeout=60.",
+        "settings key=value settings of the backend, e.g. workdir=/tmp/run timeout=60; "
+        "`%backend NAME --help` lists a backend's settings.",
     )
 
 

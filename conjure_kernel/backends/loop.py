@@ -1,4 +1,4 @@
-"""The client-side tool-use loop that the local, native (and later docker) backends share.
+"""The client-side tool-use loop that the local, native and docker backends share.
 
 The algorithm, in order:
 
@@ -21,15 +21,11 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
-
-from anthropic.types import MessageParam
+from typing import TYPE_CHECKING, Any
 
 from ..clients.base import ModelClient, ModelRequest, ModelResponse, TextChunk, Usage
 from ..errors import IncompleteResponse, TurnLimitReached
-from ..tools.executor import Executor
-from ..tools.values import ToolCall, ToolResult
-from .events import (
+from ..events import (
     Event,
     ModelStepFinished,
     TextDelta,
@@ -38,6 +34,11 @@ from .events import (
     TurnEnded,
     UsageReported,
 )
+from ..tools.executor import Executor
+from ..tools.values import ToolCall, ToolResult
+
+if TYPE_CHECKING:
+    from anthropic.types import MessageParam
 
 __all__ = ["INTERRUPTED", "answer", "run_tool_loop"]
 
@@ -67,7 +68,7 @@ async def run_tool_loop(
             async for item in client.stream(request):
                 if isinstance(item, TextChunk):
                     yield TextDelta(item.text)
-                else:
+                elif isinstance(item, ModelResponse):
                     response = item
             if response is None:
                 raise IncompleteResponse("the model client ended without a final message")
@@ -89,7 +90,7 @@ async def run_tool_loop(
             )
         raise TurnLimitReached(
             f"the model was still calling tools after {max_iterations} steps, so the turn was stopped",
-            hint="raise the limit with %config ConjureMagics.max_iterations = 50, or ask for a smaller step",
+            hint="raise the max_iterations setting (model calls allowed per turn), or ask for a smaller step",
         )
     finally:
         _repair_history(history, turn_start, results)

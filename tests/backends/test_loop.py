@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 from backends.scripted_client import ScriptedClient, text_reply, tool_use_reply
 
+from conjure_kernel.backends import loop as loop_module
+from conjure_kernel.backends.loop import INTERRUPTED, run_tool_loop
 from conjure_kernel.clients.base import ModelRequest, ModelResponse, TextChunk, Usage
-from conjure_kernel.conversation import loop as loop_module
-from conjure_kernel.conversation.events import (
+from conjure_kernel.errors import ModelError, TurnLimitReached
+from conjure_kernel.events import (
     ModelStepFinished,
     TextDelta,
     ToolCallFinished,
@@ -21,8 +23,6 @@ from conjure_kernel.conversation.events import (
     TurnEnded,
     UsageReported,
 )
-from conjure_kernel.conversation.loop import INTERRUPTED, run_tool_loop
-from conjure_kernel.errors import ModelError, TurnLimitReached
 from conjure_kernel.tools.values import ToolCall, ToolResult
 
 GUARD = 10.0

@@ -1,0 +1,48 @@
+"""Words for the notebook: backend help, and error hints phrased as the magic that helps.
+
+The layers below say what to change in neutral words ("raise max_iterations"), since
+a plain script has no magics; here those hints become the magic or ``%config`` line a
+person in a notebook would type.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from ..backends.base import Backend
+from ..backends.settings import describe_settings
+from ..errors import ConjureError, MissingApiKey, RecordingMismatch, TurnLimitReached
+
+__all__ = ["backend_help", "worded_for_notebook"]
+
+
+def backend_help(backend: Backend) -> str:
+    """What ``%backend NAME --help`` prints: the backend's purpose and its settings."""
+    name = backend.backend_type
+    purpose = (inspect.getdoc(type(backend)) or "").split("\n", 1)[0]
+    lines = [f"{name}: {purpose}".rstrip(": ")]
+    if backend.settings:
+        lines.append(f"settings (%backend {name} key=value ...):")
+        lines += describe_settings(backend.settings)
+    else:
+        lines.append(f"{name} takes no settings")
+    return "\n".join(lines)
+
+
+def worded_for_notebook(error: BaseException) -> BaseException:
+    """``error`` with its hint worded as the magic that acts on it (the same object)."""
+    if not isinstance(error, ConjureError):
+        return error
+    if isinstance(error, TurnLimitReached):
+        error.hint = (
+            "raise the limit with %config ConjureMagics.max_iterations = 50, "
+            "or ask for a smaller step"
+        )
+    elif isinstance(error, MissingApiKey):
+        error.hint = (
+            "set ANTHROPIC_API_KEY in the environment that starts Jupyter "
+            "(export ANTHROPIC_API_KEY=sk-ant-...), or replay a recorded notebook with %replay"
+        )
+    elif isinstance(error, RecordingMismatch):
+        error.hint = error.hint.replace("turn replay off", "run %replay off")
+    return error
