@@ -12,25 +12,31 @@ import dataclasses
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Bool, Float, Int, List, Type, Unicode, observe
+from traitlets.utils.importstring import import_item
 
 from ..backends.base import Backend
 from ..backends.registry import backend_names, get_backend
 from ..clients.base import DEFAULT_MODEL, ModelClient
 from ..clients.replay_client import ReplayClient
-from ..conversation.session import Session
 from ..errors import BackendSettingError, ConjureError, SkillError, TurnInterrupted, UnknownBackend
 from ..skills.discovery import find_skills
-from .display import LiveTurnView
 from .recording import export_markdown, export_notebook, read_turns, resolve_notebook
 from .secrets import Redactor
-from .widgets import HistoryView
 from .wording import backend_help, worded_for_notebook
+
+if TYPE_CHECKING:
+    from ..conversation.session import Session
+
+# What a cell needs only when it first needs it is imported there, not here: the kernel
+# loads this module at start, and the SDK, nbformat and ipywidgets would add seconds.
+DEFAULT_CLIENT = "conjure_kernel.clients.anthropic_client.AnthropicClient"
+DEFAULT_VIEW = "conjure_kernel.notebook.display.LiveTurnView"
 
 __all__ = ["ConjureMagics"]
 
@@ -62,9 +68,17 @@ class ConjureMagics(Magics):
     ).tag(config=True)
     record = Bool(True, help="Save each turn's full recording in the cell output.").tag(config=True)
     client_class = Type(
-        "conjure_kernel.clients.anthropic_client.AnthropicClient",
+        None,
         klass=object,
-        help="Model client class; it is constructed with no arguments.",
+        allow_none=True,
+        help=f"Model client class, constructed with no arguments; None means {DEFAULT_CLIENT}.",
+    ).tag(config=True)
+    view_class = Type(
+        None,
+        klass=object,
+        allow_none=True,
+        help="How a turn shows while it runs: a TurnView class, constructed with the redactor "
+        f"(update(event), finish(record)); None means {DEFAULT_VIEW}.",
     ).tag(config=True)
 
     def __init__(self, shell=None, **kwargs) -> None:
@@ -97,8 +111,10 @@ class ConjureMagics(Magics):
     def _new_session(self) -> Session:
         replay = os.environ.get("CONJURE_REPLAY")
         client: ModelClient = (
-            _replay_client(resolve_notebook(replay)) if replay else self.client_class()
+            _replay_client(resolve_notebook(replay)) if replay else self._new_client()
         )
+        from ..conversation.session import Session
+
         session = Session(
             client=client,
             model=self.model,
@@ -131,7 +147,7 @@ class ConjureMagics(Magics):
         """Run one turn, showing it live; a failed turn raises so Run All stops here."""
         session = self.session
         session.max_iterations, session.max_tokens = self.max_iterations, self.max_tokens
-        view = LiveTurnView(self.redact)
+        view = (self.view_class or import_item(DEFAULT_VIEW))(self.redact)
         turns_before = len(session.transcript)
         events = session.chat_sync(message)
         failure: BaseException | None = None
@@ -243,6 +259,8 @@ class ConjureMagics(Magics):
         """Show the session's turns, restore them from a notebook, or export them."""
         args = parse_argstring(self.history, line)
         if args.action == "show":
+            from .widgets import HistoryView
+
             HistoryView(self.session).show()
         elif args.action == "restore":
             notebook = resolve_notebook(args.target)
@@ -280,7 +298,7 @@ class ConjureMagics(Magics):
         """Answer from a notebook's recording instead of the API; tools still run for real."""
         args = parse_argstring(self.replay, line)
         if args.notebook == "off":
-            self.session.client = self.client_class()
+            self.session.client = self._new_client()
             print("replay is off; turns go to the Messages API")
             return
         notebook = resolve_notebook(args.notebook)
@@ -299,6 +317,9 @@ class ConjureMagics(Magics):
     def close(self) -> None:
         if self._session is not None:
             self._session.close()
+
+    def _new_client(self) -> ModelClient:
+        return (self.client_class or import_item(DEFAULT_CLIENT))()
 
 
 def _replay_client(notebook: Path) -> ReplayClient:

@@ -11,8 +11,6 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-import nbformat
-
 from ..conversation.transcript import TurnRecord
 from ..errors import RecordingError
 from .display import TURN_MIME_TYPE, turn_bundle
@@ -54,6 +52,8 @@ def resolve_notebook(path: str | None) -> Path:
 
 def read_turns(path: Path) -> list[TurnRecord]:
     """Every recorded turn in the notebook, in cell order."""
+    import nbformat  # slow to import (jsonschema): not at kernel start
+
     try:
         notebook = nbformat.read(os.fspath(path), as_version=4)
     except Exception as error:
@@ -83,6 +83,8 @@ def export_markdown(turns: Sequence[TurnRecord], path: Path) -> None:
 
 def export_notebook(turns: Sequence[TurnRecord], path: Path) -> None:
     """A clean Conjure notebook: one chat cell per turn, each with its recorded output."""
+    import nbformat
+
     notebook = nbformat.v4.new_notebook()
     notebook.metadata["kernelspec"] = dict(NOTEBOOK_KERNELSPEC)
     for turn in turns:
