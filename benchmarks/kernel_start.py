@@ -12,29 +12,19 @@ from another checkout (``git worktree add PATH REV``), to compare a change side 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 import psutil
 from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_client.manager import KernelManager
-
-Kernels = dict[str, list[str]]
+from kernels import kernel_specs, start_kernel
 
 
 def start_once(specs: KernelSpecManager, name: str) -> tuple[float, float]:
-    """Seconds to a ``kernel_info`` reply, and the kernel's RSS in MB then.
-
-    The kernel starts in the spec's own folder: ``python -m conjure_kernel`` run from
-    this repository would import the working tree, whatever PYTHONPATH says.
-    """
-    manager = KernelManager(kernel_name=name, kernel_spec_manager=specs)
+    """Seconds to a ``kernel_info`` reply, and the kernel's RSS in MB then."""
     started = time.perf_counter()
-    manager.start_kernel(cwd=specs.kernel_dirs[0])
+    manager = start_kernel(specs, name)
     client = manager.client()
     client.start_channels()
     try:
@@ -53,28 +43,15 @@ def main() -> None:
     parser.add_argument("--before", type=Path, help="a checkout whose conjure_kernel to compare")
     args = parser.parse_args()
 
-    python = sys.executable
-    kernels: Kernels = {
-        "python3": [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "conjure": [python, "-m", "conjure_kernel", "-f", "{connection_file}"],
-    }
-    envs: dict[str, dict[str, str]] = {name: {} for name in kernels}
-    if args.before:
-        kernels["before"] = kernels["conjure"]
-        envs["before"] = {"PYTHONPATH": str(args.before.resolve())}
-    folder = Path(tempfile.mkdtemp(prefix="kernel-start-"))
-    for name, argv in kernels.items():  # throwaway kernelspecs, so nothing installed is used
-        (folder / name).mkdir()
-        spec = {"argv": argv, "display_name": name, "language": "python", "env": envs[name]}
-        (folder / name / "kernel.json").write_text(json.dumps(spec))
-    specs = KernelSpecManager(kernel_dirs=[str(folder)])
+    specs = kernel_specs(args.before)
+    kernels = ["python3", "conjure"] + (["before"] if args.before else [])
 
     for name in kernels:  # warm the page cache and .pyc files
         start_once(specs, name)
     seconds: dict[str, list[float]] = {name: [] for name in kernels}
     memory: dict[str, list[float]] = {name: [] for name in kernels}
     for i in range(args.starts):
-        for name in list(kernels)[:: -1 if i % 2 else 1]:
+        for name in kernels[:: -1 if i % 2 else 1]:
             elapsed, rss = start_once(specs, name)
             seconds[name].append(elapsed)
             memory[name].append(rss)

@@ -1,0 +1,43 @@
+"""Throwaway kernelspecs for benchmarks: this checkout's conjure kernel, python3, or another checkout's.
+
+``python -m conjure_kernel`` started from inside a checkout imports that checkout
+whatever PYTHONPATH says, so every kernel here starts in the specs' own folder.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import KernelManager
+
+__all__ = ["kernel_specs", "start_kernel"]
+
+
+def kernel_specs(before: Path | None = None) -> KernelSpecManager:
+    """Specs named ``python3`` and ``conjure``, plus ``before`` (conjure from ``before``)."""
+    python = sys.executable
+    specs = {
+        "python3": ([python, "-m", "ipykernel_launcher", "-f", "{connection_file}"], {}),
+        "conjure": ([python, "-m", "conjure_kernel", "-f", "{connection_file}"], {}),
+    }
+    if before is not None:
+        specs["before"] = (specs["conjure"][0], {"PYTHONPATH": str(before.resolve())})
+    folder = Path(tempfile.mkdtemp(prefix="conjure-bench-kernels-"))
+    for name, (argv, env) in specs.items():
+        (folder / name).mkdir()
+        spec = {"argv": argv, "display_name": name, "language": "python", "env": env}
+        (folder / name / "kernel.json").write_text(json.dumps(spec))
+    return KernelSpecManager(kernel_dirs=[str(folder)])
+
+
+def start_kernel(
+    specs: KernelSpecManager, name: str, env: dict[str, str] | None = None
+) -> KernelManager:
+    """Start kernel ``name`` from ``specs`` in the specs' folder; the caller shuts it down."""
+    manager = KernelManager(kernel_name=name, kernel_spec_manager=specs)
+    manager.start_kernel(cwd=specs.kernel_dirs[0], env=env)
+    return manager
