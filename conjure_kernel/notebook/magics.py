@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -217,11 +218,12 @@ class ConjureMagics(Magics):
     @line_magic("model")
     def magic_model(self, line: str) -> None:
         """Show or set the Claude model."""
-        args = parse_argstring(self.magic_model, line)
-        if args.model_id is not None:
-            if not args.model_id.strip():
+        parse_argstring(self.magic_model, line)  # --help and stray options, as IPython does
+        words = shlex.split(line)  # IPython's own split keeps quotes: %model '' would be "''"
+        if words:
+            if not words[0].strip():
                 raise UsageError("a model id cannot be empty; e.g. %model claude-sonnet-5-5")
-            self.model = args.model_id.strip()
+            self.model = words[0].strip()
         print(self.model)
 
     @magic_arguments()

@@ -44,3 +44,23 @@ def test_a_backend_that_fails_to_import_names_its_distribution(tmp_path, monkeyp
         get_backend("broken")
     assert "ModuleNotFoundError" in str(raised.value)
     assert not isinstance(raised.value, UnknownBackend)
+
+
+def test_an_entry_point_name_that_differs_from_backend_type_is_refused(tmp_path, monkeypatch):
+    """One name per backend: ``%backend sandbox`` must not open a session calling itself local."""
+    info = tmp_path / "renamed_backend-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: renamed-backend\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(
+        "[conjure_kernel.backends]\nsandbox = conjure_kernel.backends.local:LocalBackend\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(BackendError, match="'sandbox' .* calls itself 'local'"):
+        get_backend("sandbox")
+
+
+def test_every_installed_backend_declares_its_settings():
+    for name in backend_names():
+        backend = get_backend(name)
+        assert backend.backend_type == name
+        assert all(setting.help for setting in backend.settings)
