@@ -55,7 +55,7 @@ def test_an_entry_point_name_that_differs_from_backend_type_is_refused(tmp_path,
         "[conjure_kernel.backends]\nsandbox = conjure_kernel.backends.local:LocalBackend\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    with pytest.raises(BackendError, match="'sandbox' .* calls itself 'local'"):
+    with pytest.raises(BackendError, match=r"'sandbox' .* calls itself 'local'"):
         get_backend("sandbox")
 
 
