@@ -1,27 +1,49 @@
-"""``python -m conjure_kernel install | skills validate | replay``.
+"""``python -m conjure_kernel kernel | install | skills validate | replay``.
 
-Kept apart from the kernel launcher so that the commands import only what they use.
+Kept apart from the kernel so that each command imports only what it uses. The
+kernelspec starts the kernel with the explicit ``kernel`` command; anything that is
+not a known command gets the usage and exit status 2, never a kernel waiting for a
+connection that will not come.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .errors import ConjureError
+
 __all__ = ["main"]
+
+KERNEL_COMMAND = "kernel"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
-    return int(args.run(args) or 0)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == [KERNEL_COMMAND] or argv[:1] == ["-f"]:  # "-f": kernelspecs from before
+        from .notebook.kernel import launch
+
+        launch(argv[1:] if argv[0] == KERNEL_COMMAND else argv)
+        return 0
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except ConjureError as error:
+        print(f"error: {error}", file=sys.stderr)
+        if error.hint:
+            print(f"hint: {error.hint}", file=sys.stderr)
+        return 1
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m conjure_kernel", description="Conjure kernel tools."
+        prog="python -m conjure_kernel",
+        description="Conjure kernel tools.",
+        epilog=f"`{KERNEL_COMMAND} -f CONNECTION_FILE` starts the kernel itself "
+        "(the installed kernelspec runs it).",
     )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
@@ -36,9 +58,14 @@ def _parser() -> argparse.ArgumentParser:
 
     skills = commands.add_parser("skills", help="Work with Agent Skills.")
     skill_commands = skills.add_subparsers(required=True, metavar="ACTION")
-    validate = skill_commands.add_parser("validate", help="Check skills strictly against the spec.")
+    validate = skill_commands.add_parser(
+        "validate", help="Check skills strictly against the spec; a folder is searched for skills."
+    )
     validate.add_argument(
-        "paths", nargs="+", type=Path, help="Skill folders, SKILL.md files or .skill files."
+        "paths",
+        nargs="+",
+        type=Path,
+        help="Skill folders, SKILL.md files, .skill files, or folders holding skills.",
     )
     validate.set_defaults(run=_validate)
 
@@ -70,17 +97,28 @@ def _install(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    """One verdict per skill: its problems, or ``PATH: valid``; a folder of skills is searched."""
+    from .skills.discovery import skill_candidates
     from .skills.validation import validate_skill
 
     failed = False
     for path in args.paths:
-        problems = validate_skill(path)
-        for problem in problems:
-            print(problem)
-        if problems:
+        if not path.exists():
+            print(f"{path}: no such file or folder", file=sys.stderr)
             failed = True
-        else:
-            print(f"{path}: valid")
+            continue
+        is_one_skill = path.is_file() or (path / "SKILL.md").is_file()
+        skills = [path] if is_one_skill else list(skill_candidates(path))
+        if not skills:
+            print(f"{path}: no SKILL.md or .skill file in this folder or below it", file=sys.stderr)
+            failed = True
+        for skill in skills:
+            problems = validate_skill(skill)
+            for problem in problems:
+                print(problem)
+            failed = failed or bool(problems)
+            if not problems:
+                print(f"{os.path.abspath(skill)}: valid")
     return 1 if failed else 0
 
 

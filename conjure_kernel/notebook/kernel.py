@@ -76,5 +76,6 @@ class ConjureKernel(IPythonKernel):
         return super().do_is_complete(code)
 
 
-def launch() -> None:
-    IPKernelApp.launch_instance(kernel_class=ConjureKernel)
+def launch(argv: list[str] | None = None) -> None:
+    """Start the kernel; ``argv`` are IPKernelApp's options (``-f CONNECTION_FILE``…)."""
+    IPKernelApp.launch_instance(argv=argv, kernel_class=ConjureKernel)

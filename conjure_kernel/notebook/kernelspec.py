@@ -21,7 +21,7 @@ NOTEBOOK_KERNELSPEC = {"name": KERNEL_NAME, "display_name": DISPLAY_NAME, "langu
 
 def kernel_json() -> dict[str, object]:
     return {
-        "argv": [sys.executable, "-m", "conjure_kernel", "-f", "{connection_file}"],
+        "argv": [sys.executable, "-m", "conjure_kernel", "kernel", "-f", "{connection_file}"],
         "display_name": DISPLAY_NAME,
         "language": "conjure",
         "interrupt_mode": "signal",

@@ -17,7 +17,7 @@ from conjure_kernel.errors import SkillError, SkillValidationError
 from conjure_kernel.skills.skill import Diagnostic, Skill, SkillMetadata
 from conjure_kernel.skills.validation import check_skill_md, locate_skill_md
 
-__all__ = ["SkillSet", "find_skills", "load_skill"]
+__all__ = ["SkillSet", "find_skills", "load_skill", "skill_candidates"]
 
 SKIPPED_FOLDERS = frozenset({"node_modules", "__pycache__"})
 """Folders that never hold skills; hidden folders (``.git``...) are skipped too."""
@@ -59,7 +59,7 @@ def find_skills(paths: Iterable[Path | str], *, max_depth: int = 6) -> SkillSet:
         root = Path(root).expanduser()
         if not root.exists():
             raise SkillError(f"{root}: no such file or folder")
-        for candidate in _candidates(root, max_depth):
+        for candidate in skill_candidates(root, max_depth):
             skill = _load_leniently(candidate, problems)
             if skill is None:
                 continue
@@ -81,7 +81,7 @@ def _load_leniently(candidate: Path, problems: list[Diagnostic]) -> Skill | None
     return None
 
 
-def _candidates(root: Path, max_depth: int) -> Iterator[Path]:
+def skill_candidates(root: Path, max_depth: int = 6) -> Iterator[Path]:
     """SKILL.md files and ``.skill`` archives at or below ``root``."""
     if root.is_file():
         yield root
