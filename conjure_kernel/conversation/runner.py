@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import Future
 from typing import TypeVar
@@ -81,13 +82,22 @@ class TurnRunner:
         self._thread.join(timeout=5)
 
     def _cancel(self, future: Future[None], inbox: queue.SimpleQueue[object]) -> None:
-        """Cancel the turn's task and wait until its cleanup has run."""
+        """Cancel the turn's task and wait until its cleanup has run.
+
+        Further Ctrl-C's while it stops are absorbed: returning early would leave a
+        ``tool_use`` unanswered in the history (every later request would fail) and
+        the turn unsaved. The wait is bounded by ``_CANCEL_GRACE`` all the same.
+        """
         self._loop.call_soon_threadsafe(future.cancel)
-        try:
-            while inbox.get(timeout=_CANCEL_GRACE) is not _DONE:
-                pass
-        except queue.Empty:
-            pass
+        deadline = time.monotonic() + _CANCEL_GRACE
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                if inbox.get(timeout=min(left, _POLL_SECONDS)) is _DONE:
+                    return
+            except queue.Empty:
+                continue
+            except KeyboardInterrupt:
+                continue
 
 
 def _next(inbox: queue.SimpleQueue[object]) -> object:

@@ -151,3 +151,41 @@ def test_close_stops_the_loop_thread():
     assert thread.daemon and thread.is_alive()
     runner.close()
     assert not thread.is_alive()
+
+
+class SlowToStop(Hanging):
+    """A turn whose cleanup takes a while, like a tool that ignores SIGTERM."""
+
+    async def events(self) -> AsyncIterator[TextDelta]:
+        try:
+            yield TextDelta("first")
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            self.cancelled.set()
+            await asyncio.shield(asyncio.sleep(0.6))  # the kill grace period
+            raise
+        finally:
+            self.cleaned_up.set()
+
+
+def test_a_second_ctrl_c_during_the_cleanup_waits_for_it_all_the_same(runner):
+    """However many interrupts arrive, the caller returns only once the turn has cleaned up."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    main = threading.main_thread().ident
+    assert main is not None
+    turn = SlowToStop()
+    events = runner.iterate(turn.events)
+    timers = [threading.Timer(t, signal.pthread_kill, (main, signal.SIGINT)) for t in (0.1, 0.3)]
+    try:
+        assert next(events).text == "first"
+        for timer in timers:
+            timer.start()
+        with pytest.raises(TurnInterrupted):
+            next(events)
+        cleaned_when_returned = turn.cleaned_up.is_set()
+        timers[1].join(GUARD)  # the second signal really arrived during the wait
+    finally:
+        for timer in timers:
+            timer.cancel()
+        signal.signal(signal.SIGINT, previous)
+    assert cleaned_when_returned
