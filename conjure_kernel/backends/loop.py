@@ -5,7 +5,9 @@ The algorithm, in order:
 1. send the history to the model and stream its answer;
 2. if the answer does not stop for ``tool_use``, the turn ends;
 3. run the answer's tool calls concurrently;
-4. append one user message holding one ``tool_result`` per ``tool_use``;
+4. append one user message holding one ``tool_result`` per ``tool_use`` (a step that
+   stopped for another reason, such as ``max_tokens``, gets each call answered as
+   "not run" instead);
 5. stop with ``TurnLimitReached`` after ``max_iterations`` model calls; else repeat.
 
 Invariant: the history never holds a ``tool_use`` without its ``tool_result``. When the
@@ -80,6 +82,10 @@ async def run_tool_loop(
                 ToolCall(b["id"], b["name"], b.get("input") or {}) for b in response.tool_uses()
             ]
             if response.stop_reason != "tool_use" or not calls:
+                results = {call.id: _not_run(call, response.stop_reason) for call in calls}
+                for call in calls:  # shown and answered as what happened: never run
+                    yield ToolCallStarted(call)
+                    yield ToolCallFinished(call, results[call.id])
                 yield TurnEnded(response.stop_reason, response.text(), usage)
                 return
             results = {}
@@ -133,6 +139,15 @@ async def _run_one(
             result = ToolResult(call.id, f"{type(error).__name__}: {error}", True)
     duration = time.perf_counter() - started
     return call, dataclasses.replace(result, duration=duration)
+
+
+def _not_run(call: ToolCall, stop_reason: str) -> ToolResult:
+    """The answer to a call the model asked for in a step that did not stop for tools."""
+    if stop_reason == "max_tokens":
+        why = "the answer reached max_tokens while this call was being written"
+    else:
+        why = f"the step ended with stop reason {stop_reason!r}"
+    return ToolResult(call.id, f"not run: {why}, so the call may be incomplete", True)
 
 
 def _repair_history(

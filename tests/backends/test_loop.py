@@ -352,8 +352,13 @@ def test_tool_use_with_a_stop_reason_other_than_tool_use_ends_the_turn():
     assert isinstance(events[-1], TurnEnded) and events[-1].stop_reason == "max_tokens"
     assert executor.calls == []
     assert [m["role"] for m in history] == ["user", "assistant", "user"]
-    assert history[-1]["content"][0]["tool_use_id"] == "t1"
+    answer = history[-1]["content"][0]
+    assert answer["tool_use_id"] == "t1" and answer["is_error"]
+    assert answer["content"].startswith("not run: the answer reached max_tokens")
+    assert "interrupted" not in answer["content"]
     assert_every_tool_use_answered(history)
+    shown = [e for e in events if isinstance(e, ToolCallFinished)]
+    assert [(e.call.id, e.result.content) for e in shown] == [("t1", answer["content"])]
 
 
 def test_a_call_that_finished_before_the_interrupt_keeps_its_result():
