@@ -23,6 +23,11 @@ __all__ = ["default_cache_dir", "extract_skill_archive"]
 
 _UNIX_HOSTS = (3, 19)
 """Zip creator systems whose ``external_attr`` high bits are a Unix ``st_mode``."""
+MAX_ENTRIES = 5_000
+"""Files and folders one ``.skill`` archive may hold."""
+MAX_UNPACKED_BYTES = 64 * 2**20
+"""What one archive may unpack to: twice the largest skill upload limit reported (30 MB),
+and far below what a zip bomb unpacks to (a 300 KB archive can hold 300 MB)."""
 
 
 def extract_skill_archive(zip_path: Path, dest: Path | None = None) -> Path:
@@ -60,9 +65,26 @@ def default_cache_dir(zip_path: Path) -> Path:
 
 
 def _check_entries(archive: zipfile.ZipFile, zip_path: Path) -> str:
-    """Reject unsafe entries and return the single top-level folder they share."""
+    """Reject unsafe entries and oversized archives; return the top-level folder they share.
+
+    Sizes come from the central directory, checked before anything is written; the
+    reader then stops each entry at its declared size, so a lying header cannot
+    unpack more than was checked here.
+    """
+    entries = archive.infolist()
+    if len(entries) > MAX_ENTRIES:
+        raise SkillError(
+            f"{zip_path}: the skill archive holds {len(entries):,} entries; "
+            f"at most {MAX_ENTRIES:,} are unpacked"
+        )
+    unpacked = sum(info.file_size for info in entries)
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise SkillError(
+            f"{zip_path}: the skill archive would unpack to {unpacked / 2**20:,.0f} MB; "
+            f"at most {MAX_UNPACKED_BYTES // 2**20} MB is unpacked"
+        )
     tops: set[str] = set()
-    for info in archive.infolist():
+    for info in entries:
         parts = _safe_parts(info.filename)
         problem = _entry_problem(info, parts)
         if problem:

@@ -86,11 +86,16 @@ def skill_candidates(root: Path, max_depth: int = 6) -> Iterator[Path]:
     if root.is_file():
         yield root
     else:
-        yield from _walk(root, max_depth)
+        yield from _walk(root, max_depth, set())
 
 
-def _walk(folder: Path, depth_left: int) -> Iterator[Path]:
+def _walk(folder: Path, depth_left: int, seen: set[tuple[int, int]]) -> Iterator[Path]:
+    """Search ``folder``; each real folder is entered once, so symlink loops cost nothing."""
     try:
+        identity = folder.stat()
+        if (identity.st_dev, identity.st_ino) in seen:
+            return
+        seen.add((identity.st_dev, identity.st_ino))
         with os.scandir(folder) as scan:
             entries = sorted(scan, key=lambda entry: entry.name)
     except OSError:
@@ -102,7 +107,7 @@ def _walk(folder: Path, depth_left: int) -> Iterator[Path]:
     for entry in entries:
         if entry.is_dir():
             if depth_left > 0 and not _is_skipped(entry.name):
-                yield from _walk(Path(entry.path), depth_left - 1)
+                yield from _walk(Path(entry.path), depth_left - 1, seen)
         elif entry.name.endswith(".skill"):
             yield Path(entry.path)
 

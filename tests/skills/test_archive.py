@@ -129,3 +129,23 @@ def test_a_file_that_is_not_a_zip_is_a_skill_error(tmp_path):
     archive.write_text("not a zip")
     with pytest.raises(SkillError, match="cannot unpack the skill archive"):
         extract_skill_archive(archive, tmp_path / "out")
+
+
+def test_a_zip_bomb_is_refused_before_anything_is_written(tmp_path):
+    """A small archive that would unpack to 100 MB of zeros is rejected whole."""
+    bomb = tmp_path / "bomb.skill"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("bomb/SKILL.md", "---\nname: bomb\ndescription: Boom.\n---\n")
+        archive.writestr("bomb/zeros.bin", b"\0" * (100 * 2**20))
+    assert bomb.stat().st_size < 2**20
+    dest = tmp_path / "out"
+    with pytest.raises(SkillError, match=r"would unpack to 100 MB; at most 64 MB"):
+        extract_skill_archive(bomb, dest)
+    assert not dest.exists()
+
+
+def test_an_archive_with_too_many_entries_is_refused(tmp_path):
+    entries = {f"many/f{i}.txt": "" for i in range(5_001)}
+    entries["many/SKILL.md"] = "---\nname: many\ndescription: Many files.\n---\n"
+    with pytest.raises(SkillError, match="holds 5,002 entries; at most 5,000"):
+        extract_skill_archive(make_zip(tmp_path / "many.skill", entries), tmp_path / "out")

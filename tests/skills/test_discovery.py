@@ -217,3 +217,21 @@ def test_every_skill_in_anthropics_corpus_loads(tmp_path):
         folder.name for folder in CORPUS.iterdir() if (folder / "SKILL.md").is_file()
     )
     assert {d.severity for d in found.problems} == {"warning"}
+
+
+def test_directory_symlink_loops_are_entered_once(tmp_path, monkeypatch):
+    """Links back up the tree made the walk grow with links^depth; now each folder counts once."""
+    root = tmp_path / "skills"
+    write_skill(root / "real" / "pdf")
+    for i in range(6):
+        (root / "real" / f"loop{i}").symlink_to(root, target_is_directory=True)
+    scanned: list[str] = []
+    real_scandir = __import__("os").scandir
+
+    def counting_scandir(path):
+        scanned.append(str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr("conjure_kernel.skills.discovery.os.scandir", counting_scandir)
+    assert names(find_skills([root])) == ["pdf"]
+    assert len(scanned) <= 3  # skills/, skills/real/, skills/real/pdf/
