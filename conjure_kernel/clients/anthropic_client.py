@@ -1,10 +1,15 @@
 """The real model client: one Messages API call per step, streamed through the anthropic SDK.
 
-Three jobs beyond calling ``client.messages.stream``:
+Four jobs beyond calling ``client.messages.stream``:
 
-- **Prompt caching.** The stable prefix (system prompt, tool definitions, the history)
-  is marked with ``cache_control`` so each step of a turn re-reads it from the cache
-  instead of paying for it again. The caller's request is never mutated.
+- **A typed stream.** The SDK's events become ``StreamItem`` values in stream order: text
+  and thinking deltas, each finished client ``tool_use`` and ``server_tool_use`` block,
+  every server tool result block whatever its type, then one ``ModelResponse`` that
+  keeps the stop reason (``pause_turn`` too) and the hosted ``container``.
+- **Prompt caching.** Breakpoints sit where the previous request wrote its prefix and
+  where this one ends, so each step reads the whole earlier conversation from the cache
+  however many blocks the last step added (see ``build_params``). The caller's request
+  is never mutated.
 - **Complete answers only.** A stream that ends without a stop reason raises
   ``IncompleteResponse``; a half answer must never enter the history.
 - **Errors a user can act on.** SDK and httpx2 exceptions become ``ModelError`` with
@@ -14,15 +19,29 @@ Three jobs beyond calling ``client.messages.stream``:
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import anthropic
 import httpx2
+from anthropic.resources.messages import AsyncMessages
 
 from ..errors import IncompleteResponse, MissingApiKey, ModelError
-from .base import DEFAULT_MODEL, ModelRequest, ModelResponse, TextChunk, Usage
+from .base import (
+    DEFAULT_MODEL,
+    ModelRequest,
+    ModelResponse,
+    ServerToolResult,
+    ServerToolUse,
+    StreamItem,
+    TextChunk,
+    ThinkingChunk,
+    ToolUseRequested,
+    Usage,
+)
+from .server_tools import is_server_tool_result
 
 __all__ = ["DEFAULT_MODEL", "AnthropicClient", "build_params", "describe_status_error"]
 
@@ -31,6 +50,21 @@ MAX_BREAKPOINTS = 4
 """The API rejects a request with more ``cache_control`` breakpoints than this."""
 
 _UNCACHEABLE_BLOCKS = frozenset({"thinking", "redacted_thinking"})
+"""Block types the API refuses ``cache_control`` on."""
+_PREVIOUS_END_REACH = 4
+"""How far back from the end ``build_params`` looks for the latest assistant message.
+
+The loops append at most an assistant message, its tool results (or an interrupted
+step's repair) and a new user message after it, so it is always within reach.
+"""
+_STREAM_KEYWORDS = frozenset(inspect.signature(AsyncMessages.stream).parameters) - {
+    "self",
+    "extra_headers",
+    "extra_query",
+    "extra_body",
+    "timeout",
+}
+"""API parameters the installed SDK's ``messages.stream`` takes as keywords (not request options)."""
 _RETRIED_STATUSES = frozenset({408, 409, 429})
 _MISSING_CREDENTIAL = "Could not resolve authentication method"
 
@@ -56,16 +90,17 @@ class AnthropicClient:
     def __repr__(self) -> str:
         return f"<AnthropicClient base_url={self.base_url or 'default'} max_retries={self.max_retries}>"
 
-    async def stream(self, request: ModelRequest) -> AsyncIterator[TextChunk | ModelResponse]:
-        """Yield the answer's text as it streams, then one ``ModelResponse``."""
+    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamItem]:
+        """Yield the answer's items as they stream, then one ``ModelResponse``."""
         sdk = self._client()
         started, final = False, None
         try:
             async with sdk.messages.stream(**build_params(request)) as stream:
                 async for event in stream:
                     started = started or event.type == "message_start"
-                    if event.type == "text" and event.text:
-                        yield TextChunk(event.text)
+                    item = _stream_item(event)
+                    if item is not None:
+                        yield item
                 if started:  # otherwise the SDK has no snapshot and asserts
                     final = await stream.get_final_message()
         except TypeError as err:
@@ -146,67 +181,112 @@ class AnthropicClient:
 
 
 def build_params(request: ModelRequest) -> dict[str, Any]:
-    """The ``messages.stream`` keyword arguments, with cache breakpoints on the stable prefix.
+    """The ``messages.stream`` keyword arguments for ``request``, with cache breakpoints.
 
-    Breakpoints go on the system prompt, the last tool and the last message's last
-    block: the API caches the prefix up to each one, so the next step of the turn
-    (same system and tools, the history plus one exchange) reads it back.
+    The API caches the prompt prefix (tools, then system, then messages) up to each
+    ``cache_control`` breakpoint, and reads an entry back only when it ends within the
+    ~20 blocks that end at one of the request's breakpoints. One breakpoint at the end
+    misses once a step adds that many (ten parallel tool calls are 20 blocks of
+    ``tool_use`` and ``tool_result``), and the whole history is then paid again. So up
+    to three breakpoints, of the four allowed:
+
+    1. the system prompt: it covers the tools too, and is the same for every request
+       of a session (and of other sessions with the same skills);
+    2. the last cacheable block of the message that ended the previous request, the one
+       just before the latest assistant message: the previous request wrote its prefix
+       exactly there, so this one reads it back however much the step added;
+    3. the last cacheable block of the final message, which writes the prefix that
+       the next request reads.
+
+    Without a system prompt the last tool takes the first breakpoint. Thinking blocks
+    cannot carry ``cache_control``, so a message's last cacheable block is its last
+    other block. Breakpoints the caller put on tools are kept; if they leave fewer than
+    three, the system prompt goes first, then the final message, then the previous end.
+    Those the caller put in the two marked messages are replaced. Only the last few
+    messages are looked at, so the cost does not grow with the conversation beyond
+    copying the list: breakpoints a caller left in older messages are not looked for
+    (the histories this package keeps have none, since only copies are marked).
+
+    ``request.container`` goes out as ``container``; ``request.extra`` entries go out as
+    keywords where ``messages.stream`` takes them (overriding the request's own fields),
+    the rest in ``extra_body``.
     """
     params: dict[str, Any] = {"model": request.model, "max_tokens": request.max_tokens}
-    breakpoints = 0
+    tools = list(request.tools)
+    budget = MAX_BREAKPOINTS - sum("cache_control" in tool for tool in tools)
     if request.system:
-        params["system"] = [
-            {"type": "text", "text": request.system, "cache_control": CACHE_CONTROL}
-        ]
-        breakpoints += 1
-    if request.tools:
-        tools = [dict(tool) for tool in request.tools]
-        tools[-1].setdefault("cache_control", CACHE_CONTROL)
+        system = {"type": "text", "text": request.system}
+        params["system"] = [{**system, "cache_control": CACHE_CONTROL} if budget > 0 else system]
+        budget -= 1
+    elif tools and budget == MAX_BREAKPOINTS:
+        tools[-1] = {**tools[-1], "cache_control": CACHE_CONTROL}
+        budget -= 1
+    if tools:
         params["tools"] = tools
-        breakpoints += sum("cache_control" in tool for tool in tools)
-    messages = _mark_last_message(request.messages)
-    params["messages"] = _trim_breakpoints(messages, max(0, MAX_BREAKPOINTS - breakpoints))
-    if request.extra:
-        params["extra_body"] = dict(request.extra)
+    messages = list(request.messages)
+    for index in (len(messages) - 1, _previous_end(messages)):
+        if index is not None and index >= 0:
+            messages[index], placed = _place_breakpoint(messages[index], allowed=budget > 0)
+            budget -= placed
+    params["messages"] = messages
+    if request.container is not None:
+        container = request.container
+        params["container"] = container if isinstance(container, str) else dict(container)
+    body: dict[str, Any] = {}
+    for name, value in request.extra.items():
+        (params if name in _STREAM_KEYWORDS else body)[name] = value
+    if body:
+        params["extra_body"] = body
     return params
 
 
-def _mark_last_message(messages: Sequence[Mapping[str, Any]]) -> list[Any]:
-    """A copy of ``messages`` whose last cacheable block carries ``cache_control``."""
-    copied: list[Any] = list(messages)
-    if not copied:
-        return copied
-    last = copied[-1]
-    content = last.get("content")
-    blocks = (
-        [{"type": "text", "text": content}] if isinstance(content, str) and content else content
-    )
-    if not isinstance(blocks, list | tuple):
-        return copied
-    blocks = list(blocks)
+def _previous_end(messages: Sequence[Mapping[str, Any]]) -> int | None:
+    """The index of the message that ended the previous request, if one is within reach.
+
+    That request's answer is the latest assistant message; the message before it was
+    its last. ``None`` on a conversation's first request.
+    """
+    last = len(messages) - 1
+    for index in range(last, max(0, last - _PREVIOUS_END_REACH), -1):
+        if messages[index].get("role") == "assistant":
+            return index - 1
+    return None
+
+
+def _place_breakpoint(
+    message: Mapping[str, Any], *, allowed: bool
+) -> tuple[Mapping[str, Any], bool]:
+    """``message`` with a breakpoint on its last cacheable block only, and whether one was placed.
+
+    Breakpoints the caller put in it are dropped, so the count stays known; without
+    ``allowed`` none is placed. ``message`` itself comes back when nothing changes.
+    """
+    content = message.get("content")
+    if isinstance(content, str):
+        content = [{"type": "text", "text": content}] if content and allowed else None
+    if not isinstance(content, list | tuple):
+        return message, False
+    blocks = [_unmarked(block) for block in content]
+    placed = allowed and _mark_last_cacheable(blocks)
+    if not placed and all(new is old for new, old in zip(blocks, content, strict=True)):
+        return message, False
+    return {**message, "content": blocks}, placed
+
+
+def _mark_last_cacheable(blocks: list[Any]) -> bool:
+    """Put a breakpoint on the last block that may carry one; whether there was such a block."""
     for index in range(len(blocks) - 1, -1, -1):
         block = blocks[index]
         if isinstance(block, Mapping) and block.get("type") not in _UNCACHEABLE_BLOCKS:
-            blocks[index] = {"cache_control": CACHE_CONTROL, **block}
-            copied[-1] = {**last, "content": blocks}
-            break
-    return copied
+            blocks[index] = {**block, "cache_control": CACHE_CONTROL}
+            return True
+    return False
 
 
-def _trim_breakpoints(messages: list[Any], budget: int) -> list[Any]:
-    """Drop the oldest message breakpoints so at most ``budget`` remain (copy on write)."""
-    marked = [
-        (i, j)
-        for i, message in enumerate(messages)
-        if isinstance(message.get("content"), list | tuple)
-        for j, block in enumerate(message["content"])
-        if isinstance(block, Mapping) and "cache_control" in block
-    ]
-    for i, j in marked[: max(0, len(marked) - budget)]:
-        content = list(messages[i]["content"])
-        content[j] = {key: value for key, value in content[j].items() if key != "cache_control"}
-        messages[i] = {**messages[i], "content": content}
-    return messages
+def _unmarked(block: Any) -> Any:
+    if isinstance(block, Mapping) and "cache_control" in block:
+        return {key: value for key, value in block.items() if key != "cache_control"}
+    return block
 
 
 def describe_status_error(
@@ -268,16 +348,46 @@ def _response_from(final: Any) -> ModelResponse:
         ),
         model=final.model,
         id=final.id,
+        container=_container(final.container),
     )
+
+
+def _container(container: Any) -> dict[str, Any] | None:
+    """The hosted container as JSON (``expires_at`` an ISO string), or ``None``."""
+    return None if container is None else container.to_dict(mode="json", exclude_none=True)
+
+
+def _stream_item(event: Any) -> StreamItem | None:
+    """The item an SDK stream event stands for, or ``None`` for bookkeeping events.
+
+    Tool blocks are reported once finished (``content_block_stop``): their input
+    arrives in JSON pieces. Result blocks arrive whole, and any ``*_tool_result`` type
+    counts, so a server tool the SDK does not know yet is passed on, not dropped.
+    """
+    if event.type == "text":
+        return TextChunk(event.text) if event.text else None
+    if event.type == "thinking":
+        return ThinkingChunk(event.thinking) if event.thinking else None
+    if event.type != "content_block_stop":
+        return None
+    block = event.content_block
+    if block.type == "tool_use":
+        return ToolUseRequested(block.id, block.name, dict(block.input))
+    if block.type == "server_tool_use":
+        return ServerToolUse(block.id, block.name, dict(block.input))
+    if is_server_tool_result(block.type):
+        return ServerToolResult(_plain_block(block))
+    return None
 
 
 def _plain_block(block: Any) -> dict[str, Any]:
     """A content block as a JSON dict the API accepts back: no None fields, no SDK extras.
 
     ``Message.to_param()`` keeps the SDK's model objects, and the stream's text blocks
-    carry a ``parsed_output`` field that is not part of the API.
+    carry a ``parsed_output`` field that is not part of the API. Serializer warnings are
+    off: a result shape newer than the SDK is kept as sent, and is not worth a warning.
     """
-    data = block.to_dict(mode="json", exclude_unset=False, exclude_none=True)
+    data = block.to_dict(mode="json", exclude_unset=False, exclude_none=True, warnings=False)
     data.pop("parsed_output", None)
     return data
 

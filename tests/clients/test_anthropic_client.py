@@ -6,15 +6,29 @@ import asyncio
 import copy
 import json
 import typing
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import anthropic
 import pytest
 from fakeapi import FakeMessagesAPI, replies
 
+from conjure_kernel.clients import anthropic_client
 from conjure_kernel.clients.anthropic_client import DEFAULT_MODEL, AnthropicClient, build_params
-from conjure_kernel.clients.base import ModelClient, ModelRequest, ModelResponse, TextChunk
+from conjure_kernel.clients.base import (
+    ModelClient,
+    ModelRequest,
+    ModelResponse,
+    ServerToolResult,
+    ServerToolUse,
+    StreamItem,
+    TextChunk,
+    ThinkingChunk,
+    ToolUseRequested,
+    Usage,
+)
 from conjure_kernel.errors import IncompleteResponse, MissingApiKey, ModelError
+from conjure_kernel.tools.schemas import SKILL_TOOLS
 
 SYSTEM = "You are a careful assistant. " * 20
 BASH = {
@@ -28,6 +42,8 @@ READ = {
     "input_schema": {"type": "object", "properties": {"path": {"type": "string"}}},
 }
 OVERLOADED = replies.error(529, "overloaded_error", "Overloaded", retry_after=0.01)
+CODE_EXECUTION = {"type": "code_execution_20260521", "name": "code_execution"}
+MARK = {"type": "ephemeral"}
 
 
 @pytest.fixture(autouse=True)
@@ -60,13 +76,15 @@ def client(api) -> AnthropicClient:
     return AnthropicClient(api_key="test-key", base_url=api.url)
 
 
-def request(messages=None, *, system=SYSTEM, tools=(BASH, READ), **extra) -> ModelRequest:
+def request(
+    messages=None, *, system=SYSTEM, tools=(BASH, READ), container=None, **extra
+) -> ModelRequest:
     messages = messages or [{"role": "user", "content": "List the files."}]
-    return ModelRequest(DEFAULT_MODEL, system, messages, tools, 1000, extra=extra)
+    return ModelRequest(DEFAULT_MODEL, system, messages, tools, 1000, container, extra)
 
 
-def collect(client: AnthropicClient, req: ModelRequest) -> list[TextChunk | ModelResponse]:
-    async def run() -> list[TextChunk | ModelResponse]:
+def collect(client: AnthropicClient, req: ModelRequest) -> list[StreamItem]:
+    async def run() -> list[StreamItem]:
         return [item async for item in client.stream(req)]
 
     return asyncio.run(run())
@@ -113,7 +131,118 @@ def test_tool_use_response_carries_parsed_input_as_plain_json(api, client):
     assert json.loads(json.dumps(response.to_json())) == response.to_json()
 
 
-def test_cache_breakpoints_mark_system_last_tool_and_last_message(api, client):
+def marked(message: Mapping[str, Any]) -> list[int]:
+    """The indexes of a message's blocks that carry a breakpoint."""
+    content = message["content"]
+    if isinstance(content, str):
+        return []
+    return [i for i, block in enumerate(content) if "cache_control" in block]
+
+
+def kinds(items: list[StreamItem]) -> list[str]:
+    """Item type names, runs of the same chunk type collapsed to one."""
+    names = [type(item).__name__ for item in items]
+    return [n for i, n in enumerate(names) if i == 0 or n != names[i - 1] or "Chunk" not in n]
+
+
+def test_hosted_step_streams_every_item_in_order_then_keeps_container_and_pause_turn(api, client):
+    bash = replies.server_tool_use("bash_code_execution", {"command": "python make.py"})
+    edit = replies.server_tool_use("text_editor_code_execution", {"command": "view", "path": "a"})
+    view = {
+        "type": "text_editor_code_execution_view_result",
+        "content": "1\thi",
+        "file_type": "text",
+    }
+    future = replies.server_tool_result("future_search_tool_result", edit["id"], [{"hit": 1}])
+    blocks = [
+        replies.thinking("I will build the workbook first."),
+        {"type": "text", "text": "Creating the workbook."},
+        bash,
+        replies.bash_result(bash["id"], stdout="ok\n", file_ids=["file_011"]),
+        edit,
+        replies.text_editor_result(edit["id"], view),
+        replies.code_execution_result(edit["id"], stdout="legacy"),
+        future,
+    ]
+    skills = [{"type": "anthropic", "skill_id": "xlsx", "version": "20251013"}]
+    api.script(
+        replies.message(
+            *blocks, stop_reason="pause_turn", container=replies.container(skills=skills)
+        )
+    )
+    items = collect(client, request(tools=(CODE_EXECUTION,), container={"skills": skills}))
+    assert kinds(items) == [
+        "ThinkingChunk",
+        "TextChunk",
+        "ServerToolUse",
+        "ServerToolResult",
+        "ServerToolUse",
+        "ServerToolResult",
+        "ServerToolResult",
+        "ServerToolResult",
+        "ModelResponse",
+    ]
+    thinking = "".join(i.text for i in items if isinstance(i, ThinkingChunk))
+    assert thinking == "I will build the workbook first."
+    uses = [i for i in items if isinstance(i, ServerToolUse)]
+    assert uses == [
+        ServerToolUse(bash["id"], "bash_code_execution", {"command": "python make.py"}),
+        ServerToolUse(edit["id"], "text_editor_code_execution", {"command": "view", "path": "a"}),
+    ]
+    results = [i.block for i in items if isinstance(i, ServerToolResult)]
+    assert results == [blocks[3], blocks[5], blocks[6], future]
+    response = items[-1]
+    assert isinstance(response, ModelResponse)
+    assert response.stop_reason == "pause_turn"
+    assert response.container == {
+        "id": "container_011CYfake",
+        "expires_at": "2026-11-25T12:30:00Z",
+        "skills": skills,
+    }
+    assert response.message["content"] == blocks
+    assert json.loads(json.dumps(response.to_json())) == response.to_json()
+
+
+def test_paused_message_goes_back_unchanged_with_the_container(api, client):
+    use = replies.server_tool_use("bash_code_execution", {"command": "ls"})
+    blocks = [replies.thinking("Listing."), use, {"type": "redacted_thinking", "data": "xyz"}]
+    api.script(
+        replies.message(*blocks, stop_reason="pause_turn", container=replies.container()),
+        replies.text("Done."),
+    )
+    history: list = [{"role": "user", "content": "List the files."}]
+    paused = answer(client, request(list(history), tools=(CODE_EXECUTION,)))
+    history.append(paused.message)
+    container = {"id": paused.container["id"]}
+    assert answer(client, request(history, tools=(CODE_EXECUTION,), container=container)).text()
+    body = api.requests[1].body
+    assert body["container"] == container
+    sent = [
+        {k: v for k, v in b.items() if k != "cache_control"} for b in body["messages"][1]["content"]
+    ]
+    assert sent == blocks
+    assert marked(body["messages"][1]) == [1]  # the server_tool_use, not a thinking block
+
+
+def test_client_tool_calls_are_reported_as_each_block_finishes(api, client):
+    api.script(
+        replies.tool_uses(
+            [("run_bash", {"command": "ls"}), ("read_file", {"path": "a.txt"})], text="Looking."
+        )
+    )
+    items = collect(client, request())
+    assert kinds(items) == ["TextChunk", "ToolUseRequested", "ToolUseRequested", "ModelResponse"]
+    response = items[-1]
+    assert isinstance(response, ModelResponse)
+    requested = [i for i in items if isinstance(i, ToolUseRequested)]
+    assert [(r.id, r.name, r.input) for r in requested] == [
+        (b["id"], b["name"], b["input"]) for b in response.tool_uses()
+    ]
+    assert requested[1].input == {"path": "a.txt"}
+    assert response.container is None
+
+
+def test_breakpoints_on_system_previous_request_end_and_last_message(api, client):
     history = [
         {"role": "user", "content": "List the files."},
         {"role": "assistant", "content": [{"type": "text", "text": "Sure."}]},
@@ -124,17 +253,71 @@ def test_cache_breakpoints_mark_system_last_tool_and_last_message(api, client):
     api.script(replies.text("Done."))
     answer(client, request(history, tools=tools))
     body = api.requests[0].body
-    assert body["system"] == [
-        {"type": "text", "text": SYSTEM, "cache_control": {"type": "ephemeral"}}
+    assert body["system"] == [{"type": "text", "text": SYSTEM, "cache_control": MARK}]
+    assert body["tools"] == tools  # the system breakpoint covers them: tools come first
+    assert body["messages"][0]["content"] == [
+        {"type": "text", "text": "List the files.", "cache_control": MARK}
     ]
-    assert "cache_control" not in body["tools"][0]
-    assert body["tools"][1]["cache_control"] == {"type": "ephemeral"}
-    assert body["messages"][-1]["content"] == [
-        {"type": "text", "text": "And the hidden ones?", "cache_control": {"type": "ephemeral"}}
+    assert body["messages"][1] == history[1]
+    assert body["messages"][2]["content"] == [
+        {"type": "text", "text": "And the hidden ones?", "cache_control": MARK}
     ]
-    assert body["messages"][:2] == history[:2]
     assert breakpoints(body) == 3
     assert (history, tools) == before
+
+
+def test_previous_request_end_is_the_message_before_the_latest_assistant_message():
+    user = {"role": "user", "content": "Go."}
+    calls = {
+        "role": "assistant",
+        "content": [{"type": "tool_use", "id": "t1", "name": "x", "input": {}}],
+    }
+    results = {
+        "role": "user",
+        "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "ok"}],
+    }
+    paused = {
+        "role": "assistant",
+        "content": [{"type": "server_tool_use", "id": "s", "name": "x", "input": {}}],
+    }
+    cases = {
+        "next step": ([user, calls, results], [0, 2]),
+        "pause_turn continuation": ([user, paused], [0, 1]),
+        "new turn after an interrupted step": ([user, calls, results, {**user}], [0, 3]),
+        "first request": ([user], [0]),
+    }
+    for name, (history, expected) in cases.items():
+        messages = build_params(request(history))["messages"]
+        assert [i for i, m in enumerate(messages) if marked(m)] == expected, name
+
+
+def test_thinking_blocks_never_carry_a_breakpoint():
+    thinking = {"type": "thinking", "thinking": "hm", "signature": "sig"}
+    paused = {
+        "role": "assistant",
+        "content": [
+            thinking,
+            {"type": "server_tool_use", "id": "s", "name": "bash_code_execution", "input": {}},
+            replies.bash_result("s", stdout="ok"),
+            {"type": "redacted_thinking", "data": "x"},
+        ],
+    }
+    only_thinking = {"role": "assistant", "content": [thinking]}
+    history = [{"role": "user", "content": "Go."}, paused]
+    assert marked(build_params(request(history))["messages"][1]) == [2]
+    history = [{"role": "user", "content": "Go."}, only_thinking]
+    params = build_params(request(history))
+    assert params["messages"][1] is only_thinking
+    assert breakpoints(params) == 2
+
+
+def test_without_system_prompt_the_last_tool_takes_the_first_breakpoint(api, client):
+    api.script(replies.text("Hi."))
+    answer(client, request(system=""))
+    body = api.requests[0].body
+    assert "system" not in body
+    assert [("cache_control" in tool) for tool in body["tools"]] == [False, True]
+    assert breakpoints(body) == 2
 
 
 def test_empty_system_and_tools_are_omitted(api, client):
@@ -145,21 +328,70 @@ def test_empty_system_and_tools_are_omitted(api, client):
     assert breakpoints(body) == 1
 
 
-def test_breakpoints_never_exceed_four_when_history_has_its_own():
-    marked = {"type": "text", "text": "old", "cache_control": {"type": "ephemeral"}}
-    history = [{"role": "user", "content": [marked]} for _ in range(3)]
-    history.append({"role": "user", "content": "new"})
-    params = build_params(request(history))
-    assert breakpoints(params) == 4
-    assert "cache_control" not in params["messages"][0]["content"][0]
-    assert params["messages"][-1]["content"][-1]["cache_control"] == {"type": "ephemeral"}
-    assert history[0]["content"][0] is marked and "cache_control" in marked
+def test_caller_breakpoints_count_in_tools_and_are_replaced_in_marked_messages():
+    tools = [{**BASH, "cache_control": MARK}, {**READ, "cache_control": MARK}]
+    own = {"type": "text", "text": "mine", "cache_control": MARK}
+    history = [
+        {"role": "user", "content": [own, {"type": "text", "text": "Go."}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "Sure."}]},
+        {"role": "user", "content": [own, {"type": "text", "text": "More."}]},
+    ]
+    params = build_params(request(history, tools=tools))
+    assert breakpoints(params) == 4  # system, both tools, then only the last message
+    assert [marked(m) for m in params["messages"]] == [[], [], [1]]
+    assert own["cache_control"] == MARK  # the caller's blocks are untouched
+    tools = [{**tool, "cache_control": MARK} for tool in (BASH, READ, BASH, READ)]
+    params = build_params(request(history, tools=tools))
+    assert breakpoints(params) == 4 and "cache_control" not in params["system"][0]
 
 
-def test_extra_parameters_reach_the_request_body(api, client):
+def test_build_params_reads_only_the_last_messages():
+    """Its cost must not grow with the conversation: older messages are not even read."""
+
+    class Untouchable(Mapping):
+        def __getitem__(self, key):
+            raise AssertionError("build_params read an old message")
+
+        def __iter__(self):
+            raise AssertionError("build_params read an old message")
+
+        def __len__(self):
+            raise AssertionError("build_params read an old message")
+
+    old = [Untouchable() for _ in range(400)]
+    tail = [
+        {"role": "user", "content": "Go."},
+        {"role": "assistant", "content": [{"type": "text", "text": "Sure."}]},
+        {"role": "user", "content": "More."},
+    ]
+    messages = build_params(request([*old, *tail]))["messages"]
+    assert all(a is b for a, b in zip(messages[:400], old, strict=True))
+    assert marked(messages[400]) == marked(messages[402]) == [0]
+
+
+def test_container_server_tools_and_extra_parameters_go_out_as_real_parameters(api, client):
+    container = {"id": "container_011", "skills": [{"type": "anthropic", "skill_id": "xlsx"}]}
+    req = request(
+        tools=(BASH, CODE_EXECUTION),
+        container=container,
+        thinking={"type": "adaptive"},
+        metadata={"user_id": "u1"},
+        future_parameter={"on": True},
+    )
+    before = copy.deepcopy(req)
+    params = build_params(req)
+    assert params["container"] == container
+    assert params["tools"] == [BASH, CODE_EXECUTION]
+    assert params["thinking"] == {"type": "adaptive"} and params["metadata"] == {"user_id": "u1"}
+    assert params["extra_body"] == {"future_parameter": {"on": True}}
     api.script(replies.text("Hi."))
-    answer(client, request(container={"skills": [{"type": "anthropic", "skill_id": "xlsx"}]}))
-    assert api.requests[0].body["container"]["skills"][0]["skill_id"] == "xlsx"
+    answer(client, req)
+    body = api.requests[0].body
+    assert body["container"] == container and body["tools"][1] == CODE_EXECUTION
+    assert body["thinking"] == {"type": "adaptive"} and body["metadata"] == {"user_id": "u1"}
+    assert body["future_parameter"] == {"on": True}
+    assert req == before
+    assert build_params(request(container="container_011"))["container"] == "container_011"
 
 
 def test_next_step_over_the_same_history_reads_the_prefix_from_cache(api, client):
@@ -179,6 +411,132 @@ def test_next_step_over_the_same_history_reads_the_prefix_from_cache(api, client
     assert first.usage.cache_creation_input_tokens > 0
     assert second.usage.cache_read_input_tokens == first.usage.cache_creation_input_tokens
     assert second.usage.input_tokens < second.usage.cache_read_input_tokens
+
+
+SESSION_SYSTEM = "You are a careful data assistant working in a notebook. " * 20 + "".join(
+    f"<skill><name>skill-{i}</name><description>Handles task family {i}; read its SKILL.md "
+    f"before use. {'Details. ' * 30}</description></skill>\n"
+    for i in range(60)
+)
+"""About 6k tokens: instructions and a 60-skill catalog, a realistic session prefix."""
+SKILL_BODY = "\n".join(f"{i:>4}\tstep {i}: check the columns and totals" for i in range(1, 200))
+PARALLEL = 12
+SESSION = [
+    (
+        "Summarise the report skill.",
+        [replies.tool_use("view", {"path": "/skills/report/SKILL.md"}), replies.text("It checks.")],
+    ),
+    (
+        "Which data files are there?",
+        [replies.tool_use("bash_tool", {"command": "ls data"}), replies.text("Twelve files.")],
+    ),
+    (
+        "Check every data file.",
+        [
+            replies.tool_uses(
+                [("bash_tool", {"command": f"wc -l data/f{i:02}.csv"}) for i in range(PARALLEL)]
+            ),
+            replies.text("All have 120 lines."),
+        ],
+    ),
+    (
+        "Write the summary.",
+        [
+            replies.tool_use("create_file", {"path": "summary.md", "file_text": "# Summary\n"}),
+            replies.text("Written."),
+        ],
+    ),
+    ("Anything else?", [replies.text("No, everything is consistent.")]),
+]
+"""Five turns; the third makes twelve parallel calls (24 blocks in one step)."""
+
+
+def tool_output(call: dict[str, Any]) -> str:
+    if call["name"] == "view":
+        return SKILL_BODY
+    if call["input"].get("command") == "ls data":
+        return "\n".join(f"f{i:02}.csv" for i in range(PARALLEL)) + "\nexit code: 0"
+    if call["name"] == "bash_tool":
+        return f"120 {call['input']['command'].split()[-1]}\nexit code: 0"
+    return "created summary.md (10 bytes)"
+
+
+def play_session(api: FakeMessagesAPI) -> list[tuple[int, Usage]]:
+    """Play ``SESSION`` as the tool loop would; (turn, usage) of every request in order."""
+    client = AnthropicClient(api_key="test-key", base_url=api.url)
+    history: list[Any] = []
+    usages: list[tuple[int, Usage]] = []
+
+    async def run() -> None:
+        for turn, (message, script) in enumerate(SESSION, start=1):
+            api.script(*script)
+            history.append({"role": "user", "content": message})
+            while True:
+                req = ModelRequest(DEFAULT_MODEL, SESSION_SYSTEM, list(history), SKILL_TOOLS)
+                *_, response = [item async for item in client.stream(req)]
+                history.append(response.message)
+                usages.append((turn, response.usage))
+                if not response.tool_uses():
+                    break
+                results = [
+                    {"type": "tool_result", "tool_use_id": call["id"], "content": tool_output(call)}
+                    for call in response.tool_uses()
+                ]
+                history.append({"role": "user", "content": results})
+        await client.aclose()
+
+    asyncio.run(run())
+    return usages
+
+
+def read_share(usage: Usage) -> float:
+    total = usage.input_tokens + usage.cache_creation_input_tokens + usage.cache_read_input_tokens
+    return usage.cache_read_input_tokens / total
+
+
+def last_block_only(request: ModelRequest) -> dict[str, Any]:
+    """The placement before: system, last tool and the final message's last block."""
+    messages = list(request.messages)
+    content = messages[-1]["content"]
+    blocks = [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
+    messages[-1] = {
+        **messages[-1],
+        "content": [*blocks[:-1], {**blocks[-1], "cache_control": MARK}],
+    }
+    return {
+        "model": request.model,
+        "max_tokens": request.max_tokens,
+        "system": [{"type": "text", "text": request.system, "cache_control": MARK}],
+        "tools": [*request.tools[:-1], {**request.tools[-1], "cache_control": MARK}],
+        "messages": messages,
+    }
+
+
+def test_from_the_second_turn_every_request_reads_the_earlier_conversation_from_cache(api):
+    """Each request reads exactly what the one before sent, even after 24 new blocks.
+
+    What is left unread is only what the last step added, so from turn 2 on (once the
+    history outweighs a step) at least 90% of every request's input comes from cache.
+    """
+    usages = play_session(api)
+    totals = [
+        u.input_tokens + u.cache_creation_input_tokens + u.cache_read_input_tokens
+        for _, u in usages
+    ]
+    reads = [u.cache_read_input_tokens for _, u in usages]
+    assert reads[1:] == totals[:-1]
+    assert all(read_share(usage) >= 0.9 for turn, usage in usages if turn >= 2)
+    assert all(breakpoints(r.body) <= 4 for r in api.requests)
+    assert len(usages) == 9
+
+
+def test_with_the_last_block_only_the_step_after_parallel_calls_misses_the_cache(api, monkeypatch):
+    """The same session with the old placement: the lookback cannot reach past 24 blocks."""
+    monkeypatch.setattr(anthropic_client, "build_params", last_block_only)
+    usages = play_session(api)
+    later = [(turn, read_share(usage)) for turn, usage in usages if turn >= 2]
+    assert min(share for _, share in later) < 0.75
+    assert [turn for turn, share in later if share < 0.9] == [3]
 
 
 def test_without_any_credential_stream_raises_missing_api_key_before_any_request(api):

@@ -7,6 +7,8 @@
 
 Script lines: ``{"text": "..."}``, ``{"tool_use": {"name": ..., "input": {...}}}``,
 ``{"tool_uses": [{"name": ..., "input": {...}}, ...]}``,
+``{"content": [block, ...], "stop_reason": "pause_turn", "container": {...}}`` (any blocks:
+thinking, server_tool_use, server tool results…),
 ``{"error": {"status": 529, "type": "overloaded_error", "message": "..."}}``,
 ``{"stream_error": {"type": "overloaded_error"}}``, ``{"truncated": {"text": "..."}}``;
 any line may add ``"delay": seconds``.

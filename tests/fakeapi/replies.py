@@ -4,6 +4,14 @@ A test scripts replies in the order the requests will arrive::
 
     api.script(replies.tool_use("run_bash", {"command": "ls"}), replies.text("Done."))
 
+Hosted code execution is scripted block by block, with the block builders below::
+
+    use = replies.server_tool_use("bash_code_execution", {"command": "ls"})
+    api.script(replies.message(
+        replies.thinking("Listing first."), use, replies.bash_result(use["id"], stdout="a\n"),
+        stop_reason="pause_turn", container=replies.container(),
+    ))
+
 ``stream_events`` turns a finished message into the exact SSE event sequence the real
 API sends, so the SDK's own accumulator is what the tests exercise.
 """
@@ -24,14 +32,23 @@ __all__ = [
     "SlowReply",
     "StreamErrorReply",
     "TruncatedReply",
+    "bash_result",
+    "code_execution_result",
+    "container",
     "echo",
     "error",
+    "message",
+    "new_server_tool_use_id",
     "new_tool_use_id",
     "reply_from_json",
+    "server_tool_result",
+    "server_tool_use",
     "slow",
     "stream_error",
     "stream_events",
     "text",
+    "text_editor_result",
+    "thinking",
     "tool_use",
     "tool_uses",
     "truncated",
@@ -58,6 +75,8 @@ class MessageReply:
 
     content: tuple[dict[str, Any], ...]
     stop_reason: str = "end_turn"
+    container: Mapping[str, Any] | None = None
+    """The hosted container, sent in ``message_delta`` as the API does."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +146,95 @@ def tool_uses(
     return MessageReply((*_text_blocks(text), *blocks), "tool_use")
 
 
+def message(
+    *blocks: Mapping[str, Any],
+    stop_reason: str = "end_turn",
+    container: Mapping[str, Any] | None = None,
+) -> MessageReply:
+    """Any content blocks (text, thinking, server tool use and results…) in one message."""
+    return MessageReply(tuple(dict(block) for block in blocks), stop_reason, container)
+
+
+def new_server_tool_use_id() -> str:
+    return f"srvtoolu_01{uuid.uuid4().hex[:22]}"
+
+
+def thinking(text: str, signature: str = "fake-signature") -> dict[str, Any]:
+    """A thinking block; it streams as ``thinking_delta`` pieces, then a ``signature_delta``."""
+    return {"type": "thinking", "thinking": text, "signature": signature}
+
+
+def server_tool_use(
+    name: str, input: Mapping[str, Any], *, id: str | None = None
+) -> dict[str, Any]:
+    """A ``server_tool_use`` block (``bash_code_execution``, ``text_editor_code_execution``…)."""
+    return {
+        "type": "server_tool_use",
+        "id": id or new_server_tool_use_id(),
+        "name": name,
+        "input": dict(input),
+    }
+
+
+def server_tool_result(type: str, tool_use_id: str, content: Any) -> dict[str, Any]:
+    """A result block of any server tool type, ``content`` as given (any shape)."""
+    return {"type": type, "tool_use_id": tool_use_id, "content": content}
+
+
+def bash_result(
+    tool_use_id: str,
+    *,
+    stdout: str = "",
+    stderr: str = "",
+    return_code: int = 0,
+    file_ids: Sequence[str] = (),
+) -> dict[str, Any]:
+    """A ``bash_code_execution_tool_result`` with a ``bash_code_execution_result``."""
+    outputs = [{"type": "bash_code_execution_output", "file_id": f} for f in file_ids]
+    content = {
+        "type": "bash_code_execution_result",
+        "stdout": stdout,
+        "stderr": stderr,
+        "return_code": return_code,
+        "content": outputs,
+    }
+    return server_tool_result("bash_code_execution_tool_result", tool_use_id, content)
+
+
+def text_editor_result(tool_use_id: str, content: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``text_editor_code_execution_tool_result`` around a view, create, str_replace or error."""
+    return server_tool_result("text_editor_code_execution_tool_result", tool_use_id, dict(content))
+
+
+def code_execution_result(
+    tool_use_id: str,
+    *,
+    stdout: str = "",
+    stderr: str = "",
+    return_code: int = 0,
+    file_ids: Sequence[str] = (),
+) -> dict[str, Any]:
+    """A legacy (Python only) ``code_execution_tool_result``."""
+    outputs = [{"type": "code_execution_output", "file_id": f} for f in file_ids]
+    content = {
+        "type": "code_execution_result",
+        "stdout": stdout,
+        "stderr": stderr,
+        "return_code": return_code,
+        "content": outputs,
+    }
+    return server_tool_result("code_execution_tool_result", tool_use_id, content)
+
+
+def container(
+    id: str = "container_011CYfake",
+    expires_at: str = "2026-11-25T12:30:00Z",
+    skills: Sequence[Mapping[str, Any]] = (),
+) -> dict[str, Any]:
+    """A hosted container as a response reports it."""
+    return {"id": id, "expires_at": expires_at, "skills": [dict(skill) for skill in skills]}
+
+
 def error(status: int, type: str, message: str, *, retry_after: float | None = None) -> ErrorReply:
     return ErrorReply(status, type, message, retry_after)
 
@@ -176,6 +284,12 @@ def _parse_reply(line: Mapping[str, Any]) -> Reply:
     if "tool_uses" in line:
         calls = [(call["name"], call.get("input", {})) for call in line["tool_uses"]]
         return tool_uses(calls, text=line.get("text"))
+    if "content" in line:
+        return message(
+            *line["content"],
+            stop_reason=line.get("stop_reason", "end_turn"),
+            container=line.get("container"),
+        )
     if "text" in line:
         return text(line["text"], line.get("stop_reason", "end_turn"))
     if "error" in line:
@@ -187,7 +301,7 @@ def _parse_reply(line: Mapping[str, Any]) -> Reply:
         return truncated(**line["truncated"])
     raise ValueError(
         f"unknown reply {json.dumps(line)[:80]}; use one of the keys text, tool_use, tool_uses, "
-        "error, stream_error, truncated"
+        "content, error, stream_error, truncated"
     )
 
 
@@ -198,6 +312,7 @@ def stream_events(message: Mapping[str, Any], *, complete: bool = True) -> Itera
     """
     start = {**message, "content": [], "stop_reason": None, "stop_sequence": None}
     start["usage"] = {**message["usage"], "output_tokens": 1}
+    start.pop("container", None)  # the API reports it at the end, in message_delta
     yield {"type": "message_start", "message": start}
     for index, block in enumerate(message["content"]):
         events = _block_events(index, block)
@@ -207,12 +322,10 @@ def stream_events(message: Mapping[str, Any], *, complete: bool = True) -> Itera
         yield from events
     if not complete:
         return
-    usage = message["usage"]
-    yield {
-        "type": "message_delta",
-        "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
-        "usage": usage,
-    }
+    delta = {"stop_reason": message["stop_reason"], "stop_sequence": None}
+    if message.get("container") is not None:
+        delta["container"] = message["container"]
+    yield {"type": "message_delta", "delta": delta, "usage": message["usage"]}
     yield {"type": "message_stop"}
 
 
@@ -231,7 +344,7 @@ def _block_events(index: int, block: Mapping[str, Any]) -> Iterator[dict[str, An
         for piece in split_text(block["thinking"]):
             yield _delta(index, {"type": "thinking_delta", "thinking": piece})
         yield _delta(index, {"type": "signature_delta", "signature": block.get("signature", "")})
-    else:
+    else:  # redacted thinking and server tool results arrive whole, without deltas
         yield _block_start(index, dict(block))
     yield {"type": "content_block_stop", "index": index}
 

@@ -3,8 +3,10 @@
 It is real HTTP (keep-alive, chunked SSE) so the real ``anthropic`` SDK talks to it
 unchanged: retries, ``retry-after``, SSE parsing, the stream accumulator and bearer
 auth are all the SDK's own. Replies come from a FIFO script, then from a responder.
-Usage numbers come from the requests themselves, including a small prompt-cache
-simulation, so tests can check that cache breakpoints are placed where they pay off.
+Usage numbers come from the requests themselves, including a prompt-cache simulation
+(``PromptCache``), so tests and benchmarks can measure where cache breakpoints pay off.
+Requests the API would reject for their breakpoints (more than four, or one on a
+thinking block) get its 400.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from .replies import (
 __all__ = ["FakeMessagesAPI", "PromptCache", "RecordedRequest"]
 
 Responder = Callable[[dict[str, Any]], Reply]
+MAX_BREAKPOINTS = 4
 
 
 @dataclass(frozen=True)
@@ -53,9 +56,15 @@ class PromptCache:
     """A simulated prompt cache: a prefix is written at each ``cache_control`` breakpoint
     and read back by a later request whose prompt starts with it.
 
-    The prompt is rendered as the API does (tools, system, then messages) into blocks of
-    about ``len(json) // 4`` tokens each. Like the API, each breakpoint looks back at most
-    ``LOOKBACK`` blocks for an earlier cache entry, and caches are per model.
+    The prompt is rendered as the API does (tools, system, then messages) into blocks.
+    A block's tokens are approximated as ``len(json) // 4`` (at least 1): not the real
+    tokenizer, but proportional enough to compare shares of the input. Like the API, a
+    request reads the longest prefix written before, looking at each of its breakpoints
+    and the blocks before it, ``LOOKBACK`` positions in all (the breakpoint counts as the
+    first, so a step that adds 20 blocks or more after the last entry misses it); it
+    writes the prefix at every breakpoint, and pays the blocks between what it read and
+    its last breakpoint as the cache write. Caches are per model; entries never expire
+    (tests run well within the 5 minute TTL), and there is no minimum cacheable length.
     """
 
     LOOKBACK = 20
@@ -102,6 +111,20 @@ def _prompt_blocks(body: Mapping[str, Any]) -> Iterator[tuple[int, str, bool]]:
         encoded = json.dumps([role, block], sort_keys=True)
         digest.update(encoded.encode())
         yield max(1, len(encoded) // 4), digest.copy().hexdigest(), marked
+
+
+def _breakpoint_problem(body: Mapping[str, Any]) -> str | None:
+    """The API's 400 message when ``body`` places breakpoints it would reject, else ``None``."""
+    marked = 0
+    for role, block in _rendered_blocks(body):
+        if not (isinstance(block, dict) and "cache_control" in block):
+            continue
+        if block.get("type") in ("thinking", "redacted_thinking"):
+            return f"{role} {block['type']} block: cache_control: Extra inputs are not permitted"
+        marked += 1
+    if marked > MAX_BREAKPOINTS:
+        return f"A maximum of {MAX_BREAKPOINTS} blocks with cache_control may be provided. Found {marked}."
+    return None
 
 
 def _rendered_blocks(body: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
@@ -258,6 +281,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(ErrorReply(400, "invalid_request_error", "body must be a JSON object"))
             return
         api = self.server.api
+        problem = _breakpoint_problem(body)
+        if problem is not None:  # rejected before any reply is used, as the API would
+            self._send_error(ErrorReply(400, "invalid_request_error", problem))
+            return
         try:
             reply = api.next_reply(body)
         except Exception as err:  # a broken responder must show up in the test, not hang it
@@ -282,7 +309,9 @@ class _Handler(BaseHTTPRequestHandler):
         elif isinstance(reply, ErrorReply):
             self._send_error(reply)
         elif isinstance(reply, MessageReply):
-            message = _message(body, reply.content, reply.stop_reason, self.server.api.cache)
+            message = _message(
+                body, reply.content, reply.stop_reason, self.server.api.cache, reply.container
+            )
             if streaming:
                 self._send_events(stream_events(message), delay=event_delay)
             else:
@@ -367,10 +396,12 @@ def _message(
     content: Iterable[dict[str, Any]],
     stop_reason: str | None,
     cache: PromptCache,
+    container: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A full Message for ``body``, with usage computed from the request and the content."""
     content = [dict(block) for block in content]
     usage = {**cache.usage(body), "output_tokens": 1 + len(json.dumps(content)) // 4}
+    extra = {"container": dict(container)} if container is not None else {}
     return {
         "id": f"msg_fake{uuid.uuid4().hex[:20]}",
         "type": "message",
@@ -380,4 +411,5 @@ def _message(
         "stop_reason": stop_reason,
         "stop_sequence": None,
         "usage": usage,
+        **extra,
     }

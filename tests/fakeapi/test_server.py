@@ -10,7 +10,7 @@ import anthropic
 import httpx2
 import pytest
 
-from fakeapi import FakeMessagesAPI, replies
+from fakeapi import FakeMessagesAPI, PromptCache, replies
 from fakeapi.__main__ import load_script
 
 HELLO = [{"role": "user", "content": "Hello"}]
@@ -257,3 +257,135 @@ def test_jsonl_script_lines_become_replies(tmp_path: Path):
     assert script[4].type == "api_error"
     assert script[5] == replies.truncated("cut")
     assert script[6] == replies.slow(replies.text("later"), 0.5)
+
+
+def hosted_step() -> tuple[list[dict], dict]:
+    """A paused hosted step: every kind of block a code execution answer holds."""
+    use = replies.server_tool_use("bash_code_execution", {"command": "python make.py"})
+    edit = replies.server_tool_use("text_editor_code_execution", {"command": "create", "path": "a"})
+    blocks = [
+        replies.thinking("Build it with openpyxl.", signature="sig-1"),
+        {"type": "text", "text": "Creating the workbook."},
+        use,
+        replies.bash_result(use["id"], stdout="ok\n", file_ids=["file_011"]),
+        edit,
+        replies.text_editor_result(
+            edit["id"],
+            {"type": "text_editor_code_execution_create_result", "is_file_update": False},
+        ),
+        {"type": "redacted_thinking", "data": "opaque"},
+    ]
+    return blocks, replies.container(
+        skills=[{"type": "anthropic", "skill_id": "xlsx", "version": "1"}]
+    )
+
+
+def test_hosted_blocks_container_and_pause_turn_stream_as_the_sdk_expects(api):
+    blocks, container = hosted_step()
+    api.script(replies.message(*blocks, stop_reason="pause_turn", container=container))
+    with ask(sdk(api)) as stream:
+        events = [event.type for event in stream]
+        final = stream.get_final_message()
+    assert {"thinking", "signature", "input_json"} <= set(events)
+    assert [block.type for block in final.content] == [block["type"] for block in blocks]
+    assert (
+        final.content[0].thinking == "Build it with openpyxl."
+        and final.content[0].signature == "sig-1"
+    )
+    assert final.content[2].input == {"command": "python make.py"}
+    assert final.content[3].content.content[0].file_id == "file_011"
+    assert final.content[5].content.is_file_update is False
+    assert final.stop_reason == "pause_turn"
+    assert final.container.id == container["id"] and final.container.skills[0].skill_id == "xlsx"
+    assert [b.to_dict(exclude_none=True) for b in final.content] == blocks
+
+
+def sse_events(api: FakeMessagesAPI, body: dict) -> list[dict]:
+    with httpx2.stream("POST", f"{api.url}/v1/messages", json={**body, "stream": True}) as response:
+        return [json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: ")]
+
+
+def test_container_comes_in_message_delta_and_usage_in_both_ends(api):
+    blocks, container = hosted_step()
+    api.script(replies.message(*blocks, stop_reason="pause_turn", container=container))
+    system = [{"type": "text", "text": "S" * 400, "cache_control": {"type": "ephemeral"}}]
+    events = sse_events(api, {"model": "m", "max_tokens": 10, "system": system, "messages": HELLO})
+    start, delta = events[0], events[-2]
+    assert "container" not in start["message"]
+    assert delta["delta"] == {
+        "stop_reason": "pause_turn",
+        "stop_sequence": None,
+        "container": container,
+    }
+    for usage in (start["message"]["usage"], delta["usage"]):
+        assert usage["cache_creation_input_tokens"] > 100
+        assert usage["cache_read_input_tokens"] == 0
+    assert [e["type"] for e in events if e.get("index") == 3] == [
+        "content_block_start",
+        "content_block_stop",
+    ]  # result blocks arrive whole
+
+
+def test_non_streaming_message_carries_its_container(api):
+    api.script(replies.message({"type": "text", "text": "hi"}, container=replies.container()))
+    message = sdk(api).messages.create(model="m", max_tokens=10, messages=HELLO)
+    assert message.container.id == "container_011CYfake"
+
+
+def test_more_than_four_breakpoints_is_a_400_that_uses_no_reply(api):
+    api.script(replies.text("kept for the next request"))
+    mark = {"type": "ephemeral"}
+    content = [{"type": "text", "text": f"part {i}", "cache_control": mark} for i in range(5)]
+    with pytest.raises(anthropic.BadRequestError, match="A maximum of 4 blocks with cache_control"):
+        sdk(api).messages.create(
+            model="m", max_tokens=10, messages=[{"role": "user", "content": content}]
+        )
+    assert api.pending == 1
+
+
+def test_a_breakpoint_on_a_thinking_block_is_a_400(api):
+    thinking = {**replies.thinking("hm"), "cache_control": {"type": "ephemeral"}}
+    messages = [*HELLO, {"role": "assistant", "content": [thinking]}]
+    with pytest.raises(anthropic.BadRequestError, match="thinking block: cache_control"):
+        sdk(api).messages.create(model="m", max_tokens=10, messages=messages)
+
+
+def marked_blocks(count: int, marked: int) -> dict:
+    """A body whose one user message has ``count`` text blocks, a breakpoint on ``marked``."""
+    content = [{"type": "text", "text": f"block {i} " * 20} for i in range(count)]
+    content[marked] = {**content[marked], "cache_control": {"type": "ephemeral"}}
+    return {"model": "m", "messages": [{"role": "user", "content": content}]}
+
+
+@pytest.mark.parametrize(
+    ("added", "hit"), [(PromptCache.LOOKBACK - 1, True), (PromptCache.LOOKBACK, False)]
+)
+def test_a_breakpoint_reads_an_entry_within_twenty_positions_counting_itself(added, hit):
+    """19 blocks after an entry a breakpoint still finds it; 20 blocks after, it does not."""
+    cache = PromptCache()
+    written = cache.usage(marked_blocks(1, 0))["cache_creation_input_tokens"]
+    usage = cache.usage(marked_blocks(1 + added, added))
+    assert usage["cache_read_input_tokens"] == (written if hit else 0)
+
+
+def test_the_longest_written_prefix_is_read_whichever_breakpoint_reaches_it():
+    cache = PromptCache()
+    cache.usage(marked_blocks(2, 1))
+    longer = marked_blocks(40, 39)
+    longer["messages"][0]["content"][1]["cache_control"] = {"type": "ephemeral"}
+    usage = cache.usage(longer)
+    everything = cache.count_tokens(longer)
+    assert usage["cache_read_input_tokens"] == cache.count_tokens(marked_blocks(2, 1))
+    assert usage["cache_creation_input_tokens"] == everything - usage["cache_read_input_tokens"]
+    assert usage["input_tokens"] == 0
+    again = cache.usage(longer)
+    assert again["cache_read_input_tokens"] == everything
+
+
+def test_jsonl_content_line_is_a_message_of_any_blocks(tmp_path: Path):
+    blocks, container = hosted_step()
+    line = {"content": blocks, "stop_reason": "pause_turn", "container": container}
+    path = tmp_path / "script.jsonl"
+    path.write_text(json.dumps(line) + "\n")
+    (reply,) = load_script(path)
+    assert reply == replies.message(*blocks, stop_reason="pause_turn", container=container)
