@@ -5,7 +5,7 @@
     difference is conjure's code, not a bigger payload. Library: ``Session.chat_sync`` vs
     a sync SDK stream. Kernel: a chat cell in a real ``conjure`` kernel vs the least any
     kernel turn costs, a ``%%python pass`` cell's round-trip plus the bare SDK call.
-(b) A ``bash_tool`` call of ``true`` through ``LocalExecutor`` vs ``subprocess.run``.
+(b) A ``bash_tool`` call of ``true`` through the local workspace vs ``subprocess.run``.
 (c) ``find_skills`` over 1,000 skills with 50 KB bodies vs walking the tree / reading
     1 KB of each SKILL.md, checking that no body was read.
 
@@ -32,11 +32,12 @@ from typing import Any
 import anthropic
 from jupyter_client.manager import KernelManager
 
-from conjure_kernel.backends.local import LocalExecutor
+from conjure_kernel.backends.local import LocalWorkspace
 from conjure_kernel.clients.anthropic_client import DEFAULT_MODEL, AnthropicClient
 from conjure_kernel.conversation.session import Session
 from conjure_kernel.skills.discovery import find_skills
 from conjure_kernel.tools.values import ToolCall
+from conjure_kernel.tools.workspace import WorkspaceTools
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
@@ -167,7 +168,7 @@ def bench_kernel(api: FakeMessagesAPI, n: int, workdir: Path) -> Samples:
 
 
 def bench_bash(n: int, workdir: Path) -> Samples:
-    executor = LocalExecutor(workdir=workdir, timeout=60, max_output_chars=30_000)
+    executor = WorkspaceTools(LocalWorkspace(workdir), timeout=60, max_output_chars=30_000)
     call = ToolCall("toolu_bench", "bash_tool", {"command": "true"})
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -176,13 +177,13 @@ def bench_bash(n: int, workdir: Path) -> Samples:
         if (result := loop.run_until_complete(executor.run(call))).is_error:
             raise RuntimeError(result.content)
 
-    def same_options() -> None:  # what LocalExecutor asks of the OS: pipes, new session, cwd
+    def same_options() -> None:  # what the local workspace asks of the OS: pipes, new session, cwd
         subprocess.run(
             ["bash", "-c", "true"], capture_output=True, start_new_session=True, cwd=workdir
         )
 
     variants = {
-        "LocalExecutor bash_tool": clock(tool_call),
+        "local bash_tool": clock(tool_call),
         "subprocess.run": clock(lambda: subprocess.run(["bash", "-c", "true"])),
         "subprocess.run, same opts": clock(same_options),
     }
@@ -238,11 +239,11 @@ COMPARISONS = [  # (name, section, measured variant, its baseline)
     ("library turn", "turn, library", "conjure Session.chat_sync", "bare SDK, same request"),
     ("kernel turn", "turn, kernel", "conjure chat cell", "pass cell + bare SDK (sum)"),
     ("kernel turn vs SDK cell", "turn, kernel", "conjure chat cell", "%%python cell, bare SDK"),
-    ("bash_tool", "bash_tool true", "LocalExecutor bash_tool", "subprocess.run"),
+    ("bash_tool", "bash_tool true", "local bash_tool", "subprocess.run"),
     (
         "bash_tool vs same opts",
         "bash_tool true",
-        "LocalExecutor bash_tool",
+        "local bash_tool",
         "subprocess.run, same opts",
     ),
     ("skills vs walk", "skills", "find_skills", "os.walk only"),

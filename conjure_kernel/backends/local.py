@@ -1,8 +1,9 @@
 """The local backend: the four skill tools run with bash and files on this machine.
 
-For development and trusted skills: nothing is sandboxed. Each command runs in its
-own process group (``start_new_session``) so that a timeout or a Jupyter interrupt
-kills it together with everything it started.
+For development and trusted skills: nothing is sandboxed. ``LocalWorkspace`` is the
+workspace seam on the host, under the shared ``WorkspaceTools`` dispatcher. Each
+command runs in its own process group (``start_new_session``) so that a timeout or a
+Jupyter interrupt kills it together with everything it started.
 """
 
 from __future__ import annotations
@@ -12,100 +13,86 @@ import contextlib
 import os
 import signal
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from stat import S_ISDIR, S_ISREG
+from typing import ClassVar
 
 from ..errors import BackendError
 from ..skills.prompt import render_system_prompt
 from ..skills.skill import Skill
-from ..tools.files import replace_once, view_path, write_file
-from ..tools.output import format_exec_result, truncate_output
-from ..tools.schemas import SKILL_TOOLS, check_tool_input
-from ..tools.values import ExecResult, ToolCall, ToolResult
+from ..tools.output import StreamCapture
+from ..tools.schemas import check_tool_input
+from ..tools.values import ExecResult
+from ..tools.workspace import PathInfo, WorkspaceTools
 from .base import ExecutorBackend, ExecutorSession, SessionOptions
 from .settings import Setting
 
-if TYPE_CHECKING:
-    from anthropic.types import ToolParam
-
-__all__ = ["LocalBackend", "LocalExecutor", "LocalSession", "check_tool_input", "host_workdir"]
+__all__ = ["LocalBackend", "LocalSession", "LocalWorkspace", "check_tool_input", "host_workdir"]
 
 _KILL_GRACE = 1.0
 """Seconds between SIGTERM and SIGKILL, and after SIGKILL before the pipes are closed anyway."""
-_TOOLS_BY_NAME = {tool["name"]: tool for tool in SKILL_TOOLS}
 
 
-class LocalExecutor:
-    """Runs ``view``, ``bash_tool``, ``create_file`` and ``str_replace`` in ``workdir``."""
+class LocalWorkspace:
+    """The ``Workspace`` on this machine: host paths resolved against ``workdir``, and
+    bash with one process group per command.
 
-    def __init__(self, *, workdir: Path, timeout: float, max_output_chars: int) -> None:
+    File operations are plain blocking calls: on a local disk they take microseconds,
+    less than a hop to a worker thread would.
+    """
+
+    def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
-        self.timeout = timeout
-        self.max_output_chars = max_output_chars
         self._process_groups: set[int] = set()
-        self._file_tools: dict[str, Callable[[dict[str, Any]], str]] = {
-            "view": self._view,
-            "create_file": self._create_file,
-            "str_replace": self._str_replace,
-        }
+        self._closed = False
 
-    @property
-    def tools(self) -> Sequence[ToolParam]:
-        return SKILL_TOOLS
+    def resolve(self, path: str) -> str:
+        return os.path.normpath(os.path.join(self.workdir, os.path.expanduser(path)))
 
-    async def run(self, call: ToolCall) -> ToolResult:
-        """Run one call; bad input and file-system faults come back as error results."""
-        tool = _TOOLS_BY_NAME.get(call.name)
-        if tool is None:
-            return ToolResult(call.id, f"unknown tool {call.name!r}", is_error=True)
-        problem = check_tool_input(tool, call.input)
-        if problem:
-            return ToolResult(call.id, problem, is_error=True)
+    async def stat(self, path: str) -> PathInfo:
         try:
-            if call.name == "bash_tool":
-                return await self._bash(call)
-            text = self._file_tools[call.name](call.input)
-        except (OSError, ValueError) as error:
-            return ToolResult(call.id, str(error), is_error=True)
-        return ToolResult(call.id, truncate_output(text, self.max_output_chars))
+            info = os.stat(self.resolve(path))
+        except (FileNotFoundError, NotADirectoryError):
+            return PathInfo("missing")
+        if S_ISDIR(info.st_mode):
+            return PathInfo("directory", info.st_size)
+        return PathInfo("file" if S_ISREG(info.st_mode) else "other", info.st_size)
 
-    async def aclose(self) -> None:
-        """Kill every command still running, with everything it started."""
-        for group in list(self._process_groups):
-            _signal_group(group, signal.SIGKILL)
+    async def read(self, path: str, start: int = 0, end: int | None = None) -> bytes:
+        with open(self.resolve(path), "rb") as file:
+            file.seek(start)
+            return file.read(-1 if end is None else max(end - start, 0))
 
-    def _resolve(self, path: str) -> Path:
-        return Path(os.path.normpath(self.workdir / Path(path).expanduser()))
+    async def write(self, path: str, data: bytes) -> bool:
+        target = Path(self.resolve(path))
+        existed = target.exists()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        return existed
 
-    def _view(self, arguments: dict[str, Any]) -> str:
-        return view_path(self._resolve(arguments["path"]), arguments.get("view_range"))
+    async def list_dir(self, path: str) -> list[str]:
+        root = Path(self.resolve(path))
+        entries: list[str] = []
+        for child in _visible_children(root):
+            entries.append(_entry_name(child, root))
+            if child.is_dir():
+                entries += [
+                    _entry_name(grandchild, root) for grandchild in _visible_children(child)
+                ]
+        return entries
 
-    def _create_file(self, arguments: dict[str, Any]) -> str:
-        return write_file(self._resolve(arguments["path"]), arguments["file_text"])
-
-    def _str_replace(self, arguments: dict[str, Any]) -> str:
-        path = self._resolve(arguments["path"])
-        return replace_once(path, arguments["old_str"], arguments.get("new_str") or "")
-
-    async def _bash(self, call: ToolCall) -> ToolResult:
-        result = await self._run_command(call.input["command"])
-        return ToolResult(
-            call.id,
-            format_exec_result(result, self.max_output_chars, timeout=self.timeout),
-            is_error=result.exit_code != 0 or result.timed_out,
-            exit_code=result.exit_code,
-        )
-
-    async def _run_command(self, command: str) -> ExecResult:
+    async def exec(self, command: str, *, timeout: float, keep: int) -> ExecResult:
         """Run ``command`` in a new process group; kill the group on timeout or cancel."""
-        transport, capture = await _start(command, self.workdir)
+        transport, capture = await _start(command, self.workdir, keep)
         group = transport.get_pid()
         self._process_groups.add(group)
+        if self._closed:  # aclose ran while this command was starting, and could not see it
+            _signal_group(group, signal.SIGKILL)
         timed_out = False
         try:
-            await asyncio.wait_for(asyncio.shield(capture.finished), self.timeout)
+            await asyncio.wait_for(asyncio.shield(capture.finished), timeout)
         except asyncio.TimeoutError:
             timed_out = True
             await _stop(group, capture.finished)
@@ -116,15 +103,41 @@ class LocalExecutor:
             self._process_groups.discard(group)
             transport.close()
         exit_code = transport.get_returncode()
+        stdout, stdout_gap = capture.streams[1].result()
+        stderr, stderr_gap = capture.streams[2].result()
         return ExecResult(
             -signal.SIGKILL if exit_code is None else exit_code,
-            capture.text(1),
-            capture.text(2),
+            stdout,
+            stderr,
             timed_out,
+            stdout_gap=stdout_gap,
+            stderr_gap=stderr_gap,
         )
 
+    async def aclose(self) -> None:
+        """Kill every command still running, with everything it started."""
+        self._closed = True
+        for group in list(self._process_groups):
+            _signal_group(group, signal.SIGKILL)
 
-async def _start(command: str, workdir: Path) -> tuple[asyncio.SubprocessTransport, _Capture]:
+
+def _visible_children(folder: Path) -> list[Path]:
+    try:
+        children = list(folder.iterdir())
+    except OSError:  # an unreadable folder is listed but not entered
+        return []
+    visible = (c for c in children if not c.name.startswith(".") and c.name != "node_modules")
+    return sorted(visible, key=lambda child: child.name)
+
+
+def _entry_name(path: Path, root: Path) -> str:
+    relative = path.relative_to(root).as_posix()
+    return f"{relative}/" if path.is_dir() else relative
+
+
+async def _start(
+    command: str, workdir: Path, keep: int
+) -> tuple[asyncio.SubprocessTransport, _Capture]:
     """Start ``bash -c command``; an interrupt during start-up lets it start, then kills it.
 
     ``loop.subprocess_exec`` rather than ``create_subprocess_exec`` (which wraps it): its
@@ -134,7 +147,7 @@ async def _start(command: str, workdir: Path) -> tuple[asyncio.SubprocessTranspo
     """
     starting = asyncio.ensure_future(
         asyncio.get_running_loop().subprocess_exec(
-            _Capture,
+            lambda: _Capture(keep),
             "bash",
             "-c",
             command,
@@ -155,21 +168,19 @@ async def _start(command: str, workdir: Path) -> tuple[asyncio.SubprocessTranspo
 
 
 class _Capture(asyncio.SubprocessProtocol):
-    """Collects a command's output; ``finished`` resolves once it exited and its pipes closed."""
+    """Collects a command's output, each stream capped as it arrives; ``finished`` resolves
+    once the command exited and its pipes closed."""
 
-    def __init__(self) -> None:
-        self.output = {1: bytearray(), 2: bytearray()}
+    def __init__(self, keep: int) -> None:
+        self.streams = {1: StreamCapture(keep), 2: StreamCapture(keep)}
         self.finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:
-        self.output[fd] += data
+        self.streams[fd].feed(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.finished.done():
             self.finished.set_result(None)
-
-    def text(self, fd: int) -> str:
-        return self.output[fd].decode("utf-8", errors="replace")
 
 
 async def _stop(group: int, finished: asyncio.Future[None]) -> None:
@@ -217,8 +228,8 @@ class LocalBackend(ExecutorBackend):
     async def open_session(self, skills: Sequence[Skill], options: SessionOptions) -> LocalSession:
         workdir = host_workdir(options.settings.get("workdir"))
         timeout = float(options.settings.get("timeout", 300.0))
-        executor = LocalExecutor(
-            workdir=workdir, timeout=timeout, max_output_chars=options.max_output_chars
+        executor = WorkspaceTools(
+            LocalWorkspace(workdir), timeout=timeout, max_output_chars=options.max_output_chars
         )
         environment = (
             "Your tools run bash commands and view and edit files on the user's machine, "

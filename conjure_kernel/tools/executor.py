@@ -2,7 +2,8 @@
 
 An executor knows which tools it offers and runs one call at a time; the loop runs
 several concurrently. Executors report failures as ``ToolResult(is_error=True)``
-rather than raising, so the model can see and react to them.
+rather than raising, so the model can see and react to them. ``WorkspaceTools``
+(tools/workspace.py) is the executor of the four skill tools over any workspace.
 """
 
 from __future__ import annotations

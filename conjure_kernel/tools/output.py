@@ -1,34 +1,85 @@
 """Shape tool output for the model: shortened when long, never empty.
 
 A command can print megabytes; the model needs its start (what ran) and its end
-(the error, the summary), so the middle goes and a note says how much went.
+(the error, the summary), so the middle goes and a note says how much went. The
+middle may go twice over: while a command's output is read (``StreamCapture``, so
+memory stays bounded) and when the result is formatted; the note counts both.
 """
 
 from __future__ import annotations
 
+import codecs
 import signal
 
-from .values import ExecResult
+from .values import ExecResult, Gap
 
-__all__ = ["format_exec_result", "truncate_output"]
+__all__ = ["StreamCapture", "format_exec_result", "truncate_output"]
 
 
-def truncate_output(text: str, limit: int) -> str:
+class StreamCapture:
+    """Keeps the first and last ``keep`` bytes of a stream; the middle is counted, not stored.
+
+    A command may print without end (``yes``): the kernel's memory stays flat whatever
+    it prints, and the model still learns how much it missed.
+    """
+
+    def __init__(self, keep: int) -> None:
+        self._keep = keep
+        self._head = bytearray()
+        self._tail = bytearray()
+        self._dropped_any = False
+        self._dropped_chars = 0
+        self._dropped_lines = 0
+        # one decoder for the whole middle: a character split between two drops counts once
+        self._dropped_text = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def feed(self, data: bytes) -> None:
+        """Take the next piece of the stream, as it arrives."""
+        room = self._keep - len(self._head)
+        if room > 0:
+            self._head += data[:room]
+            data = data[room:]
+        self._tail += data
+        excess = len(self._tail) - self._keep
+        if excess > 0:
+            dropped = self._tail[:excess]
+            self._dropped_any = True
+            self._dropped_chars += len(self._dropped_text.decode(dropped))
+            self._dropped_lines += dropped.count(b"\n")
+            del self._tail[:excess]  # bytearray drops its front without moving the rest
+
+    def result(self) -> tuple[str, Gap | None]:
+        """The kept text, and the gap in it if anything was dropped."""
+        if not self._dropped_any:  # decode as one, so a character split between the halves survives
+            return (self._head + self._tail).decode("utf-8", errors="replace"), None
+        head = self._head.decode("utf-8", errors="replace")
+        tail = self._tail.decode("utf-8", errors="replace")
+        return head + tail, Gap(len(head), self._dropped_chars, self._dropped_lines)
+
+
+def truncate_output(text: str, limit: int, gap: Gap | None = None) -> str:
     """Keep about ``limit`` characters, half from the head and half from the tail.
 
-    The cut falls on line boundaries when one is near, so no line is shown half.
+    The cut falls on line boundaries when one is near, so no line is shown half. A
+    ``gap`` (dropped while reading) always lies inside the cut, and the note counts it.
     """
     if len(text) <= limit:
-        return text
-    half = max(limit // 2, 1)
-    slack = half // 4
-    head_end = _snap(text.rfind("\n", 0, half) + 1, half, slack)
-    tail_start = _snap(text.find("\n", len(text) - half) + 1, len(text) - half, slack)
-    cut = text[head_end:tail_start]
-    lines = cut.count("\n")
+        if gap is None:
+            return text
+        head_end = tail_start = gap.at
+    else:
+        half = max(limit // 2, 1)
+        slack = half // 4
+        head_end = _snap(text.rfind("\n", 0, half) + 1, half, slack)
+        tail_start = _snap(text.find("\n", len(text) - half) + 1, len(text) - half, slack)
+        if gap is not None:
+            head_end, tail_start = min(head_end, gap.at), max(tail_start, gap.at)
+    dropped_chars, dropped_lines = (gap.chars, gap.lines) if gap else (0, 0)
+    cut = tail_start - head_end + dropped_chars
+    lines = text.count("\n", head_end, tail_start) + dropped_lines
     note = (
-        f"[... {len(cut):,} characters ({lines:,} lines) cut; "
-        f"the output was {len(text):,} characters ...]"
+        f"[... {cut:,} characters ({lines:,} lines) cut; "
+        f"the output was {len(text) + dropped_chars:,} characters ...]"
     )
     head = text[:head_end]
     separator = "" if head.endswith("\n") or not head else "\n"
@@ -46,13 +97,14 @@ def format_exec_result(result: ExecResult, limit: int, *, timeout: float | None 
     ``limit`` is shared by both streams; stderr gets at most half unless stdout needs less.
     ``timeout`` is the limit that was applied, named when the command ran out of time.
     """
+    stdout_gap, stderr_gap = result.stdout_gap, result.stderr_gap
     stderr_share = min(len(result.stderr), limit // 2)
     stdout_share = min(len(result.stdout), limit - stderr_share)
     parts = []
     if result.stdout:
-        parts.append(truncate_output(result.stdout, stdout_share).rstrip("\n"))
+        parts.append(truncate_output(result.stdout, stdout_share, stdout_gap).rstrip("\n"))
     if result.stderr:
-        stderr = truncate_output(result.stderr, limit - stdout_share)
+        stderr = truncate_output(result.stderr, limit - stdout_share, stderr_gap)
         parts.append("stderr:\n" + stderr.rstrip("\n"))
     if not parts:
         parts.append("(no output)")

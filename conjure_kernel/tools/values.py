@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ExecResult", "ToolCall", "ToolResult"]
+__all__ = ["ExecResult", "Gap", "ToolCall", "ToolResult"]
 
 
 @dataclass(frozen=True)
@@ -21,13 +21,29 @@ class ToolCall:
 
 
 @dataclass(frozen=True)
+class Gap:
+    """A stretch of a stream dropped while it was read, ``at`` characters into the kept text."""
+
+    at: int
+    chars: int
+    lines: int
+    """Line breaks in the dropped stretch."""
+
+
+@dataclass(frozen=True)
 class ExecResult:
-    """What a shell command did: its exit code and both streams."""
+    """What a shell command did: its exit code and both streams.
+
+    A stream may have lost its middle while it was read (memory stays bounded); its gap
+    says where and how much, so formatting cuts once and names the true sizes.
+    """
 
     exit_code: int
     stdout: str
     stderr: str
     timed_out: bool = False
+    stdout_gap: Gap | None = None
+    stderr_gap: Gap | None = None
 
 
 @dataclass(frozen=True)

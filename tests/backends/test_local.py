@@ -1,5 +1,7 @@
 import asyncio
 import os
+import re
+import resource
 import time
 from pathlib import Path
 
@@ -7,22 +9,29 @@ import pytest
 from scripted_client import ScriptedClient, text_reply, tool_use_reply
 
 from conjure_kernel.backends.base import SessionOptions, TurnOptions
-from conjure_kernel.backends.local import LocalBackend, LocalExecutor, LocalSession
+from conjure_kernel.backends.local import LocalBackend, LocalSession, LocalWorkspace
 from conjure_kernel.errors import BackendError
 from conjure_kernel.events import ToolCallFinished, TurnEnded
 from conjure_kernel.skills.skill import Skill, SkillMetadata
 from conjure_kernel.tools.values import ToolCall, ToolResult
+from conjure_kernel.tools.workspace import WorkspaceTools
 
 HANG_GUARD = 60.0
 """Seconds after which a cancelled call counts as hung; generous, it measures no speed."""
 
 
+def local_tools(workdir: Path, timeout: float = 30, max_output_chars: int = 2000) -> WorkspaceTools:
+    return WorkspaceTools(
+        LocalWorkspace(workdir), timeout=timeout, max_output_chars=max_output_chars
+    )
+
+
 @pytest.fixture
-def executor(tmp_path: Path) -> LocalExecutor:
-    return LocalExecutor(workdir=tmp_path, timeout=30, max_output_chars=2000)
+def executor(tmp_path: Path) -> WorkspaceTools:
+    return local_tools(tmp_path)
 
 
-def run(executor: LocalExecutor, name: str, **arguments) -> ToolResult:
+def run(executor: WorkspaceTools, name: str, **arguments) -> ToolResult:
     return asyncio.run(executor.run(ToolCall("toolu_1", name, arguments)))
 
 
@@ -101,7 +110,15 @@ def test_view_of_a_large_file_keeps_head_and_tail(executor, tmp_path):
     content = run(executor, "view", path="big.txt").content
     assert content.startswith("     1\trow 1\n")
     assert content.endswith("  5000\trow 5000")
-    assert "cut" in content
+    assert re.search(r"\n\[\.\.\. lines \d+-4,\d+ of 5,000 cut; view them with view_range", content)
+    assert len(content) <= 2000
+
+
+def test_view_range_of_a_large_file_shows_those_lines(executor, tmp_path):
+    (tmp_path / "big.txt").write_text("".join(f"row {n}\n" for n in range(1, 5001)))
+    assert run(executor, "view", path="big.txt", view_range=[2500, 2501]).content == (
+        "  2500\trow 2500\n  2501\trow 2501"
+    )
 
 
 def test_absolute_paths_are_used_as_given(executor, tmp_path):
@@ -198,8 +215,24 @@ def test_nonzero_exit_is_an_error_with_stderr(executor):
     assert result.content == "out\nstderr:\noops\nexit code: 3"
 
 
+def test_output_is_capped_while_it_is_read(executor):
+    """A command printing 50 MB reaches the model as head, note and tail; memory stays flat."""
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result = run(executor, "bash_tool", command="yes | head -c 50000000")
+    growth_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_kb) / 1024
+    assert not result.is_error and len(result.content) < 2000 + 200
+    assert result.content.startswith("y\ny\n") and result.content.endswith("y\nexit code: 0")
+    note = re.search(
+        r"\(([\d,]+) lines\) cut; the output was 50,000,000 characters", result.content
+    )
+    assert note, result.content
+    shown = result.content.count("\n") - 1  # less the break after the note
+    assert int(note[1].replace(",", "")) + shown == 25_000_000
+    assert growth_mb < 40  # holding the whole output would take 50 MB at least
+
+
 def test_timeout_kills_the_whole_process_group(tmp_path):
-    executor = LocalExecutor(workdir=tmp_path, timeout=0.5, max_output_chars=2000)
+    executor = local_tools(tmp_path, timeout=0.5)
     command = "echo started; sleep 100 & echo $! >> pids; sleep 100 & echo $! >> pids; wait"
     result = run(executor, "bash_tool", command=command)
     assert result.is_error and "timed out after 0.5 s" in result.content
@@ -242,7 +275,7 @@ def test_cancelling_during_start_up_still_kills_the_group_promptly(executor, tmp
 
 
 def test_a_process_that_left_the_group_cannot_hang_the_call(tmp_path):
-    executor = LocalExecutor(workdir=tmp_path, timeout=0.3, max_output_chars=2000)
+    executor = local_tools(tmp_path, timeout=0.3)
     command = "setsid sleep 30 & echo $! > pids; sleep 30"
     try:
         result = run(executor, "bash_tool", command=command)
@@ -259,6 +292,22 @@ def test_aclose_kills_running_commands(executor, tmp_path):
             await asyncio.sleep(0.01)
         await executor.aclose()
         return await task
+
+    result = asyncio.run(scenario())
+    assert result.is_error and "SIGKILL" in result.content
+
+
+@pytest.mark.parametrize("steps", range(4))
+def test_aclose_during_start_up_still_kills_the_command(executor, steps):
+    """aclose cannot see a command still starting; the command kills itself once it sees."""
+
+    async def scenario() -> ToolResult:
+        call = ToolCall("toolu_1", "bash_tool", {"command": "sleep 30"})
+        task = asyncio.ensure_future(executor.run(call))
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        await executor.aclose()
+        return await asyncio.wait_for(task, HANG_GUARD)  # a hang fails; no speed is asserted
 
     result = asyncio.run(scenario())
     assert result.is_error and "SIGKILL" in result.content

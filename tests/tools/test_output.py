@@ -1,5 +1,5 @@
-from conjure_kernel.tools.output import format_exec_result, truncate_output
-from conjure_kernel.tools.values import ExecResult
+from conjure_kernel.tools.output import StreamCapture, format_exec_result, truncate_output
+from conjure_kernel.tools.values import ExecResult, Gap
 
 
 def test_short_text_is_unchanged():
@@ -54,3 +54,52 @@ def test_exec_result_streams_share_the_limit():
 def test_short_stdout_leaves_room_for_stderr():
     text = format_exec_result(ExecResult(1, "ok\n", "e" * 900), 1000)
     assert "e" * 900 in text
+
+
+# capped while reading
+
+
+def feed(capture: StreamCapture, data: bytes, piece: int = 1000) -> StreamCapture:
+    for start in range(0, len(data), piece):
+        capture.feed(data[start : start + piece])
+    return capture
+
+
+def test_a_stream_under_the_cap_is_kept_whole_even_a_character_split_between_reads():
+    text, gap = feed(StreamCapture(keep=10), "abcdé漢字xyz".encode(), piece=1).result()
+    assert (text, gap) == ("abcdé漢字xyz", None)
+
+
+def test_a_stream_over_the_cap_keeps_both_ends_and_counts_the_middle():
+    data = b"".join(b"%05d\n" % n for n in range(100_000))  # 600,000 bytes
+    text, gap = feed(StreamCapture(keep=600), data).result()
+    assert text == data[:600].decode() + data[-600:].decode()
+    assert gap == Gap(at=600, chars=len(data) - 1200, lines=100_000 - 200)
+
+
+def test_the_dropped_middle_counts_characters_not_bytes():
+    data = ("é" * 100 + "end!").encode()
+    text, gap = feed(StreamCapture(keep=4), data, piece=7).result()
+    assert (text, gap) == ("ééend!", Gap(at=2, chars=98, lines=0))
+
+
+def test_a_gap_lies_inside_the_cut_and_the_note_counts_it():
+    text = "".join(f"line {n}\n" for n in range(100))
+    shortened = truncate_output(text, 200, Gap(at=len(text) // 2, chars=1_000_000, lines=5_000))
+    cut = text[len(shortened.split("[...")[0]) : len(text) - len(shortened.split("]\n")[1])]
+    assert f"({cut.count(chr(10)) + 5_000:,} lines) cut" in shortened
+    assert f"the output was {len(text) + 1_000_000:,} characters" in shortened
+
+
+def test_a_gap_in_text_within_the_limit_still_gets_its_note():
+    assert truncate_output("head\ntail\n", 100, Gap(at=5, chars=7, lines=2)) == (
+        "head\n[... 7 characters (2 lines) cut; the output was 17 characters ...]\ntail\n"
+    )
+
+
+def test_exec_results_with_gaps_are_cut_once():
+    result = ExecResult(
+        0, "a" * 5000, "e" * 5000, stdout_gap=Gap(2500, 10**6, 0), stderr_gap=Gap(2500, 10**6, 0)
+    )
+    text = format_exec_result(result, 1000)
+    assert text.count("cut;") == 2 and text.count("the output was 1,005,000 characters") == 2
