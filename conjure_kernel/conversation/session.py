@@ -105,7 +105,15 @@ class Session:
         return SessionOptions(values, self.max_output_chars, self.namespace)
 
     def reset(self) -> None:
-        """Forget the conversation; keep backend, skills and model."""
+        """Forget the conversation and start the backend afresh; keep backend, skills and model.
+
+        The backend session is closed, so what the tools left running (background
+        jobs, a container's processes) stops with the conversation that started it.
+        """
+        self._forget()
+        self._drop_backend_session()
+
+    def _forget(self) -> None:
         self.messages.clear()
         self.transcript.clear()
         self.usage = Usage()
@@ -113,7 +121,7 @@ class Session:
 
     def restore(self, records: Sequence[TurnRecord]) -> None:
         """Rebuild the conversation from saved turns (after a kernel restart)."""
-        self.reset()
+        self._forget()
         for record in records:
             self.messages.extend(record.history_messages())  # type: ignore[arg-type]
             self.usage = self.usage + record.usage

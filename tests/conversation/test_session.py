@@ -217,8 +217,10 @@ def test_reset_forgets_the_conversation_but_keeps_backend_skills_and_model(new_s
     session = new_session(ScriptedClient(two_turn_script()[:2]), skills=[skill])
     chat(session, "write a note")
     assert session.messages and session.transcript and session.files
+    before = session.backend_session
     session.reset()
     assert session.messages == [] and session.transcript == [] and session.files == []
+    assert session.backend_session is not before  # closed: what its tools left running stops
     assert session.usage == Usage()
     assert session.backend_name == "local" and session.skills == [skill]
     assert session.model == "claude-test"
