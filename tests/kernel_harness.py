@@ -10,6 +10,8 @@ from typing import Any
 
 from jupyter_client.manager import KernelManager
 
+from conjure_kernel.conversation.transcript import TurnRecord
+
 TURN_MIME = "application/vnd.conjure.turn.v1+json"
 
 
@@ -39,6 +41,10 @@ class CellResult:
         turns = [b[TURN_MIME] for b in self.bundles() if TURN_MIME in b]
         assert turns, f"no turn record in the output; error={self.error!r}; text={self.text()!r}"
         return turns[-1]
+
+    def record(self) -> TurnRecord:
+        """The saved turn read back as conjure-kernel reads it (answer, tool calls…)."""
+        return TurnRecord.from_json(self.turn())
 
     def text(self) -> str:
         parts = []

@@ -1,12 +1,16 @@
-"""The record of one turn: what was asked, every model step, every tool call and its result.
+"""The record of one turn: what was asked, what the person saw, and what replay needs.
 
-A ``TurnRecord`` is built from the turn's events alone, so it records exactly what the
-user saw. Its JSON (schema ``TURN_SCHEMA``) is what a notebook saves in each chat cell's
-output and what replay, drift reports and ``%history restore`` read back.
+A ``TurnRecord`` is built from the turn's events alone. Its ``timeline`` (the turn
+model of ``turn.py``) is what the person saw, and what every view draws; its ``steps``
+(the model's responses) are the replay data, which ``%config ConjureMagics.record =
+False`` leaves out of the notebook without losing anything from the view. Its JSON
+(schema ``TURN_SCHEMA``) is what a notebook saves in each chat cell's output and what
+replay, drift reports and ``%history restore`` read back.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,21 +19,19 @@ from ..backends.loop import answer
 from ..clients.base import ModelResponse, Usage
 from ..clients.replay_client import RecordedTurn
 from ..errors import RecordingError
-from ..events import (
-    Event,
-    ModelStepFinished,
-    TextDelta,
-    ToolCallFinished,
-    TurnEnded,
-    TurnFailed,
-    TurnStarted,
-)
+from ..events import Event, ModelStepFinished, TurnEnded, TurnFailed, TurnStarted
 from ..tools.values import ToolCall, ToolResult
+from .turn import Redact, Timeline, redact_value, tool_call_from_json, tool_result_from_json
 
 __all__ = ["TURN_SCHEMA", "TurnRecord", "TurnRecorder"]
 
-TURN_SCHEMA = 1
-"""Bumped on any incompatible change of ``TurnRecord.to_json``; readers reject newer ones."""
+TURN_SCHEMA = 2
+"""Bumped on any incompatible change of ``TurnRecord.to_json``; readers reject newer ones.
+
+1: the view was rebuilt from ``steps``, with the answer and tool results kept beside
+them (``answer``, ``tool_calls``). 2: the view is the ``timeline``; ``answer`` and
+``tool_calls`` are read from it.
+"""
 
 
 @dataclass
@@ -40,8 +42,9 @@ class TurnRecord:
     backend: str
     model: str
     steps: list[ModelResponse] = field(default_factory=list)
-    tool_calls: list[tuple[ToolCall, ToolResult]] = field(default_factory=list)
-    answer: str = ""
+    """The model's responses: what replay answers from and history is rebuilt from."""
+    timeline: Timeline = field(default_factory=Timeline)
+    """What the person saw, in order: text, tool calls, notices, files, approvals."""
     stop_reason: str | None = None
     usage: Usage = field(default_factory=Usage)
     skills: dict[str, str] = field(default_factory=dict)
@@ -58,6 +61,15 @@ class TurnRecord:
     @property
     def ok(self) -> bool:
         return self.error is None and self.stop_reason is not None
+
+    @property
+    def answer(self) -> str:
+        return self.timeline.answer
+
+    @property
+    def tool_calls(self) -> list[tuple[ToolCall, ToolResult]]:
+        """Every finished tool call with its result, for drift, replay and history."""
+        return self.timeline.tool_calls
 
     def history_messages(self) -> list[dict[str, Any]]:
         """The messages this turn added to the conversation, for ``%history restore``."""
@@ -83,6 +95,29 @@ class TurnRecord:
             dict(self.skills),
         )
 
+    def redacted(self, redact: Redact) -> TurnRecord:
+        """A copy with ``redact`` applied to every text in it, before anything escapes it.
+
+        Redacting values rather than serialised JSON or HTML means no encoding can hide
+        a secret from the redactor, and no number can be mistaken for one.
+        """
+        return dataclasses.replace(
+            self,
+            message=redact(self.message),
+            backend=redact(self.backend),
+            model=redact(self.model),
+            steps=[
+                dataclasses.replace(step, message=redact_value(step.message, redact))
+                for step in self.steps
+            ],
+            timeline=self.timeline.redacted(redact),
+            skills=redact_value(self.skills, redact),
+            paths=redact_value(self.paths, redact),
+            error=redact_value(self.error, redact),
+            drift=redact_value(self.drift, redact),
+            skills_changed=redact_value(self.skills_changed, redact),
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "schema": TURN_SCHEMA,
@@ -92,14 +127,10 @@ class TurnRecord:
             "model": self.model,
             "skills": self.skills,
             "paths": self.paths,
-            "answer": self.answer,
             "stop_reason": self.stop_reason,
             "usage": self.usage.to_json(),
+            "timeline": self.timeline.to_json(),
             "steps": [step.to_json() for step in self.steps],
-            "tool_calls": [
-                {"call": call.to_json(), "result": result.to_json()}
-                for call, result in self.tool_calls
-            ],
             "error": self.error,
             "replayed": self.replayed,
             "drift": self.drift,
@@ -108,20 +139,32 @@ class TurnRecord:
 
     @classmethod
     def from_json(cls, data: Any) -> TurnRecord:
-        """Read a saved turn; a hand-edited or foreign one raises ``RecordingError``."""
+        """Read a saved turn of any schema up to ``TURN_SCHEMA``; a hand-edited or
+        foreign one raises ``RecordingError``."""
         try:
-            if data["schema"] > TURN_SCHEMA:
+            schema = data["schema"]
+            if not isinstance(schema, int):
+                raise TypeError(f"schema is {schema!r}, not a number")
+            if schema > TURN_SCHEMA:
                 raise RecordingError(
-                    f"this turn was saved with recording schema {data['schema']}, newer than {TURN_SCHEMA}",
+                    f"this turn was saved with recording schema {schema}, newer than {TURN_SCHEMA}",
                     hint="upgrade conjure-kernel to replay it",
                 )
+            steps = [ModelResponse.from_json(step) for step in data["steps"]]
+            if schema == 1:
+                tool_calls = [
+                    (tool_call_from_json(item["call"]), tool_result_from_json(item["result"]))
+                    for item in data["tool_calls"]
+                ]
+                timeline = Timeline.from_steps(steps, tool_calls, str(data.get("answer", "")))
+            else:
+                timeline = Timeline.from_json(data["timeline"])
             return cls(
                 message=str(data["message"]),
                 backend=str(data["backend"]),
                 model=str(data["model"]),
-                steps=[ModelResponse.from_json(step) for step in data["steps"]],
-                tool_calls=[_call_from_json(item) for item in data["tool_calls"]],
-                answer=str(data.get("answer", "")),
+                steps=steps,
+                timeline=timeline,
                 stop_reason=data.get("stop_reason"),
                 usage=Usage.from_json(data.get("usage")),
                 skills=dict(data.get("skills", {})),
@@ -159,29 +202,12 @@ class TurnRecorder:
         record = self.record
         if record is None:
             return
-        if isinstance(event, TextDelta):
-            record.answer += event.text
-        elif isinstance(event, ModelStepFinished):
+        record.timeline.add(event)
+        if isinstance(event, ModelStepFinished):
             record.steps.append(event.response)
             record.usage = record.usage + event.response.usage
-        elif isinstance(event, ToolCallFinished):
-            record.tool_calls.append((event.call, event.result))
         elif isinstance(event, TurnEnded):
             record.stop_reason = event.stop_reason
         elif isinstance(event, TurnFailed):
             failure = event.to_json()
             record.error = {key: failure[key] for key in ("error", "message", "hint")}
-
-
-def _call_from_json(item: dict[str, Any]) -> tuple[ToolCall, ToolResult]:
-    call, result = item["call"], item["result"]
-    return (
-        ToolCall(call["id"], call["name"], dict(call.get("input") or {})),
-        ToolResult(
-            result["tool_use_id"],
-            str(result["content"]),
-            bool(result.get("is_error", False)),
-            result.get("exit_code"),
-            float(result.get("duration") or 0.0),
-        ),
-    )

@@ -1,39 +1,48 @@
 """Turn events into cell output: a live view while the turn runs, a saved bundle after.
 
-The saved bundle holds the turn's record under ``TURN_MIME_TYPE`` (versioned, read by
-replay and by the JupyterLab renderer) plus ``text/markdown`` and ``text/html``
+Both draw the same turn model (``conversation.turn.Timeline``): the live view folds the
+events it is given, the bundle reads the finished record's timeline. The saved bundle
+holds the turn's record under ``TURN_MIME_TYPE`` (versioned, read by replay and by the
+JupyterLab renderer) plus ``text/html``, ``text/markdown`` and ``text/plain``
 fallbacks, so the notebook reads well anywhere, before any extension is installed.
+
+The one-line labels (a tool call's title, a notice, a created file, an approval, an
+error) are spelt the same way by the JupyterLab renderer (``labextension/src``), and
+tests/golden holds both sides to the same records.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import html
 import json
+import math
+import re
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import mistune
 from IPython.display import display
 
 from ..conversation.transcript import TurnRecord
-from ..events import (
-    Event,
-    TextDelta,
-    ToolCallFinished,
-    ToolCallStarted,
-    TurnStarted,
+from ..conversation.turn import (
+    ApprovalEntry,
+    Entry,
+    FileEntry,
+    NoticeEntry,
+    Redact,
+    TextEntry,
+    Timeline,
+    ToolEntry,
 )
-from ..tools.values import ToolCall, ToolResult
+from ..events import Event, TextDelta, TurnStarted
+from ..tools.values import ToolCall
 
 __all__ = ["TURN_MIME_TYPE", "LiveTurnView", "turn_bundle"]
 
 TURN_MIME_TYPE = "application/vnd.conjure.turn.v1+json"
 
 _REFRESH_SECONDS = 0.15
-"""Minimum time between two live updates of streamed text; tool events update at once."""
+"""Minimum time between two live updates of streamed text; other entries update at once."""
 
 _STOP_REASONS = {
     "max_tokens": "the answer reached max_tokens and was cut off",
@@ -43,67 +52,28 @@ _STOP_REASONS = {
     "pause_turn": "the server paused the turn",
 }
 
+_COLOURS = {
+    "running": "#b58900",
+    "ok": "#2e7d32",
+    "error": "#c0392b",
+    "interrupted": "#b58900",
+    "denied": "#c0392b",
+}
+
 _markdown = mistune.create_markdown(escape=True, plugins=["table", "strikethrough"])
 
 
-@dataclass
-class _Tool:
-    call: ToolCall
-    result: ToolResult | None = None
-
-
-@dataclass
-class _Items:
-    """The turn in the order the user saw it: text runs and tool calls."""
-
-    entries: list[str | _Tool] = field(default_factory=list)
-
-    def add_text(self, text: str) -> None:
-        if self.entries and isinstance(self.entries[-1], str):
-            self.entries[-1] += text
-        else:
-            self.entries.append(text)
-
-    def redacted(self, redact: Redact) -> _Items:
-        """A copy with secrets removed from text, tool inputs and tool results."""
-        entries: list[str | _Tool] = []
-        for entry in self.entries:
-            if isinstance(entry, str):
-                entries.append(redact(entry))
-                continue
-            call = ToolCall(
-                entry.call.id, entry.call.name, _redact_values(entry.call.input, redact)
-            )
-            result = entry.result and dataclasses.replace(
-                entry.result, content=redact(entry.result.content)
-            )
-            entries.append(_Tool(call, result))
-        return _Items(entries)
-
-    @classmethod
-    def from_record(cls, record: TurnRecord) -> _Items:
-        results = {call.id: result for call, result in record.tool_calls}
-        items = cls()
-        for step in record.steps:
-            for block in step.message["content"]:
-                if block.get("type") == "text" and block.get("text"):
-                    items.add_text(block["text"])
-                elif block.get("type") == "tool_use":
-                    call = ToolCall(block["id"], block["name"], block.get("input") or {})
-                    items.entries.append(_Tool(call, results.get(call.id)))
-        return items
-
-
-Redact = Callable[[str], str]
-
-
 class LiveTurnView:
-    """Shows a running turn in one display area and replaces it with the saved bundle."""
+    """Shows a running turn in one display area and replaces it with the saved bundle.
+
+    A ``TurnView`` (see ``views.py``): it folds events into its own timeline and
+    redraws when what it shows changed, streamed text at most every
+    ``_REFRESH_SECONDS``.
+    """
 
     def __init__(self, redact: Redact) -> None:
         self._redact = redact
-        self._items = _Items()
-        self._tools: dict[str, _Tool] = {}
+        self._timeline = Timeline()
         self._header = ""
         self._handle: Any = None
         self._last_refresh = 0.0
@@ -111,16 +81,10 @@ class LiveTurnView:
     def update(self, event: Event) -> None:
         if isinstance(event, TurnStarted):
             self._header = f"{event.model} · {event.backend} backend"
-        elif isinstance(event, TextDelta):
-            self._items.add_text(event.text)
-            if time.monotonic() - self._last_refresh < _REFRESH_SECONDS:
-                return
-        elif isinstance(event, ToolCallStarted):
-            tool = self._tools[event.call.id] = _Tool(event.call)
-            self._items.entries.append(tool)
-        elif isinstance(event, ToolCallFinished):
-            self._tools[event.call.id].result = event.result
-        else:
+        elif not self._timeline.add(event) or (
+            isinstance(event, TextDelta)
+            and time.monotonic() - self._last_refresh < _REFRESH_SECONDS
+        ):
             return
         self._show(self._live_bundle())
 
@@ -130,11 +94,11 @@ class LiveTurnView:
             self._show(turn_bundle(record, self._redact))
 
     def _live_bundle(self) -> dict[str, Any]:
-        items = self._items.redacted(self._redact)
-        footer = _footer(self._redact(self._header) + " · running…")
+        timeline = self._timeline.redacted(self._redact)
+        footer = _footer_html(self._redact(self._header) + " · running…")
         return {
-            "text/html": f'<div class="conjure-turn">{_render_html(items, running=True)}{footer}</div>',
-            "text/plain": _render_plain(items),
+            "text/html": f'<div class="conjure-turn">{_timeline_html(timeline, running=True)}{footer}</div>',
+            "text/plain": "\n".join(_timeline_plain(timeline)),
         }
 
     def _show(self, bundle: dict[str, Any]) -> None:
@@ -146,36 +110,233 @@ class LiveTurnView:
 
 
 def turn_bundle(record: TurnRecord, redact: Redact) -> dict[str, Any]:
-    """The MIME bundle saved for a finished (or failed) turn.
+    """The MIME bundle saved for a finished (or failed) turn, with secrets removed.
 
-    Secrets are removed from the record's values before anything is serialised or
-    escaped, so no encoding can hide a secret from the redactor.
+    The record is redacted once, as values, before anything is serialised or escaped,
+    so every part of the bundle is drawn from the same clean copy.
     """
-    payload = _redact_values(record.to_json(), redact)
-    clean = TurnRecord.from_json(payload)
-    items = _Items.from_record(clean)
-    if not clean.steps and clean.answer:
-        items.add_text(clean.answer)
+    clean = record.redacted(redact)
     footer = _summary(clean)
-    html_body = _render_html(items, running=False) + _render_problems_html(clean) + _footer(footer)
-    markdown = _render_markdown(items) + _render_problems_markdown(clean) + f"\n\n*{footer}*\n"
+    html_body = (
+        _timeline_html(clean.timeline, running=False) + _problems_html(clean) + _footer_html(footer)
+    )
+    markdown = "\n\n".join(
+        [*_timeline_markdown(clean.timeline), *_problems_markdown(clean), f"*{footer}*"]
+    )
     return {
-        TURN_MIME_TYPE: payload,
+        TURN_MIME_TYPE: clean.to_json(),
         "text/html": f'<div class="conjure-turn">{html_body}</div>',
-        "text/markdown": markdown,
-        "text/plain": _render_plain(items),
+        "text/markdown": markdown + "\n",
+        "text/plain": "\n".join([*_timeline_plain(clean.timeline), *_problems_plain(clean)]),
     }
 
 
-def _redact_values(value: Any, redact: Redact) -> Any:
-    """A copy of a JSON value with ``redact`` applied to every string in it."""
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, dict):
-        return {key: _redact_values(item, redact) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_redact_values(item, redact) for item in value]
-    return value
+# -- one-line labels, spelt the same in labextension/src/turnView.ts ----------------------
+
+
+def _tool_title(tool: ToolEntry) -> str:
+    """``name detail · status · duration · on the server``: the tool call's summary line."""
+    parts = [_call_title(tool.call), _tool_status(tool)]
+    if tool.result is not None and tool.state in ("ok", "error"):
+        parts.append(_duration(tool.result.duration))
+    if tool.server:
+        parts.append("on the server")
+    return " · ".join(parts)
+
+
+def _duration(seconds: float) -> str:
+    """``<1 ms``, ``250 ms``, ``2.50 s``: rounded half up from integers, as JavaScript's
+    ``Math.round`` does, so both renderers write the same digits for every value."""
+    ms = math.floor(seconds * 1000 + 0.5)
+    if ms < 1:
+        return "<1 ms"
+    if ms < 1000:
+        return f"{ms} ms"
+    centiseconds = math.floor(seconds * 100 + 0.5)
+    return f"{centiseconds // 100}.{centiseconds % 100:02d} s"
+
+
+def _notice_line(notice: NoticeEntry) -> str:
+    return f"{'warning' if notice.level == 'warning' else 'notice'}: {notice.text}"
+
+
+def _file_line(file: FileEntry) -> str:
+    return f"created {file.path}"
+
+
+def _approval_line(approval: ApprovalEntry) -> str:
+    """``approval for name detail: prompt · allowed (reason)``; "asked" while undecided."""
+    asked = f"approval for {_call_title(approval.call)}"
+    if approval.prompt:
+        asked += f": {approval.prompt}"
+    decision = _decision(approval)
+    if approval.reason:
+        decision += f" ({approval.reason})"
+    return f"{asked} · {decision}"
+
+
+def _decision(approval: ApprovalEntry) -> str:
+    return {None: "asked", True: "allowed", False: "denied"}[approval.allowed]
+
+
+def _call_title(call: ToolCall) -> str:
+    detail = next(
+        (
+            call.input[key]
+            for key in ("description", "path", "command", "code")
+            if call.input.get(key)
+        ),
+        "",
+    )
+    return f"{call.name} {str(detail).splitlines()[0] if detail else ''}".strip()
+
+
+def _tool_status(tool: ToolEntry) -> str:
+    if tool.state == "running":
+        return "running…"
+    if tool.state in ("ok", "error") and tool.result and tool.result.exit_code is not None:
+        return f"exit {tool.result.exit_code}"
+    return tool.state
+
+
+def _tool_input(call: ToolCall) -> str:
+    shown = {key: value for key, value in call.input.items() if key != "description"}
+    if set(shown) == {"command"}:
+        return str(shown["command"])
+    return json.dumps(shown, indent=1, ensure_ascii=False)
+
+
+# -- renderings of the timeline --------------------------------------------------------
+
+
+def _timeline_html(timeline: Timeline, *, running: bool) -> str:
+    return "".join(_entry_html(entry, running=running) for entry in timeline.entries)
+
+
+def _entry_html(entry: Entry, *, running: bool) -> str:
+    if isinstance(entry, TextEntry):
+        return f'<div class="conjure-answer">{_markdown(entry.text)}</div>'
+    if isinstance(entry, ToolEntry):
+        return _tool_html(entry, running=running)
+    if isinstance(entry, NoticeEntry):
+        return (
+            f'<div class="conjure-notice conjure-{entry.level}" style="opacity:0.8">'
+            f"{html.escape(_notice_line(entry))}</div>"
+        )
+    if isinstance(entry, FileEntry):
+        return f'<div class="conjure-file">created <code>{html.escape(entry.path)}</code></div>'
+    return (
+        f'<div class="conjure-approval conjure-{_decision(entry)}">'
+        f"<i>{html.escape(_approval_line(entry))}</i></div>"
+    )
+
+
+def _tool_html(tool: ToolEntry, *, running: bool) -> str:
+    result = (
+        ""
+        if tool.result is None
+        else f'<pre class="conjure-tool-result" style="border-top:1px dashed;padding-top:4px">'
+        f"{html.escape(tool.result.content)}</pre>"
+    )
+    classes = f"conjure-tool conjure-{tool.state}" + (" conjure-server" if tool.server else "")
+    opened = " open" if running and tool.state == "running" else ""
+    return (
+        f'<details class="{classes}" style="border-left:3px solid {_COLOURS[tool.state]};'
+        f'padding-left:6px;margin:4px 0"{opened}>'
+        f"<summary><code>{html.escape(_tool_title(tool))}</code></summary>"
+        f'<pre class="conjure-tool-input">{html.escape(_tool_input(tool.call))}</pre>{result}</details>'
+    )
+
+
+def _timeline_markdown(timeline: Timeline) -> list[str]:
+    parts = []
+    for entry in timeline.entries:
+        if isinstance(entry, TextEntry):
+            parts.append(entry.text.strip())
+        elif isinstance(entry, ToolEntry):
+            part = f"**{_tool_title(entry)}**\n\n{_fenced(_tool_input(entry.call))}"
+            if entry.result is not None:
+                part += f"\n\n{_fenced(entry.result.content)}"
+            parts.append(part)
+        elif isinstance(entry, FileEntry):
+            parts.append(f"created `{entry.path}`")
+        else:
+            line = _notice_line(entry) if isinstance(entry, NoticeEntry) else _approval_line(entry)
+            parts.append(f"*{_escape_markdown(line)}*")
+    return parts
+
+
+def _timeline_plain(timeline: Timeline) -> list[str]:
+    lines = []
+    for entry in timeline.entries:
+        if isinstance(entry, TextEntry):
+            lines.append(entry.text)
+        elif isinstance(entry, ToolEntry):
+            lines.append(f"[{_tool_title(entry)}]")
+        elif isinstance(entry, NoticeEntry):
+            lines.append(f"[{_notice_line(entry)}]")
+        elif isinstance(entry, FileEntry):
+            lines.append(f"[{_file_line(entry)}]")
+        else:
+            lines.append(f"[{_approval_line(entry)}]")
+    return lines
+
+
+# -- what follows the timeline: drift, changed skills, the error, the footer ----------------
+
+
+def _problems_html(record: TurnRecord) -> str:
+    out = ""
+    if record.skills_changed:
+        out += (
+            '<div class="conjure-drift">skills changed since the recording: '
+            f"{html.escape(', '.join(record.skills_changed))}</div>"
+        )
+    for drift in record.drift:
+        out += (
+            f'<div class="conjure-drift"><b>drift in {html.escape(drift["name"])}</b> '
+            f"(the re-run result differs from the recording)<pre>{html.escape(drift['diff'])}</pre></div>"
+        )
+    if record.error:
+        hint = record.error.get("hint")
+        out += (
+            f'<div class="conjure-error" style="color:#c0392b"><b>{html.escape(record.error["error"])}</b>: '
+            f"{html.escape(record.error['message'])}"
+            + (f'<div class="conjure-error-hint">{html.escape(hint)}</div>' if hint else "")
+            + "</div>"
+        )
+    return out
+
+
+def _problems_markdown(record: TurnRecord) -> list[str]:
+    parts = []
+    if record.skills_changed:
+        parts.append(f"*skills changed since the recording: {', '.join(record.skills_changed)}*")
+    for drift in record.drift:
+        parts.append(
+            f"**drift in {drift['name']}** (the re-run result differs from the recording)\n\n"
+            f"{_fenced(drift['diff'], 'diff')}"
+        )
+    if record.error:
+        error = f"**{record.error['error']}**: {record.error['message']}"
+        if record.error.get("hint"):
+            error += f"\n\n*{_escape_markdown(record.error['hint'])}*"
+        parts.append(error)
+    return parts
+
+
+def _problems_plain(record: TurnRecord) -> list[str]:
+    lines = []
+    if record.skills_changed:
+        lines.append(f"skills changed since the recording: {', '.join(record.skills_changed)}")
+    for drift in record.drift:
+        lines.append(f"drift in {drift['name']} (the re-run result differs from the recording)")
+        lines.append(drift["diff"])
+    if record.error:
+        lines.append(f"{record.error['error']}: {record.error['message']}")
+        if record.error.get("hint"):
+            lines.append(record.error["hint"])
+    return lines
 
 
 def _summary(record: TurnRecord) -> str:
@@ -191,101 +352,19 @@ def _summary(record: TurnRecord) -> str:
     return " · ".join(parts)
 
 
-def _tool_title(tool: _Tool) -> str:
-    detail = (
-        tool.call.input.get("description")
-        or tool.call.input.get("command")
-        or tool.call.input.get("path")
-        or ""
-    )
-    title = f"{tool.call.name} {str(detail).splitlines()[0] if detail else ''}".strip()
-    if tool.result is None:
-        return f"{title} · running…"
-    status = "error" if tool.result.is_error else "ok"
-    if tool.result.exit_code is not None:
-        status = f"exit {tool.result.exit_code}"
-    return f"{title} · {status} · {tool.result.duration:.2f} s"
-
-
-def _tool_input(call: ToolCall) -> str:
-    shown = {key: value for key, value in call.input.items() if key != "description"}
-    if set(shown) == {"command"}:
-        return str(shown["command"])
-    return json.dumps(shown, indent=1, ensure_ascii=False)
-
-
-def _render_html(items: _Items, *, running: bool) -> str:
-    parts = []
-    for entry in items.entries:
-        if isinstance(entry, str):
-            parts.append(f'<div class="conjure-answer">{_markdown(entry)}</div>')
-            continue
-        state = "running" if entry.result is None else ("error" if entry.result.is_error else "ok")
-        colour = {"running": "#b58900", "error": "#c0392b", "ok": "#2e7d32"}[state]
-        result = (
-            ""
-            if entry.result is None
-            else f'<pre class="conjure-tool-result" style="border-top:1px dashed;padding-top:4px">'
-            f"{html.escape(entry.result.content)}</pre>"
-        )
-        parts.append(
-            f'<details class="conjure-tool conjure-{state}" style="border-left:3px solid {colour};'
-            f'padding-left:6px;margin:4px 0"{" open" if running and entry.result is None else ""}>'
-            f"<summary><code>{html.escape(_tool_title(entry))}</code></summary>"
-            f'<pre class="conjure-tool-input">{html.escape(_tool_input(entry.call))}</pre>{result}</details>'
-        )
-    return "".join(parts)
-
-
-def _render_markdown(items: _Items) -> str:
-    parts = []
-    for entry in items.entries:
-        if isinstance(entry, str):
-            parts.append(entry.strip())
-        else:
-            result = "" if entry.result is None else entry.result.content
-            parts.append(
-                f"**{_tool_title(entry)}**\n\n```\n{_tool_input(entry.call)}\n```\n\n```\n{result}\n```"
-            )
-    return "\n\n".join(parts)
-
-
-def _render_plain(items: _Items) -> str:
-    parts = []
-    for entry in items.entries:
-        parts.append(entry if isinstance(entry, str) else f"[{_tool_title(entry)}]")
-    return "\n".join(parts)
-
-
-def _render_problems_html(record: TurnRecord) -> str:
-    out = ""
-    if record.skills_changed:
-        out += (
-            '<div class="conjure-drift">skills changed since the recording: '
-            f"{html.escape(', '.join(record.skills_changed))}</div>"
-        )
-    for drift in record.drift:
-        out += (
-            f'<div class="conjure-drift"><b>drift in {html.escape(drift["name"])}</b> '
-            f"(the re-run result differs from the recording)<pre>{html.escape(drift['diff'])}</pre></div>"
-        )
-    if record.error:
-        out += f'<div class="conjure-error" style="color:#c0392b"><b>{html.escape(record.error["error"])}</b>: {html.escape(record.error["message"])}</div>'
-    return out
-
-
-def _render_problems_markdown(record: TurnRecord) -> str:
-    out = ""
-    if record.skills_changed:
-        out += f"\n\n*skills changed since the recording: {', '.join(record.skills_changed)}*"
-    for drift in record.drift:
-        out += f"\n\n**drift in {drift['name']}** (the re-run result differs from the recording)\n\n```diff\n{drift['diff']}\n```"
-    if record.error:
-        out += f"\n\n**{record.error['error']}**: {record.error['message']}"
-    return out
-
-
-def _footer(text: str) -> str:
+def _footer_html(text: str) -> str:
     return (
         f'<div class="conjure-footer" style="opacity:0.6;font-size:85%">{html.escape(text)}</div>'
     )
+
+
+def _fenced(text: str, language: str = "") -> str:
+    """A Markdown code block that no run of backticks inside ``text`` can close early."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{language}\n{text}\n{fence}"
+
+
+def _escape_markdown(text: str) -> str:
+    """``text`` shown literally inside emphasis: Markdown's punctuation escaped."""
+    return re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", text)

@@ -146,9 +146,16 @@ class ConjureMagics(Magics):
 
     def chat(self, message: str) -> None:
         """Run one turn, showing it live; a failed turn raises so Run All stops here."""
+        from .views import TurnView
+
+        view = (self.view_class or import_item(DEFAULT_VIEW))(self.redact)
+        if not isinstance(view, TurnView):
+            raise UsageError(
+                f"ConjureMagics.view_class {type(view).__name__} is not a TurnView: it needs "
+                "update(event) and finish(record)"
+            )
         session = self.session
         session.max_iterations, session.max_tokens = self.max_iterations, self.max_tokens
-        view = (self.view_class or import_item(DEFAULT_VIEW))(self.redact)
         turns_before = len(session.transcript)
         events = session.chat_sync(message)
         failure: BaseException | None = None
@@ -164,7 +171,9 @@ class ConjureMagics(Magics):
             failure = error
         finally:
             record = session.transcript[-1] if len(session.transcript) > turns_before else None
-            if record is not None and not self.record:  # the session keeps the full record
+            if record is not None and not self.record:
+                # Only the replay data goes: the timeline still shows the whole turn, and
+                # the session keeps the full record for history and export.
                 record = dataclasses.replace(record, steps=[])
             view.finish(record)
         if failure is not None:

@@ -12,9 +12,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..conversation.transcript import TurnRecord
+from ..conversation.turn import Redact
 from ..errors import RecordingError
 from .display import TURN_MIME_TYPE, turn_bundle
 from .kernelspec import NOTEBOOK_KERNELSPEC
+from .secrets import Redactor
 
 __all__ = [
     "current_notebook",
@@ -72,22 +74,35 @@ def read_turns(path: Path) -> list[TurnRecord]:
     return turns
 
 
-def export_markdown(turns: Sequence[TurnRecord], path: Path) -> None:
-    """A readable transcript: each message and the markdown of its answer and tool calls."""
+def export_markdown(
+    turns: Sequence[TurnRecord], path: Path, *, redact: Redact | None = None
+) -> None:
+    """A readable transcript: each message and the markdown of its answer and tool calls.
+
+    Exports leave the kernel like saved cells do, so they pass through the same
+    redaction; without a ``redact``, the API key's values are still removed.
+    """
+    redact = redact or Redactor()
     parts = ["# Conjure session\n"]
     for number, turn in enumerate(turns, 1):
-        quoted = "\n".join(f"> {line}" for line in turn.message.splitlines())
-        parts.append(f"## Turn {number}\n\n{quoted}\n\n{turn_bundle(turn, str)['text/markdown']}")
+        quoted = "\n".join(f"> {line}" for line in redact(turn.message).splitlines())
+        parts.append(
+            f"## Turn {number}\n\n{quoted}\n\n{turn_bundle(turn, redact)['text/markdown']}"
+        )
     path.write_text("\n\n".join(parts), encoding="utf-8")
 
 
-def export_notebook(turns: Sequence[TurnRecord], path: Path) -> None:
-    """A clean Conjure notebook: one chat cell per turn, each with its recorded output."""
+def export_notebook(
+    turns: Sequence[TurnRecord], path: Path, *, redact: Redact | None = None
+) -> None:
+    """A clean Conjure notebook: one chat cell per turn, each with its recorded output,
+    redacted as in ``export_markdown``."""
     import nbformat
 
+    redact = redact or Redactor()
     notebook = nbformat.v4.new_notebook()
     notebook.metadata["kernelspec"] = dict(NOTEBOOK_KERNELSPEC)
     for turn in turns:
-        output = nbformat.v4.new_output("display_data", data=turn_bundle(turn, str))
-        notebook.cells.append(nbformat.v4.new_code_cell(turn.message, outputs=[output]))
+        output = nbformat.v4.new_output("display_data", data=turn_bundle(turn, redact))
+        notebook.cells.append(nbformat.v4.new_code_cell(redact(turn.message), outputs=[output]))
     nbformat.write(notebook, os.fspath(path))

@@ -14,6 +14,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from ..conversation.transcript import TurnRecord
 from .display import TURN_MIME_TYPE
 
 __all__ = ["CellReport", "replay_notebook"]
@@ -26,6 +27,7 @@ class CellReport:
     index: int
     message: str = ""
     tool_calls: int = 0
+    """Calls that ran again to an end (server-side calls are replayed, not re-run)."""
     drift: list[dict[str, str]] = field(default_factory=list)
     skills_changed: list[str] = field(default_factory=list)
     error: str = ""
@@ -72,12 +74,17 @@ def _report(index: int, cell: nbformat.NotebookNode) -> CellReport:
     for output in cell.get("outputs", []):
         if output.get("output_type") == "error":
             report.error = f"{output.get('ename')}: {output.get('evalue')}"
-        turn = output.get("data", {}).get(TURN_MIME_TYPE)
-        if turn:
-            report.message = " ".join(str(turn.get("message", "")).split())[:60]
-            report.tool_calls = len(turn.get("tool_calls", []))
-            report.drift = list(turn.get("drift", []))
-            report.skills_changed = list(turn.get("skills_changed", []))
+        data = output.get("data", {})
+        if TURN_MIME_TYPE in data:
+            turn = TurnRecord.from_json(data[TURN_MIME_TYPE])
+            report.message = " ".join(turn.message.split())[:60]
+            report.tool_calls = sum(
+                1
+                for tool in turn.timeline.tools
+                if tool.state in ("ok", "error") and not tool.server
+            )
+            report.drift = turn.drift
+            report.skills_changed = turn.skills_changed
     return report
 
 

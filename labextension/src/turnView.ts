@@ -3,8 +3,11 @@
  * `conjure_kernel/conversation/transcript.py`).
  *
  * The layout follows the `text/html` fallback of `conjure_kernel/notebook/display.py`:
- * the answer's text in step order, interleaved with the tool calls, then drift,
- * changed skills and errors, then a footer. Text from the record is set with
+ * the turn's timeline (text runs, tool calls, notices, created files, approvals) in
+ * the order the person saw it, then drift, changed skills and errors, then a footer.
+ * The one-line labels (a tool call's summary, a notice, a file, an approval, an error)
+ * read exactly as in the Python renderings; tests/labextension/turn_view.test.mjs
+ * holds both to the golden records in tests/golden. Text from the record is set with
  * `textContent`; the only HTML inserted is Markdown that went through the sanitizer.
  */
 
@@ -12,8 +15,9 @@ import { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 
 /**
  * The newest record schema this renderer reads (`TURN_SCHEMA` in transcript.py).
+ * Schema 1 records (no timeline) are read from their model steps.
  */
-export const SUPPORTED_SCHEMA = 1;
+export const SUPPORTED_SCHEMA = 2;
 
 const PREFIX = 'jp-RenderedConjureTurn';
 
@@ -47,7 +51,7 @@ export async function renderTurn(
   if (typeof schema !== 'number' || schema > SUPPORTED_SCHEMA) {
     const saved = typeof schema === 'number' ? `schema ${schema}` : 'an unknown schema';
     return fallback(
-      `This turn was saved with ${saved}; this conjure-kernel extension reads schema ` +
+      `This turn was saved with ${saved}; this conjure-kernel extension reads schemas up to ` +
         `${SUPPORTED_SCHEMA}. Upgrade conjure-kernel to see it in full. Its text:`,
       fallbackText
     );
@@ -62,40 +66,74 @@ export async function renderTurn(
 }
 
 /**
- * Reject a record `TurnRecord.from_json` would reject for its shape: steps and
- * tool calls must be lists of objects, each tool call with a call and a result.
+ * Reject a record `TurnRecord.from_json` would reject for its shape: steps must be
+ * a list of objects with a message; schema 1 needs tool calls with a call and a
+ * result, later schemas a timeline of known entries.
  */
 function check(record: JSONObject): void {
-  if (!Array.isArray(record.steps) || !Array.isArray(record.tool_calls)) {
-    throw new Error('steps and tool_calls must be lists');
+  if (!Array.isArray(record.steps)) {
+    throw new Error('steps must be a list');
   }
   for (const step of record.steps) {
     if (!isObject(step) || !isObject(step.message)) {
       throw new Error('a step has no message');
     }
   }
-  for (const item of record.tool_calls) {
-    if (!isObject(item) || !isObject(item.call) || !isObject(item.result)) {
-      throw new Error('a tool call has no call or no result');
+  if (record.schema === 1) {
+    if (!Array.isArray(record.tool_calls)) {
+      throw new Error('tool_calls must be a list');
+    }
+    for (const item of record.tool_calls) {
+      if (!isObject(item) || !isObject(item.call) || !isObject(item.result)) {
+        throw new Error('a tool call has no call or no result');
+      }
+    }
+    return;
+  }
+  if (!Array.isArray(record.timeline)) {
+    throw new Error('timeline must be a list');
+  }
+  for (const entry of record.timeline) {
+    if (!isObject(entry) || !ENTRY_TYPES.includes(String(entry.type))) {
+      throw new Error('a timeline entry has an unknown type');
+    }
+    if ((entry.type === 'tool' || entry.type === 'approval') && !isObject(entry.call)) {
+      throw new Error(`a ${entry.type} entry has no call`);
+    }
+    if (entry.type === 'tool' && !TOOL_STATES.includes(entry.state as ToolState)) {
+      throw new Error(`a tool entry has an unknown state ${JSON.stringify(entry.state)}`);
+    }
+    if (entry.type === 'tool' && entry.result !== null && !isObject(entry.result)) {
+      throw new Error('a tool entry has a result that is not an object');
     }
   }
 }
 
-/**
- * An entry of the turn in the order the user saw it.
- */
-type Entry = { kind: 'text'; text: string } | { kind: 'tool'; call: JSONObject; result?: JSONObject };
+const ENTRY_TYPES = ['text', 'tool', 'notice', 'file', 'approval'];
 
 type JSONObject = { [key: string]: unknown };
 
+/**
+ * A tool call's state (`ToolState` in `conjure_kernel/conversation/turn.py`).
+ */
+type ToolState = 'running' | 'ok' | 'error' | 'interrupted' | 'denied';
+
+const TOOL_STATES: ToolState[] = ['running', 'ok', 'error', 'interrupted', 'denied'];
+
+/**
+ * An entry of the turn in the order the person saw it (`Timeline` in turn.py).
+ */
+type Entry =
+  | { kind: 'text'; text: string }
+  | { kind: 'tool'; call: JSONObject; result?: JSONObject; state: ToolState; server: boolean }
+  | { kind: 'notice'; text: string; level: string }
+  | { kind: 'file'; path: string }
+  | { kind: 'approval'; call: JSONObject; prompt: string; allowed: boolean | null; reason: string };
+
 async function renderRecord(record: JSONObject, context: IMarkdownContext): Promise<ITurnView> {
   const children: Promise<HTMLElement>[] = [];
-  for (const entry of entries(record)) {
-    if (entry.kind === 'text') {
-      children.push(renderMarkdown(entry.text, context));
-    } else {
-      children.push(Promise.resolve(toolCall(entry, record)));
-    }
+  for (const entry of record.schema === 1 ? stepEntries(record) : timelineEntries(record)) {
+    children.push(entry.kind === 'text' ? renderMarkdown(entry.text, context) : Promise.resolve(line(entry)));
   }
   const built = await Promise.all(children);
   built.push(...problems(record), footer(record));
@@ -103,9 +141,70 @@ async function renderRecord(record: JSONObject, context: IMarkdownContext): Prom
 }
 
 /**
- * Text runs and tool calls in step order; adjacent text blocks are merged.
+ * A non-text entry's element.
  */
-function entries(record: JSONObject): Entry[] {
+function line(entry: Exclude<Entry, { kind: 'text' }>): HTMLElement {
+  switch (entry.kind) {
+    case 'tool':
+      return toolCall(entry);
+    case 'notice': {
+      const node = el('div', `${PREFIX}-note`, noticeLine(entry.text, entry.level));
+      node.dataset.level = entry.level;
+      return node;
+    }
+    case 'file': {
+      const node = el('div', `${PREFIX}-file`, 'created ');
+      node.append(el('code', `${PREFIX}-filePath`, entry.path));
+      return node;
+    }
+    case 'approval': {
+      const node = el('div', `${PREFIX}-approval`, approvalLine(entry));
+      node.dataset.decision = decision(entry.allowed);
+      return node;
+    }
+  }
+}
+
+/**
+ * The entries of a schema 2 record: its timeline.
+ */
+function timelineEntries(record: JSONObject): Entry[] {
+  return asArray(record.timeline).map(item => {
+    const entry = asObject(item);
+    switch (entry.type) {
+      case 'text':
+        return { kind: 'text', text: String(entry.text ?? '') };
+      case 'tool':
+        return {
+          kind: 'tool',
+          call: asObject(entry.call),
+          result: isObject(entry.result) ? entry.result : undefined,
+          state: entry.state as ToolState,
+          server: Boolean(entry.server)
+        };
+      case 'notice':
+        return { kind: 'notice', text: String(entry.text ?? ''), level: String(entry.level ?? 'info') };
+      case 'file':
+        return { kind: 'file', path: String(entry.path ?? '') };
+      default:
+        return {
+          kind: 'approval',
+          call: asObject(entry.call),
+          prompt: String(entry.prompt ?? ''),
+          allowed: typeof entry.allowed === 'boolean' ? entry.allowed : null,
+          reason: String(entry.reason ?? '')
+        };
+    }
+  });
+}
+
+/**
+ * The entries of a schema 1 record (`Timeline.from_steps` in turn.py): text runs and
+ * tool calls in step order, adjacent text merged; calls the steps do not name follow;
+ * the streamed answer stands in for missing steps. A call without a result never
+ * finished.
+ */
+function stepEntries(record: JSONObject): Entry[] {
   const results = new Map<string, JSONObject>();
   for (const item of asArray(record.tool_calls)) {
     const { call, result } = asObject(item);
@@ -120,6 +219,11 @@ function entries(record: JSONObject): Entry[] {
       out.push({ kind: 'text', text });
     }
   };
+  const finished = (call: JSONObject): Entry => {
+    const result = results.get(String(call.id));
+    const state = result ? (result.is_error ? 'error' : 'ok') : 'interrupted';
+    return { kind: 'tool', call, result, state, server: false };
+  };
   const seen = new Set<string>();
   for (const step of asArray(record.steps)) {
     const content = asObject(asObject(step).message).content;
@@ -128,16 +232,15 @@ function entries(record: JSONObject): Entry[] {
       if (b.type === 'text' && typeof b.text === 'string' && b.text) {
         addText(b.text);
       } else if (b.type === 'tool_use') {
-        const id = String(b.id);
-        seen.add(id);
-        out.push({ kind: 'tool', call: b, result: results.get(id) });
+        seen.add(String(b.id));
+        out.push(finished(b));
       }
     }
   }
   for (const item of asArray(record.tool_calls)) {
     const call = asObject(asObject(item).call);
     if (!seen.has(String(call.id))) {
-      out.push({ kind: 'tool', call, result: results.get(String(call.id)) });
+      out.push(finished(call));
     }
   }
   if (asArray(record.steps).length === 0 && typeof record.answer === 'string' && record.answer) {
@@ -173,29 +276,43 @@ async function renderMarkdown(text: string, context: IMarkdownContext): Promise<
 }
 
 /**
- * One tool call: a collapsible row whose summary gives name, detail, status and
- * duration, and whose body shows the input and, separated below it, the result.
+ * One tool call: a collapsible row whose summary reads like the Python title
+ * (`name detail · status · duration · on the server`), and whose body shows the
+ * input and, separated below it, the result.
  */
-function toolCall(entry: Entry & { kind: 'tool' }, record: JSONObject): HTMLElement {
+function toolCall(entry: Entry & { kind: 'tool' }): HTMLElement {
   const input = asObject(entry.call.input);
   const result = entry.result;
-  const status = toolStatus(result, record);
   const row = el('details', `${PREFIX}-toolCall`);
-  row.dataset.status = status.state;
-  if (status.state !== 'ok') {
-    row.classList.add(status.state === 'error' ? 'jp-mod-error' : 'jp-mod-running');
+  row.dataset.status = entry.state;
+  if (entry.server) {
+    row.dataset.server = 'true';
+  }
+  if (entry.state === 'error' || entry.state === 'denied') {
+    row.classList.add('jp-mod-error');
+  } else if (entry.state === 'running' || entry.state === 'interrupted') {
+    row.classList.add('jp-mod-running');
   }
 
   const summary = el('summary', `${PREFIX}-toolSummary`);
   summary.append(el('span', `${PREFIX}-toolName`, String(entry.call.name ?? 'tool')));
-  const detail = input.description ?? input.command ?? input.path ?? '';
-  const detailNode = el('span', `${PREFIX}-toolDetail`, String(detail).split('\n')[0]);
-  if (typeof input.command === 'string') {
-    detailNode.title = input.command;
+  const key = detailKey(input);
+  const detail = detailOf(input);
+  if (key !== undefined && detail) {
+    // The whole field on hover: the summary shows its first line only.
+    const detailNode = el('span', `${PREFIX}-toolDetail`, detail);
+    detailNode.title = String(input[key]);
+    summary.append(' ', detailNode);
   }
-  summary.append(detailNode, el('span', `${PREFIX}-toolStatus`, status.label));
-  if (result) {
-    summary.append(el('span', `${PREFIX}-toolDuration`, duration(result.duration)));
+  const parts: [string, string][] = [[`${PREFIX}-toolStatus`, toolStatus(entry)]];
+  if (result && (entry.state === 'ok' || entry.state === 'error')) {
+    parts.push([`${PREFIX}-toolDuration`, duration(result.duration)]);
+  }
+  if (entry.server) {
+    parts.push([`${PREFIX}-toolWhere`, 'on the server']);
+  }
+  for (const [className, text] of parts) {
+    summary.append(el('span', `${PREFIX}-separator`, ' · '), el('span', className, text));
   }
   row.append(summary);
 
@@ -211,17 +328,57 @@ function toolCall(entry: Entry & { kind: 'tool' }, record: JSONObject): HTMLElem
   return row;
 }
 
-function toolStatus(
-  result: JSONObject | undefined,
-  record: JSONObject
-): { state: 'ok' | 'error' | 'running'; label: string } {
-  if (!result) {
-    const ended = record.error || record.stop_reason;
-    return { state: 'running', label: ended ? 'no result' : 'running…' };
+/**
+ * `running…`; `exit N` for a finished command; otherwise the state's name.
+ */
+function toolStatus(entry: Entry & { kind: 'tool' }): string {
+  if (entry.state === 'running') {
+    return 'running…';
   }
-  const state = result.is_error ? 'error' : 'ok';
-  const exit = result.exit_code;
-  return { state, label: typeof exit === 'number' ? `exit ${exit}` : state };
+  const exit = entry.result?.exit_code;
+  if ((entry.state === 'ok' || entry.state === 'error') && typeof exit === 'number') {
+    return `exit ${exit}`;
+  }
+  return entry.state;
+}
+
+/**
+ * The input field that says what a call is about: its description, path, command or code.
+ */
+function detailKey(input: JSONObject): string | undefined {
+  return ['description', 'path', 'command', 'code'].find(name => input[name]);
+}
+
+/**
+ * That field's first line.
+ */
+function detailOf(input: JSONObject): string {
+  const key = detailKey(input);
+  return key === undefined ? '' : String(input[key]).split('\n')[0].trim();
+}
+
+function callTitle(call: JSONObject): string {
+  return `${String(call.name ?? 'tool')} ${detailOf(asObject(call.input))}`.trim();
+}
+
+function noticeLine(text: string, level: string): string {
+  return `${level === 'warning' ? 'warning' : 'notice'}: ${text}`;
+}
+
+function decision(allowed: boolean | null): string {
+  return allowed === null ? 'asked' : allowed ? 'allowed' : 'denied';
+}
+
+/**
+ * `approval for name detail: prompt · allowed (reason)`; "asked" while undecided.
+ */
+function approvalLine(entry: Entry & { kind: 'approval' }): string {
+  let asked = `approval for ${callTitle(entry.call)}`;
+  if (entry.prompt) {
+    asked += `: ${entry.prompt}`;
+  }
+  const reason = entry.reason ? ` (${entry.reason})` : '';
+  return `${asked} · ${decision(entry.allowed)}${reason}`;
 }
 
 /**
@@ -349,13 +506,21 @@ function fallback(notice: string, text: string): ITurnView {
   };
 }
 
+/**
+ * `<1 ms`, `250 ms`, `2.50 s`, computed from integers exactly as `_duration` in
+ * display.py does, so both write the same digits for every value.
+ */
 function duration(value: unknown): string {
   const seconds = Number(value) || 0;
-  if (seconds >= 1) {
-    return `${seconds.toFixed(2)} s`;
+  const ms = Math.floor(seconds * 1000 + 0.5);
+  if (ms < 1) {
+    return '<1 ms';
   }
-  const ms = Math.round(seconds * 1000);
-  return ms < 1 ? '<1 ms' : `${ms} ms`;
+  if (ms < 1000) {
+    return `${ms} ms`;
+  }
+  const centiseconds = Math.floor(seconds * 100 + 0.5);
+  return `${Math.floor(centiseconds / 100)}.${String(centiseconds % 100).padStart(2, '0')} s`;
 }
 
 /**

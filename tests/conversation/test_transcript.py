@@ -1,8 +1,10 @@
-"""Turn records: built from events, saved as JSON, read back strictly, replayed as history."""
+"""Turn records and the turn model: built from events, saved as JSON, read back strictly
+(schema 1 too), redacted as values, replayed as history."""
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from typing import Any
 
@@ -13,9 +15,23 @@ from conjure_kernel.backends.loop import INTERRUPTED
 from conjure_kernel.clients.base import ModelResponse, Usage
 from conjure_kernel.clients.replay_client import RecordedTurn
 from conjure_kernel.conversation.transcript import TURN_SCHEMA, TurnRecord, TurnRecorder
-from conjure_kernel.errors import ModelError, RecordingError
+from conjure_kernel.conversation.turn import (
+    ApprovalEntry,
+    FileEntry,
+    NoticeEntry,
+    TextEntry,
+    Timeline,
+    ToolEntry,
+)
+from conjure_kernel.errors import ModelError, RecordingError, TurnInterrupted
 from conjure_kernel.events import (
+    ApprovalAnswered,
+    ApprovalAsked,
+    FileCreated,
     ModelStepFinished,
+    Notice,
+    ServerToolCallFinished,
+    ServerToolCallStarted,
     TextDelta,
     ToolCallFinished,
     ToolCallStarted,
@@ -95,7 +111,15 @@ def test_the_recorder_builds_the_record_from_the_events():
     )
     assert record.answer == "Looking. Found it."
     assert record.steps == [STEP_1, STEP_2]
-    assert record.tool_calls == [(VIEW, VIEW_RESULT), (LS, LS_RESULT)]
+    assert record.timeline == Timeline(
+        [
+            TextEntry("Looking."),
+            ToolEntry(LS, result=LS_RESULT, state="ok"),
+            ToolEntry(VIEW, result=VIEW_RESULT, state="error"),
+            TextEntry(" Found it."),
+        ]
+    )
+    assert record.tool_calls == [(LS, LS_RESULT), (VIEW, VIEW_RESULT)]
     assert record.usage == Usage(230, 30, 5, 50)
     assert record.stop_reason == "end_turn"
     assert record.skills == SKILLS and record.paths == PATHS
@@ -139,9 +163,19 @@ def test_a_failed_record_survives_a_json_round_trip():
 
 def test_the_saved_json_keeps_durations_to_a_tenth_of_a_millisecond():
     record = record_of(turn_events())
-    record.tool_calls = [(LS, ToolResult("t1", "x", duration=1.234567))]
-    [(_, result)] = TurnRecord.from_json(record.to_json()).tool_calls
+    record.timeline.tools[0].result = ToolResult("t1", "x", duration=1.234567)
+    [(_, result), _] = TurnRecord.from_json(record.to_json()).tool_calls
     assert result.duration == 1.2346
+
+
+def test_a_turn_saved_without_its_steps_keeps_everything_shown():
+    """``record = False`` drops the replay data, not the view: answer and tool calls stay."""
+    record = dataclasses.replace(record_of(turn_events()), steps=[])
+    read = TurnRecord.from_json(json.loads(json.dumps(record.to_json())))
+    assert read.timeline == record_of(turn_events()).timeline
+    assert read.answer == "Looking. Found it."
+    assert read.tool_calls == [(LS, LS_RESULT), (VIEW, VIEW_RESULT)]
+    assert read.history_messages() == []
 
 
 def without(data: dict[str, Any], *path: Any) -> dict[str, Any]:
@@ -168,13 +202,15 @@ MISSING_KEYS = [
     ("backend",),
     ("model",),
     ("steps",),
-    ("tool_calls",),
+    ("timeline",),
     ("steps", 0, "message"),
     ("steps", 0, "stop_reason"),
-    ("tool_calls", 0, "call"),
-    ("tool_calls", 0, "result"),
-    ("tool_calls", 0, "call", "id"),
-    ("tool_calls", 0, "result", "content"),
+    ("timeline", 0, "type"),
+    ("timeline", 0, "text"),
+    ("timeline", 1, "call"),
+    ("timeline", 1, "state"),
+    ("timeline", 1, "call", "id"),
+    ("timeline", 1, "result", "content"),
 ]
 
 
@@ -190,10 +226,14 @@ WRONG_TYPES = [
     ("schema", "1"),
     ("steps", 5),
     ("steps", ["not a step"]),
-    ("tool_calls", {"call": {}}),
+    ("timeline", {"type": "text"}),
+    ("timeline", [["text", "hi"]]),
+    ("timeline", [{"type": "hologram"}]),
+    ("timeline", [{"type": "tool", "call": {"id": "t", "name": "x"}, "state": "exploded"}]),
+    ("timeline", [{"type": "notice", "text": "hi", "level": "shouting"}]),
+    ("timeline", [{"type": "approval", "call": {"id": "t", "name": "x"}, "allowed": "maybe"}]),
     ("usage", {"input_tokens": "lots"}),
     ("skills", 7),
-    ("tool_calls", [["call", "result"]]),
 ]
 
 
@@ -230,10 +270,10 @@ def test_a_turn_saved_with_a_newer_schema_asks_for_an_upgrade():
 
 def test_optional_fields_may_be_absent():
     data = saved_turn()
-    for key in ("answer", "stop_reason", "usage", "skills", "paths", "error", "replayed", "drift"):
+    for key in ("stop_reason", "usage", "skills", "paths", "error", "replayed", "drift"):
         del data[key]
     record = TurnRecord.from_json(data)
-    assert record.answer == "" and record.stop_reason is None and record.usage == Usage()
+    assert record.stop_reason is None and record.usage == Usage()
     assert record.paths == {} and record.drift == [] and not record.replayed
 
 
@@ -281,3 +321,177 @@ def test_to_recorded_turn_keeps_what_replay_needs():
     )
     recorded.paths["workdir"] = "/elsewhere"  # type: ignore[index]
     assert record.paths["workdir"] == "/home/me/project"
+
+
+def schema_1(record: TurnRecord) -> dict[str, Any]:
+    """The record as conjure-kernel saved it before timelines (schema 1)."""
+    data = record.to_json()
+    del data["timeline"]
+    data["schema"] = 1
+    data["answer"] = record.answer
+    data["tool_calls"] = [
+        {"call": call.to_json(), "result": result.to_json()} for call, result in record.tool_calls
+    ]
+    return json.loads(json.dumps(data))
+
+
+def test_a_schema_1_record_is_read_with_its_timeline_rebuilt_from_the_steps():
+    record = record_of(turn_events())
+    read = TurnRecord.from_json(schema_1(record))
+    assert read == record
+    assert read.history_messages() == record.history_messages()
+    assert read.to_json()["schema"] == TURN_SCHEMA
+
+
+def test_a_schema_1_record_without_steps_shows_its_tool_calls_then_its_answer():
+    data = schema_1(record_of(turn_events()))
+    data["steps"] = []
+    timeline = TurnRecord.from_json(data).timeline
+    assert timeline == Timeline(
+        [
+            ToolEntry(LS, result=LS_RESULT, state="ok"),
+            ToolEntry(VIEW, result=VIEW_RESULT, state="error"),
+            TextEntry("Looking. Found it."),
+        ]
+    )
+
+
+def test_a_schema_1_call_without_a_result_was_interrupted():
+    data = schema_1(record_of(turn_events()))
+    data["tool_calls"] = data["tool_calls"][:1]
+    [ls, view] = TurnRecord.from_json(data).timeline.tools
+    assert (ls.state, view.state, view.result) == ("ok", "interrupted", None)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [("tool_calls",), ("tool_calls", 0, "call"), ("tool_calls", 0, "result", "content")],
+    ids=lambda path: "/".join(map(str, path)),
+)
+def test_a_schema_1_record_missing_a_key_is_a_recording_error(path):
+    with pytest.raises(RecordingError, match="malformed"):
+        TurnRecord.from_json(without(schema_1(record_of(turn_events())), *path))
+
+
+RUN = ToolCall("s1", "bash_code_execution", {"command": "python chart.py"})
+RUN_RESULT = ToolResult("s1", "chart.png", False, 0, 2.0)
+RM = ToolCall("t3", "bash_tool", {"command": "rm -rf build"})
+
+
+def hosted_events() -> list:
+    return [
+        TurnStarted("draw and clean", "anthropic", "claude-test"),
+        Notice("reusing the container"),
+        TextDelta("Drawing."),
+        ServerToolCallStarted(RUN),
+        ServerToolCallFinished(RUN, RUN_RESULT),
+        FileCreated("/work/chart.png", "s1"),
+        ApprovalAnswered(VIEW, True, "by rule"),
+        ToolCallStarted(VIEW),
+        ToolCallStarted(RM),
+        ApprovalAsked(RM, "delete the build?"),
+        ApprovalAnswered(RM, False, "by the person"),
+        ToolCallFinished(VIEW, VIEW_RESULT),
+        ToolCallFinished(RM, ToolResult("t3", "denied by the person", True)),
+        Notice("the download was slow", "warning"),
+        TurnEnded("end_turn", "", Usage()),
+    ]
+
+
+def test_the_timeline_keeps_every_kind_of_entry_in_the_order_seen():
+    assert record_of(hosted_events()).timeline == Timeline(
+        [
+            NoticeEntry("reusing the container"),
+            TextEntry("Drawing."),
+            ToolEntry(RUN, server=True, result=RUN_RESULT, state="ok"),
+            FileEntry("/work/chart.png", "s1"),
+            ApprovalEntry(VIEW, "", True, "by rule"),
+            ToolEntry(VIEW, result=VIEW_RESULT, state="error"),
+            ToolEntry(RM, result=ToolResult("t3", "denied by the person", True), state="denied"),
+            ApprovalEntry(RM, "delete the build?", False, "by the person"),
+            NoticeEntry("the download was slow", "warning"),
+        ]
+    )
+
+
+def test_a_record_with_every_kind_of_entry_survives_a_json_round_trip():
+    record = record_of(hosted_events())
+    assert TurnRecord.from_json(json.loads(json.dumps(record.to_json()))) == record
+
+
+def test_server_calls_are_tool_calls_too():
+    record = record_of(hosted_events())
+    assert [call.id for call, _ in record.tool_calls] == ["s1", "t2", "t3"]
+
+
+def test_a_call_denied_before_it_starts_starts_denied():
+    timeline = Timeline()
+    timeline.add(ApprovalAsked(RM, "delete?"))
+    timeline.add(ApprovalAnswered(RM, False, "no"))
+    timeline.add(ToolCallStarted(RM))
+    timeline.add(TurnEnded("end_turn", "", Usage()))
+    assert [tool.state for tool in timeline.tools] == ["denied"]
+
+
+def test_a_call_finished_without_a_start_still_shows():
+    timeline = Timeline()
+    timeline.add(ServerToolCallFinished(RUN, RUN_RESULT))
+    assert timeline.entries == [ToolEntry(RUN, server=True, result=RUN_RESULT, state="ok")]
+
+
+@pytest.mark.parametrize(
+    "end",
+    [TurnFailed(TurnInterrupted("interrupted")), TurnEnded("end_turn", "", Usage())],
+    ids=["failed", "ended"],
+)
+def test_calls_still_running_when_the_turn_ends_were_interrupted(end):
+    timeline = Timeline()
+    for event in [ToolCallStarted(LS), ToolCallStarted(VIEW), ToolCallFinished(VIEW, VIEW_RESULT)]:
+        timeline.add(event)
+    assert timeline.add(end) is True
+    assert [tool.state for tool in timeline.tools] == ["interrupted", "error"]
+    assert timeline.add(end) is False
+
+
+def test_only_what_a_view_shows_counts_as_a_change():
+    timeline = Timeline()
+    assert timeline.add(TurnStarted("hi", "local", "m")) is False
+    assert timeline.add(ModelStepFinished(1, STEP_2)) is False
+    assert timeline.add(UsageReported(Usage(1, 1))) is False
+    assert timeline.add(TextDelta("")) is False
+    assert timeline.add(TextDelta("a")) and timeline.add(TextDelta("b"))
+    assert timeline.entries == [TextEntry("ab")]
+
+
+def test_redacted_replaces_the_secret_in_every_text_and_leaves_the_original():
+    secret = "s3cret-value"
+    call = ToolCall(f"id-{secret}", "bash_tool", {"command": f"echo {secret}", "env": [secret]})
+    step = ModelResponse(
+        {"role": "assistant", "content": [{"type": "text", "text": secret}]}, "end_turn"
+    )
+    record = record_of(
+        [
+            TurnStarted(f"use {secret}", f"local-{secret}", f"model-{secret}"),
+            TextDelta(f"I used {secret}"),
+            ModelStepFinished(1, step),
+            Notice(f"note {secret}"),
+            ApprovalAsked(call, f"run {secret}?"),
+            ApprovalAnswered(call, True, f"rule {secret}"),
+            ToolCallStarted(call),
+            ToolCallFinished(call, ToolResult(call.id, f"out {secret}", False, 0, 1.0)),
+            FileCreated(f"/tmp/{secret}", call.id),
+            TurnFailed(ModelError(f"bad {secret}", hint=f"hint {secret}")),
+        ]
+    )
+    record.skills = {"pdf": secret}
+    record.paths = {"workdir": f"/home/{secret}"}
+    record.drift = [{"tool_use_id": call.id, "name": "bash_tool", "diff": f"-{secret}"}]
+    record.skills_changed = [secret]
+    before = json.dumps(record.to_json())
+    assert before.count(secret) >= 20
+
+    clean = record.redacted(lambda text: text.replace(secret, "[secret]"))
+    assert secret not in json.dumps(clean.to_json())
+    assert json.dumps(record.to_json()) == before
+    assert clean.timeline.tools[0].call.input == {"command": "echo [secret]", "env": ["[secret]"]}
+    assert clean.usage == record.usage and clean.timeline.tools[0].result.duration == 1.0

@@ -1,27 +1,43 @@
-"""Cell output of a turn: the saved bundle and the live view while it runs."""
+"""Cell output of a turn: the saved bundle and the live view while it runs.
+
+Both draw the turn model (the record's timeline); tests/golden holds the full
+renderings of representative turns, these tests the behaviour around them.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 from typing import Any
 
 import pytest
+from golden.scenarios import EVENTS, record_of
 
 from conjure_kernel.clients.base import ModelResponse, Usage
 from conjure_kernel.conversation.transcript import TurnRecord
+from conjure_kernel.errors import ModelError
 from conjure_kernel.events import (
+    ApprovalAnswered,
+    ApprovalAsked,
+    FileCreated,
     ModelStepFinished,
+    Notice,
+    ServerToolCallFinished,
+    ServerToolCallStarted,
     TextDelta,
     ToolCallFinished,
     ToolCallStarted,
     TurnEnded,
+    TurnFailed,
     TurnStarted,
     UsageReported,
 )
 from conjure_kernel.notebook import display
 from conjure_kernel.notebook.display import TURN_MIME_TYPE, LiveTurnView, turn_bundle
+from conjure_kernel.notebook.magics import ConjureMagics
 from conjure_kernel.notebook.secrets import Redactor
+from conjure_kernel.notebook.views import TurnView
 from conjure_kernel.tools.values import ToolCall, ToolResult
 
 SCRIPT = "<script>alert('x')</script>"
@@ -29,45 +45,48 @@ LS = ToolCall("t1", "bash_tool", {"command": "ls -1", "description": "List the f
 VIEW = ToolCall("t2", "view", {"path": "page.html"})
 LS_RESULT = ToolResult("t1", "a.txt\nexit code: 0", False, 0, 0.5)
 VIEW_RESULT = ToolResult("t2", f"     1\t{SCRIPT}", True, None, 0.25)
+RENDERINGS = ("text/html", "text/markdown", "text/plain")
 
 
 def tool_use(call: ToolCall) -> dict[str, Any]:
     return {"type": "tool_use", "id": call.id, "name": call.name, "input": call.input}
 
 
-def make_record(**changes: Any) -> TurnRecord:
-    steps = [
-        ModelResponse(
-            {
-                "role": "assistant",
-                "content": [
-                    {"type": "text", "text": "Let me look."},
-                    tool_use(LS),
-                    tool_use(VIEW),
-                ],
-            },
-            "tool_use",
-            Usage(1000, 20, 0, 500),
-        ),
-        ModelResponse(
-            {"role": "assistant", "content": [{"type": "text", "text": "The page has a script."}]},
-            "end_turn",
-            Usage(1200, 30),
-        ),
+STEP_1 = ModelResponse(
+    {
+        "role": "assistant",
+        "content": [{"type": "text", "text": "Let me look."}, tool_use(LS), tool_use(VIEW)],
+    },
+    "tool_use",
+    Usage(1000, 20, 0, 500),
+)
+STEP_2 = ModelResponse(
+    {"role": "assistant", "content": [{"type": "text", "text": "The page has a script."}]},
+    "end_turn",
+    Usage(1200, 30),
+)
+
+
+def turn_events(final_text: str = "The page has a script.") -> list:
+    return [
+        TurnStarted("what is in the folder?", "local", "claude-test"),
+        TextDelta("Let me "),
+        TextDelta("look."),
+        ModelStepFinished(1, STEP_1),
+        UsageReported(STEP_1.usage),
+        ToolCallStarted(LS),
+        ToolCallStarted(VIEW),
+        ToolCallFinished(VIEW, VIEW_RESULT),
+        ToolCallFinished(LS, LS_RESULT),
+        TextDelta(final_text),
+        ModelStepFinished(2, STEP_2),
+        UsageReported(STEP_1.usage + STEP_2.usage),
+        TurnEnded("end_turn", final_text, STEP_1.usage + STEP_2.usage),
     ]
-    record = TurnRecord(
-        "what is in the folder?",
-        "local",
-        "claude-test",
-        steps=steps,
-        tool_calls=[(VIEW, VIEW_RESULT), (LS, LS_RESULT)],
-        answer="Let me look.The page has a script.",
-        stop_reason="end_turn",
-        usage=Usage(2200, 50, 0, 500),
-    )
-    for name, value in changes.items():
-        setattr(record, name, value)
-    return record
+
+
+def make_record(**changes: Any) -> TurnRecord:
+    return dataclasses.replace(record_of(turn_events()), **changes)
 
 
 def every_part(bundle: dict[str, Any]) -> dict[str, str]:
@@ -81,15 +100,15 @@ def test_the_bundle_holds_the_versioned_record_and_three_fallbacks():
     record = make_record()
     bundle = turn_bundle(record, str)
     assert TURN_MIME_TYPE == "application/vnd.conjure.turn.v1+json"
-    assert set(bundle) == {TURN_MIME_TYPE, "text/markdown", "text/html", "text/plain"}
+    assert set(bundle) == {TURN_MIME_TYPE, *RENDERINGS}
     assert bundle[TURN_MIME_TYPE] == record.to_json()
     assert TurnRecord.from_json(bundle[TURN_MIME_TYPE]) == record
 
 
 def test_tool_calls_appear_in_the_order_the_model_made_them_with_their_status():
     bundle = turn_bundle(make_record(), str)
-    ls_title = "bash_tool List the files · exit 0 · 0.50 s"
-    view_title = "view page.html · error · 0.25 s"
+    ls_title = "bash_tool List the files · exit 0 · 500 ms"
+    view_title = "view page.html · error · 250 ms"
     assert bundle["text/plain"] == (
         f"Let me look.\n[{ls_title}]\n[{view_title}]\nThe page has a script."
     )
@@ -99,25 +118,61 @@ def test_tool_calls_appear_in_the_order_the_model_made_them_with_their_status():
         assert text.index(view_title) < text.index("The page has a script.")
 
 
-def test_a_tool_without_exit_code_or_error_shows_ok_and_a_missing_result_running():
-    record = make_record(tool_calls=[(VIEW, ToolResult("t2", "fine", duration=0.1))])
-    plain = turn_bundle(record, str)["text/plain"]
-    assert "[view page.html · ok · 0.10 s]" in plain
-    assert "[bash_tool List the files · running…]" in plain
+def test_a_call_that_never_finished_is_running_live_and_interrupted_once_saved(screen):
+    events = [*turn_events()[:8], TurnFailed(ModelError("the connection dropped"))]
+    view = LiveTurnView(str)
+    for event in events[:-1]:
+        view.update(event)
+    assert "[bash_tool List the files · running…]" in screen.shown[-1]["text/plain"]
+    plain = turn_bundle(record_of(events), str)["text/plain"]
+    assert "[bash_tool List the files · interrupted]" in plain
+    assert "[view page.html · error · 250 ms]" in plain
+
+
+def test_a_server_side_call_is_shown_like_a_local_one_and_marked(screen):
+    call = ToolCall("srv1", "bash_code_execution", {"command": "ls"})
+    events = [
+        TurnStarted("list", "anthropic", "m"),
+        ServerToolCallStarted(call),
+        ServerToolCallFinished(call, ToolResult("srv1", "a.txt", False, 0, 1.0)),
+        TurnEnded("end_turn", "", Usage()),
+    ]
+    bundle = turn_bundle(record_of(events), str)
+    title = "bash_code_execution ls · exit 0 · 1.00 s · on the server"
+    for mime in RENDERINGS:
+        assert title in bundle[mime], mime
+    assert 'class="conjure-tool conjure-ok conjure-server"' in bundle["text/html"]
 
 
 def test_html_escapes_tool_output_inputs_and_answer_text():
-    record = make_record()
-    record.steps[1].message["content"][0]["text"] = f"It holds {SCRIPT}."
-    record.tool_calls.append((ToolCall("t3", "bash_tool", {"command": SCRIPT}), LS_RESULT))
-    rendered = turn_bundle(record, str)["text/html"]
+    call = ToolCall("t3", "bash_tool", {"command": SCRIPT})
+    events = [
+        *turn_events(f"It holds {SCRIPT}."),
+        ToolCallStarted(call),
+        ToolCallFinished(call, LS_RESULT),
+    ]
+    rendered = turn_bundle(record_of(events), str)["text/html"]
     assert "<script" not in rendered
     assert "&lt;script&gt;alert(" in rendered
 
 
+def test_html_escapes_notices_files_and_approvals():
+    call = ToolCall("t9", "bash_tool", {"command": "rm -rf /"})
+    events = [
+        TurnStarted("hi", "local", "m"),
+        Notice(f"retrying {SCRIPT}", "warning"),
+        FileCreated(f"/tmp/{SCRIPT}.txt"),
+        ApprovalAsked(call, f"run {SCRIPT}?"),
+        ApprovalAnswered(call, False, f"no {SCRIPT}"),
+    ]
+    rendered = turn_bundle(record_of(events), str)["text/html"]
+    assert "<script" not in rendered
+    assert rendered.count("&lt;script&gt;") == 4  # the notice, the file, the prompt, the reason
+
+
 def test_html_escapes_the_error_and_drift_reports():
     record = make_record(
-        error={"error": "ModelError", "message": f"bad {SCRIPT}", "hint": ""},
+        error={"error": "ModelError", "message": f"bad {SCRIPT}", "hint": f"see {SCRIPT}"},
         drift=[{"tool_use_id": "t1", "name": "bash_tool", "diff": f"-a\n+{SCRIPT}"}],
         replayed=True,
     )
@@ -135,22 +190,72 @@ def test_the_footer_sums_input_tokens_with_the_cache():
     assert footer in bundle["text/html"]
 
 
-def test_a_failed_turn_without_steps_still_shows_its_streamed_answer():
-    record = make_record(steps=[], tool_calls=[], answer="Partial answ", stop_reason=None)
-    assert turn_bundle(record, str)["text/plain"] == "Partial answ"
+def test_a_failed_turn_without_steps_still_shows_its_streamed_answer_and_the_error():
+    events = [
+        TurnStarted("hi", "local", "m"),
+        TextDelta("Partial answ"),
+        TurnFailed(ModelError("the API is overloaded", hint="try again")),
+    ]
+    plain = turn_bundle(record_of(events), str)["text/plain"]
+    assert plain == "Partial answ\nModelError: the API is overloaded\ntry again"
 
 
-def test_the_redaction_function_is_applied_to_every_part():
-    record = make_record()
-    record.steps[1].message["content"][0]["text"] = "The key is hunter2."
-    record.tool_calls[1] = (LS, ToolResult("t1", "hunter2\nexit code: 0", False, 0, 0.5))
-    record.message = "use hunter2"
-    record.answer = "The key is hunter2."
-    bundle = turn_bundle(record, lambda text: text.replace("hunter2", "[secret PW]"))
+def test_a_turn_saved_without_its_steps_renders_exactly_as_with_them():
+    """``record = False`` drops the replay data only: every rendering keeps the tool calls."""
+    full = turn_bundle(make_record(), str)
+    stripped = turn_bundle(make_record(steps=[]), str)
+    for mime in RENDERINGS:
+        assert stripped[mime] == full[mime], mime
+        assert "bash_tool List the files · exit 0 · 500 ms" in stripped[mime]
+    assert stripped[TURN_MIME_TYPE]["steps"] == []
+    assert stripped[TURN_MIME_TYPE]["timeline"] == full[TURN_MIME_TYPE]["timeline"]
+
+
+SECRET = "hunter2-secret"
+
+
+def a_turn_with_the_secret_in_every_field() -> TurnRecord:
+    call = ToolCall(
+        f"id-{SECRET}", f"tool-{SECRET}", {"command": f"echo {SECRET}", "env": {"PW": [SECRET]}}
+    )
+    step = ModelResponse(
+        {
+            "role": "assistant",
+            "content": [{"type": "text", "text": f"I see {SECRET}"}, tool_use(call)],
+        },
+        "tool_use",
+        Usage(1, 1),
+    )
+    events = [
+        TurnStarted(f"use {SECRET}", f"backend-{SECRET}", f"model-{SECRET}"),
+        TextDelta(f"I see {SECRET}"),
+        ModelStepFinished(1, step),
+        Notice(f"retrying with {SECRET}"),
+        ApprovalAsked(call, f"run with {SECRET}?"),
+        ApprovalAnswered(call, True, f"rule {SECRET}"),
+        ToolCallStarted(call),
+        ToolCallFinished(call, ToolResult(call.id, f"{SECRET}\nexit code: 0", False, 0, 0.5)),
+        FileCreated(f"/tmp/{SECRET}.txt", call.id),
+        ServerToolCallStarted(ToolCall("srv", "bash_code_execution", {"command": SECRET})),
+        TurnFailed(ModelError(f"bad {SECRET}", hint=f"hint {SECRET}")),
+    ]
+    record = record_of(events)
+    record.paths = {"workdir": f"/home/{SECRET}"}
+    record.drift = [{"tool_use_id": call.id, "name": call.name, "diff": f"-{SECRET}"}]
+    record.skills_changed = [f"skill-{SECRET}"]
+    return record
+
+
+def test_the_redaction_function_is_applied_to_every_part_and_field():
+    record = a_turn_with_the_secret_in_every_field()
+    assert SECRET in json.dumps(record.to_json())
+    bundle = turn_bundle(record, lambda text: text.replace(SECRET, "[secret PW]"))
     for mime, text in every_part(bundle).items():
-        assert "hunter2" not in text, mime
+        assert SECRET not in text, mime
     assert bundle[TURN_MIME_TYPE]["message"] == "use [secret PW]"
-    assert "[secret PW]" in bundle["text/html"] and "[secret PW]" in bundle["text/markdown"]
+    for mime in RENDERINGS:
+        assert "[secret PW]" in bundle[mime], mime
+    assert SECRET in record.message  # the record itself is left as it was
 
 
 def test_a_secret_with_json_or_html_special_characters_is_redacted_everywhere(monkeypatch):
@@ -158,7 +263,7 @@ def test_a_secret_with_json_or_html_special_characters_is_redacted_everywhere(mo
     secret = 'pa"ss&<word>'
     monkeypatch.setenv("DB_PASSWORD", secret)
     record = make_record()
-    record.tool_calls[1] = (LS, ToolResult("t1", f"password={secret}", False, 0, 0.5))
+    record.timeline.tools[0].result = ToolResult("t1", f"password={secret}", False, 0, 0.5)
     bundle = turn_bundle(record, Redactor(["DB_PASSWORD"]))
     forms = {secret, json.dumps(secret)[1:-1], html.escape(secret), html.escape(secret, False)}
     leaked = {mime for mime, text in every_part(bundle).items() if any(f in text for f in forms)}
@@ -211,10 +316,26 @@ def live_events() -> list:
         TextDelta("look."),
         ToolCallStarted(LS),
         ToolCallFinished(LS, LS_RESULT),
-        ModelStepFinished(1, make_record().steps[0]),
+        ModelStepFinished(1, STEP_1),
         UsageReported(Usage(1, 1)),
         TurnEnded("end_turn", "", Usage(1, 1)),
     ]
+
+
+def test_the_live_view_is_a_turn_view():
+    assert isinstance(LiveTurnView(str), TurnView)
+
+
+def test_a_view_class_that_is_not_a_turn_view_is_refused_before_the_turn_starts():
+    class NotAView:
+        def __init__(self, redact: Any) -> None:
+            self.redact = redact
+
+    magics = ConjureMagics(shell=None)
+    magics.view_class = NotAView
+    with pytest.raises(Exception, match="NotAView is not a TurnView"):
+        magics.chat("hi")
+    assert magics._session is None
 
 
 def test_the_live_view_displays_once_then_updates_the_same_area(screen, monkeypatch):
@@ -229,7 +350,7 @@ def test_the_live_view_displays_once_then_updates_the_same_area(screen, monkeypa
     assert screen.shown[3]["text/plain"] == "Let me look.\n[bash_tool List the files · running…]"
     assert (
         screen.shown[4]["text/plain"]
-        == "Let me look.\n[bash_tool List the files · exit 0 · 0.50 s]"
+        == "Let me look.\n[bash_tool List the files · exit 0 · 500 ms]"
     )
     assert set(screen.shown[4]) == {"text/html", "text/plain"}
 
@@ -253,6 +374,24 @@ def test_streamed_text_is_throttled_but_never_lost(screen, monkeypatch):
     assert screen.shown[1]["text/plain"].startswith("Let me look.\n")
 
 
+@pytest.mark.parametrize(
+    "event",
+    [
+        Notice("retrying"),
+        FileCreated("/tmp/out.txt"),
+        ApprovalAsked(LS, "run ls?"),
+        ServerToolCallStarted(ToolCall("s1", "bash_code_execution", {"command": "ls"})),
+    ],
+    ids=lambda event: event.type,
+)
+def test_notices_files_approvals_and_server_calls_show_at_once(screen, monkeypatch, event):
+    monkeypatch.setattr(display, "_REFRESH_SECONDS", 3600.0)
+    view = LiveTurnView(str)
+    view.update(live_events()[0])
+    view.update(event)
+    assert len(screen.shown) == 2
+
+
 def test_a_running_tool_is_open_and_a_finished_one_closed(screen, monkeypatch):
     monkeypatch.setattr(display, "_REFRESH_SECONDS", 0.0)
     view = LiveTurnView(str)
@@ -274,11 +413,25 @@ def test_the_live_view_redacts_what_it_shows(screen, monkeypatch):
     view.update(TurnStarted("hi", "local", "m"))
     view.update(TextDelta("the password is hunter2"))
     view.update(ToolCallStarted(ToolCall("t1", "bash_tool", {"command": "echo hunter2"})))
+    view.update(Notice("hunter2 was retried"))
     for bundle in screen.shown:
         assert all("hunter2" not in text for text in bundle.values())
     assert (
         "[secret]" in screen.shown[-1]["text/plain"] and "[secret]" in screen.shown[-1]["text/html"]
     )
+
+
+@pytest.mark.parametrize("name", sorted(EVENTS))
+def test_the_live_view_shows_the_turn_as_it_is_saved(screen, monkeypatch, name):
+    """One turn model: what the live view last drew is what the saved bundle starts with."""
+    monkeypatch.setattr(display, "_REFRESH_SECONDS", 0.0)
+    events = EVENTS[name]()
+    view = LiveTurnView(str)
+    for event in events:
+        view.update(event)
+    saved = turn_bundle(record_of(events), str)["text/plain"]
+    assert saved.startswith(screen.shown[-1]["text/plain"])
+    assert len(screen.shown[-1]["text/plain"]) > 0
 
 
 def test_finish_replaces_the_live_view_with_the_saved_bundle(screen):

@@ -49,7 +49,7 @@ def test_plain_cell_is_a_chat_message_answered_by_claude(api, kernel):
     assert result.status == "ok", result.error
     turn = result.turn()
     assert turn["message"] == "Say hello"
-    assert turn["answer"] == "Hello! How can I help?"
+    assert result.record().answer == "Hello! How can I help?"
     assert turn["stop_reason"] == "end_turn"
     body = api.requests[0].body
     assert body["stream"] is True
@@ -92,7 +92,7 @@ def test_skill_is_found_through_the_system_prompt_and_its_script_runs(api, kerne
     assert "<name>greeter</name>" in "".join(b["text"] for b in api.requests[0].body["system"])
     assert "Run `python3 scripts/greet.py NAME`" in tool_results(api.requests[1])[0]["content"]
     assert "Hello, Ada!" in tool_results(api.requests[2])[0]["content"]
-    assert [c["call"]["name"] for c in result.turn()["tool_calls"]] == ["view", "bash_tool"]
+    assert [call.name for call, _ in result.record().tool_calls] == ["view", "bash_tool"]
 
 
 def test_create_replace_and_view_a_file(api, kernel, tmp_path):
@@ -147,7 +147,7 @@ def test_overloaded_529_is_retried_by_the_sdk(api, kernel):
     )
     result = kernel.run("Hello through the storm")
     assert result.status == "ok", result.error
-    assert result.turn()["answer"] == "Made it."
+    assert result.record().answer == "Made it."
     assert len(api.requests) == 3
 
 
@@ -256,7 +256,7 @@ def test_conjure_magic_in_a_plain_python_kernel(api, tmp_path):
         assert kernel.run("%load_ext conjure_kernel").status == "ok"
         result = kernel.run("%%conjure\nHello")
         assert result.status == "ok", result.error
-        assert result.turn()["answer"] == "Hi from a python3 kernel."
+        assert result.record().answer == "Hi from a python3 kernel."
         assert kernel.run("1 + 1").reply["content"]["status"] == "ok"
 
 
@@ -336,7 +336,7 @@ def test_edited_cell_under_replay_with_a_key_offers_to_record_afresh(api, kernel
     nbformat.write(saved, notebook)
     assert kernel.run("%replay session.ipynb").status == "ok"
     replayed = kernel.run("The original question")
-    assert replayed.status == "ok" and replayed.turn()["answer"] == "Recorded answer."
+    assert replayed.status == "ok" and replayed.record().answer == "Recorded answer."
     edited = kernel.run("The edited question")
     assert edited.reply["content"]["ename"] == "RecordingMismatch"
     assert "an API key is set: run %replay off" in "\n".join(edited.reply["content"]["traceback"])

@@ -14,7 +14,11 @@ from fakeapi import FakeMessagesAPI, replies
 from kernel_harness import TURN_MIME, RunningKernel
 from nbclient import NotebookClient
 
+from conjure_kernel.conversation.transcript import TURN_SCHEMA, TurnRecord
+from conjure_kernel.events import TextDelta, ToolCallFinished, ToolCallStarted
 from conjure_kernel.notebook.kernelspec import NOTEBOOK_KERNELSPEC
+from conjure_kernel.notebook.recording import export_markdown, export_notebook
+from conjure_kernel.tools.values import ToolCall, ToolResult
 
 COUNTER = "echo run-$(cat counter.txt)"
 
@@ -55,6 +59,10 @@ def turns_of(notebook: nbformat.NotebookNode) -> list[dict]:
     ]
 
 
+def records_of(notebook: nbformat.NotebookNode) -> list[TurnRecord]:
+    return [TurnRecord.from_json(turn) for turn in turns_of(notebook)]
+
+
 @pytest.fixture
 def recorded(tmp_path) -> Path:
     """A two-turn session recorded against the scripted API, saved as recorded.ipynb."""
@@ -82,20 +90,21 @@ def test_turn_output_holds_the_full_recording_and_no_secret(recorded):
     text = recorded.read_text()
     assert "sk-record-secret" not in text
     first, second = turns_of(nbformat.read(recorded, as_version=4))
-    assert first["schema"] == 1 and first["version"]
+    assert first["schema"] == TURN_SCHEMA and first["version"]
     assert first["backend"] == "local" and first["model"]
     assert [s["stop_reason"] for s in first["steps"]] == ["tool_use", "end_turn"]
-    assert first["tool_calls"][0]["result"]["content"].startswith("run-1")
-    assert second["tool_calls"][0]["call"]["name"] == "create_file"
+    [tool] = [entry for entry in first["timeline"] if entry["type"] == "tool"]
+    assert tool["state"] == "ok" and tool["result"]["content"].startswith("run-1")
+    assert TurnRecord.from_json(second).tool_calls[0][0].name == "create_file"
 
 
 def test_replay_without_key_or_server_reruns_tools_and_gives_the_same_answers(recorded):
     notebook = nbformat.read(recorded, as_version=4)
     notebook.cells.insert(0, nbformat.v4.new_code_cell("%replay recorded.ipynb"))
     execute(notebook, recorded.parent, {})
-    first, second = turns_of(notebook)
-    assert first["answer"] == "The counter says run-1." and second["answer"] == "Wrote out.txt."
-    assert first["replayed"] and not first["drift"] and not second["drift"]
+    first, second = records_of(notebook)
+    assert first.answer == "The counter says run-1." and second.answer == "Wrote out.txt."
+    assert first.replayed and not first.drift and not second.drift
     assert (recorded.parent / "out.txt").read_text() == "hello\n"  # the tool really ran again
 
 
@@ -191,7 +200,7 @@ def test_history_export_writes_markdown_and_a_clean_notebook(recorded, tmp_path)
     assert "> Read the counter" in markdown and "Wrote out.txt." in markdown
     exported = nbformat.read(recorded.parent / "session.ipynb", as_version=4)
     assert [c.source for c in exported.cells] == ["Read the counter", "Write out.txt"]
-    assert turns_of(exported)[1]["answer"] == "Wrote out.txt."
+    assert records_of(exported)[1].answer == "Wrote out.txt."
 
 
 def test_values_marked_secret_never_reach_the_saved_notebook(tmp_path):
@@ -210,3 +219,49 @@ def test_values_marked_secret_never_reach_the_saved_notebook(tmp_path):
     saved = json.dumps(notebook)
     assert "tok-very-private-42" not in saved
     assert "[secret SERVICE_TOKEN]" in saved
+
+
+def test_a_turn_saved_without_its_recording_still_shows_its_tool_calls(tmp_path):
+    """``record = False`` leaves out the model's steps only; every rendering keeps the calls."""
+    with FakeMessagesAPI() as api:
+        api.script(replies.tool_use("bash_tool", {"command": "echo hi"}), replies.text("Said hi."))
+        notebook = conjure_notebook("%config ConjureMagics.record = False", "Say hi")
+        execute(notebook, tmp_path, {"ANTHROPIC_API_KEY": "sk-a", "ANTHROPIC_BASE_URL": api.url})
+    [output] = [o for o in notebook.cells[1].outputs if TURN_MIME in o.get("data", {})]
+    [record] = records_of(notebook)
+    assert output["data"][TURN_MIME]["steps"] == [] and record.answer == "Said hi."
+    [(call, result)] = record.tool_calls
+    assert call.input["command"] == "echo hi" and result.content.startswith("hi")
+    for mime in ("text/html", "text/markdown", "text/plain"):
+        assert "bash_tool echo hi · exit 0" in output["data"][mime], mime
+
+
+SECRET = "tok-export-secret-99"
+
+
+def a_turn_with_the_secret() -> TurnRecord:
+    call = ToolCall("t1", "bash_tool", {"command": f"echo {SECRET}"})
+    record = TurnRecord(f"show {SECRET}", "local", "m")
+    for event in [
+        TextDelta(f"It is {SECRET}."),
+        ToolCallStarted(call),
+        ToolCallFinished(call, ToolResult("t1", SECRET, False, 0, 0.1)),
+    ]:
+        record.timeline.add(event)
+    return record
+
+
+@pytest.mark.parametrize("writer", [export_markdown, export_notebook], ids=["md", "ipynb"])
+def test_exports_are_redacted_like_saved_cells(tmp_path, writer):
+    target = tmp_path / f"session.{'md' if writer is export_markdown else 'ipynb'}"
+    writer([a_turn_with_the_secret()], target, redact=lambda t: t.replace(SECRET, "[secret X]"))
+    text = target.read_text()
+    assert SECRET not in text and "[secret X]" in text
+
+
+@pytest.mark.parametrize("writer", [export_markdown, export_notebook], ids=["md", "ipynb"])
+def test_exports_without_a_redactor_still_remove_the_api_key(tmp_path, monkeypatch, writer):
+    monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
+    target = tmp_path / f"session.{'md' if writer is export_markdown else 'ipynb'}"
+    writer([a_turn_with_the_secret()], target)
+    assert SECRET not in target.read_text()

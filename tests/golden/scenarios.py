@@ -1,0 +1,264 @@
+"""Scripted turns for the golden records: the events a backend would emit, folded into records.
+
+Each scenario is a list of events in the order a person would see them, folded the way
+the session folds them (``TurnRecorder``), so a golden record holds exactly what a
+notebook would save. ``test_golden.py`` compares the records and their renderings with
+the files beside this one; tests/labextension/turn_view.test.mjs holds the JupyterLab
+renderer to the same files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from conjure_kernel.clients.base import ModelResponse, Usage
+from conjure_kernel.conversation.transcript import TurnRecord, TurnRecorder
+from conjure_kernel.errors import ModelError, TurnInterrupted
+from conjure_kernel.events import (
+    ApprovalAnswered,
+    ApprovalAsked,
+    Event,
+    FileCreated,
+    ModelStepFinished,
+    Notice,
+    ServerToolCallFinished,
+    ServerToolCallStarted,
+    TextDelta,
+    ToolCallFinished,
+    ToolCallStarted,
+    TurnEnded,
+    TurnFailed,
+    TurnStarted,
+    UsageReported,
+)
+from conjure_kernel.tools.values import ToolCall, ToolResult
+
+__all__ = ["EVENTS", "SCENARIOS", "record_of"]
+
+VERSION = "golden"
+"""Pinned, so a release does not change every golden file."""
+
+MODEL = "claude-golden"
+
+LS = ToolCall("toolu_ls", "bash_tool", {"command": "ls -1", "description": "List the files"})
+VIEW = ToolCall("toolu_view", "view", {"path": "page.html"})
+WRITE = ToolCall(
+    "toolu_write",
+    "create_file",
+    {"path": "notes.md", "file_text": "# Notes\n\n- one\n", "description": "Write the notes"},
+)
+SLOW = ToolCall("toolu_slow", "bash_tool", {"command": "sleep 600 && make report"})
+HOSTED_RUN = ToolCall(
+    "srvtoolu_run", "bash_code_execution", {"command": "python make_chart.py && ls outputs"}
+)
+HOSTED_EDIT = ToolCall(
+    "srvtoolu_edit", "text_editor_code_execution", {"command": "view", "path": "/tmp/data.csv"}
+)
+READ = ToolCall("toolu_read", "view", {"path": "README.md"})
+DELETE = ToolCall(
+    "toolu_delete", "bash_tool", {"command": "rm -rf build", "description": "Clean the build"}
+)
+
+STEP_USAGE = Usage(100, 10)
+
+LS_RESULT = ToolResult(LS.id, "index.html\npage.html\nexit code: 0", False, 0, 0.5)
+VIEW_RESULT = ToolResult(VIEW.id, "     1\t<script>alert('x')</script>", True, None, 0.25)
+
+
+def step(
+    *blocks: str | ToolCall | tuple[ToolCall, ToolResult],
+    stop_reason: str = "end_turn",
+    usage: Usage = STEP_USAGE,
+) -> ModelResponse:
+    """One model response: text (str), client calls (ToolCall → ``tool_use``), and server
+    calls ((call, result) → ``server_tool_use`` and its result block, both in the message)."""
+    content: list[dict[str, Any]] = []
+    for block in blocks:
+        if isinstance(block, str):
+            content.append({"type": "text", "text": block})
+        elif isinstance(block, ToolCall):
+            content.append(
+                {"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}
+            )
+        else:
+            call, result = block
+            content.append(
+                {"type": "server_tool_use", "id": call.id, "name": call.name, "input": call.input}
+            )
+            content.append(
+                {
+                    "type": f"{call.name}_tool_result",
+                    "tool_use_id": call.id,
+                    "content": {"stdout": result.content},
+                }
+            )
+    return ModelResponse({"role": "assistant", "content": content}, stop_reason, usage, MODEL)
+
+
+def plain_answer() -> list[Event]:
+    answer = step("Hello! Here is a **short** list:\n\n- one\n- two\n")
+    return [
+        TurnStarted("Say hello and list two things", "local", MODEL),
+        TextDelta("Hello! Here is a **short** list:\n\n"),
+        TextDelta("- one\n- two\n"),
+        ModelStepFinished(1, answer),
+        UsageReported(answer.usage),
+        TurnEnded("end_turn", answer.text(), answer.usage),
+    ]
+
+
+def tool_calls() -> list[Event]:
+    first = step("Let me look.", LS, VIEW, stop_reason="tool_use", usage=Usage(1000, 20, 0, 500))
+    second = step("The page has a `<script>` tag.", usage=Usage(1200, 30))
+    return [
+        TurnStarted("What is in the folder?", "local", MODEL),
+        TextDelta("Let me look."),
+        ModelStepFinished(1, first),
+        UsageReported(first.usage),
+        ToolCallStarted(LS),
+        ToolCallStarted(VIEW),
+        ToolCallFinished(VIEW, VIEW_RESULT),
+        ToolCallFinished(LS, LS_RESULT),
+        TextDelta("The page has a `<script>` tag."),
+        ModelStepFinished(2, second),
+        UsageReported(first.usage + second.usage),
+        TurnEnded("end_turn", second.text(), first.usage + second.usage),
+    ]
+
+
+def failed() -> list[Event]:
+    """The API fails in the middle of the second step's text."""
+    first = step("I'll write the notes first.", WRITE, stop_reason="tool_use")
+    error = ModelError(
+        "the Messages API is overloaded (529)", hint="wait a minute, then run the cell again"
+    )
+    return [
+        TurnStarted("Write my notes, then summarise them", "local", MODEL),
+        TextDelta("I'll write the notes first."),
+        ModelStepFinished(1, first),
+        UsageReported(first.usage),
+        ToolCallStarted(WRITE),
+        ToolCallFinished(
+            WRITE, ToolResult(WRITE.id, "created notes.md (17 bytes)", duration=0.0125)
+        ),
+        TextDelta("Now let me summ"),
+        TurnFailed(error),
+    ]
+
+
+def interrupted() -> list[Event]:
+    """Ctrl-C while one of two calls still runs; the session records the interruption."""
+    first = step("Listing, then building the report.", LS, SLOW, stop_reason="tool_use")
+    return [
+        TurnStarted("Build the report", "local", MODEL),
+        TextDelta("Listing, then building the report."),
+        ModelStepFinished(1, first),
+        UsageReported(first.usage),
+        ToolCallStarted(LS),
+        ToolCallStarted(SLOW),
+        ToolCallFinished(LS, LS_RESULT),
+        TurnFailed(TurnInterrupted("the turn was interrupted by the user")),
+    ]
+
+
+def hosted() -> list[Event]:
+    """Server-side calls, a downloaded file, notices, an approval by rule and a denial.
+
+    Durations of 1.125 s and 12.5 ms (``failed``) are ties that Python's own rounding
+    would round down; the renderers must both round them up.
+    """
+    run_result = ToolResult(HOSTED_RUN.id, "chart.png\n", False, 0, 1.125)
+    edit_result = ToolResult(HOSTED_EDIT.id, "File not found: /tmp/data.csv", True, None, 0.75)
+    first = step(
+        "I'll draw the chart in the sandbox.",
+        (HOSTED_RUN, run_result),
+        (HOSTED_EDIT, edit_result),
+        usage=Usage(2000, 80),
+    )
+    second = step(
+        "The chart is ready. Cleaning up needs your permission.",
+        READ,
+        DELETE,
+        stop_reason="tool_use",
+        usage=Usage(2100, 40),
+    )
+    third = step(
+        "Done: the chart is in `outputs/chart.png`; the build stays.", usage=Usage(2200, 20)
+    )
+    total = first.usage + second.usage + third.usage
+    denial = 'by the person: "keep the build, I\'m still using it"'
+    return [
+        TurnStarted("Draw the sales chart and clean up", "anthropic", MODEL),
+        Notice("reusing container container_011CYfake (expires 12:30)"),
+        TextDelta("I'll draw the chart in the sandbox."),
+        ServerToolCallStarted(HOSTED_RUN),
+        ServerToolCallFinished(HOSTED_RUN, run_result),
+        ServerToolCallStarted(HOSTED_EDIT),
+        ServerToolCallFinished(HOSTED_EDIT, edit_result),
+        ModelStepFinished(1, first),
+        FileCreated("/home/me/project/outputs/chart.png", HOSTED_RUN.id),
+        Notice("the Files API was slow; the download was retried once", "warning"),
+        TextDelta("The chart is ready. Cleaning up needs your permission."),
+        ModelStepFinished(2, second),
+        ApprovalAnswered(READ, True, "by rule: view is read-only"),
+        ToolCallStarted(READ),
+        ToolCallStarted(DELETE),
+        ApprovalAsked(DELETE, "Run `rm -rf build`?"),
+        ApprovalAnswered(DELETE, False, denial),
+        ToolCallFinished(READ, ToolResult(READ.id, "# Sales\n", False, None, 0.0004)),
+        ToolCallFinished(DELETE, ToolResult(DELETE.id, f"denied {denial}", True)),
+        TextDelta("Done: the chart is in `outputs/chart.png`; the build stays."),
+        ModelStepFinished(3, third),
+        UsageReported(total),
+        TurnEnded("end_turn", third.text(), total),
+    ]
+
+
+def record_of(events: list[Event]) -> TurnRecord:
+    """The record the session would save: folded by ``TurnRecorder``, version pinned."""
+    recorder = TurnRecorder(skills={"word-stats": "c0ffee"}, paths={"workdir": "/home/me/project"})
+    for event in events:
+        recorder.add(event)
+    assert recorder.record is not None
+    recorder.record.version = VERSION
+    return recorder.record
+
+
+def record_off() -> TurnRecord:
+    """``%config ConjureMagics.record = False``: the chat magic drops the steps, only them."""
+    return dataclasses.replace(record_of(tool_calls()), steps=[])
+
+
+def replayed() -> TurnRecord:
+    """A replay that drifted, with a changed skill, cut off at max_tokens."""
+    record = record_of(tool_calls())
+    record.replayed = True
+    record.stop_reason = "max_tokens"
+    record.drift = [
+        {
+            "tool_use_id": LS.id,
+            "name": "bash_tool",
+            "diff": "--- recorded\n+++ re-run\n@@ -1,2 +1,2 @@\n-index.html\n+main.html\n page.html",
+        }
+    ]
+    record.skills_changed = ["word-stats"]
+    return record
+
+
+EVENTS: dict[str, Callable[[], list[Event]]] = {
+    "plain_answer": plain_answer,
+    "tool_calls": tool_calls,
+    "failed": failed,
+    "interrupted": interrupted,
+    "hosted": hosted,
+}
+"""Scenarios that are nothing but their events (a live view can be fed them too)."""
+
+SCENARIOS: dict[str, Callable[[], TurnRecord]] = {
+    **{name: (lambda events=events: record_of(events())) for name, events in EVENTS.items()},
+    "record_off": record_off,
+    "replayed": replayed,
+}
+"""Golden name → the record saved for it."""

@@ -1,0 +1,138 @@
+// The JupyterLab renderer (labextension/lib/turnView.js, compiled from src/turnView.ts)
+// drawn in jsdom on every golden record of tests/golden, checked against the Python
+// plain rendering saved beside it: every line the person reads there (answer text,
+// each tool call's title with its state, notices, files, approvals, drift, errors)
+// must be in the renderer's visible text too.
+//
+// Run: node --disable-warning=MODULE_TYPELESS_PACKAGE_JSON --test tests/labextension/turn_view.test.mjs
+// (tests/labextension/test_renderer.py runs it under pytest). The compiled module is
+// ESM in a package without "type": "module"; node (20.19+) detects that, and the flag
+// quiets its warning about it.
+
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const labextension = path.join(root, 'labextension');
+const golden = path.join(root, 'tests', 'golden');
+
+const { JSDOM } = createRequire(path.join(labextension, 'package.json'))('jsdom');
+globalThis.document = new JSDOM('<!doctype html><body></body>').window.document;
+const { renderTurn, SUPPORTED_SCHEMA } = await import(
+  pathToFileURL(path.join(labextension, 'lib', 'turnView.js')).href
+);
+
+const PREFIX = 'jp-RenderedConjureTurn';
+const CONTEXT = { sanitizer: { sanitize: html => html }, markdownParser: null };
+
+const RECORDS = readdirSync(golden)
+  .filter(name => name.endsWith('.record.json'))
+  .map(name => name.slice(0, -'.record.json'.length))
+  .sort();
+
+function read(name, suffix) {
+  return readFileSync(path.join(golden, name + suffix), 'utf-8');
+}
+
+/** The rendered turn in a detached element, as the widget's node would hold it. */
+async function render(record, plain) {
+  const view = await renderTurn(record, plain, CONTEXT);
+  const node = document.createElement('div');
+  node.append(...view.children);
+  return { node, failed: view.failed };
+}
+
+const squash = text => text.replace(/\s+/g, ' ').trim();
+
+/** The lines of the plain rendering, without the brackets around one-line entries. */
+function keyLines(plain) {
+  return plain
+    .split('\n')
+    .map(line => line.trim())
+    .filter(Boolean)
+    .map(line => (line.startsWith('[') && line.endsWith(']') ? line.slice(1, -1) : line));
+}
+
+/** The lines the node's text does not show. */
+function missing(node, lines) {
+  const shown = squash(node.textContent);
+  return lines.filter(line => !shown.includes(squash(line)));
+}
+
+test('there are golden records to check, of every schema the renderer reads', () => {
+  assert.ok(RECORDS.length >= 7, RECORDS.join(', '));
+  const schemas = new Set(RECORDS.map(name => JSON.parse(read(name, '.record.json')).schema));
+  assert.deepEqual([...schemas].sort(), [1, SUPPORTED_SCHEMA]);
+});
+
+for (const name of RECORDS) {
+  test(`${name}: the renderer shows every line of the Python plain rendering`, async () => {
+    const record = JSON.parse(read(name, '.record.json'));
+    const plain = read(name, '.txt');
+    const { node, failed } = await render(record, plain);
+    // The fallback would show the plain text itself, and so pass for the wrong reason.
+    assert.equal(node.querySelector(`.${PREFIX}-fallback`), null, 'the record was not readable');
+    assert.deepEqual(missing(node, keyLines(plain)), []);
+    assert.equal(failed, Boolean(record.error));
+  });
+}
+
+for (const name of RECORDS) {
+  test(`${name}: each tool call's summary reads as its Python title`, async () => {
+    const record = JSON.parse(read(name, '.record.json'));
+    const plain = read(name, '.txt');
+    const { node } = await render(record, plain);
+    // The Python titles are the bracketed lines that are not notices, files or approvals.
+    const titles = plain
+      .split('\n')
+      .filter(line => line.startsWith('[') && line.endsWith(']'))
+      .map(line => line.slice(1, -1))
+      .filter(line => !/^(notice: |warning: |created |approval for )/.test(line));
+    const summaries = [...node.querySelectorAll(`.${PREFIX}-toolSummary`)];
+    assert.deepEqual(
+      summaries.map(summary => summary.textContent),
+      titles
+    );
+  });
+}
+
+for (const name of RECORDS.filter(n => JSON.parse(read(n, '.record.json')).timeline)) {
+  test(`${name}: each tool call's row carries its state and where it ran`, async () => {
+    const record = JSON.parse(read(name, '.record.json'));
+    const { node } = await render(record, read(name, '.txt'));
+    const rows = [...node.querySelectorAll(`.${PREFIX}-toolCall`)];
+    const tools = record.timeline.filter(entry => entry.type === 'tool');
+    assert.deepEqual(
+      rows.map(row => [row.dataset.status, row.dataset.server === 'true']),
+      tools.map(tool => [tool.state, tool.server])
+    );
+  });
+}
+
+test('the comparison notices a line the renderer does not show', async () => {
+  const record = JSON.parse(read('hosted', '.record.json'));
+  record.timeline = record.timeline.filter(entry => entry.type !== 'notice');
+  const { node } = await render(record, read('hosted', '.txt'));
+  assert.deepEqual(missing(node, keyLines(read('hosted', '.txt'))), [
+    'notice: reusing container container_011CYfake (expires 12:30)',
+    'warning: the Files API was slow; the download was retried once'
+  ]);
+});
+
+test('a record of a newer schema shows a notice and the plain text', async () => {
+  const record = { ...JSON.parse(read('tool_calls', '.record.json')), schema: SUPPORTED_SCHEMA + 1 };
+  const { node } = await render(record, 'the plain text');
+  assert.match(node.textContent, /Upgrade conjure-kernel/);
+  assert.equal(node.querySelector(`.${PREFIX}-fallback`).textContent, 'the plain text');
+});
+
+test('a timeline entry of an unknown type makes the record unreadable, not half drawn', async () => {
+  const record = JSON.parse(read('tool_calls', '.record.json'));
+  record.timeline.push({ type: 'hologram' });
+  const { node } = await render(record, 'the plain text');
+  assert.match(node.textContent, /could not be read \(a timeline entry has an unknown type\)/);
+});
