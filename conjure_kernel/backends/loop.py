@@ -25,11 +25,19 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..clients.base import ModelClient, ModelRequest, ModelResponse, TextChunk, Usage
+from ..clients.base import (
+    ModelClient,
+    ModelRequest,
+    ModelResponse,
+    RetryWait,
+    TextChunk,
+    Usage,
+)
 from ..errors import IncompleteResponse, TurnLimitReached
 from ..events import (
     Event,
     ModelStepFinished,
+    Notice,
     TextDelta,
     ToolCallFinished,
     ToolCallStarted,
@@ -70,6 +78,8 @@ async def run_tool_loop(
             async for item in client.stream(request):
                 if isinstance(item, TextChunk):
                     yield TextDelta(item.text)
+                elif isinstance(item, RetryWait):  # a quiet turn must say why
+                    yield Notice(item.describe(), "warning")
                 elif isinstance(item, ModelResponse):
                     response = item
             if response is None:

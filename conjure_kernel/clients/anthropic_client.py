@@ -1,6 +1,6 @@
 """The real model client: one Messages API call per step, streamed through the anthropic SDK.
 
-Four jobs beyond calling ``client.messages.stream``:
+Five jobs beyond calling ``client.messages.stream``:
 
 - **A typed stream.** The SDK's events become ``StreamItem`` values in stream order: text
   and thinking deltas, each finished client ``tool_use`` and ``server_tool_use`` block,
@@ -11,7 +11,13 @@ Four jobs beyond calling ``client.messages.stream``:
   however many blocks the last step added (see ``build_params``). The caller's request
   is never mutated.
 - **Complete answers only.** A stream that ends without a stop reason raises
-  ``IncompleteResponse``; a half answer must never enter the history.
+  ``IncompleteResponse``, and a stream the SDK cannot read (invalid JSON, bytes that
+  are not UTF-8, a delta for a block never started) raises ``ModelError``: a half
+  answer must never enter the history.
+- **No silent waits.** Timeouts fit a person waiting at a notebook, and the client
+  retries by itself (the SDK's ``max_retries`` is 0) so that each wait is a
+  ``RetryWait`` item the person sees; a ``retry-after`` longer than ``max_retry_wait``
+  ends the request with the time to try again instead of a wait of an hour.
 - **Errors a user can act on.** SDK and httpx2 exceptions become ``ModelError`` with
   a short message and a hint; the SDK's exception stays in ``cause``.
 """
@@ -20,12 +26,17 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import itertools
+import json
 import os
+import random
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import anthropic
 import httpx2
+from anthropic.lib.streaming import AsyncMessageStream
 from anthropic.resources.messages import AsyncMessages
 
 from ..errors import IncompleteResponse, MissingApiKey, ModelError
@@ -33,6 +44,7 @@ from .base import (
     DEFAULT_MODEL,
     ModelRequest,
     ModelResponse,
+    RetryWait,
     ServerToolResult,
     ServerToolUse,
     StreamItem,
@@ -67,10 +79,36 @@ _STREAM_KEYWORDS = frozenset(inspect.signature(AsyncMessages.stream).parameters)
 """API parameters the installed SDK's ``messages.stream`` takes as keywords (not request options)."""
 _RETRIED_STATUSES = frozenset({408, 409, 429})
 _MISSING_CREDENTIAL = "Could not resolve authentication method"
+_RETRY_COUNT_HEADER = "x-stainless-retry-count"
+"""Set per attempt, since each retry is a new SDK call: the API sees the real count, and the
+SDK's one retry of a 401 that refreshes a cached token stays one."""
+_FIRST_BACKOFF = 0.5
+_MAX_BACKOFF = 8.0
+"""Seconds of the exponential backoff when the API names no wait (the SDK's own values)."""
+_UNREADABLE_STREAM = (ValueError, IndexError, TypeError, AttributeError)
+"""What the SDK raises while reading a stream the API garbled: ``JSONDecodeError`` (a
+``data:`` line), ``UnicodeDecodeError`` (the bytes), ``ValueError`` (tool input JSON),
+``IndexError`` (a delta for a block never started) and ``TypeError``/``AttributeError``
+(an event of the wrong shape, inside the accumulator). Caught around the SDK's read of
+one event only, where no code of ours or the user's runs."""
 
 
 class AnthropicClient:
-    """Streams answers from the Messages API; credentials and base URL may come from the environment."""
+    """Streams answers from the Messages API; credentials and base URL may come from the environment.
+
+    The timeouts fit an interactive notebook rather than the SDK's 10 minutes per try:
+
+    - ``connect_timeout`` (10 s): a TCP and TLS handshake takes well under a second, so
+      10 s leaves room for a slow proxy yet names a dead network within half a minute
+      (three tries).
+    - ``read_timeout`` (120 s): the longest silence allowed between two reads, before
+      the reply starts and between stream events. A healthy stream is never quiet that
+      long (deltas as the model writes, ``ping`` events in between), while a long
+      prompt's first token or a long thinking pause still fits.
+    - ``max_retry_wait`` (30 s): the longest wait before a retry. A ``retry-after``
+      beyond it fails the request at once, saying when to try again: a person would
+      rather know than watch a cell that waits for an hour.
+    """
 
     def __init__(
         self,
@@ -78,12 +116,16 @@ class AnthropicClient:
         api_key: str | None = None,
         base_url: str | None = None,
         max_retries: int = 2,
-        timeout: float | None = None,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 120.0,
+        max_retry_wait: float = 30.0,
     ) -> None:
         self.api_key = api_key
         self.base_url = base_url
         self.max_retries = max_retries
-        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.max_retry_wait = max_retry_wait
         self._sdk: anthropic.AsyncAnthropic | None = None
         self._sdk_loop: asyncio.AbstractEventLoop | None = None
 
@@ -91,41 +133,34 @@ class AnthropicClient:
         return f"<AnthropicClient base_url={self.base_url or 'default'} max_retries={self.max_retries}>"
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamItem]:
-        """Yield the answer's items as they stream, then one ``ModelResponse``."""
+        """Yield the answer's items as they stream, then one ``ModelResponse``.
+
+        A request that fails before its stream starts is retried as the SDK would,
+        yielding a ``RetryWait`` before each wait. Once the stream has started nothing
+        is retried: part of the answer may already be on the person's screen.
+        """
         sdk = self._client()
-        started, final = False, None
-        try:
-            async with sdk.messages.stream(**build_params(request)) as stream:
-                async for event in stream:
-                    started = started or event.type == "message_start"
-                    item = _stream_item(event)
-                    if item is not None:
+        params = build_params(request)
+        timeout = httpx2.Timeout(self.read_timeout, connect=self.connect_timeout)
+        for retry in itertools.count():
+            headers = {_RETRY_COUNT_HEADER: str(retry)}
+            try:
+                async with sdk.messages.stream(
+                    **params, extra_headers=headers, timeout=timeout
+                ) as stream:
+                    async for item in self._read(stream, request, self._base_url(sdk)):
                         yield item
-                if started:  # otherwise the SDK has no snapshot and asserts
-                    final = await stream.get_final_message()
-        except TypeError as err:
-            if _MISSING_CREDENTIAL not in str(err):
-                raise
-            raise MissingApiKey("no Anthropic API key is set", cause=err) from err
-        except anthropic.APIStatusError as err:
-            raise describe_status_error(
-                err,
-                model=request.model,
-                base_url=self._base_url(sdk),
-                max_retries=self.max_retries,
-                secret=self.api_key,
-            ) from err
-        except (anthropic.APIConnectionError, httpx2.HTTPError) as err:
-            raise self._connection_error(err, self._base_url(sdk)) from err
-        except ValueError as err:  # the SDK could not parse the model's tool input JSON
-            if "tool parameter JSON" not in str(err):
-                raise
-            raise ModelError(
-                "the model sent tool input that is not valid JSON",
-                cause=err,
-                hint="send the message again",
-            ) from err
-        yield _response_from(final)
+                    return
+            # Only opening the stream raises these: ``_read`` turns each of its own
+            # failures into a ModelError.
+            except TypeError as err:
+                if _MISSING_CREDENTIAL not in str(err):
+                    raise
+                raise MissingApiKey("no Anthropic API key is set", cause=err) from err
+            except (anthropic.APIStatusError, anthropic.APIConnectionError) as err:
+                wait = self._retry_wait(sdk, err, retry, request)
+            yield wait
+            await asyncio.sleep(wait.seconds)
 
     async def aclose(self) -> None:
         """Close the SDK's connection pool."""
@@ -133,24 +168,102 @@ class AnthropicClient:
             await self._sdk.close()
             self._sdk = self._sdk_loop = None
 
+    async def _read(
+        self, stream: AsyncMessageStream[Any], request: ModelRequest, base_url: str
+    ) -> AsyncIterator[StreamItem]:
+        """The items of an opened stream, then its response; every failure a ``ModelError``."""
+        events = aiter(stream)
+        started = False
+        while True:
+            try:
+                event = await anext(events)
+            except StopAsyncIteration:
+                break
+            except anthropic.APIStatusError as err:  # an SSE `error` event
+                raise describe_status_error(
+                    err,
+                    model=request.model,
+                    base_url=base_url,
+                    max_retries=0,
+                    secret=self.api_key,
+                ) from err
+            except httpx2.HTTPError as err:
+                raise self._connection_error(err, base_url) from err
+            except _UNREADABLE_STREAM as err:
+                raise _unreadable_stream(err, stream.request_id, self.api_key) from err
+            started = started or event.type == "message_start"
+            # Before message_start the SDK passes events on raw, without the finished block.
+            item = _stream_item(event) if started else None
+            if item is not None:
+                yield item
+        # Without a message_start the SDK has no snapshot and asserts.
+        yield _response_from(await stream.get_final_message() if started else None)
+
+    def _retry_wait(
+        self,
+        sdk: anthropic.AsyncAnthropic,
+        err: anthropic.APIStatusError | anthropic.APIConnectionError,
+        retry: int,
+        request: ModelRequest,
+    ) -> RetryWait:
+        """The wait before the next try, or the ``ModelError`` that ends the request.
+
+        Whether to retry is the SDK's own policy (``x-should-retry``, 408, 409, 429,
+        5xx, a 401 that refreshed a cached token; every connection error and timeout),
+        and so is reading ``retry-after-ms`` and ``retry-after``.
+        """
+        base_url = self._base_url(sdk)
+        if isinstance(err, anthropic.APIConnectionError):
+            if retry >= self.max_retries:
+                raise self._connection_error(err, base_url, retries=retry) from err
+            reason = f"connection {self._connection_failure(err)}"
+            return RetryWait(retry + 1, self.max_retries, self._backoff(retry), reason)
+        failure = describe_status_error(
+            err,
+            model=request.model,
+            base_url=base_url,
+            max_retries=retry,
+            secret=self.api_key,
+        )
+        if not sdk._should_retry(err.response):
+            raise failure from err
+        asked = sdk._parse_retry_after_header(err.response.headers)
+        if asked is not None and asked > self.max_retry_wait:  # say when, even after the last try
+            raise ModelError(
+                f"{failure}; it asks for a wait of {_duration(asked)} before the next try",
+                cause=err,
+                hint=(
+                    f"try again after {time.strftime('%H:%M', time.localtime(time.time() + asked))}; "
+                    f"this client waits at most {self.max_retry_wait:g} s between tries (max_retry_wait)"
+                ),
+            ) from err
+        if retry >= self.max_retries:
+            raise failure from err
+        seconds = asked if asked is not None and asked > 0 else self._backoff(retry)
+        reason = f"{err.status_code} {err.type or 'error'}"
+        return RetryWait(retry + 1, self.max_retries, seconds, reason)
+
+    def _backoff(self, retry: int) -> float:
+        """Exponential backoff with jitter, as the SDK computes it, within ``max_retry_wait``."""
+        seconds = min(_FIRST_BACKOFF * 2.0**retry, _MAX_BACKOFF) * (1 - 0.25 * random.random())
+        return min(seconds, self.max_retry_wait)
+
     def _client(self) -> anthropic.AsyncAnthropic:
         """The SDK client, built on first use and again when the event loop changed.
 
         A connection pool belongs to the loop that opened it. The plain
         ``DefaultAsyncHttpxClient`` is passed because the SDK's own wrapper, when
         collected after its loop closed, schedules a close that fails on the new loop.
+        Retries are ours (``stream``), so the SDK makes none.
         """
         loop = asyncio.get_running_loop()
         if self._sdk is None or self._sdk_loop is not loop:
-            options: dict[str, Any] = {"max_retries": self.max_retries}
-            if self.timeout is not None:
-                options["timeout"] = self.timeout
             try:
                 self._sdk = anthropic.AsyncAnthropic(
                     api_key=self.api_key,
                     base_url=self.base_url,
                     http_client=anthropic.DefaultAsyncHttpxClient(),
-                    **options,
+                    max_retries=0,
                 )
             except anthropic.AnthropicError as err:  # a broken profile or config on disk
                 raise ModelError(
@@ -164,14 +277,37 @@ class AnthropicClient:
     def _base_url(self, sdk: anthropic.AsyncAnthropic) -> str:
         return str(sdk.base_url).rstrip("/")
 
-    def _connection_error(self, err: Exception, base_url: str) -> ModelError:
+    def _timeout_setting(self, err: anthropic.APITimeoutError) -> tuple[str, float]:
+        """The setting whose time ran out before the reply started, and its value."""
+        if isinstance(err.__cause__, httpx2.ConnectTimeout):
+            return "connect_timeout", self.connect_timeout
+        return "read_timeout", self.read_timeout
+
+    def _connection_failure(self, err: anthropic.APIConnectionError) -> str:
+        """``timed out after 120 s (read_timeout)`` or ``failed: ConnectError(…)``."""
+        if isinstance(err, anthropic.APITimeoutError):
+            name, seconds = self._timeout_setting(err)
+            return f"timed out after {seconds:g} s ({name})"
+        detail = f"{err.__cause__!r}" if err.__cause__ is not None else str(err)
+        return f"failed: {_redact(detail, self.api_key)}"
+
+    def _connection_error(self, err: Exception, base_url: str, *, retries: int = 0) -> ModelError:
         if isinstance(err, anthropic.APIConnectionError):
-            failure = "timed out" if isinstance(err, anthropic.APITimeoutError) else "failed"
-            detail = f"{err.__cause__!r}" if err.__cause__ is not None else str(err)
+            hint = f"check the network and ANTHROPIC_BASE_URL; already retried {retries} times"
+            if isinstance(err, anthropic.APITimeoutError):
+                hint += f"; raise {self._timeout_setting(err)[0]} if the API is only slow"
             return ModelError(
-                f"connection to {base_url} {failure}: {_redact(detail, self.api_key)}",
+                f"connection to {base_url} {self._connection_failure(err)}", cause=err, hint=hint
+            )
+        if isinstance(err, httpx2.ReadTimeout):
+            return ModelError(
+                f"the Messages API at {base_url} sent nothing for {self.read_timeout:g} s while "
+                "the answer streamed (read_timeout)",
                 cause=err,
-                hint=f"check the network and ANTHROPIC_BASE_URL; the SDK already retried {self.max_retries} times",
+                hint=(
+                    "the answer was dropped; send the message again, or raise read_timeout "
+                    "(the seconds of silence allowed between stream events) if the API is only slow"
+                ),
             )
         return ModelError(
             f"connection to {base_url} failed while the answer streamed: {type(err).__name__}: {_redact(str(err), self.api_key)}",
@@ -297,7 +433,10 @@ def describe_status_error(
     max_retries: int,
     secret: str | None = None,
 ) -> ModelError:
-    """A ``ModelError`` naming the status, the error type and the API's own message."""
+    """A ``ModelError`` naming the status, the error type and the API's own message.
+
+    ``max_retries`` is how many retries were made before this error.
+    """
     kind = err.type or "unknown_error"
     detail = _redact(err.api_message or str(err.body or err.message), secret)
     request_id = f" (request id {err.request_id})" if err.request_id else ""
@@ -316,7 +455,8 @@ def describe_status_error(
 
 def _status_hint(status: int, detail: str, model: str, base_url: str, max_retries: int) -> str:
     if status in _RETRIED_STATUSES or status >= 500:
-        return f"the API is overloaded or rate-limited; the SDK already retried {max_retries} times — try again shortly"
+        retried = f"already retried {max_retries} times — " if max_retries else ""
+        return f"the API is overloaded or rate-limited; {retried}try again shortly"
     if status == 401:
         return f"check the API key: ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN) must be a valid key for {base_url}"
     if status == 402:
@@ -372,12 +512,56 @@ def _stream_item(event: Any) -> StreamItem | None:
         return None
     block = event.content_block
     if block.type == "tool_use":
-        return ToolUseRequested(block.id, block.name, dict(block.input))
+        return ToolUseRequested(block.id, block.name, _tool_input(block))
     if block.type == "server_tool_use":
-        return ServerToolUse(block.id, block.name, dict(block.input))
+        return ServerToolUse(block.id, block.name, _tool_input(block))
     if is_server_tool_result(block.type):
         return ServerToolResult(_plain_block(block))
     return None
+
+
+def _tool_input(block: Any) -> dict[str, Any]:
+    """A finished tool block's input; JSON that parsed to a list or a string is no call to run."""
+    if not isinstance(block.input, dict):
+        raise ModelError(
+            f"the model sent tool input that is not a JSON object: {_clip(json.dumps(block.input))}",
+            hint="send the message again",
+        )
+    return dict(block.input)
+
+
+def _unreadable_stream(err: Exception, request_id: str | None, secret: str | None) -> ModelError:
+    """One line on what was wrong with a stream the SDK could not read (see ``_UNREADABLE_STREAM``)."""
+    if isinstance(err, json.JSONDecodeError):
+        what = f"an event's data is not valid JSON: {_clip(err.doc)}"
+    elif isinstance(err, UnicodeDecodeError):
+        what = f"it holds bytes that are not UTF-8: {_clip(repr(err.object[err.start : err.end + 20]))}"
+    elif isinstance(err, ValueError) and "tool parameter JSON" in str(err):
+        what = "the model sent tool input that is not valid JSON"
+    elif isinstance(err, IndexError):
+        what = "an event names a content block that the stream never started"
+    else:
+        what = f"an event is not shaped as the API defines it ({type(err).__name__}: {_clip(str(err))})"
+    request = f" (request id {request_id})" if request_id else ""
+    return ModelError(
+        _redact(f"the Messages API sent a stream that cannot be read: {what}{request}", secret),
+        cause=err,
+        hint="the answer was dropped; send the message again",
+    )
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    """``text`` cut to one short line, so garbage from the wire never floods the output."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _plain_block(block: Any) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 A client takes one ``ModelRequest`` and streams typed items while the model writes
 (text, thinking, finished client ``tool_use`` blocks, server-side tool calls and their
-result blocks), then exactly one ``ModelResponse`` with the finished assistant message,
+result blocks, and a ``RetryWait`` whenever it waits to try the request again), then
+exactly one ``ModelResponse`` with the finished assistant message,
 its stop reason and its ``container``. The real client talks to the Messages API; the
 replay client answers from a recording. Nothing here imports the SDK at run time, so
 the layers above can name these types without paying for ``import anthropic``.
@@ -22,6 +23,7 @@ __all__ = [
     "ModelClient",
     "ModelRequest",
     "ModelResponse",
+    "RetryWait",
     "ServerToolResult",
     "ServerToolUse",
     "StreamItem",
@@ -129,6 +131,28 @@ class ServerToolResult:
 
 
 @dataclass(frozen=True)
+class RetryWait:
+    """The client waits before trying the request again; nothing of the answer has streamed.
+
+    An item of its own so the person sees why the turn is quiet, instead of a
+    silent wait that looks like a hang.
+    """
+
+    retry: int
+    """Which retry comes next, from 1."""
+    of: int
+    """How many retries the client makes at most."""
+    seconds: float
+    reason: str
+    """What failed: ``529 overloaded_error``, ``connection timed out after 120 s (read_timeout)``…"""
+
+    def describe(self) -> str:
+        """A one-line notice, e.g. "waiting for the API: 529 overloaded_error, retry 2 of 2 in 1.3 s"."""
+        seconds = f"{self.seconds:.2g}" if self.seconds < 10 else f"{self.seconds:.0f}"
+        return f"waiting for the API: {self.reason}, retry {self.retry} of {self.of} in {seconds} s"
+
+
+@dataclass(frozen=True)
 class ModelResponse:
     """The finished assistant message of one step."""
 
@@ -192,6 +216,12 @@ class ModelClient(Protocol):
 
 
 StreamItem = (
-    TextChunk | ThinkingChunk | ToolUseRequested | ServerToolUse | ServerToolResult | ModelResponse
+    TextChunk
+    | ThinkingChunk
+    | ToolUseRequested
+    | ServerToolUse
+    | ServerToolResult
+    | RetryWait
+    | ModelResponse
 )
 """What a client's stream yields; the last item is always the ``ModelResponse``."""

@@ -5,18 +5,21 @@ from __future__ import annotations
 import asyncio
 import copy
 import types
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
 from backends.scripted_client import ScriptedClient, text_reply, tool_use_reply
+from fakeapi import FakeMessagesAPI, replies
 
 from conjure_kernel.backends import loop as loop_module
 from conjure_kernel.backends.loop import INTERRUPTED, run_tool_loop
+from conjure_kernel.clients.anthropic_client import AnthropicClient
 from conjure_kernel.clients.base import ModelRequest, ModelResponse, TextChunk, Usage
 from conjure_kernel.errors import ModelError, TurnLimitReached
 from conjure_kernel.events import (
     ModelStepFinished,
+    Notice,
     TextDelta,
     ToolCallFinished,
     ToolCallStarted,
@@ -329,6 +332,71 @@ def test_a_model_error_after_a_tool_step_keeps_that_step_answered():
     assert [m["role"] for m in history] == ["user", "assistant", "user"]
     assert history[-1]["content"][0]["content"] == "echo x"
     assert_every_tool_use_answered(history)
+
+
+@pytest.fixture
+def api() -> Iterator[FakeMessagesAPI]:
+    with FakeMessagesAPI() as server:
+        yield server
+
+
+def real_client(api: FakeMessagesAPI) -> AnthropicClient:
+    """The real client over HTTP, with waits short enough for a test."""
+    return AnthropicClient(api_key="test-key", base_url=api.url, max_retry_wait=0.05)
+
+
+def turn_until_failure(client, executor, history: list) -> tuple[list, Exception]:
+    """The events a turn yielded before it raised, and what it raised."""
+    events: list = []
+
+    async def collect() -> None:
+        turn = run_tool_loop("do it", client, executor, system="sys", model="m", history=history)
+        async for event in turn:
+            events.append(event)
+
+    with pytest.raises(ModelError) as caught:
+        asyncio.run(asyncio.wait_for(collect(), GUARD))
+    return events, caught.value
+
+
+GARBLED = b'event: content_block_delta\ndata: {"type": "content_block_delta", "ind\n\n'
+
+
+def test_a_retry_shows_a_notice_before_the_answers_text(api):
+    api.script(replies.error(529, "overloaded_error", "Overloaded"), replies.text("Made it."))
+    events = run_turn(real_client(api), FakeExecutor(echo), [])
+    assert isinstance(events[0], Notice) and events[0].level == "warning"
+    assert events[0].text.startswith("waiting for the API: 529 overloaded_error, retry 1 of 2 in ")
+    assert isinstance(events[1], TextDelta)
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "Made it."
+    assert isinstance(events[-1], TurnEnded)
+
+
+def test_a_garbled_stream_fails_the_turn_and_takes_its_message_back(api):
+    history: list = [
+        {"role": "user", "content": "earlier"},
+        {"role": "assistant", "content": [text("ok")]},
+    ]
+    before = copy.deepcopy(history)
+    api.script(replies.inject(replies.text("Half an answer."), GARBLED, after_events=4))
+    events, error = turn_until_failure(real_client(api), FakeExecutor(echo), history)
+    assert "stream that cannot be read" in str(error) and "request id" in str(error)
+    assert [type(e) for e in events] == [TextDelta]  # the half answer was shown, never kept
+    assert history == before
+
+
+def test_a_garbled_stream_after_a_tool_step_keeps_the_history_valid(api):
+    api.script(
+        replies.tool_use("echo", {"text": "x"}),
+        replies.inject(replies.text("Half an answer."), GARBLED, after_events=4),
+    )
+    history: list = []
+    events, error = turn_until_failure(real_client(api), FakeExecutor(echo), history)
+    assert "stream that cannot be read" in str(error)
+    assert [m["role"] for m in history] == ["user", "assistant", "user"]
+    assert history[-1]["content"][0]["content"] == "echo x"
+    assert_every_tool_use_answered(history)
+    assert not any(isinstance(e, TurnEnded) for e in events)
 
 
 def test_usage_is_summed_over_the_steps():

@@ -19,6 +19,7 @@ from conjure_kernel.clients.base import (
     ModelClient,
     ModelRequest,
     ModelResponse,
+    RetryWait,
     ServerToolResult,
     ServerToolUse,
     StreamItem,
@@ -566,10 +567,18 @@ def test_credential_and_base_url_come_from_the_environment(api, monkeypatch, var
     assert api.requests[0].headers["authorization"] == "Bearer env-credential"
 
 
-def test_overloaded_twice_then_success_is_retried_by_the_sdk(api, client):
+def test_overloaded_twice_then_success_is_retried_with_each_wait_reported_first(api, client):
     api.script(OVERLOADED, OVERLOADED, replies.text("Made it."))
-    assert answer(client, request()).text() == "Made it."
-    assert len(api.requests) == 3
+    items = collect(client, request())
+    assert items[:2] == [
+        RetryWait(1, 2, 0.01, "529 overloaded_error"),
+        RetryWait(2, 2, 0.01, "529 overloaded_error"),
+    ]
+    assert (
+        items[0].describe() == "waiting for the API: 529 overloaded_error, retry 1 of 2 in 0.01 s"
+    )
+    assert isinstance(items[2], TextChunk) and items[-1].text() == "Made it."
+    assert [r.headers["x-stainless-retry-count"] for r in api.requests] == ["0", "1", "2"]
 
 
 def test_overloaded_after_all_retries_is_a_model_error_saying_so(api, client):
@@ -667,3 +676,191 @@ def test_default_model_is_one_the_installed_sdk_knows():
     known = typing.get_args(typing.get_args(anthropic.types.Model)[0])
     assert DEFAULT_MODEL in known
     assert DEFAULT_MODEL.startswith("claude-sonnet-")
+
+
+# Faults: a silent API, a long retry-after, a stream the SDK cannot read. Without the
+# client's own timeouts and retries these would hang for minutes or hours, and garbage
+# would surface as raw tracebacks, so each runs under a guard.
+
+GUARD = 30.0
+"""Seconds after which a scenario that must end promptly counts as hung."""
+SHORT = 1.0
+"""The read timeout of ``impatient`` clients: far above a local reply's gaps."""
+GARBLED_JSON = (
+    b'event: content_block_delta\ndata: {"type": "content_block_delta", "index": 0, "del\n\n'
+)
+NOT_UTF8 = (
+    b'event: content_block_delta\ndata: {"type": "content_block_delta", "index": 0, '
+    b'"delta": {"type": "text_delta", "text": "\xff\xfe"}}\n\n'
+)
+UNSTARTED_BLOCK = {
+    "type": "content_block_delta",
+    "index": 7,
+    "delta": {"type": "text_delta", "text": "stray"},
+}
+BROKEN_UNKNOWN_EVENT = b"event: future_event\ndata: [1, 2]\n\n"
+
+
+def impatient(api: FakeMessagesAPI, **options: Any) -> AnthropicClient:
+    """A client with a short read timeout and short waits, so faults show up at once."""
+    options = {"read_timeout": SHORT, "max_retry_wait": 0.05, **options}
+    return AnthropicClient(api_key="test-key", base_url=api.url, **options)
+
+
+def guarded(client: AnthropicClient, req: ModelRequest) -> list[StreamItem]:
+    """``collect``, failing as a timeout if the stream hangs."""
+
+    async def run() -> list[StreamItem]:
+        return [item async for item in client.stream(req)]
+
+    return asyncio.run(asyncio.wait_for(run(), GUARD))
+
+
+def collect_until_failure(
+    client: AnthropicClient, req: ModelRequest
+) -> tuple[list[StreamItem], ModelError]:
+    """The items streamed before the request failed, and its ModelError."""
+    items: list[StreamItem] = []
+
+    async def run() -> None:
+        async for item in client.stream(req):
+            items.append(item)
+
+    with pytest.raises(ModelError) as caught:
+        asyncio.run(asyncio.wait_for(run(), GUARD))
+    return items, caught.value
+
+
+def test_defaults_fit_a_notebook_not_the_sdks_ten_minutes(api):
+    client = AnthropicClient(api_key="test-key", base_url=api.url)
+    assert (client.connect_timeout, client.read_timeout) == (10.0, 120.0)
+    assert (client.max_retries, client.max_retry_wait) == (2, 30.0)
+    api.script(replies.text("Hi."))
+    answer(client, request())
+    assert api.requests[0].headers["x-stainless-read-timeout"] == "120.0"
+
+
+def test_a_reply_that_never_starts_is_retried_after_a_notice(api):
+    api.script(replies.slow(replies.text("too late"), 20), replies.text("Made it."))
+    items = guarded(impatient(api), request())
+    wait = items[0]
+    assert isinstance(wait, RetryWait) and (wait.retry, wait.of) == (1, 2)
+    assert wait.reason == f"connection timed out after {SHORT:g} s (read_timeout)"
+    assert wait.seconds <= 0.05  # max_retry_wait bounds the backoff too
+    assert items[-1].text() == "Made it."
+    assert len(api.requests) == 2
+
+
+def test_a_server_that_never_answers_ends_naming_the_timeout_and_its_setting(api):
+    never = replies.slow(replies.text("too late"), 20)
+    api.script(never, never)
+    items, error = collect_until_failure(impatient(api, max_retries=1), request())
+    assert [type(item) for item in items] == [RetryWait]
+    assert str(error) == f"connection to {api.url} timed out after {SHORT:g} s (read_timeout)"
+    assert "already retried 1 times" in error.hint and "raise read_timeout" in error.hint
+    assert isinstance(error.cause, anthropic.APITimeoutError)
+
+
+def test_a_stream_that_stalls_mid_answer_ends_naming_the_read_timeout_and_is_not_retried(api):
+    api.script(replies.stall(replies.text("Hello there, friend."), 20, after_events=4))
+    items, error = collect_until_failure(impatient(api), request())
+    assert items == [TextChunk("Hello ")]
+    assert str(error) == (
+        f"the Messages API at {api.url} sent nothing for {SHORT:g} s while the answer "
+        "streamed (read_timeout)"
+    )
+    assert "send the message again" in error.hint and "raise read_timeout" in error.hint
+    assert len(api.requests) == 1
+
+
+@pytest.mark.parametrize("max_retries", [2, 0], ids=["retries-left", "last-try"])
+def test_a_retry_after_beyond_the_cap_ends_the_request_saying_when_to_try_again(api, max_retries):
+    api.script(replies.error(429, "rate_limit_error", "Rate limited", retry_after=3600))
+    client = impatient(api, max_retry_wait=30, max_retries=max_retries)
+    items, error = collect_until_failure(client, request())
+    assert items == []
+    assert str(error).startswith("the Messages API answered 429 rate_limit_error: Rate limited")
+    assert str(error).endswith("; it asks for a wait of 60 min before the next try")
+    assert error.hint.startswith("try again after ")
+    assert "at most 30 s between tries (max_retry_wait)" in error.hint
+    assert isinstance(error.cause, anthropic.RateLimitError)
+    assert len(api.requests) == 1
+
+
+def test_retry_after_ms_is_read_before_retry_after(api):
+    api.script(
+        replies.error(529, "overloaded_error", "Overloaded", retry_after=60, retry_after_ms=20),
+        replies.text("Made it."),
+    )
+    items = guarded(impatient(api, max_retry_wait=30), request())
+    assert items[0] == RetryWait(1, 2, 0.02, "529 overloaded_error")
+    assert items[-1].text() == "Made it."
+
+
+def test_an_error_the_server_says_not_to_retry_is_not_retried(api):
+    items, error = collect_until_failure(impatient(api), request())  # nothing scripted
+    assert items == [] and len(api.requests) == 1  # the fake sends x-should-retry: false
+    assert "500 api_error" in str(error) and "already retried" not in error.hint
+
+
+@pytest.mark.parametrize(
+    ("raw", "what", "cause"),
+    [
+        (GARBLED_JSON, "an event's data is not valid JSON: {", json.JSONDecodeError),
+        (NOT_UTF8, "it holds bytes that are not UTF-8: b'\\xff\\xfe", UnicodeDecodeError),
+        (
+            UNSTARTED_BLOCK,
+            "an event names a content block that the stream never started",
+            IndexError,
+        ),
+        (
+            BROKEN_UNKNOWN_EVENT,
+            "an event is not shaped as the API defines it (TypeError",
+            TypeError,
+        ),
+    ],
+    ids=["invalid-json", "not-utf8", "delta-for-unstarted-block", "unknown-event-broken-payload"],
+)
+def test_a_stream_the_sdk_cannot_read_is_one_line_model_error_with_the_request_id(
+    api, raw, what, cause
+):
+    api.script(replies.inject(replies.text("Hello there, friend."), raw, after_events=4))
+    items, error = collect_until_failure(impatient(api), request())
+    assert items == [TextChunk("Hello ")]  # the good stream goes on after it: nothing else ended it
+    message = str(error)
+    assert message.startswith(f"the Messages API sent a stream that cannot be read: {what}")
+    assert "(request id req_fake" in message
+    assert "\n" not in message and len(message) < 300
+    assert error.hint == "the answer was dropped; send the message again"
+    assert isinstance(error.cause, cause) and not isinstance(error, IncompleteResponse)
+    assert len(api.requests) == 1
+
+
+def test_tool_input_the_sdk_cannot_parse_is_a_model_error(api):
+    use = replies.tool_use("run_bash", {"command": "ls"})
+    bad = {
+        "type": "content_block_delta",
+        "index": 0,
+        "delta": {"type": "input_json_delta", "partial_json": "}}"},
+    }
+    api.script(replies.inject(use, bad, after_events=3))
+    items, error = collect_until_failure(impatient(api), request())
+    assert items == []
+    assert str(error).startswith(
+        "the Messages API sent a stream that cannot be read: "
+        "the model sent tool input that is not valid JSON (request id req_fake"
+    )
+
+
+def test_tool_input_that_is_not_a_json_object_is_a_model_error(api):
+    call = {"type": "tool_use", "id": replies.new_tool_use_id(), "name": "run_bash", "input": [1]}
+    api.script(replies.message(call, stop_reason="tool_use"))
+    items, error = collect_until_failure(impatient(api), request())
+    assert items == []
+    assert str(error) == "the model sent tool input that is not a JSON object: [1]"
+
+
+def test_a_stray_event_before_message_start_is_ignored(api):
+    stray = {"type": "content_block_stop", "index": 0}
+    api.script(replies.inject(replies.text("Fine."), stray, after_events=0))
+    assert guarded(impatient(api), request())[-1].text() == "Fine."

@@ -9,7 +9,8 @@ Script lines: ``{"text": "..."}``, ``{"tool_use": {"name": ..., "input": {...}}}
 ``{"tool_uses": [{"name": ..., "input": {...}}, ...]}``,
 ``{"content": [block, ...], "stop_reason": "pause_turn", "container": {...}}`` (any blocks:
 thinking, server_tool_use, server tool results…),
-``{"error": {"status": 529, "type": "overloaded_error", "message": "..."}}``,
+``{"error": {"status": 529, "type": "overloaded_error", "message": "..."}}`` (optionally with
+``"retry_after"`` seconds or ``"retry_after_ms"``),
 ``{"stream_error": {"type": "overloaded_error"}}``, ``{"truncated": {"text": "..."}}``;
 any line may add ``"delay": seconds``.
 """

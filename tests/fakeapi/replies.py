@@ -14,6 +14,12 @@ Hosted code execution is scripted block by block, with the block builders below:
 
 ``stream_events`` turns a finished message into the exact SSE event sequence the real
 API sends, so the SDK's own accumulator is what the tests exercise.
+
+Misbehaviour is scripted too: ``error(..., retry_after=…)``, ``slow`` (no first byte for
+a while), ``stall`` (silence mid-answer) and ``inject`` (raw bytes or an odd event in the
+middle of an otherwise good stream)::
+
+    api.script(replies.inject(replies.text("Hello there"), b"data: {oops\n\n", after_events=3))
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "DisturbedReply",
     "ErrorReply",
     "MessageReply",
     "Reply",
@@ -36,7 +43,9 @@ __all__ = [
     "code_execution_result",
     "container",
     "echo",
+    "encode_event",
     "error",
+    "inject",
     "message",
     "new_server_tool_use_id",
     "new_tool_use_id",
@@ -44,6 +53,7 @@ __all__ = [
     "server_tool_result",
     "server_tool_use",
     "slow",
+    "stall",
     "stream_error",
     "stream_events",
     "text",
@@ -88,6 +98,8 @@ class ErrorReply:
     message: str
     retry_after: float | None = None
     """Sent as ``retry-after``; note the SDK ignores 0 and falls back to its own backoff."""
+    retry_after_ms: float | None = None
+    """Sent as ``retry-after-ms``, which clients read before ``retry-after``."""
 
 
 @dataclass(frozen=True)
@@ -117,7 +129,23 @@ class SlowReply:
     between_events: bool = False
 
 
-Reply = MessageReply | ErrorReply | StreamErrorReply | TruncatedReply | SlowReply
+@dataclass(frozen=True)
+class DisturbedReply:
+    """A message whose stream goes wrong after its first ``after_events`` SSE events.
+
+    There the server writes ``raw`` as it is (garbage lines, bytes that are not UTF-8,
+    an event that breaks the protocol), then goes silent for ``pause`` seconds, then
+    sends the rest of the good stream: a client that ends the answer did so because of
+    the disturbance, not a cut-off. Without streaming the message is sent undisturbed.
+    """
+
+    reply: MessageReply
+    after_events: int
+    raw: bytes = b""
+    pause: float = 0.0
+
+
+Reply = MessageReply | ErrorReply | StreamErrorReply | TruncatedReply | SlowReply | DisturbedReply
 
 
 def new_tool_use_id() -> str:
@@ -235,8 +263,15 @@ def container(
     return {"id": id, "expires_at": expires_at, "skills": [dict(skill) for skill in skills]}
 
 
-def error(status: int, type: str, message: str, *, retry_after: float | None = None) -> ErrorReply:
-    return ErrorReply(status, type, message, retry_after)
+def error(
+    status: int,
+    type: str,
+    message: str,
+    *,
+    retry_after: float | None = None,
+    retry_after_ms: float | None = None,
+) -> ErrorReply:
+    return ErrorReply(status, type, message, retry_after, retry_after_ms)
 
 
 def stream_error(
@@ -250,7 +285,33 @@ def truncated(text: str, *, drop_connection: bool = False) -> TruncatedReply:
 
 
 def slow(reply: Reply, seconds: float, *, between_events: bool = False) -> SlowReply:
+    """``reply`` after ``seconds`` without a byte (not even the headers), or that long before each event."""
     return SlowReply(reply, seconds, between_events)
+
+
+def stall(reply: MessageReply, seconds: float, *, after_events: int = 4) -> DisturbedReply:
+    """``reply`` whose stream goes silent for ``seconds`` after ``after_events`` events.
+
+    The default falls after the first text delta: the answer has started on screen.
+    """
+    return DisturbedReply(reply, after_events, pause=seconds)
+
+
+def inject(
+    reply: MessageReply, raw: bytes | Mapping[str, Any], *, after_events: int = 4
+) -> DisturbedReply:
+    """``reply`` with ``raw`` written into its stream after ``after_events`` events.
+
+    Bytes go out as they are; a mapping goes out as one SSE event (named by its ``type``),
+    for events that are well-formed JSON but break the protocol.
+    """
+    data = raw if isinstance(raw, bytes) else encode_event(raw)
+    return DisturbedReply(reply, after_events, raw=data)
+
+
+def encode_event(event: Mapping[str, Any]) -> bytes:
+    """One SSE event as the API writes it: its name, its JSON data, a blank line."""
+    return f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
 
 
 def _text_blocks(answer: str | None) -> tuple[dict[str, Any], ...]:
@@ -294,7 +355,13 @@ def _parse_reply(line: Mapping[str, Any]) -> Reply:
         return text(line["text"], line.get("stop_reason", "end_turn"))
     if "error" in line:
         err = line["error"]
-        return error(err["status"], err["type"], err["message"], retry_after=err.get("retry_after"))
+        return error(
+            err["status"],
+            err["type"],
+            err["message"],
+            retry_after=err.get("retry_after"),
+            retry_after_ms=err.get("retry_after_ms"),
+        )
     if "stream_error" in line:
         return stream_error(**line["stream_error"])
     if "truncated" in line:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import threading
 import time
 import uuid
@@ -25,12 +26,14 @@ from urllib.parse import urlsplit
 
 from .replies import (
     ERROR_STATUS,
+    DisturbedReply,
     ErrorReply,
     MessageReply,
     Reply,
     SlowReply,
     StreamErrorReply,
     TruncatedReply,
+    encode_event,
     stream_events,
 )
 
@@ -230,6 +233,11 @@ class _Server(ThreadingHTTPServer):
         self.api = api
         super().__init__(address, handler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Stay quiet when a client went away (it timed out, or dropped a garbled stream)."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     """Routes one request; keep-alive so the SDK's connection pool behaves as in production."""
@@ -318,6 +326,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_json(200, message)
         elif isinstance(reply, StreamErrorReply):
             self._send_stream_error(reply, body, streaming=streaming, delay=event_delay)
+        elif isinstance(reply, DisturbedReply):
+            self._send_disturbed(reply, body, streaming=streaming, delay=event_delay)
         else:
             self._send_truncated(reply, body, streaming=streaming, delay=event_delay)
 
@@ -332,6 +342,17 @@ class _Handler(BaseHTTPRequestHandler):
         message = _message(body, content, None, self.server.api.cache)
         failure = {"type": "error", "error": {"type": reply.type, "message": reply.message}}
         self._send_events([*stream_events(message, complete=False), failure], delay=delay)
+
+    def _send_disturbed(
+        self, reply: DisturbedReply, body: dict[str, Any], *, streaming: bool, delay: float
+    ) -> None:
+        inner = reply.reply
+        if not streaming:
+            self._send_reply(inner, body, streaming=False, event_delay=delay)
+            return
+        cache = self.server.api.cache
+        message = _message(body, inner.content, inner.stop_reason, cache, inner.container)
+        self._send_events(_disturbed(list(stream_events(message)), reply), delay=delay)
 
     def _send_truncated(
         self, reply: TruncatedReply, body: dict[str, Any], *, streaming: bool, delay: float
@@ -348,15 +369,20 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
     def _send_events(
-        self, events: Iterable[dict[str, Any]], *, delay: float = 0.0, finish: bool = True
+        self,
+        events: Iterable[Mapping[str, Any] | bytes],
+        *,
+        delay: float = 0.0,
+        finish: bool = True,
     ) -> None:
+        """Stream ``events`` as SSE; a ``bytes`` item is written as it is."""
         self._start(
             200, "text/event-stream", {"transfer-encoding": "chunked", "cache-control": "no-cache"}
         )
         for event in events:
             if delay:
                 time.sleep(delay)
-            self._write_chunk(f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode())
+            self._write_chunk(event if isinstance(event, bytes) else encode_event(event))
         if finish:
             self.wfile.write(b"0\r\n\r\n")
         else:  # leave the chunked body unfinished: the client sees a dropped connection
@@ -371,6 +397,8 @@ class _Handler(BaseHTTPRequestHandler):
         extra = {}
         if reply.retry_after is not None:
             extra["retry-after"] = f"{reply.retry_after:g}"
+        if reply.retry_after_ms is not None:
+            extra["retry-after-ms"] = f"{reply.retry_after_ms:g}"
         if reply.status == 500 and "fake Messages API" in reply.message:
             extra["x-should-retry"] = "false"  # a test-setup mistake: say it once, fast
         error = {"type": "error", "error": {"type": reply.type, "message": reply.message}}
@@ -389,6 +417,21 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
+
+
+def _disturbed(
+    events: list[dict[str, Any]], reply: DisturbedReply
+) -> Iterator[Mapping[str, Any] | bytes]:
+    """``events`` with the reply's raw bytes and silence after the first ``after_events``.
+
+    The silence is a sleep between two writes, so the bytes before it are already sent.
+    """
+    yield from events[: reply.after_events]
+    if reply.raw:
+        yield reply.raw
+    if reply.pause:
+        time.sleep(reply.pause)
+    yield from events[reply.after_events :]
 
 
 def _message(

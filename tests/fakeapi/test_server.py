@@ -237,12 +237,95 @@ def test_slow_between_events_streams_every_event(api):
     assert events[-1] == "message_stop"
 
 
+def raw_stream(
+    api: FakeMessagesAPI, *, timeout: float = 10.0
+) -> tuple[list[bytes], Exception | None]:
+    """The SSE body's lines as bytes, and the error that ended the read early, if any."""
+    body = {"model": "m", "max_tokens": 10, "messages": HELLO, "stream": True}
+    lines: list[bytes] = []
+    with httpx2.stream(
+        "POST", f"{api.url}/v1/messages", json=body, timeout=httpx2.Timeout(timeout)
+    ) as response:
+        try:
+            for chunk in response.iter_raw():
+                lines.extend(chunk.splitlines())
+        except httpx2.ReadTimeout as err:
+            return lines, err
+    return lines, None
+
+
+def event_names(lines: list[bytes]) -> list[str]:
+    return [line.split(b": ", 1)[1].decode() for line in lines if line.startswith(b"event:")]
+
+
+def test_injected_bytes_go_out_verbatim_between_good_events(api):
+    garbage = b"event: content_block_delta\ndata: {oops \xff\xfe\n\n"
+    api.script(replies.inject(replies.text("Hello there"), garbage, after_events=3))
+    lines, failure = raw_stream(api)
+    assert failure is None
+    assert b"data: {oops \xff\xfe" in lines
+    names = event_names(lines)
+    assert names[:4] == ["message_start", "content_block_start", "ping", "content_block_delta"]
+    assert names[-2:] == ["message_delta", "message_stop"]  # the good stream goes on after it
+    written = [line for line in lines if line]
+    ping = written.index(b"event: ping")  # the third event: the garbage comes right after it
+    assert written[ping + 2 : ping + 4] == [b"event: content_block_delta", b"data: {oops \xff\xfe"]
+
+
+def test_an_injected_event_is_encoded_like_the_apis_own(api):
+    stray = {
+        "type": "content_block_delta",
+        "index": 7,
+        "delta": {"type": "text_delta", "text": "x"},
+    }
+    api.script(replies.inject(replies.text("Hi"), stray, after_events=2))
+    lines, _ = raw_stream(api)
+    assert event_names(lines)[2] == "content_block_delta"
+    assert json.loads(lines[lines.index(b"event: content_block_delta") + 1][6:]) == stray
+
+
+def test_a_stalled_stream_sends_its_first_events_then_nothing(api):
+    api.script(replies.stall(replies.text("Hello there"), 30, after_events=4))
+    lines, failure = raw_stream(api, timeout=0.5)
+    assert isinstance(failure, httpx2.ReadTimeout)
+    assert event_names(lines) == [
+        "message_start",
+        "content_block_start",
+        "ping",
+        "content_block_delta",
+    ]
+
+
+def test_a_disturbed_reply_is_sent_whole_without_streaming(api):
+    api.script(replies.stall(replies.text("whole"), 30), replies.inject(replies.text("too"), b"x"))
+    client = sdk(api, max_retries=0)
+    for expected in ("whole", "too"):
+        message = client.messages.create(model="m", max_tokens=10, messages=HELLO)
+        assert message.content[0].text == expected
+
+
+def test_retry_after_headers_are_sent_as_scripted(api):
+    api.script(
+        replies.error(429, "rate_limit_error", "slow down", retry_after=3600),
+        replies.error(529, "overloaded_error", "busy", retry_after_ms=20),
+    )
+    client = sdk(api, max_retries=0)
+    headers = []
+    for _ in range(2):
+        with pytest.raises(anthropic.APIStatusError) as caught:
+            client.messages.create(model="m", max_tokens=10, messages=HELLO)
+        headers.append(caught.value.response.headers)
+    assert headers[0]["retry-after"] == "3600" and "retry-after-ms" not in headers[0]
+    assert headers[1]["retry-after-ms"] == "20" and "retry-after" not in headers[1]
+
+
 def test_jsonl_script_lines_become_replies(tmp_path: Path):
     lines = [
         {"text": "hi"},
         {"tool_use": {"name": "run_bash", "input": {"command": "ls"}}},
         {"tool_uses": [{"name": "a", "input": {}}, {"name": "b", "input": {}}]},
         {"error": {"status": 529, "type": "overloaded_error", "message": "busy"}},
+        {"error": {"status": 429, "type": "rate_limit_error", "message": "x", "retry_after_ms": 9}},
         {"stream_error": {"type": "api_error"}},
         {"truncated": {"text": "cut"}},
         {"text": "later", "delay": 0.5},
@@ -254,9 +337,10 @@ def test_jsonl_script_lines_become_replies(tmp_path: Path):
     assert script[1].content[0]["input"] == {"command": "ls"}
     assert len(script[2].content) == 2
     assert script[3] == replies.error(529, "overloaded_error", "busy")
-    assert script[4].type == "api_error"
-    assert script[5] == replies.truncated("cut")
-    assert script[6] == replies.slow(replies.text("later"), 0.5)
+    assert script[4] == replies.error(429, "rate_limit_error", "x", retry_after_ms=9)
+    assert script[5].type == "api_error"
+    assert script[6] == replies.truncated("cut")
+    assert script[7] == replies.slow(replies.text("later"), 0.5)
 
 
 def hosted_step() -> tuple[list[dict], dict]:
