@@ -38,6 +38,8 @@ import anthropic
 import httpx2
 from anthropic.lib.streaming import AsyncMessageStream
 from anthropic.resources.messages import AsyncMessages
+from traitlets import Float, Int, Unicode
+from traitlets.config import Configurable
 
 from ..errors import IncompleteResponse, MissingApiKey, ModelError
 from .base import (
@@ -93,7 +95,7 @@ _UNREADABLE_STREAM = (ValueError, IndexError, TypeError, AttributeError)
 one event only, where no code of ours or the user's runs."""
 
 
-class AnthropicClient:
+class AnthropicClient(Configurable):
     """Streams answers from the Messages API; credentials and base URL may come from the environment.
 
     The timeouts fit an interactive notebook rather than the SDK's 10 minutes per try:
@@ -108,24 +110,26 @@ class AnthropicClient:
     - ``max_retry_wait`` (30 s): the longest wait before a retry. A ``retry-after``
       beyond it fails the request at once, saying when to try again: a person would
       rather know than watch a cell that waits for an hour.
+
+    A traitlets ``Configurable``: ``c.AnthropicClient.read_timeout = 300`` in a Jupyter or
+    IPython config file sets the kernel's default.
     """
 
-    def __init__(
-        self,
-        *,
-        api_key: str | None = None,
-        base_url: str | None = None,
-        max_retries: int = 2,
-        connect_timeout: float = 10.0,
-        read_timeout: float = 120.0,
-        max_retry_wait: float = 30.0,
-    ) -> None:
-        self.api_key = api_key
-        self.base_url = base_url
-        self.max_retries = max_retries
-        self.connect_timeout = connect_timeout
-        self.read_timeout = read_timeout
-        self.max_retry_wait = max_retry_wait
+    api_key = Unicode(None, allow_none=True, help="The API key; None: the SDK's environment.")
+    base_url = Unicode(None, allow_none=True, help="The API's URL; None: ANTHROPIC_BASE_URL.")
+    max_retries = Int(2, min=0, help="Retries of a request that failed before it streamed.").tag(
+        config=True
+    )
+    connect_timeout = Float(10.0, min=0.1, help="Seconds to open a connection.").tag(config=True)
+    read_timeout = Float(
+        120.0, min=0.1, help="Seconds of silence allowed before and between stream events."
+    ).tag(config=True)
+    max_retry_wait = Float(
+        30.0, min=0.0, help="Longest wait before a retry; a longer retry-after fails at once."
+    ).tag(config=True)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self._sdk: anthropic.AsyncAnthropic | None = None
         self._sdk_loop: asyncio.AbstractEventLoop | None = None
 

@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.display import display
 from traitlets import Bool, Float, Int, List, Type, Unicode, observe
+from traitlets.config import Configurable
 from traitlets.utils.importstring import import_item
 
 from ..backends.base import Backend
@@ -27,6 +29,7 @@ from ..clients.base import DEFAULT_MODEL, ModelClient
 from ..clients.replay_client import ReplayClient
 from ..errors import BackendSettingError, ConjureError, SkillError, TurnInterrupted, UnknownBackend
 from ..skills.discovery import find_skills
+from .history import history_bundle
 from .recording import export_markdown, export_notebook, read_turns, resolve_notebook
 from .secrets import Redactor
 from .wording import backend_help, worded_for_notebook
@@ -35,7 +38,7 @@ if TYPE_CHECKING:
     from ..conversation.session import Session
 
 # What a cell needs only when it first needs it is imported there, not here: the kernel
-# loads this module at start, and the SDK, nbformat and ipywidgets would add seconds.
+# loads this module at start, and the SDK and nbformat would add seconds.
 DEFAULT_CLIENT = "conjure_kernel.clients.anthropic_client.AnthropicClient"
 DEFAULT_VIEW = "conjure_kernel.notebook.display.LiveTurnView"
 
@@ -256,7 +259,7 @@ class ConjureMagics(Magics):
                     hint="fix the SKILL.md; `python -m conjure_kernel skills validate PATH` checks every rule",
                 )
         for skill in self.session.skills:
-            print(f"{skill.name}: {skill.description[:100]}  ({skill.root})")
+            print(f"{skill.name}: {_shorten(skill.description, 100)}  ({skill.root})")
         if not self.session.skills:
             print("no skills loaded; add some with %skills PATH")
 
@@ -270,9 +273,9 @@ class ConjureMagics(Magics):
         """Show the session's turns, restore them from a notebook, or export them."""
         args = parse_argstring(self.history, line)
         if args.action == "show":
-            from .widgets import HistoryView
-
-            HistoryView(self.session).show()
+            session = self.session
+            bundle = history_bundle(session.transcript, self.redact, messages=len(session.messages))
+            display(bundle, raw=True)
         elif args.action == "restore":
             notebook = resolve_notebook(args.target)
             turns = read_turns(notebook)
@@ -283,9 +286,15 @@ class ConjureMagics(Magics):
         elif args.action == "export":
             if not args.target or Path(args.target).suffix not in (".md", ".ipynb"):
                 raise UsageError("%history export needs FILE.md or FILE.ipynb")
-            target = Path(args.target)
+            target = Path(args.target).expanduser()
             writer = export_markdown if target.suffix == ".md" else export_notebook
-            writer(self.session.transcript, target)
+            try:
+                writer(self.session.transcript, target, redact=self.redact)
+            except OSError as error:
+                raise UsageError(
+                    f"cannot write {target}: {error.strerror or error}; "
+                    "choose a file in a folder that exists and that you can write to"
+                ) from None
             print(f"wrote {len(self.session.transcript)} turn(s) to {target}")
         else:
             raise UsageError(
@@ -330,7 +339,17 @@ class ConjureMagics(Magics):
             self._session.close()
 
     def _new_client(self) -> ModelClient:
-        return (self.client_class or import_item(DEFAULT_CLIENT))()
+        """The model client; a traitlets Configurable one takes its settings from config."""
+        client_class = self.client_class or import_item(DEFAULT_CLIENT)
+        if issubclass(client_class, Configurable):
+            return client_class(parent=self)
+        return client_class()
+
+
+def _shorten(text: str, limit: int) -> str:
+    """``text`` on one line, cut to ``limit`` characters with an ellipsis when longer."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _replay_client(notebook: Path) -> ReplayClient:

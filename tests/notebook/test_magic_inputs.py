@@ -1,10 +1,15 @@
-"""``%backend`` settings and ``%model``/``%config`` in a real conjure kernel, as a user types them."""
+"""Magics as a user types them in a real conjure kernel: settings, models, history, skills.
+
+Every bad input is answered by one readable line, and changes nothing."""
 
 from __future__ import annotations
 
+import json
+
+import nbformat
 import pytest
 from fakeapi import FakeMessagesAPI, replies
-from kernel_harness import RunningKernel
+from kernel_harness import TURN_MIME, RunningKernel
 
 
 @pytest.fixture(scope="module")
@@ -85,3 +90,69 @@ def test_an_empty_model_name_is_refused(kernel, line):
     error = one_line_error(kernel.run(line))
     assert error == "UsageError: a model id cannot be empty; e.g. %model claude-sonnet-5-5"
     assert kernel.run("%model").text() == before
+
+
+def test_history_shows_each_turns_model_redacted_in_html_and_text(api, kernel):
+    api.script(replies.text("noted"))
+    assert kernel.run("Remember sk-test-key-123 for me").status == "ok"
+    result = kernel.run("%history")
+    assert result.status == "ok", result.error
+    bundle = result.bundles()[-1]
+    assert set(bundle) == {"text/html", "text/plain"}  # reads the same in nbconvert and on GitHub
+    assert "<table>" in bundle["text/html"]
+    assert "sk-test-key-123" not in json.dumps(bundle)
+    assert "Remember [secret ANTHROPIC_API_KEY] for me" in bundle["text/plain"]
+    rows = bundle["text/plain"].splitlines()[1:]
+    models = {
+        model
+        for model in ("claude-sonnet-5-5", "claude-haiku-5-5")
+        if any(model in row for row in rows)
+    }
+    assert models == {"claude-sonnet-5-5", "claude-haiku-5-5"}  # the turns' own models
+
+
+def test_history_export_is_redacted(kernel, tmp_path):
+    target = tmp_path / "session.md"
+    result = kernel.run(f"%history export {target}")
+    assert result.status == "ok", result.error
+    text = target.read_text()
+    assert "Remember" in text and "sk-test-key-123" not in text
+
+
+def test_history_export_to_a_missing_folder_is_one_line(kernel, tmp_path):
+    error = one_line_error(kernel.run(f"%history export {tmp_path}/missing/x.md"))
+    assert error.startswith(f"UsageError: cannot write {tmp_path}/missing/x.md: ")
+
+
+def test_history_restore_of_a_hand_broken_record_is_one_line(kernel, tmp_path):
+    record = {
+        "schema": 2,
+        "message": "m",
+        "backend": "local",
+        "model": "claude-sonnet-5-5",
+        "timeline": [],
+        "steps": [
+            {
+                "message": {"role": "assistant", "content": [{"type": "tool_use", "name": "view"}]},
+                "stop_reason": "tool_use",
+            }
+        ],
+    }
+    notebook = nbformat.v4.new_notebook()
+    output = nbformat.v4.new_output("display_data", data={TURN_MIME: record})
+    notebook.cells.append(nbformat.v4.new_code_cell("m", outputs=[output]))
+    nbformat.write(notebook, tmp_path / "broken.ipynb")
+    error = one_line_error(kernel.run(f"%history restore {tmp_path / 'broken.ipynb'}"))
+    assert "cell 1: a recorded turn is malformed" in error and "has no id or name" in error
+
+
+def test_skills_cuts_long_descriptions_with_an_ellipsis(kernel, tmp_path):
+    folder = tmp_path / "skills" / "wordy"
+    folder.mkdir(parents=True)
+    description = "Explains things at length. " * 10
+    (folder / "SKILL.md").write_text(f"---\nname: wordy\ndescription: {description}\n---\nBody\n")
+    result = kernel.run(f"%skills {folder.parent}")
+    assert result.status == "ok", result.error
+    line = next(line for line in result.text().splitlines() if line.startswith("wordy: "))
+    shown = line.removeprefix("wordy: ").split("  (")[0]
+    assert len(shown) == 100 and shown.endswith("…")

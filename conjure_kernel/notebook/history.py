@@ -1,0 +1,58 @@
+"""What ``%history`` shows: the session's turns as a table that reads the same everywhere.
+
+Plain HTML with a text twin rather than a widget, so the saved notebook shows it in
+nbconvert, on GitHub and in a terminal alike. Every cell is redacted, since the table
+is saved with the notebook.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Sequence
+
+from ..clients.base import Usage
+from ..conversation.transcript import TurnRecord
+
+__all__ = ["history_bundle"]
+
+COLUMNS = ("#", "message", "backend", "model", "tools", "tokens in (cached) / out", "ended")
+_MESSAGE_WIDTH = 60
+
+
+def history_bundle(
+    turns: Sequence[TurnRecord], redact: Callable[[str], str], *, messages: int
+) -> dict[str, str]:
+    """``text/html`` and ``text/plain`` for the turns; ``messages`` is the history's length."""
+    rows = [_row(number, turn, redact) for number, turn in enumerate(turns, 1)]
+    total = sum((turn.usage for turn in turns), Usage())
+    header = (
+        f"{len(turns)} turn(s), {messages} message(s) · {_tokens(total)} tokens in total"
+        if turns
+        else "no turns yet in this session"
+    )
+    table = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
+    )
+    heading = "".join(f"<th>{html.escape(name)}</th>" for name in COLUMNS)
+    return {
+        "text/html": f'<div class="conjure-history"><b>{html.escape(header)}</b>'
+        f"<table><tr>{heading}</tr>{table}</table></div>",
+        "text/plain": "\n".join([header, *("  ".join(row) for row in rows)]),
+    }
+
+
+def _row(number: int, turn: TurnRecord, redact: Callable[[str], str]) -> tuple[str, ...]:
+    message = redact(" ".join(turn.message.split()))
+    if len(message) > _MESSAGE_WIDTH:
+        message = message[: _MESSAGE_WIDTH - 1] + "…"
+    tools = ", ".join(call.name for call, _ in turn.tool_calls) or "-"
+    ended = turn.error["error"] if turn.error else (turn.stop_reason or "-")
+    return (str(number), message, turn.backend, turn.model, tools, _tokens(turn.usage), ended)
+
+
+def _tokens(usage: Usage) -> str:
+    """Input as the API bills it (uncached + cache writes + cache reads), cache reads apart."""
+    total_in = (
+        usage.input_tokens + usage.cache_creation_input_tokens + usage.cache_read_input_tokens
+    )
+    return f"{total_in:,} ({usage.cache_read_input_tokens:,}) / {usage.output_tokens:,}"
