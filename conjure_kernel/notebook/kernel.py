@@ -8,6 +8,8 @@ that (history, execution counts, interrupts, error replies) is ipykernel's own.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from ipykernel.ipkernel import IPythonKernel
@@ -16,6 +18,7 @@ from traitlets import List
 
 from .._version import __version__
 from .extension import load_ipython_extension
+from .recording import runner
 
 __all__ = ["ConjureKernel", "is_chat_cell", "launch", "route_cell"]
 
@@ -67,6 +70,7 @@ class ConjureKernel(IPythonKernel):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        _start_next_to_the_notebook()
         self.shell.input_transformers_cleanup.insert(0, route_cell)
         load_ipython_extension(self.shell)
 
@@ -74,6 +78,25 @@ class ConjureKernel(IPythonKernel):
         if is_chat_cell(code):
             return {"status": "complete"}
         return super().do_is_complete(code)
+
+
+def _start_next_to_the_notebook() -> None:
+    """Work in the notebook's folder when a headless runner left the kernel in its own.
+
+    JupyterLab and ``jupyter execute`` start a kernel in the notebook's folder, so the
+    notebook's relative paths (``%skills skills``, ``workdir=scratch``) mean the same
+    everywhere; papermill leaves it where papermill runs (``papermill
+    notebooks/quickstart.ipynb out.ipynb`` from a repository's root). A runner that
+    chose another folder for the kernel is left alone.
+    """
+    if os.environ.get("JPY_SESSION_NAME"):  # a Jupyter Server chose the folder
+        return
+    started_by = runner()
+    if started_by is None:
+        return
+    notebook, runner_folder = started_by
+    if Path.cwd() == runner_folder != notebook.parent:
+        os.chdir(notebook.parent)
 
 
 def launch(argv: list[str] | None = None) -> None:

@@ -115,7 +115,9 @@ class ConjureMagics(Magics):
     def _new_session(self) -> Session:
         replay = os.environ.get("CONJURE_REPLAY")
         client: ModelClient = (
-            _replay_client(resolve_notebook(replay)) if replay else self._new_client()
+            _replay_client(resolve_notebook(replay, self._namespace))
+            if replay
+            else self._new_client()
         )
         from ..conversation.session import Session
 
@@ -124,7 +126,7 @@ class ConjureMagics(Magics):
             model=self.model,
             backend=self.default_backend,
             setting_defaults={"workdir": self.workdir, "timeout": self.tool_timeout},
-            namespace=self.shell.user_ns if self.shell is not None else None,
+            namespace=self._namespace,
             max_iterations=self.max_iterations,
             max_tokens=self.max_tokens,
         )
@@ -277,7 +279,7 @@ class ConjureMagics(Magics):
             bundle = history_bundle(session.transcript, self.redact, messages=len(session.messages))
             display(bundle, raw=True)
         elif args.action == "restore":
-            notebook = resolve_notebook(args.target)
+            notebook = resolve_notebook(args.target, self._namespace)
             turns = read_turns(notebook)
             self.session.restore(turns)
             print(
@@ -321,7 +323,7 @@ class ConjureMagics(Magics):
             self.session.client = self._new_client()
             print("replay is off; turns go to the Messages API")
             return
-        notebook = resolve_notebook(args.notebook)
+        notebook = resolve_notebook(args.notebook, self._namespace)
         self.session.client = _replay_client(notebook)
         print(f"replaying {len(self.session.client.turns)} recorded turn(s) from {notebook.name}")
 
@@ -337,6 +339,10 @@ class ConjureMagics(Magics):
     def close(self) -> None:
         if self._session is not None:
             self._session.close()
+
+    @property
+    def _namespace(self) -> dict[str, Any] | None:
+        return self.shell.user_ns if self.shell is not None else None
 
     def _new_client(self) -> ModelClient:
         """The model client; a traitlets Configurable one takes its settings from config."""

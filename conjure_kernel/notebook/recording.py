@@ -8,8 +8,9 @@ replay the session, restore it after a restart, or report drift.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from ..conversation.transcript import TurnRecord
 from ..conversation.turn import Redact
@@ -24,32 +25,71 @@ __all__ = [
     "export_notebook",
     "read_turns",
     "resolve_notebook",
+    "runner",
 ]
 
 
-def current_notebook() -> Path | None:
-    """The notebook this kernel serves, when the server says (Jupyter Server sets JPY_SESSION_NAME)."""
+def current_notebook(namespace: Mapping[str, Any] | None = None) -> Path | None:
+    """The notebook this kernel runs, when its frontend says so.
+
+    Jupyter Server (JupyterLab, Notebook 7) sets ``JPY_SESSION_NAME``; VS Code puts
+    ``__vsc_ipynb_file__`` in the namespace; a headless runner (papermill, ``jupyter
+    execute``, nbconvert) names the notebook on its own command line.
+    """
     name = os.environ.get("JPY_SESSION_NAME", "")
-    return Path(name) if name.endswith(".ipynb") else None
+    if name.endswith(".ipynb"):
+        return Path(name)
+    vscode = (namespace or {}).get("__vsc_ipynb_file__")
+    if isinstance(vscode, str) and vscode.endswith(".ipynb"):
+        return Path(vscode)
+    started_by = runner()
+    return started_by[0] if started_by else None
 
 
-def resolve_notebook(path: str | None) -> Path:
-    """``path`` if given, else the notebook being run; a clear error when neither is known."""
-    if path:
-        notebook = Path(path).expanduser()
-    else:
-        notebook = current_notebook()
-        if notebook is None:
+def runner() -> tuple[Path, Path] | None:
+    """The notebook a headless runner (papermill, ``jupyter execute``) started this kernel
+    for, and the runner's working folder: the first existing ``.ipynb`` argument of the
+    parent process, as that process sees it."""
+    parent = Path("/proc") / str(os.getppid())
+    try:
+        arguments = (parent / "cmdline").read_bytes().split(b"\0")[1:]
+        folder = (parent / "cwd").resolve()
+    except OSError:  # not Linux, or not ours to read
+        return None
+    for argument in map(os.fsdecode, arguments):
+        if argument.endswith(".ipynb") and (folder / argument).is_file():
+            return (folder / argument).resolve(), folder
+    return None
+
+
+def resolve_notebook(path: str | None, namespace: Mapping[str, Any] | None = None) -> Path:
+    """``path`` if given, else the notebook being run; a clear error when neither is known.
+
+    A relative path is looked for next to the running notebook first (when the
+    frontend says which it is), then in the kernel's working directory, so
+    ``%replay quickstart.ipynb`` works however the notebook was started.
+    """
+    running = current_notebook(namespace)
+    if not path:
+        if running is None:
             raise RecordingError(
                 "this kernel cannot tell which notebook it is running",
                 hint="name the notebook, e.g. %replay quickstart.ipynb",
             )
-    if not notebook.is_file():
-        raise RecordingError(
-            f"{notebook}: no such notebook",
-            hint="check the path (relative to the kernel's working directory)",
-        )
-    return notebook.resolve()
+        candidates = [running]
+    else:
+        given = Path(path).expanduser()
+        folders = [running.parent] if running is not None and not given.is_absolute() else []
+        candidates = [folder / given for folder in folders] + [given]
+    for notebook in candidates:
+        if notebook.is_file():
+            return notebook.resolve()
+    looked = " or ".join(str(Path(c).absolute()) for c in dict.fromkeys(candidates))
+    raise RecordingError(
+        f"{path or running}: no such notebook (looked for {looked})",
+        hint="check the path; a relative one is read next to this notebook, then in the "
+        "kernel's working directory",
+    )
 
 
 def read_turns(path: Path) -> list[TurnRecord]:

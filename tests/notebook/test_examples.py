@@ -51,3 +51,16 @@ def test_a_changed_skill_script_is_reported_as_drift(copy):
     assert strict.returncode == 1
     assert "skills changed since the recording: word-stats" in strict.stdout
     assert "-words: 18" in strict.stdout and "+word count: 18" in strict.stdout
+
+
+def test_papermill_runs_the_quickstart_from_the_folder_above(copy):
+    """papermill leaves the kernel where papermill runs; the notebook's paths still work."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
+    papermill = Path(sys.executable).with_name("papermill")
+    command = [str(papermill), "examples/quickstart.ipynb", "out.ipynb", "--log-level", "ERROR"]
+    done = subprocess.run(
+        command, cwd=copy.parent, capture_output=True, text=True, env=env, timeout=300
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "kernels hum at dawn" in (copy / "scratch" / "poem.txt").read_text()
+    assert not (copy.parent / "scratch").exists()

@@ -265,3 +265,24 @@ def test_exports_without_a_redactor_still_remove_the_api_key(tmp_path, monkeypat
     target = tmp_path / f"session.{'md' if writer is export_markdown else 'ipynb'}"
     writer([a_turn_with_the_secret()], target)
     assert SECRET not in target.read_text()
+
+
+def test_a_relative_notebook_is_read_next_to_the_running_one_then_in_the_cwd(tmp_path, monkeypatch):
+    from conjure_kernel.errors import RecordingError
+    from conjure_kernel.notebook.recording import resolve_notebook
+
+    (tmp_path / "project").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "project" / "recorded.ipynb").write_text("{}")
+    (tmp_path / "elsewhere" / "only-here.ipynb").write_text("{}")
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    vscode = {"__vsc_ipynb_file__": str(tmp_path / "project" / "running.ipynb")}
+    assert resolve_notebook("recorded.ipynb", vscode) == tmp_path / "project" / "recorded.ipynb"
+    assert resolve_notebook("only-here.ipynb", vscode) == tmp_path / "elsewhere" / "only-here.ipynb"
+    with pytest.raises(RecordingError) as raised:
+        resolve_notebook("missing.ipynb", vscode)
+    assert str(raised.value) == (
+        f"missing.ipynb: no such notebook (looked for {tmp_path / 'project' / 'missing.ipynb'}"
+        f" or {tmp_path / 'elsewhere' / 'missing.ipynb'})"
+    )
