@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
@@ -46,6 +47,9 @@ class SessionOptions:
     """Tool output longer than this reaches the model shortened (head and tail kept)."""
     namespace: dict[str, Any] | None = None
     """The user's namespace, where the native backend finds NativeSkill subclasses."""
+    hidden_env: AbstractSet[str] = frozenset()
+    """Environment variables the tools must not see (secrets). Read at each command, not
+    copied: a name added while the session is open is hidden from the next command on."""
 
 
 @dataclass

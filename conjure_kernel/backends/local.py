@@ -3,7 +3,9 @@
 For development and trusted skills: nothing is sandboxed. ``LocalWorkspace`` is the
 workspace seam on the host, under the shared ``WorkspaceTools`` dispatcher. Each
 command runs in its own process group (``start_new_session``) so that a timeout or a
-Jupyter interrupt kills it together with everything it started.
+Jupyter interrupt kills it together with everything it started. A call ends when bash
+does: what it started in the background (a dev server) runs on in that group until the
+workspace closes. Commands see the kernel's environment without its secrets.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ import contextlib
 import os
 import signal
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from stat import S_ISDIR, S_ISREG
 from typing import ClassVar
 
+from ..clients.base import CREDENTIAL_ENV_VARS
 from ..errors import BackendError
 from ..skills.prompt import render_system_prompt
 from ..skills.skill import Skill
@@ -33,6 +37,14 @@ __all__ = ["LocalBackend", "LocalSession", "LocalWorkspace", "check_tool_input",
 
 _KILL_GRACE = 1.0
 """Seconds between SIGTERM and SIGKILL, and after SIGKILL before the pipes are closed anyway."""
+_SETTLE = 0.2
+"""Seconds the processes a command leaves behind get to end before they count as running
+in the background: bash does not wait for a process substitution or a short ``&`` job."""
+_SETTLE_POLL = 0.01
+"""Seconds between looks at the process group while it settles; a process may close its
+output (``cat`` does) a moment before it ends."""
+_PROC = Path("/proc")
+"""Where Linux lists processes; elsewhere ``ps`` does."""
 
 
 class LocalWorkspace:
@@ -40,12 +52,25 @@ class LocalWorkspace:
     bash with one process group per command.
 
     File operations are plain blocking calls: on a local disk they take microseconds,
-    less than a hop to a worker thread would.
+    less than a hop to a worker thread would. Commands run without the environment
+    variables named in ``hidden_env`` (a live set, read at each command) or the kernel's
+    API credentials, except those named in ``pass_env``.
     """
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        hidden_env: AbstractSet[str] = frozenset(),
+        pass_env: AbstractSet[str] = frozenset(),
+    ) -> None:
         self.workdir = workdir
-        self._process_groups: set[int] = set()
+        self.hidden_env = hidden_env
+        self.pass_env = pass_env
+        self._running: set[int] = set()
+        self._background: dict[int, asyncio.SubprocessTransport] = {}
+        """Process groups of finished commands that left processes running, with their
+        transports, which keep reading (and dropping) those processes' output."""
         self._closed = False
 
     def resolve(self, path: str) -> str:
@@ -84,27 +109,41 @@ class LocalWorkspace:
         return entries
 
     async def exec(self, command: str, *, timeout: float, keep: int) -> ExecResult:
-        """Run ``command`` in a new process group; kill the group on timeout or cancel."""
-        transport, capture = await _start(command, self.workdir, keep)
+        """Run ``command`` in a new process group until bash exits.
+
+        The group is killed on timeout or cancel. Processes the command left running in
+        it outlive the call: the result lists them, their output is read and dropped (so
+        a server that logs neither blocks on a full pipe nor dies of SIGPIPE), and
+        ``aclose`` kills them.
+        """
+        self._forget_ended_groups()
+        transport, capture = await _start(command, self.workdir, self._environment(), keep)
         group = transport.get_pid()
-        self._process_groups.add(group)
+        self._running.add(group)
         if self._closed:  # aclose ran while this command was starting, and could not see it
             _signal_group(group, signal.SIGKILL)
         timed_out = False
         try:
-            await asyncio.wait_for(asyncio.shield(capture.finished), timeout)
+            await asyncio.wait_for(asyncio.shield(capture.exited), timeout)
+            await _settle(group, capture.finished)
         except asyncio.TimeoutError:
             timed_out = True
             await _stop(group, capture.finished)
-        except asyncio.CancelledError:
+        except BaseException:  # cancelled, or an unforeseen fault: nothing may outlive it
             await _stop(group, capture.finished)
+            transport.close()
             raise
         finally:
-            self._process_groups.discard(group)
-            transport.close()
+            self._running.discard(group)
         exit_code = transport.get_returncode()
         stdout, stdout_gap = capture.streams[1].result()
         stderr, stderr_gap = capture.streams[2].result()
+        left = [] if timed_out or self._closed else _group_processes([group]).get(group, [])
+        if left:
+            capture.drop_output()
+            self._background[group] = transport
+        else:  # also frees pipes still held by a process that left the group (setsid)
+            transport.close()
         return ExecResult(
             -signal.SIGKILL if exit_code is None else exit_code,
             stdout,
@@ -112,13 +151,36 @@ class LocalWorkspace:
             timed_out,
             stdout_gap=stdout_gap,
             stderr_gap=stderr_gap,
+            background=tuple(left),
         )
 
     async def aclose(self) -> None:
-        """Kill every command still running, with everything it started."""
+        """Kill every command still running and every process one left in the background,
+        each with its whole process group."""
         self._closed = True
-        for group in list(self._process_groups):
+        for group in self._running:
             _signal_group(group, signal.SIGKILL)
+        alive = _group_processes(self._background)
+        for group, transport in self._background.items():
+            if group in alive:  # a group that ended may have passed its number on
+                _signal_group(group, signal.SIGKILL)
+            transport.close()
+        self._background.clear()
+
+    def _environment(self) -> dict[str, str]:
+        """The kernel's environment less the secrets, read now: both may have changed."""
+        return {
+            name: value
+            for name, value in os.environ.items()
+            if name in self.pass_env or not (name in CREDENTIAL_ENV_VARS or name in self.hidden_env)
+        }
+
+    def _forget_ended_groups(self) -> None:
+        """Drop background groups whose processes all ended, closing their transports:
+        once a group has ended, its number may go to someone else's group."""
+        alive = _group_processes(self._background)
+        for group in [group for group in self._background if group not in alive]:
+            self._background.pop(group).close()
 
 
 def _visible_children(folder: Path) -> list[Path]:
@@ -136,7 +198,7 @@ def _entry_name(path: Path, root: Path) -> str:
 
 
 async def _start(
-    command: str, workdir: Path, keep: int
+    command: str, workdir: Path, environment: dict[str, str], keep: int
 ) -> tuple[asyncio.SubprocessTransport, _Capture]:
     """Start ``bash -c command``; an interrupt during start-up lets it start, then kills it.
 
@@ -152,6 +214,7 @@ async def _start(
             "-c",
             command,
             cwd=workdir,
+            env=environment,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -168,19 +231,99 @@ async def _start(
 
 
 class _Capture(asyncio.SubprocessProtocol):
-    """Collects a command's output, each stream capped as it arrives; ``finished`` resolves
-    once the command exited and its pipes closed."""
+    """Collects a command's output, each stream capped as it arrives.
+
+    ``exited`` resolves when bash exits; ``finished`` once its pipes closed too, which
+    a process it left in the background delays for as long as that process runs.
+    """
 
     def __init__(self, keep: int) -> None:
         self.streams = {1: StreamCapture(keep), 2: StreamCapture(keep)}
-        self.finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self.exited: asyncio.Future[None] = loop.create_future()
+        self.finished: asyncio.Future[None] = loop.create_future()
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:
-        self.streams[fd].feed(data)
+        if fd in self.streams:
+            self.streams[fd].feed(data)
+
+    def process_exited(self) -> None:
+        self.exited.set_result(None)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.finished.done():
             self.finished.set_result(None)
+
+    def drop_output(self) -> None:
+        """From now on read output only to drop it: the call that wanted it is over."""
+        self.streams.clear()
+
+
+async def _settle(group: int, finished: asyncio.Future[None]) -> None:
+    """Wait up to ``_SETTLE`` seconds for the pipes to close and the group to empty after
+    bash exited, so that short leftovers end inside the call, with their output.
+
+    This is also the drain: what the command itself printed is in the pipes when bash
+    exits, and the loop reads it (and hands it on) before this wait returns, even when
+    a background process holds the pipes open.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + _SETTLE
+    while (left := deadline - loop.time()) > 0:
+        if not finished.done():
+            await asyncio.wait([finished], timeout=left)
+        elif _group_processes([group]):
+            await asyncio.sleep(min(left, _SETTLE_POLL))
+        else:
+            return
+
+
+def _group_processes(groups: Collection[int]) -> dict[int, list[tuple[int, str]]]:
+    """The live processes of each of ``groups`` that has any, as (pid, command line).
+
+    Zombies do not count: where nothing reaps orphans (a container without an init)
+    they linger, though they run no more.
+    """
+    groups = {group for group in groups if _group_exists(group)}
+    if not groups:  # the usual case, and it spares a scan of every process
+        return {}
+    found: dict[int, list[tuple[int, str]]] = {}
+    for pid, group, state, command in _processes():
+        if group in groups and not state.startswith("Z"):
+            found.setdefault(group, []).append((pid, command))
+    return {group: sorted(processes) for group, processes in found.items()}
+
+
+def _group_exists(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except (ProcessLookupError, PermissionError):  # PermissionError: the number was reused
+        return False
+    return True
+
+
+def _processes() -> list[tuple[int, int, str, str]]:
+    """Every process as (pid, process group, state, command line): from /proc on Linux,
+    from ``ps`` where there is no /proc (macOS), which takes some milliseconds."""
+    if not _PROC.is_dir():
+        listing = subprocess.run(
+            ["ps", "-A", "-o", "pid=,pgid=,stat=,args="], capture_output=True, text=True
+        ).stdout
+        rows = (line.split(None, 3) for line in listing.splitlines())
+        return [(int(row[0]), int(row[1]), row[2], row[3]) for row in rows if len(row) == 4]
+    processes = []
+    for entry in _PROC.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            state, _parent, group = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:3]
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").strip()
+        except (OSError, ValueError):  # it ended while it was read
+            continue
+        if not command:  # exiting (its memory is gone already), or a kernel thread
+            continue
+        processes.append((int(entry.name), int(group), state, command.decode(errors="replace")))
+    return processes
 
 
 async def _stop(group: int, finished: asyncio.Future[None]) -> None:
@@ -209,9 +352,11 @@ class LocalSession(ExecutorSession):
 
     backend_type: str = "local"
     timeout: float = 300.0
+    pass_env: tuple[str, ...] = ()
 
     def describe(self) -> str:
-        return f"local: bash on this machine in {self.workdir} (timeout={self.timeout:g} s)"
+        passed = f", pass_env={','.join(self.pass_env)}" if self.pass_env else ""
+        return f"local: bash on this machine in {self.workdir} (timeout={self.timeout:g} s{passed})"
 
 
 class LocalBackend(ExecutorBackend):
@@ -223,13 +368,24 @@ class LocalBackend(ExecutorBackend):
             "workdir", str, "", "folder the tools work in; empty: the kernel's working directory"
         ),
         Setting("timeout", float, 300.0, "seconds before one tool call is killed", positive=True),
+        Setting(
+            "pass_env",
+            str,
+            "",
+            "comma-separated environment variables the tools may see even though they are secret",
+        ),
     )
 
     async def open_session(self, skills: Sequence[Skill], options: SessionOptions) -> LocalSession:
         workdir = host_workdir(options.settings.get("workdir"))
         timeout = float(options.settings.get("timeout", 300.0))
+        names = {name.strip() for name in options.settings.get("pass_env", "").split(",")}
+        pass_env = tuple(sorted(names - {""}))
+        workspace = LocalWorkspace(
+            workdir, hidden_env=options.hidden_env, pass_env=frozenset(pass_env)
+        )
         executor = WorkspaceTools(
-            LocalWorkspace(workdir), timeout=timeout, max_output_chars=options.max_output_chars
+            workspace, timeout=timeout, max_output_chars=options.max_output_chars
         )
         environment = (
             "Your tools run bash commands and view and edit files on the user's machine, "
@@ -241,6 +397,7 @@ class LocalBackend(ExecutorBackend):
         return LocalSession(
             workdir=workdir,
             timeout=timeout,
+            pass_env=pass_env,
             skills=tuple(skills),
             executor=executor,
             system_prompt=system_prompt,

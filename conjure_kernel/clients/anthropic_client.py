@@ -43,6 +43,7 @@ from traitlets.config import Configurable
 
 from ..errors import IncompleteResponse, MissingApiKey, ModelError
 from .base import (
+    CREDENTIAL_ENV_VARS,
     DEFAULT_MODEL,
     ModelRequest,
     ModelResponse,
@@ -584,8 +585,7 @@ def _redact(text: str, *secrets: str | None) -> str:
     """``text`` without any configured credential, in case an error message echoes one."""
     candidates = (
         *secrets,
-        os.environ.get("ANTHROPIC_API_KEY"),
-        os.environ.get("ANTHROPIC_AUTH_TOKEN"),
+        *(os.environ.get(name) for name in CREDENTIAL_ENV_VARS),
     )
     for secret in candidates:
         if secret and len(secret) >= 8:

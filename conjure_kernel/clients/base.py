@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from anthropic.types import MessageParam
 
 __all__ = [
+    "CREDENTIAL_ENV_VARS",
     "DEFAULT_MODEL",
     "ModelClient",
     "ModelRequest",
@@ -35,6 +36,8 @@ __all__ = [
 
 DEFAULT_MODEL = "claude-sonnet-5-5"
 """The newest Sonnet in the installed SDK's ``Model`` literal."""
+CREDENTIAL_ENV_VARS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
+"""Where the SDK finds the kernel's credentials: never saved, never shown to a tool."""
 
 
 @dataclass(frozen=True)

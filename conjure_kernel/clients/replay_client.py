@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import RecordingMismatch
-from .base import ModelRequest, ModelResponse, TextChunk
+from .base import CREDENTIAL_ENV_VARS, ModelRequest, ModelResponse, TextChunk
 
 __all__ = ["Drift", "RecordedTurn", "ReplayClient"]
 
@@ -76,7 +76,7 @@ class ReplayClient:
                 }
                 return self.current
         self.current = None
-        if os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("ANTHROPIC_AUTH_TOKEN"):
+        if any(os.environ.get(name) for name in CREDENTIAL_ENV_VARS):
             hint = "an API key is set: turn replay off, then re-run this cell to record it afresh"
         else:
             hint = (

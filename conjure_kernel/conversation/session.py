@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any
 
 from ..backends.base import Backend, BackendSession, SessionOptions, TurnOptions
@@ -41,6 +42,7 @@ class Session:
         settings: Mapping[str, Any] | None = None,
         setting_defaults: Mapping[str, Any] | None = None,
         namespace: dict[str, Any] | None = None,
+        hidden_env: AbstractSet[str] = frozenset(),
         max_output_chars: int = 30_000,
         max_iterations: int = 25,
         max_tokens: int = 16000,
@@ -51,6 +53,8 @@ class Session:
         self.setting_defaults: dict[str, Any] = dict(setting_defaults or {})
         """Configured defaults for backend settings, by setting name (``timeout``…)."""
         self.namespace = namespace
+        self.hidden_env = hidden_env
+        """Environment variables the tools must not see; a live set that may grow."""
         self.max_output_chars = max_output_chars
         self.max_iterations = max_iterations
         self.max_tokens = max_tokens
@@ -102,7 +106,7 @@ class Session:
         values = parse_settings(
             backend.settings, settings, self.setting_defaults, backend=backend.backend_type
         )
-        return SessionOptions(values, self.max_output_chars, self.namespace)
+        return SessionOptions(values, self.max_output_chars, self.namespace, self.hidden_env)
 
     def reset(self) -> None:
         """Forget the conversation and start the backend afresh; keep backend, skills and model.

@@ -127,6 +127,7 @@ class ConjureMagics(Magics):
             backend=self.default_backend,
             setting_defaults={"workdir": self.workdir, "timeout": self.tool_timeout},
             namespace=self._namespace,
+            hidden_env=self.redact.names,  # %secret names: hidden from the tools as they grow
             max_iterations=self.max_iterations,
             max_tokens=self.max_tokens,
         )

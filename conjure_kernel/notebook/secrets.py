@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
+from ..clients.base import CREDENTIAL_ENV_VARS
+
 __all__ = ["ALWAYS_SECRET", "Redactor"]
 
-ALWAYS_SECRET = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN")
+ALWAYS_SECRET = CREDENTIAL_ENV_VARS
 
 _MIN_LENGTH = 4
 """Values shorter than this are not redacted: replacing 'a' everywhere would wreck output."""

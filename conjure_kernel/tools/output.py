@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import signal
+from collections.abc import Sequence
 
 from .values import ExecResult, Gap
 
@@ -112,7 +113,35 @@ def format_exec_result(result: ExecResult, limit: int, *, timeout: float | None 
     if result.timed_out:
         after = f" after {timeout:g} s" if timeout is not None else ""
         parts.append(f"timed out{after}; the command and its child processes were killed")
+    if result.background:
+        parts.append(_describe_background(result.background))
     return "\n".join(parts)
+
+
+_BACKGROUND_LISTED = 3
+"""Background processes named one by one; the rest are counted."""
+_COMMAND_LINE_CHARS = 80
+
+
+def _describe_background(processes: Sequence[tuple[int, str]]) -> str:
+    """Tell the model what outlives the call, so it neither waits for it nor starts it twice."""
+    listed = [
+        f"pid {pid}: {_shorten(command, _COMMAND_LINE_CHARS)}"
+        for pid, command in processes[:_BACKGROUND_LISTED]
+    ]
+    if len(processes) > _BACKGROUND_LISTED:
+        listed.append(f"and {len(processes) - _BACKGROUND_LISTED} more")
+    one = len(processes) == 1
+    subject = "1 background process is" if one else f"{len(processes)} background processes are"
+    they, their = ("it is", "its") if one else ("they are", "their")
+    return (
+        f"{subject} still running ({'; '.join(listed)}); {they} stopped when the session "
+        f"resets or ends, and {their} output is discarded (redirect it to a file to read it)"
+    )
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _describe_exit(exit_code: int) -> str:

@@ -44,6 +44,8 @@ class ExecResult:
     timed_out: bool = False
     stdout_gap: Gap | None = None
     stderr_gap: Gap | None = None
+    background: tuple[tuple[int, str], ...] = ()
+    """Processes the command left running, as (pid, command line): they outlive the call."""
 
 
 @dataclass(frozen=True)

@@ -69,16 +69,19 @@ class Workspace(Protocol):
         ...
 
     async def exec(self, command: str, *, timeout: float, keep: int) -> ExecResult:
-        """Run ``bash -c command`` in the working directory.
+        """Run ``bash -c command`` in the working directory; the call ends when bash does.
 
         After ``timeout`` seconds the command and everything it started are killed and
-        the result says ``timed_out``; cancelling the call kills them too. Each stream
-        keeps its first and last ``keep`` bytes (the result's gaps say what went).
+        the result says ``timed_out``; cancelling the call kills them too. Processes it
+        leaves running (a server started with ``&``) neither keep the call open nor die
+        with it: the result's ``background`` lists them, and ``aclose`` kills them. Each
+        stream keeps its first and last ``keep`` bytes (the result's gaps say what went).
         """
         ...
 
     async def aclose(self) -> None:
-        """Kill running commands and release what the workspace holds."""
+        """Kill running commands and what they left running; release what the workspace
+        holds. A session closes its workspace when it resets or ends."""
         ...
 
 

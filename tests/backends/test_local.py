@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 from scripted_client import ScriptedClient, text_reply, tool_use_reply
 
+from conjure_kernel.backends import local
 from conjure_kernel.backends.base import SessionOptions, TurnOptions
 from conjure_kernel.backends.local import LocalBackend, LocalSession, LocalWorkspace
+from conjure_kernel.backends.settings import describe_settings
 from conjure_kernel.errors import BackendError
 from conjure_kernel.events import ToolCallFinished, TurnEnded
 from conjure_kernel.skills.skill import Skill, SkillMetadata
@@ -311,6 +313,168 @@ def test_aclose_during_start_up_still_kills_the_command(executor, steps):
 
     result = asyncio.run(scenario())
     assert result.is_error and "SIGKILL" in result.content
+
+
+# bash_tool: what a command leaves running in the background
+
+BACKGROUND_NOTE = (
+    "1 background process is still running (pid {pid}: {command}); it is stopped when the "
+    "session resets or ends, and its output is discarded (redirect it to a file to read it)"
+)
+
+
+async def appears(path: Path) -> None:
+    while not path.exists() or not path.read_text():
+        await asyncio.sleep(0.01)
+
+
+async def bash(executor: WorkspaceTools, command: str) -> ToolResult:
+    """One bash_tool call; a hang fails the test rather than stalling it."""
+    call = ToolCall("toolu_1", "bash_tool", {"command": command})
+    return await asyncio.wait_for(executor.run(call), HANG_GUARD)
+
+
+@pytest.fixture(params=["/proc", "ps"])
+def listing(request, tmp_path, monkeypatch) -> None:
+    """Processes are listed from /proc, or by ``ps`` where there is none (macOS)."""
+    if request.param == "ps":
+        monkeypatch.setattr(local, "_PROC", tmp_path / "no-proc")
+
+
+def test_a_background_job_neither_holds_the_call_nor_dies_with_it(executor, tmp_path, listing):
+    """The call ends with bash and names the job; the job runs on until aclose.
+
+    The job holds the output pipes: waiting for them to close, the call would run into
+    its timeout (30 s here), fail, and take the job with it.
+    """
+
+    async def scenario() -> tuple[ToolResult, bool]:
+        result = await bash(executor, "sleep 300 & echo $! > pids; echo started")
+        alive_after_the_call = is_alive(read_pids(tmp_path / "pids")[0])
+        await executor.aclose()
+        return result, alive_after_the_call
+
+    result, alive_after_the_call = asyncio.run(scenario())
+    [pid] = read_pids(tmp_path / "pids")
+    assert not result.is_error and result.exit_code == 0
+    note = BACKGROUND_NOTE.format(pid=pid, command="sleep 300")
+    assert result.content == f"started\nexit code: 0\n{note}"
+    assert alive_after_the_call
+    assert wait_until_dead([pid]) == []
+
+
+def test_a_background_job_that_prints_is_read_until_aclose_not_cut_off(executor, tmp_path):
+    """5 MB printed once the call has ended: with nobody reading, the job would block on
+    the full pipe; with the pipe closed, SIGPIPE would kill it (status 141)."""
+    command = (
+        "(until [ -e go ]; do sleep 0.01; done; head -c 5000000 /dev/zero; echo $? > status;"
+        " sleep 300) & echo $! > pids"
+    )
+
+    async def scenario() -> ToolResult:
+        result = await bash(executor, command)
+        (tmp_path / "go").touch()
+        await asyncio.wait_for(appears(tmp_path / "status"), HANG_GUARD)
+        assert is_alive(read_pids(tmp_path / "pids")[0])
+        await executor.aclose()
+        return result
+
+    result = asyncio.run(scenario())
+    assert not result.is_error and "background process" in result.content
+    assert (tmp_path / "status").read_text() == "0\n"
+    assert wait_until_dead(read_pids(tmp_path / "pids")) == []
+
+
+def test_the_output_is_complete_though_a_background_job_floods_the_other_stream(tmp_path):
+    """What the command printed is all in the pipe when bash exits, and is all read; what
+    the job keeps printing (to stderr, without end) is not waited for."""
+    executor = local_tools(tmp_path, max_output_chars=2000)
+    printed = "".join(f"{n}\n" for n in range(1, 200_001))
+
+    async def scenario() -> ToolResult:
+        result = await bash(executor, "yes flood >&2 & echo $! > pids; seq 200000")
+        await executor.aclose()
+        return result
+
+    content = asyncio.run(scenario()).content
+    stdout = content.split("\nstderr:\n")[0]
+    assert f"cut; the output was {len(printed):,} characters ...]" in stdout
+    assert stdout.startswith("1\n2\n3\n") and stdout.endswith("\n199999\n200000")
+    assert re.search(r"\n1 background process is still running \(pid \d+: yes flood\)", content)
+    assert wait_until_dead(read_pids(tmp_path / "pids")) == []
+
+
+def test_an_orphan_that_ended_is_not_reported_as_running(executor, tmp_path, listing):
+    """Where nothing reaps orphans (a container without an init), one that ended stays a
+    zombie in the group; it runs no more, so it is not listed."""
+    command = (
+        "(true & echo $! > pid); "  # the subshell exits at once: true is an orphan
+        'while s=$(ps -o stat= -p "$(cat pid)") && [ "${s#Z}" = "$s" ]; do sleep 0.01; done; '
+        "echo done"
+    )
+    result = run(executor, "bash_tool", command=command)
+    assert result.content == "done\nexit code: 0"
+
+
+def test_a_foreground_timeout_still_kills_the_background_jobs(tmp_path):
+    executor = local_tools(tmp_path, timeout=0.5)
+    result = run(executor, "bash_tool", command="sleep 300 & echo $! > pids; sleep 300")
+    assert result.is_error and "timed out after 0.5 s" in result.content
+    assert "background" not in result.content
+    assert wait_until_dead(read_pids(tmp_path / "pids")) == []
+
+
+# the environment the commands see
+
+
+def environment_names(session: LocalSession) -> set[str]:
+    result = asyncio.run(session.executor.run(ToolCall("toolu_1", "bash_tool", {"command": "env"})))
+    assert not result.is_error and "cut;" not in result.content
+    return {line.split("=", 1)[0] for line in result.content.splitlines()}
+
+
+def open_local(tmp_path: Path, hidden_env=frozenset(), **settings: str) -> LocalSession:
+    options = SessionOptions({"workdir": str(tmp_path), **settings}, hidden_env=hidden_env)
+    return asyncio.run(LocalBackend().open_session([], options))
+
+
+@pytest.fixture
+def secrets(monkeypatch) -> None:
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "MY_TOKEN", "LATER_TOKEN"):
+        monkeypatch.setenv(name, f"value-of-{name}")
+    monkeypatch.setenv("ORDINARY", "plain")
+
+
+def test_commands_see_neither_the_api_credentials_nor_marked_secrets(tmp_path, secrets):
+    names = environment_names(open_local(tmp_path, hidden_env={"MY_TOKEN"}))
+    assert "ORDINARY" in names and "LATER_TOKEN" in names
+    assert not names & {"ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "MY_TOKEN"}
+
+
+def test_a_secret_marked_after_the_session_opened_is_hidden_from_the_next_command(
+    tmp_path, secrets
+):
+    hidden: set[str] = set()  # the live set: the API credentials are hidden even when empty
+    session = open_local(tmp_path, hidden_env=hidden)
+    before = environment_names(session)
+    hidden.add("LATER_TOKEN")
+    after = environment_names(session)
+    assert "LATER_TOKEN" in before and "LATER_TOKEN" not in after and "ORDINARY" in after
+    assert not (before | after) & {"ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"}
+
+
+def test_pass_env_lets_named_secrets_through(tmp_path, secrets):
+    session = open_local(tmp_path, hidden_env={"MY_TOKEN"}, pass_env=" MY_TOKEN,ANTHROPIC_API_KEY")
+    names = environment_names(session)
+    assert {"MY_TOKEN", "ANTHROPIC_API_KEY"} <= names and "ANTHROPIC_AUTH_TOKEN" not in names
+    assert session.describe().endswith("(timeout=300 s, pass_env=ANTHROPIC_API_KEY,MY_TOKEN)")
+
+
+def test_the_settings_help_lists_pass_env():
+    assert (
+        "  pass_env=text  comma-separated environment variables the tools may see "
+        "even though they are secret"
+    ) in describe_settings(LocalBackend.settings)
 
 
 # the backend

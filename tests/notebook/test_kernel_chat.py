@@ -60,13 +60,29 @@ def test_plain_cell_is_a_chat_message_answered_by_claude(api, kernel):
 
 def test_saved_output_has_fallbacks_and_never_the_api_key(api, kernel):
     api.script(
-        replies.tool_use("bash_tool", {"command": "echo $ANTHROPIC_API_KEY"}), replies.text("done")
+        replies.tool_use("bash_tool", {"command": "echo key=$ANTHROPIC_API_KEY"}),
+        replies.text("done"),
     )
-    result = kernel.run("Print the key")
+    result = kernel.run("Print the key sk-test-key-123")
     final = [b for b in result.bundles() if "application/vnd.conjure.turn.v1+json" in b][-1]
     assert {"text/markdown", "text/html", "text/plain"} <= set(final)
     assert "sk-test-key-123" not in json.dumps(final)
-    assert "[secret ANTHROPIC_API_KEY]" in final["text/html"]
+    record = final["application/vnd.conjure.turn.v1+json"]
+    assert record["message"] == "Print the key [secret ANTHROPIC_API_KEY]"
+    assert tool_results(api.requests[1])[0]["content"].startswith("key=\n")  # tools never see it
+
+
+def test_secret_variables_are_hidden_from_tools_from_the_moment_they_are_marked(api, kernel):
+    assert kernel.run("%%python\nimport os\nos.environ['MY_TOKEN'] = 'tok-12345'").status == "ok"
+    command = {"command": "echo token=$MY_TOKEN"}
+    api.script(replies.tool_use("bash_tool", command), replies.text("seen"))
+    assert kernel.run("Show the token").status == "ok"
+    assert tool_results(api.requests[-1])[0]["content"].startswith("token=tok-12345")
+    assert kernel.run("%secret MY_TOKEN").status == "ok"
+    api.script(replies.tool_use("bash_tool", command), replies.text("hidden"))
+    result = kernel.run("Show the token again")
+    assert result.status == "ok", result.error
+    assert tool_results(api.requests[-1])[0]["content"].startswith("token=\n")
 
 
 def test_skill_is_found_through_the_system_prompt_and_its_script_runs(api, kernel, tmp_path):

@@ -56,6 +56,23 @@ def test_short_stdout_leaves_room_for_stderr():
     assert "e" * 900 in text
 
 
+def test_exec_result_names_a_process_left_running_and_what_becomes_of_it():
+    text = format_exec_result(ExecResult(0, "started\n", "", background=((42, "sleep 300"),)), 1000)
+    assert text == (
+        "started\nexit code: 0\n1 background process is still running (pid 42: sleep 300); "
+        "it is stopped when the session resets or ends, and its output is discarded "
+        "(redirect it to a file to read it)"
+    )
+
+
+def test_exec_result_lists_a_few_background_processes_shortened_and_counts_the_rest():
+    background = tuple((pid, f"server --port {pid} " + "x" * 200) for pid in range(1, 6))
+    note = format_exec_result(ExecResult(0, "", "", background=background), 1000).splitlines()[-1]
+    assert note.startswith("5 background processes are still running (pid 1: server --port 1 x")
+    assert note.count("pid ") == 3 and "…; pid 2: " in note and "…; and 2 more); they are" in note
+    assert "their output is discarded" in note and len(note) < 500
+
+
 # capped while reading
 
 
