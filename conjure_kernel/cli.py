@@ -83,6 +83,9 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--timeout", type=int, default=600, help="Seconds allowed per cell (default 600)."
     )
+    replay.add_argument(
+        "--quiet", action="store_true", help="Print the drift report only, not the conversation."
+    )
     replay.set_defaults(run=_replay)
     return parser
 
@@ -131,4 +134,5 @@ def _replay(args: argparse.Namespace) -> int:
         strict=args.strict,
         output=args.output,
         timeout=args.timeout,
+        quiet=args.quiet,
     )

@@ -10,6 +10,7 @@ hand instead: open a notebook, replace ``%replay ...`` with ``%replay off``, Run
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -20,6 +21,10 @@ import nbformat
 from nbclient import NotebookClient
 
 HERE = Path(__file__).resolve().parent
+SHOWN_ROOT = "/home/you/conjure-kernel/notebooks"
+"""The folder the shipped recordings say they were made in: the recording machine's own
+folder is replaced by it, so no machine's paths ship. Replay maps it to wherever the
+notebook runs, as it maps any recorded path."""
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 from fakeapi import FakeMessagesAPI, replies  # noqa: E402
@@ -190,6 +195,11 @@ def record(name: str) -> None:
             CONJURE_MODEL="scripted-stand-in",
         )
         NotebookClient(notebook, timeout=120, resources={"metadata": {"path": str(HERE)}}).execute()
+    for cell in notebook.cells:
+        cell.outputs = [
+            nbformat.from_dict(json.loads(json.dumps(output).replace(str(HERE), SHOWN_ROOT)))
+            for output in cell.get("outputs", [])
+        ]
     intro = f"# {title}\n" + HOW_MADE.format(backend=backend, name=name)
     notebook.cells[:0] = [
         nbformat.v4.new_markdown_cell(intro),

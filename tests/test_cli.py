@@ -95,3 +95,13 @@ def test_the_kernel_starts_with_the_kernel_command_and_the_older_spec_form(tmp_p
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
+
+
+def test_replay_of_a_corrupt_notebook_is_one_line(tmp_path):
+    broken = tmp_path / "broken.ipynb"
+    broken.write_text("{not json")
+    done = run("replay", str(broken))
+    assert done.returncode == 1
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith(f"error: {broken}: not a readable notebook (NotJSONError: ")
+    assert lines[1].startswith("hint: ") and len(lines) == 2

@@ -23,6 +23,7 @@ __all__ = [
     "current_notebook",
     "export_markdown",
     "export_notebook",
+    "read_notebook",
     "read_turns",
     "resolve_notebook",
     "runner",
@@ -92,14 +93,25 @@ def resolve_notebook(path: str | None, namespace: Mapping[str, Any] | None = Non
     )
 
 
-def read_turns(path: Path) -> list[TurnRecord]:
-    """Every recorded turn in the notebook, in cell order."""
+def read_notebook(path: Path) -> Any:
+    """The notebook at ``path`` (an nbformat v4 node); a ``RecordingError`` in one line if
+    it cannot be read (not JSON, not a notebook, not readable)."""
     import nbformat  # slow to import (jsonschema): not at kernel start
 
     try:
-        notebook = nbformat.read(os.fspath(path), as_version=4)
-    except Exception as error:
-        raise RecordingError(f"{path}: not a readable notebook ({error})") from None
+        return nbformat.read(os.fspath(path), as_version=4)
+    except Exception as error:  # nbformat raises many kinds for a broken file
+        reason = " ".join(str(error).split())
+        reason = reason if len(reason) <= 120 else reason[:119] + "…"
+        raise RecordingError(
+            f"{path}: not a readable notebook ({type(error).__name__}: {reason})",
+            hint="open it in JupyterLab to repair it, or take it again from version control",
+        ) from None
+
+
+def read_turns(path: Path) -> list[TurnRecord]:
+    """Every recorded turn in the notebook, in cell order."""
+    notebook = read_notebook(path)
     turns = []
     for index, cell in enumerate(notebook.cells):
         for output in cell.get("outputs", []) if cell.cell_type == "code" else []:

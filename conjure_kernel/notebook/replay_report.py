@@ -2,7 +2,9 @@
 
 The notebook runs in a real kernel through nbclient with ``CONJURE_REPLAY`` pointing at
 its own file, so the model's side comes from the recording while every tool runs again.
-Skill notebooks thereby double as regression tests in anyone's CI.
+Skill notebooks thereby double as regression tests in anyone's CI. The replayed
+conversation is printed too (each message, its answer and one line per tool call),
+unless ``quiet``; everything printed goes through the same redaction as saved output.
 """
 
 from __future__ import annotations
@@ -15,7 +17,10 @@ import nbformat
 from nbclient import NotebookClient
 
 from ..conversation.transcript import TurnRecord
+from ..errors import RecordingError
 from .display import TURN_MIME_TYPE
+from .recording import read_notebook
+from .secrets import Redactor
 
 __all__ = ["CellReport", "replay_notebook"]
 
@@ -31,6 +36,8 @@ class CellReport:
     drift: list[dict[str, str]] = field(default_factory=list)
     skills_changed: list[str] = field(default_factory=list)
     error: str = ""
+    shown: str = ""
+    """The turn as plain text (its saved ``text/plain``): answer and one line per tool call."""
 
 
 def replay_notebook(
@@ -40,13 +47,13 @@ def replay_notebook(
     strict: bool = False,
     output: Path | None = None,
     timeout: int = 600,
+    quiet: bool = False,
 ) -> int:
     """Run the notebook against its recording; print a report; return the exit status."""
     path = path.resolve()
     if not path.is_file():
-        print(f"{path}: no such notebook")
-        return 2
-    notebook = nbformat.read(os.fspath(path), as_version=4)
+        raise RecordingError(f"{path}: no such notebook")
+    notebook = read_notebook(path)
     os.environ["CONJURE_REPLAY"] = os.fspath(path)
     if backend:
         os.environ["CONJURE_BACKEND"] = backend
@@ -66,7 +73,7 @@ def replay_notebook(
         for index, cell in enumerate(notebook.cells, 1)
         if cell.cell_type == "code"
     ]
-    return _print_report(path, reports, strict=strict)
+    return _print_report(path, reports, strict=strict, quiet=quiet)
 
 
 def _report(index: int, cell: nbformat.NotebookNode) -> CellReport:
@@ -77,7 +84,7 @@ def _report(index: int, cell: nbformat.NotebookNode) -> CellReport:
         data = output.get("data", {})
         if TURN_MIME_TYPE in data:
             turn = TurnRecord.from_json(data[TURN_MIME_TYPE])
-            report.message = " ".join(turn.message.split())[:60]
+            report.message = " ".join(turn.message.split())
             report.tool_calls = sum(
                 1
                 for tool in turn.timeline.tools
@@ -85,29 +92,39 @@ def _report(index: int, cell: nbformat.NotebookNode) -> CellReport:
             )
             report.drift = turn.drift
             report.skills_changed = turn.skills_changed
+            report.shown = str(data.get("text/plain", ""))
     return report
 
 
-def _print_report(path: Path, reports: list[CellReport], *, strict: bool) -> int:
+def _print_report(path: Path, reports: list[CellReport], *, strict: bool, quiet: bool) -> int:
+    redact = Redactor()
     turns = [r for r in reports if r.message]
     drifted = [r for r in turns if r.drift]
     failed = [r for r in reports if r.error]
-    print(
-        f"replayed {path.name}: {len(turns)} turn(s), {sum(r.tool_calls for r in turns)} tool call(s) re-run"
+    lines = []
+    if not quiet:
+        for report in turns:
+            lines += [f"> {report.message}", *report.shown.splitlines(), ""]
+    lines.append(
+        f"replayed {path.name}: {len(turns)} turn(s), "
+        f"{sum(r.tool_calls for r in turns)} tool call(s) re-run"
     )
     for report in turns:
         state = f"{len(report.drift)} drifted" if report.drift else "same as recorded"
-        print(
-            f"  cell {report.index}: {report.message!r}: {report.tool_calls} tool call(s), {state}"
+        message = report.message if len(report.message) <= 60 else report.message[:59] + "…"
+        lines.append(
+            f"  cell {report.index}: {message!r}: {report.tool_calls} tool call(s), {state}"
         )
         if report.skills_changed:
-            print(f"    skills changed since the recording: {', '.join(report.skills_changed)}")
+            lines.append(
+                f"    skills changed since the recording: {', '.join(report.skills_changed)}"
+            )
         for drift in report.drift:
-            print(f"    drift in {drift['name']} ({drift['tool_use_id']}):")
-            print("      " + drift["diff"].replace("\n", "\n      "))
-    for report in failed:
-        print(f"  cell {report.index} failed: {report.error}")
-    print(f"drift: {len(drifted)} of {len(turns)} turn(s); errors: {len(failed)} cell(s)")
+            lines.append(f"    drift in {drift['name']} ({drift['tool_use_id']}):")
+            lines.append("      " + drift["diff"].replace("\n", "\n      "))
+    lines += [f"  cell {report.index} failed: {report.error}" for report in failed]
+    lines.append(f"drift: {len(drifted)} of {len(turns)} turn(s); errors: {len(failed)} cell(s)")
+    print(redact("\n".join(lines)))
     if failed:
         return 1
     return 1 if strict and drifted else 0
