@@ -181,7 +181,7 @@ class ConjureMagics(Magics):
                 # Only the replay data goes: the timeline still shows the whole turn, and
                 # the session keeps the full record for history and export.
                 record = dataclasses.replace(record, steps=[])
-            view.finish(record)
+            _finish_despite_interrupts(view, record)
         if failure is not None:
             raise worded_for_notebook(failure)
 
@@ -351,6 +351,17 @@ class ConjureMagics(Magics):
         if issubclass(client_class, Configurable):
             return client_class(parent=self)
         return client_class()
+
+
+def _finish_despite_interrupts(view: Any, record: Any) -> None:
+    """Leave the turn's saved form in the cell even if ■ is pressed again meanwhile: the
+    turn is over by now, and a cell cut short here would show "running…" for good."""
+    while True:
+        try:
+            view.finish(record)
+            return
+        except KeyboardInterrupt:
+            continue
 
 
 def _shorten(text: str, limit: int) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import textwrap
+import time
 from pathlib import Path
 
 import nbformat
@@ -221,6 +222,26 @@ def test_interrupt_mid_tool_returns_promptly_and_leaves_history_valid(api, kerne
     history = api.requests[-1].body["messages"]
     assert_every_tool_use_answered(history)
     assert any("interrupted" in r["content"] for m in history for r in _results(m))
+
+
+def test_a_second_interrupt_while_the_first_stops_a_tool_still_leaves_a_valid_session(
+    api, kernel
+):
+    """The tool ignores SIGTERM, so stopping it takes the kill grace period; a second ■
+    lands inside it. The cell must still return only after the history is repaired."""
+    api.script(replies.tool_use("bash_tool", {"command": "trap '' TERM; sleep 120"}))
+    msg_id = kernel.start("Wait, stubbornly")
+    wait_for_running_tool(kernel)
+    kernel.manager.interrupt_kernel()
+    time.sleep(0.3)  # inside the 1 s grace between SIGTERM and SIGKILL
+    kernel.manager.interrupt_kernel()
+    result = kernel.wait_for(msg_id, timeout=30)
+    assert result.reply["content"]["ename"] == "TurnInterrupted"
+    record = result.record()  # the turn was saved, not left "running…"
+    assert [tool.state for tool in record.timeline.tools] == ["interrupted"]
+    api.script(replies.text("Back."))
+    assert kernel.run("Still there?").status == "ok"
+    assert_every_tool_use_answered(api.requests[-1].body["messages"])
 
 
 def test_python_cells_run_in_the_kernel_namespace(kernel):
