@@ -36,6 +36,8 @@ from .wording import backend_help, worded_for_notebook
 
 if TYPE_CHECKING:
     from ..conversation.session import Session
+    from ..conversation.transcript import TurnRecord
+    from .views import TurnView
 
 # What a cell needs only when it first needs it is imported there, not here: the kernel
 # loads this module at start, and the SDK and nbformat would add seconds.
@@ -353,7 +355,7 @@ class ConjureMagics(Magics):
         return client_class()
 
 
-def _finish_despite_interrupts(view: Any, record: Any) -> None:
+def _finish_despite_interrupts(view: TurnView, record: TurnRecord | None) -> None:
     """Leave the turn's saved form in the cell even if ■ is pressed again meanwhile: the
     turn is over by now, and a cell cut short here would show "running…" for good."""
     while True:
