@@ -16,7 +16,8 @@
      ├─ TurnLimitReached                the tool loop hit max_iterations
      ├─ TurnInterrupted                 the user interrupted the turn
      └─ RecordingError                  a recorded notebook cannot be read or replayed
-         └─ RecordingMismatch           the recording has no turn for this message
+         ├─ RecordingMismatch           the recording has no turn for this message
+         └─ ReplayedFailure             a replayed turn ends where its recording ended early
 
 Each error says what failed, where, and what to do. ``_render_traceback_`` is the
 hook IPython calls to show an exception: a short two-line message instead of a
@@ -37,6 +38,7 @@ __all__ = [
     "ModelError",
     "RecordingError",
     "RecordingMismatch",
+    "ReplayedFailure",
     "SkillError",
     "SkillValidationError",
     "ToolExecutionError",
@@ -142,3 +144,7 @@ class RecordingError(ConjureError):
 
 class RecordingMismatch(RecordingError):
     """The recording has no turn for the message being sent."""
+
+
+class ReplayedFailure(RecordingError):
+    """The recorded turn was interrupted or failed, and its replay ends at the same point."""

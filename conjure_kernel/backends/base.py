@@ -60,6 +60,9 @@ class TurnOptions:
     history: list[MessageParam]
     max_iterations: int = 25
     max_tokens: int = 16000
+    skip_calls: Mapping[str, str] = field(default_factory=dict)
+    """Tool calls not to run, by id, with the error text the model gets instead (a replay
+    does not start again a call that was interrupted when recorded)."""
 
 
 @runtime_checkable
@@ -140,6 +143,7 @@ class ExecutorBackend:
             history=options.history,
             max_iterations=options.max_iterations,
             max_tokens=options.max_tokens,
+            skip_calls=options.skip_calls,
         )
         async with contextlib.aclosing(turn) as events:  # the loop's finally runs on early exit
             async for event in events:

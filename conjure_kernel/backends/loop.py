@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..clients.base import (
@@ -65,8 +65,12 @@ async def run_tool_loop(
     history: list[MessageParam],
     max_iterations: int = 25,
     max_tokens: int = 16000,
+    skip_calls: Mapping[str, str] | None = None,
 ) -> AsyncIterator[Event]:
-    """Run one user turn to its end, yielding events; ``history`` grows in place."""
+    """Run one user turn to its end, yielding events; ``history`` grows in place.
+
+    A call whose id is in ``skip_calls`` is not run: the model gets its error text.
+    """
     turn_start = len(history)
     history.append({"role": "user", "content": message})
     usage = Usage()
@@ -99,7 +103,7 @@ async def run_tool_loop(
                 yield TurnEnded(response.stop_reason, response.text(), usage)
                 return
             results = {}
-            async for event in _run_calls(executor, calls, results):
+            async for event in _run_calls(executor, calls, results, skip_calls or {}):
                 yield event
             history.append(
                 {"role": "user", "content": [results[c.id].to_param() for c in calls]}  # type: ignore[misc]
@@ -113,13 +117,16 @@ async def run_tool_loop(
 
 
 async def _run_calls(
-    executor: Executor, calls: Sequence[ToolCall], results: dict[str, ToolResult]
+    executor: Executor,
+    calls: Sequence[ToolCall],
+    results: dict[str, ToolResult],
+    skip: Mapping[str, str],
 ) -> AsyncIterator[Event]:
     """Start every call at once and report each as it finishes; cancel the rest on exit."""
     known = {tool["name"] for tool in executor.tools}
     for call in calls:
         yield ToolCallStarted(call)
-    tasks = [asyncio.ensure_future(_run_one(executor, call, known)) for call in calls]
+    tasks = [asyncio.ensure_future(_run_one(executor, call, known, skip)) for call in calls]
     try:
         for finished in asyncio.as_completed(tasks):
             call, result = await finished
@@ -132,11 +139,13 @@ async def _run_calls(
 
 
 async def _run_one(
-    executor: Executor, call: ToolCall, known: set[str]
+    executor: Executor, call: ToolCall, known: set[str], skip: Mapping[str, str]
 ) -> tuple[ToolCall, ToolResult]:
     """Run a call; unknown tools and unexpected exceptions become error results for the model."""
     started = time.perf_counter()
-    if call.name not in known:
+    if call.id in skip:
+        result = ToolResult(call.id, skip[call.id], True)
+    elif call.name not in known:
         result = ToolResult(
             call.id,
             f"unknown tool {call.name!r}; available tools: {', '.join(sorted(known))}",

@@ -17,13 +17,14 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import RecordingMismatch
+from ..errors import RecordingMismatch, ReplayedFailure
 from .base import CREDENTIAL_ENV_VARS, ModelRequest, ModelResponse, TextChunk
 
 __all__ = ["Drift", "RecordedTurn", "ReplayClient"]
 
 _CHUNK = 24
 """Characters per streamed chunk, so a replayed answer still appears progressively."""
+NOT_RERUN = "not run on replay: this call was interrupted when the notebook was recorded"
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,10 @@ class RecordedTurn:
     """Machine-specific paths at recording time, by key (``workdir``, ``skill:NAME``)."""
     skills: Mapping[str, str] = field(default_factory=dict)
     """Skill name → content hash at recording time."""
+    failure: Mapping[str, str] | None = None
+    """How the turn ended early when recorded (``error``, ``message``), if it did."""
+    unfinished: frozenset[str] = frozenset()
+    """Client tool calls that never finished when recorded: a replay does not start them."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,14 @@ class ReplayClient:
         if self.current is None:
             raise RecordingMismatch("replay has no current turn; call prepare_turn first")
         step = _steps_taken(request.messages)
+        failure = self.current.failure
+        if step >= len(self.current.responses) and failure:
+            ended = "was interrupted" if failure.get("error") == "TurnInterrupted" else "failed"
+            raise ReplayedFailure(
+                f"the recording ends here: this turn {ended} when it was recorded "
+                f"({failure.get('error')}: {failure.get('message')})",
+                hint="the replay stopped where the recording did; re-record the cell to go on",
+            )
         if step >= len(self.current.responses):
             raise RecordingMismatch(
                 f"the recording of this turn has {len(self.current.responses)} model step(s), "
@@ -103,6 +116,12 @@ class ReplayClient:
         for start in range(0, len(text), _CHUNK):
             yield TextChunk(text[start : start + _CHUNK])
         yield response
+
+    def not_rerun(self) -> dict[str, str]:
+        """Calls of the current turn not to start again, with what the model is told instead."""
+        if self.current is None:
+            return {}
+        return dict.fromkeys(self.current.unfinished, NOT_RERUN)
 
     def drift(self, results: Sequence[tuple[Any, Any]]) -> list[Drift]:
         """Compare re-run ``(ToolCall, ToolResult)`` pairs with the current recorded turn."""

@@ -146,6 +146,7 @@ class Session:
             recorder.paths.update(paths)
             if isinstance(self.client, ReplayClient):
                 self.client.prepare_turn(message, paths)
+                options.skip_calls = self.client.not_rerun()
             async for event in self.backend.chat(backend_session, message, self.client, options):
                 recorder.add(event)
                 self._observe(event)

@@ -93,6 +93,12 @@ class TurnRecord:
             {call.id: (result.content, result.is_error) for call, result in self.tool_calls},
             dict(self.paths),
             dict(self.skills),
+            self.error,
+            frozenset(
+                tool.call.id
+                for tool in self.timeline.tools
+                if tool.state == "interrupted" and not tool.server
+            ),
         )
 
     def redacted(self, redact: Redact) -> TurnRecord:

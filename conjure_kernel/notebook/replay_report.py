@@ -36,6 +36,8 @@ class CellReport:
     drift: list[dict[str, str]] = field(default_factory=list)
     skills_changed: list[str] = field(default_factory=list)
     error: str = ""
+    ended_as_recorded: str = ""
+    """Why the replay stopped where the recording did (an interrupted or failed turn)."""
     shown: str = ""
     """The turn as plain text (its saved ``text/plain``): answer and one line per tool call."""
 
@@ -79,7 +81,9 @@ def replay_notebook(
 def _report(index: int, cell: nbformat.NotebookNode) -> CellReport:
     report = CellReport(index)
     for output in cell.get("outputs", []):
-        if output.get("output_type") == "error":
+        if output.get("output_type") == "error" and output.get("ename") == "ReplayedFailure":
+            report.ended_as_recorded = str(output.get("evalue"))
+        elif output.get("output_type") == "error":
             report.error = f"{output.get('ename')}: {output.get('evalue')}"
         data = output.get("data", {})
         if TURN_MIME_TYPE in data:
@@ -115,6 +119,8 @@ def _print_report(path: Path, reports: list[CellReport], *, strict: bool, quiet:
         lines.append(
             f"  cell {report.index}: {message!r}: {report.tool_calls} tool call(s), {state}"
         )
+        if report.ended_as_recorded:
+            lines.append(f"    {report.ended_as_recorded}")
         if report.skills_changed:
             lines.append(
                 f"    skills changed since the recording: {', '.join(report.skills_changed)}"

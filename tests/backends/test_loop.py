@@ -460,3 +460,30 @@ def test_a_call_that_finished_before_the_interrupt_keeps_its_result():
     assert_every_tool_use_answered(history)
     answers = {b["tool_use_id"]: (b["content"], b["is_error"]) for b in history[-1]["content"]}
     assert answers == {"fast": ("fast done", False), "slow": (INTERRUPTED, True)}
+
+
+def test_a_skipped_call_is_not_run_and_the_model_gets_its_text():
+    """Replay passes the calls that were interrupted when recorded: they must not start."""
+    client = ScriptedClient(
+        [reply(tool_use("t1", "echo"), stop="tool_use"), reply(text("ok"), stop="end_turn")]
+    )
+    executor = FakeExecutor(echo)
+    history: list = []
+
+    async def scenario() -> list:
+        turn = run_tool_loop(
+            "go",
+            client,
+            executor,
+            system="",
+            model="m",
+            history=history,
+            skip_calls={"t1": "not run on replay"},
+        )
+        return [event async for event in turn]
+
+    events = asyncio.run(scenario())
+    assert executor.calls == []
+    [finished] = [e for e in events if isinstance(e, ToolCallFinished)]
+    assert (finished.result.content, finished.result.is_error) == ("not run on replay", True)
+    assert history[2]["content"][0]["content"] == "not run on replay"

@@ -245,3 +245,36 @@ def test_changed_skills_names_skills_whose_hash_differs_or_that_are_gone():
     assert client.changed_skills({"pdf": "h1"}) == []
     client.prepare_turn("go", {})
     assert client.changed_skills({"pdf": "h1", "csv": "other", "new": "h9"}) == ["csv", "xlsx"]
+
+
+INTERRUPTED = RecordedTurn(
+    "wait",
+    [answer("Waiting.", "tool_use", tool_use("t1", "bash_tool", command="sleep 120"))],
+    failure={"error": "TurnInterrupted", "message": "the turn was interrupted by the user"},
+    unfinished=frozenset({"t1"}),
+)
+
+
+def test_a_call_interrupted_when_recorded_is_not_run_again():
+    client = ReplayClient([INTERRUPTED])
+    client.prepare_turn("wait", {})
+    assert client.not_rerun() == {
+        "t1": "not run on replay: this call was interrupted when the notebook was recorded"
+    }
+
+
+def test_the_replay_of_an_interrupted_turn_ends_where_the_recording_did():
+    from conjure_kernel.errors import ReplayedFailure
+
+    client = ReplayClient([INTERRUPTED])
+    client.prepare_turn("wait", {})
+    first = [{"role": "user", "content": "wait"}]
+    assert stream(client, first)[-1].stop_reason == "tool_use"
+    after_tools = [*first, INTERRUPTED.responses[0].message, results_message("t1")]
+    with pytest.raises(ReplayedFailure) as raised:
+        stream(client, after_tools)
+    assert str(raised.value) == (
+        "the recording ends here: this turn was interrupted when it was recorded "
+        "(TurnInterrupted: the turn was interrupted by the user)"
+    )
+    assert not isinstance(raised.value, RecordingMismatch)

@@ -224,9 +224,7 @@ def test_interrupt_mid_tool_returns_promptly_and_leaves_history_valid(api, kerne
     assert any("interrupted" in r["content"] for m in history for r in _results(m))
 
 
-def test_a_second_interrupt_while_the_first_stops_a_tool_still_leaves_a_valid_session(
-    api, kernel
-):
+def test_a_second_interrupt_while_the_first_stops_a_tool_still_leaves_a_valid_session(api, kernel):
     """The tool ignores SIGTERM, so stopping it takes the kill grace period; a second ■
     lands inside it. The cell must still return only after the history is repaired."""
     api.script(replies.tool_use("bash_tool", {"command": "trap '' TERM; sleep 120"}))

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -287,3 +288,46 @@ def test_a_relative_notebook_is_read_next_to_the_running_one_then_in_the_cwd(tmp
         f"missing.ipynb: no such notebook (looked for {tmp_path / 'project' / 'missing.ipynb'}"
         f" or {tmp_path / 'elsewhere' / 'missing.ipynb'})"
     )
+
+
+def test_a_notebook_with_an_interrupted_turn_replays_as_it_was(tmp_path):
+    """The interrupted command is not started again, and the report says where replay stopped."""
+    command = "touch started; sleep 120"
+    with FakeMessagesAPI() as api:
+        api.script(replies.tool_use("bash_tool", {"command": command}, text="Waiting."))
+        env = {"ANTHROPIC_API_KEY": "sk-a", "ANTHROPIC_BASE_URL": api.url}
+        with RunningKernel("conjure", cwd=tmp_path, env=env) as kernel:
+            msg_id = kernel.start("Wait for it")
+            for _ in range(600):  # a hang guard of 30 s; no speed is asserted
+                if (tmp_path / "started").exists():
+                    break
+                time.sleep(0.05)
+            kernel.manager.interrupt_kernel()
+            result = kernel.wait_for(msg_id, timeout=30)
+    assert result.reply["content"]["ename"] == "TurnInterrupted"
+    saved = [b for b in result.bundles() if TURN_MIME in b][-1]
+    error = next(m["content"] for m in result.messages if m["msg_type"] == "error")
+    notebook = conjure_notebook("Wait for it")
+    notebook.cells[0].outputs = [
+        nbformat.v4.new_output("display_data", data=saved),
+        nbformat.v4.new_output("error", **{k: error[k] for k in ("ename", "evalue", "traceback")}),
+    ]
+    nbformat.write(notebook, tmp_path / "interrupted.ipynb")
+    (tmp_path / "started").unlink()
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
+    command_line = [
+        sys.executable,
+        "-m",
+        "conjure_kernel",
+        "replay",
+        "interrupted.ipynb",
+        "--strict",
+    ]
+    done = subprocess.run(
+        command_line, cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "this turn was interrupted when it was recorded" in done.stdout
+    assert "errors: 0 cell(s)" in done.stdout
+    assert not (tmp_path / "started").exists()  # the interrupted command did not run again
