@@ -264,7 +264,7 @@ class ConjureMagics(Magics):
                     hint="fix the SKILL.md; `python -m conjure_kernel skills validate PATH` checks every rule",
                 )
         for skill in self.session.skills:
-            print(f"{skill.name}: {_shorten(skill.description, 100)}  ({skill.root})")
+            print(f"{skill.name}: {_shorten(skill.description, 100)}  ({skill.origin})")
         if not self.session.skills:
             print("no skills loaded; add some with %skills PATH")
 

@@ -4,7 +4,7 @@ Nothing here imports IPython or the API client, so the notebook layer and the CL
 can both use it.
 """
 
-from conjure_kernel.skills.archive import extract_skill_archive
+from conjure_kernel.skills.archive import SkillArchive, extract_skill_archive
 from conjure_kernel.skills.discovery import SkillSet, find_skills, load_skill
 from conjure_kernel.skills.frontmatter import parse_frontmatter, split_frontmatter
 from conjure_kernel.skills.prompt import render_available_skills, render_system_prompt
@@ -14,6 +14,7 @@ from conjure_kernel.skills.validation import validate_frontmatter, validate_skil
 __all__ = [
     "Diagnostic",
     "Skill",
+    "SkillArchive",
     "SkillMetadata",
     "SkillSet",
     "extract_skill_archive",

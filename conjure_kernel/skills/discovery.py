@@ -15,7 +15,7 @@ from typing import Any
 
 from conjure_kernel.errors import SkillError, SkillValidationError
 from conjure_kernel.skills.skill import Diagnostic, Skill, SkillMetadata
-from conjure_kernel.skills.validation import check_skill_md, locate_skill_md
+from conjure_kernel.skills.validation import check_skill, locate_skill
 
 __all__ = ["SkillSet", "find_skills", "load_skill", "skill_candidates"]
 
@@ -35,15 +35,16 @@ class SkillSet:
 def load_skill(path: Path | str) -> Skill:
     """Load a skill folder, SKILL.md or ``.skill`` archive from its frontmatter alone.
 
+    An archive is read in place and unpacked only when its files are first needed.
     Raises :class:`SkillValidationError` for a problem that makes the skill unusable;
     lesser problems become the skill's ``diagnostics``.
     """
-    skill_md, shown_as = locate_skill_md(path)
-    data, diagnostics = check_skill_md(skill_md, shown_as=shown_as)
+    source = locate_skill(path)
+    data, diagnostics = check_skill(source)
     for diagnostic in diagnostics:
         if diagnostic.severity == "error":
             raise SkillValidationError(diagnostic.path, diagnostic.field, diagnostic.problem)
-    return Skill(metadata=_metadata(data), root=skill_md.parent, diagnostics=tuple(diagnostics))
+    return Skill(metadata=_metadata(data), source=source, diagnostics=tuple(diagnostics))
 
 
 def find_skills(paths: Iterable[Path | str], *, max_depth: int = 6) -> SkillSet:
@@ -66,7 +67,8 @@ def find_skills(paths: Iterable[Path | str], *, max_depth: int = 6) -> SkillSet:
             problems.extend(skill.diagnostics)
             first = skills.setdefault(skill.name, skill)
             if first is not skill:
-                shadowed = f"{skill.name!r} is already loaded from {first.skill_md}; skipping it"
+                where = first.origin / "SKILL.md"
+                shadowed = f"{skill.name!r} is already loaded from {where}; skipping it"
                 problems.append(Diagnostic(candidate, "name", shadowed, "warning"))
     return SkillSet(skills=list(skills.values()), problems=problems)
 
@@ -76,7 +78,7 @@ def _load_leniently(candidate: Path, problems: list[Diagnostic]) -> Skill | None
         return load_skill(candidate)
     except SkillValidationError as error:
         problems.append(Diagnostic(error.path, error.field, error.problem))
-    except SkillError as error:  # an archive that cannot be unpacked safely
+    except SkillError as error:  # an archive that is unsafe or unreadable
         problems.append(Diagnostic(candidate, "archive", str(error)))
     return None
 

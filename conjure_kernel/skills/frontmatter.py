@@ -12,13 +12,19 @@ import re
 from collections.abc import Iterator
 from contextlib import suppress
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import yaml
 
 from conjure_kernel.errors import SkillValidationError
 
-__all__ = ["parse_frontmatter", "parse_frontmatter_text", "read_frontmatter", "split_frontmatter"]
+__all__ = [
+    "parse_frontmatter",
+    "parse_frontmatter_text",
+    "read_frontmatter",
+    "read_frontmatter_from",
+    "split_frontmatter",
+]
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 """libyaml's safe loader when PyYAML has it: ten times faster, and just as safe."""
@@ -46,9 +52,18 @@ def read_frontmatter(path: Path) -> str:
     """The YAML text of a SKILL.md, read line by line up to the closing ``---`` only."""
     try:
         with open(path, "rb") as file:
-            return _take_frontmatter((_decode(line, path) for line in file), path)
+            return read_frontmatter_from(file, path)
     except OSError as error:
         raise SkillValidationError(path, "SKILL.md", f"cannot be read: {error.strerror}") from None
+
+
+def read_frontmatter_from(file: IO[bytes], path: Path | str) -> str:
+    """The YAML text of a SKILL.md open in binary mode, such as an entry of a zip.
+
+    Lines are taken only up to the closing ``---``, so the body is never read or
+    decoded; ``path`` names the file in errors.
+    """
+    return _take_frontmatter((_decode(line, path) for line in file), path)
 
 
 def parse_frontmatter(path: Path) -> dict[str, Any]:
@@ -103,7 +118,7 @@ def _is_delimiter(line: str) -> bool:
     return line.rstrip() == "---"
 
 
-def _decode(line: bytes, path: Path) -> str:
+def _decode(line: bytes, path: Path | str) -> str:
     try:
         return line.decode("utf-8")
     except UnicodeDecodeError:

@@ -1,7 +1,8 @@
 """The loaded skill: its frontmatter up front, its body and files only when asked.
 
 Progressive disclosure: loading reads SKILL.md's frontmatter only; ``body`` and
-``resources`` touch the disk when a caller needs them.
+``resources`` touch the disk when a caller needs them, and a skill loaded from a
+``.skill`` archive is not even unpacked until then.
 """
 
 from __future__ import annotations
@@ -12,9 +13,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
+from conjure_kernel.skills.archive import SkillArchive, update_digest
 from conjure_kernel.skills.frontmatter import split_frontmatter
 
-__all__ = ["Diagnostic", "Skill", "SkillMetadata"]
+__all__ = ["Diagnostic", "Skill", "SkillMetadata", "SkillSource", "origin_of"]
+
+SkillSource = Path | SkillArchive
+"""Where a skill's files are: its folder on the host, or the ``.skill`` archive holding them."""
 
 
 @dataclass(frozen=True)
@@ -44,14 +49,30 @@ class SkillMetadata:
 
 @dataclass(eq=False)
 class Skill:
-    """A skill folder on the host, with the metadata read from its SKILL.md."""
+    """A skill with the metadata read from its SKILL.md, and its files on the host."""
 
     metadata: SkillMetadata
-    root: Path
-    """The folder holding SKILL.md, absolute, on the host."""
+    source: SkillSource
+    """The skill's folder, absolute; or its ``.skill`` archive, unpacked when first needed."""
     diagnostics: tuple[Diagnostic, ...] = ()
     """Spec violations that did not stop the skill from loading."""
     _hash: tuple[tuple[object, ...], str] | None = field(default=None, init=False, repr=False)
+
+    @cached_property
+    def root(self) -> Path:
+        """The folder holding SKILL.md, absolute, on the host.
+
+        Asking for it is what unpacks an archive skill: the first moment its files are
+        needed (a backend's prompt and paths, the body, the content hash). Cached, so a
+        skill is unpacked once; the unpack folder is shared by every skill loaded from
+        the same archive in this process.
+        """
+        return self.source.unpack() if isinstance(self.source, SkillArchive) else self.source
+
+    @property
+    def origin(self) -> Path:
+        """Where the skill was loaded from, for people to read; never unpacks it."""
+        return origin_of(self.source)
 
     @property
     def name(self) -> str:
@@ -82,20 +103,26 @@ class Skill:
         """A SHA-256 over every file's relative path and bytes: the skill's version for recordings.
 
         Every turn records it, so the digest is kept until a file's size or mtime changes:
-        a ``stat`` per file instead of reading the whole folder again.
+        a ``stat`` per file instead of reading the whole folder again. Files are hashed a
+        chunk at a time, so a large one costs a chunk of memory, not its size.
         """
+        root = self.root
         files = [Path("SKILL.md"), *self.resources()]
-        stamp = tuple(
-            (f, (self.root / f).stat().st_mtime_ns, (self.root / f).stat().st_size) for f in files
-        )
+        stamp = tuple((f, (s := (root / f).stat()).st_mtime_ns, s.st_size) for f in files)
         if self._hash is not None and self._hash[0] == stamp:
             return self._hash[1]
         digest = hashlib.sha256()
         for relative in files:
             digest.update(relative.as_posix().encode() + b"\0")
-            digest.update((self.root / relative).read_bytes() + b"\0")
+            update_digest(digest, root / relative)
+            digest.update(b"\0")
         self._hash = (stamp, digest.hexdigest())
         return self._hash[1]
 
     def __repr__(self) -> str:
-        return f"<Skill {self.name} at {self.root}>"
+        return f"<Skill {self.name} at {self.origin}>"
+
+
+def origin_of(source: SkillSource) -> Path:
+    """A skill's folder, or ``<archive>/<name>`` for an archive: the path diagnostics show."""
+    return source.origin if isinstance(source, SkillArchive) else source

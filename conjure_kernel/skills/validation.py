@@ -15,17 +15,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 from conjure_kernel.errors import SkillError, SkillValidationError
-from conjure_kernel.skills.archive import extract_skill_archive
-from conjure_kernel.skills.frontmatter import parse_frontmatter
-from conjure_kernel.skills.skill import Diagnostic
+from conjure_kernel.skills.archive import SkillArchive
+from conjure_kernel.skills.frontmatter import parse_frontmatter_text, read_frontmatter
+from conjure_kernel.skills.skill import Diagnostic, SkillSource, origin_of
 
 __all__ = [
     "ALLOWED_FIELDS",
     "MAX_COMPATIBILITY_LENGTH",
     "MAX_DESCRIPTION_LENGTH",
     "MAX_NAME_LENGTH",
-    "check_skill_md",
-    "locate_skill_md",
+    "check_skill",
+    "locate_skill",
     "validate_frontmatter",
     "validate_skill",
 ]
@@ -53,43 +53,46 @@ def validate_frontmatter(path: Path, data: Mapping[Any, Any], folder_name: str) 
 
 def validate_skill(path: Path | str) -> list[Diagnostic]:
     """Every diagnostic, warnings included, for a skill folder, SKILL.md or ``.skill`` file."""
-    skill_md, shown_as = locate_skill_md(path)
-    return check_skill_md(skill_md, shown_as=shown_as)[1]
+    return check_skill(locate_skill(path))[1]
 
 
-def locate_skill_md(path: Path | str) -> tuple[Path, Path]:
-    """The SKILL.md a path names, and the path to show in diagnostics.
+def locate_skill(path: Path | str) -> SkillSource:
+    """The skill folder, or the checked ``.skill`` archive, that a path names.
 
-    A ``.skill`` archive is extracted first; its diagnostics show
-    ``<archive>/<name>/SKILL.md`` rather than the cache folder it was unpacked to.
-    The path is made absolute without resolving symlinks, because a symlinked skill
-    folder's own name is the one its ``name`` must match.
+    An archive's entries are checked here (an unsafe one raises :class:`SkillError`),
+    but nothing is unpacked. The path is made absolute without resolving symlinks,
+    because a symlinked skill folder's own name is the one its ``name`` must match.
     """
     path = Path(os.path.abspath(Path(path).expanduser()))
     if path.name == "SKILL.md" and path.is_file():
-        return path, path
+        return path.parent
     if path.suffix == ".skill" and path.is_file():
-        root = extract_skill_archive(path)
-        return root / "SKILL.md", path / root.name / "SKILL.md"
+        return SkillArchive.open(path)
     if path.is_dir():
-        return path / "SKILL.md", path / "SKILL.md"
+        return path
     if not path.exists():
         raise SkillError(f"{path}: no such file or folder")
     raise SkillError(f"{path}: not a skill folder, SKILL.md or .skill archive")
 
 
-def check_skill_md(
-    skill_md: Path, *, shown_as: Path | None = None
-) -> tuple[dict[str, Any], list[Diagnostic]]:
-    """Parse and validate one SKILL.md: its frontmatter (``{}`` if unreadable) and diagnostics."""
-    shown_as = shown_as or skill_md
-    if not skill_md.is_file():
-        return {}, [Diagnostic(shown_as, "SKILL.md", "is missing from the skill folder")]
+def check_skill(source: SkillSource) -> tuple[dict[str, Any], list[Diagnostic]]:
+    """Parse and validate a skill's SKILL.md: its frontmatter (``{}`` if unreadable), diagnostics.
+
+    An archive's SKILL.md is read straight from the zip, and its diagnostics name
+    ``<archive>/<name>/SKILL.md`` rather than any folder it may be unpacked to.
+    """
+    shown = origin_of(source) / "SKILL.md"
     try:
-        data = parse_frontmatter(skill_md)
+        if isinstance(source, SkillArchive):
+            yaml_text = source.read_frontmatter()
+        else:
+            yaml_text = read_frontmatter(shown) if shown.is_file() else None
+        if yaml_text is None:
+            return {}, [Diagnostic(shown, "SKILL.md", "is missing from the skill folder")]
+        data = parse_frontmatter_text(yaml_text, shown)
     except SkillValidationError as error:
-        return {}, [Diagnostic(shown_as, error.field, error.problem)]
-    return data, validate_frontmatter(shown_as, data, skill_md.parent.name)
+        return {}, [Diagnostic(shown, error.field, error.problem)]
+    return data, validate_frontmatter(shown, data, shown.parent.name)
 
 
 def _name_findings(name: Any, folder_name: str) -> Iterator[_Finding]:

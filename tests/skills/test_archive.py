@@ -1,5 +1,8 @@
 import hashlib
+import os
 import stat
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -49,12 +52,13 @@ def test_extraction_keeps_the_top_folder_and_returns_it(tmp_path):
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["pdf"]  # no staging left behind
 
 
-def test_the_default_destination_is_a_cache_folder_named_by_the_archive_sha256(tmp_path):
+def test_the_default_destination_is_this_process_folder_then_the_archive_sha256(tmp_path):
     archive = make_zip(tmp_path / "pdf.skill", {"pdf/SKILL.md": SKILL_MD})
     digest = hashlib.sha256(archive.read_bytes()).hexdigest()
     root = extract_skill_archive(archive)
-    assert root == tmp_path / "tmp" / "conjure-skills" / digest / "pdf"
+    assert root == tmp_path / "tmp" / "conjure-skills" / str(os.getpid()) / digest / "pdf"
     assert default_cache_dir(archive) == root.parent
+    assert stat.S_IMODE(root.parents[1].stat().st_mode) == 0o700
 
 
 def test_an_existing_extraction_is_reused(tmp_path):
@@ -71,6 +75,77 @@ def test_a_cache_folder_owned_by_another_user_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr("os.getuid", lambda: (tmp_path / "tmp").stat().st_uid + 1)
     with pytest.raises(SkillError, match="the skill cache belongs to another user"):
         extract_skill_archive(archive)
+
+
+def test_a_linked_skill_cache_is_refused_and_nothing_it_points_to_is_swept(tmp_path):
+    """The sweep removes pid-named folders, so a link planted at the cache's name must not
+    lead it into someone's files."""
+    archive = make_zip(tmp_path / "pdf.skill", {"pdf/SKILL.md": SKILL_MD})
+    (tmp_path / "photos" / "2019").mkdir(parents=True)
+    (tmp_path / "tmp" / "conjure-skills").symlink_to(tmp_path / "photos")
+    with pytest.raises(SkillError, match="is not a folder"):
+        extract_skill_archive(archive)
+    assert [p.name for p in (tmp_path / "photos").iterdir()] == ["2019"]
+
+
+def finished_pid() -> int:
+    """The pid of a process that has exited and been reaped: no process has it now."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_unpacking_first_sweeps_the_folders_of_processes_that_are_gone(tmp_path):
+    shared = tmp_path / "tmp" / "conjure-skills"
+    dead = shared / str(finished_pid())
+    alive = shared / str(os.getppid())
+    same_pid_earlier = shared / str(os.getpid())  # left by a gone process that had this pid
+    not_a_pid = shared / "notes"
+    for folder in (dead, alive, same_pid_earlier, not_a_pid):
+        (folder / "abc" / "pdf").mkdir(parents=True)
+        (folder / "abc" / "pdf" / "SKILL.md").write_text("left behind")
+    archive = make_zip(tmp_path / "pdf.skill", {"pdf/SKILL.md": SKILL_MD})
+    root = extract_skill_archive(archive)
+    assert not dead.exists()
+    assert not (same_pid_earlier / "abc").exists()
+    assert root.is_relative_to(same_pid_earlier)
+    assert (alive / "abc" / "pdf" / "SKILL.md").read_text() == "left behind"
+    assert (not_a_pid / "abc" / "pdf" / "SKILL.md").read_text() == "left behind"
+
+
+CHILD = """
+import os, sys
+from conjure_kernel.skills.discovery import load_skill
+
+skill = load_skill(sys.argv[1])
+print(skill.root, flush=True)
+forked = os.fork()
+if forked == 0:
+    sys.exit(0)  # a forked child runs the exit handlers too
+os.waitpid(forked, 0)
+print(skill.root.is_dir(), flush=True)
+"""
+
+
+def test_a_process_removes_its_unpack_folder_at_exit_and_no_other(tmp_path):
+    archive = make_zip(
+        tmp_path / "pdf.skill", {"pdf/SKILL.md": SKILL_MD, "pdf/scripts/fill.py": "print(1)\n"}
+    )
+    ours = extract_skill_archive(archive)  # this process uses the same archive meanwhile
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, str(archive)],
+        env={**os.environ, "TMPDIR": str(tmp_path / "tmp")},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    theirs, alive_after_fork = done.stdout.splitlines()
+    their_folder = Path(theirs).parents[1]
+    assert their_folder.parent == tmp_path / "tmp" / "conjure-skills"
+    assert their_folder.name.isdigit() and their_folder.name != str(os.getpid())
+    assert alive_after_fork == "True"  # the forked child left its parent's folder alone
+    assert not their_folder.exists()
+    assert (ours / "scripts" / "fill.py").read_text() == "print(1)\n"
 
 
 def test_executable_bits_survive_but_setuid_and_write_bits_do_not(tmp_path):

@@ -1,3 +1,4 @@
+import os
 import zipfile
 from pathlib import Path
 
@@ -107,14 +108,44 @@ def test_the_body_is_read_on_first_access_not_at_load(tmp_path):
     assert skill.body == "new body"
 
 
-def test_load_skill_unpacks_a_skill_archive(tmp_path):
+def test_load_skill_reads_a_skill_archive_and_unpacks_it_for_its_body(tmp_path):
     archive = tmp_path / "pdf.skill"
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("pdf/SKILL.md", "---\nname: pdf\ndescription: Reads PDFs.\n---\n# PDF\n")
     skill = load_skill(archive)
     assert skill.name == "pdf"
     assert skill.body == "# PDF"
-    assert skill.root.is_relative_to(tmp_path / "tmp" / "conjure-skills")
+    assert skill.root.is_relative_to(tmp_path / "tmp" / "conjure-skills" / str(os.getpid()))
+
+
+def files_under(folder: Path) -> list[Path]:
+    return sorted(folder.rglob("*"))
+
+
+def test_loading_and_finding_skill_archives_write_nothing_to_disk(tmp_path):
+    for name in ("a", "b"):
+        with zipfile.ZipFile(tmp_path / f"{name}.skill", "w") as zf:
+            zf.writestr("pdf/SKILL.md", "---\nname: pdf\ndescription: Reads PDFs.\n---\n# PDF\n")
+            zf.writestr("pdf/big.bin", bytes(2**20))
+    before = files_under(tmp_path)
+    skill = load_skill(tmp_path / "a.skill")
+    found = find_skills([tmp_path])
+    assert (skill.origin, repr(skill)) == (
+        tmp_path / "a.skill" / "pdf",
+        f"<Skill pdf at {tmp_path / 'a.skill' / 'pdf'}>",
+    )
+    [shadowed] = found.problems
+    assert shadowed.problem == (
+        f"'pdf' is already loaded from {tmp_path / 'a.skill' / 'pdf' / 'SKILL.md'}; skipping it"
+    )
+    assert files_under(tmp_path) == before
+
+
+def test_an_archive_skill_loads_from_its_frontmatter_alone_however_its_body_reads(tmp_path):
+    archive = tmp_path / "pdf.skill"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("pdf/SKILL.md", b"---\nname: pdf\ndescription: d\n---\n\xff\xfe" * 2**16)
+    assert load_skill(archive).name == "pdf"
 
 
 def test_find_skills_finds_skill_md_at_any_depth_within_max_depth(tmp_path):

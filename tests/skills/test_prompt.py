@@ -11,10 +11,10 @@ from conjure_kernel.skills.skill import Skill, SkillMetadata
 
 PDF = Skill(
     SkillMetadata("pdf-processing", "Extract PDF text, fill forms, merge files."),
-    root=Path("/abs/path/pdf-processing"),
+    source=Path("/abs/path/pdf-processing"),
 )
 DATA = Skill(
-    SkillMetadata("data-analysis", "Analyze datasets."), root=Path("/abs/path/data-analysis")
+    SkillMetadata("data-analysis", "Analyze datasets."), source=Path("/abs/path/data-analysis")
 )
 
 
@@ -41,7 +41,7 @@ def test_each_skill_is_one_line_between_the_catalog_tags():
 def test_values_are_xml_escaped_but_quotes_are_kept():
     skill = Skill(
         SkillMetadata("q-and-a", "Use for <Q&A> \"quotes\" and 'apostrophes'."),
-        root=Path("/skills/a&b"),
+        source=Path("/skills/a&b"),
     )
     line = render_available_skills([skill]).splitlines()[1]
     assert (

@@ -1,10 +1,41 @@
-"""The Skill value: lazy body and resources, and the content hash that versions a recording."""
+"""The Skill value: lazy body and resources, lazy unpacking, and the content hash."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import tracemalloc
+import zipfile
+from collections import Counter
+from pathlib import Path
+
+import pytest
 
 from conjure_kernel.skills.discovery import load_skill
+
+
+@pytest.fixture
+def temp_folder(tmp_path, monkeypatch) -> Path:
+    """The temp folder archives unpack under: empty until something unpacks."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(folder))
+    return folder
+
+
+@pytest.fixture
+def zip_reads(monkeypatch) -> Counter[str]:
+    """How many times each archive entry has been opened for reading."""
+    reads: Counter[str] = Counter()
+    original = zipfile.ZipFile.open
+
+    def counting(self, name, mode="r", *args, **kwargs):
+        if mode == "r":
+            reads[getattr(name, "filename", name)] += 1
+        return original(self, name, mode, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile.ZipFile, "open", counting)
+    return reads
 
 
 def make(tmp_path, body: str = "Do the thing.\n"):
@@ -13,6 +44,15 @@ def make(tmp_path, body: str = "Do the thing.\n"):
     (folder / "SKILL.md").write_text(f"---\nname: hasher\ndescription: Hashes things.\n---\n{body}")
     (folder / "scripts" / "run.py").write_text("print('v1')\n")
     return load_skill(folder)
+
+
+def pack(folder: Path, archive: Path) -> Path:
+    """``folder`` as a ``.skill`` archive, its files under ``<folder name>/``."""
+    with zipfile.ZipFile(archive, "w") as zf:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                zf.write(path, path.relative_to(folder.parent).as_posix())
+    return archive
 
 
 def test_resources_list_every_file_but_skill_md(tmp_path):
@@ -47,3 +87,66 @@ def test_content_hash_matches_a_fresh_load_of_the_same_folder(tmp_path):
     skill.content_hash()
     (skill.root / "scripts" / "run.py").write_text("print('other')\n")
     assert skill.content_hash() == load_skill(skill.root).content_hash()
+
+
+def test_hashing_a_large_file_holds_a_chunk_at_a_time_and_keeps_the_recorded_digest(tmp_path):
+    """Saved notebooks carry the digest: path, NUL, bytes, NUL for each file in order."""
+    skill = make(tmp_path)
+    size = 16 * 2**20
+    (skill.root / "data.bin").write_bytes(bytes(range(256)) * (size // 256))
+    expected = hashlib.sha256(
+        b"".join(
+            name.encode() + b"\0" + (skill.root / name).read_bytes() + b"\0"
+            for name in ("SKILL.md", "data.bin", "scripts/run.py")
+        )
+    ).hexdigest()
+    tracemalloc.start()
+    try:
+        digest = skill.content_hash()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert digest == expected
+    assert peak < size // 16
+
+
+def test_an_archive_skill_is_unpacked_on_first_use_and_only_once(tmp_path, temp_folder, zip_reads):
+    archive = pack(make(tmp_path).root, tmp_path / "hasher.skill")
+    skill = load_skill(archive)
+    assert dict(zip_reads) == {"hasher/SKILL.md": 1}
+    assert list(temp_folder.iterdir()) == []
+    root = skill.root
+    assert root.parents[1] == temp_folder / "conjure-skills" / str(os.getpid())
+    assert dict(zip_reads) == {"hasher/SKILL.md": 2, "hasher/scripts/run.py": 1}
+    assert skill.body == "Do the thing."
+    assert [p.as_posix() for p in skill.resources()] == ["scripts/run.py"]
+    skill.content_hash()
+    assert (skill.root, skill.skill_md) == (root, root / "SKILL.md")
+    assert dict(zip_reads) == {"hasher/SKILL.md": 2, "hasher/scripts/run.py": 1}
+    assert (root / "scripts" / "run.py").read_text() == "print('v1')\n"
+
+
+@pytest.mark.parametrize("first_use", ["body", "content_hash", "resources"])
+def test_any_use_of_an_archive_skill_files_unpacks_it(tmp_path, temp_folder, first_use):
+    archive = pack(make(tmp_path).root, tmp_path / "hasher.skill")
+    skill = load_skill(archive)
+    used = getattr(skill, first_use)
+    if callable(used):
+        used()
+    assert (skill.root / "scripts" / "run.py").is_file()
+    assert skill.root.is_relative_to(temp_folder / "conjure-skills" / str(os.getpid()))
+
+
+def test_two_loads_of_one_archive_share_one_unpacking(tmp_path, temp_folder, zip_reads):
+    archive = pack(make(tmp_path).root, tmp_path / "hasher.skill")
+    first, second = load_skill(archive), load_skill(archive)
+    assert first is not second
+    assert first.root == second.root
+    assert zip_reads["hasher/scripts/run.py"] == 1
+    assert len(list((temp_folder / "conjure-skills" / str(os.getpid())).iterdir())) == 1
+
+
+def test_an_archive_skill_hashes_like_the_same_skill_as_a_folder(tmp_path, temp_folder):
+    folder_skill = make(tmp_path)
+    archive_skill = load_skill(pack(folder_skill.root, tmp_path / "hasher.skill"))
+    assert archive_skill.content_hash() == folder_skill.content_hash()

@@ -188,14 +188,30 @@ def test_unparseable_frontmatter_is_an_error_diagnostic(tmp_path):
     assert (diagnostic.field, diagnostic.severity) == ("frontmatter", "error")
 
 
-def test_a_skill_archive_is_validated_and_reported_at_its_own_path(tmp_path, monkeypatch):
+def test_a_skill_archive_is_validated_in_place_and_reported_at_its_own_path(tmp_path, monkeypatch):
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
     archive = tmp_path / "upload.skill"
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("pdf/SKILL.md", "---\nname: pdf-tools\ndescription: Reads PDFs.\n---\n")
+        zf.writestr("pdf/scripts/fill.py", "print(1)\n")
     [diagnostic] = validate_skill(archive)
     assert diagnostic.path == archive / "pdf" / "SKILL.md"
     assert diagnostic.problem == "must match its folder name 'pdf' (found 'pdf-tools')"
+    assert list(tmp_path.iterdir()) == [archive]
+
+
+def test_a_skill_archive_without_skill_md_is_reported_at_its_own_path(tmp_path, monkeypatch):
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    archive = tmp_path / "upload.skill"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("pdf/README.md", "# PDF\n")
+    [diagnostic] = validate_skill(archive)
+    assert (diagnostic.path, diagnostic.field, diagnostic.problem) == (
+        archive / "pdf" / "SKILL.md",
+        "SKILL.md",
+        "is missing from the skill folder",
+    )
+    assert list(tmp_path.iterdir()) == [archive]
 
 
 def test_validating_a_missing_path_raises(tmp_path):
