@@ -16,7 +16,6 @@ No assertions: this prints measurements. ``.venv/bin/python benchmarks/cache.py`
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import statistics
 import sys
@@ -26,51 +25,17 @@ from pathlib import Path
 from typing import Any
 
 from conjure_kernel.clients import anthropic_client
-from conjure_kernel.clients.anthropic_client import DEFAULT_MODEL, AnthropicClient, build_params
+from conjure_kernel.clients.anthropic_client import DEFAULT_MODEL, build_params
 from conjure_kernel.clients.base import ModelRequest, Usage
 from conjure_kernel.tools.schemas import SKILL_TOOLS
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
-from fakeapi import FakeMessagesAPI, replies  # noqa: E402
+from fakeapi import FakeMessagesAPI, sessions  # noqa: E402
 
 Placement = Callable[[ModelRequest], dict[str, Any]]
 MARK = {"type": "ephemeral"}
 PARALLEL = 10
-SYSTEM = "You are a careful data assistant working in a notebook. " * 20 + "".join(
-    f"<skill><name>skill-{i}</name><description>Handles task family {i}; read its SKILL.md "
-    f"before use. {'Details. ' * 30}</description></skill>\n"
-    for i in range(60)
-)
-"""About 6k tokens: instructions and a 60-skill catalog."""
-SKILL_BODY = "\n".join(f"{i:>4}\tstep {i}: check the columns and totals" for i in range(1, 200))
-SESSION = [
-    (
-        "Summarise the report skill.",
-        [replies.tool_use("view", {"path": "/skills/report/SKILL.md"}), replies.text("It checks.")],
-    ),
-    (
-        "Which data files are there?",
-        [replies.tool_use("bash_tool", {"command": "ls data"}), replies.text("Ten files.")],
-    ),
-    (
-        "Check every data file.",
-        [
-            replies.tool_uses(
-                [("bash_tool", {"command": f"wc -l data/f{i:02}.csv"}) for i in range(PARALLEL)]
-            ),
-            replies.text("All have 120 lines."),
-        ],
-    ),
-    (
-        "Write the summary.",
-        [
-            replies.tool_use("create_file", {"path": "summary.md", "file_text": "# Summary\n"}),
-            replies.text("Written."),
-        ],
-    ),
-    ("Anything else?", [replies.text("No, everything is consistent.")]),
-]
 
 
 def before_build_params(request: ModelRequest) -> dict[str, Any]:
@@ -112,16 +77,6 @@ def before_build_params(request: ModelRequest) -> dict[str, Any]:
     return params
 
 
-def tool_output(call: Mapping[str, Any]) -> str:
-    if call["name"] == "view":
-        return SKILL_BODY
-    if call["input"].get("command") == "ls data":
-        return "\n".join(f"f{i:02}.csv" for i in range(PARALLEL)) + "\nexit code: 0"
-    if call["name"] == "bash_tool":
-        return f"120 {call['input']['command'].split()[-1]}\nexit code: 0"
-    return "created summary.md (10 bytes)"
-
-
 @contextlib.contextmanager
 def placement(function: Placement) -> Iterator[None]:
     """Make ``AnthropicClient`` build its requests with ``function`` for a while."""
@@ -134,40 +89,9 @@ def placement(function: Placement) -> Iterator[None]:
 
 
 def play(function: Placement) -> list[tuple[int, Usage]]:
-    """Play ``SESSION`` the way the tool loop does; (turn, usage) for every request."""
-    history: list[Any] = []
-    usages: list[tuple[int, Usage]] = []
-
-    async def run(client: AnthropicClient, api: FakeMessagesAPI) -> None:
-        for turn, (message, script) in enumerate(SESSION, start=1):
-            api.script(*script)
-            history.append({"role": "user", "content": message})
-            while True:
-                request = ModelRequest(DEFAULT_MODEL, SYSTEM, list(history), SKILL_TOOLS)
-                *_, response = [item async for item in client.stream(request)]
-                history.append(response.message)
-                usages.append((turn, response.usage))
-                calls = response.tool_uses()
-                if not calls:
-                    break
-                history.append(
-                    {
-                        "role": "user",
-                        "content": [
-                            {
-                                "type": "tool_result",
-                                "tool_use_id": c["id"],
-                                "content": tool_output(c),
-                            }
-                            for c in calls
-                        ],
-                    }
-                )
-        await client.aclose()
-
+    """Play the session with requests built by ``function``; (turn, usage) for every request."""
     with FakeMessagesAPI() as api, placement(function):
-        asyncio.run(run(AnthropicClient(api_key="bench-key", base_url=api.url), api))
-    return usages
+        return sessions.play(api, PARALLEL)
 
 
 def total(usage: Usage) -> int:
@@ -193,7 +117,7 @@ def cache_table() -> list[str]:
         "prompt cache: share of input tokens read from cache (fake API, tokens ≈ JSON chars / 4)",
         f"{'turn':>4}  {'requests':>8}  {'before':>7} {'(worst)':>8}  {'after':>7} {'(worst)':>8}",
     ]
-    for turn in range(1, len(SESSION) + 1):
+    for turn in range(1, len(sessions.wide_session(PARALLEL)) + 1):
         cells = []
         for usages in runs.values():
             mine = [u for t, u in usages if t == turn]
@@ -243,7 +167,9 @@ def time_calls(function: Placement, request: ModelRequest, calls: int) -> float:
 
 def timing_table(calls: int) -> list[str]:
     functions = {"before": before_build_params, "after": build_params}
-    requests = {n: ModelRequest(DEFAULT_MODEL, SYSTEM, history(n), SKILL_TOOLS) for n in (10, 400)}
+    requests = {
+        n: ModelRequest(DEFAULT_MODEL, sessions.SYSTEM, history(n), SKILL_TOOLS) for n in (10, 400)
+    }
     for function in functions.values():  # warm-up
         for request in requests.values():
             time_calls(function, request, 20)

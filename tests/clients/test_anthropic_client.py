@@ -11,7 +11,7 @@ from typing import Any
 
 import anthropic
 import pytest
-from fakeapi import FakeMessagesAPI, replies
+from fakeapi import FakeMessagesAPI, replies, sessions
 
 from conjure_kernel.clients import anthropic_client
 from conjure_kernel.clients.anthropic_client import DEFAULT_MODEL, AnthropicClient, build_params
@@ -29,7 +29,6 @@ from conjure_kernel.clients.base import (
     Usage,
 )
 from conjure_kernel.errors import IncompleteResponse, MissingApiKey, ModelError
-from conjure_kernel.tools.schemas import SKILL_TOOLS
 
 SYSTEM = "You are a careful assistant. " * 20
 BASH = {
@@ -414,80 +413,8 @@ def test_next_step_over_the_same_history_reads_the_prefix_from_cache(api, client
     assert second.usage.input_tokens < second.usage.cache_read_input_tokens
 
 
-SESSION_SYSTEM = "You are a careful data assistant working in a notebook. " * 20 + "".join(
-    f"<skill><name>skill-{i}</name><description>Handles task family {i}; read its SKILL.md "
-    f"before use. {'Details. ' * 30}</description></skill>\n"
-    for i in range(60)
-)
-"""About 6k tokens: instructions and a 60-skill catalog, a realistic session prefix."""
-SKILL_BODY = "\n".join(f"{i:>4}\tstep {i}: check the columns and totals" for i in range(1, 200))
 PARALLEL = 12
-SESSION = [
-    (
-        "Summarise the report skill.",
-        [replies.tool_use("view", {"path": "/skills/report/SKILL.md"}), replies.text("It checks.")],
-    ),
-    (
-        "Which data files are there?",
-        [replies.tool_use("bash_tool", {"command": "ls data"}), replies.text("Twelve files.")],
-    ),
-    (
-        "Check every data file.",
-        [
-            replies.tool_uses(
-                [("bash_tool", {"command": f"wc -l data/f{i:02}.csv"}) for i in range(PARALLEL)]
-            ),
-            replies.text("All have 120 lines."),
-        ],
-    ),
-    (
-        "Write the summary.",
-        [
-            replies.tool_use("create_file", {"path": "summary.md", "file_text": "# Summary\n"}),
-            replies.text("Written."),
-        ],
-    ),
-    ("Anything else?", [replies.text("No, everything is consistent.")]),
-]
-"""Five turns; the third makes twelve parallel calls (24 blocks in one step)."""
-
-
-def tool_output(call: dict[str, Any]) -> str:
-    if call["name"] == "view":
-        return SKILL_BODY
-    if call["input"].get("command") == "ls data":
-        return "\n".join(f"f{i:02}.csv" for i in range(PARALLEL)) + "\nexit code: 0"
-    if call["name"] == "bash_tool":
-        return f"120 {call['input']['command'].split()[-1]}\nexit code: 0"
-    return "created summary.md (10 bytes)"
-
-
-def play_session(api: FakeMessagesAPI) -> list[tuple[int, Usage]]:
-    """Play ``SESSION`` as the tool loop would; (turn, usage) of every request in order."""
-    client = AnthropicClient(api_key="test-key", base_url=api.url)
-    history: list[Any] = []
-    usages: list[tuple[int, Usage]] = []
-
-    async def run() -> None:
-        for turn, (message, script) in enumerate(SESSION, start=1):
-            api.script(*script)
-            history.append({"role": "user", "content": message})
-            while True:
-                req = ModelRequest(DEFAULT_MODEL, SESSION_SYSTEM, list(history), SKILL_TOOLS)
-                *_, response = [item async for item in client.stream(req)]
-                history.append(response.message)
-                usages.append((turn, response.usage))
-                if not response.tool_uses():
-                    break
-                results = [
-                    {"type": "tool_result", "tool_use_id": call["id"], "content": tool_output(call)}
-                    for call in response.tool_uses()
-                ]
-                history.append({"role": "user", "content": results})
-        await client.aclose()
-
-    asyncio.run(run())
-    return usages
+"""Twelve parallel calls: 24 blocks in one step, past the API's 20-block lookback."""
 
 
 def read_share(usage: Usage) -> float:
@@ -519,7 +446,7 @@ def test_from_the_second_turn_every_request_reads_the_earlier_conversation_from_
     What is left unread is only what the last step added, so from turn 2 on (once the
     history outweighs a step) at least 90% of every request's input comes from cache.
     """
-    usages = play_session(api)
+    usages = sessions.play(api, PARALLEL)
     totals = [
         u.input_tokens + u.cache_creation_input_tokens + u.cache_read_input_tokens
         for _, u in usages
@@ -534,7 +461,7 @@ def test_from_the_second_turn_every_request_reads_the_earlier_conversation_from_
 def test_with_the_last_block_only_the_step_after_parallel_calls_misses_the_cache(api, monkeypatch):
     """The same session with the old placement: the lookback cannot reach past 24 blocks."""
     monkeypatch.setattr(anthropic_client, "build_params", last_block_only)
-    usages = play_session(api)
+    usages = sessions.play(api, PARALLEL)
     later = [(turn, read_share(usage)) for turn, usage in usages if turn >= 2]
     assert min(share for _, share in later) < 0.75
     assert [turn for turn, share in later if share < 0.9] == [3]

@@ -218,15 +218,21 @@ def bash_result(
     file_ids: Sequence[str] = (),
 ) -> dict[str, Any]:
     """A ``bash_code_execution_tool_result`` with a ``bash_code_execution_result``."""
-    outputs = [{"type": "bash_code_execution_output", "file_id": f} for f in file_ids]
-    content = {
-        "type": "bash_code_execution_result",
+    content = _execution("bash_code_execution", stdout, stderr, return_code, file_ids)
+    return server_tool_result("bash_code_execution_tool_result", tool_use_id, content)
+
+
+def _execution(
+    kind: str, stdout: str, stderr: str, return_code: int, file_ids: Sequence[str]
+) -> dict[str, Any]:
+    """The ``<kind>_result`` content both command tools return, files as ``<kind>_output``."""
+    return {
+        "type": f"{kind}_result",
         "stdout": stdout,
         "stderr": stderr,
         "return_code": return_code,
-        "content": outputs,
+        "content": [{"type": f"{kind}_output", "file_id": f} for f in file_ids],
     }
-    return server_tool_result("bash_code_execution_tool_result", tool_use_id, content)
 
 
 def text_editor_result(tool_use_id: str, content: Mapping[str, Any]) -> dict[str, Any]:
@@ -243,14 +249,7 @@ def code_execution_result(
     file_ids: Sequence[str] = (),
 ) -> dict[str, Any]:
     """A legacy (Python only) ``code_execution_tool_result``."""
-    outputs = [{"type": "code_execution_output", "file_id": f} for f in file_ids]
-    content = {
-        "type": "code_execution_result",
-        "stdout": stdout,
-        "stderr": stderr,
-        "return_code": return_code,
-        "content": outputs,
-    }
+    content = _execution("code_execution", stdout, stderr, return_code, file_ids)
     return server_tool_result("code_execution_tool_result", tool_use_id, content)
 
 
