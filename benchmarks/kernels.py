@@ -39,5 +39,6 @@ def start_kernel(
 ) -> KernelManager:
     """Start kernel ``name`` from ``specs`` in the specs' folder; the caller shuts it down."""
     manager = KernelManager(kernel_name=name, kernel_spec_manager=specs)
-    manager.start_kernel(cwd=specs.kernel_dirs[0], env=env)
+    options = {"env": env} if env is not None else {}  # jupyter_client wants a dict or nothing
+    manager.start_kernel(cwd=specs.kernel_dirs[0], **options)
     return manager
