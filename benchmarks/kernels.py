@@ -25,6 +25,8 @@ def kernel_specs(before: Path | None = None) -> KernelSpecManager:
         "conjure": ([python, "-m", "conjure_kernel", "-f", "{connection_file}"], {}),
     }
     if before is not None:
+        if not (before / "conjure_kernel" / "__init__.py").is_file():
+            raise SystemExit(f"{before} holds no conjure_kernel package to compare with")
         specs["before"] = (specs["conjure"][0], {"PYTHONPATH": str(before.resolve())})
     folder = Path(tempfile.mkdtemp(prefix="conjure-bench-kernels-"))
     for name, (argv, env) in specs.items():
