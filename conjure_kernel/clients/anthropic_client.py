@@ -201,8 +201,9 @@ class AnthropicClient(Configurable):
             item = _stream_item(event) if started else None
             if item is not None:
                 yield item
-        # Without a message_start the SDK has no snapshot and asserts.
-        yield _response_from(await stream.get_final_message() if started else None)
+        if not started:  # and the SDK, with no snapshot, would assert
+            raise _not_a_stream(stream.response, base_url)
+        yield _response_from(await stream.get_final_message())
 
     def _retry_wait(
         self,
@@ -475,8 +476,23 @@ def _status_hint(status: int, detail: str, model: str, base_url: str, max_retrie
     return ""
 
 
+def _not_a_stream(response: httpx2.Response, base_url: str) -> ModelError:
+    """A reply that never began an answer: an empty body, or a page that is not SSE at all
+    (a proxy's login page, a JSON gateway) — name what came instead."""
+    kind = response.headers.get("content-type", "no content type").split(";")[0].strip()
+    if kind == "text/event-stream":
+        return IncompleteResponse(
+            f"{base_url} opened an answer stream and closed it before the answer began",
+            hint="the API or the connection ended the stream early; send the message again",
+        )
+    return ModelError(
+        f"{base_url} answered with {kind} instead of an event stream of the Messages API",
+        hint="check ANTHROPIC_BASE_URL: a proxy, gateway or login page may stand in front of the API",
+    )
+
+
 def _response_from(final: Any) -> ModelResponse:
-    if final is None or final.stop_reason is None:
+    if final.stop_reason is None:
         raise IncompleteResponse(
             "the model's answer was cut off before it finished (the stream ended without a stop reason)",
             hint="the API or the connection ended the stream early; send the message again",

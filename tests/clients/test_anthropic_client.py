@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import threading
 import typing
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -791,3 +792,38 @@ def test_a_stray_event_before_message_start_is_ignored(api):
     stray = {"type": "content_block_stop", "index": 0}
     api.script(replies.inject(replies.text("Fine."), stray, after_events=0))
     assert guarded(impatient(api), request())[-1].text() == "Fine."
+
+
+@pytest.fixture
+def not_an_api():
+    """A local server that answers every request with a page that is not an event stream."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Page(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length", 0)))
+            body = b"<html><body>Please log in to the proxy</body></html>"
+            self.send_response(200)
+            self.send_header("content-type", "text/html; charset=utf-8")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def test_a_page_that_is_not_an_event_stream_is_named(not_an_api):
+    """A proxy's login page answered with 200 is not 'an answer cut off': say what came."""
+    client = AnthropicClient(api_key="test-key", base_url=not_an_api)
+    with pytest.raises(ModelError) as raised:
+        collect(client, request())
+    assert str(raised.value) == (
+        f"{not_an_api} answered with text/html instead of an event stream of the Messages API"
+    )
+    assert "ANTHROPIC_BASE_URL" in raised.value.hint
