@@ -88,15 +88,17 @@ class TurnRunner:
         ``tool_use`` unanswered in the history (every later request would fail) and
         the turn unsaved. The wait is bounded by ``_CANCEL_GRACE`` all the same.
         """
-        self._loop.call_soon_threadsafe(future.cancel)
         deadline = time.monotonic() + _CANCEL_GRACE
+        asked = False
         while (left := deadline - time.monotonic()) > 0:
             try:
+                if not asked:  # inside the guard: an interrupt may land even here, and
+                    # asking twice is harmless (a cancelled future ignores a second cancel)
+                    self._loop.call_soon_threadsafe(future.cancel)
+                    asked = True
                 if inbox.get(timeout=min(left, _POLL_SECONDS)) is _DONE:
                     return
-            except queue.Empty:
-                continue
-            except KeyboardInterrupt:
+            except (queue.Empty, KeyboardInterrupt):
                 continue
 
 
