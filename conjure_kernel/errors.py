@@ -14,6 +14,7 @@
      │   ├─ MissingApiKey               no credential is configured
      │   └─ IncompleteResponse          the stream ended without a stop reason
      ├─ TurnLimitReached                the tool loop hit max_iterations
+     ├─ BudgetExceeded                  a spending limit stopped the turn before a model call
      ├─ TurnInterrupted                 the user interrupted the turn
      └─ RecordingError                  a recorded notebook cannot be read or replayed
          ├─ RecordingMismatch           the recording has no turn for this message
@@ -32,6 +33,7 @@ __all__ = [
     "BackendError",
     "BackendSettingError",
     "BackendUnavailable",
+    "BudgetExceeded",
     "ConjureError",
     "IncompleteResponse",
     "MissingApiKey",
@@ -132,6 +134,24 @@ class IncompleteResponse(ModelError):
 
 class TurnLimitReached(ConjureError):
     """The tool-use loop reached ``max_iterations`` without the model ending its turn."""
+
+
+class BudgetExceeded(ConjureError):
+    """A limit on what a cell or the notebook may spend was reached, so the next model call
+    was not made; the history stays valid.
+
+    ``scope`` is ``"cell"`` or ``"notebook"``, ``limit`` the limit as written (``$1.00``,
+    ``200,000 tokens``) and ``raise_to`` a higher one to suggest, in the same unit
+    (``$2``, ``400k``), so the notebook layer can word the hint as its magic.
+    """
+
+    def __init__(self, message: str, *, scope: str, limit: str, raise_to: str) -> None:
+        self.scope = scope
+        self.limit = limit
+        self.raise_to = raise_to
+        super().__init__(
+            message, hint=f"raise the {scope} limit (to {raise_to}, for example) or remove it"
+        )
 
 
 class TurnInterrupted(ConjureError):

@@ -80,6 +80,29 @@ class RunningKernel:
         )
         return CellResult(reply, messages)
 
+    def run_answering(
+        self, code: str, answers: list[str], *, timeout: float = 120
+    ) -> tuple[CellResult, list[str]]:
+        """Run a cell with stdin allowed, as JupyterLab does: each input request gets the
+        next of ``answers``; returns the result and the prompts asked, in order."""
+        messages: list[dict[str, Any]] = []
+        prompts: list[str] = []
+        pending = list(answers)
+
+        def answer(request: dict[str, Any]) -> None:
+            prompts.append(request["content"]["prompt"])
+            assert pending, f"an unexpected question: {prompts[-1]!r}"
+            self.client.input(pending.pop(0))
+
+        reply = self.client.execute_interactive(
+            code,
+            timeout=timeout,
+            output_hook=messages.append,
+            allow_stdin=True,
+            stdin_hook=answer,
+        )
+        return CellResult(reply, messages), prompts
+
     def start(self, code: str) -> str:
         """Send a cell without waiting; returns the msg_id."""
         return self.client.execute(code)
@@ -108,3 +131,21 @@ class RunningKernel:
     def __exit__(self, *exc_info: object) -> None:
         self.client.stop_channels()
         self.manager.shutdown_kernel(now=True)
+
+
+def tool_results_of(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """The tool_result blocks of a message sent to the API."""
+    if isinstance(message["content"], str):
+        return []
+    return [b for b in message["content"] if b.get("type") == "tool_result"]
+
+
+def assert_every_tool_use_answered(history: list[dict[str, Any]]) -> None:
+    """The history the API was sent is valid: each tool_use is answered by the next message."""
+    for index, message in enumerate(history):
+        if message["role"] != "assistant" or isinstance(message["content"], str):
+            continue
+        uses = {b["id"] for b in message["content"] if b.get("type") == "tool_use"}
+        if uses:
+            answered = {r["tool_use_id"] for r in tool_results_of(history[index + 1])}
+            assert uses == answered, f"message {index}: {uses - answered} unanswered"

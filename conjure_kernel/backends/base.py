@@ -20,6 +20,7 @@ from ..clients.base import ModelClient
 from ..events import Event
 from ..skills.skill import Skill
 from ..tools.executor import Executor
+from .gate import Gate, PermissionMode
 from .loop import run_tool_loop
 from .settings import Setting
 
@@ -33,6 +34,7 @@ __all__ = [
     "ExecutorSession",
     "SessionOptions",
     "TurnOptions",
+    "default_permission_mode",
     "skill_paths",
 ]
 
@@ -63,6 +65,8 @@ class TurnOptions:
     skip_calls: Mapping[str, str] = field(default_factory=dict)
     """Tool calls not to run, by id, with the error text the model gets instead (a replay
     does not start again a call that was interrupted when recorded)."""
+    gate: Gate | None = None
+    """Decides, before each client-side tool call runs, whether it may; None: every call runs."""
 
 
 @runtime_checkable
@@ -84,7 +88,12 @@ class BackendSession(Protocol):
 @runtime_checkable
 class Backend(Protocol):
     """Where tool calls run. Third parties register in the ``conjure_kernel.backends`` group,
-    under an entry-point name equal to ``backend_type``."""
+    under an entry-point name equal to ``backend_type``.
+
+    A backend may name its default permission mode as ``permission_mode`` (see
+    ``default_permission_mode``); it is not part of the protocol, so a backend written
+    before permissions existed still serves.
+    """
 
     backend_type: ClassVar[str]
     settings: ClassVar[Sequence[Setting]]
@@ -102,6 +111,12 @@ class Backend(Protocol):
     ) -> AsyncIterator[Event]: ...
 
     async def close(self, session: BackendSession) -> None: ...
+
+
+def default_permission_mode(backend: Backend) -> PermissionMode:
+    """The mode a session on ``backend`` starts in: what the backend declares, else ``ask``,
+    since an unknown backend may well run tools on this machine."""
+    return getattr(backend, "permission_mode", "ask")
 
 
 def skill_paths(skills: Sequence[Skill]) -> dict[str, str]:
@@ -144,6 +159,7 @@ class ExecutorBackend:
             max_iterations=options.max_iterations,
             max_tokens=options.max_tokens,
             skip_calls=options.skip_calls,
+            gate=options.gate,
         )
         async with contextlib.aclosing(turn) as events:  # the loop's finally runs on early exit
             async for event in events:

@@ -31,6 +31,7 @@ from ..tools.schemas import check_tool_input
 from ..tools.values import ExecResult
 from ..tools.workspace import PathInfo, WorkspaceTools
 from .base import ExecutorBackend, ExecutorSession, SessionOptions
+from .gate import PermissionMode
 from .settings import Setting
 
 __all__ = ["LocalBackend", "LocalSession", "LocalWorkspace", "check_tool_input", "host_workdir"]
@@ -363,6 +364,9 @@ class LocalBackend(ExecutorBackend):
     """Runs tools on the host; the seed's local backend."""
 
     backend_type: ClassVar[str] = "local"
+    permission_mode: ClassVar[PermissionMode] = "ask"
+    """The tools touch this machine: the person approves commands, writes, and reads
+    outside the workspace, unless a rule allows them."""
     settings: ClassVar[tuple[Setting, ...]] = (
         Setting(
             "workdir", str, "", "folder the tools work in; empty: the kernel's working directory"

@@ -4,7 +4,9 @@ The algorithm, in order:
 
 1. send the history to the model and stream its answer;
 2. if the answer does not stop for ``tool_use``, the turn ends;
-3. run the answer's tool calls concurrently;
+3. ask the gate about each call, in order (a question waits for the person's answer), then
+   run the allowed calls concurrently; a denied call is never started, and its result is
+   the denial, as an error the model reads;
 4. append one user message holding one ``tool_result`` per ``tool_use`` (a step that
    stopped for another reason, such as ``max_tokens``, gets each call answered as
    "not run" instead);
@@ -35,6 +37,8 @@ from ..clients.base import (
 )
 from ..errors import IncompleteResponse, TurnLimitReached
 from ..events import (
+    ApprovalAnswered,
+    ApprovalAsked,
     Event,
     ModelStepFinished,
     Notice,
@@ -46,6 +50,7 @@ from ..events import (
 )
 from ..tools.executor import Executor
 from ..tools.values import ToolCall, ToolResult
+from .gate import Gate
 
 if TYPE_CHECKING:
     from anthropic.types import MessageParam
@@ -66,10 +71,12 @@ async def run_tool_loop(
     max_iterations: int = 25,
     max_tokens: int = 16000,
     skip_calls: Mapping[str, str] | None = None,
+    gate: Gate | None = None,
 ) -> AsyncIterator[Event]:
     """Run one user turn to its end, yielding events; ``history`` grows in place.
 
-    A call whose id is in ``skip_calls`` is not run: the model gets its error text.
+    A call whose id is in ``skip_calls`` is not run: the model gets its error text. Without
+    a ``gate`` every call runs.
     """
     turn_start = len(history)
     history.append({"role": "user", "content": message})
@@ -102,8 +109,12 @@ async def run_tool_loop(
                     yield ToolCallFinished(call, results[call.id])
                 yield TurnEnded(response.stop_reason, response.text(), usage)
                 return
-            results = {}
-            async for event in _run_calls(executor, calls, results, skip_calls or {}):
+            skip = skip_calls or {}
+            results = {c.id: ToolResult(c.id, skip[c.id], True) for c in calls if c.id in skip}
+            if gate is not None:
+                async for event in _decide(gate, calls, results):
+                    yield event
+            async for event in _run_calls(executor, calls, results):
                 yield event
             history.append(
                 {"role": "user", "content": [results[c.id].to_param() for c in calls]}  # type: ignore[misc]
@@ -116,17 +127,41 @@ async def run_tool_loop(
         _repair_history(history, turn_start, results)
 
 
-async def _run_calls(
-    executor: Executor,
-    calls: Sequence[ToolCall],
-    results: dict[str, ToolResult],
-    skip: Mapping[str, str],
+async def _decide(
+    gate: Gate, calls: Sequence[ToolCall], results: dict[str, ToolResult]
 ) -> AsyncIterator[Event]:
-    """Start every call at once and report each as it finishes; cancel the rest on exit."""
+    """Settle each call the gate denies, in the model's order, asking one question at a time.
+
+    A denial goes into ``results`` as soon as it is made, so an interrupt during a later
+    question still answers it as denied rather than interrupted.
+    """
+    for call in calls:
+        if call.id in results:
+            continue
+        verdict = gate.check(call)
+        if verdict.allowed is None:
+            yield ApprovalAsked(call, verdict.prompt)
+            verdict = await gate.ask(call, verdict)
+        if verdict.shown:
+            yield ApprovalAnswered(call, bool(verdict.allowed), verdict.reason)
+        if not verdict.allowed:
+            results[call.id] = ToolResult(call.id, verdict.message or "denied", True)
+
+
+async def _run_calls(
+    executor: Executor, calls: Sequence[ToolCall], results: dict[str, ToolResult]
+) -> AsyncIterator[Event]:
+    """Start every call not settled already at once and report each as it finishes; cancel
+    the rest on exit. A settled call (denied, or not to run again) finishes at once."""
     known = {tool["name"] for tool in executor.tools}
+    settled = dict(results)
     for call in calls:
         yield ToolCallStarted(call)
-    tasks = [asyncio.ensure_future(_run_one(executor, call, known, skip)) for call in calls]
+    for call in calls:
+        if call.id in settled:
+            yield ToolCallFinished(call, settled[call.id])
+    pending = [call for call in calls if call.id not in settled]
+    tasks = [asyncio.ensure_future(_run_one(executor, call, known)) for call in pending]
     try:
         for finished in asyncio.as_completed(tasks):
             call, result = await finished
@@ -139,13 +174,11 @@ async def _run_calls(
 
 
 async def _run_one(
-    executor: Executor, call: ToolCall, known: set[str], skip: Mapping[str, str]
+    executor: Executor, call: ToolCall, known: set[str]
 ) -> tuple[ToolCall, ToolResult]:
     """Run a call; unknown tools and unexpected exceptions become error results for the model."""
     started = time.perf_counter()
-    if call.id in skip:
-        result = ToolResult(call.id, skip[call.id], True)
-    elif call.name not in known:
+    if call.name not in known:
         result = ToolResult(
             call.id,
             f"unknown tool {call.name!r}; available tools: {', '.join(sorted(known))}",

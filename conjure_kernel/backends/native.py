@@ -27,6 +27,7 @@ from ..tools.output import truncate_output
 from ..tools.schemas import check_tool_input
 from ..tools.values import ToolCall, ToolResult
 from .base import ExecutorBackend, ExecutorSession, SessionOptions
+from .gate import PermissionMode
 from .local import host_workdir
 from .settings import Setting
 
@@ -286,6 +287,8 @@ class NativeBackend(ExecutorBackend):
     """
 
     backend_type: ClassVar[str] = "native"
+    permission_mode: ClassVar[PermissionMode] = "auto"
+    """The tools are the person's own methods, already running in their kernel."""
     settings: ClassVar[tuple[Setting, ...]] = (
         Setting(
             "workdir", str, "", "folder given to skills as context.workdir; empty: the kernel's"

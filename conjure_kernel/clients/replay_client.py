@@ -5,20 +5,33 @@ Only the model's side is replayed: tools really run again on the current backend
 that differ between machines (the working directory, skill folders) are mapped from
 the recording's values to the current ones before a recorded tool call runs, and back
 before results are compared.
+
+Hosted tools (code execution on Anthropic's side) are part of the model's answer, so
+they are replayed, not re-run: the stream carries their recorded blocks as the live
+one did, and the files they produced are named as recorded (nothing is downloaded).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import os
 import re
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import RecordingMismatch, ReplayedFailure
-from .base import CREDENTIAL_ENV_VARS, ModelRequest, ModelResponse, TextChunk
+from .base import (
+    CREDENTIAL_ENV_VARS,
+    ModelRequest,
+    ModelResponse,
+    ServerToolResult,
+    ServerToolUse,
+    TextChunk,
+)
+from .server_tools import is_server_tool_result
 
 __all__ = ["Drift", "RecordedTurn", "ReplayClient"]
 
@@ -43,6 +56,10 @@ class RecordedTurn:
     """How the turn ended early when recorded (``error``, ``message``), if it did."""
     unfinished: frozenset[str] = frozenset()
     """Client tool calls that never finished when recorded: a replay does not start them."""
+    files: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    """Files hosted tool calls produced, by ``tool_use_id``: where they were saved on the host."""
+    denied: frozenset[str] = frozenset()
+    """Client tool calls that were denied permission when recorded: they stay denied."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +110,9 @@ class ReplayClient:
             hint=hint,
         )
 
-    async def stream(self, request: ModelRequest) -> AsyncIterator[TextChunk | ModelResponse]:
+    async def stream(
+        self, request: ModelRequest
+    ) -> AsyncIterator[TextChunk | ServerToolUse | ServerToolResult | ModelResponse]:
         if self.current is None:
             raise RecordingMismatch("replay has no current turn; call prepare_turn first")
         step = _steps_taken(request.messages)
@@ -112,10 +131,26 @@ class ReplayClient:
                 hint="a tool result probably changed; compare the drift report with the recording",
             )
         response = self._translate(self.current.responses[step])
-        text = response.text()
-        for start in range(0, len(text), _CHUNK):
-            yield TextChunk(text[start : start + _CHUNK])
+        for item in _streamed(response):
+            yield item
         yield response
+
+    def recorded_files(self, tool_use_id: str) -> list[str]:
+        """The files a hosted call of the current turn produced, at their paths here."""
+        if self.current is None:
+            return []
+        paths = self.current.files.get(tool_use_id, ())
+        return [_replace_all(path, self._to_current) for path in paths]
+
+    def recorded_decisions(self) -> dict[str, tuple[bool, str]]:
+        """Whether each call of the current turn may run again, as the recording decided: a
+        call that ran, yes; a denied one, no, with what the model was told then."""
+        if self.current is None:
+            return {}
+        return {
+            call_id: (call_id not in self.current.denied, content)
+            for call_id, (content, _) in self.current.tool_results.items()
+        }
 
     def not_rerun(self) -> dict[str, str]:
         """Calls of the current turn not to start again, with what the model is told instead."""
@@ -152,12 +187,27 @@ class ReplayClient:
         message = json.loads(
             _replace_all(json.dumps(response.message), self._to_current, escaped=True)
         )
-        return ModelResponse(
-            message, response.stop_reason, response.usage, response.model, response.id
-        )
+        return dataclasses.replace(response, message=message)
 
     def _where(self) -> str:
         return f" in {self.source}" if self.source else ""
+
+
+def _streamed(
+    response: ModelResponse,
+) -> Iterator[TextChunk | ServerToolUse | ServerToolResult]:
+    """What the live stream carried before the response, block by block: text in
+    pieces, server tool calls and their results whole."""
+    for block in response.message["content"]:
+        kind = block.get("type", "")
+        if kind == "text":
+            text = block.get("text", "")
+            for start in range(0, len(text), _CHUNK):
+                yield TextChunk(text[start : start + _CHUNK])
+        elif kind == "server_tool_use":
+            yield ServerToolUse(block["id"], block["name"], dict(block.get("input") or {}))
+        elif is_server_tool_result(kind):
+            yield ServerToolResult(block)
 
 
 def _steps_taken(messages: Sequence[Any]) -> int:

@@ -6,6 +6,12 @@ session (so HTTP connections are reused), runs each turn there, and hands the ev
 to the calling thread. Ctrl-C arrives in the calling thread as ``KeyboardInterrupt``:
 the runner cancels the turn's task, waits for its ``finally`` to repair the history and
 kill running tools, and then raises ``TurnInterrupted``.
+
+Some work of a turn belongs on the calling thread: a kernel reads the person's answer
+to a permission question there (``input()`` talks to the frontend from the thread that
+runs the cell). ``on_caller_thread`` sends such work through the same queue as the
+events, so it runs in order with them, and an interrupt while it waits stops the turn
+like any other.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import Future
-from typing import TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from ..errors import TurnInterrupted
 from ..events import Event
@@ -31,10 +38,37 @@ _CANCEL_GRACE = 15.0
 """Seconds to wait for a cancelled turn to clean up (kill processes) before giving up."""
 
 
+@dataclass(frozen=True)
+class _CallerWork:
+    """A function the turn wants run on the calling thread, and where its result goes."""
+
+    function: Callable[[], Any]
+    result: asyncio.Future[Any]
+    loop: asyncio.AbstractEventLoop
+
+    def run(self) -> None:
+        """Run it here; its result or exception goes back to the turn. An interrupt cancels
+        the turn's wait and goes on up, to stop the turn."""
+        try:
+            value = self.function()
+        except Exception as error:
+            self.loop.call_soon_threadsafe(_settle, self.result, None, error)
+        except BaseException:
+            self.cancel()
+            raise
+        else:
+            self.loop.call_soon_threadsafe(_settle, self.result, value, None)
+
+    def cancel(self) -> None:
+        self.loop.call_soon_threadsafe(self.result.cancel)
+
+
 class TurnRunner:
     """An event loop in a thread that runs async turns for synchronous callers."""
 
     def __init__(self) -> None:
+        self._inbox: queue.SimpleQueue[object] | None = None
+        """The queue of the turn being iterated, while one is."""
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="conjure-turns", daemon=True
@@ -59,9 +93,13 @@ class TurnRunner:
             finally:
                 inbox.put(_DONE)
 
+        self._inbox = inbox
         future = asyncio.run_coroutine_threadsafe(pump(), self._loop)
         try:
             while (item := _next(inbox)) is not _DONE:
+                if isinstance(item, _CallerWork):
+                    item.run()
+                    continue
                 if isinstance(item, asyncio.CancelledError):
                     raise TurnInterrupted("the turn was interrupted")
                 if isinstance(item, BaseException):
@@ -76,6 +114,22 @@ class TurnRunner:
         except GeneratorExit:
             self._cancel(future, inbox)
             raise
+        finally:
+            self._inbox = None
+
+    async def on_caller_thread(self, function: Callable[[], T]) -> T:
+        """Run ``function`` on the thread iterating the current turn, and return its result.
+
+        Called from the turn (on the runner's loop); ``RuntimeError`` when no caller
+        iterates one, since no thread would ever run it.
+        """
+        inbox = self._inbox
+        if inbox is None:
+            raise RuntimeError("no turn is being iterated, so there is no caller thread")
+        loop = asyncio.get_running_loop()
+        result: asyncio.Future[T] = loop.create_future()
+        inbox.put(_CallerWork(function, result, loop))
+        return await result
 
     def close(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
@@ -96,8 +150,11 @@ class TurnRunner:
                     # asking twice is harmless (a cancelled future ignores a second cancel)
                     self._loop.call_soon_threadsafe(future.cancel)
                     asked = True
-                if inbox.get(timeout=min(left, _POLL_SECONDS)) is _DONE:
+                item = inbox.get(timeout=min(left, _POLL_SECONDS))
+                if item is _DONE:
                     return
+                if isinstance(item, _CallerWork):  # the turn is stopping: nothing more runs
+                    item.cancel()
             except (queue.Empty, KeyboardInterrupt):
                 continue
 
@@ -109,6 +166,16 @@ def _next(inbox: queue.SimpleQueue[object]) -> object:
             return inbox.get(timeout=_POLL_SECONDS)
         except queue.Empty:
             continue
+
+
+def _settle(result: asyncio.Future[Any], value: Any, error: Exception | None) -> None:
+    """Give the turn its answer, unless it stopped waiting meanwhile."""
+    if result.done():
+        return
+    if error is not None:
+        result.set_exception(error)
+    else:
+        result.set_result(value)
 
 
 async def _as_coroutine(awaitable: Awaitable[T]) -> T:

@@ -1,25 +1,40 @@
-"""A conversation with Claude: messages, backend, skills, usage, files and transcript.
+"""A conversation with Claude: messages, backend, skills, usage, files, transcript,
+permissions and budget.
 
 The session outlives backends: switching backend between turns closes the old backend
-session and keeps the messages, so the conversation goes on wherever tools now run.
+session and keeps the messages, so the conversation goes on wherever tools now run. Its
+permissions follow: a mode left unset is the new backend's default. Each turn gets a
+gate that applies them (asking through the caller's ``ask``, or denying when there is
+none) and a model client that stops before a call the budget does not cover.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any
 
-from ..backends.base import Backend, BackendSession, SessionOptions, TurnOptions
+from ..backends.base import (
+    Backend,
+    BackendSession,
+    SessionOptions,
+    TurnOptions,
+    default_permission_mode,
+)
+from ..backends.gate import PermissionMode
 from ..backends.registry import get_backend
 from ..backends.settings import parse_settings
 from ..clients.base import ModelClient, Usage
+from ..clients.pricing import Spend, price_of
 from ..clients.replay_client import ReplayClient
 from ..errors import ConjureError, TurnInterrupted
-from ..events import Event, ToolCallFinished, TurnFailed, TurnStarted
+from ..events import Event, FileCreated, Notice, ToolCallFinished, TurnFailed, TurnStarted
 from ..skills.skill import Skill
+from .budget import Budget, BudgetedClient, BudgetGuard, steps_spend, turn_spend
+from .permissions import Approval, ApprovalRequest, Asker, Permissions, Places, SessionGate
+from .rules import Rule
 from .runner import TurnRunner
 from .transcript import TurnRecord, TurnRecorder
 
@@ -46,6 +61,8 @@ class Session:
         max_output_chars: int = 30_000,
         max_iterations: int = 25,
         max_tokens: int = 16000,
+        permissions: Permissions | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self.client = client
         self.model = model
@@ -60,6 +77,12 @@ class Session:
         self.max_tokens = max_tokens
         self.backend = get_backend(backend) if isinstance(backend, str) else backend
         self.options = self._options_for(self.backend, settings or {})
+        self.permissions = permissions or Permissions("auto")
+        """A script's session runs every tool unless told otherwise; the notebook passes the
+        configured permissions, whose unset mode is the backend's default."""
+        self.budget = budget or Budget()
+        self.spent = Spend()
+        """What the notebook's turns have cost, restored ones included; kept across reset."""
         self.messages: list[MessageParam] = []
         self.transcript: list[TurnRecord] = []
         self.usage = Usage()
@@ -79,6 +102,11 @@ class Session:
                 self.backend.open_session(self.skills, self.options)
             )
         return self._backend_session
+
+    @property
+    def permission_mode(self) -> PermissionMode:
+        """The mode in force: the one set, else the backend's default."""
+        return self.permissions.mode or default_permission_mode(self.backend)
 
     def add_skills(self, skills: Sequence[Skill]) -> None:
         """Add or replace (by name) skills; the next turn sees the new catalog."""
@@ -130,11 +158,22 @@ class Session:
             self.messages.extend(record.history_messages())  # type: ignore[arg-type]
             self.usage = self.usage + record.usage
         self.transcript.extend(records)
+        self.spent = sum((turn_spend(record) for record in records), Spend())
 
-    async def chat(self, message: str) -> AsyncIterator[Event]:
-        """Run one turn; a ``ConjureError`` ends it with ``TurnFailed`` instead of raising."""
+    async def chat(
+        self, message: str, *, ask: Asker | None = None, cell_spent: Spend | None = None
+    ) -> AsyncIterator[Event]:
+        """Run one turn; a ``ConjureError`` ends it with ``TurnFailed`` instead of raising.
+
+        ``ask`` answers permission questions (None: no one can be asked, so a call that
+        needs asking is denied at once); ``cell_spent`` is what earlier turns of the same
+        cell cost, for the cell's budget.
+        """
         recorder = TurnRecorder(skills=self._skill_hashes(), paths={})
         options = TurnOptions(self.model, self.messages, self.max_iterations, self.max_tokens)
+        replay = self.client if isinstance(self.client, ReplayClient) else None
+        guard = BudgetGuard(self.budget, cell=cell_spent or Spend(), notebook=self.spent)
+        client = self.client if replay is not None else BudgetedClient(self.client, guard)
         started = TurnStarted(message, self.backend_name, self.model)
         recorder.add(started)
         yield started
@@ -144,10 +183,14 @@ class Session:
             backend_session = self._backend_session
             paths = dict(backend_session.paths)
             recorder.paths.update(paths)
-            if isinstance(self.client, ReplayClient):
-                self.client.prepare_turn(message, paths)
-                options.skip_calls = self.client.not_rerun()
-            async for event in self.backend.chat(backend_session, message, self.client, options):
+            if replay is not None:
+                replay.prepare_turn(message, paths)
+                options.skip_calls = replay.not_rerun()
+            options.gate = self._gate(paths, ask, replay)
+            for event in self._unchecked_limits(replay):
+                recorder.add(event)
+                yield event
+            async for event in self.backend.chat(backend_session, message, client, options):
                 recorder.add(event)
                 self._observe(event)
                 yield event
@@ -162,9 +205,26 @@ class Session:
             if recorder.record is not None:
                 self._finish(recorder.record)
 
-    def chat_sync(self, message: str) -> Iterator[Event]:
-        """``chat`` for synchronous callers; Ctrl-C raises ``TurnInterrupted``."""
-        return self.runner.iterate(lambda: self.chat(message))
+    def chat_sync(
+        self,
+        message: str,
+        *,
+        ask: Callable[[ApprovalRequest], Approval] | None = None,
+        cell_spent: Spend | None = None,
+    ) -> Iterator[Event]:
+        """``chat`` for synchronous callers; Ctrl-C raises ``TurnInterrupted``.
+
+        ``ask`` is called on the calling thread (where a kernel can read the person's
+        answer), in order with the events.
+        """
+
+        async def asker(request: ApprovalRequest) -> Approval:
+            assert ask is not None
+            return await self.runner.on_caller_thread(lambda: ask(request))
+
+        return self.runner.iterate(
+            lambda: self.chat(message, ask=asker if ask else None, cell_spent=cell_spent)
+        )
 
     @property
     def runner(self) -> TurnRunner:
@@ -178,15 +238,53 @@ class Session:
             self._runner.close()
             self._runner = None
 
+    def _gate(
+        self, paths: Mapping[str, str], ask: Asker | None, replay: ReplayClient | None
+    ) -> SessionGate:
+        return SessionGate(
+            self.permissions,
+            self.permission_mode,
+            Places.of(paths, self.skills),
+            self.backend_name,
+            ask,
+            remember=self._remember,
+            recorded=replay.recorded_decisions() if replay is not None else {},
+        )
+
+    def _remember(self, rule: Rule) -> None:
+        """An "always" answer: the rule holds for the rest of the session."""
+        self.permissions = self.permissions.adding(allow=[rule])
+
+    def _unchecked_limits(self, replay: ReplayClient | None) -> list[Event]:
+        """A warning when a dollar limit cannot be checked: the model has no known price."""
+        limits = [limit for limit in (self.budget.cell, self.budget.notebook) if limit]
+        if replay is not None or price_of(self.model) is not None:
+            return []
+        if not any(limit.unit == "dollars" for limit in limits):
+            return []
+        return [
+            Notice(
+                f"no price is known for the model {self.model}, so dollar limits cannot be "
+                "checked; its tokens are counted, and a limit in tokens still applies",
+                "warning",
+            )
+        ]
+
     def _observe(self, event: Event) -> None:
         if isinstance(event, ToolCallFinished) and event.call.name == "create_file":
             path = str(event.call.input.get("path", ""))
             if path and not event.result.is_error and path not in self.files:
                 self.files.append(path)
+        elif isinstance(event, FileCreated) and event.path not in self.files:
+            self.files.append(event.path)  # a download from a hosted sandbox
 
     def _finish(self, record: TurnRecord) -> None:
         self.usage = self.usage + record.usage
-        if isinstance(self.client, ReplayClient):
+        if not isinstance(self.client, ReplayClient):  # a replayed turn costs nothing
+            record.spend = steps_spend(record.steps, record.model)
+            self.spent = self.spent + record.spend
+            record.total_spend = self.spent
+        else:
             record.replayed = True
             record.model = next((step.model for step in record.steps if step.model), record.model)
             record.drift = [drift.to_json() for drift in self.client.drift(record.tool_calls)]

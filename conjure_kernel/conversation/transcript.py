@@ -17,11 +17,19 @@ from typing import Any
 from .._version import __version__
 from ..backends.loop import answer
 from ..clients.base import ModelResponse, Usage
+from ..clients.pricing import Spend
 from ..clients.replay_client import RecordedTurn
 from ..errors import RecordingError
 from ..events import Event, ModelStepFinished, TurnEnded, TurnFailed, TurnStarted
 from ..tools.values import ToolCall, ToolResult
-from .turn import Redact, Timeline, redact_value, tool_call_from_json, tool_result_from_json
+from .turn import (
+    ApprovalEntry,
+    Redact,
+    Timeline,
+    redact_value,
+    tool_call_from_json,
+    tool_result_from_json,
+)
 
 __all__ = ["TURN_SCHEMA", "TurnRecord", "TurnRecorder"]
 
@@ -56,6 +64,10 @@ class TurnRecord:
     drift: list[dict[str, str]] = field(default_factory=list)
     skills_changed: list[str] = field(default_factory=list)
     """On replay: skills whose folder content differs from the recording."""
+    spend: Spend | None = None
+    """What this turn cost, priced when it ran (None: not known, e.g. a replayed turn)."""
+    total_spend: Spend | None = None
+    """What the notebook had spent once this turn ended, this turn included."""
     version: str = __version__
 
     @property
@@ -87,6 +99,7 @@ class TurnRecord:
         return messages
 
     def to_recorded_turn(self) -> RecordedTurn:
+        finished = {call.id for call, _ in self.tool_calls}
         return RecordedTurn(
             self.message,
             list(self.steps),
@@ -94,11 +107,18 @@ class TurnRecord:
             dict(self.paths),
             dict(self.skills),
             self.error,
-            frozenset(
-                tool.call.id
-                for tool in self.timeline.tools
-                if tool.state == "interrupted" and not tool.server
+            frozenset(  # interrupted while running, or while its permission was asked
+                block["id"]
+                for step in self.steps
+                for block in step.tool_uses()
+                if block["id"] not in finished
             ),
+            denied=frozenset(
+                entry.call.id
+                for entry in self.timeline.entries
+                if isinstance(entry, ApprovalEntry) and entry.allowed is False
+            ),
+            files=self.timeline.files_by_call(),
         )
 
     def redacted(self, redact: Redact) -> TurnRecord:
@@ -141,6 +161,11 @@ class TurnRecord:
             "replayed": self.replayed,
             "drift": self.drift,
             "skills_changed": self.skills_changed,
+            **{
+                name: value.to_json()
+                for name, value in (("spend", self.spend), ("total_spend", self.total_spend))
+                if value is not None
+            },
         }
 
     @classmethod
@@ -179,6 +204,8 @@ class TurnRecord:
                 replayed=bool(data.get("replayed", False)),
                 drift=list(data.get("drift", [])),
                 skills_changed=list(data.get("skills_changed", [])),
+                spend=_spend(data.get("spend")),
+                total_spend=_spend(data.get("total_spend")),
                 version=str(data.get("version", "")),
             )
         except RecordingError:
@@ -188,6 +215,10 @@ class TurnRecord:
                 f"a recorded turn is malformed ({type(error).__name__}: {error})",
                 hint="the notebook's conjure output was edited by hand; re-record the cell",
             ) from None
+
+
+def _spend(data: Any) -> Spend | None:
+    return None if data is None else Spend.from_json(data)
 
 
 class TurnRecorder:

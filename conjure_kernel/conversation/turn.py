@@ -205,6 +205,14 @@ class Timeline:
     def tools(self) -> list[ToolEntry]:
         return [entry for entry in self.entries if isinstance(entry, ToolEntry)]
 
+    def files_by_call(self) -> dict[str, list[str]]:
+        """The files each tool call created or downloaded, by ``tool_use_id``, in order."""
+        files: dict[str, list[str]] = {}
+        for entry in self.entries:
+            if isinstance(entry, FileEntry) and entry.tool_use_id:
+                files.setdefault(entry.tool_use_id, []).append(entry.path)
+        return files
+
     @property
     def tool_calls(self) -> list[tuple[ToolCall, ToolResult]]:
         """Every call that has a result, in the order the calls were made."""

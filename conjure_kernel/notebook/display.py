@@ -23,6 +23,7 @@ from typing import Any
 import mistune
 from IPython.display import display
 
+from ..clients.pricing import Spend, spend_of
 from ..conversation.transcript import TurnRecord
 from ..conversation.turn import (
     ApprovalEntry,
@@ -34,7 +35,7 @@ from ..conversation.turn import (
     Timeline,
     ToolEntry,
 )
-from ..events import Event, TextDelta, TurnStarted
+from ..events import Event, ModelStepFinished, TextDelta, TurnStarted
 from ..tools.values import ToolCall
 
 __all__ = ["TURN_MIME_TYPE", "LiveTurnView", "turn_bundle"]
@@ -75,12 +76,19 @@ class LiveTurnView:
         self._redact = redact
         self._timeline = Timeline()
         self._header = ""
+        self._model = ""
+        self._spend = Spend()
         self._handle: Any = None
         self._last_refresh = 0.0
 
     def update(self, event: Event) -> None:
         if isinstance(event, TurnStarted):
             self._header = f"{event.model} · {event.backend} backend"
+            self._model = event.model
+        elif isinstance(event, ModelStepFinished):  # shown with the next change, not alone
+            response = event.response
+            self._spend = self._spend + spend_of(response.model or self._model, response.usage)
+            return
         elif not self._timeline.add(event) or (
             isinstance(event, TextDelta)
             and time.monotonic() - self._last_refresh < _REFRESH_SECONDS
@@ -95,7 +103,8 @@ class LiveTurnView:
 
     def _live_bundle(self) -> dict[str, Any]:
         timeline = self._timeline.redacted(self._redact)
-        footer = _footer_html(self._redact(self._header) + " · running…")
+        spent = f" · {self._spend.short()} so far" if self._spend.tokens else ""
+        footer = _footer_html(self._redact(self._header) + f" · running…{spent}")
         return {
             "text/html": f'<div class="conjure-turn">{_timeline_html(timeline, running=True)}{footer}</div>',
             "text/plain": "\n".join(_timeline_plain(timeline)),
@@ -345,6 +354,10 @@ def _summary(record: TurnRecord) -> str:
     if usage.cache_read_input_tokens:
         tokens += f" ({usage.cache_read_input_tokens:,} from cache)"
     parts = [record.model, f"{record.backend} backend", f"{tokens} / {usage.output_tokens:,} out"]
+    if record.spend is not None and record.total_spend is not None:
+        parts.append(
+            f"{record.spend.short()} this turn, {record.total_spend.short()} in this notebook"
+        )
     if record.replayed:
         parts.append("replayed from the recording")
     if record.stop_reason not in (None, "end_turn", "tool_use"):

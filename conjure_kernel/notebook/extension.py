@@ -15,7 +15,7 @@ def load_ipython_extension(ipython: Any) -> None:
     if id(ipython) in _magics:
         return
     magics = ConjureMagics(shell=ipython)
-    ipython.register_magics(magics)
+    ipython.register_magics(magics, magics.guard)
     _magics[id(ipython)] = magics
 
 

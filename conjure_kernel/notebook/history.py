@@ -11,22 +11,41 @@ import html
 from collections.abc import Callable, Sequence
 
 from ..clients.base import Usage
+from ..clients.pricing import Spend
+from ..conversation.budget import turn_spend
 from ..conversation.transcript import TurnRecord
 
 __all__ = ["history_bundle"]
 
-COLUMNS = ("#", "message", "backend", "model", "tools", "tokens in (cached) / out", "ended")
+COLUMNS = (
+    "#",
+    "message",
+    "backend",
+    "model",
+    "tools",
+    "tokens in (cached) / out",
+    "spend",
+    "ended",
+)
 _MESSAGE_WIDTH = 60
 
 
 def history_bundle(
-    turns: Sequence[TurnRecord], redact: Callable[[str], str], *, messages: int
+    turns: Sequence[TurnRecord],
+    redact: Callable[[str], str],
+    *,
+    messages: int,
+    spent: Spend | None = None,
 ) -> dict[str, str]:
-    """``text/html`` and ``text/plain`` for the turns; ``messages`` is the history's length."""
+    """``text/html`` and ``text/plain`` for the turns; ``messages`` is the history's length,
+    ``spent`` what the notebook has spent (what its budget counts; the turns' sum if None)."""
     rows = [_row(number, turn, redact) for number, turn in enumerate(turns, 1)]
     total = sum((turn.usage for turn in turns), Usage())
+    if spent is None:
+        spent = sum((turn_spend(turn) for turn in turns), Spend())
     header = (
         f"{len(turns)} turn(s), {messages} message(s) · {_tokens(total)} tokens in total"
+        f" · {spent.short()} spent in this notebook"
         if turns
         else "no turns yet in this session"
     )
@@ -47,7 +66,17 @@ def _row(number: int, turn: TurnRecord, redact: Callable[[str], str]) -> tuple[s
         message = message[: _MESSAGE_WIDTH - 1] + "…"
     tools = ", ".join(call.name for call, _ in turn.tool_calls) or "-"
     ended = turn.error["error"] if turn.error else (turn.stop_reason or "-")
-    return (str(number), message, turn.backend, turn.model, tools, _tokens(turn.usage), ended)
+    spend = turn_spend(turn).short() if not turn.replayed else "replayed"
+    return (
+        str(number),
+        message,
+        turn.backend,
+        turn.model,
+        tools,
+        _tokens(turn.usage),
+        spend,
+        ended,
+    )
 
 
 def _tokens(usage: Usage) -> str:

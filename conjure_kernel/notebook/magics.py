@@ -29,6 +29,7 @@ from ..clients.base import DEFAULT_MODEL, ModelClient
 from ..clients.replay_client import ReplayClient
 from ..errors import BackendSettingError, ConjureError, SkillError, TurnInterrupted, UnknownBackend
 from ..skills.discovery import find_skills
+from .guard_magics import GuardMagics
 from .history import history_bundle
 from .recording import export_markdown, export_notebook, read_turns, resolve_notebook
 from .secrets import Redactor
@@ -92,6 +93,8 @@ class ConjureMagics(Magics):
         super().__init__(shell=shell, **kwargs)
         self._apply_environment()
         self.redact = Redactor(self.secret_env_vars)
+        self.guard = GuardMagics(shell=shell, conjure=self)
+        """``%permissions`` and ``%budget``, and their configuration; registered beside this."""
 
     @observe("model")
     def _model_changed(self, change: dict[str, Any]) -> None:
@@ -132,6 +135,8 @@ class ConjureMagics(Magics):
             hidden_env=self.redact.names,  # %secret names: hidden from the tools as they grow
             max_iterations=self.max_iterations,
             max_tokens=self.max_tokens,
+            permissions=self.guard.configured_permissions(),
+            budget=self.guard.configured_budget(),
         )
         if self.skills_path:
             found = find_skills(self.skills_path)
@@ -165,7 +170,7 @@ class ConjureMagics(Magics):
         session = self.session
         session.max_iterations, session.max_tokens = self.max_iterations, self.max_tokens
         turns_before = len(session.transcript)
-        events = session.chat_sync(message)
+        events = session.chat_sync(message, ask=self.guard.ask, cell_spent=self.guard.cell_spent())
         failure: BaseException | None = None
         try:
             for event in events:
@@ -179,6 +184,8 @@ class ConjureMagics(Magics):
             failure = error
         finally:
             record = session.transcript[-1] if len(session.transcript) > turns_before else None
+            if record is not None:
+                self.guard.count(record)
             if record is not None and not self.record:
                 # Only the replay data goes: the timeline still shows the whole turn, and
                 # the session keeps the full record for history and export.
@@ -247,10 +254,33 @@ class ConjureMagics(Magics):
     @argument(
         "paths", nargs="*", help="Skill folders (searched at any depth) or .skill files to add."
     )
+    @argument(
+        "--remote",
+        action="store_true",
+        help="List the skills on Anthropic's side (yours and Anthropic's).",
+    )
+    @argument(
+        "--upload",
+        metavar="PATH",
+        action="append",
+        default=[],
+        help="Upload a skill to Anthropic, unless unchanged since its last upload.",
+    )
+    @argument(
+        "--delete",
+        metavar="ID",
+        action="append",
+        default=[],
+        help="Delete a custom skill from Anthropic, with all its versions.",
+    )
     @line_magic
     def skills(self, line: str) -> None:
-        """List the loaded skills, or add skills from folders and .skill packages."""
+        """List the loaded skills, add skills from folders and .skill packages, or manage
+        the skills on Anthropic's side (the anthropic backend's)."""
         args = parse_argstring(self.skills, line)
+        if args.remote or args.upload or args.delete:
+            self._remote_skills(args.upload, args.delete, listing=args.remote)
+            return
         if args.paths:
             found = find_skills(args.paths)
             self.session.add_skills(found.skills)
@@ -268,6 +298,27 @@ class ConjureMagics(Magics):
         if not self.session.skills:
             print("no skills loaded; add some with %skills PATH")
 
+    def _remote_skills(self, upload: list[str], delete: list[str], *, listing: bool) -> None:
+        """Uploads, then deletions, then the listing, through the session's model client."""
+        from ..clients.anthropic_client import SdkClient
+        from ..clients.skills_api import delete_remote, remote_listing, upload_path
+
+        client = self.session.client
+        if not isinstance(client, SdkClient):
+            reason = (
+                "replay is on (%replay off turns it off)"
+                if isinstance(client, ReplayClient)
+                else f"the model client {type(client).__name__} cannot reach the Skills API"
+            )
+            raise UsageError(f"skills on Anthropic's side cannot be managed: {reason}")
+        run = self.session.runner.run
+        for path in upload:
+            print(run(upload_path(client, path)))
+        for skill_id in delete:
+            print(run(delete_remote(client, skill_id)))
+        if listing:
+            print("\n".join(run(remote_listing(client))))
+
     @magic_arguments()
     @argument("action", nargs="?", default="show", help="show (default), restore, or export.")
     @argument(
@@ -279,7 +330,9 @@ class ConjureMagics(Magics):
         args = parse_argstring(self.history, line)
         if args.action == "show":
             session = self.session
-            bundle = history_bundle(session.transcript, self.redact, messages=len(session.messages))
+            bundle = history_bundle(
+                session.transcript, self.redact, messages=len(session.messages), spent=session.spent
+            )
             display(bundle, raw=True)
         elif args.action == "restore":
             notebook = resolve_notebook(args.target, self._namespace)

@@ -11,7 +11,13 @@ import inspect
 
 from ..backends.base import Backend
 from ..backends.settings import describe_settings
-from ..errors import ConjureError, MissingApiKey, RecordingMismatch, TurnLimitReached
+from ..errors import (
+    BudgetExceeded,
+    ConjureError,
+    MissingApiKey,
+    RecordingMismatch,
+    TurnLimitReached,
+)
 
 __all__ = ["backend_help", "worded_for_notebook"]
 
@@ -42,6 +48,11 @@ def worded_for_notebook(error: BaseException) -> BaseException:
         error.hint = (
             "set ANTHROPIC_API_KEY in the environment that starts Jupyter "
             "(export ANTHROPIC_API_KEY=sk-ant-...), or replay a recorded notebook with %replay"
+        )
+    elif isinstance(error, BudgetExceeded):
+        error.hint = (
+            f"raise the limit with %budget {error.scope}={error.raise_to}, "
+            f"or lift it with %budget {error.scope}=none"
         )
     elif isinstance(error, RecordingMismatch):
         error.hint = error.hint.replace("turn replay off", "run %replay off")

@@ -13,11 +13,14 @@ from backends.scripted_client import ScriptedClient, text_reply, tool_use_reply
 from fakeapi import FakeMessagesAPI, replies
 
 from conjure_kernel.backends import loop as loop_module
+from conjure_kernel.backends.gate import OPEN, Verdict
 from conjure_kernel.backends.loop import INTERRUPTED, run_tool_loop
 from conjure_kernel.clients.anthropic_client import AnthropicClient
 from conjure_kernel.clients.base import ModelRequest, ModelResponse, TextChunk, Usage
 from conjure_kernel.errors import ModelError, TurnLimitReached
 from conjure_kernel.events import (
+    ApprovalAnswered,
+    ApprovalAsked,
     ModelStepFinished,
     Notice,
     TextDelta,
@@ -487,3 +490,111 @@ def test_a_skipped_call_is_not_run_and_the_model_gets_its_text():
     [finished] = [e for e in events if isinstance(e, ToolCallFinished)]
     assert (finished.result.content, finished.result.is_error) == ("not run on replay", True)
     assert history[2]["content"][0]["content"] == "not run on replay"
+
+
+class ScriptedGate:
+    """Decides each call from ``verdicts`` (OPEN when absent); a question gets its answer
+    from ``answers``, or waits forever when there is none."""
+
+    def __init__(self, verdicts: dict[str, Verdict], answers: dict[str, Verdict] | None = None):
+        self.verdicts = verdicts
+        self.answers = answers or {}
+        self.checked: list[str] = []
+        self.asked: list[str] = []
+        self.asking = asyncio.Event()
+
+    def check(self, call: ToolCall) -> Verdict:
+        self.checked.append(call.id)
+        return self.verdicts.get(call.id, OPEN)
+
+    async def ask(self, call: ToolCall, question: Verdict) -> Verdict:
+        self.asked.append(call.id)
+        self.asking.set()
+        if call.id not in self.answers:
+            await asyncio.sleep(3600)
+        return self.answers[call.id]
+
+
+NO = Verdict(False, "by the rule bash_tool(rm:*)", "denied by the rule bash_tool(rm:*)")
+ASK = Verdict(None, prompt="run `rm x`?")
+
+
+def test_a_denied_call_never_runs_and_the_model_reads_the_denial():
+    client = ScriptedClient(
+        [tool_use_reply(("rm", "echo", {"text": "rm"}), ("ok", "echo", {})), text_reply("fine")]
+    )
+    executor = FakeExecutor(echo)
+    history: list = []
+    events = run_turn(client, executor, history, gate=ScriptedGate({"rm": NO}))
+    assert [call.id for call in executor.calls] == ["ok"]
+    assert [type(e) for e in events[2:7]] == [
+        ApprovalAnswered,
+        ToolCallStarted,
+        ToolCallStarted,
+        ToolCallFinished,
+        ToolCallFinished,
+    ]
+    answered = events[2]
+    assert (answered.call.id, answered.allowed, answered.reason) == (
+        "rm",
+        False,
+        "by the rule bash_tool(rm:*)",
+    )
+    results = {b["tool_use_id"]: (b["content"], b["is_error"]) for b in history[2]["content"]}
+    assert results == {"rm": ("denied by the rule bash_tool(rm:*)", True), "ok": ("echo ", False)}
+
+
+def test_calls_are_decided_in_the_models_order_and_a_question_waits_for_its_answer():
+    yes = Verdict(True, "by the person")
+    gate = ScriptedGate({"a": ASK, "b": OPEN, "c": ASK}, {"a": yes, "c": NO})
+    client = ScriptedClient(
+        [tool_use_reply(("a", "echo", {}), ("b", "echo", {}), ("c", "echo", {})), text_reply("ok")]
+    )
+    executor = FakeExecutor(echo)
+    events = run_turn(client, executor, [], gate=gate)
+    assert gate.checked == ["a", "b", "c"] and gate.asked == ["a", "c"]
+    approvals = [e for e in events if isinstance(e, ApprovalAsked | ApprovalAnswered)]
+    assert [(type(e).__name__, e.call.id) for e in approvals] == [
+        ("ApprovalAsked", "a"),
+        ("ApprovalAnswered", "a"),
+        ("ApprovalAsked", "c"),
+        ("ApprovalAnswered", "c"),
+    ]
+    assert approvals[0].prompt == "run `rm x`?"
+    assert sorted(call.id for call in executor.calls) == ["a", "b"]  # OPEN left no entry
+
+
+def test_an_interrupt_while_asking_leaves_every_call_answered():
+    """The earlier denial stays a denial; the call being asked about, and the ones after it,
+    were never started and are answered as interrupted."""
+    history: list = []
+    gate = ScriptedGate({"rm": NO, "ask": ASK})
+    executor = FakeExecutor(echo)
+
+    async def scenario() -> None:
+        client = ScriptedClient(
+            [tool_use_reply(("rm", "echo", {}), ("ask", "echo", {}), ("later", "echo", {}))]
+        )
+
+        async def consume() -> None:
+            turn = run_tool_loop(
+                "go", client, executor, system="s", model="m", history=history, gate=gate
+            )
+            async for _ in turn:
+                pass
+
+        task = asyncio.ensure_future(consume())
+        await asyncio.wait_for(gate.asking.wait(), GUARD)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(task, GUARD)
+
+    asyncio.run(scenario())
+    assert executor.calls == []
+    assert_every_tool_use_answered(history)
+    answers = {b["tool_use_id"]: b["content"] for b in history[-1]["content"]}
+    assert answers == {
+        "rm": "denied by the rule bash_tool(rm:*)",
+        "ask": INTERRUPTED,
+        "later": INTERRUPTED,
+    }

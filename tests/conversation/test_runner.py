@@ -194,3 +194,70 @@ def test_a_second_ctrl_c_during_the_cleanup_waits_for_it_all_the_same(runner):
         signal.signal(signal.SIGINT, previous)
     assert not late, "the machine was too slow for the second interrupt to land in the cleanup"
     assert cleaned_when_returned
+
+
+def test_work_sent_to_the_caller_runs_there_in_order_with_the_events(runner):
+    """A kernel reads a permission answer on the thread that runs the cell."""
+    seen: list[str] = []
+
+    def answer() -> str:
+        on_caller = threading.current_thread() is threading.main_thread()
+        seen.append(f"asked on {'the caller' if on_caller else 'another thread'}")
+        return "yes"
+
+    async def events() -> AsyncIterator[TextDelta]:
+        yield TextDelta("question coming")
+        reply = await runner.on_caller_thread(answer)
+        yield TextDelta(f"answer: {reply}")
+
+    for event in runner.iterate(events):
+        seen.append(event.text)
+    assert seen == ["question coming", "asked on the caller", "answer: yes"]
+
+
+def test_work_that_fails_on_the_caller_raises_in_the_turn(runner):
+    def broken() -> str:
+        raise OSError("no frontend")
+
+    async def events() -> AsyncIterator[TextDelta]:
+        try:
+            await runner.on_caller_thread(broken)
+        except OSError as error:
+            yield TextDelta(f"the turn saw: {error}")
+
+    assert [event.text for event in runner.iterate(events)] == ["the turn saw: no frontend"]
+
+
+def test_ctrl_c_while_the_caller_works_stops_the_turn_after_its_cleanup(runner):
+    """■ pressed while the kernel waits for an answer: the turn's wait ends, its cleanup
+    runs, and the caller gets TurnInterrupted."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    main = threading.main_thread().ident
+    assert main is not None
+    cleaned_up = threading.Event()
+
+    async def events() -> AsyncIterator[TextDelta]:
+        try:
+            yield TextDelta("asking")
+            await runner.on_caller_thread(lambda: threading.Event().wait(GUARD))
+            yield TextDelta("never")
+        finally:
+            cleaned_up.set()
+
+    timer = threading.Timer(0.2, signal.pthread_kill, (main, signal.SIGINT))
+    received = []
+    try:
+        timer.start()
+        with pytest.raises(TurnInterrupted):
+            for event in runner.iterate(events):
+                received.append(event.text)
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, previous)
+    assert received == ["asking"]
+    assert cleaned_up.is_set()
+
+
+def test_work_for_the_caller_needs_a_turn_being_iterated(runner):
+    with pytest.raises(RuntimeError, match="no turn is being iterated"):
+        runner.run(runner.on_caller_thread(lambda: None))

@@ -323,6 +323,24 @@ def test_to_recorded_turn_keeps_what_replay_needs():
     assert record.paths["workdir"] == "/home/me/project"
 
 
+def test_replay_learns_which_calls_were_denied_and_which_never_started():
+    """A call denied stays denied on replay; one interrupted while its permission was asked
+    never started, and is not started either (nor is the denied one, which had no result)."""
+    record = record_of(
+        [
+            TurnStarted("find the file", "local", "claude-test"),
+            ModelStepFinished(1, STEP_1),
+            ApprovalAsked(LS, "run `ls`"),
+            ApprovalAnswered(LS, False, "by the person: no"),
+            ApprovalAsked(VIEW, "read a.txt"),
+            TurnFailed(TurnInterrupted("interrupted")),
+        ]
+    )
+    recorded = record.to_recorded_turn()
+    assert recorded.denied == {"t1"}
+    assert recorded.unfinished == {"t1", "t2"}
+
+
 def schema_1(record: TurnRecord) -> dict[str, Any]:
     """The record as conjure-kernel saved it before timelines (schema 1)."""
     data = record.to_json()

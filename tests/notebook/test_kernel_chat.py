@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from fakeapi import FakeMessagesAPI, replies
-from kernel_harness import RunningKernel
+from kernel_harness import RunningKernel, assert_every_tool_use_answered, tool_results_of
 
 
 @pytest.fixture
@@ -22,8 +22,12 @@ def api():
 
 @pytest.fixture
 def kernel(api, tmp_path):
+    """A conjure kernel whose tools run without asking: these tests are about chatting, and
+    this harness allows no stdin, where the local backend's default would deny each command
+    (tests/notebook/test_kernel_permissions.py covers the asking)."""
     env = {"ANTHROPIC_API_KEY": "sk-test-key-123", "ANTHROPIC_BASE_URL": api.url}
     with RunningKernel("conjure", cwd=tmp_path, env=env) as running:
+        assert running.run("%permissions auto").status == "ok"
         yield running
 
 
@@ -221,7 +225,7 @@ def test_interrupt_mid_tool_returns_promptly_and_leaves_history_valid(api, kerne
     assert kernel.run("Still there?").status == "ok"
     history = api.requests[-1].body["messages"]
     assert_every_tool_use_answered(history)
-    assert any("interrupted" in r["content"] for m in history for r in _results(m))
+    assert any("interrupted" in r["content"] for m in history for r in tool_results_of(m))
 
 
 def test_a_second_interrupt_while_the_first_stops_a_tool_still_leaves_a_valid_session(api, kernel):
@@ -293,22 +297,6 @@ def test_conjure_magic_in_a_plain_python_kernel(api, tmp_path):
         assert result.status == "ok", result.error
         assert result.record().answer == "Hi from a python3 kernel."
         assert kernel.run("1 + 1").reply["content"]["status"] == "ok"
-
-
-def _results(message: dict) -> list[dict]:
-    if isinstance(message["content"], str):
-        return []
-    return [b for b in message["content"] if b.get("type") == "tool_result"]
-
-
-def assert_every_tool_use_answered(history: list[dict]) -> None:
-    for index, message in enumerate(history):
-        if message["role"] != "assistant" or isinstance(message["content"], str):
-            continue
-        uses = {b["id"] for b in message["content"] if b.get("type") == "tool_use"}
-        if uses:
-            answered = {r["tool_use_id"] for r in _results(history[index + 1])}
-            assert uses == answered, f"message {index}: {uses - answered} unanswered"
 
 
 def wait_for_running_tool(kernel: RunningKernel, timeout: float = 30) -> None:

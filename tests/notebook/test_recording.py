@@ -22,6 +22,10 @@ from conjure_kernel.notebook.recording import export_markdown, export_notebook
 from conjure_kernel.tools.values import ToolCall, ToolResult
 
 COUNTER = "echo run-$(cat counter.txt)"
+RUN_TOOLS = ["--GuardMagics.permission_mode=auto"]
+"""Kernel arguments for a recording run: its tools run without asking, since nbclient
+allows no stdin and the local backend would deny each command (replays need none: what
+ran when recorded runs again)."""
 
 
 def conjure_notebook(*sources: str) -> nbformat.NotebookNode:
@@ -80,6 +84,7 @@ def recorded(tmp_path) -> Path:
             notebook,
             tmp_path,
             {"ANTHROPIC_API_KEY": "sk-record-secret", "ANTHROPIC_BASE_URL": api.url},
+            extra_arguments=RUN_TOOLS,
         )
     path = tmp_path / "recorded.ipynb"
     nbformat.write(notebook, path)
@@ -213,7 +218,10 @@ def test_values_marked_secret_never_reach_the_saved_notebook(tmp_path):
         os.environ["SERVICE_TOKEN"] = "tok-very-private-42"
         try:
             execute(
-                notebook, tmp_path, {"ANTHROPIC_API_KEY": "sk-a", "ANTHROPIC_BASE_URL": api.url}
+                notebook,
+                tmp_path,
+                {"ANTHROPIC_API_KEY": "sk-a", "ANTHROPIC_BASE_URL": api.url},
+                extra_arguments=RUN_TOOLS,
             )
         finally:
             del os.environ["SERVICE_TOKEN"]
@@ -228,7 +236,8 @@ def test_a_turn_saved_without_its_recording_still_shows_its_tool_calls(tmp_path)
     with FakeMessagesAPI() as api:
         api.script(replies.tool_use("bash_tool", {"command": "echo hi"}), replies.text("Said hi."))
         notebook = conjure_notebook("%config ConjureMagics.record = False", "Say hi")
-        execute(notebook, tmp_path, {"ANTHROPIC_API_KEY": "sk-a", "ANTHROPIC_BASE_URL": api.url})
+        env = {"ANTHROPIC_API_KEY": "sk-a", "ANTHROPIC_BASE_URL": api.url}
+        execute(notebook, tmp_path, env, extra_arguments=RUN_TOOLS)
     [output] = [o for o in notebook.cells[1].outputs if TURN_MIME in o.get("data", {})]
     [record] = records_of(notebook)
     assert output["data"][TURN_MIME]["steps"] == [] and record.answer == "Said hi."
@@ -297,6 +306,7 @@ def test_a_notebook_with_an_interrupted_turn_replays_as_it_was(tmp_path):
         api.script(replies.tool_use("bash_tool", {"command": command}, text="Waiting."))
         env = {"ANTHROPIC_API_KEY": "sk-a", "ANTHROPIC_BASE_URL": api.url}
         with RunningKernel("conjure", cwd=tmp_path, env=env) as kernel:
+            assert kernel.run("%permissions auto").status == "ok"
             msg_id = kernel.start("Wait for it")
             for _ in range(600):  # a hang guard of 30 s; no speed is asserted
                 if (tmp_path / "started").exists():

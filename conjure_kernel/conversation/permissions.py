@@ -1,0 +1,366 @@
+"""Permissions: which tool calls run, which are denied, and which the person approves first.
+
+A session's ``Permissions`` are a mode (or None for the backend's own default) and rules
+(``rules.py``). ``decide`` turns them, with the places a call may touch, into a verdict,
+and is pure: no one is asked and nothing runs. ``SessionGate`` is the loop's ``Gate`` for
+one turn: it adds what a recording decided (on replay) and asks the person through an
+``Asker``, or denies at once when there is none (a headless run). Deny rules win over
+allow rules, in every mode.
+
+In ``ask`` mode a view inside the workspace or a skill's folder runs; commands, writes
+and reads elsewhere are asked about. ``read-only`` runs views and the commands its
+read-only rules (or allow rules) name, and denies the rest; ``auto`` runs everything and
+``deny`` nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from ..backends.gate import MODES, OPEN, PermissionMode, Verdict
+from ..skills.skill import Skill
+from ..tools.values import ToolCall
+from .rules import COMMAND_TOOL, FILE_TOOLS, Rule, escape_pattern, rules_allowing
+
+__all__ = [
+    "HEADLESS",
+    "READ_ONLY_COMMANDS",
+    "Approval",
+    "ApprovalRequest",
+    "Asker",
+    "Permissions",
+    "Places",
+    "SessionGate",
+    "SkillPlace",
+    "always_rule",
+    "decide",
+    "rules_from_allowed_tools",
+]
+
+READ_ONLY_COMMANDS: tuple[Rule, ...] = tuple(
+    Rule(COMMAND_TOOL, pattern)
+    for pattern in ("ls:*", "pwd", "cat:*", "head:*", "tail:*", "wc:*", "grep:*", "git status:*")
+)
+"""Commands that only read, run in ``read-only`` mode (with redirections refused by the
+rules' own checks, ``cat a > b`` is not among them)."""
+HEADLESS = "denied: no one could be asked (headless run) and no rule allows it"
+_CLAUDE_CODE_TOOLS = {
+    "Bash": COMMAND_TOOL,
+    "Read": "view",
+    "Write": "create_file",
+    "Edit": "str_replace",
+}
+
+
+@dataclass(frozen=True)
+class Permissions:
+    """What a session lets tools do; frozen, so a change is a new value."""
+
+    mode: PermissionMode | None = None
+    """None: the backend's default (``local`` asks, ``native`` runs)."""
+    allow: tuple[Rule, ...] = ()
+    deny: tuple[Rule, ...] = ()
+    read_only: tuple[Rule, ...] = READ_ONLY_COMMANDS
+
+    @classmethod
+    def parse(
+        cls,
+        mode: str | None = None,
+        allow: Iterable[str] = (),
+        deny: Iterable[str] = (),
+        read_only: Iterable[str] | None = None,
+    ) -> Permissions:
+        """From text (configuration, a magic); ``ValueError`` naming what is wrong.
+        ``read_only`` None keeps the built-in read-only commands."""
+        if mode and mode not in MODES:
+            raise ValueError(f"unknown permission mode {mode!r}; choose one of {', '.join(MODES)}")
+        return cls(
+            mode or None,  # type: ignore[arg-type]
+            tuple(map(Rule.parse, allow)),
+            tuple(map(Rule.parse, deny)),
+            READ_ONLY_COMMANDS if read_only is None else tuple(map(Rule.parse, read_only)),
+        )
+
+    def adding(self, allow: Iterable[Rule] = (), deny: Iterable[Rule] = ()) -> Permissions:
+        """These rules and the new ones, each once, in the order first given."""
+        return Permissions(
+            self.mode,
+            tuple(dict.fromkeys([*self.allow, *allow])),
+            tuple(dict.fromkeys([*self.deny, *deny])),
+            self.read_only,
+        )
+
+
+@dataclass(frozen=True)
+class SkillPlace:
+    """A skill's folder as the tools see it, and the tools its SKILL.md pre-approves."""
+
+    name: str
+    root: str
+    """As the tools see it (the system prompt names it so); ``real`` follows its links."""
+    allowed_tools: tuple[str, ...] = ()
+
+    @property
+    def real(self) -> str:
+        return _real(self.root)
+
+    def holds(self, real: str) -> bool:
+        return _inside(real, self.real)
+
+    def named_in(self, text: str) -> bool:
+        return self.root in text or self.real in text
+
+
+@dataclass(frozen=True)
+class Places:
+    """Where a session's tools work: the workspace, and the skills' folders (readable)."""
+
+    workdir: str
+    skills: tuple[SkillPlace, ...] = ()
+
+    @classmethod
+    def of(cls, paths: Mapping[str, str], skills: Sequence[Skill] = ()) -> Places:
+        """From a backend session's ``paths`` (``workdir``, ``skill:NAME``) and the skills."""
+        allowed = {skill.name: skill.metadata.allowed_tools for skill in skills}
+        found = []
+        for key, root in paths.items():
+            name = key.removeprefix("skill:")
+            if name != key:
+                found.append(SkillPlace(name, root, allowed.get(name, ())))
+        return cls(_real(paths.get("workdir") or os.getcwd()), tuple(found))
+
+    def lexical(self, path: str) -> str:
+        return os.path.normpath(os.path.join(self.workdir, os.path.expanduser(path)))
+
+    def real(self, path: str) -> str:
+        """Where ``path`` leads, symbolic links followed (what a write would change)."""
+        return _real(self.lexical(path))
+
+    def in_workspace(self, real: str) -> bool:
+        return _inside(real, self.workdir)
+
+    def readable(self, real: str) -> bool:
+        return self.in_workspace(real) or any(skill.holds(real) for skill in self.skills)
+
+    def skill_of(self, call: ToolCall) -> SkillPlace | None:
+        """The skill whose files the call runs or touches, if any."""
+        path = call.input.get("path")
+        if call.name in FILE_TOOLS and isinstance(path, str):
+            real = self.real(path)
+            return next((skill for skill in self.skills if skill.holds(real)), None)
+        text = json.dumps(call.input, ensure_ascii=False)
+        return next((skill for skill in self.skills if skill.named_in(text)), None)
+
+
+def decide(
+    call: ToolCall, mode: PermissionMode, permissions: Permissions, places: Places, backend: str
+) -> Verdict:
+    """The verdict on ``call`` that needs no one; ``allowed=None`` with a prompt to ask."""
+    denial = _denied_by_rule(call, permissions.deny, places)
+    if denial is not None:
+        return denial
+    kind = _kind(call.name)
+    if mode == "deny":
+        return _deny("the mode is deny", "denied: the permission mode is deny, so no tool runs")
+    if mode == "read-only" and kind == "write":
+        return _deny(
+            f"read-only mode: {call.name} writes",
+            f"denied: the permission mode is read-only, and {call.name} writes",
+        )
+    allowing = _allowed_by(call, permissions.allow, places)
+    if allowing:
+        return Verdict(True, f"by the rule {', '.join(map(str, allowing))}")
+    if mode == "auto":
+        return OPEN
+    if mode == "read-only":
+        return _read_only(call, kind, permissions)
+    path = call.input.get("path")
+    if kind == "read" and isinstance(path, str) and places.readable(places.real(path)):
+        return OPEN
+    return Verdict(None, prompt=_question(call, places, backend))
+
+
+def _denied_by_rule(call: ToolCall, rules: Sequence[Rule], places: Places) -> Verdict | None:
+    path = call.input.get("path")
+    for rule in (rule for rule in rules if rule.names(call.name)):
+        if call.name in FILE_TOOLS and isinstance(path, str):
+            hit = rule.denies_path((places.lexical(path), places.real(path)), places.workdir)
+        elif call.name == COMMAND_TOOL:
+            hit = rule.denies_command(str(call.input.get("command", "")))
+        else:
+            hit = rule.matches_text(call)
+        if hit:
+            return _deny(f"by the rule {rule}", f"denied by the rule {rule}: this call may not run")
+    return None
+
+
+def _allowed_by(call: ToolCall, rules: Sequence[Rule], places: Places) -> list[Rule] | None:
+    rules = [rule for rule in rules if rule.names(call.name)]
+    path = call.input.get("path")
+    if call.name in FILE_TOOLS and isinstance(path, str):
+        real = places.real(path)
+        return next(([rule] for rule in rules if rule.allows_path(real, places.workdir)), None)
+    if call.name == COMMAND_TOOL:
+        return rules_allowing(rules, str(call.input.get("command", "")))
+    return next(([rule] for rule in rules if rule.matches_text(call)), None)
+
+
+def _read_only(call: ToolCall, kind: str, permissions: Permissions) -> Verdict:
+    if kind == "read":
+        return OPEN
+    if kind == "command":
+        rules = [*permissions.allow, *permissions.read_only]
+        if rules_allowing(rules, str(call.input.get("command", ""))):
+            return Verdict(True, "a read-only command")
+        why = "this command is not one of its read-only commands"
+    else:
+        why = f"{call.name} is not a read-only tool"
+    return _deny(f"read-only mode: {why}", f"denied: the permission mode is read-only, and {why}")
+
+
+def _kind(name: str) -> str:
+    """``read``, ``write``, ``command`` or ``other`` (a native skill's method, a plug-in's tool)."""
+    return FILE_TOOLS.get(name) or ("command" if name == COMMAND_TOOL else "other")
+
+
+def _deny(reason: str, message: str) -> Verdict:
+    return Verdict(False, reason, message)
+
+
+def _question(call: ToolCall, places: Places, backend: str) -> str:
+    """What the person is asked: the tool's action, its command or path, the backend, and
+    the skill whose files it uses with what that skill pre-approves."""
+    where = f"on the {backend} backend"
+    path = call.input.get("path")
+    if call.name == COMMAND_TOOL:
+        text = f"run `{call.input.get('command', '')}` {where}"
+    elif call.name in FILE_TOOLS and isinstance(path, str):
+        verb = {"view": "read", "create_file": "write", "str_replace": "edit"}[call.name]
+        real = places.real(path)
+        outside = "" if places.in_workspace(real) else f", outside the workspace {places.workdir}"
+        text = f"{verb} {places.lexical(path)} {where}{outside}"
+    else:
+        text = f"run with {json.dumps(call.input, ensure_ascii=False)} {where}"
+    skill = places.skill_of(call)
+    if skill is not None:
+        allows = " ".join(skill.allowed_tools) or "nothing (no allowed-tools field)"
+        text += f"; it uses the skill {skill.name}, which pre-approves: {allows}"
+    return text
+
+
+def always_rule(call: ToolCall, places: Places) -> Rule:
+    """What "yes, always" allows from then on: this command, path or input exactly."""
+    path = call.input.get("path")
+    if call.name in FILE_TOOLS and isinstance(path, str):
+        return Rule(call.name, escape_pattern(places.real(path)))
+    if call.name == COMMAND_TOOL:
+        return Rule(call.name, escape_pattern(str(call.input.get("command", ""))))
+    subject = call.input.get("command") or path
+    if not isinstance(subject, str):
+        subject = json.dumps(call.input, sort_keys=True, ensure_ascii=False)
+    return Rule(call.name, escape_pattern(subject))
+
+
+def rules_from_allowed_tools(skill: Skill) -> tuple[list[Rule], list[str]]:
+    """A skill's ``allowed-tools`` as rules (``Bash(git:*)`` → ``bash_tool(git:*)``,
+    ``Read`` → ``view``), and the entries that name no tool of this kernel."""
+    rules, unknown = [], []
+    for entry in skill.metadata.allowed_tools:
+        name, _, rest = entry.partition("(")
+        tool = _CLAUDE_CODE_TOOLS.get(name, name)
+        try:
+            if tool not in (*FILE_TOOLS, COMMAND_TOOL):
+                raise ValueError(entry)
+            rules.append(Rule.parse(f"{tool}({rest}" if rest else tool))
+        except ValueError:
+            unknown.append(entry)
+    return rules, unknown
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    """One question for the person: the call, what it would do, and what "always" allows."""
+
+    call: ToolCall
+    question: str
+    """``run `rm x` on the local backend``: the tool's action, command or path, backend."""
+    always: Rule
+
+
+@dataclass(frozen=True)
+class Approval:
+    """The person's answer."""
+
+    allowed: bool
+    always: bool = False
+    """Allow calls matching the request's rule for the rest of the session."""
+    reason: str = ""
+    """Why not, in the person's words; the model reads it."""
+    asked: bool = True
+    """False: no one could be asked (no stdin: nbclient, papermill, replay)."""
+
+
+Asker = Callable[[ApprovalRequest], Awaitable[Approval]]
+"""Asks the person and waits for the answer; a frontend provides it."""
+
+
+@dataclass
+class SessionGate:
+    """The loop's ``Gate`` for one turn of a session.
+
+    ``recorded`` (replay) holds what the recording decided: a call that ran when recorded
+    runs again without a question, one that was denied stays denied with the same words;
+    deny rules and the ``deny`` and ``read-only`` modes still win. An "always" answer
+    becomes an allow rule here at once (for the next calls of the step) and, through
+    ``remember``, in the session.
+    """
+
+    permissions: Permissions
+    mode: PermissionMode
+    places: Places
+    backend: str
+    asker: Asker | None = None
+    remember: Callable[[Rule], None] = field(default=lambda rule: None)
+    recorded: Mapping[str, tuple[bool, str]] = field(default_factory=dict)
+
+    def check(self, call: ToolCall) -> Verdict:
+        verdict = decide(call, self.mode, self.permissions, self.places, self.backend)
+        if verdict.allowed is False or call.id not in self.recorded:
+            return verdict
+        allowed, message = self.recorded[call.id]
+        if not allowed:
+            return _deny("as recorded: denied when the notebook was recorded", message)
+        return verdict if verdict.allowed else Verdict(True, "as recorded: it ran when recorded")
+
+    async def ask(self, call: ToolCall, question: Verdict) -> Verdict:
+        if self.asker is None:
+            return _deny("no one could be asked: a headless run", HEADLESS)
+        request = ApprovalRequest(call, question.prompt, always_rule(call, self.places))
+        try:
+            answer = await self.asker(request)
+        except Exception as error:  # a broken frontend must not run the call, nor end the turn
+            return _deny(
+                f"the question failed ({type(error).__name__}: {error})",
+                "denied: the user could not be asked, and no rule allows it",
+            )
+        if not answer.asked:
+            return _deny("no one could be asked: a headless run", HEADLESS)
+        if not answer.allowed:
+            said = f": {answer.reason}" if answer.reason else ""
+            return _deny(f"by the person{said}", f"denied by the user{said}")
+        if answer.always:
+            self.permissions = self.permissions.adding(allow=[request.always])
+            self.remember(request.always)
+            return Verdict(True, f"by the person, always: {request.always} is allowed from now on")
+        return Verdict(True, "by the person")
+
+
+def _real(path: str) -> str:
+    return os.path.realpath(path)
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
