@@ -1,4 +1,4 @@
-"""``python -m conjure_kernel kernel | install | skills validate | replay``.
+"""``python -m conjure_kernel kernel | install | skills validate|list|upload|delete | replay``.
 
 Kept apart from the kernel so that each command imports only what it uses. The
 kernelspec starts the kernel with the explicit ``kernel`` command; anything that is
@@ -9,12 +9,17 @@ connection that will not come.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .errors import ConjureError
+
+if TYPE_CHECKING:
+    from .clients.anthropic_client import AnthropicClient
 
 __all__ = ["main"]
 
@@ -32,9 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except ConjureError as error:
-        print(f"error: {error}", file=sys.stderr)
-        if error.hint:
-            print(f"hint: {error.hint}", file=sys.stderr)
+        _print_error(error)
         return 1
 
 
@@ -68,6 +71,27 @@ def _parser() -> argparse.ArgumentParser:
         help="Skill folders, SKILL.md files, .skill files, or folders holding skills.",
     )
     validate.set_defaults(run=_validate)
+    listing = skill_commands.add_parser(
+        "list", help="List the skills on Anthropic's side: your custom ones and Anthropic's."
+    )
+    listing.add_argument(
+        "--source", choices=("custom", "anthropic"), help="Only the skills of this source."
+    )
+    listing.set_defaults(run=_list_remote)
+    upload = skill_commands.add_parser(
+        "upload",
+        help="Upload skills to Anthropic for the anthropic backend: once per content; "
+        "a changed skill becomes a new version.",
+    )
+    upload.add_argument(
+        "paths", nargs="+", type=Path, help="Skill folders, SKILL.md files or .skill files."
+    )
+    upload.set_defaults(run=_upload)
+    delete = skill_commands.add_parser(
+        "delete", help="Delete custom skills from Anthropic, with all their versions."
+    )
+    delete.add_argument("skill_ids", nargs="+", metavar="ID", help="skill_… ids (see list).")
+    delete.set_defaults(run=_delete)
 
     replay = commands.add_parser(
         "replay", help="Re-run a recorded notebook with no API key; report drift."
@@ -123,6 +147,66 @@ def _validate(args: argparse.Namespace) -> int:
             if not problems:
                 print(f"{os.path.abspath(skill)}: valid")
     return 1 if failed else 0
+
+
+def _list_remote(args: argparse.Namespace) -> int:
+    from .clients.skills_api import remote_listing
+
+    return _with_client(lambda client: _print_lines(remote_listing(client, args.source)))
+
+
+def _upload(args: argparse.Namespace) -> int:
+    from .clients.skills_api import upload_path
+
+    return _each(args.paths, upload_path)
+
+
+def _delete(args: argparse.Namespace) -> int:
+    from .clients.skills_api import delete_remote
+
+    return _each(args.skill_ids, delete_remote)
+
+
+def _each(items: Sequence[Any], action: Callable[[AnthropicClient, Any], Awaitable[str]]) -> int:
+    """``action`` on each item in turn, printing what it returns; a failure is printed
+    and the rest still run, and then the exit status is 1."""
+
+    async def run(client: AnthropicClient) -> int:
+        failed = False
+        for item in items:
+            try:
+                print(await action(client, item))
+            except ConjureError as error:
+                _print_error(error)
+                failed = True
+        return 1 if failed else 0
+
+    return _with_client(run)
+
+
+async def _print_lines(lines: Awaitable[list[str]]) -> int:
+    print("\n".join(await lines))
+    return 0
+
+
+def _with_client(work: Callable[[AnthropicClient], Awaitable[int]]) -> int:
+    """Run ``work`` with a model client configured from the environment, then close it."""
+    from .clients.anthropic_client import AnthropicClient
+
+    async def run() -> int:
+        client = AnthropicClient()
+        try:
+            return await work(client)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(run())
+
+
+def _print_error(error: ConjureError) -> None:
+    print(f"error: {error}", file=sys.stderr)
+    if error.hint:
+        print(f"hint: {error.hint}", file=sys.stderr)
 
 
 def _replay(args: argparse.Namespace) -> int:

@@ -19,20 +19,27 @@ Five jobs beyond calling ``client.messages.stream``:
   ``RetryWait`` item the person sees; a ``retry-after`` longer than ``max_retry_wait``
   ends the request with the time to try again instead of a wait of an hour.
 - **Errors a user can act on.** SDK and httpx2 exceptions become ``ModelError`` with
-  a short message and a hint; the SDK's exception stays in ``cause``.
+  a short message and a hint; the SDK's exception stays in ``cause``. A request naming
+  a hosted container that has expired raises ``ContainerExpired``, so a caller can start
+  a new container instead of failing the turn.
+
+The hosted backend also needs the account's other APIs (Skills, Files): ``api_call``
+lends it the same SDK client, with failures worded the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import itertools
 import json
 import os
 import random
 import time
+import typing
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import anthropic
 import httpx2
@@ -58,7 +65,19 @@ from .base import (
 )
 from .server_tools import is_server_tool_result
 
-__all__ = ["DEFAULT_MODEL", "AnthropicClient", "build_params", "describe_status_error"]
+__all__ = [
+    "CODE_EXECUTION_TOOLS",
+    "DEFAULT_MODEL",
+    "MESSAGES_API",
+    "AnthropicClient",
+    "ContainerExpired",
+    "SdkClient",
+    "build_params",
+    "code_execution_tools",
+    "describe_status_error",
+]
+
+MESSAGES_API = "Messages API"
 
 CACHE_CONTROL = {"type": "ephemeral"}
 MAX_BREAKPOINTS = 4
@@ -94,6 +113,44 @@ _UNREADABLE_STREAM = (ValueError, IndexError, TypeError, AttributeError)
 ``IndexError`` (a delta for a block never started) and ``TypeError``/``AttributeError``
 (an event of the wrong shape, inside the accumulator). Caught around the SDK's read of
 one event only, where no code of ours or the user's runs."""
+
+
+def code_execution_tools() -> tuple[str, ...]:
+    """Every code-execution tool type the installed SDK defines, oldest first.
+
+    Read from the SDK's own tool union rather than listed here, so a newer SDK offers
+    its newer tool without a change to this package.
+    """
+    found = set()
+    for member in typing.get_args(anthropic.types.ToolUnionParam):
+        for value in typing.get_args(typing.get_type_hints(member).get("type")):
+            if isinstance(value, str) and value.startswith("code_execution_"):
+                found.add(value)
+    return tuple(sorted(found))
+
+
+CODE_EXECUTION_TOOLS = code_execution_tools()
+"""``code_execution_20250522`` … ``code_execution_20260521``: the newest is the last."""
+
+
+class ContainerExpired(ModelError):
+    """A request named a hosted container that has expired; its files and state are gone.
+
+    Its own class so that the hosted backend can start a new container and go on,
+    where any other rejected request ends the turn.
+    """
+
+
+@runtime_checkable
+class SdkClient(Protocol):
+    """A model client that lends its SDK client for the account's other APIs."""
+
+    def api_call(
+        self, api: str
+    ) -> contextlib.AbstractAsyncContextManager[anthropic.AsyncAnthropic]:
+        """The SDK client for calls to ``api`` (``Skills API``, ``Files API``); their
+        failures leave the block as ``ModelError``."""
+        ...
 
 
 class AnthropicClient(Configurable):
@@ -172,6 +229,42 @@ class AnthropicClient(Configurable):
         if self._sdk is not None:
             await self._sdk.close()
             self._sdk = self._sdk_loop = None
+
+    @contextlib.asynccontextmanager
+    async def api_call(self, api: str) -> AsyncIterator[anthropic.AsyncAnthropic]:
+        """The SDK client (this loop's, with its connection pool) for calls to ``api``.
+
+        For the Skills and Files APIs, which the hosted backend needs beside the
+        Messages API. Their calls are short and show nothing while they run, so the SDK
+        retries them by itself (``max_retries``); the timeouts are this client's. Every
+        failure inside the block leaves it as a ``ModelError`` naming ``api``.
+        """
+        sdk = self._client()
+        base_url = self._base_url(sdk)
+        timeout = httpx2.Timeout(self.read_timeout, connect=self.connect_timeout)
+        try:
+            yield sdk.with_options(max_retries=self.max_retries, timeout=timeout)
+        except TypeError as err:
+            if _MISSING_CREDENTIAL not in str(err):
+                raise
+            raise MissingApiKey("no Anthropic API key is set", cause=err) from err
+        except anthropic.APIStatusError as err:
+            raise describe_status_error(
+                err,
+                base_url=base_url,
+                max_retries=self.max_retries,
+                secret=self.api_key,
+                api=api,
+            ) from err
+        except anthropic.APIConnectionError as err:
+            raise self._connection_error(err, base_url, retries=self.max_retries) from err
+        except httpx2.HTTPError as err:  # the body of a download broke off
+            raise ModelError(
+                f"connection to {base_url} failed during a {api} call: {type(err).__name__}: "
+                f"{_redact(str(err), self.api_key)}",
+                cause=err,
+                hint="the connection dropped; try again",
+            ) from err
 
     async def _read(
         self, stream: AsyncMessageStream[Any], request: ModelRequest, base_url: str
@@ -434,14 +527,16 @@ def _unmarked(block: Any) -> Any:
 def describe_status_error(
     err: anthropic.APIStatusError,
     *,
-    model: str,
+    model: str = "",
     base_url: str,
     max_retries: int,
     secret: str | None = None,
+    api: str = MESSAGES_API,
 ) -> ModelError:
-    """A ``ModelError`` naming the status, the error type and the API's own message.
+    """A ``ModelError`` naming the API, the status, the error type and the API's own message.
 
-    ``max_retries`` is how many retries were made before this error.
+    ``max_retries`` is how many retries were made before this error. A Messages API
+    request that named an expired container is a ``ContainerExpired``.
     """
     kind = err.type or "unknown_error"
     detail = _redact(err.api_message or str(err.body or err.message), secret)
@@ -449,17 +544,34 @@ def describe_status_error(
     status = err.status_code
     if status == 200:  # an SSE `error` event after the stream started
         return ModelError(
-            f"the Messages API failed mid-answer with {kind}: {detail}{request_id}",
+            f"the {api} failed mid-answer with {kind}: {detail}{request_id}",
             cause=err,
             hint="the API failed while the answer streamed, and streams are not retried; send the message again shortly",
         )
-    message = f"the Messages API answered {status} {kind}: {detail}{request_id}"
-    return ModelError(
-        message, cause=err, hint=_status_hint(status, detail, model, base_url, max_retries)
-    )
+    message = f"the {api} answered {status} {kind}: {detail}{request_id}"
+    if api == MESSAGES_API and _names_expired_container(err):
+        return ContainerExpired(
+            message, cause=err, hint="a new container is needed; its files and state are gone"
+        )
+    hint = _status_hint(status, detail, model, base_url, max_retries, api)
+    return ModelError(message, cause=err, hint=hint)
 
 
-def _status_hint(status: int, detail: str, model: str, base_url: str, max_retries: int) -> str:
+def _names_expired_container(err: anthropic.APIStatusError) -> bool:
+    """Whether the API refused a request because its container expired.
+
+    The error's shape is not documented for the SDK (no class of its own), so both its
+    code and its words count.
+    """
+    if err.error_code == "container_expired":
+        return True
+    words = (err.api_message or "").lower()
+    return err.status_code in (400, 404) and "container" in words and "expired" in words
+
+
+def _status_hint(
+    status: int, detail: str, model: str, base_url: str, max_retries: int, api: str
+) -> str:
     if status in _RETRIED_STATUSES or status >= 500:
         retried = f"already retried {max_retries} times — " if max_retries else ""
         return f"the API is overloaded or rate-limited; {retried}try again shortly"
@@ -468,8 +580,12 @@ def _status_hint(status: int, detail: str, model: str, base_url: str, max_retrie
     if status == 402:
         return "check the billing of the account that owns the API key"
     if status == 403:
+        if api != MESSAGES_API:
+            return f"the key may not use the {api}, or not in this workspace; check its permissions"
         return f"the key may not use this model or workspace; check its permissions for {model}"
     if status == 404:
+        if api != MESSAGES_API:
+            return f"check the id: it may have been deleted, or belong to another workspace than this key's ({base_url})"
         return f"check the model name {model!r} and the base URL {base_url}"
     if status in (400, 413, 422):
         return f"the API rejected the request itself ({detail}); sending it again will fail the same way"

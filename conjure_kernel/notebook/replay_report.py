@@ -33,6 +33,8 @@ class CellReport:
     message: str = ""
     tool_calls: int = 0
     """Calls that ran again to an end (server-side calls are replayed, not re-run)."""
+    hosted_calls: int = 0
+    """Calls that ran on Anthropic's side: shown as recorded, since they cannot run offline."""
     drift: list[dict[str, str]] = field(default_factory=list)
     skills_changed: list[str] = field(default_factory=list)
     error: str = ""
@@ -94,6 +96,7 @@ def _report(index: int, cell: nbformat.NotebookNode) -> CellReport:
                 for tool in turn.timeline.tools
                 if tool.state in ("ok", "error") and not tool.server
             )
+            report.hosted_calls = sum(1 for tool in turn.timeline.tools if tool.server)
             report.drift = turn.drift
             report.skills_changed = turn.skills_changed
             report.shown = str(data.get("text/plain", ""))
@@ -109,15 +112,22 @@ def _print_report(path: Path, reports: list[CellReport], *, strict: bool, quiet:
     if not quiet:
         for report in turns:
             lines += [f"> {report.message}", *report.shown.splitlines(), ""]
+    hosted = sum(r.hosted_calls for r in turns)
     lines.append(
         f"replayed {path.name}: {len(turns)} turn(s), "
         f"{sum(r.tool_calls for r in turns)} tool call(s) re-run"
+        + (
+            f", {hosted} hosted call(s) shown as recorded (hosted tools are not re-run offline)"
+            if hosted
+            else ""
+        )
     )
     for report in turns:
         state = f"{len(report.drift)} drifted" if report.drift else "same as recorded"
         message = report.message if len(report.message) <= 60 else report.message[:59] + "…"
+        hosted_calls = f", {report.hosted_calls} hosted (not re-run)" if report.hosted_calls else ""
         lines.append(
-            f"  cell {report.index}: {message!r}: {report.tool_calls} tool call(s), {state}"
+            f"  cell {report.index}: {message!r}: {report.tool_calls} tool call(s){hosted_calls}, {state}"
         )
         if report.ended_as_recorded:
             lines.append(f"    {report.ended_as_recorded}")

@@ -8,11 +8,13 @@
 Script lines: ``{"text": "..."}``, ``{"tool_use": {"name": ..., "input": {...}}}``,
 ``{"tool_uses": [{"name": ..., "input": {...}}, ...]}``,
 ``{"content": [block, ...], "stop_reason": "pause_turn", "container": {...}}`` (any blocks:
-thinking, server_tool_use, server tool results…),
+thinking, server_tool_use, server tool results…; ``"container": "auto"`` runs in the
+request's container or a new one),
 ``{"error": {"status": 529, "type": "overloaded_error", "message": "..."}}`` (optionally with
 ``"retry_after"`` seconds or ``"retry_after_ms"``),
 ``{"stream_error": {"type": "overloaded_error"}}``, ``{"truncated": {"text": "..."}}``;
-any line may add ``"delay": seconds``.
+any line may add ``"delay": seconds``. The Skills and Files APIs are served too (a
+skill upload is kept, and so are its versions).
 """
 
 from __future__ import annotations

@@ -12,6 +12,13 @@ Hosted code execution is scripted block by block, with the block builders below:
         stop_reason="pause_turn", container=replies.container(),
     ))
 
+With ``container=AUTO`` the reply runs in the request's own container, or a new one, as
+the real API answers; a file the sandbox "made" comes from ``api.hosted.add_file``::
+
+    report = api.hosted.add_file("report.xlsx", data)
+    api.script(replies.message(use, replies.bash_result(use["id"], file_ids=[report]),
+                               container=replies.AUTO))
+
 ``stream_events`` turns a finished message into the exact SSE event sequence the real
 API sends, so the SDK's own accumulator is what the tests exercise.
 
@@ -32,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "AUTO",
     "DisturbedReply",
     "ErrorReply",
     "MessageReply",
@@ -77,6 +85,8 @@ ERROR_STATUS = {
     "overloaded_error": 529,
 }
 """HTTP status of each API error type, for errors a non-streaming request gets up front."""
+AUTO = "auto"
+"""A reply's ``container``: the one the request names, else a new one (``hosted.HostedState``)."""
 
 
 @dataclass(frozen=True)
@@ -85,8 +95,9 @@ class MessageReply:
 
     content: tuple[dict[str, Any], ...]
     stop_reason: str = "end_turn"
-    container: Mapping[str, Any] | None = None
-    """The hosted container, sent in ``message_delta`` as the API does."""
+    container: Mapping[str, Any] | str | None = None
+    """The hosted container, sent in ``message_delta`` as the API does; ``AUTO`` for the
+    request's own container (or a new one), as the real API answers."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +111,8 @@ class ErrorReply:
     """Sent as ``retry-after``; note the SDK ignores 0 and falls back to its own backoff."""
     retry_after_ms: float | None = None
     """Sent as ``retry-after-ms``, which clients read before ``retry-after``."""
+    error_code: str | None = None
+    """Sent as ``error.details.error_code`` (``file_expired``…), which picks the SDK's class."""
 
 
 @dataclass(frozen=True)
@@ -177,7 +190,7 @@ def tool_uses(
 def message(
     *blocks: Mapping[str, Any],
     stop_reason: str = "end_turn",
-    container: Mapping[str, Any] | None = None,
+    container: Mapping[str, Any] | str | None = None,
 ) -> MessageReply:
     """Any content blocks (text, thinking, server tool use and results…) in one message."""
     return MessageReply(tuple(dict(block) for block in blocks), stop_reason, container)
@@ -269,8 +282,9 @@ def error(
     *,
     retry_after: float | None = None,
     retry_after_ms: float | None = None,
+    error_code: str | None = None,
 ) -> ErrorReply:
-    return ErrorReply(status, type, message, retry_after, retry_after_ms)
+    return ErrorReply(status, type, message, retry_after, retry_after_ms, error_code)
 
 
 def stream_error(

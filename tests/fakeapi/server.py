@@ -7,6 +7,11 @@ Usage numbers come from the requests themselves, including a prompt-cache simula
 (``PromptCache``), so tests and benchmarks can measure where cache breakpoints pay off.
 Requests the API would reject for their breakpoints (more than four, or one on a
 thinking block) get its 400.
+
+The hosted side (``hosted.HostedState``, at ``api.hosted``) serves the Skills and Files
+APIs and keeps code-execution containers. ``api.fail(method, path, reply)`` makes the
+next matching request of any route fail with ``reply`` (a 401 on an upload, a 403 on a
+download).
 """
 
 from __future__ import annotations
@@ -19,12 +24,16 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from email import policy
+from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
+from .hosted import FormPart, HostedState, Served
 from .replies import (
+    AUTO,
     ERROR_STATUS,
     DisturbedReply,
     ErrorReply,
@@ -53,6 +62,9 @@ class RecordedRequest:
     """Header names lower-cased."""
     body: Any
     """The parsed JSON body, or ``None`` when there was none or it was not JSON."""
+    query: dict[str, str] = field(default_factory=dict)
+    form: tuple[FormPart, ...] = ()
+    """The parts of a multipart body (a skill upload), in order."""
 
 
 class PromptCache:
@@ -164,6 +176,8 @@ class FakeMessagesAPI:
         self.log = log
         self.requests: list[RecordedRequest] = []
         self.cache = PromptCache()
+        self.hosted = HostedState()
+        self._failures: deque[tuple[str, str, ErrorReply]] = deque()
         self._address = (host, port)
         self._queue: deque[Reply] = deque()
         self._lock = threading.Lock()
@@ -187,6 +201,24 @@ class FakeMessagesAPI:
         """Queue replies; each request takes the oldest one."""
         with self._lock:
             self._queue.extend(replies)
+
+    def fail(self, method: str, path: str, reply: ErrorReply) -> None:
+        """Answer the next ``method`` request whose path starts with ``path`` with ``reply``."""
+        with self._lock:
+            self._failures.append((method, path, reply))
+
+    def failure_for(self, method: str, path: str) -> ErrorReply | None:
+        """The scripted failure for this request, taken off the queue; ``None`` if none."""
+        with self._lock:
+            for entry in self._failures:
+                if entry[0] == method and path.startswith(entry[1]):
+                    self._failures.remove(entry)
+                    return entry[2]
+        return None
+
+    def requests_to(self, method: str, path: str) -> list[RecordedRequest]:
+        """The recorded requests of one method whose path starts with ``path``."""
+        return [r for r in self.requests if r.method == method and r.path.startswith(path)]
 
     def start(self) -> FakeMessagesAPI:
         if self._server is None:
@@ -254,20 +286,34 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._handle()
 
+    def do_DELETE(self) -> None:
+        self._handle()
+
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.api.log is not None:
             self.server.api.log(format % args)
 
     def _handle(self) -> None:
         api = self.server.api
-        body = self._read_body()
-        path = urlsplit(self.path).path
+        raw = self.rfile.read(int(self.headers.get("content-length") or 0))
+        form = self._form(raw)
+        body = None if form else _json(raw)
+        url = urlsplit(self.path)
+        path, query = url.path, dict(parse_qsl(url.query))
         headers = {name.lower(): value for name, value in self.headers.items()}
-        api.record(RecordedRequest(self.command, path, headers, body))
+        api.record(RecordedRequest(self.command, path, headers, body, query, form))
         if api.latency:
             time.sleep(api.latency)
         try:
-            if (self.command, path) == ("POST", "/v1/messages"):
+            failure = api.failure_for(self.command, path)
+            hosted = None if failure else api.hosted.handle(self.command, path, query, form)
+            if failure is not None:
+                self._send_error(failure)
+            elif isinstance(hosted, ErrorReply):
+                self._send_error(hosted)
+            elif hosted is not None:
+                self._send_served(hosted)
+            elif (self.command, path) == ("POST", "/v1/messages"):
                 self._messages(body)
             elif (self.command, path) == ("POST", "/v1/messages/count_tokens"):
                 self._send_json(200, {"input_tokens": api.cache.count_tokens(body or {})})
@@ -277,12 +323,21 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
-    def _read_body(self) -> Any:
-        raw = self.rfile.read(int(self.headers.get("content-length") or 0))
-        try:
-            return json.loads(raw) if raw else None
-        except ValueError:
-            return None
+    def _form(self, raw: bytes) -> tuple[FormPart, ...]:
+        """The parts of a ``multipart/form-data`` body; ``()`` for any other body."""
+        kind = self.headers.get("content-type", "")
+        if not kind.startswith("multipart/form-data"):
+            return ()
+        head = f"Content-Type: {kind}\r\n\r\n".encode()
+        message = BytesParser(policy=policy.HTTP).parsebytes(head + raw)
+        return tuple(
+            FormPart(
+                str(part.get_param("name", header="content-disposition") or ""),
+                part.get_filename(),
+                part.get_payload(decode=True) or b"",
+            )
+            for part in message.iter_parts()
+        )
 
     def _messages(self, body: Any) -> None:
         if not isinstance(body, dict):
@@ -292,6 +347,10 @@ class _Handler(BaseHTTPRequestHandler):
         problem = _breakpoint_problem(body)
         if problem is not None:  # rejected before any reply is used, as the API would
             self._send_error(ErrorReply(400, "invalid_request_error", problem))
+            return
+        refused = api.hosted.container_problem(body)
+        if refused is not None:  # so is a container that expired or names unknown skills
+            self._send_error(refused)
             return
         try:
             reply = api.next_reply(body)
@@ -318,7 +377,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(reply)
         elif isinstance(reply, MessageReply):
             message = _message(
-                body, reply.content, reply.stop_reason, self.server.api.cache, reply.container
+                body,
+                reply.content,
+                reply.stop_reason,
+                self.server.api.cache,
+                self._container(reply, body),
             )
             if streaming:
                 self._send_events(stream_events(message), delay=event_delay)
@@ -330,6 +393,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_disturbed(reply, body, streaming=streaming, delay=event_delay)
         else:
             self._send_truncated(reply, body, streaming=streaming, delay=event_delay)
+
+    def _container(self, reply: MessageReply, body: dict[str, Any]) -> Mapping[str, Any] | None:
+        if reply.container == AUTO:
+            return self.server.api.hosted.container_for(body)
+        return reply.container if isinstance(reply.container, Mapping) else None
 
     def _send_stream_error(
         self, reply: StreamErrorReply, body: dict[str, Any], *, streaming: bool, delay: float
@@ -351,7 +419,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_reply(inner, body, streaming=False, event_delay=delay)
             return
         cache = self.server.api.cache
-        message = _message(body, inner.content, inner.stop_reason, cache, inner.container)
+        container = self._container(inner, body)
+        message = _message(body, inner.content, inner.stop_reason, cache, container)
         self._send_events(_disturbed(list(stream_events(message)), reply), delay=delay)
 
     def _send_truncated(
@@ -401,8 +470,20 @@ class _Handler(BaseHTTPRequestHandler):
             extra["retry-after-ms"] = f"{reply.retry_after_ms:g}"
         if reply.status == 500 and "fake Messages API" in reply.message:
             extra["x-should-retry"] = "false"  # a test-setup mistake: say it once, fast
-        error = {"type": "error", "error": {"type": reply.type, "message": reply.message}}
-        self._send_json(reply.status, error, extra)
+        error: dict[str, Any] = {"type": reply.type, "message": reply.message}
+        if reply.error_code is not None:
+            error["details"] = {"error_code": reply.error_code}
+        self._send_json(reply.status, {"type": "error", "error": error}, extra)
+
+    def _send_served(self, served: Served) -> None:
+        if isinstance(served.body, bytes):
+            self._start(
+                served.status, served.content_type, {"content-length": str(len(served.body))}
+            )
+            self.wfile.write(served.body)
+            self.wfile.flush()
+        else:
+            self._send_json(served.status, served.body)
 
     def _send_json(self, status: int, payload: Any, extra: Mapping[str, str] | None = None) -> None:
         data = json.dumps(payload).encode()
@@ -417,6 +498,13 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
+
+
+def _json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return None
 
 
 def _disturbed(
