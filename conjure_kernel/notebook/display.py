@@ -16,8 +16,10 @@ from __future__ import annotations
 import html
 import json
 import math
+import os
 import re
 import time
+import urllib.parse
 from typing import Any
 
 import mistune
@@ -105,8 +107,9 @@ class LiveTurnView:
         timeline = self._timeline.redacted(self._redact)
         spent = f" · {self._spend.short()} so far" if self._spend.tokens else ""
         footer = _footer_html(self._redact(self._header) + f" · running…{spent}")
+        body = _timeline_html(timeline, _Files("", os.getcwd()), running=True)
         return {
-            "text/html": f'<div class="conjure-turn">{_timeline_html(timeline, running=True)}{footer}</div>',
+            "text/html": f'<div class="conjure-turn">{body}{footer}</div>',
             "text/plain": "\n".join(_timeline_plain(timeline)),
         }
 
@@ -118,19 +121,24 @@ class LiveTurnView:
             self._handle.update(bundle, raw=True)
 
 
-def turn_bundle(record: TurnRecord, redact: Redact) -> dict[str, Any]:
+def turn_bundle(record: TurnRecord, redact: Redact, *, folder: str | None = None) -> dict[str, Any]:
     """The MIME bundle saved for a finished (or failed) turn, with secrets removed.
 
     The record is redacted once, as values, before anything is serialised or escaped,
-    so every part of the bundle is drawn from the same clean copy.
+    so every part of the bundle is drawn from the same clean copy. Files the turn
+    created under ``folder`` (the notebook's folder; by default the kernel's working
+    directory, which JupyterLab sets to it) are linked relative to it, images inline.
     """
     clean = record.redacted(redact)
+    files = _Files(clean.paths.get("workdir", ""), os.getcwd() if folder is None else folder)
     footer = _summary(clean)
     html_body = (
-        _timeline_html(clean.timeline, running=False) + _problems_html(clean) + _footer_html(footer)
+        _timeline_html(clean.timeline, files, running=False)
+        + _problems_html(clean)
+        + _footer_html(footer)
     )
     markdown = "\n\n".join(
-        [*_timeline_markdown(clean.timeline), *_problems_markdown(clean), f"*{footer}*"]
+        [*_timeline_markdown(clean.timeline, files), *_problems_markdown(clean), f"*{footer}*"]
     )
     return {
         TURN_MIME_TYPE: clean.to_json(),
@@ -171,6 +179,38 @@ def _notice_line(notice: NoticeEntry) -> str:
 
 def _file_line(file: FileEntry) -> str:
     return f"created {file.path}"
+
+
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp")
+"""Files shown inline as images; ``IMAGE_SUFFIXES`` in turnView.ts lists the same."""
+
+
+class _Files:
+    """Where created files can be linked from: the notebook's folder on the host."""
+
+    def __init__(self, workdir: str, folder: str) -> None:
+        self.workdir = workdir
+        """The session's workspace: a relative file path is relative to it."""
+        self.folder = folder
+
+    def link(self, path: str) -> str | None:
+        """``path`` as a URL relative to the folder (percent-encoded, so never a scheme
+        or a Markdown delimiter); None when the file lies outside it."""
+        full = os.path.join(self.workdir, path) if self.workdir else path
+        if not os.path.isabs(full) or not self.folder:
+            return None
+        try:
+            relative = os.path.relpath(os.path.normpath(full), os.path.normpath(self.folder))
+        except ValueError:  # another drive on Windows
+            return None
+        parts = relative.split(os.sep)
+        if relative == os.curdir or parts[0] == os.pardir:
+            return None
+        return "/".join(urllib.parse.quote(part, safe="") for part in parts)
+
+
+def _is_image(path: str) -> bool:
+    return path.lower().endswith(_IMAGE_SUFFIXES)
 
 
 def _approval_line(approval: ApprovalEntry) -> str:
@@ -218,11 +258,11 @@ def _tool_input(call: ToolCall) -> str:
 # -- renderings of the timeline --------------------------------------------------------
 
 
-def _timeline_html(timeline: Timeline, *, running: bool) -> str:
-    return "".join(_entry_html(entry, running=running) for entry in timeline.entries)
+def _timeline_html(timeline: Timeline, files: _Files, *, running: bool) -> str:
+    return "".join(_entry_html(entry, files, running=running) for entry in timeline.entries)
 
 
-def _entry_html(entry: Entry, *, running: bool) -> str:
+def _entry_html(entry: Entry, files: _Files, *, running: bool) -> str:
     if isinstance(entry, TextEntry):
         return f'<div class="conjure-answer">{_markdown(entry.text)}</div>'
     if isinstance(entry, ToolEntry):
@@ -233,11 +273,26 @@ def _entry_html(entry: Entry, *, running: bool) -> str:
             f"{html.escape(_notice_line(entry))}</div>"
         )
     if isinstance(entry, FileEntry):
-        return f'<div class="conjure-file">created <code>{html.escape(entry.path)}</code></div>'
+        return _file_html(entry, files)
     return (
         f'<div class="conjure-approval conjure-{_decision(entry)}">'
         f"<i>{html.escape(_approval_line(entry))}</i></div>"
     )
+
+
+def _file_html(file: FileEntry, files: _Files) -> str:
+    """``created PATH``: a link when the file lies in the notebook's folder, followed
+    by the image itself for an image."""
+    code = f"<code>{html.escape(file.path)}</code>"
+    link = files.link(file.path)
+    if link is None:
+        return f'<div class="conjure-file">created {code}</div>'
+    href = html.escape(link)
+    shown = f'created <a href="{href}">{code}</a>'
+    if _is_image(file.path):
+        name = html.escape(os.path.basename(file.path))
+        shown += f'<br><img src="{href}" alt="{name}" style="max-width:100%">'
+    return f'<div class="conjure-file">{shown}</div>'
 
 
 def _tool_html(tool: ToolEntry, *, running: bool) -> str:
@@ -257,7 +312,7 @@ def _tool_html(tool: ToolEntry, *, running: bool) -> str:
     )
 
 
-def _timeline_markdown(timeline: Timeline) -> list[str]:
+def _timeline_markdown(timeline: Timeline, files: _Files) -> list[str]:
     parts = []
     for entry in timeline.entries:
         if isinstance(entry, TextEntry):
@@ -268,11 +323,22 @@ def _timeline_markdown(timeline: Timeline) -> list[str]:
                 part += f"\n\n{_fenced(entry.result.content)}"
             parts.append(part)
         elif isinstance(entry, FileEntry):
-            parts.append(f"created `{entry.path}`")
+            parts.append(_file_markdown(entry, files))
         else:
             line = _notice_line(entry) if isinstance(entry, NoticeEntry) else _approval_line(entry)
             parts.append(f"*{_escape_markdown(line)}*")
     return parts
+
+
+def _file_markdown(file: FileEntry, files: _Files) -> str:
+    link = files.link(file.path)
+    if link is None:
+        return f"created `{file.path}`"
+    if _is_image(file.path):
+        return (
+            f"created `{file.path}`\n\n![{_escape_markdown(os.path.basename(file.path))}]({link})"
+        )
+    return f"created [`{file.path}`]({link})"
 
 
 def _timeline_plain(timeline: Timeline) -> list[str]:

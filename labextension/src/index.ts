@@ -37,6 +37,8 @@ export class RenderedConjureTurn extends Widget implements IRenderMime.IRenderer
     this._mimeType = options.mimeType;
     this._sanitizer = options.sanitizer;
     this._markdownParser = options.markdownParser ?? null;
+    this._resolver = options.resolver ?? null;
+    this._linkHandler = options.linkHandler ?? null;
   }
 
   /**
@@ -50,7 +52,12 @@ export class RenderedConjureTurn extends Widget implements IRenderMime.IRenderer
     const view = await renderTurn(
       model.data[this._mimeType],
       Private.textFallback(model),
-      { sanitizer: this._sanitizer, markdownParser: this._markdownParser }
+      {
+        sanitizer: this._sanitizer,
+        markdownParser: this._markdownParser,
+        resolver: this._resolver,
+        linkHandler: this._linkHandler
+      }
     );
     if (this.isDisposed || generation !== this._generation) {
       return;
@@ -73,6 +80,8 @@ export class RenderedConjureTurn extends Widget implements IRenderMime.IRenderer
   private _mimeType: string;
   private _sanitizer: IRenderMime.ISanitizer;
   private _markdownParser: IRenderMime.IMarkdownParser | null;
+  private _resolver: IRenderMime.IResolver | null;
+  private _linkHandler: IRenderMime.ILinkHandler | null;
   private _generation = 0;
 }
 

@@ -22,11 +22,14 @@ export const SUPPORTED_SCHEMA = 2;
 const PREFIX = 'jp-RenderedConjureTurn';
 
 /**
- * What the renderer's options provide for turning Markdown into safe HTML.
+ * What the renderer's options provide: for turning Markdown into safe HTML, and for
+ * linking created files (the notebook's resolver and link handler, when it has them).
  */
 export interface IMarkdownContext {
   sanitizer: IRenderMime.ISanitizer;
   markdownParser: IRenderMime.IMarkdownParser | null;
+  resolver?: IRenderMime.IResolver | null;
+  linkHandler?: IRenderMime.ILinkHandler | null;
 }
 
 /**
@@ -132,8 +135,15 @@ type Entry =
 
 async function renderRecord(record: JSONObject, context: IMarkdownContext): Promise<ITurnView> {
   const children: Promise<HTMLElement>[] = [];
+  const workdir = String(asObject(record.paths).workdir ?? '');
   for (const entry of record.schema === 1 ? stepEntries(record) : timelineEntries(record)) {
-    children.push(entry.kind === 'text' ? renderMarkdown(entry.text, context) : Promise.resolve(line(entry)));
+    if (entry.kind === 'text') {
+      children.push(renderMarkdown(entry.text, context));
+    } else if (entry.kind === 'file') {
+      children.push(fileLine(entry.path, workdir, context));
+    } else {
+      children.push(Promise.resolve(line(entry)));
+    }
   }
   const built = await Promise.all(children);
   built.push(...problems(record), footer(record));
@@ -143,7 +153,7 @@ async function renderRecord(record: JSONObject, context: IMarkdownContext): Prom
 /**
  * A non-text entry's element.
  */
-function line(entry: Exclude<Entry, { kind: 'text' }>): HTMLElement {
+function line(entry: Exclude<Entry, { kind: 'text' | 'file' }>): HTMLElement {
   switch (entry.kind) {
     case 'tool':
       return toolCall(entry);
@@ -152,17 +162,90 @@ function line(entry: Exclude<Entry, { kind: 'text' }>): HTMLElement {
       node.dataset.level = entry.level;
       return node;
     }
-    case 'file': {
-      const node = el('div', `${PREFIX}-file`, 'created ');
-      node.append(el('code', `${PREFIX}-filePath`, entry.path));
-      return node;
-    }
     case 'approval': {
       const node = el('div', `${PREFIX}-approval`, approvalLine(entry));
       node.dataset.decision = decision(entry.allowed);
       return node;
     }
   }
+}
+
+/**
+ * Files shown inline as images (`_IMAGE_SUFFIXES` in display.py).
+ */
+const IMAGE_SUFFIXES = ['.png', '.jpg', '.jpeg', '.gif', '.svg', '.webp'];
+
+/**
+ * `created PATH`: a link when the file lies in the session's workdir, followed by the
+ * image itself for an image. The workdir is the kernel's working directory unless
+ * configured otherwise, and JupyterLab starts the kernel in the notebook's folder, so
+ * the path relative to it resolves against the notebook's folder, as display.py's
+ * links (relative to the kernel's working directory) do. The notebook's resolver turns
+ * it into a download URL and its link handler opens the file in JupyterLab; without
+ * them (outside JupyterLab) the relative URL is used as it is.
+ */
+async function fileLine(path: string, workdir: string, context: IMarkdownContext): Promise<HTMLElement> {
+  const node = el('div', `${PREFIX}-file`, 'created ');
+  const code = el('code', `${PREFIX}-filePath`, path);
+  const relative = relativeUrl(path, workdir);
+  if (relative === null) {
+    node.append(code);
+    return node;
+  }
+  let url = relative;
+  let serverPath: string | null = null;
+  if (context.resolver) {
+    try {
+      const resolved = await context.resolver.resolveUrl(relative);
+      url = await context.resolver.getDownloadUrl(resolved);
+      serverPath = decodeURIComponent(resolved);
+    } catch {
+      url = relative;
+    }
+  }
+  const link = el('a', `${PREFIX}-fileLink`);
+  link.setAttribute('href', url);
+  link.append(code);
+  if (serverPath !== null && context.linkHandler) {
+    context.linkHandler.handleLink(link, serverPath);
+  }
+  node.append(link);
+  const lower = path.toLowerCase();
+  if (IMAGE_SUFFIXES.some(suffix => lower.endsWith(suffix))) {
+    const image = el('img', `${PREFIX}-fileImage`);
+    image.setAttribute('src', url);
+    image.setAttribute('alt', path.split('/').pop() ?? '');
+    node.append(image);
+  }
+  return node;
+}
+
+/**
+ * A host path (absolute, or relative to the workdir) as a URL relative to the
+ * workdir, each segment percent-encoded (so never a scheme); null when it lies
+ * outside the workdir or the workdir is unknown.
+ */
+function relativeUrl(path: string, workdir: string): string | null {
+  if (!workdir.startsWith('/')) {
+    return null;
+  }
+  const normal = (text: string): string[] => {
+    const parts: string[] = [];
+    for (const part of text.split('/')) {
+      if (part === '..') {
+        parts.pop();
+      } else if (part && part !== '.') {
+        parts.push(part);
+      }
+    }
+    return parts;
+  };
+  const base = normal(workdir);
+  const full = normal(path.startsWith('/') ? path : `${workdir}/${path}`);
+  if (full.length <= base.length || base.some((part, index) => full[index] !== part)) {
+    return null;
+  }
+  return full.slice(base.length).map(encodeURIComponent).join('/');
 }
 
 /**
@@ -461,7 +544,61 @@ function diff(text: string): HTMLElement {
 }
 
 /**
- * model · backend · tokens in (cache reads) / out · replayed · unusual stop reason.
+ * `$0.042`; the tokens when nothing was priced, and a note when part was not
+ * (`Spend.short` in conjure_kernel/clients/pricing.py).
+ */
+function spendShort(spend: JSONObject): string {
+  const dollars = Number(spend.dollars) || 0;
+  const tokens = Number(spend.tokens) || 0;
+  if (spend.unpriced && !dollars) {
+    return `${tokens.toLocaleString('en-US')} tokens`;
+  }
+  return formatDollars(dollars) + (spend.unpriced ? ' + tokens at an unknown price' : '');
+}
+
+/**
+ * `$1,234.50`; under a dollar, two significant digits (`$0.42`, `$0.0042`), as
+ * `format_dollars` in pricing.py.
+ */
+function formatDollars(dollars: number): string {
+  if (dollars >= 1 || dollars <= 0) {
+    return `$${fixed(dollars, 2, true)}`;
+  }
+  const digits = Math.min(Math.max(2, 1 - Math.floor(Math.log10(dollars))), 8);
+  return `$${fixed(dollars, digits, false)}`;
+}
+
+/**
+ * `value` with `digits` decimals, rounded as Python's `format` rounds: from the
+ * number's exact decimal expansion, ties to even (`toFixed` would round 0.125 up).
+ */
+function fixed(value: number, digits: number, grouped: boolean): string {
+  const size = Math.abs(value);
+  if (!Number.isFinite(value) || size >= 1e21) {
+    return value.toFixed(digits);
+  }
+  const [whole, fraction] = size.toFixed(100).split('.');
+  let kept = whole + fraction.slice(0, digits);
+  const rest = fraction.slice(digits);
+  const odd = Number(kept[kept.length - 1]) % 2 === 1;
+  if (rest[0] > '5' || (rest[0] === '5' && (/[1-9]/.test(rest.slice(1)) || odd))) {
+    const out = kept.split('');
+    let index = out.length - 1;
+    while (index >= 0 && out[index] === '9') {
+      out[index--] = '0';
+    }
+    kept = (index < 0 ? '1' : '') + out.map((digit, at) => (at === index ? String(Number(digit) + 1) : digit)).join('');
+  }
+  let integer = kept.slice(0, kept.length - digits);
+  if (grouped) {
+    integer = integer.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  }
+  const sign = value < 0 && /[1-9]/.test(kept) ? '-' : '';
+  return sign + integer + (digits ? `.${kept.slice(kept.length - digits)}` : '');
+}
+
+/**
+ * model · backend · tokens in (cache reads) / out · spend · replayed · unusual stop reason.
  */
 function footer(record: JSONObject): HTMLElement {
   const usage = asObject(record.usage);
@@ -474,6 +611,9 @@ function footer(record: JSONObject): HTMLElement {
   }
   tokens += ` / ${count('output_tokens').toLocaleString('en-US')} out`;
   const parts = [String(record.model ?? ''), `${String(record.backend ?? '')} backend`, tokens];
+  if (isObject(record.spend) && isObject(record.total_spend)) {
+    parts.push(`${spendShort(record.spend)} this turn, ${spendShort(record.total_spend)} in this notebook`);
+  }
   if (record.replayed) {
     parts.push('replayed from the recording');
   }

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from conjure_kernel.clients.base import ModelResponse, Usage
+from conjure_kernel.clients.pricing import Spend
 from conjure_kernel.conversation.transcript import TurnRecord, TurnRecorder
 from conjure_kernel.errors import ModelError, TurnInterrupted
 from conjure_kernel.events import (
@@ -35,12 +36,15 @@ from conjure_kernel.events import (
 )
 from conjure_kernel.tools.values import ToolCall, ToolResult
 
-__all__ = ["EVENTS", "SCENARIOS", "record_of"]
+__all__ = ["EVENTS", "FOLDER", "SCENARIOS", "record_of"]
 
 VERSION = "golden"
 """Pinned, so a release does not change every golden file."""
 
 MODEL = "claude-golden"
+
+FOLDER = "/home/me/project"
+"""The session's workdir and the notebook's folder: created files under it are linked."""
 
 LS = ToolCall("toolu_ls", "bash_tool", {"command": "ls -1", "description": "List the files"})
 VIEW = ToolCall("toolu_view", "view", {"path": "page.html"})
@@ -199,6 +203,7 @@ def hosted() -> list[Event]:
         ServerToolCallFinished(HOSTED_EDIT, edit_result),
         ModelStepFinished(1, first),
         FileCreated("/home/me/project/outputs/chart.png", HOSTED_RUN.id),
+        FileCreated("/home/me/project/outputs/sales summary.csv", HOSTED_RUN.id),
         Notice("the Files API was slow; the download was retried once", "warning"),
         TextDelta("The chart is ready. Cleaning up needs your permission."),
         ModelStepFinished(2, second),
@@ -218,7 +223,7 @@ def hosted() -> list[Event]:
 
 def record_of(events: list[Event]) -> TurnRecord:
     """The record the session would save: folded by ``TurnRecorder``, version pinned."""
-    recorder = TurnRecorder(skills={"word-stats": "c0ffee"}, paths={"workdir": "/home/me/project"})
+    recorder = TurnRecorder(skills={"word-stats": "c0ffee"}, paths={"workdir": FOLDER})
     for event in events:
         recorder.add(event)
     assert recorder.record is not None
@@ -244,6 +249,10 @@ def replayed() -> TurnRecord:
         }
     ]
     record.skills_changed = ["word-stats"]
+    # A model without a price this turn; a notebook total whose cents are a tie (.125,
+    # exact in binary) that both renderers must round to even, as Python's format does.
+    record.spend = Spend(0.0, 2460, unpriced=True)
+    record.total_spend = Spend(1234.125, 12_345_678, unpriced=True)
     return record
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from golden.scenarios import SCENARIOS
+from golden.scenarios import FOLDER, SCENARIOS
 
 from conjure_kernel.conversation.transcript import TURN_SCHEMA, TurnRecord
 from conjure_kernel.notebook.display import TURN_MIME_TYPE, turn_bundle
@@ -37,7 +37,7 @@ def record_text(data: dict[str, Any]) -> str:
 
 
 def rendered_files(record: TurnRecord) -> dict[str, str]:
-    bundle = turn_bundle(record, str)
+    bundle = turn_bundle(record, str, folder=FOLDER)
     return {suffix: bundle[mime] for suffix, mime in RENDERINGS.items()}
 
 

@@ -113,6 +113,90 @@ for (const name of RECORDS.filter(n => JSON.parse(read(n, '.record.json')).timel
   });
 }
 
+for (const name of RECORDS) {
+  test(`${name}: the footer says what the Python footer says`, async () => {
+    const record = JSON.parse(read(name, '.record.json'));
+    const { node } = await render(record, read(name, '.txt'));
+    // The Markdown rendering ends with the Python footer in emphasis: *model · … *.
+    const python = read(name, '.md').trim().split('\n').pop().slice(1, -1);
+    assert.equal(node.querySelector(`.${PREFIX}-footer`).textContent, python);
+  });
+}
+
+test('the golden records check a footer with spend', () => {
+  assert.ok(RECORDS.some(name => JSON.parse(read(name, '.record.json')).total_spend));
+});
+
+test('spend reads as Spend.short writes it', async () => {
+  // Expected strings from conjure_kernel.clients.pricing.Spend(...).short().
+  const cases = [
+    [{ dollars: 0.0425, tokens: 10 }, '$0.043'],
+    [{ dollars: 0.00375, tokens: 10 }, '$0.0037'],
+    [{ dollars: 0.995, tokens: 10 }, '$0.99'],
+    [{ dollars: 0.999, tokens: 10 }, '$1.00'],
+    [{ dollars: 0, tokens: 0 }, '$0.00'],
+    [{ dollars: 2.675, tokens: 10, unpriced: true }, '$2.67 + tokens at an unknown price'],
+    [{ dollars: 999999.995, tokens: 10 }, '$999,999.99'],
+    [{ dollars: 999.996, tokens: 10 }, '$1,000.00'],
+    [{ dollars: 0.0995, tokens: 10 }, '$0.100'],
+    [{ dollars: 0, tokens: 1234567, unpriced: true }, '1,234,567 tokens']
+  ];
+  const record = JSON.parse(read('plain_answer', '.record.json'));
+  for (const [spend, expected] of cases) {
+    const { node } = await render({ ...record, spend, total_spend: spend }, '');
+    const footer = node.querySelector(`.${PREFIX}-footer`).textContent;
+    assert.ok(footer.includes(`${expected} this turn, ${expected} in this notebook`), footer);
+  }
+});
+
+test('a created file in the workdir is a link, an image is shown too, one outside is text', async () => {
+  const record = JSON.parse(read('hosted', '.record.json'));
+  record.timeline.push({ type: 'file', path: '/elsewhere/<b>x</b>.png', tool_use_id: '' });
+  record.timeline.push({ type: 'file', path: 'plots/a:b.svg', tool_use_id: '' });
+  const { node } = await render(record, '');
+  const files = [...node.querySelectorAll(`.${PREFIX}-file`)];
+  assert.deepEqual(
+    files.map(file => [
+      file.textContent,
+      file.querySelector('a')?.getAttribute('href') ?? null,
+      file.querySelector('img')?.getAttribute('src') ?? null
+    ]),
+    [
+      ['created /home/me/project/outputs/chart.png', 'outputs/chart.png', 'outputs/chart.png'],
+      ['created /home/me/project/outputs/sales summary.csv', 'outputs/sales%20summary.csv', null],
+      ['created /elsewhere/<b>x</b>.png', null, null],
+      ['created plots/a:b.svg', 'plots/a%3Ab.svg', 'plots/a%3Ab.svg']
+    ]
+  );
+  assert.equal(node.querySelector('b'), null);
+  // The Python HTML links the same files to the same places.
+  const html = read('hosted', '.html');
+  assert.match(html, /<a href="outputs\/chart.png">.*<img src="outputs\/chart.png"/);
+  assert.match(html, /<a href="outputs\/sales%20summary.csv">/);
+});
+
+test('with the notebook\'s resolver, a file links to its download URL and opens in JupyterLab', async () => {
+  const handled = [];
+  const context = {
+    ...CONTEXT,
+    resolver: {
+      resolveUrl: async url => `work/nb/${url}`,
+      getDownloadUrl: async path => `/files/${path}?_xsrf=1`
+    },
+    linkHandler: { handleLink: (node, path) => handled.push([node.tagName, path]) }
+  };
+  const view = await renderTurn(JSON.parse(read('hosted', '.record.json')), '', context);
+  const node = document.createElement('div');
+  node.append(...view.children);
+  const file = node.querySelector(`.${PREFIX}-file`);
+  assert.equal(file.querySelector('a').getAttribute('href'), '/files/work/nb/outputs/chart.png?_xsrf=1');
+  assert.equal(file.querySelector('img').getAttribute('src'), '/files/work/nb/outputs/chart.png?_xsrf=1');
+  assert.deepEqual(handled, [
+    ['A', 'work/nb/outputs/chart.png'],
+    ['A', 'work/nb/outputs/sales summary.csv']
+  ]);
+});
+
 test('the comparison notices a line the renderer does not show', async () => {
   const record = JSON.parse(read('hosted', '.record.json'));
   record.timeline = record.timeline.filter(entry => entry.type !== 'notice');

@@ -170,6 +170,30 @@ def test_html_escapes_notices_files_and_approvals():
     assert rendered.count("&lt;script&gt;") == 4  # the notice, the file, the prompt, the reason
 
 
+def test_files_in_the_notebook_folder_are_links_and_images_show_inline(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    events = [
+        TurnStarted("hi", "anthropic", "m"),
+        FileCreated(str(tmp_path / "out" / "<b onclick='x'>.PNG")),
+        FileCreated(str(tmp_path / "data (1).csv")),
+        FileCreated(str(tmp_path.parent / "outside.png")),
+    ]
+    bundle = turn_bundle(record_of(events), str)
+    rendered = bundle["text/html"]
+    encoded = "out/%3Cb%20onclick%3D%27x%27%3E.PNG"
+    assert "<b " not in rendered
+    assert f'<a href="{encoded}"><code>{html.escape(str(tmp_path))}/out/&lt;b onclick' in rendered
+    assert f'<img src="{encoded}" alt="&lt;b onclick=&#x27;x&#x27;&gt;.PNG"' in rendered
+    assert '<a href="data%20%281%29.csv">' in rendered
+    assert f"created <code>{html.escape(str(tmp_path.parent))}/outside.png</code>" in rendered
+    assert rendered.count("<img") == 1
+    markdown = bundle["text/markdown"]
+    assert f"![\\<b onclick='x'\\>.PNG]({encoded})" in markdown
+    assert f"created [`{tmp_path}/data (1).csv`](data%20%281%29.csv)" in markdown
+    assert f"created `{tmp_path.parent}/outside.png`" in markdown
+    assert bundle["text/plain"].splitlines()[1] == f"[created {tmp_path}/data (1).csv]"
+
+
 def test_html_escapes_the_error_and_drift_reports():
     record = make_record(
         error={"error": "ModelError", "message": f"bad {SCRIPT}", "hint": f"see {SCRIPT}"},
