@@ -89,11 +89,11 @@ from ..tools.values import ToolCall, ToolResult
 from .base import SessionOptions, TurnOptions
 from .gate import PermissionMode
 from .local import host_workdir
-from .loop import _repair_history
+from .loop import _repair_history, drop_unanswered_server_calls
 from .settings import Setting
 
 if TYPE_CHECKING:
-    from anthropic.types import MessageParam
+    pass
 
 __all__ = ["MAX_SKILLS", "AnthropicBackend", "AnthropicSession"]
 
@@ -104,7 +104,6 @@ ENVIRONMENT = (
     "the files your code writes there are downloaded for the user."
 )
 NO_CLIENT_TOOLS = "not run: the anthropic backend runs only Anthropic's hosted tools"
-_THINKING = frozenset({"thinking", "redacted_thinking"})
 
 
 @dataclass(kw_only=True)
@@ -310,7 +309,7 @@ class _HostedTurn:
                 )
             yield TurnEnded(response.stop_reason, "".join(self.texts), self.usage)
         finally:
-            _drop_unanswered_server_calls(history, turn_start)
+            drop_unanswered_server_calls(history, turn_start)
             _repair_history(history, turn_start, answered)
 
     async def _upload_skills(self) -> AsyncIterator[Event]:
@@ -501,28 +500,3 @@ def _replaced(container: dict[str, Any], why: str) -> Notice:
         "files and state of the old one",
         "warning",
     )
-
-
-def _drop_unanswered_server_calls(history: list[MessageParam], turn_start: int) -> None:
-    """Take out of this turn's messages the server tool calls it never saw answered.
-
-    A pause cut short (an interrupt, a failed continuation, the continuation limit)
-    leaves one at the end; the API refuses a history holding it. A message left with
-    nothing but thinking goes too. Changed messages are copies: the recorded steps stay
-    as received.
-    """
-    turn = [m for m in history[turn_start:] if m["role"] == "assistant"]
-    blocks = [b for m in turn if not isinstance(m["content"], str) for b in m["content"]]
-    answered = {block.get("tool_use_id") for block in blocks}  # type: ignore[union-attr]
-    for index in range(len(history) - 1, turn_start, -1):
-        message = history[index]
-        if message["role"] != "assistant" or isinstance(message["content"], str):
-            continue
-        content: list[Any] = list(message["content"])
-        kept = [b for b in content if b.get("type") != "server_tool_use" or b["id"] in answered]
-        if len(kept) == len(content):
-            continue
-        if any(block.get("type") not in _THINKING for block in kept):
-            history[index] = {**message, "content": kept}
-        else:
-            del history[index]

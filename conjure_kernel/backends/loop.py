@@ -55,7 +55,7 @@ from .gate import Gate
 if TYPE_CHECKING:
     from anthropic.types import MessageParam
 
-__all__ = ["INTERRUPTED", "answer", "run_tool_loop"]
+__all__ = ["INTERRUPTED", "answer", "drop_unanswered_server_calls", "run_tool_loop"]
 
 INTERRUPTED = "interrupted by the user before this tool call finished"
 
@@ -231,3 +231,31 @@ def answer(tool_use_id: str, result: ToolResult | None) -> dict[str, Any]:
             "is_error": True,
         }
     return result.to_param()
+
+
+_THINKING = frozenset({"thinking", "redacted_thinking"})
+
+
+def drop_unanswered_server_calls(history: list[MessageParam], turn_start: int) -> None:
+    """Take out of this turn's messages the server tool calls it never saw answered.
+
+    A pause cut short (an interrupt, a failed continuation, the continuation limit)
+    leaves one at the end; the API refuses a history holding it. A message left with
+    nothing but thinking goes too. Changed messages are copies: the recorded steps stay
+    as received.
+    """
+    turn = [m for m in history[turn_start:] if m["role"] == "assistant"]
+    blocks = [b for m in turn if not isinstance(m["content"], str) for b in m["content"]]
+    answered = {block.get("tool_use_id") for block in blocks}  # type: ignore[union-attr]
+    for index in range(len(history) - 1, turn_start, -1):
+        message = history[index]
+        if message["role"] != "assistant" or isinstance(message["content"], str):
+            continue
+        content: list[Any] = list(message["content"])
+        kept = [b for b in content if b.get("type") != "server_tool_use" or b["id"] in answered]
+        if len(kept) == len(content):
+            continue
+        if any(block.get("type") not in _THINKING for block in kept):
+            history[index] = {**message, "content": kept}
+        else:
+            del history[index]

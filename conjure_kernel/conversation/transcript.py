@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._version import __version__
-from ..backends.loop import answer
+from ..backends.loop import answer, drop_unanswered_server_calls
 from ..clients.base import ModelResponse, Usage
 from ..clients.pricing import Spend
 from ..clients.replay_client import RecordedTurn
@@ -96,6 +96,7 @@ class TurnRecord:
                 messages.append(
                     {"role": "user", "content": [answer(i, results.get(i)) for i in pending]}
                 )
+        drop_unanswered_server_calls(messages, 0)  # a hosted pause cut short leaves one
         return messages
 
     def to_recorded_turn(self) -> RecordedTurn:

@@ -513,3 +513,40 @@ def test_redacted_replaces_the_secret_in_every_text_and_leaves_the_original():
     assert json.dumps(record.to_json()) == before
     assert clean.timeline.tools[0].call.input == {"command": "echo [secret]", "env": ["[secret]"]}
     assert clean.usage == record.usage and clean.timeline.tools[0].result.duration == 1.0
+
+
+def test_restore_leaves_out_a_server_call_whose_pause_was_cut_short():
+    """A hosted step paused after a server call; the turn was stopped before it went on.
+
+    The API refuses a history with that unanswered call, so restore drops it (and keeps
+    the rest of the step) just as the live session did.
+    """
+    paused = ModelResponse(
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "text", "text": "Running it."},
+                {
+                    "type": "server_tool_use",
+                    "id": "srv_1",
+                    "name": "bash_code_execution",
+                    "input": {"command": "make report"},
+                },
+            ],
+        },
+        "pause_turn",
+        Usage(1, 1),
+    )
+    record = record_of(
+        [
+            TurnStarted("make the report", "anthropic", "claude-test"),
+            ModelStepFinished(1, paused),
+            TurnFailed(TurnInterrupted("the turn was interrupted by the user")),
+        ]
+    )
+    messages = TurnRecord.from_json(record.to_json()).history_messages()
+    assert messages == [
+        {"role": "user", "content": "make the report"},
+        {"role": "assistant", "content": [{"type": "text", "text": "Running it."}]},
+    ]
+    assert record.steps[0].message["content"][1]["id"] == "srv_1"  # the recording is untouched
