@@ -17,7 +17,9 @@ like any other.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
+import signal
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -142,21 +144,39 @@ class TurnRunner:
         ``tool_use`` unanswered in the history (every later request would fail) and
         the turn unsaved. The wait is bounded by ``_CANCEL_GRACE`` all the same.
         """
-        deadline = time.monotonic() + _CANCEL_GRACE
-        asked = False
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                if not asked:  # inside the guard: an interrupt may land even here, and
-                    # asking twice is harmless (a cancelled future ignores a second cancel)
-                    self._loop.call_soon_threadsafe(future.cancel)
-                    asked = True
-                item = inbox.get(timeout=min(left, _POLL_SECONDS))
-                if item is _DONE:
-                    return
-                if isinstance(item, _CallerWork):  # the turn is stopping: nothing more runs
-                    item.cancel()
-            except (queue.Empty, KeyboardInterrupt):
-                continue
+        with _interrupts_held():
+            deadline = time.monotonic() + _CANCEL_GRACE
+            asked = False
+            while (left := deadline - time.monotonic()) > 0:
+                try:
+                    if not asked:  # asking twice is harmless: a cancelled future ignores it
+                        self._loop.call_soon_threadsafe(future.cancel)
+                        asked = True
+                    item = inbox.get(timeout=min(left, _POLL_SECONDS))
+                    if item is _DONE:
+                        return
+                    if isinstance(item, _CallerWork):  # the turn is stopping: nothing more runs
+                        item.cancel()
+                except (queue.Empty, KeyboardInterrupt):  # off the main thread, Ctrl-C raises
+                    continue
+
+
+@contextlib.contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """Ignore Ctrl-C while a cancelled turn cleans up, when on the main thread.
+
+    A ``KeyboardInterrupt`` can be raised between any two bytecodes, also outside every
+    ``try`` that would absorb it; a handler that does nothing leaves no such gap. The
+    previous handler comes back afterwards, so later interrupts act as before.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: None)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _next(inbox: queue.SimpleQueue[object]) -> object:
