@@ -49,6 +49,7 @@ from traitlets import Float, Int, Unicode
 from traitlets.config import Configurable
 
 from ..errors import IncompleteResponse, MissingApiKey, ModelError
+from ..tools.output import one_line
 from .base import (
     CREDENTIAL_ENV_VARS,
     DEFAULT_MODEL,
@@ -661,7 +662,7 @@ def _tool_input(block: Any) -> dict[str, Any]:
     """A finished tool block's input; JSON that parsed to a list or a string is no call to run."""
     if not isinstance(block.input, dict):
         raise ModelError(
-            f"the model sent tool input that is not a JSON object: {_clip(json.dumps(block.input))}",
+            f"the model sent tool input that is not a JSON object: {one_line(json.dumps(block.input), 80)}",
             hint="send the message again",
         )
     return dict(block.input)
@@ -670,27 +671,21 @@ def _tool_input(block: Any) -> dict[str, Any]:
 def _unreadable_stream(err: Exception, request_id: str | None, secret: str | None) -> ModelError:
     """One line on what was wrong with a stream the SDK could not read (see ``_UNREADABLE_STREAM``)."""
     if isinstance(err, json.JSONDecodeError):
-        what = f"an event's data is not valid JSON: {_clip(err.doc)}"
+        what = f"an event's data is not valid JSON: {one_line(err.doc, 80)}"
     elif isinstance(err, UnicodeDecodeError):
-        what = f"it holds bytes that are not UTF-8: {_clip(repr(err.object[err.start : err.end + 20]))}"
+        what = f"it holds bytes that are not UTF-8: {one_line(repr(err.object[err.start : err.end + 20]), 80)}"
     elif isinstance(err, ValueError) and "tool parameter JSON" in str(err):
         what = "the model sent tool input that is not valid JSON"
     elif isinstance(err, IndexError):
         what = "an event names a content block that the stream never started"
     else:
-        what = f"an event is not shaped as the API defines it ({type(err).__name__}: {_clip(str(err))})"
+        what = f"an event is not shaped as the API defines it ({type(err).__name__}: {one_line(str(err), 80)})"
     request = f" (request id {request_id})" if request_id else ""
     return ModelError(
         _redact(f"the Messages API sent a stream that cannot be read: {what}{request}", secret),
         cause=err,
         hint="the answer was dropped; send the message again",
     )
-
-
-def _clip(text: str, limit: int = 80) -> str:
-    """``text`` cut to one short line, so garbage from the wire never floods the output."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else f"{text[: limit - 1]}…"
 
 
 def _duration(seconds: float) -> str:

@@ -149,8 +149,7 @@ class Spend:
 
 def spend_of(model: str, usage: Usage) -> Spend:
     """The spend of one request to ``model`` that used ``usage``."""
-    tokens = usage.input_tokens + usage.output_tokens
-    tokens += usage.cache_creation_input_tokens + usage.cache_read_input_tokens
+    tokens = usage.all_input + usage.output_tokens
     price = price_of(model)
     if price is None:
         return Spend(0.0, tokens, unpriced=bool(tokens))

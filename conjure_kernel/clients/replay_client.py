@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import RecordingMismatch, ReplayedFailure
+from ..tools.output import one_line
 from .base import (
     CREDENTIAL_ENV_VARS,
     ModelRequest,
@@ -106,7 +107,7 @@ class ReplayClient:
             )
         raise RecordingMismatch(
             f"no recorded turn matches this message{self._where()} (the cell was edited since "
-            f"it was recorded): {_shorten(message)!r}",
+            f"it was recorded): {one_line(message, 80)!r}",
             hint=hint,
         )
 
@@ -244,8 +245,3 @@ def _diff(recorded: tuple[str, bool], now: tuple[str, bool]) -> str:
     if recorded[1] != now[1]:
         lines.append(f"error flag: recorded {recorded[1]}, re-run {now[1]}")
     return "\n".join(lines[:40])
-
-
-def _shorten(text: str, limit: int = 80) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

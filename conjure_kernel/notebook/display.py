@@ -416,7 +416,7 @@ def _problems_plain(record: TurnRecord) -> list[str]:
 
 def _summary(record: TurnRecord) -> str:
     usage = record.usage
-    tokens = f"{usage.input_tokens + usage.cache_read_input_tokens + usage.cache_creation_input_tokens:,} in"
+    tokens = f"{usage.all_input:,} in"
     if usage.cache_read_input_tokens:
         tokens += f" ({usage.cache_read_input_tokens:,} from cache)"
     parts = [record.model, f"{record.backend} backend", f"{tokens} / {usage.output_tokens:,} out"]

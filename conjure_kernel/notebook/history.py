@@ -14,6 +14,7 @@ from ..clients.base import Usage
 from ..clients.pricing import Spend
 from ..conversation.budget import turn_spend
 from ..conversation.transcript import TurnRecord
+from ..tools.output import one_line
 
 __all__ = ["history_bundle"]
 
@@ -61,9 +62,7 @@ def history_bundle(
 
 
 def _row(number: int, turn: TurnRecord, redact: Callable[[str], str]) -> tuple[str, ...]:
-    message = redact(" ".join(turn.message.split()))
-    if len(message) > _MESSAGE_WIDTH:
-        message = message[: _MESSAGE_WIDTH - 1] + "…"
+    message = one_line(redact(" ".join(turn.message.split())), _MESSAGE_WIDTH)
     tools = ", ".join(call.name for call, _ in turn.tool_calls) or "-"
     ended = turn.error["error"] if turn.error else (turn.stop_reason or "-")
     spend = turn_spend(turn).short() if not turn.replayed else "replayed"
@@ -81,7 +80,4 @@ def _row(number: int, turn: TurnRecord, redact: Callable[[str], str]) -> tuple[s
 
 def _tokens(usage: Usage) -> str:
     """Input as the API bills it (uncached + cache writes + cache reads), cache reads apart."""
-    total_in = (
-        usage.input_tokens + usage.cache_creation_input_tokens + usage.cache_read_input_tokens
-    )
-    return f"{total_in:,} ({usage.cache_read_input_tokens:,}) / {usage.output_tokens:,}"
+    return f"{usage.all_input:,} ({usage.cache_read_input_tokens:,}) / {usage.output_tokens:,}"

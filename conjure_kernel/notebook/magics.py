@@ -29,6 +29,7 @@ from ..clients.base import DEFAULT_MODEL, ModelClient
 from ..clients.replay_client import ReplayClient
 from ..errors import BackendSettingError, ConjureError, SkillError, TurnInterrupted, UnknownBackend
 from ..skills.discovery import find_skills
+from ..tools.output import one_line
 from .guard_magics import GuardMagics
 from .history import history_bundle
 from .recording import export_markdown, export_notebook, read_turns, resolve_notebook
@@ -294,7 +295,7 @@ class ConjureMagics(Magics):
                     hint="fix the SKILL.md; `python -m conjure_kernel skills validate PATH` checks every rule",
                 )
         for skill in self.session.skills:
-            print(f"{skill.name}: {_shorten(skill.description, 100)}  ({skill.origin})")
+            print(f"{skill.name}: {one_line(skill.description, 100)}  ({skill.origin})")
         if not self.session.skills:
             print("no skills loaded; add some with %skills PATH")
 
@@ -417,12 +418,6 @@ def _finish_despite_interrupts(view: TurnView, record: TurnRecord | None) -> Non
             return
         except KeyboardInterrupt:
             continue
-
-
-def _shorten(text: str, limit: int) -> str:
-    """``text`` on one line, cut to ``limit`` characters with an ellipsis when longer."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _replay_client(notebook: Path) -> ReplayClient:

@@ -15,6 +15,7 @@ from typing import Any
 from ..conversation.transcript import TurnRecord
 from ..conversation.turn import Redact
 from ..errors import RecordingError
+from ..tools.output import one_line
 from .display import TURN_MIME_TYPE, turn_bundle
 from .kernelspec import NOTEBOOK_KERNELSPEC
 from .secrets import Redactor
@@ -101,10 +102,8 @@ def read_notebook(path: Path) -> Any:
     try:
         return nbformat.read(os.fspath(path), as_version=4)
     except Exception as error:  # nbformat raises many kinds for a broken file
-        reason = " ".join(str(error).split())
-        reason = reason if len(reason) <= 120 else reason[:119] + "…"
         raise RecordingError(
-            f"{path}: not a readable notebook ({type(error).__name__}: {reason})",
+            f"{path}: not a readable notebook ({type(error).__name__}: {one_line(str(error), 120)})",
             hint="open it in JupyterLab to repair it, or take it again from version control",
         ) from None
 

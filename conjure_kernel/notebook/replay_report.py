@@ -18,6 +18,7 @@ from nbclient import NotebookClient
 
 from ..conversation.transcript import TurnRecord
 from ..errors import RecordingError
+from ..tools.output import one_line
 from .display import TURN_MIME_TYPE
 from .recording import read_notebook
 from .secrets import Redactor
@@ -124,7 +125,7 @@ def _print_report(path: Path, reports: list[CellReport], *, strict: bool, quiet:
     )
     for report in turns:
         state = f"{len(report.drift)} drifted" if report.drift else "same as recorded"
-        message = report.message if len(report.message) <= 60 else report.message[:59] + "…"
+        message = one_line(report.message, 60)
         hosted_calls = f", {report.hosted_calls} hosted (not re-run)" if report.hosted_calls else ""
         lines.append(
             f"  cell {report.index}: {message!r}: {report.tool_calls} tool call(s){hosted_calls}, {state}"

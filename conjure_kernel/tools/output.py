@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from .values import ExecResult, Gap
 
-__all__ = ["StreamCapture", "format_exec_result", "truncate_output"]
+__all__ = ["StreamCapture", "format_exec_result", "one_line", "truncate_output"]
 
 
 class StreamCapture:
@@ -126,7 +126,7 @@ _COMMAND_LINE_CHARS = 80
 def _describe_background(processes: Sequence[tuple[int, str]]) -> str:
     """Tell the model what outlives the call, so it neither waits for it nor starts it twice."""
     listed = [
-        f"pid {pid}: {_shorten(command, _COMMAND_LINE_CHARS)}"
+        f"pid {pid}: {one_line(command, _COMMAND_LINE_CHARS)}"
         for pid, command in processes[:_BACKGROUND_LISTED]
     ]
     if len(processes) > _BACKGROUND_LISTED:
@@ -140,7 +140,10 @@ def _describe_background(processes: Sequence[tuple[int, str]]) -> str:
     )
 
 
-def _shorten(text: str, limit: int) -> str:
+def one_line(text: str, limit: int) -> str:
+    """``text`` on one line (whitespace runs folded), cut to ``limit`` characters with an
+    ellipsis when longer: for a message, command or error quoted inside another line."""
+    text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
