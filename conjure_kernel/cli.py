@@ -1,4 +1,5 @@
-"""``python -m conjure_kernel kernel | install | skills validate|list|upload|delete | replay``.
+"""``python -m conjure_kernel kernel | install | skills validate|list|upload|delete | replay |
+docker build``.
 
 Kept apart from the kernel so that each command imports only what it uses. The
 kernelspec starts the kernel with the explicit ``kernel`` command; anything that is
@@ -111,6 +112,24 @@ def _parser() -> argparse.ArgumentParser:
         "--quiet", action="store_true", help="Print the drift report only, not the conversation."
     )
     replay.set_defaults(run=_replay)
+
+    docker = commands.add_parser("docker", help="Manage the docker backend's sandbox.")
+    docker_commands = docker.add_subparsers(required=True, metavar="ACTION")
+    build = docker_commands.add_parser(
+        "build", help="Build the sandbox image the docker backend runs tools in."
+    )
+    build.add_argument(
+        "--offline",
+        action="store_true",
+        help="Build without a registry: mmdebstrap from Debian's mirror, then docker import.",
+    )
+    build.add_argument("--tag", help="Image tag (default: conjure-sandbox:latest).")
+    build.add_argument(
+        "--host",
+        metavar="URL",
+        help="Docker engine to use (default: DOCKER_HOST or the local one).",
+    )
+    build.set_defaults(run=_docker_build)
     return parser
 
 
@@ -201,6 +220,15 @@ def _with_client(work: Callable[[AnthropicClient], Awaitable[int]]) -> int:
             await client.aclose()
 
     return asyncio.run(run())
+
+
+def _docker_build(args: argparse.Namespace) -> int:
+    from .backends.docker.images import DEFAULT_IMAGE, build_image
+
+    tag = args.tag or DEFAULT_IMAGE
+    build_image(tag, offline=args.offline, host=args.host)
+    print(f"built {tag}")
+    return 0
 
 
 def _print_error(error: ConjureError) -> None:

@@ -52,6 +52,9 @@ class SessionOptions:
     hidden_env: AbstractSet[str] = frozenset()
     """Environment variables the tools must not see (secrets). Read at each command, not
     copied: a name added while the session is open is hidden from the next command on."""
+    owner: str = ""
+    """Who holds the session (the kernel's id), for what a backend leaves on a shared
+    engine: a sandbox names it, so it can be traced back."""
 
 
 @dataclass

@@ -56,6 +56,7 @@ class Session:
         skills: Iterable[Skill] = (),
         settings: Mapping[str, Any] | None = None,
         setting_defaults: Mapping[str, Any] | None = None,
+        backend_defaults: Mapping[str, Mapping[str, Any]] | None = None,
         namespace: dict[str, Any] | None = None,
         hidden_env: AbstractSet[str] = frozenset(),
         max_output_chars: int = 30_000,
@@ -63,18 +64,24 @@ class Session:
         max_tokens: int = 16000,
         permissions: Permissions | None = None,
         budget: Budget | None = None,
+        owner: str = "",
     ) -> None:
         self.client = client
         self.model = model
         self.skills: list[Skill] = list(skills)
         self.setting_defaults: dict[str, Any] = dict(setting_defaults or {})
         """Configured defaults for backend settings, by setting name (``timeout``…)."""
+        self.backend_defaults = {name: dict(v) for name, v in (backend_defaults or {}).items()}
+        """Configured defaults for one backend's settings, by backend name; they win over
+        ``setting_defaults``."""
         self.namespace = namespace
         self.hidden_env = hidden_env
         """Environment variables the tools must not see; a live set that may grow."""
         self.max_output_chars = max_output_chars
         self.max_iterations = max_iterations
         self.max_tokens = max_tokens
+        self.owner = owner
+        """Who holds the conversation (the kernel's id); backends label what they make with it."""
         self.backend = get_backend(backend) if isinstance(backend, str) else backend
         self.options = self._options_for(self.backend, settings or {})
         self.permissions = permissions or Permissions("auto")
@@ -131,10 +138,12 @@ class Session:
         self.backend, self.options, self._backend_session = new_backend, new_options, new_session
 
     def _options_for(self, backend: Backend, settings: Mapping[str, Any]) -> SessionOptions:
-        values = parse_settings(
-            backend.settings, settings, self.setting_defaults, backend=backend.backend_type
+        name = backend.backend_type
+        defaults = {**self.setting_defaults, **self.backend_defaults.get(name, {})}
+        values = parse_settings(backend.settings, settings, defaults, backend=name)
+        return SessionOptions(
+            values, self.max_output_chars, self.namespace, self.hidden_env, self.owner
         )
-        return SessionOptions(values, self.max_output_chars, self.namespace, self.hidden_env)
 
     def reset(self) -> None:
         """Forget the conversation and start the backend afresh; keep backend, skills and model.

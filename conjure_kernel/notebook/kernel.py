@@ -17,7 +17,7 @@ from ipykernel.kernelapp import IPKernelApp
 from traitlets import List
 
 from .._version import __version__
-from .extension import load_ipython_extension
+from .extension import load_ipython_extension, unload_ipython_extension
 from .recording import runner
 
 __all__ = ["ConjureKernel", "is_chat_cell", "launch", "route_cell"]
@@ -73,6 +73,11 @@ class ConjureKernel(IPythonKernel):
         _start_next_to_the_notebook()
         self.shell.input_transformers_cleanup.insert(0, route_cell)
         load_ipython_extension(self.shell)
+
+    def do_shutdown(self, restart: bool) -> dict[str, Any]:
+        """Close the conversation first: its backend's processes and sandbox end with it."""
+        unload_ipython_extension(self.shell)
+        return super().do_shutdown(restart)
 
     async def do_is_complete(self, code: str) -> dict[str, str]:
         if is_chat_cell(code):

@@ -19,7 +19,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import display
-from traitlets import Bool, Float, Int, List, Type, Unicode, observe
+from traitlets import Bool, Dict, Float, Int, List, Type, Unicode, observe
 from traitlets.config import Configurable
 from traitlets.utils.importstring import import_item
 
@@ -71,6 +71,11 @@ class ConjureMagics(Magics):
     )
     max_tokens = Int(16000, help="max_tokens of each Messages API call.").tag(config=True)
     tool_timeout = Float(300.0, help="Seconds before one tool call is killed.").tag(config=True)
+    backend_settings = Dict(
+        value_trait=Dict(),
+        help="Default key=value settings per backend, e.g. {'docker': {'memory': '1g'}}; "
+        "what %backend NAME key=value gives wins.",
+    ).tag(config=True)
     secret_env_vars = List(
         Unicode(), help="Environment variables whose values never appear in saved output."
     ).tag(config=True)
@@ -132,6 +137,8 @@ class ConjureMagics(Magics):
             model=self.model,
             backend=self.default_backend,
             setting_defaults={"workdir": self.workdir, "timeout": self.tool_timeout},
+            backend_defaults=self.backend_settings,
+            owner=_kernel_id(),
             namespace=self._namespace,
             hidden_env=self.redact.names,  # %secret names: hidden from the tools as they grow
             max_iterations=self.max_iterations,
@@ -418,6 +425,17 @@ def _finish_despite_interrupts(view: TurnView, record: TurnRecord | None) -> Non
             return
         except KeyboardInterrupt:
             continue
+
+
+def _kernel_id() -> str:
+    """The running kernel's id (from its connection file's name); empty outside a kernel."""
+    try:
+        from ipykernel.connect import get_connection_file
+
+        name = Path(get_connection_file()).stem
+    except Exception:  # IPython in a terminal: no kernel, no connection file
+        return ""
+    return name.removeprefix("kernel-")
 
 
 def _replay_client(notebook: Path) -> ReplayClient:

@@ -1,0 +1,179 @@
+"""The docker backend: the same chat as ``local``, with the tools in a sandbox container.
+
+One container per session, made on first use from a local image, with no network,
+memory, CPU and process limits, a non-root user, no capabilities and a read-only root
+file system; every limit is a setting, and ``%backend`` shows them all. The engine is
+the local one, ``DOCKER_HOST``'s, or ``host=``'s; a remote engine keeps the workspace
+in a volume and copies what commands change back to the host folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import secrets
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from ...clients.base import ModelClient
+from ...errors import BackendSettingError
+from ...events import Event, Notice
+from ...skills.prompt import render_system_prompt
+from ...skills.skill import Skill
+from ...tools.workspace import WorkspaceTools
+from ..base import ExecutorBackend, ExecutorSession, SessionOptions, TurnOptions
+from ..gate import PermissionMode
+from ..local import host_workdir
+from ..settings import Setting
+from .engine import connect, engine_name, require_image
+from .images import DEFAULT_IMAGE
+from .sandbox import SKILLS_ROOT, WORKSPACE, SandboxSpec, sandbox_user
+from .workspace import DockerWorkspace
+
+__all__ = ["DockerBackend", "DockerSession"]
+
+_MEMORY = re.compile(r"^\d+(\.\d+)?[bkmg]?$", re.IGNORECASE)
+_LOCAL_URLS = ("http+docker://localhost", "http+docker://localnpipe")
+"""docker-py's base URLs for a unix socket and a Windows named pipe: engines on this host."""
+
+
+@dataclass(kw_only=True)
+class DockerSession(ExecutorSession):
+    """One conversation's sandbox, described with every limit in force."""
+
+    backend_type: str = "docker"
+    workspace: DockerWorkspace
+    timeout: float = 300.0
+
+    @property
+    def paths(self) -> dict[str, str]:
+        skills = {f"skill:{s.name}": f"{SKILLS_ROOT}/{s.name}" for s in self.skills}
+        return {"workdir": WORKSPACE, **skills}
+
+    def describe(self) -> str:
+        spec = self.workspace.spec
+        uid, gid = spec.user
+        where = (
+            f"a volume copied back to {spec.workdir}"
+            if spec.remote
+            else f"{spec.workdir} mounted at {WORKSPACE}"
+        )
+        return (
+            f"docker: sandbox {spec.image} on {engine_name(spec.host)}, workspace {where} "
+            f"(network={spec.network}, memory={spec.memory}, cpus={spec.cpus:g}, "
+            f"pids={spec.pids}, timeout={self.timeout:g} s; user {uid}:{gid}, read-only root, "
+            f"no capabilities, skills read-only at {SKILLS_ROOT})"
+        )
+
+
+class DockerBackend(ExecutorBackend):
+    """Runs the skill tools in a sandbox container through the Docker SDK."""
+
+    backend_type: ClassVar[str] = "docker"
+    permission_mode: ClassVar[PermissionMode] = "auto"
+    """The sandbox is the safeguard: commands run without asking, since they reach only
+    the container and the workspace folder."""
+    settings: ClassVar[tuple[Setting, ...]] = (
+        Setting(
+            "image", str, DEFAULT_IMAGE, "sandbox image (build it: conjure-kernel docker build)"
+        ),
+        Setting("memory", str, "512m", "memory limit, swap included (e.g. 512m, 2g)"),
+        Setting("cpus", float, 1.0, "CPUs the sandbox may use", positive=True),
+        Setting("pids", int, 256, "most processes at once in the sandbox", positive=True),
+        Setting("network", str, "none", "network access", choices=("none", "bridge")),
+        Setting(
+            "workdir",
+            str,
+            "",
+            "host folder mounted at /workspace; empty: the kernel's working directory",
+        ),
+        Setting("timeout", float, 300.0, "seconds before one tool call is killed", positive=True),
+        Setting(
+            "host",
+            str,
+            "",
+            "engine address (unix://, tcp://, ssh://); empty: DOCKER_HOST or the local engine",
+        ),
+    )
+
+    async def open_session(self, skills: Sequence[Skill], options: SessionOptions) -> DockerSession:
+        """Reach the engine and check the image now, so ``%backend docker`` fails at once
+        with the reason; the container itself is made by the first tool call."""
+        values = options.settings
+        if not _MEMORY.match(values["memory"]):
+            raise BackendSettingError(
+                f"memory={values['memory']}: expected a size such as 512m or 2g"
+            )
+        workdir = host_workdir(values["workdir"])
+        client = await asyncio.to_thread(connect, values["host"])
+        try:
+            await asyncio.to_thread(require_image, client, values["image"], values["host"])
+        except BaseException:
+            client.close()
+            raise
+        remote = not client.api.base_url.startswith(_LOCAL_URLS)
+        spec = SandboxSpec(
+            image=values["image"],
+            memory=values["memory"],
+            cpus=values["cpus"],
+            pids=values["pids"],
+            network=values["network"],
+            host=values["host"],
+            workdir=workdir,
+            skills=tuple(skills),
+            session=secrets.token_hex(6),
+            kernel=options.owner,
+            remote=remote,
+            environment={"LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg"},
+        )
+        workspace = DockerWorkspace(client, spec)
+        timeout = float(values["timeout"])
+        return DockerSession(
+            workdir=workdir,
+            workspace=workspace,
+            timeout=timeout,
+            skills=tuple(skills),
+            executor=WorkspaceTools(
+                workspace, timeout=timeout, max_output_chars=options.max_output_chars
+            ),
+            system_prompt=render_system_prompt(
+                skills,
+                location=lambda skill: f"{SKILLS_ROOT}/{skill.name}/SKILL.md",
+                environment=_environment(spec),
+            ),
+        )
+
+    async def chat(
+        self,
+        session: DockerSession,
+        message: str,
+        api_callback: ModelClient,
+        options: TurnOptions,
+    ) -> AsyncIterator[Event]:
+        """The shared tool loop, with the sandbox's notices (a new container, a restarted
+        shell) put in the trace right after the call that caused them."""
+        notices = session.workspace.notices
+        turn = super().chat(session, message, api_callback, options)
+        async with contextlib.aclosing(turn) as events:
+            async for event in events:
+                yield event
+                while notices:
+                    yield Notice(notices.pop(0), "warning")
+
+    async def close(self, session: DockerSession) -> None:
+        await super().close(session)
+        session.workspace.client.close()
+
+
+def _environment(spec: SandboxSpec) -> str:
+    network = "no network access" if spec.network == "none" else "network access"
+    uid, _ = sandbox_user(spec.remote)
+    return (
+        "Your tools run in a sandbox container (Linux, bash, Python 3, "
+        f"{network}, user id {uid}). The working directory is {WORKSPACE}; files you "
+        f"create there are the user's. Skills are read-only under {SKILLS_ROOT}. Commands "
+        "run in one shell that keeps its current directory and exported variables "
+        "between calls."
+    )

@@ -1,0 +1,207 @@
+"""Reaching a Docker engine, and finding the sandboxes on it again.
+
+Every container and volume the backend makes carries ``conjure.*`` labels: the session,
+the kernel, the owning process and host, and the creation time. Listing and clean-up go
+by those labels only, since an engine may be shared with other people's containers.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import time
+from dataclasses import dataclass
+
+import docker
+import docker.errors
+
+from ...errors import BackendUnavailable
+
+__all__ = [
+    "LABEL",
+    "SandboxInfo",
+    "collect_garbage",
+    "connect",
+    "engine_name",
+    "list_sandboxes",
+    "owner_labels",
+    "require_image",
+]
+
+LABEL = "conjure.session"
+"""The label every sandbox container and volume has; its value is the session's id."""
+_OWNER_HOST = "conjure.owner-host"
+_OWNER_PID = "conjure.owner-pid"
+_CREATED = "conjure.created"
+_KERNEL = "conjure.kernel"
+_FALLBACK_HINT = "or switch to tools on this machine with the local backend"
+
+
+def engine_name(host: str) -> str:
+    """How messages name the engine: its address, or ``DOCKER_HOST``'s, or the local one."""
+    return host or os.environ.get("DOCKER_HOST", "") or "the local Docker engine"
+
+
+def connect(host: str = "", *, timeout: float = 60) -> docker.DockerClient:
+    """A client for the engine at ``host`` (empty: ``DOCKER_HOST``, else the local socket),
+    checked with a ping; each way of failing gets its own message and next step."""
+    try:
+        client = (
+            docker.DockerClient(base_url=host, timeout=timeout)
+            if host
+            else docker.from_env(timeout=timeout)
+        )
+        client.ping()
+    except docker.errors.DockerException as error:
+        raise _unreachable(host, error) from None
+    return client
+
+
+def _unreachable(host: str, error: Exception) -> BackendUnavailable:
+    detail = str(error)
+    where = engine_name(host)
+    remote = bool(host or os.environ.get("DOCKER_HOST"))
+    if "PermissionError" in detail or "Permission denied" in detail:
+        return BackendUnavailable(
+            f"permission denied on {where}'s socket",
+            hint=f"add yourself to the docker group (then log in again), {_FALLBACK_HINT}",
+        )
+    if remote:
+        return BackendUnavailable(
+            f"the Docker engine at {where} is not reachable: {_short(detail)}",
+            hint=f"check the address and that the engine listens there, {_FALLBACK_HINT}",
+        )
+    if shutil.which("dockerd") is None and shutil.which("docker") is None:
+        return BackendUnavailable(
+            "Docker is not installed on this machine",
+            hint=(
+                "install it (Debian: apt-get install docker.io; elsewhere Docker Desktop), "
+                f"or run `bash scripts/docker-setup.sh` from a conjure-kernel clone, {_FALLBACK_HINT}"
+            ),
+        )
+    return BackendUnavailable(
+        f"the Docker engine is not running ({_short(detail)})",
+        hint=(
+            "start it (`sudo systemctl start docker`, or `sudo dockerd &` where there is no "
+            f"service manager), {_FALLBACK_HINT}"
+        ),
+    )
+
+
+def _short(detail: str) -> str:
+    return detail.splitlines()[0][:300] if detail else "no answer"
+
+
+def require_image(client: docker.DockerClient, image: str, host: str = "") -> None:
+    """Fail with how to build the image when the engine does not have it.
+
+    Checked before a container is made: creating one from a missing image would try a
+    pull, whose error names a registry rather than the missing image.
+    """
+    try:
+        client.images.get(image)
+    except docker.errors.ImageNotFound:
+        on = f" --host {host}" if host else ""
+        raise BackendUnavailable(
+            f"the sandbox image {image} is not on {engine_name(host)}",
+            hint=(
+                f"build it with `python -m conjure_kernel docker build{on}` "
+                f"(add --offline where no registry is reachable), or choose another with "
+                "image=NAME"
+            ),
+        ) from None
+    except docker.errors.DockerException as error:
+        raise _unreachable(host, error) from None
+
+
+def owner_labels(session: str, kernel: str) -> dict[str, str]:
+    """The labels of a new sandbox: enough to tell later whether its owner is gone."""
+    return {
+        LABEL: session,
+        _KERNEL: kernel,
+        _OWNER_HOST: socket.gethostname(),
+        _OWNER_PID: str(os.getpid()),
+        _CREATED: str(int(time.time())),
+    }
+
+
+@dataclass(frozen=True)
+class SandboxInfo:
+    """A sandbox container as ``docker ps`` shows it."""
+
+    name: str
+    session: str
+    kernel: str
+    owner: str
+    status: str
+    created: float
+    orphaned: bool
+    """Its owning process is gone (it can only be told for owners on this host) or it no
+    longer runs: nothing will ever use it again."""
+
+    @property
+    def age(self) -> float:
+        return time.time() - self.created
+
+
+def list_sandboxes(client: docker.DockerClient) -> list[SandboxInfo]:
+    """Every conjure sandbox on the engine, running or not, oldest first."""
+    found = []
+    for container in client.containers.list(all=True, filters={"label": LABEL}):
+        labels = container.labels
+        host, pid = labels.get(_OWNER_HOST, ""), labels.get(_OWNER_PID, "")
+        owner_gone = host == socket.gethostname() and not _alive(pid)
+        found.append(
+            SandboxInfo(
+                name=container.name,
+                session=labels.get(LABEL, ""),
+                kernel=labels.get(_KERNEL, ""),
+                owner=f"{host}:{pid}",
+                status=container.status,
+                created=float(labels.get(_CREATED, "0") or 0),
+                orphaned=owner_gone or container.status not in ("running", "created"),
+            )
+        )
+    return sorted(found, key=lambda info: info.created)
+
+
+def collect_garbage(client: docker.DockerClient, *, everything: bool = False) -> list[str]:
+    """Remove orphaned sandboxes (or, with ``everything``, all of them) and the volumes no
+    sandbox uses any more; the names of what went."""
+    removed = []
+    for info in list_sandboxes(client):
+        if everything or info.orphaned:
+            _remove_container(client, info.name)
+            removed.append(info.name)
+    in_use = {info.session for info in list_sandboxes(client)}
+    for volume in client.volumes.list(filters={"label": LABEL}):
+        if volume.attrs.get("Labels", {}).get(LABEL) not in in_use:
+            try:
+                volume.remove(force=True)
+            except docker.errors.APIError:  # a container outside our labels still uses it
+                continue
+            removed.append(volume.name)
+    return removed
+
+
+def _remove_container(client: docker.DockerClient, name: str) -> None:
+    try:
+        client.api.remove_container(name, force=True)
+    except docker.errors.NotFound:  # it removed itself meanwhile (auto-remove)
+        pass
+    except docker.errors.APIError as error:
+        if "already in progress" not in str(error):
+            raise
+
+
+def _alive(pid: str) -> bool:
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True

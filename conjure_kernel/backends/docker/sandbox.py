@@ -1,0 +1,295 @@
+"""The sandbox container of one session: its limits, its mounts, and its dead-man's switch.
+
+The container's main process is ``cat`` reading a stdin that only this kernel holds
+open (``StdinOnce``, attached before start). When the kernel dies, even by ``kill -9``,
+the engine closes that stdin, ``cat`` ends, and ``auto_remove`` deletes the container
+within a fraction of a second. Commands run in it through ``docker exec`` (the shell).
+
+On a local engine the workspace and the skills are host folders bind-mounted; a remote
+engine cannot see this machine's folders, so both live in labelled volumes the kernel
+fills through the archive API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import os
+import posixpath
+import tarfile
+import tempfile
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+from docker.types import Mount
+
+from ...errors import BackendError, BackendUnavailable
+from ...skills.skill import Skill
+from .engine import engine_name, owner_labels
+
+__all__ = ["SKILLS_ROOT", "WORKSPACE", "Sandbox", "SandboxSpec", "sandbox_user"]
+
+WORKSPACE = "/workspace"
+SKILLS_ROOT = "/mnt/skills"
+HOME = "/home/agent"
+SANDBOX_UID = 1000
+"""The image's ``agent`` user, who runs commands where the kernel's own user cannot."""
+MAX_SEED_BYTES = 256 * 1024 * 1024
+"""The most a host workspace may hold to be copied into a remote engine's volume."""
+
+
+def sandbox_user(remote: bool) -> tuple[int, int]:
+    """The uid and gid commands run as.
+
+    Locally, the kernel's own user, so files created in the bind-mounted workspace are
+    the person's; but never root: a root kernel's sandbox runs as ``agent`` in group 0,
+    and the workspace hands ownership back after each command (see ``Sandbox``). On a
+    remote engine, ``agent``: the kernel writes the host copies itself.
+    """
+    uid, gid = os.getuid(), os.getgid()
+    if remote or uid == 0:
+        return SANDBOX_UID, SANDBOX_UID if remote else gid
+    return uid, gid
+
+
+@dataclass(frozen=True)
+class SandboxSpec:
+    """What a sandbox is made of: the image, the limits, where the workspace is."""
+
+    image: str
+    memory: str
+    cpus: float
+    pids: int
+    network: str
+    host: str
+    workdir: Path
+    """The workspace on the host: bind-mounted, or copied to and from a volume."""
+    skills: Sequence[Skill] = ()
+    session: str = ""
+    kernel: str = ""
+    remote: bool = False
+    environment: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def user(self) -> tuple[int, int]:
+        return sandbox_user(self.remote)
+
+
+class Sandbox:
+    """A created and started container, its switch socket, and its volumes."""
+
+    def __init__(self, client: docker.DockerClient, spec: SandboxSpec, container: str) -> None:
+        self.client = client
+        self.spec = spec
+        self.container = container
+        self._switch: Any = None
+        self.stopped = threading.Event()
+        """Set as soon as the container ends: the engine closes the switch's stream."""
+        self._volumes: list[str] = []
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
+
+    @classmethod
+    async def create(cls, client: docker.DockerClient, spec: SandboxSpec) -> Sandbox:
+        """Create and start the container (about 0.2 s on a warm engine)."""
+        return await asyncio.to_thread(cls._create, client, spec)
+
+    @classmethod
+    def _create(cls, client: docker.DockerClient, spec: SandboxSpec) -> Sandbox:
+        api = client.api
+        sandbox = cls(client, spec, "")
+        try:
+            mounts, binds = sandbox._mounts()
+            uid, gid = spec.user
+            host_config = api.create_host_config(
+                auto_remove=True,
+                init=True,
+                network_mode=spec.network,
+                mem_limit=spec.memory,
+                memswap_limit=spec.memory,
+                nano_cpus=int(spec.cpus * 1e9),
+                pids_limit=spec.pids,
+                read_only=True,
+                tmpfs={
+                    "/tmp": "rw,exec,nosuid,nodev,mode=1777",
+                    HOME: f"rw,exec,nosuid,nodev,mode=0700,uid={uid},gid={gid}",
+                },
+                cap_drop=["ALL"],
+                security_opt=["no-new-privileges"],
+                binds=binds,
+                mounts=mounts,
+            )
+            sandbox.container = api.create_container(
+                spec.image,
+                entrypoint=["cat"],
+                stdin_open=True,  # with detach=False: StdinOnce, the dead-man's switch
+                user=f"{uid}:{gid}",
+                working_dir=WORKSPACE,
+                environment=spec.environment,
+                labels=owner_labels(spec.session, spec.kernel),
+                name=f"conjure-{spec.session}",
+                host_config=host_config,
+                network_disabled=spec.network == "none",
+            )["Id"]
+            # stdout too: a stream with output to send ends when the container does
+            sandbox._switch = api.attach_socket(
+                sandbox.container, params={"stdin": 1, "stdout": 1, "stream": 1}
+            )
+            threading.Thread(target=sandbox._watch, name="conjure-switch", daemon=True).start()
+            if spec.remote:
+                sandbox._fill_volumes()
+            api.start(sandbox.container)
+        except docker.errors.ImageNotFound:
+            sandbox._remove()
+            raise BackendUnavailable(
+                f"the sandbox image {spec.image} is not on {engine_name(spec.host)}",
+                hint="build it with `python -m conjure_kernel docker build --offline`",
+            ) from None
+        except docker.errors.DockerException as error:
+            sandbox._remove()
+            raise BackendError(
+                f"could not start the sandbox container: {error}",
+                hint="check the image and the limits (memory=, cpus=, pids=) with %backend docker",
+            ) from None
+        except BaseException:
+            sandbox._remove()
+            raise
+        return sandbox
+
+    def _mounts(self) -> tuple[list[Mount], dict[str, dict[str, str]]]:
+        """Volumes (remote engine) or bind mounts (local) for the workspace and the skills."""
+        spec = self.spec
+        if spec.remote:
+            labels = owner_labels(spec.session, spec.kernel)
+            workspace = f"conjure-{spec.session}-workspace"
+            skills = f"conjure-{spec.session}-skills"
+            for name in (workspace, skills):
+                self.client.volumes.create(name, labels=labels)
+                self._volumes.append(name)
+            return [
+                Mount(WORKSPACE, workspace, type="volume"),
+                Mount(SKILLS_ROOT, skills, type="volume", read_only=True),
+            ], {}
+        binds = {str(spec.workdir): {"bind": WORKSPACE, "mode": "rw"}}
+        for skill in spec.skills:
+            binds[str(skill.root)] = {"bind": f"{SKILLS_ROOT}/{skill.name}", "mode": "ro"}
+        if os.getuid() != 0:  # give the kernel's user a name and a home inside
+            for target, text in _identity_files(*spec.user).items():
+                binds[self._scratch_file(target, text)] = {"bind": target, "mode": "ro"}
+        elif spec.workdir.stat().st_uid == 0:  # root's sandbox writes through group 0
+            spec.workdir.chmod(spec.workdir.stat().st_mode | 0o070)
+        return [], binds
+
+    def _scratch_file(self, target: str, text: str) -> str:
+        if self._scratch is None:
+            self._scratch = tempfile.TemporaryDirectory(prefix="conjure-sandbox-")
+        path = Path(self._scratch.name) / Path(target).name
+        path.write_text(text)
+        return str(path)
+
+    def _fill_volumes(self) -> None:
+        """Copy the host workspace and the skills into the volumes of a remote sandbox.
+
+        Skills go through a container that is created but never started, with the
+        skills volume writable: the sandbox itself mounts it read-only.
+        """
+        uid, gid = self.spec.user
+        api = self.client.api
+        archive = _archive(_workspace_files(self.spec.workdir), uid, gid)
+        api.put_archive(self.container, WORKSPACE, archive)
+        if not self.spec.skills:
+            return
+        loader = api.create_container(
+            self.spec.image,
+            entrypoint=["true"],
+            labels=owner_labels(self.spec.session, self.spec.kernel),
+            host_config=api.create_host_config(
+                mounts=[Mount(SKILLS_ROOT, self._volumes[1], type="volume")]
+            ),
+        )["Id"]
+        try:
+            files = [
+                (
+                    path,
+                    posixpath.normpath(f"{skill.name}/{path.relative_to(skill.root).as_posix()}"),
+                )
+                for skill in self.spec.skills
+                for path in [skill.root, *sorted(skill.root.rglob("*"))]
+            ]
+            api.put_archive(loader, SKILLS_ROOT, _archive(files, uid, gid))
+        finally:
+            api.remove_container(loader, force=True)
+
+    def _watch(self) -> None:
+        """Wait, in a thread, for the switch's stream to end: the container has stopped."""
+        sock = getattr(self._switch, "_sock", self._switch)
+        with contextlib.suppress(OSError):
+            while sock.recv(4096):
+                pass
+        self.stopped.set()
+
+    async def remove(self) -> None:
+        """Remove the container (its processes die with it) and its volumes."""
+        await asyncio.to_thread(self._remove)
+
+    def _remove(self) -> None:
+        if self._switch is not None:
+            with contextlib.suppress(Exception):
+                self._switch.close()
+        if self.container:
+            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                self.client.api.remove_container(self.container, force=True)
+        for volume in self._volumes:
+            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                self.client.api.remove_volume(volume, force=True)
+        if self._scratch is not None:
+            self._scratch.cleanup()
+
+
+def _identity_files(uid: int, gid: int) -> dict[str, str]:
+    """/etc/passwd and /etc/group naming the kernel's uid ``agent``: ``whoami`` and
+    programs that look up the home folder work as they would for the image's own user."""
+    return {
+        "/etc/passwd": f"root:x:0:0:root:/root:/bin/bash\nagent:x:{uid}:{gid}:agent:{HOME}:/bin/bash\n",
+        "/etc/group": f"root:x:0:\nagent:x:{gid}:\n",
+    }
+
+
+def _workspace_files(workdir: Path) -> list[tuple[Path, str]]:
+    files: list[tuple[Path, str]] = []
+    total = 0
+    for path in sorted(workdir.rglob("*")):
+        if path.is_symlink() or not (path.is_file() or path.is_dir()):
+            continue
+        total += path.stat().st_size if path.is_file() else 0
+        if total > MAX_SEED_BYTES:
+            raise BackendError(
+                f"the workspace {workdir} holds more than {MAX_SEED_BYTES >> 20} MB, too much "
+                "to copy to a remote engine",
+                hint="choose a smaller folder with workdir=PATH",
+            )
+        files.append((path, path.relative_to(workdir).as_posix()))
+    return files
+
+
+def _archive(files: Iterable[tuple[Path, str]], uid: int, gid: int) -> bytes:
+    """A tar of folders and regular files, owned by ``uid``:``gid`` in the container (tar
+    members otherwise arrive as root's, and so would folders left implicit)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for path, name in files:
+            if path.is_symlink() or not (path.is_file() or path.is_dir()):
+                continue
+            info = archive.gettarinfo(str(path), arcname=name)
+            info.uid, info.gid, info.uname, info.gname = uid, gid, "", ""
+            if path.is_dir():
+                archive.addfile(info)
+                continue
+            with path.open("rb") as data:
+                archive.addfile(info, data)
+    return buffer.getvalue()

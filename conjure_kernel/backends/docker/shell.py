@@ -1,0 +1,386 @@
+"""One bash kept open inside the sandbox, fed commands over the exec socket.
+
+A ``docker exec`` costs 40 to 60 ms (the engine sets up a process each time) and forgets
+the working directory and variables; one shell that lives as long as the session
+answers in about a millisecond and keeps them, as a terminal does.
+
+The protocol: for each command the shell is sent one line that reads the command text
+from its own input up to a NUL byte, evaluates it with input from ``/dev/null`` (so a
+command that reads stdin cannot eat the protocol), then prints an end marker with the
+exit status on stdout and one with its background jobs on stderr. The marker carries a
+fresh random token per command, and each begins with a newline, so output that does not
+end in one survives exactly. bash reads a script from a pipe or socket byte by byte,
+which is what lets the line's ``read`` take the command that follows it.
+
+The command runs inside a shell function, so that stopping it (timeout, interrupt)
+keeps the shell: a second exec, running as the same user (root in a sandbox without
+capabilities could not), sends the shell SIGUSR1, whose trap returns from the function
+(the rest of the command does not run), and kills every other process of the shell's
+session. If the shell does not come back even so, it is killed too, and a new one opens
+for the next command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import secrets
+import struct
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ...tools.output import StreamCapture
+from ...tools.values import Gap
+
+__all__ = ["ContainerShell", "ShellEnded", "ShellOutput"]
+
+_HEADER = struct.Struct(">BxxxL")
+"""A frame of the multiplexed exec stream: the stream (1 stdout, 2 stderr), the length."""
+_RECV = 1 << 20
+_KILL_GRACE = 1.0
+"""Seconds a stopped command has to let the shell print its end marker; after that the
+shell counts as stuck, and is killed with its command."""
+_JOB = re.compile(rb"^\[\d+\][+-]?\s+(\d+)\s+Running\s+(.*?)(?:\s+&)?$")
+_PRELUDE = b"umask 002; __conjure_run() { eval \"$__conjure_command\"; }; trap 'return 137' USR1\n"
+"""Set up the shell: new files are group-writable (see ``sandbox_user``), commands run in
+a function, and SIGUSR1 ends the running command but not the shell."""
+_KILL_SESSION = r"""
+me=$1; keep=$2
+[ "$keep" = "$me" ] && kill -USR1 "$me"
+for s in /proc/[0-9]*/stat; do
+  read -r l < "$s" 2>/dev/null || continue
+  r=${l##*) }; set -- $r; p=${s#/proc/}; p=${p%/stat}
+  [ "$4" = "$me" ] && [ "$p" != "$keep" ] && kill -KILL "$p" 2>/dev/null
+done
+true
+"""
+"""Stop the command in shell ``$1`` (when ``$2`` keeps the shell) and kill, by reading
+/proc (no pgrep needed), the processes of its session but ``$2``. The signal goes first:
+the shell runs its trap once the command's processes are dead, not before."""
+
+
+class ShellEnded(Exception):
+    """The shell is gone (it ran ``exit``, was killed, or its container stopped)."""
+
+
+class _Socket(Protocol):
+    def recv(self, size: int) -> bytes: ...
+    def sendall(self, data: bytes) -> Any: ...
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ShellOutput:
+    """What one command did; ``exit_code`` is None when the shell ended with it."""
+
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    stdout_gap: Gap | None
+    stderr_gap: Gap | None
+    background: tuple[tuple[int, str], ...]
+    stopped: bool = False
+
+
+class _Marked:
+    """One stream of one command: output goes to ``sink`` until the end marker, and what
+    follows the marker up to ``terminator`` is the trailer (the status, the jobs).
+
+    Only the last ``len(marker) - 1`` bytes are held back, in case they begin the marker,
+    so the work per byte stays constant however much the command prints.
+    """
+
+    def __init__(self, marker: bytes, terminator: bytes, sink: Callable[[bytes], None]) -> None:
+        self.marker = marker
+        self.terminator = terminator
+        self.sink = sink
+        self._held = bytearray()
+        self._after: bytearray | None = None
+
+    def feed(self, data: bytes) -> None:
+        if self._after is not None:
+            self._after += data
+            return
+        self._held += data
+        found = self._held.find(self.marker)
+        if found >= 0:
+            self.sink(bytes(self._held[:found]))
+            self._after = self._held[found + len(self.marker) :]
+            self._held = bytearray()
+            return
+        cut = len(self._held) - len(self.marker) + 1
+        if cut > 0:
+            self.sink(bytes(self._held[:cut]))
+            del self._held[:cut]
+
+    @property
+    def trailer(self) -> bytes | None:
+        if self._after is None or self.terminator not in self._after:
+            return None
+        return bytes(self._after.split(self.terminator, 1)[0])
+
+    def flush(self) -> None:
+        """The stream ended without its marker: what was held back is output too."""
+        if self._after is None:
+            self.sink(bytes(self._held))
+            self._held = bytearray()
+
+
+class _Command:
+    """The command running now: its two marked streams, and a future for its end."""
+
+    def __init__(self, token: bytes, stdout: Callable[[bytes], None], keep: int) -> None:
+        end = b"__CONJURE_END_" + token + b"__"
+        self.stderr_capture = StreamCapture(keep)
+        self.out = _Marked(b"\n" + end, b"\n", stdout)
+        self.err = _Marked(b"\n" + end + b"\n", end + b"\n", self.stderr_capture.feed)
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def feed(self, frames: list[tuple[int, bytes]]) -> None:
+        for stream, payload in frames:
+            (self.out if stream == 1 else self.err).feed(payload)
+        if self.out.trailer is not None and self.err.trailer is not None:
+            _resolve(self.done)
+
+    def end(self) -> None:
+        self.out.flush()
+        self.err.flush()
+        _resolve(self.done)
+
+    @property
+    def exit_code(self) -> int | None:
+        trailer = self.out.trailer
+        return int(trailer) if trailer is not None and trailer.isdigit() else None
+
+    @property
+    def jobs(self) -> tuple[tuple[int, str], ...]:
+        listing = self.err.trailer or b""
+        found = (_JOB.match(line.strip()) for line in listing.splitlines())
+        return tuple((int(match[1]), match[2].decode(errors="replace")) for match in found if match)
+
+
+class ContainerShell:
+    """A persistent ``bash`` in a running container, driven over docker-py's raw exec socket.
+
+    The socket is read by a thread (docker-py's socket may be a unix or TCP socket, a TLS
+    socket or an SSH channel, and only the blocking calls are common to all) that hands
+    whole frames to the event loop. One command runs at a time.
+    """
+
+    def __init__(
+        self,
+        api: Any,
+        container: str,
+        *,
+        user: str,
+        workdir: str,
+        environment: Mapping[str, str],
+    ) -> None:
+        self._api = api
+        self._container = container
+        self._user = user
+        self._workdir = workdir
+        self._environment = dict(environment)
+        self._socket: _Socket | None = None
+        self._exec_id = ""
+        self._pid = ""
+        self._command: _Command | None = None
+        self._ended = threading.Event()
+        """Set by the reader thread the moment the socket ends, not when the loop gets to it."""
+        self._lock = asyncio.Lock()
+
+    @property
+    def alive(self) -> bool:
+        return self._socket is not None and not self._ended.is_set()
+
+    async def start(self) -> None:
+        """Open the shell and learn its process id (for stopping its commands)."""
+        loop = asyncio.get_running_loop()
+        self._exec_id, self._socket = await asyncio.to_thread(self._open)
+        threading.Thread(
+            target=self._read, args=(self._socket, loop), name="conjure-shell", daemon=True
+        ).start()
+        await asyncio.to_thread(self._send, _PRELUDE)
+        output = await self.run("echo $$", timeout=30, keep=1024)
+        if output.exit_code != 0 or not output.stdout.strip().isdigit():
+            raise ShellEnded(f"the sandbox shell did not start: {output.stderr.strip()}")
+        self._pid = output.stdout.strip()
+
+    def _open(self) -> tuple[str, _Socket]:
+        created = self._api.exec_create(
+            self._container,
+            ["bash", "--noprofile", "--norc"],
+            stdin=True,
+            stdout=True,
+            stderr=True,
+            tty=False,
+            user=self._user,
+            workdir=self._workdir,
+            environment=self._environment,
+        )
+        stream = self._api.exec_start(created["Id"], socket=True)
+        return created["Id"], getattr(stream, "_sock", stream)
+
+    async def run(
+        self,
+        command: str,
+        *,
+        timeout: float,
+        keep: int,
+        data: bytes | None = None,
+        raw_stdout: bytearray | None = None,
+    ) -> ShellOutput:
+        """Run ``command`` in the shell; stop it after ``timeout`` seconds or when cancelled.
+
+        ``data``: bytes the command reads from its standard input (it must read exactly
+        them, ``head -c N``); otherwise it reads ``/dev/null``. ``raw_stdout``: collect
+        stdout there byte for byte, uncapped (for file transfers), instead of as text.
+        Raises ``ShellEnded`` when the shell is gone before the command could be sent.
+        """
+        if "\0" in command:
+            raise ValueError("a command cannot contain a NUL character")
+        async with self._lock:
+            if not self.alive:
+                raise ShellEnded("the sandbox shell is not running")
+            token = secrets.token_hex(8).encode()
+            stdout_capture = StreamCapture(keep)
+            sink = raw_stdout.extend if raw_stdout is not None else stdout_capture.feed
+            self._command = running = _Command(token, sink, keep)
+            stopped = False
+            try:
+                await asyncio.to_thread(self._send, _wrap(command, token, data))
+                await asyncio.wait_for(asyncio.shield(running.done), timeout)
+            except asyncio.TimeoutError:
+                stopped = True
+                await self._stop(running)
+            except BaseException:
+                await asyncio.shield(self._stop(running))
+                raise
+            finally:
+                self._command = None
+            stdout, stdout_gap = stdout_capture.result()
+            stderr, stderr_gap = running.stderr_capture.result()
+            return ShellOutput(
+                running.exit_code,
+                stdout,
+                stderr,
+                stdout_gap,
+                stderr_gap,
+                running.jobs,
+                stopped,
+            )
+
+    def _send(self, payload: bytes) -> None:
+        assert self._socket is not None
+        try:
+            self._socket.sendall(payload)
+        except OSError as error:
+            raise ShellEnded(f"the sandbox shell stopped taking commands ({error})") from None
+
+    async def _stop(self, running: _Command) -> None:
+        """Kill the command's processes; if the shell does not come back, kill it too."""
+        if self._pid and not running.done.done():
+            await self._kill(keep=self._pid)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(running.done), _KILL_GRACE)
+        if not running.done.done():
+            if self._pid:
+                await self._kill(keep="")
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(running.done), _KILL_GRACE)
+            self._close_socket()
+            running.end()
+
+    async def _kill(self, *, keep: str) -> None:
+        def kill() -> None:
+            with contextlib.suppress(Exception):  # the container may be gone already
+                self._api.exec_start(
+                    self._api.exec_create(
+                        self._container,
+                        ["bash", "-c", _KILL_SESSION, "kill", self._pid, keep],
+                        user=self._user,
+                    )["Id"]
+                )
+
+        await asyncio.to_thread(kill)
+
+    def exit_status(self) -> int | None:
+        """How the ended shell exited (``exit 3`` gives 3), if the engine still knows."""
+        try:
+            return self._api.exec_inspect(self._exec_id).get("ExitCode")
+        except Exception:  # the container and its execs are gone
+            return None
+
+    async def aclose(self) -> None:
+        """Kill what runs in the shell and close it."""
+        if self.alive and self._pid:
+            await self._kill(keep="")
+        self._close_socket()
+
+    def _close_socket(self) -> None:
+        if self._socket is not None:
+            with contextlib.suppress(OSError):
+                self._socket.close()
+        self._ended.set()
+
+    def _read(self, sock: _Socket, loop: asyncio.AbstractEventLoop) -> None:
+        """The reader thread: parse frames as they come, hand them to the loop in batches."""
+        buffer = bytearray()
+        while True:
+            try:
+                chunk = sock.recv(_RECV)
+            except OSError:
+                chunk = b""
+            if not chunk:
+                self._ended.set()
+                with contextlib.suppress(RuntimeError):  # the loop is closed: nothing waits
+                    loop.call_soon_threadsafe(self._on_end)
+                return
+            buffer += chunk
+            frames, used = _frames(buffer)
+            del buffer[:used]
+            if frames:
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(self._on_frames, frames)
+
+    def _on_frames(self, frames: list[tuple[int, bytes]]) -> None:
+        # between commands only background jobs print: their output has no reader
+        if self._command is not None:
+            self._command.feed(frames)
+
+    def _on_end(self) -> None:
+        if self._command is not None:
+            self._command.end()
+
+
+def _wrap(command: str, token: bytes, data: bytes | None) -> bytes:
+    end = b"__CONJURE_END_" + token + b"__"
+    stdin = b"" if data is not None else b" </dev/null"
+    line = (
+        b"IFS= read -r -d '' __conjure_command; __conjure_run" + stdin + b"; "
+        b"__conjure_status=$?; printf '\\n" + end + b'%d\\n\' "$__conjure_status"; '
+        b"printf '\\n" + end + b"\\n' >&2; jobs -l >&2; printf '" + end + b"\\n' >&2\n"
+    )
+    return line + command.encode() + b"\0" + (data or b"")
+
+
+def _frames(buffer: bytearray) -> tuple[list[tuple[int, bytes]], int]:
+    """The complete frames at the start of ``buffer``, and how many bytes they took."""
+    frames: list[tuple[int, bytes]] = []
+    at = 0
+    while len(buffer) - at >= _HEADER.size:
+        stream, length = _HEADER.unpack_from(buffer, at)
+        if len(buffer) - at - _HEADER.size < length:
+            break
+        start = at + _HEADER.size
+        frames.append((stream, bytes(buffer[start : start + length])))
+        at = start + length
+    return frames, at
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

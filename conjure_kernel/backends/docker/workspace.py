@@ -1,0 +1,342 @@
+"""The workspace seam inside a sandbox container.
+
+Paths are the container's: the working directory is ``/workspace``, skills are under
+``/mnt/skills``. On a local engine those two are host folders, so the file tools read
+and write them directly (eight times faster than the archive API, and no container
+needed); a path elsewhere (``/tmp``), or any path on a remote engine, goes through the
+sandbox's shell. A host path is used only while it stays inside its folder: a symbolic
+link the sandbox made towards ``/etc`` is followed inside the container, never on the host.
+
+Commands run in one persistent shell (``shell.py``). The container is created on first
+use and created again if it dies; what happened reaches the person as notices.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import io
+import os
+import posixpath
+import shlex
+import tarfile
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import docker
+
+from ...tools.values import ExecResult
+from ...tools.workspace import PathInfo
+from ..local import LocalWorkspace
+from .sandbox import HOME, SANDBOX_UID, SKILLS_ROOT, WORKSPACE, Sandbox, SandboxSpec
+from .shell import ContainerShell, ShellEnded, ShellOutput
+
+__all__ = ["DockerWorkspace"]
+
+_INTERNAL_TIMEOUT = 60.0
+"""Seconds a file operation through the shell may take (a large file on a slow engine)."""
+_STOP_NOTICE_WAIT = 0.5
+"""Seconds to wait, once the shell is gone, for news that its container is gone too."""
+_STAMP = "/tmp/.conjure-stamp"
+_CHANGED = "/tmp/.conjure-changed"
+_LIST = (
+    "find -L {path} -mindepth 1 -maxdepth 2 \\( -name '.*' -o -name node_modules \\) "
+    "-prune -o -printf '%y %P\\0'"
+)
+
+
+class DockerWorkspace:
+    """The ``Workspace`` of one session's sandbox."""
+
+    def __init__(self, client: docker.DockerClient, spec: SandboxSpec) -> None:
+        self.client = client
+        self.spec = spec
+        self.notices: list[str] = []
+        """What the person should hear about (a new container, a restarted shell); the
+        backend moves them into the turn's trace."""
+        self._host = LocalWorkspace(spec.workdir)
+        self._mapped = [] if spec.remote else self._host_folders()
+        self._sandbox: Sandbox | None = None
+        self._shell: ContainerShell | None = None
+        self._lock = asyncio.Lock()
+        self._hand_back = not spec.remote and os.getuid() == 0
+
+    @property
+    def container(self) -> str:
+        """The running container's id; empty before the first command."""
+        return self._sandbox.container if self._sandbox is not None else ""
+
+    def _host_folders(self) -> list[tuple[str, Path, bool]]:
+        """(container folder, host folder, writable) for each bind mount."""
+        folders = [(WORKSPACE, self.spec.workdir, True)]
+        folders += [(f"{SKILLS_ROOT}/{s.name}", s.root, False) for s in self.spec.skills]
+        return folders
+
+    def resolve(self, path: str) -> str:
+        if path == "~" or path.startswith("~/"):
+            path = HOME + path[1:]
+        return posixpath.normpath(posixpath.join(WORKSPACE, path))
+
+    # -- files ----------------------------------------------------------------------------
+
+    async def stat(self, path: str) -> PathInfo:
+        host = self._on_host(path)
+        if host is not None:
+            return await self._host.stat(host[0])
+        output = await self._internal(f"stat -L -c '%F %s' -- {shlex.quote(self.resolve(path))}")
+        if output.exit_code != 0:
+            if "ermission denied" in output.stderr:
+                raise PermissionError(errno.EACCES, "Permission denied", self.resolve(path))
+            return PathInfo("missing")
+        kind, _, size = output.stdout.strip().rpartition(" ")
+        if kind == "directory":
+            return PathInfo("directory", int(size))
+        return PathInfo("file" if kind.startswith("regular") else "other", int(size))
+
+    async def read(self, path: str, start: int = 0, end: int | None = None) -> bytes:
+        host = self._on_host(path)
+        if host is not None:
+            return await self._host.read(host[0], start, end)
+        quoted = shlex.quote(self.resolve(path))
+        command = f"tail -c +{start + 1} -- {quoted}"
+        if end is not None:
+            command += f" | head -c {max(end - start, 0)}"
+        data = bytearray()
+        output = await self._internal(f"set -o pipefail; {command}", raw_stdout=data)
+        if output.exit_code != 0:
+            raise OSError(_first_line(output.stderr) or f"cannot read {self.resolve(path)}")
+        return bytes(data)
+
+    async def write(self, path: str, data: bytes) -> bool:
+        host = self._on_host(path)
+        if host is not None:
+            target, writable = host
+            if not writable:
+                raise OSError(errno.EROFS, "Read-only file system", self.resolve(path))
+            return self._write_on_host(target, data)
+        target = self.resolve(path)
+        quoted = shlex.quote(target)
+        output = await self._internal(
+            f"mkdir -p -- {shlex.quote(posixpath.dirname(target))} && "
+            f"{{ [ -e {quoted} ]; existed=$?; head -c {len(data)} > {quoted} && echo $existed; }}",
+            data=data,
+        )
+        if output.exit_code != 0:
+            raise OSError(_first_line(output.stderr) or f"cannot write {target}")
+        if self.spec.remote and _inside(target, WORKSPACE):
+            self._write_on_host(str(self.spec.workdir) + target[len(WORKSPACE) :], data)
+        return output.stdout.strip() == "0"
+
+    async def list_dir(self, path: str) -> list[str]:
+        host = self._on_host(path)
+        if host is not None:
+            return await self._host.list_dir(host[0])
+        data = bytearray()
+        output = await self._internal(
+            _LIST.format(path=shlex.quote(self.resolve(path))), raw_stdout=data
+        )
+        if output.exit_code != 0 and not data:
+            raise OSError(_first_line(output.stderr) or f"cannot list {self.resolve(path)}")
+        entries = []
+        for item in data.decode(errors="replace").split("\0"):
+            kind, _, name = item.partition(" ")
+            if name:
+                entries.append((name, kind == "d"))
+        return _tree_order(entries)
+
+    def _on_host(self, path: str) -> tuple[str, bool] | None:
+        """The host path behind a container path, with whether it may be written; None
+        when the path is only inside the container, or leads out of its folder."""
+        resolved = self.resolve(path)
+        for folder, root, writable in self._mapped:
+            if not _inside(resolved, folder):
+                continue
+            host = os.path.join(root, os.path.relpath(resolved, folder))
+            real_root = os.path.realpath(root)
+            if _inside(os.path.realpath(host), real_root):
+                return host, writable
+            return None
+        return None
+
+    def _write_on_host(self, target: str, data: bytes) -> bool:
+        """Write a host file the kernel's user owns; for a root kernel, writable by the
+        sandbox's group too, and so the folders made for it."""
+        path = Path(target)
+        made = [parent for parent in path.parents if not parent.exists()]
+        existed = path.exists()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        if self._hand_back:
+            for item in [path, *made]:
+                item.chmod(item.stat().st_mode | 0o020)
+        return existed
+
+    # -- commands -------------------------------------------------------------------------
+
+    async def exec(self, command: str, *, timeout: float, keep: int) -> ExecResult:
+        if self.spec.remote:
+            await self._internal(f": > {_STAMP}")
+        shell = await self._ready()
+        try:
+            output = await shell.run(command, timeout=timeout, keep=keep)
+        except ShellEnded:  # gone before the command reached it: once more, in a new one
+            await self._shell_ended(shell)
+            shell = await self._ready()
+            output = await shell.run(command, timeout=timeout, keep=keep)
+        exit_code = output.exit_code
+        if exit_code is None:
+            exit_code = await self._shell_ended(shell)
+        if self.spec.remote and self._shell is shell:
+            await self._copy_back()
+        if self._hand_back:
+            await asyncio.to_thread(_hand_back, self.spec.workdir)
+        return ExecResult(
+            -9 if exit_code is None else exit_code,
+            output.stdout,
+            output.stderr,
+            output.stopped,
+            stdout_gap=output.stdout_gap,
+            stderr_gap=output.stderr_gap,
+            background=output.background,
+        )
+
+    async def _internal(
+        self, command: str, *, data: bytes | None = None, raw_stdout: bytearray | None = None
+    ) -> ShellOutput:
+        """A command of the workspace's own, in the sandbox's shell."""
+        shell = await self._ready()
+        try:
+            return await shell.run(
+                command,
+                timeout=_INTERNAL_TIMEOUT,
+                keep=64 * 1024,
+                data=data,
+                raw_stdout=raw_stdout,
+            )
+        except ShellEnded as error:
+            await self._shell_ended(shell)
+            raise OSError(f"{error}; try again") from None
+
+    async def _ready(self) -> ContainerShell:
+        """The running shell: the container is made on first use, and again if it died."""
+        async with self._lock:
+            if self._shell is not None and self._shell.alive:
+                return self._shell
+            if self._sandbox is not None and self._sandbox.stopped.is_set():
+                await self._container_stopped()
+            if self._sandbox is None:
+                self._sandbox = await Sandbox.create(self.client, self.spec)
+            uid, gid = self.spec.user
+            shell = ContainerShell(
+                self.client.api,
+                self._sandbox.container,
+                user=f"{uid}:{gid}",
+                workdir=WORKSPACE,
+                environment={"HOME": HOME, **self.spec.environment},
+            )
+            await shell.start()
+            self._shell = shell
+            return shell
+
+    async def _shell_ended(self, shell: ContainerShell) -> int | None:
+        """Say why the shell is gone, and return its exit status if known; the next command
+        opens a new shell (and a new container, if that is what died)."""
+        status = None
+        if self._sandbox is not None and await _settled(self._sandbox.stopped):
+            await self._container_stopped()
+        else:
+            status = await asyncio.to_thread(shell.exit_status)
+            how = f" (status {status})" if status is not None else ""
+            self.notices.append(
+                f"the sandbox's shell exited{how}; the next command starts a new one in "
+                "/workspace, without the directory and variables the old one had"
+            )
+        await shell.aclose()
+        if self._shell is shell:
+            self._shell = None
+        return status
+
+    async def _container_stopped(self) -> None:
+        """The container died (out of memory, removed from outside): say so, and drop it;
+        the next command makes a new one on the same workspace."""
+        self.notices.append(
+            "the sandbox container stopped (out of memory, or removed from outside); the "
+            "next command runs in a new one: files in /workspace are kept, the shell's "
+            "directory and variables are not"
+        )
+        if self._sandbox is not None:
+            await self._sandbox.remove()
+        self._sandbox = None
+
+    async def _copy_back(self) -> None:
+        """Copy the workspace files the last command changed from the volume to the host."""
+        archive = bytearray()
+        await self._internal(
+            f"find {WORKSPACE} -newer {_STAMP} -type f -printf '%P\\0' > {_CHANGED}; "
+            f"[ -s {_CHANGED} ] && tar -C {WORKSPACE} --null -T {_CHANGED} -cf -; true",
+            raw_stdout=archive,
+        )
+        if archive:
+            await asyncio.to_thread(self._unpack, bytes(archive))
+
+    def _unpack(self, archive: bytes) -> None:
+        with tarfile.open(fileobj=io.BytesIO(archive)) as files:
+            for member in files:
+                target = os.path.normpath(os.path.join(self.spec.workdir, member.name))
+                source = files.extractfile(member) if member.isfile() else None
+                if source is None or not _inside(target, str(self.spec.workdir)):
+                    continue
+                self._write_on_host(target, source.read())
+
+    async def aclose(self) -> None:
+        """Remove the container: every process in it ends, whatever it was doing."""
+        async with self._lock:
+            if self._shell is not None:
+                with contextlib.suppress(Exception):
+                    await self._shell.aclose()
+                self._shell = None
+            if self._sandbox is not None:
+                await self._sandbox.remove()
+                self._sandbox = None
+
+
+async def _settled(stopped: threading.Event) -> bool:
+    """Whether the container stopped, given a moment: the shell's stream may end a little
+    before the switch's does."""
+    return await asyncio.to_thread(stopped.wait, _STOP_NOTICE_WAIT)
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def _tree_order(entries: Sequence[tuple[str, bool]]) -> list[str]:
+    """Entries (relative path, is a folder) two levels deep, in the local workspace's
+    order: sorted by name, each folder followed by its own entries."""
+    children: dict[str, list[tuple[str, bool]]] = {}
+    for name, is_dir in entries:
+        parent = posixpath.dirname(name)
+        children.setdefault(parent, []).append((name, is_dir))
+    ordered = []
+    for name, is_dir in sorted(children.get("", [])):
+        ordered.append(f"{name}/" if is_dir else name)
+        for child, child_is_dir in sorted(children.get(name, [])):
+            ordered.append(f"{child}/" if child_is_dir else child)
+    return ordered
+
+
+def _hand_back(workdir: Path) -> None:
+    """Give root what a root kernel's sandbox (uid 1000, group 0) made in the workspace:
+    the person owns it, and the sandbox keeps writing through the group."""
+    for folder, dirs, files in os.walk(workdir):
+        for name in [*dirs, *files]:
+            path = os.path.join(folder, name)
+            with contextlib.suppress(OSError):
+                if os.lstat(path).st_uid == SANDBOX_UID:
+                    os.lchown(path, 0, 0)
