@@ -1,5 +1,5 @@
 """``python -m conjure_kernel kernel | install | skills validate|list|upload|delete | replay |
-docker build``.
+docker build|ps|gc``.
 
 Kept apart from the kernel so that each command imports only what it uses. The
 kernelspec starts the kernel with the explicit ``kernel`` command; anything that is
@@ -124,12 +124,24 @@ def _parser() -> argparse.ArgumentParser:
         help="Build without a registry: mmdebstrap from Debian's mirror, then docker import.",
     )
     build.add_argument("--tag", help="Image tag (default: conjure-sandbox:latest).")
-    build.add_argument(
-        "--host",
-        metavar="URL",
-        help="Docker engine to use (default: DOCKER_HOST or the local one).",
-    )
     build.set_defaults(run=_docker_build)
+    listing = docker_commands.add_parser(
+        "ps", help="List the sandboxes of conjure kernels on the engine, orphans marked."
+    )
+    listing.set_defaults(run=_docker_ps)
+    collect = docker_commands.add_parser(
+        "gc", help="Remove sandboxes whose kernel is gone (and the volumes no sandbox uses)."
+    )
+    collect.add_argument(
+        "--all", action="store_true", help="Remove every conjure sandbox, live kernels' too."
+    )
+    collect.set_defaults(run=_docker_gc)
+    for action in (build, listing, collect):
+        action.add_argument(
+            "--host",
+            metavar="URL",
+            help="Docker engine to use (default: DOCKER_HOST or the local one).",
+        )
     return parser
 
 
@@ -228,6 +240,31 @@ def _docker_build(args: argparse.Namespace) -> int:
     tag = args.tag or DEFAULT_IMAGE
     build_image(tag, offline=args.offline, host=args.host)
     print(f"built {tag}")
+    return 0
+
+
+def _docker_ps(args: argparse.Namespace) -> int:
+    from .backends.docker.engine import connect, list_sandboxes
+
+    found = list_sandboxes(connect(args.host or ""))
+    if not found:
+        print("no conjure sandboxes")
+        return 0
+    print(f"{'NAME':<28} {'STATUS':<10} {'AGE':>8}  {'OWNER':<24} KERNEL")
+    for box in found:
+        status = f"{box.status}*" if box.orphaned else box.status
+        age = f"{box.age / 60:.0f} min" if box.age < 7200 else f"{box.age / 3600:.0f} h"
+        print(f"{box.name:<28} {status:<10} {age:>8}  {box.owner:<24} {box.kernel}")
+    if any(box.orphaned for box in found):
+        print("* orphaned: its kernel is gone; `python -m conjure_kernel docker gc` removes it")
+    return 0
+
+
+def _docker_gc(args: argparse.Namespace) -> int:
+    from .backends.docker.engine import collect_garbage, connect
+
+    removed = collect_garbage(connect(args.host or ""), everything=args.all)
+    print(f"removed {len(removed)}: {', '.join(removed)}" if removed else "nothing to remove")
     return 0
 
 

@@ -237,6 +237,8 @@ class ConjureMagics(Magics):
             self.session.switch_backend(args.name, settings)
         except BackendSettingError as error:
             raise UsageError(f"{error}; `%backend {args.name} --help` lists the settings") from None
+        except ConjureError as error:  # the backend cannot start here (an engine that is down)
+            raise worded_for_notebook(error) from None
         print(self.session.backend_session.describe())
 
     def _known_backend(self, name: str) -> Backend:

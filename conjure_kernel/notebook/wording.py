@@ -12,6 +12,7 @@ import inspect
 from ..backends.base import Backend
 from ..backends.settings import describe_settings
 from ..errors import (
+    BackendError,
     BudgetExceeded,
     ConjureError,
     MissingApiKey,
@@ -56,4 +57,8 @@ def worded_for_notebook(error: BaseException) -> BaseException:
         )
     elif isinstance(error, RecordingMismatch):
         error.hint = error.hint.replace("turn replay off", "run %replay off")
+    elif isinstance(error, BackendError):
+        error.hint = error.hint.replace(
+            "switch to tools on this machine with the local backend", "use %backend local"
+        ).replace("with image=NAME", "with %backend docker image=NAME")
     return error

@@ -8,6 +8,7 @@ by those labels only, since an engine may be shared with other people's containe
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import time
@@ -35,6 +36,7 @@ _OWNER_HOST = "conjure.owner-host"
 _OWNER_PID = "conjure.owner-pid"
 _CREATED = "conjure.created"
 _KERNEL = "conjure.kernel"
+_DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 _FALLBACK_HINT = "or switch to tools on this machine with the local backend"
 
 
@@ -60,16 +62,16 @@ def connect(host: str = "", *, timeout: float = 60) -> docker.DockerClient:
 
 def _unreachable(host: str, error: Exception) -> BackendUnavailable:
     detail = str(error)
+    address = host or os.environ.get("DOCKER_HOST", "") or _DEFAULT_SOCKET
     where = engine_name(host)
-    remote = bool(host or os.environ.get("DOCKER_HOST"))
     if "PermissionError" in detail or "Permission denied" in detail:
         return BackendUnavailable(
             f"permission denied on {where}'s socket",
             hint=f"add yourself to the docker group (then log in again), {_FALLBACK_HINT}",
         )
-    if remote:
+    if not address.startswith(("unix://", "npipe://")):
         return BackendUnavailable(
-            f"the Docker engine at {where} is not reachable: {_short(detail)}",
+            f"the Docker engine at {where} is not reachable ({_reason(detail)})",
             hint=f"check the address and that the engine listens there, {_FALLBACK_HINT}",
         )
     if shutil.which("dockerd") is None and shutil.which("docker") is None:
@@ -77,11 +79,12 @@ def _unreachable(host: str, error: Exception) -> BackendUnavailable:
             "Docker is not installed on this machine",
             hint=(
                 "install it (Debian: apt-get install docker.io; elsewhere Docker Desktop), "
-                f"or run `bash scripts/docker-setup.sh` from a conjure-kernel clone, {_FALLBACK_HINT}"
+                "or run `bash scripts/docker-setup.sh` from a conjure-kernel clone, "
+                f"{_FALLBACK_HINT}"
             ),
         )
     return BackendUnavailable(
-        f"the Docker engine is not running ({_short(detail)})",
+        f"the Docker engine is not running (nothing answers at {address}: {_reason(detail)})",
         hint=(
             "start it (`sudo systemctl start docker`, or `sudo dockerd &` where there is no "
             f"service manager), {_FALLBACK_HINT}"
@@ -89,8 +92,16 @@ def _unreachable(host: str, error: Exception) -> BackendUnavailable:
     )
 
 
-def _short(detail: str) -> str:
-    return detail.splitlines()[0][:300] if detail else "no answer"
+def _reason(detail: str) -> str:
+    """The root cause in docker-py's nested message: ``[Errno 111] Connection refused``."""
+    if "FileNotFoundError" in detail:
+        return "no socket there"
+    if "ConnectionRefusedError" in detail:
+        return "connection refused"
+    found = re.search(r"\[Errno -?\d+\] [^'\")]+", detail)
+    if found:
+        return found.group(0).strip()
+    return detail.splitlines()[0][:200] if detail else "no answer"
 
 
 def require_image(client: docker.DockerClient, image: str, host: str = "") -> None:

@@ -20,8 +20,9 @@ from pathlib import Path
 import docker
 import docker.errors
 
-from ...errors import BackendError, BackendUnavailable
+from ...errors import BackendError
 from ...tools.output import one_line
+from .engine import connect
 
 __all__ = [
     "DEFAULT_IMAGE",
@@ -71,7 +72,7 @@ def build_image(
     Offline, ``build-offline.sh`` makes the root filesystem on this machine from Debian's
     mirror and imports it into the engine at ``host`` (the local one by default).
     """
-    client = _connect(host)
+    client = connect(host or "")
     try:
         if offline:
             _build_offline(tag, host, echo)
@@ -79,21 +80,6 @@ def build_image(
             _build_online(client, tag, echo)
     finally:
         client.close()
-
-
-def _connect(host: str | None) -> docker.DockerClient:
-    """A client that has answered a ping, or a BackendUnavailable naming the engine."""
-    where = host or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
-    try:
-        client = docker.DockerClient(base_url=host) if host else docker.from_env()
-        client.ping()
-    except docker.errors.DockerException as error:
-        raise BackendUnavailable(
-            f"cannot reach the Docker engine at {where}: {one_line(str(error), 300)}",
-            hint="start it (bash scripts/docker-setup.sh starts dockerd), "
-            "or point --host / DOCKER_HOST at a running engine",
-        ) from error
-    return client
 
 
 def _build_online(client: docker.DockerClient, tag: str, echo: Callable[[str], object]) -> None:
