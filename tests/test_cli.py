@@ -25,7 +25,7 @@ def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
     )
 
 
-@pytest.mark.parametrize("args", [["docker", "gc"], ["skils"], []])
+@pytest.mark.parametrize("args", [["docker", "prune"], ["skils"], []])
 def test_an_unknown_command_prints_the_usage_and_exits_2(args):
     done = run(*args)
     assert done.returncode == 2
