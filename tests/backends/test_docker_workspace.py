@@ -330,3 +330,30 @@ def test_a_killed_kernel_leaves_no_container_behind(client, tmp_path):
         process.kill()
         for container in sandboxes(client, spec.session):
             container.remove(force=True)
+
+
+def test_a_command_over_the_memory_limit_is_killed_and_the_session_goes_on(client, tmp_path):
+    async def scenario(ws: DockerWorkspace):
+        await ws.exec("cd /tmp", timeout=30, keep=KEEP)
+        hungry = await ws.exec(
+            "python3 -c 'blocks = [bytearray(1 << 20) for _ in range(1024)]'", timeout=60, keep=KEEP
+        )
+        return hungry, await ws.exec("pwd", timeout=30, keep=KEEP)
+
+    hungry, after = in_sandbox(client, spec_for(tmp_path, memory="128m"), scenario)
+    assert hungry.exit_code == 137  # the kernel's OOM killer, inside the limit
+    assert after.stdout == "/tmp\n"
+
+
+def test_a_shell_killed_from_outside_is_replaced_with_a_notice(client, tmp_path):
+    async def scenario(ws: DockerWorkspace):
+        await ws.exec("echo $$ > /tmp/shell.pid", timeout=30, keep=KEEP)
+        client.api.exec_start(
+            client.api.exec_create(ws.container, ["bash", "-c", "kill -9 $(cat /tmp/shell.pid)"])
+        )
+        await asyncio.sleep(0.2)
+        return await ws.exec("echo fresh", timeout=30, keep=KEEP), list(ws.notices)
+
+    after, notices = in_sandbox(client, spec_for(tmp_path), scenario)
+    assert after.stdout == "fresh\n"
+    assert any("shell exited" in notice for notice in notices)

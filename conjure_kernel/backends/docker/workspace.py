@@ -222,8 +222,10 @@ class DockerWorkspace:
     async def _ready(self) -> ContainerShell:
         """The running shell: the container is made on first use, and again if it died."""
         async with self._lock:
-            if self._shell is not None and self._shell.alive:
-                return self._shell
+            if self._shell is not None:
+                if self._shell.alive:
+                    return self._shell
+                await self._shell_ended(self._shell)  # it died between two calls
             if self._sandbox is not None and self._sandbox.stopped.is_set():
                 await self._container_stopped()
             if self._sandbox is None:
