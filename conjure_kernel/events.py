@@ -25,6 +25,7 @@ __all__ = [
     "TextDelta",
     "ToolCallFinished",
     "ToolCallStarted",
+    "ToolOutput",
     "TurnEnded",
     "TurnFailed",
     "TurnStarted",
@@ -78,6 +79,26 @@ class ToolCallFinished:
 
     def to_json(self) -> dict[str, Any]:
         return {"type": self.type, "call": self.call.to_json(), "result": self.result.to_json()}
+
+
+@dataclass(frozen=True)
+class ToolOutput:
+    """Text a running command printed, as it arrived: for the live trace only. The call's
+    result carries what the model gets; the saved record keeps that, not these."""
+
+    tool_use_id: str
+    text: str
+    cut: bool = False
+    """The last piece the trace gets of this call: the rest shows in its result."""
+    type: Literal["tool_output"] = "tool_output"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "tool_use_id": self.tool_use_id,
+            "text": self.text,
+            "cut": self.cut,
+        }
 
 
 @dataclass(frozen=True)
@@ -212,6 +233,7 @@ Event = (
     | TextDelta
     | ToolCallStarted
     | ToolCallFinished
+    | ToolOutput
     | ServerToolCallStarted
     | ServerToolCallFinished
     | FileCreated

@@ -26,6 +26,7 @@ from ..clients.base import CREDENTIAL_ENV_VARS
 from ..errors import BackendError
 from ..skills.prompt import render_system_prompt
 from ..skills.skill import Skill
+from ..tools.live_output import OutputEcho
 from ..tools.output import StreamCapture
 from ..tools.schemas import check_tool_input
 from ..tools.values import ExecResult
@@ -240,6 +241,7 @@ class _Capture(asyncio.SubprocessProtocol):
 
     def __init__(self, keep: int) -> None:
         self.streams = {1: StreamCapture(keep), 2: StreamCapture(keep)}
+        self.echo = OutputEcho()  # made in the call's task: it finds the call's listener
         loop = asyncio.get_running_loop()
         self.exited: asyncio.Future[None] = loop.create_future()
         self.finished: asyncio.Future[None] = loop.create_future()
@@ -247,6 +249,7 @@ class _Capture(asyncio.SubprocessProtocol):
     def pipe_data_received(self, fd: int, data: bytes) -> None:
         if fd in self.streams:
             self.streams[fd].feed(data)
+            self.echo.feed(fd, data)
 
     def process_exited(self) -> None:
         self.exited.set_result(None)

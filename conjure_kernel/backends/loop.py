@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..clients.base import (
@@ -45,10 +45,12 @@ from ..events import (
     TextDelta,
     ToolCallFinished,
     ToolCallStarted,
+    ToolOutput,
     TurnEnded,
     UsageReported,
 )
 from ..tools.executor import Executor
+from ..tools.live_output import listening
 from ..tools.values import ToolCall, ToolResult
 from .gate import Gate
 
@@ -56,6 +58,9 @@ if TYPE_CHECKING:
     from anthropic.types import MessageParam
 
 __all__ = ["INTERRUPTED", "answer", "drop_unanswered_server_calls", "run_tool_loop"]
+
+_LIVE_OUTPUT_CHARS = 64_000
+"""The most of one call's printed text the live trace gets as it comes."""
 
 INTERRUPTED = "interrupted by the user before this tool call finished"
 
@@ -151,8 +156,9 @@ async def _decide(
 async def _run_calls(
     executor: Executor, calls: Sequence[ToolCall], results: dict[str, ToolResult]
 ) -> AsyncIterator[Event]:
-    """Start every call not settled already at once and report each as it finishes; cancel
-    the rest on exit. A settled call (denied, or not to run again) finishes at once."""
+    """Start every call not settled already at once and report each as it finishes, with
+    what its command prints meanwhile; cancel the rest on exit. A settled call (denied, or
+    not to run again) finishes at once."""
     known = {tool["name"] for tool in executor.tools}
     settled = dict(results)
     for call in calls:
@@ -161,20 +167,38 @@ async def _run_calls(
         if call.id in settled:
             yield ToolCallFinished(call, settled[call.id])
     pending = [call for call in calls if call.id not in settled]
-    tasks = [asyncio.ensure_future(_run_one(executor, call, known)) for call in pending]
+    printed: asyncio.Queue[ToolOutput] = asyncio.Queue()
+    running = {
+        asyncio.ensure_future(_run_one(executor, call, known, printed.put_nowait))
+        for call in pending
+    }
+    next_print: asyncio.Future[ToolOutput] | None = None
     try:
-        for finished in asyncio.as_completed(tasks):
-            call, result = await finished
-            results[call.id] = result
-            yield ToolCallFinished(call, result)
+        while running:
+            next_print = next_print or asyncio.ensure_future(printed.get())
+            done, running = await asyncio.wait(
+                running | {next_print}, return_when=asyncio.FIRST_COMPLETED
+            )
+            if next_print in done:
+                yield next_print.result()
+                done.discard(next_print)
+                next_print = None
+            else:
+                running.discard(next_print)
+            for finished in done:
+                while not printed.empty():  # what it printed comes before its end
+                    yield printed.get_nowait()
+                call, result = finished.result()
+                results[call.id] = result
+                yield ToolCallFinished(call, result)
     finally:
-        for task in tasks:
+        for task in [*running, *([next_print] if next_print else [])]:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*running, return_exceptions=True)
 
 
 async def _run_one(
-    executor: Executor, call: ToolCall, known: set[str]
+    executor: Executor, call: ToolCall, known: set[str], emit: Callable[[ToolOutput], None]
 ) -> tuple[ToolCall, ToolResult]:
     """Run a call; unknown tools and unexpected exceptions become error results for the model."""
     started = time.perf_counter()
@@ -186,11 +210,30 @@ async def _run_one(
         )
     else:
         try:
-            result = await executor.run(call)
+            with listening(_LiveOutput(call.id, emit)):
+                result = await executor.run(call)
         except Exception as error:  # a tool's crash is the model's to see
             result = ToolResult(call.id, f"{type(error).__name__}: {error}", True)
     duration = time.perf_counter() - started
     return call, dataclasses.replace(result, duration=duration)
+
+
+class _LiveOutput:
+    """Passes one call's printed text on as events, up to ``_LIVE_OUTPUT_CHARS``: the trace
+    shows a command's progress and its result shows the ends, so a flood (``yes``) never
+    reaches the frontend."""
+
+    def __init__(self, call_id: str, emit: Callable[[ToolOutput], None]) -> None:
+        self.call_id = call_id
+        self.emit = emit
+        self.left = _LIVE_OUTPUT_CHARS
+
+    def __call__(self, text: str) -> None:
+        if self.left <= 0:
+            return
+        piece = text[: self.left]
+        self.left -= len(piece)
+        self.emit(ToolOutput(self.call_id, piece, cut=self.left <= 0))
 
 
 def _not_run(call: ToolCall, stop_reason: str) -> ToolResult:

@@ -32,6 +32,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ...tools.live_output import OutputEcho
 from ...tools.output import StreamCapture
 from ...tools.values import Gap
 
@@ -89,8 +90,8 @@ class _Marked:
     """One stream of one command: output goes to ``sink`` until the end marker, and what
     follows the marker up to ``terminator`` is the trailer (the status, the jobs).
 
-    Only the last ``len(marker) - 1`` bytes are held back, in case they begin the marker,
-    so the work per byte stays constant however much the command prints.
+    At most the last ``len(marker) - 1`` bytes are held back, and only when they could
+    begin the marker, so the work per byte stays constant however much the command prints.
     """
 
     def __init__(self, marker: bytes, terminator: bytes, sink: Callable[[bytes], None]) -> None:
@@ -111,10 +112,20 @@ class _Marked:
             self._after = self._held[found + len(self.marker) :]
             self._held = bytearray()
             return
-        cut = len(self._held) - len(self.marker) + 1
+        cut = len(self._held) - self._could_begin_marker()
         if cut > 0:
             self.sink(bytes(self._held[:cut]))
             del self._held[:cut]
+
+    def _could_begin_marker(self) -> int:
+        """How many bytes at the end of what is held might be the marker's beginning: only
+        those wait, so output reaches the sink (and the live trace) as it arrives."""
+        at = self._held.find(self.marker[:1], max(0, len(self._held) - len(self.marker) + 1))
+        while at != -1:
+            if self.marker.startswith(self._held[at:]):
+                return len(self._held) - at
+            at = self._held.find(self.marker[:1], at + 1)
+        return 0
 
     @property
     def trailer(self) -> bytes | None:
@@ -132,11 +143,16 @@ class _Marked:
 class _Command:
     """The command running now: its two marked streams, and a future for its end."""
 
-    def __init__(self, token: bytes, stdout: Callable[[bytes], None], keep: int) -> None:
+    def __init__(
+        self, token: bytes, stdout: Callable[[bytes], None], keep: int, echo: OutputEcho | None
+    ) -> None:
         end = b"__CONJURE_END_" + token + b"__"
         self.stderr_capture = StreamCapture(keep)
+        stderr = self.stderr_capture.feed
+        if echo is not None and echo.active:
+            stdout, stderr = _echoed(stdout, echo, 1), _echoed(stderr, echo, 2)
         self.out = _Marked(b"\n" + end, b"\n", stdout)
-        self.err = _Marked(b"\n" + end + b"\n", end + b"\n", self.stderr_capture.feed)
+        self.err = _Marked(b"\n" + end + b"\n", end + b"\n", stderr)
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def feed(self, frames: list[tuple[int, bytes]]) -> None:
@@ -232,6 +248,7 @@ class ContainerShell:
         keep: int,
         data: bytes | None = None,
         raw_stdout: bytearray | None = None,
+        echo: OutputEcho | None = None,
     ) -> ShellOutput:
         """Run ``command`` in the shell; stop it after ``timeout`` seconds or when cancelled.
 
@@ -248,7 +265,7 @@ class ContainerShell:
             token = secrets.token_hex(8).encode()
             stdout_capture = StreamCapture(keep)
             sink = raw_stdout.extend if raw_stdout is not None else stdout_capture.feed
-            self._command = running = _Command(token, sink, keep)
+            self._command = running = _Command(token, sink, keep, echo)
             stopped = False
             try:
                 await asyncio.to_thread(self._send, _wrap(command, token, data))
@@ -354,6 +371,16 @@ class ContainerShell:
     def _on_end(self) -> None:
         if self._command is not None:
             self._command.end()
+
+
+def _echoed(
+    sink: Callable[[bytes], None], echo: OutputEcho, stream: int
+) -> Callable[[bytes], None]:
+    def both(data: bytes) -> None:
+        sink(data)
+        echo.feed(stream, data)
+
+    return both
 
 
 def _wrap(command: str, token: bytes, data: bytes | None) -> bytes:

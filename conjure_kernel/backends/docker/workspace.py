@@ -27,6 +27,7 @@ from pathlib import Path
 
 import docker
 
+from ...tools.live_output import OutputEcho
 from ...tools.values import ExecResult
 from ...tools.workspace import PathInfo
 from ..local import LocalWorkspace
@@ -179,12 +180,13 @@ class DockerWorkspace:
         if self.spec.remote:
             await self._internal(f": > {_STAMP}")
         shell = await self._ready()
+        echo = OutputEcho()
         try:
-            output = await shell.run(command, timeout=timeout, keep=keep)
+            output = await shell.run(command, timeout=timeout, keep=keep, echo=echo)
         except ShellEnded:  # gone before the command reached it: once more, in a new one
             await self._shell_ended(shell)
             shell = await self._ready()
-            output = await shell.run(command, timeout=timeout, keep=keep)
+            output = await shell.run(command, timeout=timeout, keep=keep, echo=echo)
         exit_code = output.exit_code
         if exit_code is None:
             exit_code = await self._shell_ended(shell)

@@ -1,0 +1,90 @@
+"""A command's output reaches the turn's events while the command still runs: on the local
+backend and in a Docker sandbox, through the shared tool loop."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from pathlib import Path
+
+import pytest
+from scripted_client import ScriptedClient, text_reply, tool_use_reply
+
+from conjure_kernel.backends import loop
+from conjure_kernel.backends.local import LocalWorkspace
+from conjure_kernel.backends.loop import run_tool_loop
+from conjure_kernel.events import ToolCallFinished, ToolOutput
+from conjure_kernel.tools.workspace import Workspace, WorkspaceTools
+
+GUARD = 60.0
+"""Seconds after which a turn counts as hung; it measures no speed."""
+WAITS = "echo first; while [ ! -e go ]; do sleep 0.02; done; echo second >&2"
+"""Prints, then waits for a file only the test makes once it saw that print: the turn can
+only end if the output was passed on while the command ran."""
+
+
+def run_turn(workspace: Workspace, command: str, workdir: Path) -> list:
+    async def collect() -> list:
+        client = ScriptedClient(
+            [tool_use_reply(("t1", "bash_tool", {"command": command})), text_reply("done")]
+        )
+        tools = WorkspaceTools(workspace, timeout=GUARD, max_output_chars=200_000)
+        events = []
+        try:
+            turn = run_tool_loop("go", client, tools, system="s", model="m", history=[])
+            async for event in turn:
+                events.append(event)
+                if isinstance(event, ToolOutput) and "first" in event.text:
+                    (workdir / "go").touch()
+        finally:
+            await tools.aclose()
+        return events
+
+    return asyncio.run(asyncio.wait_for(collect(), GUARD))
+
+
+def printed(events: list) -> str:
+    return "".join(event.text for event in events if isinstance(event, ToolOutput))
+
+
+def test_local_output_streams_while_the_command_runs(tmp_path):
+    events = run_turn(LocalWorkspace(tmp_path), WAITS, tmp_path)
+    finished = next(e for e in events if isinstance(e, ToolCallFinished))
+    assert not finished.result.is_error, finished.result.content
+    assert printed(events) == "first\nsecond\n"
+    outputs = [i for i, e in enumerate(events) if isinstance(e, ToolOutput)]
+    assert max(outputs) < events.index(finished)
+
+
+def test_a_flood_reaches_the_trace_only_up_to_the_limit(tmp_path, monkeypatch):
+    monkeypatch.setattr(loop, "_LIVE_OUTPUT_CHARS", 1000)
+    events = run_turn(LocalWorkspace(tmp_path), "yes | head -c 5000000", tmp_path)
+    pieces = [e for e in events if isinstance(e, ToolOutput)]
+    assert len(printed(events)) == 1000
+    assert pieces[-1].cut and not any(piece.cut for piece in pieces[:-1])
+
+
+def test_docker_output_streams_while_the_command_runs(tmp_path):
+    from docker_support import IMAGE, engine_with_image
+
+    from conjure_kernel.backends.docker.sandbox import SandboxSpec
+    from conjure_kernel.backends.docker.workspace import DockerWorkspace
+
+    spec = SandboxSpec(
+        image=IMAGE,
+        memory="512m",
+        cpus=1.0,
+        pids=256,
+        network="none",
+        host="",
+        workdir=tmp_path,
+        session=secrets.token_hex(6),
+    )
+    events = run_turn(DockerWorkspace(engine_with_image(), spec), WAITS, tmp_path)
+    assert printed(events) == "first\nsecond\n"
+
+
+@pytest.mark.parametrize("workspace_kind", ["local"])
+def test_file_tools_print_nothing_live(tmp_path, workspace_kind):
+    events = run_turn(LocalWorkspace(tmp_path), "true", tmp_path)
+    assert printed(events) == ""
