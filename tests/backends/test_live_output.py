@@ -7,7 +7,6 @@ import asyncio
 import secrets
 from pathlib import Path
 
-import pytest
 from scripted_client import ScriptedClient, text_reply, tool_use_reply
 
 from conjure_kernel.backends import loop
@@ -84,7 +83,6 @@ def test_docker_output_streams_while_the_command_runs(tmp_path):
     assert printed(events) == "first\nsecond\n"
 
 
-@pytest.mark.parametrize("workspace_kind", ["local"])
-def test_file_tools_print_nothing_live(tmp_path, workspace_kind):
+def test_a_silent_command_streams_nothing(tmp_path):
     events = run_turn(LocalWorkspace(tmp_path), "true", tmp_path)
     assert printed(events) == ""
