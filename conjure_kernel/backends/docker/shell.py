@@ -41,6 +41,10 @@ __all__ = ["ContainerShell", "ShellEnded", "ShellOutput"]
 _HEADER = struct.Struct(">BxxxL")
 """A frame of the multiplexed exec stream: the stream (1 stdout, 2 stderr), the length."""
 _RECV = 1 << 20
+_BATCHES_IN_FLIGHT = 4
+"""Reads (of up to ``_RECV`` bytes each) that may wait for the event loop at once."""
+_FLIGHT_WAIT = 0.5
+"""Seconds between the reader's checks, while it waits for the loop, that the shell lives."""
 _KILL_GRACE = 1.0
 """Seconds a stopped command has to let the shell print its end marker; after that the
 shell counts as stuck, and is killed with its command."""
@@ -207,6 +211,9 @@ class ContainerShell:
         self._ended = threading.Event()
         """Set by the reader thread the moment the socket ends, not when the loop gets to it."""
         self._lock = asyncio.Lock()
+        self._in_flight = threading.Semaphore(_BATCHES_IN_FLIGHT)
+        """Batches read but not yet taken by the loop: when the loop falls behind a flood,
+        the reader waits (and the command with it) instead of queueing without end."""
 
     @property
     def alive(self) -> bool:
@@ -360,10 +367,14 @@ class ContainerShell:
             frames, used = _frames(buffer)
             del buffer[:used]
             if frames:
+                while not self._in_flight.acquire(timeout=_FLIGHT_WAIT):
+                    if self._ended.is_set():  # the loop stopped taking frames: give up
+                        return
                 with contextlib.suppress(RuntimeError):
                     loop.call_soon_threadsafe(self._on_frames, frames)
 
     def _on_frames(self, frames: list[tuple[int, bytes]]) -> None:
+        self._in_flight.release()
         # between commands only background jobs print: their output has no reader
         if self._command is not None:
             self._command.feed(frames)

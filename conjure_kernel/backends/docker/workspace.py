@@ -22,6 +22,7 @@ import posixpath
 import shlex
 import tarfile
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -40,6 +41,9 @@ _INTERNAL_TIMEOUT = 60.0
 """Seconds a file operation through the shell may take (a large file on a slow engine)."""
 _STOP_NOTICE_WAIT = 0.5
 """Seconds to wait, once the shell is gone, for news that its container is gone too."""
+_CLOCK_SLACK = 2.0
+"""Seconds before a command's start from which a folder counts as changed by it: file
+systems keep coarse times (some to the second)."""
 _STAMP = "/tmp/.conjure-stamp"
 _CHANGED = "/tmp/.conjure-changed"
 _LIST = (
@@ -181,6 +185,7 @@ class DockerWorkspace:
             await self._internal(f": > {_STAMP}")
         shell = await self._ready()
         echo = OutputEcho()
+        started = time.time()
         try:
             output = await shell.run(command, timeout=timeout, keep=keep, echo=echo)
         except ShellEnded:  # gone before the command reached it: once more, in a new one
@@ -193,7 +198,7 @@ class DockerWorkspace:
         if self.spec.remote and self._shell is shell:
             await self._copy_back()
         if self._hand_back:
-            await asyncio.to_thread(_hand_back, self.spec.workdir)
+            await asyncio.to_thread(_hand_back, self.spec.workdir, started - _CLOCK_SLACK)
         return ExecResult(
             -9 if exit_code is None else exit_code,
             output.stdout,
@@ -335,12 +340,22 @@ def _tree_order(entries: Sequence[tuple[str, bool]]) -> list[str]:
     return ordered
 
 
-def _hand_back(workdir: Path) -> None:
+def _hand_back(workdir: Path, since: float) -> None:
     """Give root what a root kernel's sandbox (uid 1000, group 0) made in the workspace:
-    the person owns it, and the sandbox keeps writing through the group."""
-    for folder, dirs, files in os.walk(workdir):
-        for name in [*dirs, *files]:
-            path = os.path.join(folder, name)
-            with contextlib.suppress(OSError):
-                if os.lstat(path).st_uid == SANDBOX_UID:
-                    os.lchown(path, 0, 0)
+    the person owns it, and the sandbox keeps writing through the group.
+
+    Only a folder whose own time changed since ``since`` can hold a new entry, so only
+    those have their entries looked at; the others cost one ``stat`` each, whatever
+    number of files they hold.
+    """
+    try:
+        changed = os.stat(workdir).st_mtime >= since
+        entries = list(os.scandir(workdir))
+    except OSError:  # it went while we looked
+        return
+    for entry in entries:
+        with contextlib.suppress(OSError):
+            if changed and entry.stat(follow_symlinks=False).st_uid == SANDBOX_UID:
+                os.lchown(entry.path, 0, 0)
+            if entry.is_dir(follow_symlinks=False):
+                _hand_back(Path(entry.path), since)
