@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -98,7 +100,8 @@ def container_processes(client: docker.DockerClient, container: str) -> list[str
     return [line.strip() for line in output.decode().splitlines() if line.strip()]
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback TCP port nothing listens on (just now)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -107,46 +110,97 @@ def _free_port() -> int:
 @contextlib.contextmanager
 def second_engine(local: docker.DockerClient) -> Iterator[str]:
     """Another dockerd on a loopback TCP port with its own data root, holding a copy of the
-    sandbox image: an engine that shares no folders with this kernel, as a team's would."""
-    if shutil.which("dockerd") is None:
-        pytest.fail("dockerd is not installed: bash scripts/docker-setup.sh")
-    port = _free_port()
+    sandbox image: an engine that shares no folders with this kernel, as a team's would.
+
+    It shares nothing with the local engine either: its own containerd (under its exec
+    root, in its own namespace) and its own bridge. Never ``--bridge=none``: a dockerd
+    started so deletes the host's ``docker0``, the local engine's bridge. Everything it
+    made goes with it.
+    """
+    if shutil.which("dockerd") is None or shutil.which("ip") is None:
+        pytest.fail("dockerd or ip is not installed: bash scripts/docker-setup.sh")
+    port = free_port()
     root = Path(tempfile.mkdtemp(prefix="conjure-engine-"))
     address = f"tcp://127.0.0.1:{port}"
+    bridge = f"conjure-{secrets.token_hex(3)}"  # at most 15 characters, as Linux wants
     command = [
         "dockerd",
         f"--host={address}",
         f"--data-root={root / 'data'}",
         f"--exec-root={root / 'exec'}",
         f"--pidfile={root / 'dockerd.pid'}",
-        "--bridge=none",
+        "--containerd-namespace=conjure-test",
+        "--containerd-plugins-namespace=conjure-test-plugins",
+        f"--bridge={bridge}",
         "--iptables=false",
         "--ip-masq=false",
     ]
-    log = (root / "dockerd.log").open("wb")
-    daemon = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    log_path = root / "dockerd.log"
+    daemon: subprocess.Popen | None = None
+    remote: docker.DockerClient | None = None
     try:
-        remote = docker.DockerClient(base_url=address, timeout=120)
-        if not wait_until(lambda: _answers(remote), timeout=30):
-            pytest.fail(f"the second engine did not start: {(root / 'dockerd.log').read_text()}")
-        remote.images.load(local.images.get(IMAGE).save())
+        _add_bridge(bridge)
+        with log_path.open("wb") as log:
+            daemon = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        # the client asks the engine its API version as it is made: only once it listens
+        up: list[docker.DockerClient] = []
+        started = daemon
+        if not wait_until(lambda: started.poll() is None and _connected(address, up), timeout=90):
+            pytest.fail(f"the second engine did not start:\n{log_path.read_text()[-4000:]}")
+        remote = up[0]
+        remote.images.load(local.images.get(IMAGE).save(named=IMAGE))  # tagged, not by id
         yield address
-        for container in sandboxes(remote):
-            container.remove(force=True)
-        remote.close()
     finally:
-        daemon.terminate()
-        try:
-            daemon.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-        log.close()
+        if remote is not None:
+            with contextlib.suppress(docker.errors.DockerException):
+                for container in sandboxes(remote):
+                    container.remove(force=True)
+                for volume in remote.volumes.list(filters={"label": LABEL}):
+                    volume.remove(force=True)
+            remote.close()
+        if daemon is not None:
+            _stop(daemon)
+        subprocess.run(["ip", "link", "del", bridge], capture_output=True)
         subprocess.run(["umount", "-R", str(root / "data")], capture_output=True)
+        subprocess.run(["umount", "-R", str(root / "exec")], capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _answers(client: docker.DockerClient) -> bool:
+def _add_bridge(name: str) -> None:
+    """A bridge of the second engine's own, with an address in a private /24 (an engine
+    takes its containers' addresses from its bridge's)."""
+    subnet = f"10.{secrets.randbelow(50) + 200}.{secrets.randbelow(254) + 1}"
+    for step in (
+        ["ip", "link", "add", name, "type", "bridge"],
+        ["ip", "addr", "add", f"{subnet}.1/24", "dev", name],
+        ["ip", "link", "set", name, "up"],
+    ):
+        done = subprocess.run(step, capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.fail(f"{' '.join(step)} failed: {done.stderr.strip()}")
+
+
+def _connected(address: str, found: list[docker.DockerClient]) -> bool:
+    """Whether the engine at ``address`` answers; its client goes into ``found``."""
     try:
-        return bool(client.ping())
+        client = docker.DockerClient(base_url=address, timeout=120)
+        client.ping()
     except docker.errors.DockerException:
         return False
+    found.append(client)
+    return True
+
+
+def _stop(daemon: subprocess.Popen) -> None:
+    """End a dockerd started by ``second_engine``, then whatever is left of its process
+    group (its containerd), so no daemon outlives the test."""
+    daemon.terminate()
+    try:
+        daemon.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        daemon.kill()
+        daemon.wait()
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(daemon.pid, signal.SIGKILL)

@@ -17,6 +17,8 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
+import docker.utils
+
 from ...clients.base import ModelClient
 from ...errors import BackendSettingError
 from ...events import Event, Notice
@@ -35,6 +37,8 @@ from .workspace import DockerWorkspace
 __all__ = ["DockerBackend", "DockerSession"]
 
 _MEMORY = re.compile(r"^\d+(\.\d+)?[bkmg]?$", re.IGNORECASE)
+_LEAST_MEMORY = 6 * 1024 * 1024
+"""The engine's own floor for a memory limit; 0 would mean none at all."""
 _LOCAL_URLS = ("http+docker://localhost", "http+docker://localnpipe")
 """docker-py's base URLs for a unix socket and a Windows named pipe: engines on this host."""
 
@@ -102,9 +106,10 @@ class DockerBackend(ExecutorBackend):
         """Reach the engine and check the image now, so ``%backend docker`` fails at once
         with the reason; the container itself is made by the first tool call."""
         values = options.settings
-        if not _MEMORY.match(values["memory"]):
+        memory = values["memory"]
+        if not _MEMORY.match(memory) or docker.utils.parse_bytes(memory) < _LEAST_MEMORY:
             raise BackendSettingError(
-                f"memory={values['memory']}: expected a size such as 512m or 2g"
+                f"memory={memory}: expected a size of at least 6m, such as 512m or 2g"
             )
         workdir = host_workdir(values["workdir"])
         client = await asyncio.to_thread(connect, values["host"])

@@ -45,6 +45,7 @@ _CLOCK_SLACK = 2.0
 """Seconds before a command's start from which a folder counts as changed by it: file
 systems keep coarse times (some to the second)."""
 _STAMP = "/tmp/.conjure-stamp"
+_TICK = "/tmp/.conjure-tick"
 _CHANGED = "/tmp/.conjure-changed"
 _LIST = (
     "find -L {path} -mindepth 1 -maxdepth 2 \\( -name '.*' -o -name node_modules \\) "
@@ -131,7 +132,12 @@ class DockerWorkspace:
         if output.exit_code != 0:
             raise OSError(_first_line(output.stderr) or f"cannot write {target}")
         if self.spec.remote and _inside(target, WORKSPACE):
-            self._write_on_host(str(self.spec.workdir) + target[len(WORKSPACE) :], data)
+            host_copy = str(self.spec.workdir) + target[len(WORKSPACE) :]
+            if not self._stays_in_workdir(host_copy):
+                raise OSError(
+                    f"{target}: its copy on this machine would land outside {self.spec.workdir}"
+                )
+            self._write_on_host(host_copy, data)
         return output.stdout.strip() == "0"
 
     async def list_dir(self, path: str) -> list[str]:
@@ -182,7 +188,11 @@ class DockerWorkspace:
 
     async def exec(self, command: str, *, timeout: float, keep: int) -> ExecResult:
         if self.spec.remote:
-            await self._internal(f": > {_STAMP}")
+            # the stamp must be older than anything the command writes, on a clock that
+            # may tick coarsely: wait until a file touched after it is newer
+            await self._internal(
+                f"touch {_STAMP} && until [ {_TICK} -nt {_STAMP} ]; do touch {_TICK}; done"
+            )
         shell = await self._ready()
         echo = OutputEcho()
         started = time.time()
@@ -195,7 +205,7 @@ class DockerWorkspace:
         exit_code = output.exit_code
         if exit_code is None:
             exit_code = await self._shell_ended(shell)
-        if self.spec.remote and self._shell is shell:
+        if self.spec.remote and self._sandbox is not None:  # also after `…; exit`
             await self._copy_back()
         if self._hand_back:
             await asyncio.to_thread(_hand_back, self.spec.workdir, started - _CLOCK_SLACK)
@@ -283,7 +293,7 @@ class DockerWorkspace:
         """Copy the workspace files the last command changed from the volume to the host."""
         archive = bytearray()
         await self._internal(
-            f"find {WORKSPACE} -newer {_STAMP} -type f -printf '%P\\0' > {_CHANGED}; "
+            f"find {WORKSPACE} -cnewer {_STAMP} -type f -printf '%P\\0' > {_CHANGED}; "
             f"[ -s {_CHANGED} ] && tar -C {WORKSPACE} --null -T {_CHANGED} -cf -; true",
             raw_stdout=archive,
         )
@@ -295,9 +305,16 @@ class DockerWorkspace:
             for member in files:
                 target = os.path.normpath(os.path.join(self.spec.workdir, member.name))
                 source = files.extractfile(member) if member.isfile() else None
-                if source is None or not _inside(target, str(self.spec.workdir)):
+                if source is None or not self._stays_in_workdir(target):
                     continue
                 self._write_on_host(target, source.read())
+                if member.mode & 0o111:  # scripts stay executable
+                    os.chmod(target, os.stat(target).st_mode | (member.mode & 0o111))
+
+    def _stays_in_workdir(self, target: str) -> bool:
+        """Whether writing ``target`` on the host writes inside the workspace folder, even
+        through a symbolic link on the way (one the person made, or an earlier copy)."""
+        return _inside(os.path.realpath(target), os.path.realpath(self.spec.workdir))
 
     async def aclose(self) -> None:
         """Remove the container: every process in it ends, whatever it was doing."""
