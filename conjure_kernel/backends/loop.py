@@ -172,25 +172,26 @@ async def _run_calls(
         asyncio.ensure_future(_run_one(executor, call, known, printed.put_nowait))
         for call in pending
     }
+    finished: list[asyncio.Future[tuple[ToolCall, ToolResult]]] = []
+    for task in running:
+        task.add_done_callback(finished.append)  # in the order they finish
     next_print: asyncio.Future[ToolOutput] | None = None
     try:
-        while running:
-            next_print = next_print or asyncio.ensure_future(printed.get())
-            done, running = await asyncio.wait(
-                running | {next_print}, return_when=asyncio.FIRST_COMPLETED
-            )
-            if next_print in done:
-                yield next_print.result()
-                done.discard(next_print)
-                next_print = None
-            else:
-                running.discard(next_print)
-            for finished in done:
-                while not printed.empty():  # what it printed comes before its end
-                    yield printed.get_nowait()
-                call, result = finished.result()
-                results[call.id] = result
-                yield ToolCallFinished(call, result)
+        while running or finished:
+            if not finished:
+                next_print = next_print or asyncio.ensure_future(printed.get())
+                await asyncio.wait([*running, next_print], return_when=asyncio.FIRST_COMPLETED)
+                if next_print.done():
+                    yield next_print.result()
+                    next_print = None
+                continue
+            while not printed.empty():  # what a call printed comes before its end
+                yield printed.get_nowait()
+            task = finished.pop(0)
+            running.discard(task)
+            call, result = task.result()
+            results[call.id] = result
+            yield ToolCallFinished(call, result)
     finally:
         for task in [*running, *([next_print] if next_print else [])]:
             task.cancel()

@@ -142,5 +142,5 @@ def test_an_unreachable_engine_is_one_line_naming_it(offline):
     done = cli("docker", "build", "--host", host, *(["--offline"] if offline else []))
     assert done.returncode == 1
     error, hint = done.stderr.splitlines()
-    assert error.startswith(f"error: cannot reach the Docker engine at {host}")
+    assert error.startswith(f"error: the Docker engine at {host} is not reachable")
     assert hint.startswith("hint: ")

@@ -357,3 +357,16 @@ def test_a_shell_killed_from_outside_is_replaced_with_a_notice(client, tmp_path)
     after, notices = in_sandbox(client, spec_for(tmp_path), scenario)
     assert after.stdout == "fresh\n"
     assert any("shell exited" in notice for notice in notices)
+
+
+def test_output_without_a_final_newline_or_with_binary_comes_back_exactly(client, tmp_path):
+    async def scenario(ws: DockerWorkspace):
+        bare = await ws.exec("printf no-newline; printf err >&2", timeout=30, keep=KEEP)
+        syntax = await ws.exec("echo 'unterminated", timeout=30, keep=KEEP)
+        after = await ws.exec("echo fine", timeout=30, keep=KEEP)
+        return bare, syntax, after
+
+    bare, syntax, after = in_sandbox(client, spec_for(tmp_path), scenario)
+    assert (bare.stdout, bare.stderr) == ("no-newline", "err")
+    assert syntax.exit_code == 2 and "unexpected EOF" in syntax.stderr
+    assert after.stdout == "fine\n"

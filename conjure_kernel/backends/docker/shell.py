@@ -8,8 +8,8 @@ The protocol: for each command the shell is sent one line that reads the command
 from its own input up to a NUL byte, evaluates it with input from ``/dev/null`` (so a
 command that reads stdin cannot eat the protocol), then prints an end marker with the
 exit status on stdout and one with its background jobs on stderr. The marker carries a
-fresh random token per command, and each begins with a newline, so output that does not
-end in one survives exactly. bash reads a script from a pipe or socket byte by byte,
+fresh random token per command, so it is found wherever it starts, even right after
+output that does not end in a newline, and such output survives exactly. bash reads a script from a pipe or socket byte by byte,
 which is what lets the line's ``read`` take the command that follows it.
 
 The command runs inside a shell function, so that stopping it (timeout, interrupt)
@@ -155,8 +155,8 @@ class _Command:
         stderr = self.stderr_capture.feed
         if echo is not None and echo.active:
             stdout, stderr = _echoed(stdout, echo, 1), _echoed(stderr, echo, 2)
-        self.out = _Marked(b"\n" + end, b"\n", stdout)
-        self.err = _Marked(b"\n" + end + b"\n", end + b"\n", stderr)
+        self.out = _Marked(end, b"\n", stdout)
+        self.err = _Marked(end + b"\n", end + b"\n", stderr)
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def feed(self, frames: list[tuple[int, bytes]]) -> None:
@@ -399,8 +399,8 @@ def _wrap(command: str, token: bytes, data: bytes | None) -> bytes:
     stdin = b"" if data is not None else b" </dev/null"
     line = (
         b"IFS= read -r -d '' __conjure_command; __conjure_run" + stdin + b"; "
-        b"__conjure_status=$?; printf '\\n" + end + b'%d\\n\' "$__conjure_status"; '
-        b"printf '\\n" + end + b"\\n' >&2; jobs -l >&2; printf '" + end + b"\\n' >&2\n"
+        b"__conjure_status=$?; printf '" + end + b'%d\\n\' "$__conjure_status"; '
+        b"printf '" + end + b"\\n' >&2; jobs -l >&2; printf '" + end + b"\\n' >&2\n"
     )
     return line + command.encode() + b"\0" + (data or b"")
 
