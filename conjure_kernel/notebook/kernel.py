@@ -19,6 +19,7 @@ from traitlets import List
 from .._version import __version__
 from .extension import load_ipython_extension, unload_ipython_extension
 from .recording import runner
+from .status import StatusChannel
 
 __all__ = ["ConjureKernel", "is_chat_cell", "launch", "route_cell"]
 
@@ -73,6 +74,7 @@ class ConjureKernel(IPythonKernel):
         _start_next_to_the_notebook()
         self.shell.input_transformers_cleanup.insert(0, route_cell)
         load_ipython_extension(self.shell)
+        StatusChannel.attach(self.shell)  # the conjure.status comm target
 
     def do_shutdown(self, restart: bool) -> dict[str, Any]:
         """Close the conversation first: its backend's processes and sandbox end with it."""

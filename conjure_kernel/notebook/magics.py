@@ -34,6 +34,7 @@ from .guard_magics import GuardMagics
 from .history import history_bundle
 from .recording import export_markdown, export_notebook, read_turns, resolve_notebook
 from .secrets import Redactor
+from .status import notify_status_changed
 from .wording import backend_help, worded_for_notebook
 
 if TYPE_CHECKING:
@@ -239,6 +240,7 @@ class ConjureMagics(Magics):
             raise UsageError(f"{error}; `%backend {args.name} --help` lists the settings") from None
         except ConjureError as error:  # the backend cannot start here (an engine that is down)
             raise worded_for_notebook(error) from None
+        notify_status_changed(self.shell)
         print(self.session.backend_session.describe())
 
     def _known_backend(self, name: str) -> Backend:

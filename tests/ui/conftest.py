@@ -18,7 +18,8 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,23 @@ def _stop(proc: subprocess.Popen) -> None:
 @pytest.fixture
 def lab_server(chromium_executable: str, tmp_path: Path) -> Iterator[LabServer]:
     """A ``jupyter lab`` serving a copy of notebooks/ (quickstart.ipynb and skills/), no API key."""
+    with start_lab(tmp_path) as server:
+        yield server
+
+
+@pytest.fixture
+def lab_server_without_conjure_kernel(
+    chromium_executable: str, tmp_path: Path
+) -> Iterator[LabServer]:
+    """The same server, as a reader without the Conjure kernel has it: the labextension is
+    installed but the ``conjure`` kernelspec is not offered, so notebooks open with no kernel."""
+    with start_lab(tmp_path, ["--KernelSpecManager.allowed_kernelspecs=python3"]) as server:
+        yield server
+
+
+@contextmanager
+def start_lab(tmp_path: Path, extra_args: Sequence[str] = ()) -> Iterator[LabServer]:
+    """Start ``jupyter lab`` on a free port with fresh settings; stop it and its kernels after."""
     # A short root path: it shows in the tool calls (and in the README screenshot).
     root = Path(tempfile.mkdtemp(prefix="quickstart-"))
     shutil.copy2(NOTEBOOKS / "quickstart.ipynb", root / "quickstart.ipynb")
@@ -154,6 +172,7 @@ def lab_server(chromium_executable: str, tmp_path: Path) -> Iterator[LabServer]:
                 "--ServerApp.port_retries=0",
                 f"--ServerApp.root_dir={root}",
                 f"--LabApp.workspaces_dir={tmp_path / 'ws'}",
+                *extra_args,
             ],
             env=env,
             cwd=root,
@@ -164,27 +183,31 @@ def lab_server(chromium_executable: str, tmp_path: Path) -> Iterator[LabServer]:
         )
     server = LabServer(f"http://127.0.0.1:{port}", TOKEN, root, log)
     try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(
-                    f"jupyter lab exited with {proc.returncode}:\n{server.log_tail()}",
-                    pytrace=False,
-                )
-            try:
-                with urllib.request.urlopen(server.url("/api/status"), timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"jupyter lab did not answer /api/status within {SERVER_START_TIMEOUT:.0f} s:\n"
-                    f"{server.log_tail()}",
-                    pytrace=False,
-                )
-            time.sleep(0.1)
+        _wait_until_serving(proc, server)
         yield server
     finally:
         _stop(proc)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _wait_until_serving(proc: subprocess.Popen, server: LabServer) -> None:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(
+                f"jupyter lab exited with {proc.returncode}:\n{server.log_tail()}",
+                pytrace=False,
+            )
+        try:
+            with urllib.request.urlopen(server.url("/api/status"), timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(
+                f"jupyter lab did not answer /api/status within {SERVER_START_TIMEOUT:.0f} s:\n"
+                f"{server.log_tail()}",
+                pytrace=False,
+            )
+        time.sleep(0.1)
