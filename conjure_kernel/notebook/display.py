@@ -18,12 +18,11 @@ import json
 import math
 import os
 import re
-import time
+import textwrap
 import urllib.parse
 from typing import Any
 
 import mistune
-from IPython.display import display
 
 from ..clients.pricing import Spend, spend_of
 from ..conversation.transcript import TurnRecord
@@ -39,13 +38,11 @@ from ..conversation.turn import (
 )
 from ..events import Event, ModelStepFinished, TextDelta, TurnStarted
 from ..tools.values import ToolCall
+from .views import DisplayArea, EntryRow, LiveOutputs, StreamedMarkdown
 
 __all__ = ["TURN_MIME_TYPE", "LiveTurnView", "turn_bundle"]
 
 TURN_MIME_TYPE = "application/vnd.conjure.turn.v1+json"
-
-_REFRESH_SECONDS = 0.15
-"""Minimum time between two live updates of streamed text; other entries update at once."""
 
 _STOP_REASONS = {
     "max_tokens": "the answer reached max_tokens and was cut off",
@@ -67,58 +64,96 @@ _markdown = mistune.create_markdown(escape=True, plugins=["table", "strikethroug
 
 
 class LiveTurnView:
-    """Shows a running turn in one display area and replaces it with the saved bundle.
+    """Shows a running turn as it happens, then leaves the saved bundle in its place.
 
-    A ``TurnView`` (see ``views.py``): it folds events into its own timeline and
-    redraws when what it shows changed, streamed text at most every
-    ``_REFRESH_SECONDS``.
+    A ``TurnView`` (see ``views.py``). Each piece has its own display area, so a redraw
+    sends what changed, never the turn so far: a status line; each finished block of
+    text, its Markdown rendered once; the block being streamed, redrawn at most every
+    ``views._REFRESH_SECONDS``; and a row per tool call, notice, created file and
+    approval, redrawn when its state changes. A frontend without redraws (``jupyter
+    console``) prints the status line, each block of text once it is finished, and one
+    line per tool call as it starts.
     """
 
     def __init__(self, redact: Redact) -> None:
         self._redact = redact
         self._timeline = Timeline()
+        self._outputs = LiveOutputs()
+        self._files = _Files("", os.getcwd())
         self._header = ""
         self._model = ""
         self._spend = Spend()
-        self._handle: Any = None
-        self._last_refresh = 0.0
+        self._status: DisplayArea | None = None
+        self._rows: list[EntryRow] = []
+        self._text: StreamedMarkdown | None = None
+        self._seen = 0
+        """How many of the timeline's entries have their display areas."""
 
     def update(self, event: Event) -> None:
         if isinstance(event, TurnStarted):
             self._header = f"{event.model} · {event.backend} backend"
             self._model = event.model
-        elif isinstance(event, ModelStepFinished):  # shown with the next change, not alone
+            self._show_status()
+        elif isinstance(event, ModelStepFinished):
             response = event.response
             self._spend = self._spend + spend_of(response.model or self._model, response.usage)
-            return
-        elif not self._timeline.add(event) or (
-            isinstance(event, TextDelta)
-            and time.monotonic() - self._last_refresh < _REFRESH_SECONDS
-        ):
-            return
-        self._show(self._live_bundle())
+            self._show_status()
+        elif self._timeline.add(event):
+            self._follow(streamed=isinstance(event, TextDelta))
 
     def finish(self, record: TurnRecord | None) -> None:
         """Replace the live view with the turn's saved bundle."""
+        self._end_text()
         if record is not None:
-            self._show(turn_bundle(record, self._redact))
+            clean = record.redacted(self._redact)
+            self._outputs.replace(_bundle(clean, os.getcwd()), _summary(clean))
 
-    def _live_bundle(self) -> dict[str, Any]:
-        timeline = self._timeline.redacted(self._redact)
+    def _follow(self, *, streamed: bool) -> None:
+        """Give new entries their areas; redraw the text, and rows whose state changed
+        (a streamed delta changes no row)."""
+        entries = self._timeline.entries
+        for entry in entries[self._seen :]:
+            self._end_text()
+            if isinstance(entry, TextEntry):
+                self._text = StreamedMarkdown(self._outputs, self._block_bundle)
+            else:
+                self._rows.append(EntryRow(entry, self._outputs.add(self._row_bundle(entry))))
+        self._seen = len(entries)
+        last = entries[-1] if entries else None
+        if self._text is not None and isinstance(last, TextEntry):
+            self._text.follow(last.text)
+        if not streamed:
+            for row in self._rows:
+                if row.changed():
+                    row.area.show(self._row_bundle(row.entry))
+
+    def _end_text(self) -> None:
+        if self._text is not None:
+            self._text.end()
+            self._text = None
+
+    def _block_bundle(self, block: str, *, finished: bool) -> dict[str, Any]:
+        """A block of the answer; only a finished one has ``text/plain``, so a terminal
+        prints each block once, whole."""
+        clean = self._redact(block)
+        bundle = {"text/html": _live_answer_html(clean)}
+        if finished:
+            bundle["text/plain"] = clean + "\n"  # a blank line after it, as in Markdown
+        return bundle
+
+    def _row_bundle(self, entry: Entry) -> dict[str, Any]:
+        clean = entry.redacted(self._redact)
+        html_row = _entry_html(clean, self._files, running=True)
+        return {"text/html": _live_html(html_row), "text/plain": _entry_plain(clean)}
+
+    def _show_status(self) -> None:
         spent = f" · {self._spend.short()} so far" if self._spend.tokens else ""
-        footer = _footer_html(self._redact(self._header) + f" · running…{spent}")
-        body = _timeline_html(timeline, _Files("", os.getcwd()), running=True)
-        return {
-            "text/html": f'<div class="conjure-turn">{body}{footer}</div>',
-            "text/plain": "\n".join(_timeline_plain(timeline)),
-        }
-
-    def _show(self, bundle: dict[str, Any]) -> None:
-        self._last_refresh = time.monotonic()
-        if self._handle is None:
-            self._handle = display(bundle, raw=True, display_id=True)
+        line = self._redact(self._header) + f" · running…{spent}"
+        bundle = {"text/html": _live_html(_footer_html(line)), "text/plain": line}
+        if self._status is None:
+            self._status = self._outputs.add(bundle)
         else:
-            self._handle.update(bundle, raw=True)
+            self._status.show(bundle)
 
 
 def turn_bundle(record: TurnRecord, redact: Redact, *, folder: str | None = None) -> dict[str, Any]:
@@ -129,8 +164,12 @@ def turn_bundle(record: TurnRecord, redact: Redact, *, folder: str | None = None
     created under ``folder`` (the notebook's folder; by default the kernel's working
     directory, which JupyterLab sets to it) are linked relative to it, images inline.
     """
-    clean = record.redacted(redact)
-    files = _Files(clean.paths.get("workdir", ""), os.getcwd() if folder is None else folder)
+    return _bundle(record.redacted(redact), os.getcwd() if folder is None else folder)
+
+
+def _bundle(clean: TurnRecord, folder: str) -> dict[str, Any]:
+    """``turn_bundle`` of a record already redacted."""
+    files = _Files(clean.paths.get("workdir", ""), folder)
     footer = _summary(clean)
     html_body = (
         _timeline_html(clean.timeline, files, running=False)
@@ -264,7 +303,7 @@ def _timeline_html(timeline: Timeline, files: _Files, *, running: bool) -> str:
 
 def _entry_html(entry: Entry, files: _Files, *, running: bool) -> str:
     if isinstance(entry, TextEntry):
-        return f'<div class="conjure-answer">{_markdown(entry.text)}</div>'
+        return _answer_html(entry.text)
     if isinstance(entry, ToolEntry):
         return _tool_html(entry, running=running)
     if isinstance(entry, NoticeEntry):
@@ -278,6 +317,22 @@ def _entry_html(entry: Entry, files: _Files, *, running: bool) -> str:
         f'<div class="conjure-approval conjure-{_decision(entry)}">'
         f"<i>{html.escape(_approval_line(entry))}</i></div>"
     )
+
+
+def _answer_html(text: str) -> str:
+    return f'<div class="conjure-answer">{_markdown(text)}</div>'
+
+
+def _live_answer_html(block: str) -> str:
+    """A block of the answer on its own: dedented, since an indented block cut from a
+    list item would otherwise render as code."""
+    return _live_html(_answer_html(textwrap.dedent(block)))
+
+
+def _live_html(piece: str) -> str:
+    """One piece of the live view, marked as the turn's (a browser test checks that
+    none is left once the saved bundle replaced them)."""
+    return f'<div class="conjure-turn">{piece}</div>'
 
 
 def _file_html(file: FileEntry, files: _Files) -> str:
@@ -342,19 +397,19 @@ def _file_markdown(file: FileEntry, files: _Files) -> str:
 
 
 def _timeline_plain(timeline: Timeline) -> list[str]:
-    lines = []
-    for entry in timeline.entries:
-        if isinstance(entry, TextEntry):
-            lines.append(entry.text)
-        elif isinstance(entry, ToolEntry):
-            lines.append(f"[{_tool_title(entry)}]")
-        elif isinstance(entry, NoticeEntry):
-            lines.append(f"[{_notice_line(entry)}]")
-        elif isinstance(entry, FileEntry):
-            lines.append(f"[{_file_line(entry)}]")
-        else:
-            lines.append(f"[{_approval_line(entry)}]")
-    return lines
+    return [_entry_plain(entry) for entry in timeline.entries]
+
+
+def _entry_plain(entry: Entry) -> str:
+    if isinstance(entry, TextEntry):
+        return entry.text
+    if isinstance(entry, ToolEntry):
+        return f"[{_tool_title(entry)}]"
+    if isinstance(entry, NoticeEntry):
+        return f"[{_notice_line(entry)}]"
+    if isinstance(entry, FileEntry):
+        return f"[{_file_line(entry)}]"
+    return f"[{_approval_line(entry)}]"
 
 
 # -- what follows the timeline: drift, changed skills, the error, the footer ----------------

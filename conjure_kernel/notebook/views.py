@@ -1,20 +1,57 @@
-"""The seam between a running turn and what shows it: the ``TurnView`` protocol.
+"""The seam between a running turn and what shows it, and the cell outputs a live view draws in.
 
 ``ConjureMagics.view_class`` names the class; the chat magic constructs it with the
 session's redactor (``view_class(redact)``), hands it every event of the turn, then the
-finished record. ``display.LiveTurnView`` (HTML through a display handle, for any
+finished record. ``display.LiveTurnView`` (HTML through display areas, for any
 frontend) is the default; a widget view can take its place without the magics changing.
+
+Jupyter's messages can add an output to a cell or replace one whole, never grow one; so
+a live view whose answer sat in one output would resend the whole answer at every
+redraw. ``LiveOutputs`` gives each piece its own output instead (a finished block of
+text, the open tail, a tool call's row), so a redraw sends only the piece that changed,
+and ``MarkdownBlocks`` cuts streamed Markdown into pieces that render alone.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+import re
+import time
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from IPython import get_ipython
+from IPython.display import clear_output, display
+
+from ..conversation.turn import ApprovalEntry, Entry, ToolEntry
 
 if TYPE_CHECKING:
     from ..conversation.transcript import TurnRecord
     from ..events import Event
 
-__all__ = ["TurnView"]
+__all__ = [
+    "DisplayArea",
+    "EntryRow",
+    "LiveOutputs",
+    "MarkdownBlocks",
+    "StreamedMarkdown",
+    "TurnView",
+]
+
+Bundle = dict[str, Any]
+
+_REFRESH_SECONDS = 0.15
+"""Minimum time between two redraws of the block of text being streamed; its first text,
+finished blocks and every other change show at once."""
+
+_LONG_BLOCK = 2_000
+"""Characters past which the block being streamed is redrawn only once it grew by a
+tenth: its redraws then add up to about ten times its length, whatever the pace, so a
+block that never ends (one long paragraph or code block) costs in proportion to its
+length, not to its square."""
+
+_BLANK: Bundle = {"text/html": ""}
+"""What a display area that no longer shows anything holds: no text for a terminal either."""
 
 
 @runtime_checkable
@@ -33,3 +70,216 @@ class TurnView(Protocol):
         """The turn is over: show (and so save) ``record``, or keep what is shown when
         there is none (the turn never started)."""
         ...
+
+
+class DisplayArea:
+    """One output of the running cell, redrawn on its own; a redraw that changes nothing
+    is not sent.
+
+    A terminal frontend (``jupyter console``) prints an output's ``text/plain`` once, when
+    it is added, and ignores redraws: what it should print goes in the first bundle.
+    """
+
+    def __init__(self, bundle: Bundle) -> None:
+        self._id = uuid.uuid4().hex
+        self._shown = bundle
+        display(bundle, raw=True, display_id=self._id)
+
+    def show(self, bundle: Bundle) -> None:
+        if bundle != self._shown:
+            self._shown = bundle
+            display(bundle, raw=True, display_id=self._id, update=True)
+
+    def blank(self) -> None:
+        """Show nothing: the output stays in the cell (only clearing the cell removes it)."""
+        self.show(_BLANK)
+
+
+class LiveOutputs:
+    """The outputs one live turn added to the running cell, and their replacement by the
+    turn's saved bundle when it ends."""
+
+    def __init__(self) -> None:
+        self._added = False
+
+    def add(self, bundle: Bundle) -> DisplayArea:
+        """A new output after every other output of the cell."""
+        self._added = True
+        return DisplayArea(bundle)
+
+    def replace(self, saved: Bundle, line: str) -> None:
+        """Leave ``saved`` as the turn's one output in place of the live ones.
+
+        Clearing is the only way to remove outputs, and it clears the whole cell, so the
+        saved bundles of the cell's earlier turns (two ``%conjure`` lines in one cell)
+        are shown again first; other output the cell showed before the turn is lost. Each saved bundle is sent as a redraw of a placeholder
+        holding just ``line``: a terminal prints that line, not the answer a second time.
+        """
+        if self._added:
+            clear_output(wait=True)
+            for earlier in _cell_turns.earlier():
+                _show_saved(earlier, _BLANK)
+        _show_saved(saved, {"text/plain": line})
+        _cell_turns.remember(saved)
+
+
+def _show_saved(saved: Bundle, placeholder: Bundle) -> None:
+    DisplayArea(placeholder).show(saved)
+
+
+class _CellTurns:
+    """The saved bundles of the turns run so far by the cell now running."""
+
+    def __init__(self) -> None:
+        self._cell: str | None = None
+        self._bundles: list[Bundle] = []
+
+    def earlier(self) -> list[Bundle]:
+        return list(self._bundles) if _running_cell() == self._cell else []
+
+    def remember(self, saved: Bundle) -> None:
+        cell = _running_cell()
+        if cell is None:
+            return
+        if cell != self._cell:
+            self._cell, self._bundles = cell, []
+        self._bundles.append(saved)
+
+
+_cell_turns = _CellTurns()
+
+
+def _running_cell() -> str | None:
+    """The id of the request the kernel is answering; None outside a kernel."""
+    publisher = getattr(get_ipython(), "display_pub", None)
+    header = getattr(publisher, "parent_header", None)
+    return header.get("msg_id") if isinstance(header, dict) else None
+
+
+_FENCE = re.compile(r"\s*(`{3,}|~{3,})")
+
+
+class MarkdownBlocks:
+    """Cuts streamed Markdown into blocks that render alone: paragraphs, lists, tables, code.
+
+    A block ends at a blank line outside a fenced code block. Only the lines after the
+    last cut are kept and each line is scanned once, so following an answer costs its
+    length however finely it is streamed.
+    """
+
+    def __init__(self) -> None:
+        self.open = ""
+        """The text after the last cut: the block still being written."""
+        self._scanned = 0
+        self._fence = ""
+
+    def feed(self, text: str) -> list[str]:
+        """Add streamed ``text``; the blocks it finished, in order."""
+        self.open += text
+        finished, start = [], 0
+        while (end := self.open.find("\n", self._scanned)) != -1:
+            line_start, self._scanned = self._scanned, end + 1
+            if self._ends_block(self.open[line_start:end]):
+                block = self.open[start:line_start].strip("\n")
+                if block.strip():
+                    finished.append(block)
+                start = self._scanned
+        self.open, self._scanned = self.open[start:], self._scanned - start
+        return finished
+
+    def close(self) -> str:
+        """The text ended: its last block (empty when there is none)."""
+        block, self.open, self._scanned, self._fence = self.open.strip("\n"), "", 0, ""
+        return block if block.strip() else ""
+
+    def _ends_block(self, line: str) -> bool:
+        stripped = line.strip()
+        if self._fence:
+            if stripped.startswith(self._fence) and not stripped.strip(self._fence[0]):
+                self._fence = ""
+            return False
+        if opening := _FENCE.match(line):
+            self._fence = opening.group(1)
+            return False
+        return not stripped
+
+
+class StreamedMarkdown:
+    """A run of streamed Markdown: each finished block shown once in an area of its own,
+    and the block still being written redrawn in an area after them.
+
+    ``draw(block, finished=...)`` makes a block's bundle. When a block is finished, the
+    open area is blanked and the block gets a new area, since a frontend without redraws
+    prints only what an area holds when it is added.
+    """
+
+    def __init__(self, outputs: LiveOutputs, draw: Callable[..., Bundle]) -> None:
+        self._outputs = outputs
+        self._draw = draw
+        self._blocks = MarkdownBlocks()
+        self._read = 0
+        self._open: DisplayArea | None = None
+        self._drawn = 0.0
+        self._drawn_size = 0
+
+    def follow(self, text: str) -> None:
+        """Show what ``text`` (the run so far) gained since the last call."""
+        for block in self._blocks.feed(text[self._read :]):
+            self._show_finished(block)
+        self._read = len(text)
+        if self._blocks.open.strip() and self._due():
+            self._show_open()
+
+    def end(self) -> None:
+        """The run is over: its last block is finished."""
+        if block := self._blocks.close():
+            self._show_finished(block)
+
+    def _show_finished(self, block: str) -> None:
+        if self._open is not None:
+            self._open.blank()
+            self._open = None
+        self._outputs.add(self._draw(block, finished=True))
+
+    def _show_open(self) -> None:
+        bundle = self._draw(self._blocks.open, finished=False)
+        if self._open is None:
+            self._open = self._outputs.add(bundle)
+        else:
+            self._open.show(bundle)
+        self._drawn, self._drawn_size = time.monotonic(), len(self._blocks.open)
+
+    def _due(self) -> bool:
+        """A block's first text shows at once, then at most every ``_REFRESH_SECONDS``."""
+        if self._open is None:
+            return True
+        size = len(self._blocks.open)
+        if size > _LONG_BLOCK and size < self._drawn_size * 1.1:
+            return False
+        return time.monotonic() - self._drawn >= _REFRESH_SECONDS
+
+
+class EntryRow:
+    """The display area of a tool call, notice, created file or approval."""
+
+    def __init__(self, entry: Entry, area: DisplayArea) -> None:
+        self.entry = entry
+        self.area = area
+        self._state = _state_of(entry)
+
+    def changed(self) -> bool:
+        """Whether the entry's state changed since the last call: checked without
+        drawing, since a tool call's row holds its whole output."""
+        state = _state_of(self.entry)
+        changed, self._state = state != self._state, state
+        return changed
+
+
+def _state_of(entry: Entry) -> tuple[Any, ...]:
+    """What can change in a shown entry: a tool call's state and result, an approval's
+    decision; notices and files never change."""
+    if isinstance(entry, ToolEntry):
+        return (entry.state, entry.result is not None)
+    if isinstance(entry, ApprovalEntry):
+        return (entry.allowed, entry.reason)
+    return ()

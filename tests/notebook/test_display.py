@@ -13,9 +13,11 @@ from typing import Any
 
 import pytest
 from golden.scenarios import EVENTS, record_of
+from live_frontends import Frontends
 
 from conjure_kernel.clients.base import ModelResponse, Usage
 from conjure_kernel.conversation.transcript import TurnRecord
+from conjure_kernel.conversation.turn import ApprovalEntry, Entry, TextEntry, ToolEntry
 from conjure_kernel.errors import ModelError
 from conjure_kernel.events import (
     ApprovalAnswered,
@@ -33,7 +35,7 @@ from conjure_kernel.events import (
     TurnStarted,
     UsageReported,
 )
-from conjure_kernel.notebook import display
+from conjure_kernel.notebook import display, views
 from conjure_kernel.notebook.display import TURN_MIME_TYPE, LiveTurnView, turn_bundle
 from conjure_kernel.notebook.magics import ConjureMagics
 from conjure_kernel.notebook.secrets import Redactor
@@ -118,18 +120,19 @@ def test_tool_calls_appear_in_the_order_the_model_made_them_with_their_status():
         assert text.index(view_title) < text.index("The page has a script.")
 
 
-def test_a_call_that_never_finished_is_running_live_and_interrupted_once_saved(screen):
+def test_a_call_that_never_finished_is_running_live_and_interrupted_once_saved(frontends):
     events = [*turn_events()[:8], TurnFailed(ModelError("the connection dropped"))]
     view = LiveTurnView(str)
     for event in events[:-1]:
         view.update(event)
-    assert "[bash_tool List the files · running…]" in screen.shown[-1]["text/plain"]
+    plain = [output.get("text/plain") for output in frontends.notebook()]
+    assert "[bash_tool List the files · running…]" in plain
     plain = turn_bundle(record_of(events), str)["text/plain"]
     assert "[bash_tool List the files · interrupted]" in plain
     assert "[view page.html · error · 250 ms]" in plain
 
 
-def test_a_server_side_call_is_shown_like_a_local_one_and_marked(screen):
+def test_a_server_side_call_is_shown_like_a_local_one_and_marked():
     call = ToolCall("srv1", "bash_code_execution", {"command": "ls"})
     events = [
         TurnStarted("list", "anthropic", "m"),
@@ -300,39 +303,6 @@ def test_a_secret_that_looks_like_a_json_number_does_not_break_the_bundle(monkey
     assert bundle[TURN_MIME_TYPE]["usage"]["input_tokens"] == 2200
 
 
-class FakeHandle:
-    def __init__(self) -> None:
-        self.updates: list[dict[str, Any]] = []
-
-    def update(self, bundle: dict[str, Any], **kwargs: Any) -> None:
-        assert kwargs == {"raw": True}
-        self.updates.append(bundle)
-
-
-class FakeDisplay:
-    """Stands in for IPython's ``display``: keeps the first bundle and every update."""
-
-    def __init__(self) -> None:
-        self.displayed: list[dict[str, Any]] = []
-        self.handle = FakeHandle()
-
-    def __call__(self, bundle: dict[str, Any], **kwargs: Any) -> FakeHandle:
-        assert kwargs == {"raw": True, "display_id": True}
-        self.displayed.append(bundle)
-        return self.handle
-
-    @property
-    def shown(self) -> list[dict[str, Any]]:
-        return self.displayed + self.handle.updates
-
-
-@pytest.fixture
-def screen(monkeypatch) -> FakeDisplay:
-    fake = FakeDisplay()
-    monkeypatch.setattr(display, "display", fake)
-    return fake
-
-
 def live_events() -> list:
     return [
         TurnStarted("what is in the folder?", "local", "claude-test"),
@@ -362,40 +332,53 @@ def test_a_view_class_that_is_not_a_turn_view_is_refused_before_the_turn_starts(
     assert magics._session is None
 
 
-def test_the_live_view_displays_once_then_updates_the_same_area(screen, monkeypatch):
-    monkeypatch.setattr(display, "_REFRESH_SECONDS", 0.0)
+def plain_outputs(frontends: Frontends) -> list[str]:
+    """The notebook's live outputs that have text (blank areas and the open block have none)."""
+    return [output["text/plain"] for output in frontends.notebook() if "text/plain" in output]
+
+
+def test_each_piece_of_the_live_view_has_an_area_redrawn_alone(frontends, monkeypatch):
+    monkeypatch.setattr(views, "_REFRESH_SECONDS", 0.0)
     view = LiveTurnView(str)
     for event in live_events()[:5]:
         view.update(event)
-    assert len(screen.displayed) == 1
-    assert len(screen.shown) == 5
-    assert "claude-test · local backend · running…" in screen.shown[0]["text/html"]
-    assert screen.shown[2]["text/plain"] == "Let me look."
-    assert screen.shown[3]["text/plain"] == "Let me look.\n[bash_tool List the files · running…]"
-    assert (
-        screen.shown[4]["text/plain"]
-        == "Let me look.\n[bash_tool List the files · exit 0 · 500 ms]"
-    )
-    assert set(screen.shown[4]) == {"text/html", "text/plain"}
+    kinds = [message.kind for message in frontends.messages]
+    # the status line; the open text, drawn then redrawn; blanked, and shown finished
+    # once the tool call ends it; the tool call's row, then its redraw when it finished.
+    assert kinds == ["display", "display", "update", "update", "display", "display", "update"]
+    assert "claude-test · local backend · running…" in frontends.messages[0].bundle["text/html"]
+    redrawn = frontends.messages[2].bundle
+    assert "<p>Let me look.</p>" in redrawn["text/html"] and "text/plain" not in redrawn
+    assert plain_outputs(frontends) == [
+        "claude-test · local backend · running…",
+        "Let me look.\n",
+        "[bash_tool List the files · exit 0 · 500 ms]",
+    ]
+    assert frontends.messages[-1].display_id == frontends.messages[-2].display_id
 
 
-def test_steps_usage_and_the_end_do_not_redraw_the_live_view(screen, monkeypatch):
-    monkeypatch.setattr(display, "_REFRESH_SECONDS", 0.0)
+def test_a_step_redraws_only_the_status_line_and_usage_and_the_end_nothing(frontends, monkeypatch):
+    monkeypatch.setattr(views, "_REFRESH_SECONDS", 0.0)
     view = LiveTurnView(str)
-    for event in live_events():
+    for event in live_events()[:5]:
         view.update(event)
-    assert len(screen.shown) == 5
+    before = len(frontends.messages)
+    for event in live_events()[5:]:
+        view.update(event)
+    [step] = frontends.messages[before:]
+    assert step.kind == "update" and step.display_id == frontends.messages[0].display_id
+    assert "so far" in step.bundle["text/plain"]
 
 
-def test_streamed_text_is_throttled_but_never_lost(screen, monkeypatch):
-    monkeypatch.setattr(display, "_REFRESH_SECONDS", 3600.0)
+def test_the_first_streamed_text_shows_at_once_then_redraws_are_throttled(frontends, monkeypatch):
+    monkeypatch.setattr(views, "_REFRESH_SECONDS", 3600.0)
     view = LiveTurnView(str)
     for event in live_events()[:3]:
         view.update(event)
-    assert len(screen.shown) == 1
+    assert "<p>Let me</p>" in frontends.shown_html()
+    assert "look." not in frontends.shown_html()  # throttled, not lost:
     view.update(live_events()[3])
-    assert len(screen.shown) == 2
-    assert screen.shown[1]["text/plain"].startswith("Let me look.\n")
+    assert "Let me look." in plain_outputs(frontends)[1]
 
 
 @pytest.mark.parametrize(
@@ -408,67 +391,88 @@ def test_streamed_text_is_throttled_but_never_lost(screen, monkeypatch):
     ],
     ids=lambda event: event.type,
 )
-def test_notices_files_approvals_and_server_calls_show_at_once(screen, monkeypatch, event):
-    monkeypatch.setattr(display, "_REFRESH_SECONDS", 3600.0)
+def test_notices_files_approvals_and_server_calls_show_at_once(frontends, monkeypatch, event):
+    monkeypatch.setattr(views, "_REFRESH_SECONDS", 3600.0)
     view = LiveTurnView(str)
     view.update(live_events()[0])
     view.update(event)
-    assert len(screen.shown) == 2
+    assert len(frontends.notebook()) == 2
 
 
-def test_a_running_tool_is_open_and_a_finished_one_closed(screen, monkeypatch):
-    monkeypatch.setattr(display, "_REFRESH_SECONDS", 0.0)
+def test_a_running_tool_is_open_and_a_finished_one_closed(frontends, monkeypatch):
+    monkeypatch.setattr(views, "_REFRESH_SECONDS", 0.0)
     view = LiveTurnView(str)
-    for event in live_events()[:5]:
+    for event in live_events()[:4]:
         view.update(event)
-    assert (
-        "conjure-running" in screen.shown[3]["text/html"]
-        and " open>" in screen.shown[3]["text/html"]
-    )
-    assert (
-        "conjure-ok" in screen.shown[4]["text/html"]
-        and " open>" not in screen.shown[4]["text/html"]
-    )
+    running = frontends.notebook()[-1]["text/html"]
+    assert "conjure-running" in running and " open>" in running
+    view.update(live_events()[4])
+    finished = frontends.notebook()[-1]["text/html"]
+    assert "conjure-ok" in finished and " open>" not in finished
 
 
-def test_the_live_view_redacts_what_it_shows(screen, monkeypatch):
-    monkeypatch.setattr(display, "_REFRESH_SECONDS", 0.0)
+def test_the_live_view_redacts_what_it_shows(frontends, monkeypatch):
+    monkeypatch.setattr(views, "_REFRESH_SECONDS", 0.0)
     view = LiveTurnView(lambda text: text.replace("hunter2", "[secret]"))
     view.update(TurnStarted("hi", "local", "m"))
     view.update(TextDelta("the password is hunter2"))
     view.update(ToolCallStarted(ToolCall("t1", "bash_tool", {"command": "echo hunter2"})))
     view.update(Notice("hunter2 was retried"))
-    for bundle in screen.shown:
-        assert all("hunter2" not in text for text in bundle.values())
-    assert (
-        "[secret]" in screen.shown[-1]["text/plain"] and "[secret]" in screen.shown[-1]["text/html"]
-    )
+    for message in frontends.messages:
+        assert all("hunter2" not in text for text in message.bundle.values())
+    shown = frontends.notebook()
+    assert "[secret]" in shown[-1]["text/plain"] and "[secret]" in shown[-1]["text/html"]
+    assert plain_outputs(frontends)[1] == "the password is [secret]\n"
+
+
+def printed_form(entry: Entry) -> str:
+    """What a terminal shows of a saved entry at the latest when it first appears: the
+    text, a call by its title (its state comes later), a notice or file by its line."""
+    if isinstance(entry, TextEntry):
+        return " ".join(entry.text.split())
+    if isinstance(entry, ToolEntry):
+        return display._call_title(entry.call)
+    if isinstance(entry, ApprovalEntry):
+        return f"approval for {display._call_title(entry.call)}"
+    return display._entry_plain(entry)
 
 
 @pytest.mark.parametrize("name", sorted(EVENTS))
-def test_the_live_view_shows_the_turn_as_it_is_saved(screen, monkeypatch, name):
-    """One turn model: what the live view last drew is what the saved bundle starts with."""
-    monkeypatch.setattr(display, "_REFRESH_SECONDS", 0.0)
+def test_the_live_view_shows_the_turn_as_it_is_saved(frontends, monkeypatch, name):
+    """One turn model: a terminal, which keeps each piece as first shown, sees the saved
+    turn's text and each of its entries, in order."""
+    monkeypatch.setattr(views, "_REFRESH_SECONDS", 0.0)
     events = EVENTS[name]()
     view = LiveTurnView(str)
     for event in events:
         view.update(event)
-    saved = turn_bundle(record_of(events), str)["text/plain"]
-    assert saved.startswith(screen.shown[-1]["text/plain"])
-    assert len(screen.shown[-1]["text/plain"]) > 0
+    view.finish(None)
+    printed, at = " ".join(frontends.console().split()), 0
+    for entry in record_of(events).timeline.entries:
+        at = printed.index(printed_form(entry), at)
 
 
-def test_finish_replaces_the_live_view_with_the_saved_bundle(screen):
+def test_finish_replaces_the_live_view_with_the_saved_bundle(frontends):
     view = LiveTurnView(str)
-    view.update(live_events()[0])
+    for event in live_events():
+        view.update(event)
     record = make_record()
     view.finish(record)
-    assert len(screen.displayed) == 1
-    assert screen.shown[-1] == turn_bundle(record, str)
+    assert frontends.notebook() == [turn_bundle(record, str)]
 
 
-def test_finish_without_a_record_leaves_the_live_view(screen):
+def test_a_terminal_gets_a_summary_line_not_the_saved_answer_again(frontends):
+    view = LiveTurnView(str)
+    for event in live_events():
+        view.update(event)
+    view.finish(make_record())
+    printed = frontends.console().splitlines()
+    assert printed[-1].startswith("claude-test · local backend · 2,700 in")
+    assert frontends.console().count("Let me look.") == 1
+
+
+def test_finish_without_a_record_leaves_the_live_view(frontends):
     view = LiveTurnView(str)
     view.update(live_events()[0])
     view.finish(None)
-    assert len(screen.shown) == 1
+    assert [message.kind for message in frontends.messages] == ["display"]
