@@ -27,12 +27,14 @@ from ..events import (
     TextDelta,
     ToolCallFinished,
     ToolCallStarted,
+    ToolOutput,
     TurnEnded,
     TurnFailed,
 )
 from ..tools.values import ToolCall, ToolResult
 
 __all__ = [
+    "PRINTED_TAIL",
     "ApprovalEntry",
     "Entry",
     "FileEntry",
@@ -54,6 +56,11 @@ ToolState = Literal["running", "ok", "error", "interrupted", "denied"]
 """``interrupted``: the turn ended before the call had a result; ``denied``: not allowed to run."""
 
 _TOOL_STATES: tuple[str, ...] = get_args(ToolState)
+
+
+PRINTED_TAIL = 4000
+"""Characters of a running call's output a live view keeps: the latest lines, as a
+terminal's last screenful."""
 
 
 @dataclass
@@ -78,6 +85,9 @@ class ToolEntry:
     """Run on Anthropic's side (code execution) rather than by the backend."""
     result: ToolResult | None = None
     state: ToolState = "running"
+    printed: str = ""
+    """The end of what the call printed while it ran, for live views; not saved, since
+    its result holds what counts."""
 
     def redacted(self, redact: Redact) -> ToolEntry:
         result = self.result and dataclasses.replace(
@@ -85,7 +95,8 @@ class ToolEntry:
             tool_use_id=redact(self.result.tool_use_id),
             content=redact(self.result.content),
         )
-        return ToolEntry(_redacted_call(self.call, redact), self.server, result, self.state)
+        call = _redacted_call(self.call, redact)
+        return ToolEntry(call, self.server, result, self.state, redact(self.printed))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -182,6 +193,8 @@ class Timeline:
             tool.result = event.result
             if tool.state != "denied":
                 tool.state = "error" if event.result.is_error else "ok"
+        elif isinstance(event, ToolOutput):
+            return self._print(event)
         elif isinstance(event, Notice):
             self.entries.append(NoticeEntry(event.text, event.level))
         elif isinstance(event, FileCreated):
@@ -277,6 +290,13 @@ class Timeline:
         tool = ToolEntry(call, server, state="denied" if self._denied(call.id) else "running")
         self.entries.append(tool)
         return tool
+
+    def _print(self, event: ToolOutput) -> bool:
+        tool = self._tool(event.tool_use_id)
+        if tool is None or tool.result is not None:
+            return False
+        tool.printed = (tool.printed + event.text)[-PRINTED_TAIL:]
+        return True
 
     def _tool(self, call_id: str) -> ToolEntry | None:
         return next((tool for tool in reversed(self.tools) if tool.call.id == call_id), None)

@@ -36,9 +36,9 @@ from ..conversation.turn import (
     Timeline,
     ToolEntry,
 )
-from ..events import Event, ModelStepFinished, TextDelta, TurnStarted
+from ..events import Event, ModelStepFinished, TextDelta, ToolOutput, TurnStarted
 from ..tools.values import ToolCall
-from .views import DisplayArea, EntryRow, LiveOutputs, StreamedMarkdown
+from .views import DisplayArea, EntryRow, LiveOutputs, StreamedMarkdown, Throttle
 
 __all__ = ["TURN_MIME_TYPE", "LiveTurnView", "turn_bundle"]
 
@@ -88,6 +88,7 @@ class LiveTurnView:
         self._text: StreamedMarkdown | None = None
         self._seen = 0
         """How many of the timeline's entries have their display areas."""
+        self._printing = Throttle()
 
     def update(self, event: Event) -> None:
         if isinstance(event, TurnStarted):
@@ -99,7 +100,9 @@ class LiveTurnView:
             self._spend = self._spend + spend_of(response.model or self._model, response.usage)
             self._show_status()
         elif self._timeline.add(event):
-            self._follow(streamed=isinstance(event, TextDelta))
+            self._follow(
+                streamed=isinstance(event, TextDelta), printed=isinstance(event, ToolOutput)
+            )
 
     def finish(self, record: TurnRecord | None) -> None:
         """Replace the live view with the turn's saved bundle."""
@@ -108,9 +111,12 @@ class LiveTurnView:
             clean = record.redacted(self._redact)
             self._outputs.replace(_bundle(clean, os.getcwd()), _summary(clean))
 
-    def _follow(self, *, streamed: bool) -> None:
+    def _follow(self, *, streamed: bool, printed: bool = False) -> None:
         """Give new entries their areas; redraw the text, and rows whose state changed
-        (a streamed delta changes no row)."""
+        (a streamed delta changes no row; a command's output redraws its row at most
+        every ``views._REFRESH_SECONDS``)."""
+        if printed and not self._printing.due():
+            return
         entries = self._timeline.entries
         for entry in entries[self._seen :]:
             self._end_text()
@@ -357,6 +363,8 @@ def _tool_html(tool: ToolEntry, *, running: bool) -> str:
         else f'<pre class="conjure-tool-result" style="border-top:1px dashed;padding-top:4px">'
         f"{html.escape(tool.result.content)}</pre>"
     )
+    if tool.result is None and tool.printed:  # a running command's latest output
+        result = f'<pre class="conjure-tool-output">{html.escape(tool.printed)}</pre>'
     classes = f"conjure-tool conjure-{tool.state}" + (" conjure-server" if tool.server else "")
     opened = " open" if running and tool.state == "running" else ""
     return (

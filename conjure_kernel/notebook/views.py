@@ -35,6 +35,7 @@ __all__ = [
     "LiveOutputs",
     "MarkdownBlocks",
     "StreamedMarkdown",
+    "Throttle",
     "TurnView",
 ]
 
@@ -259,6 +260,21 @@ class StreamedMarkdown:
         return time.monotonic() - self._drawn >= _REFRESH_SECONDS
 
 
+class Throttle:
+    """Says yes at most every ``_REFRESH_SECONDS``, the first time at once: for redraws
+    that may come by the hundred (a command's output)."""
+
+    def __init__(self) -> None:
+        self._last = -_REFRESH_SECONDS
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now - self._last < _REFRESH_SECONDS:
+            return False
+        self._last = now
+        return True
+
+
 class EntryRow:
     """The display area of a tool call, notice, created file or approval."""
 
@@ -279,7 +295,7 @@ def _state_of(entry: Entry) -> tuple[Any, ...]:
     """What can change in a shown entry: a tool call's state and result, an approval's
     decision; notices and files never change."""
     if isinstance(entry, ToolEntry):
-        return (entry.state, entry.result is not None)
+        return (entry.state, entry.result is not None, hash(entry.printed))
     if isinstance(entry, ApprovalEntry):
         return (entry.allowed, entry.reason)
     return ()

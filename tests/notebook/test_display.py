@@ -17,7 +17,14 @@ from live_frontends import Frontends
 
 from conjure_kernel.clients.base import ModelResponse, Usage
 from conjure_kernel.conversation.transcript import TurnRecord
-from conjure_kernel.conversation.turn import ApprovalEntry, Entry, TextEntry, ToolEntry
+from conjure_kernel.conversation.turn import (
+    PRINTED_TAIL,
+    ApprovalEntry,
+    Entry,
+    TextEntry,
+    Timeline,
+    ToolEntry,
+)
 from conjure_kernel.errors import ModelError
 from conjure_kernel.events import (
     ApprovalAnswered,
@@ -30,6 +37,7 @@ from conjure_kernel.events import (
     TextDelta,
     ToolCallFinished,
     ToolCallStarted,
+    ToolOutput,
     TurnEnded,
     TurnFailed,
     TurnStarted,
@@ -409,6 +417,36 @@ def test_a_running_tool_is_open_and_a_finished_one_closed(frontends, monkeypatch
     view.update(live_events()[4])
     finished = frontends.notebook()[-1]["text/html"]
     assert "conjure-ok" in finished and " open>" not in finished
+
+
+def test_a_running_command_shows_its_latest_output_until_its_result_replaces_it(
+    frontends, monkeypatch
+):
+    monkeypatch.setattr(views, "_REFRESH_SECONDS", 3600.0)
+    view = LiveTurnView(lambda text: text.replace("hunter2", "[secret]"))
+    for event in live_events()[:4]:
+        view.update(event)
+    view.update(ToolOutput(LS.id, "building <step 1> hunter2\n"))
+    shown = frontends.notebook()[-1]["text/html"]
+    assert "conjure-tool-output" in shown and "building &lt;step 1&gt; [secret]" in shown
+    view.update(ToolOutput(LS.id, "step 2\n"))  # within the throttle: not drawn yet
+    assert "step 2" not in frontends.notebook()[-1]["text/html"]
+    view.update(live_events()[4])
+    finished = frontends.notebook()[-1]["text/html"]
+    assert "conjure-tool-output" not in finished and "conjure-tool-result" in finished
+
+
+def test_the_timeline_keeps_only_the_end_of_what_a_call_printed_and_never_saves_it():
+    timeline = Timeline()
+    timeline.add(ToolCallStarted(LS))
+    for _ in range(3):
+        timeline.add(ToolOutput(LS.id, "x" * PRINTED_TAIL))
+    assert timeline.add(ToolOutput(LS.id, "end")) is True
+    assert len(timeline.tools[0].printed) == PRINTED_TAIL
+    assert timeline.tools[0].printed.endswith("end")
+    assert "printed" not in json.dumps(timeline.tools[0].to_json())
+    timeline.add(ToolCallFinished(LS, LS_RESULT))
+    assert timeline.add(ToolOutput(LS.id, "late")) is False
 
 
 def test_the_live_view_redacts_what_it_shows(frontends, monkeypatch):
