@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 from pathlib import Path
 
@@ -200,3 +201,23 @@ def test_settings_come_from_traitlets_configuration(api, tmp_path, client):
         shown = running.run("%backend").text()
         assert "memory=300m" in shown and "pids=64" in shown and "cpus=0.5" in shown
         assert Path(tmp_path).exists()
+
+
+def test_a_commands_output_shows_in_the_cell_while_it_runs(api, kernel):
+    api.script(
+        replies.tool_use("bash_tool", {"command": "echo step-one; sleep 1; echo step-two"}),
+        replies.text("done"),
+    )
+    result = kernel.run("Count slowly")
+    assert result.status == "ok", result.error
+    printed = [
+        found[1]
+        for bundle in result.bundles()
+        if (
+            found := re.search(
+                r'<pre class="conjure-tool-output">(.*?)</pre>', bundle.get("text/html", ""), re.S
+            )
+        )
+    ]
+    assert printed[0] == "step-one\n"  # shown while the command still slept
+    assert "step-two" in result.record().tool_calls[0][1].content
