@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .frontends import listen_for_widget_manager
 from .magics import ConjureMagics
 
 __all__ = ["load_ipython_extension", "unload_ipython_extension"]
@@ -14,6 +15,7 @@ _magics: dict[int, ConjureMagics] = {}
 def load_ipython_extension(ipython: Any) -> None:
     if id(ipython) in _magics:
         return
+    listen_for_widget_manager()
     magics = ConjureMagics(shell=ipython)
     ipython.register_magics(magics, magics.guard)
     _magics[id(ipython)] = magics

@@ -30,6 +30,7 @@ from ..clients.replay_client import ReplayClient
 from ..errors import BackendSettingError, ConjureError, SkillError, TurnInterrupted, UnknownBackend
 from ..skills.discovery import find_skills
 from ..tools.output import one_line
+from .frontends import widget_manager_connected
 from .guard_magics import GuardMagics
 from .history import history_bundle
 from .recording import export_markdown, export_notebook, read_turns, resolve_notebook
@@ -41,11 +42,13 @@ if TYPE_CHECKING:
     from ..conversation.session import Session
     from ..conversation.transcript import TurnRecord
     from .views import TurnView
+    from .widgets import HistoryWidget
 
 # What a cell needs only when it first needs it is imported there, not here: the kernel
 # loads this module at start, and the SDK and nbformat would add seconds.
 DEFAULT_CLIENT = "conjure_kernel.clients.anthropic_client.AnthropicClient"
 DEFAULT_VIEW = "conjure_kernel.notebook.display.LiveTurnView"
+WIDGET_VIEW = "conjure_kernel.notebook.widgets.TraceWidget"
 
 __all__ = ["ConjureMagics"]
 
@@ -92,11 +95,14 @@ class ConjureMagics(Magics):
         klass=object,
         allow_none=True,
         help="How a turn shows while it runs: a TurnView class, constructed with the redactor "
-        f"(update(event), finish(record)); None means {DEFAULT_VIEW}.",
+        f"(update(event), finish(record)); None means {WIDGET_VIEW} where the frontend draws "
+        f"widgets, else {DEFAULT_VIEW}.",
     ).tag(config=True)
 
     def __init__(self, shell=None, **kwargs) -> None:
         self._session: Session | None = None
+        self._histories: list[HistoryWidget] = []
+        """``%history`` widgets shown so far: each updates itself when a turn ends."""
         super().__init__(shell=shell, **kwargs)
         self._apply_environment()
         self.redact = Redactor(self.secret_env_vars)
@@ -170,7 +176,7 @@ class ConjureMagics(Magics):
         """Run one turn, showing it live; a failed turn raises so Run All stops here."""
         from .views import TurnView
 
-        view = (self.view_class or import_item(DEFAULT_VIEW))(self.redact)
+        view = self._view_class()(self.redact)
         if not isinstance(view, TurnView):
             raise UsageError(
                 f"ConjureMagics.view_class {type(view).__name__} is not a TurnView: it needs "
@@ -200,8 +206,16 @@ class ConjureMagics(Magics):
                 # the session keeps the full record for history and export.
                 record = dataclasses.replace(record, steps=[])
             _finish_despite_interrupts(view, record)
+            self._refresh_history()
         if failure is not None:
             raise worded_for_notebook(failure)
+
+    def _view_class(self) -> type:
+        """The configured view; else the widget trace where a widget manager listens (the
+        saved notebook gets the same bundle either way), else the HTML view."""
+        if self.view_class is not None:
+            return self.view_class
+        return import_item(WIDGET_VIEW if widget_manager_connected() else DEFAULT_VIEW)
 
     # -- session settings -----------------------------------------------------------------
 
@@ -225,23 +239,48 @@ class ConjureMagics(Magics):
             print(
                 f"{self.session.backend_session.describe()}\navailable: {', '.join(backend_names())}"
             )
+            self._show_picker()
             return
-        self._known_backend(args.name)
         malformed = [item for item in args.settings if "=" not in item or item.startswith("=")]
         if malformed:
             raise UsageError(
                 f"backend settings are key=value pairs, got {malformed[0]!r}; "
                 f"`%backend {args.name} --help` lists the settings"
             )
-        settings = dict(item.split("=", 1) for item in args.settings)
+        print(self._switch_backend(args.name, dict(item.split("=", 1) for item in args.settings)))
+
+    def _switch_backend(self, name: str, settings: dict[str, str]) -> str:
+        """What ``%backend NAME key=value…`` and the picker do; the new session's line."""
+        self._known_backend(name)
         try:
-            self.session.switch_backend(args.name, settings)
+            self.session.switch_backend(name, settings)
         except BackendSettingError as error:
-            raise UsageError(f"{error}; `%backend {args.name} --help` lists the settings") from None
+            raise UsageError(f"{error}; `%backend {name} --help` lists the settings") from None
         except ConjureError as error:  # the backend cannot start here (an engine that is down)
             raise worded_for_notebook(error) from None
         notify_status_changed(self.shell)
-        print(self.session.backend_session.describe())
+        return self.session.backend_session.describe()
+
+    def _set_model(self, model: str) -> None:
+        """What ``%model ID`` and the picker do."""
+        if not model.strip():
+            raise UsageError("a model id cannot be empty; e.g. %model claude-sonnet-5-5")
+        self.model = model.strip()
+
+    def _show_picker(self) -> None:
+        """The backend and model picker, where the frontend draws widgets."""
+        if not widget_manager_connected():
+            return
+        from .widgets import PickerWidget
+
+        display(
+            PickerWidget(
+                self.session.backend_name,
+                self.model,
+                switch_backend=self._switch_backend,
+                set_model=self._set_model,
+            )
+        )
 
     def _known_backend(self, name: str) -> Backend:
         try:
@@ -257,10 +296,10 @@ class ConjureMagics(Magics):
         parse_argstring(self.magic_model, line)  # --help and stray options, as IPython does
         words = shlex.split(line)  # IPython's own split keeps quotes: %model '' would be "''"
         if words:
-            if not words[0].strip():
-                raise UsageError("a model id cannot be empty; e.g. %model claude-sonnet-5-5")
-            self.model = words[0].strip()
+            self._set_model(words[0])
         print(self.model)
+        if not words:
+            self._show_picker()
 
     @magic_arguments()
     @argument(
@@ -342,6 +381,18 @@ class ConjureMagics(Magics):
         args = parse_argstring(self.history, line)
         if args.action == "show":
             session = self.session
+            if widget_manager_connected():
+                from .widgets import HistoryWidget
+
+                shown = HistoryWidget(
+                    session.transcript,
+                    self.redact,
+                    messages=len(session.messages),
+                    spent=session.spent,
+                )
+                shown.show()
+                self._histories.append(shown)
+                return
             bundle = history_bundle(
                 session.transcript, self.redact, messages=len(session.messages), spent=session.spent
             )
@@ -370,6 +421,14 @@ class ConjureMagics(Magics):
             raise UsageError(
                 f"unknown %history action {args.action!r}; use show, restore or export"
             )
+
+    def _refresh_history(self) -> None:
+        """Bring every shown history widget up to date after a turn."""
+        session = self._session
+        if session is None:
+            return
+        for shown in self._histories:
+            shown.refresh(session.transcript, messages=len(session.messages), spent=session.spent)
 
     @line_magic
     def reset(self, line: str) -> None:

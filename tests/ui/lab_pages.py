@@ -17,6 +17,7 @@ import pytest
 
 __all__ = [
     "CONJURE_STATUS",
+    "GREETER",
     "TURN",
     "close_file_browser",
     "lab_page",
@@ -30,6 +31,18 @@ __all__ = [
 ]
 
 # The saved-turn renderer's widget is the output node itself (see test_lab_quickstart.py).
+# A native skill, so `%backend native` can start with no Docker and no API key.
+GREETER = """%%python
+from conjure_kernel import NativeSkill
+
+class Greeter(NativeSkill):
+    name = "greeter"
+    description = "Greets a person by name."
+
+    def execute(self, command, context):
+        return f"Hello, {command}!"
+"""
+
 TURN = ".jp-OutputArea-output.jp-RenderedConjureTurn"
 CONJURE_STATUS = "#jp-main-statusbar .jp-ConjureStatus"
 KERNEL_IDLE = "#jp-main-statusbar >> text=Idle"

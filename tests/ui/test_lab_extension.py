@@ -15,6 +15,7 @@ from typing import Any
 
 from lab_pages import (
     CONJURE_STATUS,
+    GREETER,
     TURN,
     close_file_browser,
     lab_page,
@@ -31,18 +32,6 @@ from conjure_kernel.clients.base import DEFAULT_MODEL
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 TURN_1_ANSWER = "has 4 lines, 18 words and 100 characters"
-
-# A native skill, so `%backend native` can start with no Docker and no API key.
-GREETER = """%%python
-from conjure_kernel import NativeSkill
-
-class Greeter(NativeSkill):
-    name = "greeter"
-    description = "Greets a person by name."
-
-    def execute(self, command, context):
-        return f"Hello, {command}!"
-"""
 
 
 def _status(backend: str, model: str) -> str:

@@ -1,0 +1,171 @@
+"""The session history as a widget: a row per turn that opens onto the turn's messages.
+
+Rows of finished turns never change, so ``refresh`` only adds the rows of new turns
+and redraws the totals. The display bundle also carries ``%history``'s HTML table
+(``notebook.history``), which nbconvert and a frontend without widgets show instead.
+"""
+
+from __future__ import annotations
+
+import html
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import ipywidgets as widgets
+from IPython.display import display
+
+from ...clients.base import Usage
+from ...clients.pricing import Spend
+from ...conversation.budget import turn_spend
+from ...conversation.transcript import TurnRecord
+from ...conversation.turn import Redact, TextEntry, ToolEntry
+from ...tools.output import one_line
+from ..display import _answer_html, _duration, _tool_title
+from ..history import _tokens, history_bundle
+
+__all__ = ["HistoryWidget"]
+
+COLUMNS = (
+    "#",
+    "message",
+    "backend",
+    "model",
+    "tools",
+    "tokens in (cached) / out",
+    "cost",
+    "tool time",
+)
+_MESSAGE_WIDTH = 60
+
+_STYLE = """<style>
+.conjure-history-row > summary, .conjure-history-head {
+  display: grid; grid-template-columns: 2.5em minmax(10em, 1fr) 6em 12em 3.5em 13em 6em 5.5em;
+  gap: 0 8px; padding: 2px 4px; border-bottom: 1px solid var(--jp-border-color2);
+}
+.conjure-history-row > summary { cursor: pointer; list-style: none; }
+.conjure-history-row > summary::-webkit-details-marker { display: none; }
+.conjure-history-row[open] > summary { background: var(--jp-layout-color2); }
+.conjure-history-head { font-weight: bold; }
+.conjure-history-turn { padding: 4px 8px 8px 3em; border-bottom: 1px solid var(--jp-border-color2); }
+.conjure-history-turn pre { white-space: pre-wrap; margin: 2px 0; }
+.conjure-history-total { padding: 4px; color: var(--jp-ui-font-color2); }
+</style>"""
+"""Scoped to the widget's classes; colours from JupyterLab's theme variables."""
+
+
+class HistoryWidget:
+    """Every turn of a session with its cost; ``refresh`` follows later turns."""
+
+    def __init__(
+        self,
+        transcript: Sequence[TurnRecord],
+        redact: Redact,
+        *,
+        messages: int = 0,
+        spent: Spend | None = None,
+    ) -> None:
+        self._redact = redact
+        self._turns: list[TurnRecord] = []
+        self._messages = messages
+        self._spent = spent
+        self._rows = widgets.VBox()
+        self._totals = widgets.HTML()
+        head = "".join(f"<span>{html.escape(name)}</span>" for name in COLUMNS)
+        self.widget = widgets.VBox(
+            [
+                widgets.HTML(f'{_STYLE}<div class="conjure-history-head">{head}</div>'),
+                self._rows,
+                self._totals,
+            ]
+        )
+        self.widget.add_class("conjure-history")
+        self._display_id: str | None = None
+        self.refresh(transcript, messages=messages, spent=spent)
+
+    def refresh(
+        self,
+        transcript: Sequence[TurnRecord],
+        *,
+        messages: int | None = None,
+        spent: Spend | None = None,
+    ) -> None:
+        """Add rows for turns not shown yet and redraw the totals; a transcript that no
+        longer starts with the turns shown (reset, restore) is shown anew."""
+        known = len(self._turns)
+        if len(transcript) < known or any(
+            old is not new for old, new in zip(self._turns, transcript, strict=False)
+        ):
+            self._turns, known = [], 0
+            self._rows.children = ()
+        new = list(transcript[known:])
+        self._turns.extend(new)
+        if new:
+            rows = [self._row(number, turn) for number, turn in enumerate(new, known + 1)]
+            self._rows.children = (*self._rows.children, *rows)
+        self._messages = self._messages if messages is None else messages
+        self._spent = self._spent if spent is None else spent
+        self._totals.value = self._totals_html()
+        if self._display_id is not None:
+            display(self, display_id=self._display_id, update=True)
+
+    def show(self) -> None:
+        """Display it with a display id, so each ``refresh`` also renews the HTML table
+        the notebook saves."""
+        self._display_id = uuid.uuid4().hex
+        display(self, display_id=self._display_id)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        table = history_bundle(
+            self._turns, self._redact, messages=self._messages, spent=self._spent
+        )
+        return {**self.widget._repr_mimebundle_(**kwargs), **table}
+
+    def _row(self, number: int, turn: TurnRecord) -> widgets.HTML:
+        clean = turn.redacted(self._redact)
+        cells = (
+            str(number),
+            one_line(clean.message, _MESSAGE_WIDTH),
+            clean.backend,
+            clean.model,
+            str(len(clean.timeline.tools)),
+            _tokens(clean.usage),
+            "replayed" if turn.replayed else turn_spend(turn).short(),
+            _duration(_tool_time(clean)),
+        )
+        summary = "".join(f"<span>{html.escape(cell)}</span>" for cell in cells)
+        return widgets.HTML(
+            f'<details class="conjure-history-row"><summary>{summary}</summary>'
+            f'<div class="conjure-history-turn">{_turn_html(clean)}</div></details>'
+        )
+
+    def _totals_html(self) -> str:
+        usage = sum((turn.usage for turn in self._turns), Usage())
+        spent = self._spent or sum((turn_spend(turn) for turn in self._turns), Spend())
+        tools = sum(len(turn.timeline.tools) for turn in self._turns)
+        seconds = sum(_tool_time(turn) for turn in self._turns)
+        line = (
+            f"{len(self._turns)} turn(s), {self._messages} message(s) · {tools} tool call(s)"
+            f" · {_tokens(usage)} tokens · {spent.short()} spent in this notebook"
+            f" · tools ran {_duration(seconds)}"
+        )
+        return f'<div class="conjure-history-total">{html.escape(line)}</div>'
+
+
+def _tool_time(turn: TurnRecord) -> float:
+    """Seconds the turn's tools ran: the record keeps no wall-clock time of the turn."""
+    return sum(result.duration for _, result in turn.tool_calls)
+
+
+def _turn_html(clean: TurnRecord) -> str:
+    """What was asked, then the answer's text and a line per tool call, in order."""
+    parts = [f"<div><b>you</b><pre>{html.escape(clean.message)}</pre></div>"]
+    for entry in clean.timeline.entries:
+        if isinstance(entry, TextEntry):
+            parts.append(_answer_html(entry.text))
+        elif isinstance(entry, ToolEntry):
+            parts.append(f"<div><code>{html.escape(_tool_title(entry))}</code></div>")
+    if clean.error:
+        error, message = clean.error["error"], clean.error["message"]
+        parts.append(f"<div><b>{html.escape(error)}</b>: {html.escape(message)}</div>")
+    return "".join(parts)

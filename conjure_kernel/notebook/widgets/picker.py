@@ -1,0 +1,159 @@
+"""The backend and model picker that ``%backend`` and ``%model`` show without arguments.
+
+The widget only collects a choice: switching goes through the callbacks the magics
+give it, so choosing here does exactly what typing the magic does. A setting left
+blank is not passed, and so takes its configured or declared default, as a setting
+left out of ``%backend NAME key=value`` does.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import ipywidgets as widgets
+
+from ...backends.registry import backend_names, get_backend
+from ...backends.settings import Setting
+from ...clients.pricing import PRICES
+from .rows import MUTED, close_widgets
+
+__all__ = ["PickerWidget"]
+
+SwitchBackend = Callable[[str, dict[str, str]], str]
+"""``(name, settings) -> describe line``; raises when the backend cannot be used."""
+
+_ERROR = "color:var(--jp-error-color1, #d32f2f)"
+_LABEL = {"description_width": "9em"}
+
+
+class PickerWidget:
+    """A backend with its settings and a model, applied through the magics' callbacks."""
+
+    def __init__(
+        self,
+        backend: str,
+        model: str,
+        *,
+        switch_backend: SwitchBackend,
+        set_model: Callable[[str], None],
+        models: Sequence[str] = tuple(PRICES),
+    ) -> None:
+        self.backend = backend
+        self.model = model
+        self._switch_backend = switch_backend
+        self._set_model = set_model
+        self._applied: dict[str, str] = {}
+        """The settings of the last switch: applying them again changes nothing."""
+        names = backend_names()
+        self._backends = widgets.Dropdown(
+            options=names if backend in names else [backend, *names],
+            value=backend,
+            description="backend",
+            style=_LABEL,
+        )
+        self._settings = widgets.VBox()
+        self._fields: dict[str, widgets.ValueWidget] = {}
+        self._models = widgets.Combobox(
+            value=model,
+            options=sorted(models),
+            ensure_option=False,
+            description="model",
+            style=_LABEL,
+        )
+        apply = widgets.Button(description="Apply", button_style="primary")
+        apply.on_click(self.apply)
+        self._status = widgets.HTML(self._status_html(f"current: {backend} backend, model {model}"))
+        self._error = widgets.HTML()
+        self.widget = widgets.VBox(
+            [
+                self._backends,
+                self._settings,
+                self._models,
+                apply,
+                self._status,
+                self._error,
+            ]
+        )
+        self.widget.add_class("conjure-picker")
+        self._backends.observe(lambda change: self._show_settings(change["new"]), names="value")
+        self._show_settings(backend)
+
+    def settings(self) -> dict[str, str]:
+        """The settings filled in, as ``key=value`` text; blank ones are left out."""
+        return {
+            name: str(field.value).strip()
+            for name, field in self._fields.items()
+            if str(field.value).strip()
+        }
+
+    def apply(self, _button: widgets.Button | None = None) -> None:
+        """Switch the backend (when another one or other settings are chosen) and the
+        model (when changed); a refusal shows as a red line, and what went through stays."""
+        self._error.value = ""
+        done = []
+        try:
+            name, settings = self._backends.value, self.settings()
+            if name != self.backend or settings != self._applied:
+                done.append(self._switch_backend(name, settings))
+                self.backend, self._applied = name, settings
+            model = self._models.value.strip()
+            if model != self.model:
+                self._set_model(model)
+                self.model = model
+                done.append(f"model: {model}")
+        except Exception as error:  # shown in the widget: a button's callback has no cell
+            hint = getattr(error, "hint", "")
+            message = f"{error}" + (f" — {hint}" if hint else "")
+            self._error.value = f'<div style="{_ERROR}">{html.escape(message)}</div>'
+        if done or not self._error.value:
+            self._status.value = self._status_html("\n".join(done) or "nothing to change")
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        names = ", ".join(backend_names())
+        line = f"backend: {self.backend} · model: {self.model} · available: {names}"
+        return {
+            **self.widget._repr_mimebundle_(**kwargs),
+            "text/html": f'<div class="conjure-picker">{html.escape(line)}</div>',
+            "text/plain": line,
+        }
+
+    def _show_settings(self, name: str) -> None:
+        """The chosen backend's settings, blank (placeholders show the defaults)."""
+        for row in self._settings.children:
+            close_widgets(row)
+        self._fields = {}
+        try:
+            declared = get_backend(name).settings
+        except Exception as error:  # a broken plug-in: say so here rather than nowhere
+            self._settings.children = ()
+            self._error.value = f'<div style="{_ERROR}">{html.escape(str(error))}</div>'
+            return
+        self._error.value = ""
+        self._fields = {setting.name: _field(setting) for setting in declared}
+        self._settings.children = tuple(
+            widgets.HBox(
+                [field, widgets.HTML(f'<span style="{MUTED}">{html.escape(setting.help)}</span>')]
+            )
+            for setting, field in zip(declared, self._fields.values(), strict=True)
+        )
+
+    @staticmethod
+    def _status_html(text: str) -> str:
+        return f'<div style="{MUTED};white-space:pre-wrap">{html.escape(text)}</div>'
+
+
+def _field(setting: Setting) -> widgets.ValueWidget:
+    """A blank field for one setting: a list for choices and booleans, text otherwise
+    (parsed by the backend, so its errors read as the magic's do)."""
+    default = "" if setting.default in (None, "") else str(setting.default)
+    options = setting.choices or (("true", "false") if setting.kind is bool else ())
+    if options:
+        return widgets.Dropdown(
+            options=[(f"default ({default or 'none'})", ""), *((o, o) for o in options)],
+            value="",
+            description=setting.name,
+            style=_LABEL,
+        )
+    return widgets.Text(placeholder=default or "default", description=setting.name, style=_LABEL)

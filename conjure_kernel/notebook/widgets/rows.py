@@ -1,0 +1,223 @@
+"""The rows of the tool trace: a tool call, an approval, a created file.
+
+Split from trace.py: a tool call's row (its state, its live output, folding) is its own
+concern. Each row redraws itself only when what it shows changed.
+"""
+
+from __future__ import annotations
+
+import html
+import mimetypes
+import os
+import time
+from typing import Any
+
+import ipywidgets as widgets
+
+from ...conversation.turn import ApprovalEntry, FileEntry, Redact, ToolEntry, ToolState
+from ..display import _approval_line, _call_title, _duration, _Files, _is_image, _tool_input
+from .ansi import ansi_to_html
+
+__all__ = [
+    "FOLD_LINES",
+    "LIVE_OUTPUT_CHARS",
+    "MUTED",
+    "ApprovalRow",
+    "ToolRow",
+    "close_widgets",
+    "file_widget",
+]
+
+LIVE_OUTPUT_CHARS = 20_000
+"""The most of a running command's printed text the row keeps: its latest part."""
+
+FOLD_LINES = 40
+"""A finished call's output longer than this shows its last lines and "show all"."""
+
+_REDRAW_CHARS = 2_000
+_REDRAW_SECONDS = 0.5
+"""Past ``_REDRAW_CHARS`` printed, a running call's output is redrawn when it grew by a
+tenth or ``_REDRAW_SECONDS`` passed: a flood of small prints costs in proportion to its
+length, not to its square."""
+
+_MAX_IMAGE_BYTES = 5_000_000
+
+_STATE_COLOURS: dict[ToolState, str] = {
+    "running": "var(--jp-warn-color1, #f57c00)",
+    "ok": "var(--jp-success-color1, #388e3c)",
+    "error": "var(--jp-error-color1, #d32f2f)",
+    "interrupted": "var(--jp-warn-color2, #ffa726)",
+    "denied": "var(--jp-error-color2, #e57373)",
+}
+"""JupyterLab's theme colours, so the badges read in light and dark themes alike."""
+
+_PRE = (
+    "margin:2px 0;padding:4px;white-space:pre-wrap;word-break:break-all;"
+    "background:var(--jp-layout-color2);color:var(--jp-content-font-color1);"
+    "font-family:var(--jp-code-font-family);font-size:var(--jp-code-font-size)"
+)
+MUTED = "color:var(--jp-ui-font-color2);font-size:var(--jp-ui-font-size0, 85%)"
+
+
+class ToolRow:
+    """A tool call: a header line (state badge, title, exit code, duration) that opens
+    onto its input and output. Open while running; a call that went well folds."""
+
+    def __init__(self, entry: ToolEntry, redact: Redact) -> None:
+        self._entry = entry
+        self._redact = redact
+        self._printed = ""
+        self._received = 0
+        self._drawn = (0, 0.0)
+        """Characters received, and when, at the last redraw of the printed text."""
+        self._full = ""
+        self._drawn_state: tuple[Any, ...] = ()
+        self._toggle = widgets.ToggleButton(value=True, description="▾")
+        self._toggle.layout = widgets.Layout(width="2.2em", height="1.8em", padding="0")
+        self._title = widgets.HTML()
+        self._output = widgets.HTML()
+        self._more = widgets.Button(description="show all", layout=widgets.Layout(display="none"))
+        self._more.on_click(self._show_all)
+        call = entry.redacted(redact).call
+        self._body = widgets.VBox(
+            [
+                widgets.HTML(f'<pre style="{_PRE}">{html.escape(_tool_input(call))}</pre>'),
+                self._output,
+                self._more,
+            ],
+            layout=widgets.Layout(margin="0 0 0 2.4em"),
+        )
+        self._toggle.observe(self._fold, names="value")
+        self.widget = widgets.VBox([widgets.HBox([self._toggle, self._title]), self._body])
+        self.widget.add_class("conjure-tool")
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Redraw the header, and the output once there is a result, if the state changed."""
+        entry = self._entry
+        state = (entry.state, entry.result is not None)
+        if state == self._drawn_state:
+            return
+        self._drawn_state = state
+        self._title.value = _tool_header(entry.redacted(self._redact))
+        if entry.result is not None:
+            self._show_result(self._redact(entry.result.content))
+            self._toggle.value = entry.state != "ok"
+
+    def add_printed(self, text: str) -> None:
+        """Add what the running command printed; ignored once its result is shown."""
+        if self._entry.result is not None:
+            return
+        self._printed = (self._printed + text)[-LIVE_OUTPUT_CHARS:]
+        self._received += len(text)
+        received, drawn_at = self._drawn
+        if (
+            self._received <= _REDRAW_CHARS
+            or self._received >= received * 1.1
+            or time.monotonic() - drawn_at >= _REDRAW_SECONDS
+        ):
+            self._drawn = (self._received, time.monotonic())
+            kept = self._printed
+            if self._received > len(kept) and "\n" in kept:
+                kept = kept[kept.index("\n") + 1 :]  # start on a whole line
+            self._output.value = _live_output_html(self._redact(kept))
+
+    def _show_result(self, content: str) -> None:
+        lines = content.splitlines()
+        self._full = content
+        if len(lines) <= FOLD_LINES:
+            self._output.value = _output_html(content)
+            return
+        hidden = len(lines) - FOLD_LINES
+        note = f'<div style="{MUTED}">… {hidden:,} earlier line(s)</div>'
+        self._output.value = note + _output_html("\n".join(lines[-FOLD_LINES:]))
+        self._more.description = f"show all {len(lines):,} lines"
+        self._more.layout.display = ""
+
+    def _show_all(self, _button: widgets.Button) -> None:
+        self._output.value = _output_html(self._full)
+        self._more.layout.display = "none"
+
+    def _fold(self, change: dict[str, Any]) -> None:
+        self._body.layout.display = "" if change["new"] else "none"
+        self._toggle.description = "▾" if change["new"] else "▸"
+
+
+class ApprovalRow:
+    """A permission asked for a tool call, redrawn when it is answered."""
+
+    def __init__(self, entry: ApprovalEntry, redact: Redact) -> None:
+        self._entry = entry
+        self._redact = redact
+        self._drawn: tuple[Any, ...] = ()
+        self.widget = widgets.HTML()
+        self.refresh()
+
+    def refresh(self) -> None:
+        decision = (self._entry.allowed, self._entry.reason)
+        if decision != self._drawn:
+            self._drawn = decision
+            line = html.escape(_approval_line(self._entry.redacted(self._redact)))
+            self.widget.value = f'<div style="{MUTED}"><i>{line}</i></div>'
+
+
+def _tool_header(tool: ToolEntry) -> str:
+    """Badge, ``name detail``, then exit code, duration and where it ran, when known."""
+    parts = [_call_title(tool.call)]
+    if tool.result is not None and tool.result.exit_code is not None:
+        parts.append(f"exit {tool.result.exit_code}")
+    if tool.result is not None and tool.state in ("ok", "error"):
+        parts.append(_duration(tool.result.duration))
+    if tool.server:
+        parts.append("on the server")
+    badge = (
+        f'<span style="background:{_STATE_COLOURS[tool.state]};'
+        "color:var(--jp-ui-inverse-font-color1, #fff);border-radius:3px;padding:0 5px;"
+        f'margin-right:6px;font-size:85%">{tool.state}</span>'
+    )
+    return f"{badge}<code>{html.escape(' · '.join(parts))}</code>"
+
+
+def _output_html(text: str) -> str:
+    return f'<pre class="conjure-tool-result" style="{_PRE}">{ansi_to_html(text)}</pre>'
+
+
+def _live_output_html(text: str) -> str:
+    """The printed text in a box that stays scrolled to its end (``column-reverse``)."""
+    return (
+        '<div style="max-height:24em;overflow:auto;display:flex;flex-direction:column-reverse">'
+        f"{_output_html(text)}</div>"
+    )
+
+
+def file_widget(entry: FileEntry, redact: Redact, files: _Files) -> widgets.Widget:
+    """``created PATH``: a link when the file is in the notebook's folder, and the image
+    itself for an image (sent as bytes: an image URL would need the server's file route)."""
+    path = redact(entry.path)
+    link = files.link(path)
+    code = f"<code>{html.escape(path)}</code>"
+    shown = code if link is None else f'<a href="{html.escape(link)}" target="_blank">{code}</a>'
+    line = widgets.HTML(f'<div class="conjure-file">created {shown}</div>')
+    image = _image_of(entry.path)
+    return line if image is None else widgets.VBox([line, image])
+
+
+def _image_of(path: str) -> widgets.Image | None:
+    kind = mimetypes.guess_type(path)[0] or ""
+    if not (_is_image(path) and kind.startswith("image/") and os.path.isabs(path)):
+        return None
+    try:
+        if os.path.getsize(path) > _MAX_IMAGE_BYTES:
+            return None
+        with open(path, "rb") as file:
+            data = file.read()
+    except OSError:
+        return None
+    return widgets.Image(value=data, format=kind.split("/", 1)[1], layout={"max_width": "100%"})
+
+
+def close_widgets(widget: widgets.Widget) -> None:
+    """Close a widget and everything in it: the frontend no longer shows them."""
+    for child in getattr(widget, "children", ()):
+        close_widgets(child)
+    widget.close()

@@ -1,0 +1,203 @@
+"""The tool trace: one chat turn as a widget, updated as its events arrive.
+
+A ``TurnView`` (see ``views.py``) for frontends with a widget manager. It folds the
+events into its own ``Timeline`` and gives each entry a widget of its own, so an event
+redraws only the entry it changed: the answer's text through the same block streaming
+as the HTML view (``views.StreamedMarkdown``), a collapsible row per tool call with its
+state, duration, exit code and output, and a line per notice, created file and approval.
+Tokens and the estimated cost are at the bottom. When the turn ends, the saved bundle
+replaces the widget's output, so the notebook keeps no widget state.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import uuid
+from typing import Any
+
+import ipywidgets as widgets
+from IPython.display import display
+
+from ...clients.base import Usage
+from ...clients.pricing import Spend, spend_of
+from ...conversation.transcript import TurnRecord
+from ...conversation.turn import (
+    Entry,
+    FileEntry,
+    NoticeEntry,
+    Redact,
+    TextEntry,
+    Timeline,
+    ToolEntry,
+)
+from ...events import (
+    Event,
+    ModelStepFinished,
+    TextDelta,
+    ToolOutput,
+    TurnEnded,
+    TurnFailed,
+    TurnStarted,
+    UsageReported,
+)
+from ..display import _Files, _live_answer_html, _notice_line, turn_bundle
+from ..views import StreamedMarkdown
+from .rows import MUTED, ApprovalRow, ToolRow, close_widgets, file_widget
+
+__all__ = ["TraceWidget"]
+
+_Row = ToolRow | ApprovalRow
+
+
+class TraceWidget:
+    """Shows one turn live as widgets, then leaves the turn's saved bundle in its place."""
+
+    def __init__(self, redact: Redact) -> None:
+        self._redact = redact
+        self._timeline = Timeline()
+        self._files = _Files("", os.getcwd())
+        self._entries = widgets.VBox()
+        self._footer = widgets.HTML()
+        self.widget = widgets.VBox([self._entries, self._footer])
+        self.widget.add_class("conjure-trace")
+        self._rows: list[_Row] = []
+        self._calls: dict[str, ToolRow] = {}
+        self._text: StreamedMarkdown | None = None
+        self._seen = 0
+        """How many of the timeline's entries have their widgets."""
+        self._header = ""
+        self._model = ""
+        self._usage = Usage()
+        self._spend = Spend()
+        self._status = "running…"
+        self._display_id = uuid.uuid4().hex
+        self._shown = False
+
+    def update(self, event: Event) -> None:
+        if not self._shown:
+            self._show()
+        if isinstance(event, TurnStarted):
+            self._header = self._redact(f"{event.model} · {event.backend} backend")
+            self._model = event.model
+        elif isinstance(event, ModelStepFinished):
+            response = event.response
+            self._spend = self._spend + spend_of(response.model or self._model, response.usage)
+        elif isinstance(event, UsageReported):
+            self._usage = event.usage
+        elif isinstance(event, ToolOutput):
+            if row := self._calls.get(event.tool_use_id):
+                row.add_printed(event.text)
+            return
+        elif self._timeline.add(event):
+            self._follow(streamed=isinstance(event, TextDelta))
+        if isinstance(event, TurnEnded | TurnFailed):
+            self._end_text()
+            if isinstance(event, TurnEnded):
+                self._status, self._usage = "done", event.usage
+            else:
+                self._status = f"failed: {type(event.error).__name__}"
+        if not isinstance(event, TextDelta):
+            self._footer.value = self._footer_html()
+
+    def finish(self, record: TurnRecord | None) -> None:
+        """Replace the widget's output with the saved bundle and free the widgets."""
+        if record is None:
+            return
+        bundle = turn_bundle(record, self._redact)
+        display(bundle, raw=True, display_id=self._display_id, update=self._shown)
+        self._shown = True
+        close_widgets(self.widget)
+
+    def _show(self) -> None:
+        bundle = {**self.widget._repr_mimebundle_(), "text/plain": "conjure turn (tool trace)"}
+        display(bundle, raw=True, display_id=self._display_id)
+        self._shown = True
+
+    def _follow(self, *, streamed: bool) -> None:
+        """Give new entries their widgets; redraw the text, and rows whose state changed
+        (a streamed delta changes no row)."""
+        entries = self._timeline.entries
+        added = [self._widget_for(entry) for entry in entries[self._seen :]]
+        if added:
+            self._entries.children = (*self._entries.children, *added)
+        self._seen = len(entries)
+        if self._text is not None and isinstance(entries[-1], TextEntry):
+            self._text.follow(entries[-1].text)
+        if not streamed:
+            for row in self._rows:
+                row.refresh()
+
+    def _widget_for(self, entry: Entry) -> widgets.Widget:
+        self._end_text()
+        if isinstance(entry, TextEntry):
+            box = widgets.VBox()
+            self._text = StreamedMarkdown(_Blocks(box), self._draw_block)
+            return box
+        if isinstance(entry, NoticeEntry):
+            line = html.escape(_notice_line(entry.redacted(self._redact)))
+            colour = "var(--jp-warn-color1)" if entry.level == "warning" else "inherit"
+            return widgets.HTML(f'<div style="{MUTED};color:{colour}">{line}</div>')
+        if isinstance(entry, FileEntry):
+            return file_widget(entry, self._redact, self._files)
+        row: _Row = (
+            ToolRow(entry, self._redact)
+            if isinstance(entry, ToolEntry)
+            else ApprovalRow(entry, self._redact)
+        )
+        if isinstance(row, ToolRow):
+            self._calls[entry.call.id] = row
+        self._rows.append(row)
+        return row.widget
+
+    def _end_text(self) -> None:
+        if self._text is not None:
+            self._text.end()
+            self._text = None
+
+    def _draw_block(self, block: str, *, finished: bool) -> dict[str, Any]:
+        """A finished block of the answer as Markdown, rendered once; the block being
+        written as plain text, which is cheap to redraw."""
+        clean = self._redact(block)
+        if finished:
+            return {"text/html": _live_answer_html(clean)}
+        return {"text/html": f'<div style="white-space:pre-wrap">{html.escape(clean)}</div>'}
+
+    def _footer_html(self) -> str:
+        usage = self._usage
+        parts = [self._header, self._status] if self._header else [self._status]
+        parts.append(
+            f"{usage.all_input:,} in ({usage.cache_read_input_tokens:,} cached)"
+            f" / {usage.output_tokens:,} out"
+        )
+        if self._spend.tokens and (self._spend.dollars or not self._spend.unpriced):
+            parts.append(f"≈ {self._spend.short()}")
+        text = html.escape(" · ".join(parts))
+        return f'<div class="conjure-trace-footer" style="{MUTED}">{text}</div>'
+
+
+class _Blocks:
+    """Where ``StreamedMarkdown`` puts a run of text: an HTML widget per block, in a box,
+    in place of the HTML view's display areas."""
+
+    def __init__(self, box: widgets.VBox) -> None:
+        self._box = box
+
+    def add(self, bundle: dict[str, Any]) -> _Block:
+        return _Block(self._box, bundle)
+
+
+class _Block:
+    """One block's widget; a block that ended is removed rather than blanked."""
+
+    def __init__(self, box: widgets.VBox, bundle: dict[str, Any]) -> None:
+        self._box = box
+        self._html = widgets.HTML(bundle["text/html"])
+        box.children = (*box.children, self._html)
+
+    def show(self, bundle: dict[str, Any]) -> None:
+        self._html.value = bundle["text/html"]  # traitlets send nothing when it is unchanged
+
+    def blank(self) -> None:
+        self._box.children = tuple(child for child in self._box.children if child is not self._html)
+        self._html.close()
