@@ -11,6 +11,8 @@ replay, drift reports and ``%history restore`` read back.
 from __future__ import annotations
 
 import dataclasses
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +70,9 @@ class TurnRecord:
     """What this turn cost, priced when it ran (None: not known, e.g. a replayed turn)."""
     total_spend: Spend | None = None
     """What the notebook had spent once this turn ended, this turn included."""
+    duration: float | None = None
+    """Seconds from the message to the turn's end, as it ran (None: saved before turns
+    were timed)."""
     version: str = __version__
 
     @property
@@ -167,6 +172,7 @@ class TurnRecord:
                 for name, value in (("spend", self.spend), ("total_spend", self.total_spend))
                 if value is not None
             },
+            **({} if self.duration is None else {"duration": self.duration}),
         }
 
     @classmethod
@@ -207,6 +213,7 @@ class TurnRecord:
                 skills_changed=list(data.get("skills_changed", [])),
                 spend=_spend(data.get("spend")),
                 total_spend=_spend(data.get("total_spend")),
+                duration=_seconds(data.get("duration")),
                 version=str(data.get("version", "")),
             )
         except RecordingError:
@@ -222,11 +229,23 @@ def _spend(data: Any) -> Spend | None:
     return None if data is None else Spend.from_json(data)
 
 
+def _seconds(data: Any) -> float | None:
+    return None if data is None else float(data)
+
+
 class TurnRecorder:
     """Folds a turn's events into a ``TurnRecord``."""
 
-    def __init__(self, *, skills: dict[str, str], paths: dict[str, str]) -> None:
+    def __init__(
+        self,
+        *,
+        skills: dict[str, str],
+        paths: dict[str, str],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.record: TurnRecord | None = None
+        self._clock = clock
+        self._started = 0.0
         self.skills = skills
         self.paths = paths
         """Shared with the record, so paths learnt after the turn started still reach it."""
@@ -236,6 +255,7 @@ class TurnRecorder:
             self.record = TurnRecord(
                 event.message, event.backend, event.model, skills=self.skills, paths=self.paths
             )
+            self._started = self._clock()
             return
         record = self.record
         if record is None:
@@ -249,3 +269,5 @@ class TurnRecorder:
         elif isinstance(event, TurnFailed):
             failure = event.to_json()
             record.error = {key: failure[key] for key in ("error", "message", "hint")}
+        if isinstance(event, TurnEnded | TurnFailed):
+            record.duration = round(self._clock() - self._started, 3)

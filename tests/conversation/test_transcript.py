@@ -550,3 +550,15 @@ def test_restore_leaves_out_a_server_call_whose_pause_was_cut_short():
         {"role": "assistant", "content": [{"type": "text", "text": "Running it."}]},
     ]
     assert record.steps[0].message["content"][1]["id"] == "srv_1"  # the recording is untouched
+
+
+def test_the_recorder_times_the_turn_and_the_time_survives_saving():
+    ticks = iter([10.0, 12.5])
+    recorder = TurnRecorder(skills={}, paths={}, clock=lambda: next(ticks))
+    for event in turn_events():
+        recorder.add(event)
+    assert recorder.record is not None and recorder.record.duration == 2.5
+    assert TurnRecord.from_json(recorder.record.to_json()).duration == 2.5
+    older = recorder.record.to_json()
+    del older["duration"]
+    assert TurnRecord.from_json(older).duration is None  # saved before turns were timed

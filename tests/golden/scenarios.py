@@ -223,7 +223,10 @@ def hosted() -> list[Event]:
 
 def record_of(events: list[Event]) -> TurnRecord:
     """The record the session would save: folded by ``TurnRecorder``, version pinned."""
-    recorder = TurnRecorder(skills={"word-stats": "c0ffee"}, paths={"workdir": FOLDER})
+    ticks = iter(range(0, 1000, 2))  # each turn "takes" two seconds, whatever the machine
+    recorder = TurnRecorder(
+        skills={"word-stats": "c0ffee"}, paths={"workdir": FOLDER}, clock=lambda: next(ticks)
+    )
     for event in events:
         recorder.add(event)
     assert recorder.record is not None

@@ -131,7 +131,7 @@ class HistoryWidget:
             str(len(clean.timeline.tools)),
             _tokens(clean.usage),
             "replayed" if turn.replayed else turn_spend(turn).short(),
-            _duration(_tool_time(clean)),
+            _duration(_turn_time(clean)),
         )
         summary = "".join(f"<span>{html.escape(cell)}</span>" for cell in cells)
         return widgets.HTML(
@@ -143,17 +143,19 @@ class HistoryWidget:
         usage = sum((turn.usage for turn in self._turns), Usage())
         spent = self._spent or sum((turn_spend(turn) for turn in self._turns), Spend())
         tools = sum(len(turn.timeline.tools) for turn in self._turns)
-        seconds = sum(_tool_time(turn) for turn in self._turns)
+        seconds = sum(_turn_time(turn) for turn in self._turns)
         line = (
             f"{len(self._turns)} turn(s), {self._messages} message(s) · {tools} tool call(s)"
             f" · {_tokens(usage)} tokens · {spent.short()} spent in this notebook"
-            f" · tools ran {_duration(seconds)}"
+            f" · {_duration(seconds)} in all"
         )
         return f'<div class="conjure-history-total">{html.escape(line)}</div>'
 
 
-def _tool_time(turn: TurnRecord) -> float:
-    """Seconds the turn's tools ran: the record keeps no wall-clock time of the turn."""
+def _turn_time(turn: TurnRecord) -> float:
+    """Seconds the turn took; for a turn saved before turns were timed, its tools' time."""
+    if turn.duration is not None:
+        return turn.duration
     return sum(result.duration for _, result in turn.tool_calls)
 
 
