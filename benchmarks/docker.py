@@ -39,7 +39,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCHMARKS]
 import docker  # noqa: E402
 import docker.errors  # noqa: E402
 
-from conjure_kernel.backends.docker.backend import DockerBackend  # noqa: E402
+from conjure_kernel.backends.docker.backend import DockerBackend, sandbox_spec  # noqa: E402
 from conjure_kernel.backends.docker.engine import connect, require_image  # noqa: E402
 from conjure_kernel.backends.docker.sandbox import SandboxSpec  # noqa: E402
 from conjure_kernel.backends.docker.workspace import DockerWorkspace  # noqa: E402
@@ -62,18 +62,7 @@ BOTH, RUN_RM = "backend, 1st result + closing", "`docker run --rm` echo hi"
 def make_spec(workdir: Path, tag: str) -> SandboxSpec:
     """A spec with the backend's default limits, as ``%backend docker`` makes it."""
     values = {setting.name: setting.default for setting in DockerBackend.settings}
-    return SandboxSpec(
-        image=values["image"],
-        memory=values["memory"],
-        cpus=values["cpus"],
-        pids=values["pids"],
-        network=values["network"],
-        host=values["host"],
-        workdir=workdir,
-        session=secrets.token_hex(6),
-        kernel=tag,
-        environment={"LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg"},
-    )
+    return sandbox_spec(values, workdir, owner=tag)
 
 
 class Bench:

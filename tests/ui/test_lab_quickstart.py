@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lab_pages import run_new_cell
 
 README_SHOT = Path(__file__).resolve().parents[2] / "docs" / "quickstart-lab.png"
 
@@ -176,29 +177,6 @@ def test_quickstart_runs_in_jupyterlab(lab_server: Any, browser: Any, tmp_path: 
         raise
 
 
-def _run_new_cell(page, source: str) -> Any:
-    """Type ``source`` into an empty cell at the end of the notebook, run it, return its outputs.
-
-    Running the last cell with Shift+Enter leaves a new empty cell below it; that one is
-    reused, otherwise a cell is inserted with the command-mode key ``b``.
-    """
-    cells = page.locator(".jp-Notebook .jp-Cell")
-    if cells.last.locator(".jp-InputArea-editor").inner_text().strip():
-        count = cells.count()
-        cells.last.locator(".jp-InputPrompt").click()
-        page.keyboard.press("Escape")
-        page.keyboard.press("b")
-        page.wait_for_function(
-            f"document.querySelectorAll('.jp-Notebook .jp-Cell').length > {count}"
-        )
-    cell = cells.nth(cells.count() - 1)  # pinned: running it appends another cell
-    cell.locator(".jp-InputArea-editor").click()
-    page.keyboard.insert_text(source)
-    page.keyboard.press("Shift+Enter")
-    cell.locator(".jp-InputArea-prompt", has_text=re.compile(r"\[\d+\]")).wait_for()
-    return cell.locator(".jp-OutputArea")
-
-
 def test_a_fresh_kernel_finds_its_notebook_to_restore_and_replay(
     lab_server: Any, browser: Any, tmp_path: Path
 ) -> None:
@@ -208,13 +186,13 @@ def test_a_fresh_kernel_finds_its_notebook_to_restore_and_replay(
     try:
         page.goto(lab_server.url("/lab/tree/quickstart.ipynb"))
         page.wait_for_selector("#jp-main-statusbar >> text=Idle")
-        restored = _run_new_cell(page, "%history restore")
+        restored = run_new_cell(page, "%history restore")
         restored.get_by_text(
             re.compile(r"restored 2 turn\(s\), 14 message\(s\) from .*quickstart\.ipynb")
         ).wait_for()
-        replay = _run_new_cell(page, "%replay")
+        replay = run_new_cell(page, "%replay")
         replay.get_by_text("replaying 2 recorded turn(s) from quickstart.ipynb").wait_for()
-        history = _run_new_cell(page, "%history")
+        history = run_new_cell(page, "%history")
         history.get_by_text("2 turn(s), 14 message(s)").wait_for()
         assert _tracebacks(page) == []
     except BaseException:

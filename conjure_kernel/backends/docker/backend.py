@@ -13,9 +13,10 @@ import asyncio
 import contextlib
 import re
 import secrets
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from pathlib import Path
+from typing import Any, ClassVar
 
 import docker.utils
 
@@ -34,7 +35,7 @@ from .images import DEFAULT_IMAGE
 from .sandbox import SKILLS_ROOT, WORKSPACE, SandboxSpec, sandbox_user
 from .workspace import DockerWorkspace
 
-__all__ = ["DockerBackend", "DockerSession"]
+__all__ = ["DockerBackend", "DockerSession", "sandbox_spec"]
 
 _MEMORY = re.compile(r"^\d+(\.\d+)?[bkmg]?$", re.IGNORECASE)
 _LEAST_MEMORY = 6 * 1024 * 1024
@@ -119,20 +120,7 @@ class DockerBackend(ExecutorBackend):
             client.close()
             raise
         remote = not client.api.base_url.startswith(_LOCAL_URLS)
-        spec = SandboxSpec(
-            image=values["image"],
-            memory=values["memory"],
-            cpus=values["cpus"],
-            pids=values["pids"],
-            network=values["network"],
-            host=values["host"],
-            workdir=workdir,
-            skills=tuple(skills),
-            session=secrets.token_hex(6),
-            kernel=options.owner,
-            remote=remote,
-            environment={"LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg"},
-        )
+        spec = sandbox_spec(values, workdir, skills=skills, owner=options.owner, remote=remote)
         workspace = DockerWorkspace(client, spec)
         timeout = float(values["timeout"])
         return DockerSession(
@@ -170,6 +158,31 @@ class DockerBackend(ExecutorBackend):
     async def close(self, session: DockerSession) -> None:
         await super().close(session)
         session.workspace.client.close()
+
+
+def sandbox_spec(
+    values: Mapping[str, Any],
+    workdir: Path,
+    *,
+    skills: Sequence[Skill] = (),
+    owner: str = "",
+    remote: bool = False,
+) -> SandboxSpec:
+    """The sandbox a session with these settings gets, under a new session id."""
+    return SandboxSpec(
+        image=values["image"],
+        memory=values["memory"],
+        cpus=values["cpus"],
+        pids=values["pids"],
+        network=values["network"],
+        host=values["host"],
+        workdir=workdir,
+        skills=tuple(skills),
+        session=secrets.token_hex(6),
+        kernel=owner,
+        remote=remote,
+        environment={"LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg"},
+    )
 
 
 def _environment(spec: SandboxSpec) -> str:
