@@ -8,8 +8,7 @@ a price, so every step costs what the API would bill for it.
 from __future__ import annotations
 
 import nbformat
-import pytest
-from fakeapi import FakeMessagesAPI, replies
+from fakeapi import replies
 from kernel_harness import RunningKernel, assert_every_tool_use_answered
 
 from conjure_kernel.clients.pricing import Spend, spend_of
@@ -18,20 +17,6 @@ from conjure_kernel.notebook.kernelspec import NOTEBOOK_KERNELSPEC
 
 BIG = {"command": "head -c 20000 /dev/zero | tr '\\0' x"}
 """A command whose 20,000 characters of output make every next step dearer."""
-
-
-@pytest.fixture
-def api():
-    with FakeMessagesAPI() as server:
-        yield server
-
-
-@pytest.fixture
-def kernel(api, tmp_path):
-    env = {"ANTHROPIC_API_KEY": "sk-test", "ANTHROPIC_BASE_URL": api.url}
-    with RunningKernel("conjure", cwd=tmp_path, env=env) as running:
-        assert running.run("%permissions auto").status == "ok"
-        yield running
 
 
 def test_a_runaway_cell_stops_before_the_model_call_that_would_start_over_its_limit(api, kernel):

@@ -9,26 +9,8 @@ import time
 from pathlib import Path
 
 import nbformat
-import pytest
-from fakeapi import FakeMessagesAPI, replies
+from fakeapi import replies
 from kernel_harness import RunningKernel, assert_every_tool_use_answered, tool_results_of
-
-
-@pytest.fixture
-def api():
-    with FakeMessagesAPI() as server:
-        yield server
-
-
-@pytest.fixture
-def kernel(api, tmp_path):
-    """A conjure kernel whose tools run without asking: these tests are about chatting, and
-    this harness allows no stdin, where the local backend's default would deny each command
-    (tests/notebook/test_kernel_permissions.py covers the asking)."""
-    env = {"ANTHROPIC_API_KEY": "sk-test-key-123", "ANTHROPIC_BASE_URL": api.url}
-    with RunningKernel("conjure", cwd=tmp_path, env=env) as running:
-        assert running.run("%permissions auto").status == "ok"
-        yield running
 
 
 def make_skill(root: Path, name: str = "greeter") -> Path:

@@ -5,27 +5,12 @@ from __future__ import annotations
 import json
 
 import nbformat
-import pytest
 from fakeapi import FakeMessagesAPI, replies
-from kernel_harness import TURN_MIME, RunningKernel
+from kernel_harness import TURN_MIME
 from live_frontends import answer_of
 from test_recording import RUN_TOOLS, conjure_notebook, execute
 
 SAVED_TYPES = [TURN_MIME, "text/html", "text/markdown", "text/plain"]
-
-
-@pytest.fixture
-def api():
-    with FakeMessagesAPI() as server:
-        yield server
-
-
-@pytest.fixture
-def kernel(api, tmp_path):
-    env = {"ANTHROPIC_API_KEY": "sk-test-key", "ANTHROPIC_BASE_URL": api.url}
-    with RunningKernel("conjure", cwd=tmp_path, env=env) as running:
-        assert running.run("%permissions auto").status == "ok"
-        yield running
 
 
 def iopub_bytes(messages: list[dict]) -> int:
