@@ -1,6 +1,6 @@
 """The layers import one way only, read from the source, so a cycle cannot creep back in.
 
-Order (each layer may import only the layers before it): errors → tools, skills →
+Order (each layer may import only the layers before it): errors, processes → tools, skills →
 clients → events → backends → conversation → notebook. ``tools`` and ``skills`` share
 a rank and do not import each other. IPython, ipykernel and ipywidgets appear only in
 ``notebook``, so the library serves plain scripts. The entry modules (the package's
@@ -21,6 +21,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "conjure_kernel"
 RANKS = {
     "_version": 0,
     "errors": 0,
+    "processes": 0,
     "tools": 1,
     "skills": 1,
     "clients": 2,

@@ -29,6 +29,7 @@ from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 from conjure_kernel.errors import SkillError, SkillValidationError
+from conjure_kernel.processes import process_exists
 from conjure_kernel.skills.frontmatter import read_frontmatter_from
 
 __all__ = [
@@ -196,25 +197,8 @@ def _sweep(shared: Path) -> None:
     """
     for entry in shared.iterdir():
         pid = int(entry.name) if entry.name.isascii() and entry.name.isdigit() else None
-        if pid is not None and (pid == os.getpid() or not _is_running(pid)):
+        if pid is not None and (pid == os.getpid() or not process_exists(pid)):
             shutil.rmtree(entry, ignore_errors=True)
-
-
-def _is_running(pid: int) -> bool:
-    """Whether a process with this pid exists; where that cannot be asked, assume it does.
-
-    Signal 0 asks without signalling on POSIX; on Windows ``os.kill`` would end the
-    process instead, so there a leftover folder is kept.
-    """
-    if os.name != "posix":
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):  # another user's process; too big to be a pid
-        pass
-    return True
 
 
 def _remove(folder: Path, owner: int) -> None:

@@ -18,6 +18,7 @@ import docker
 import docker.errors
 
 from ...errors import BackendUnavailable
+from ...processes import process_exists
 
 __all__ = [
     "LABEL",
@@ -162,7 +163,9 @@ def list_sandboxes(client: docker.DockerClient) -> list[SandboxInfo]:
     for container in client.containers.list(all=True, filters={"label": LABEL}):
         labels = container.labels
         host, pid = labels.get(_OWNER_HOST, ""), labels.get(_OWNER_PID, "")
-        owner_gone = host == socket.gethostname() and not _alive(pid)
+        owner_gone = host == socket.gethostname() and not (
+            pid.isdigit() and process_exists(int(pid))
+        )
         found.append(
             SandboxInfo(
                 name=container.name,
@@ -204,15 +207,3 @@ def _remove_container(client: docker.DockerClient, name: str) -> None:
     except docker.errors.APIError as error:
         if "already in progress" not in str(error):
             raise
-
-
-def _alive(pid: str) -> bool:
-    if not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
