@@ -54,6 +54,10 @@ def sandboxes_of(client, kernel: RunningKernel) -> list:
     return client.containers.list(all=True, filters={"label": owner})
 
 
+def running_sandboxes(client, kernel: RunningKernel) -> list:
+    return [c for c in sandboxes_of(client, kernel) if c.status == "running"]
+
+
 def results(api, index: int) -> list[str]:
     return [r["content"] for r in tool_results_of(api.requests[index].body["messages"][-1])]
 
@@ -113,8 +117,9 @@ def test_the_sandbox_goes_with_reset_with_a_switch_and_at_shutdown(api, kernel, 
 def test_an_interrupted_two_minute_command_stops_and_leaves_no_process(api, kernel, client):
     api.script(replies.tool_use("bash_tool", {"command": "sleep 120; echo never"}))
     started = kernel.start("Wait two minutes")
-    assert wait_until(lambda: sandboxes_of(client, kernel), timeout=30)
-    (container,) = sandboxes_of(client, kernel)
+    # a sandbox is listed from its creation on, a moment before it starts and takes execs
+    assert wait_until(lambda: running_sandboxes(client, kernel), timeout=30)
+    (container,) = running_sandboxes(client, kernel)
     assert wait_until(lambda: "sleep 120" in container_processes(client, container.id), timeout=30)
     kernel.manager.interrupt_kernel()
     interrupted = kernel.wait_for(started, timeout=60)  # a hang guard, not a speed claim
