@@ -80,7 +80,7 @@ def engine_with_image() -> docker.DockerClient:
 def sandboxes(client: docker.DockerClient, session: str | None = None) -> list:
     """Conjure's containers on the engine (of one session, if given), running or not."""
     label = LABEL if session is None else f"{LABEL}={session}"
-    return client.containers.list(all=True, filters={"label": label})
+    return client.containers.list(all=True, filters={"label": label}, ignore_removed=True)
 
 
 def wait_until(condition, *, timeout: float = 20.0, every: float = 0.1) -> bool:

@@ -19,13 +19,13 @@ from collections.abc import Collection, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
-from stat import S_ISDIR, S_ISREG
 from typing import ClassVar
 
 from ..clients.base import CREDENTIAL_ENV_VARS
 from ..errors import BackendError
 from ..skills.prompt import render_system_prompt
 from ..skills.skill import Skill
+from ..tools.confined import Confined, Mount
 from ..tools.live_output import OutputEcho
 from ..tools.output import StreamCapture
 from ..tools.schemas import check_tool_input
@@ -54,7 +54,9 @@ class LocalWorkspace:
     bash with one process group per command.
 
     File operations are plain blocking calls: on a local disk they take microseconds,
-    less than a hop to a worker thread would. Commands run without the environment
+    less than a hop to a worker thread would. They keep to ``mounts`` (a sandbox's
+    view of the host; the whole host, writable, when None), resolved and opened in
+    one step (``tools.confined``). Commands run without the environment
     variables named in ``hidden_env`` (a live set, read at each command) or the kernel's
     API credentials, except those named in ``pass_env``.
     """
@@ -65,8 +67,10 @@ class LocalWorkspace:
         *,
         hidden_env: AbstractSet[str] = frozenset(),
         pass_env: AbstractSet[str] = frozenset(),
+        mounts: Sequence[Mount] | None = None,
     ) -> None:
         self.workdir = workdir
+        self.files = Confined([Mount("/", Path("/"), True)] if mounts is None else mounts)
         self.hidden_env = hidden_env
         self.pass_env = pass_env
         self._running: set[int] = set()
@@ -79,36 +83,16 @@ class LocalWorkspace:
         return os.path.normpath(os.path.join(self.workdir, os.path.expanduser(path)))
 
     async def stat(self, path: str) -> PathInfo:
-        try:
-            info = os.stat(self.resolve(path))
-        except (FileNotFoundError, NotADirectoryError):
-            return PathInfo("missing")
-        if S_ISDIR(info.st_mode):
-            return PathInfo("directory", info.st_size)
-        return PathInfo("file" if S_ISREG(info.st_mode) else "other", info.st_size)
+        return self.files.stat(self.resolve(path))
 
     async def read(self, path: str, start: int = 0, end: int | None = None) -> bytes:
-        with open(self.resolve(path), "rb") as file:
-            file.seek(start)
-            return file.read(-1 if end is None else max(end - start, 0))
+        return self.files.read(self.resolve(path), start, end)
 
     async def write(self, path: str, data: bytes) -> bool:
-        target = Path(self.resolve(path))
-        existed = target.exists()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-        return existed
+        return self.files.write(self.resolve(path), data)
 
     async def list_dir(self, path: str) -> list[str]:
-        root = Path(self.resolve(path))
-        entries: list[str] = []
-        for child in _visible_children(root):
-            entries.append(_entry_name(child, root))
-            if child.is_dir():
-                entries += [
-                    _entry_name(grandchild, root) for grandchild in _visible_children(child)
-                ]
-        return entries
+        return self.files.list_dir(self.resolve(path))
 
     async def exec(self, command: str, *, timeout: float, keep: int) -> ExecResult:
         """Run ``command`` in a new process group until bash exits.
@@ -183,20 +167,6 @@ class LocalWorkspace:
         alive = _group_processes(self._background)
         for group in [group for group in self._background if group not in alive]:
             self._background.pop(group).close()
-
-
-def _visible_children(folder: Path) -> list[Path]:
-    try:
-        children = list(folder.iterdir())
-    except OSError:  # an unreadable folder is listed but not entered
-        return []
-    visible = (c for c in children if not c.name.startswith(".") and c.name != "node_modules")
-    return sorted(visible, key=lambda child: child.name)
-
-
-def _entry_name(path: Path, root: Path) -> str:
-    relative = path.relative_to(root).as_posix()
-    return f"{relative}/" if path.is_dir() else relative
 
 
 async def _start(

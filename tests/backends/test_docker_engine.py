@@ -215,7 +215,7 @@ def population(client: docker.DockerClient) -> Iterator[dict[str, str]]:
     yield sessions
     for session in sessions.values():
         for container in client.containers.list(
-            all=True, filters={"label": f"{engine.LABEL}={session}"}
+            all=True, filters={"label": f"{engine.LABEL}={session}"}, ignore_removed=True
         ):
             container.remove(force=True)
         for volume in client.volumes.list(filters={"label": f"{engine.LABEL}={session}"}):
@@ -223,7 +223,12 @@ def population(client: docker.DockerClient) -> Iterator[dict[str, str]]:
 
 
 def names(client: docker.DockerClient) -> set[str]:
-    containers = {c.name for c in client.containers.list(all=True, filters={"label": engine.LABEL})}
+    containers = {
+        c.name
+        for c in client.containers.list(
+            all=True, filters={"label": engine.LABEL}, ignore_removed=True
+        )
+    }
     volumes = {v.name for v in client.volumes.list(filters={"label": engine.LABEL})}
     return containers | volumes
 

@@ -51,7 +51,7 @@ def kernel(api, tmp_path, client):
 
 def sandboxes_of(client, kernel: RunningKernel) -> list:
     owner = f"conjure.owner-pid={kernel.pid}"
-    return client.containers.list(all=True, filters={"label": owner})
+    return client.containers.list(all=True, filters={"label": owner}, ignore_removed=True)
 
 
 def running_sandboxes(client, kernel: RunningKernel) -> list:

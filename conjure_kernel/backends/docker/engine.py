@@ -160,7 +160,9 @@ class SandboxInfo:
 def list_sandboxes(client: docker.DockerClient) -> list[SandboxInfo]:
     """Every conjure sandbox on the engine, running or not, oldest first."""
     found = []
-    for container in client.containers.list(all=True, filters={"label": LABEL}):
+    for container in client.containers.list(
+        all=True, filters={"label": LABEL}, ignore_removed=True
+    ):
         labels = container.labels
         host, pid = labels.get(_OWNER_HOST, ""), labels.get(_OWNER_PID, "")
         owner_gone = host == socket.gethostname() and not (

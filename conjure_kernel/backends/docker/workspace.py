@@ -4,8 +4,10 @@ Paths are the container's: the working directory is ``/workspace``, skills are u
 ``/mnt/skills``. On a local engine those two are host folders, so the file tools read
 and write them directly (eight times faster than the archive API, and no container
 needed); a path elsewhere (``/tmp``), or any path on a remote engine, goes through the
-sandbox's shell. A host path is used only while it stays inside its folder: a symbolic
-link the sandbox made towards ``/etc`` is followed inside the container, never on the host.
+sandbox's shell. A host path is walked beneath its folder and opened in the same step
+(``tools.confined``): a symbolic link the sandbox made, or swaps in while the kernel
+works, is followed as the container would follow it, and one towards ``/etc`` leads to
+the container's ``/etc`` through the shell, never to the host's.
 
 Commands run in one persistent shell (``shell.py``). The container is created on first
 use and created again if it dies; what happened reaches the person as notices.
@@ -28,10 +30,10 @@ from pathlib import Path
 
 import docker
 
+from ...tools.confined import Confined, Mount, OutsideMounts
 from ...tools.live_output import OutputEcho
 from ...tools.values import ExecResult
 from ...tools.workspace import PathInfo
-from ..local import LocalWorkspace
 from .sandbox import HOME, SANDBOX_UID, SKILLS_ROOT, WORKSPACE, Sandbox, SandboxSpec
 from .shell import ContainerShell, ShellEnded, ShellOutput
 
@@ -62,23 +64,26 @@ class DockerWorkspace:
         self.notices: list[str] = []
         """What the person should hear about (a new container, a restarted shell); the
         backend moves them into the turn's trace."""
-        self._host = LocalWorkspace(spec.workdir)
-        self._mapped = [] if spec.remote else self._host_folders()
+        self._hand_back = not spec.remote and os.getuid() == 0
+        self._files = Confined(
+            [] if spec.remote else self._host_folders(), group_writable=self._hand_back
+        )
+        """The bind-mounted folders, for the file tools; none on a remote engine."""
+        self._copies = Confined([Mount(WORKSPACE, spec.workdir, True)])
+        """The host folder a remote engine's workspace volume is copied back into."""
         self._sandbox: Sandbox | None = None
         self._shell: ContainerShell | None = None
         self._lock = asyncio.Lock()
-        self._hand_back = not spec.remote and os.getuid() == 0
 
     @property
     def container(self) -> str:
         """The running container's id; empty before the first command."""
         return self._sandbox.container if self._sandbox is not None else ""
 
-    def _host_folders(self) -> list[tuple[str, Path, bool]]:
-        """(container folder, host folder, writable) for each bind mount."""
-        folders = [(WORKSPACE, self.spec.workdir, True)]
-        folders += [(f"{SKILLS_ROOT}/{s.name}", s.root, False) for s in self.spec.skills]
-        return folders
+    def _host_folders(self) -> list[Mount]:
+        """The bind mounts: the workspace, and each skill read-only."""
+        skills = [Mount(f"{SKILLS_ROOT}/{s.name}", s.root) for s in self.spec.skills]
+        return [Mount(WORKSPACE, self.spec.workdir, True), *skills]
 
     def resolve(self, path: str) -> str:
         if path == "~" or path.startswith("~/"):
@@ -88,9 +93,8 @@ class DockerWorkspace:
     # -- files ----------------------------------------------------------------------------
 
     async def stat(self, path: str) -> PathInfo:
-        host = self._on_host(path)
-        if host is not None:
-            return await self._host.stat(host[0])
+        with contextlib.suppress(OutsideMounts):
+            return self._files.stat(self.resolve(path))
         output = await self._internal(f"stat -L -c '%F %s' -- {shlex.quote(self.resolve(path))}")
         if output.exit_code != 0:
             if "ermission denied" in output.stderr:
@@ -102,9 +106,8 @@ class DockerWorkspace:
         return PathInfo("file" if kind.startswith("regular") else "other", int(size))
 
     async def read(self, path: str, start: int = 0, end: int | None = None) -> bytes:
-        host = self._on_host(path)
-        if host is not None:
-            return await self._host.read(host[0], start, end)
+        with contextlib.suppress(OutsideMounts):
+            return self._files.read(self.resolve(path), start, end)
         quoted = shlex.quote(self.resolve(path))
         command = f"tail -c +{start + 1} -- {quoted}"
         if end is not None:
@@ -116,13 +119,9 @@ class DockerWorkspace:
         return bytes(data)
 
     async def write(self, path: str, data: bytes) -> bool:
-        host = self._on_host(path)
-        if host is not None:
-            target, writable = host
-            if not writable:
-                raise OSError(errno.EROFS, "Read-only file system", self.resolve(path))
-            return self._write_on_host(target, data)
         target = self.resolve(path)
+        with contextlib.suppress(OutsideMounts):
+            return self._files.write(target, data)
         quoted = shlex.quote(target)
         output = await self._internal(
             f"mkdir -p -- {shlex.quote(posixpath.dirname(target))} && "
@@ -132,18 +131,17 @@ class DockerWorkspace:
         if output.exit_code != 0:
             raise OSError(_first_line(output.stderr) or f"cannot write {target}")
         if self.spec.remote and _inside(target, WORKSPACE):
-            host_copy = str(self.spec.workdir) + target[len(WORKSPACE) :]
-            if not self._stays_in_workdir(host_copy):
+            try:
+                self._copies.write(target, data)
+            except OutsideMounts:
                 raise OSError(
                     f"{target}: its copy on this machine would land outside {self.spec.workdir}"
-                )
-            self._write_on_host(host_copy, data)
+                ) from None
         return output.stdout.strip() == "0"
 
     async def list_dir(self, path: str) -> list[str]:
-        host = self._on_host(path)
-        if host is not None:
-            return await self._host.list_dir(host[0])
+        with contextlib.suppress(OutsideMounts):
+            return self._files.list_dir(self.resolve(path))
         data = bytearray()
         output = await self._internal(
             _LIST.format(path=shlex.quote(self.resolve(path))), raw_stdout=data
@@ -156,33 +154,6 @@ class DockerWorkspace:
             if name:
                 entries.append((name, kind == "d"))
         return _tree_order(entries)
-
-    def _on_host(self, path: str) -> tuple[str, bool] | None:
-        """The host path behind a container path, with whether it may be written; None
-        when the path is only inside the container, or leads out of its folder."""
-        resolved = self.resolve(path)
-        for folder, root, writable in self._mapped:
-            if not _inside(resolved, folder):
-                continue
-            host = os.path.join(root, os.path.relpath(resolved, folder))
-            real_root = os.path.realpath(root)
-            if _inside(os.path.realpath(host), real_root):
-                return host, writable
-            return None
-        return None
-
-    def _write_on_host(self, target: str, data: bytes) -> bool:
-        """Write a host file the kernel's user owns; for a root kernel, writable by the
-        sandbox's group too, and so the folders made for it."""
-        path = Path(target)
-        made = [parent for parent in path.parents if not parent.exists()]
-        existed = path.exists()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        if self._hand_back:
-            for item in [path, *made]:
-                item.chmod(item.stat().st_mode | 0o020)
-        return existed
 
     # -- commands -------------------------------------------------------------------------
 
@@ -303,18 +274,13 @@ class DockerWorkspace:
     def _unpack(self, archive: bytes) -> None:
         with tarfile.open(fileobj=io.BytesIO(archive)) as files:
             for member in files:
-                target = os.path.normpath(os.path.join(self.spec.workdir, member.name))
+                target = posixpath.normpath(posixpath.join(WORKSPACE, member.name))
                 source = files.extractfile(member) if member.isfile() else None
-                if source is None or not self._stays_in_workdir(target):
+                if source is None or not _inside(target, WORKSPACE):
                     continue
-                self._write_on_host(target, source.read())
-                if member.mode & 0o111:  # scripts stay executable
-                    os.chmod(target, os.stat(target).st_mode | (member.mode & 0o111))
-
-    def _stays_in_workdir(self, target: str) -> bool:
-        """Whether writing ``target`` on the host writes inside the workspace folder, even
-        through a symbolic link on the way (one the person made, or an earlier copy)."""
-        return _inside(os.path.realpath(target), os.path.realpath(self.spec.workdir))
+                with contextlib.suppress(OutsideMounts):  # a link of the person's leads out
+                    # scripts stay executable
+                    self._copies.write(target, source.read(), add_mode=member.mode & 0o111)
 
     async def aclose(self) -> None:
         """Remove the container: every process in it ends, whatever it was doing."""

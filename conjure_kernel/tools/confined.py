@@ -1,0 +1,359 @@
+"""Host file access for the file tools, confined to the folders a sandbox can see.
+
+A sandbox sees some host folders at paths of its own (a container's ``/workspace``, a
+bubblewrap sandbox's private ``/tmp``): its mount table. The kernel reads and writes
+those folders on the host for speed, and a hostile process in the sandbox may swap any
+entry in them for a symbolic link at any moment. So a path is never checked and then
+opened by name: it is walked one component at a time from a directory handle, each
+step opened without following links. A link met on the way is read and its target
+resolved again through the mount table, as the sandbox would resolve it, so a link to
+``/etc`` leads to the sandbox's ``/etc`` (outside every mount: ``OutsideMounts``),
+never to the host's. Every open is non-blocking and checked with ``fstat``, so a file
+swapped for a FIFO cannot hang the kernel, and reads stop at the size the open file had.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import posixpath
+import stat
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from .workspace import PathInfo
+
+__all__ = ["Confined", "Mount", "OutsideMounts"]
+
+_T = TypeVar("_T")
+_MAX_LINKS = 40
+"""Symbolic links followed in one path before giving up, as Linux's ``ELOOP`` does."""
+_MAX_RETRIES = 100
+"""Times one step is tried again when the entry changes between two looks at it."""
+_CHUNK = 1 << 20
+_NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | _NOFOLLOW
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW
+_LOOKUP = getattr(os, "O_PATH", os.O_RDONLY) | _NOFOLLOW
+"""How the last component is opened to ``stat`` it: ``O_PATH`` opens nothing (a device
+or FIFO is not touched), where the system has it."""
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A folder as the tools see it, and what is behind it on the host."""
+
+    path: str
+    """Absolute and normalised, as the tools name it (``/workspace``)."""
+    host: Path | None
+    """The host folder it shows; None masks the path: the file tools may not touch it."""
+    writable: bool = False
+
+
+class OutsideMounts(OSError):
+    """The path (or a link on its way) leads outside every mount: it exists only inside
+    the sandbox, if at all, and must be reached from there."""
+
+
+class _Link(Exception):
+    """The step met a symbolic link; the walk starts again from its target."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+
+
+class Confined:
+    """Race-free host file operations beneath a sandbox's mount table.
+
+    Paths are the tools' absolute, normalised paths. A path under a masked mount, or in
+    a read-only mount for a write, raises ``PermissionError``; one outside every mount
+    raises ``OutsideMounts``. ``group_writable`` makes what a write creates writable by
+    its group (a root kernel's sandbox user writes through group 0).
+    """
+
+    def __init__(self, mounts: Sequence[Mount], *, group_writable: bool = False) -> None:
+        self.mounts = sorted(mounts, key=lambda mount: len(mount.path), reverse=True)
+        self.group_writable = group_writable
+
+    def mount_of(self, path: str) -> Mount | None:
+        """The innermost mount that holds ``path``, or None."""
+        for mount in self.mounts:
+            if _inside(path, mount.path):
+                return mount
+        return None
+
+    # -- operations ---------------------------------------------------------------------
+
+    def stat(self, path: str) -> PathInfo:
+        """What is at ``path``, links followed within the mounts; ``missing`` when nothing."""
+        try:
+            with _named(path):
+                info = self._walk(path, _stat_entry)
+        except (FileNotFoundError, NotADirectoryError):
+            return PathInfo("missing")
+        if stat.S_ISDIR(info.st_mode):
+            return PathInfo("directory", info.st_size)
+        return PathInfo("file" if stat.S_ISREG(info.st_mode) else "other", info.st_size)
+
+    def read(self, path: str, start: int = 0, end: int | None = None) -> bytes:
+        """Bytes ``start`` to ``end`` of a regular file; never past the size it had when
+        opened, so a file that grows while it is read cannot flood the kernel."""
+        with _named(path):
+            fd = self._walk(path, _open_regular)
+        try:
+            size = os.fstat(fd).st_size
+            stop = size if end is None else min(end, size)
+            return _pread_all(fd, max(stop - start, 0), start)
+        finally:
+            os.close(fd)
+
+    def write(self, path: str, data: bytes, *, add_mode: int = 0) -> bool:
+        """Create or overwrite a regular file, making its folders; True when it existed.
+        ``add_mode`` adds permission bits (a script copied back stays executable)."""
+        with _named(path):
+            self._require_writable(path)
+            fd, existed = self._walk(path, self._create, make_folders=True)
+        try:
+            if add_mode or (existed and self.group_writable):
+                mode = os.fstat(fd).st_mode
+                os.fchmod(fd, mode | add_mode | (0o020 if self.group_writable else 0))
+            os.ftruncate(fd, 0)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        finally:
+            os.close(fd)
+        return existed
+
+    def list_dir(self, path: str) -> list[str]:
+        """The folder two levels deep, hidden entries and ``node_modules`` skipped; each
+        folder (``name/``) followed by its entries. Links are listed, never entered."""
+        with _named(path):
+            fd = self._walk(path, _open_directory)
+        try:
+            entries: list[str] = []
+            for name, is_dir in _children(fd):
+                entries.append(f"{name}/" if is_dir else name)
+                if not is_dir:
+                    continue
+                with contextlib.suppress(OSError), _opened(name, _DIRECTORY, fd) as child:
+                    entries += [
+                        f"{name}/{grandchild}/" if child_is_dir else f"{name}/{grandchild}"
+                        for grandchild, child_is_dir in _children(child)
+                    ]
+            return entries
+        finally:
+            os.close(fd)
+
+    # -- the walk -----------------------------------------------------------------------
+
+    def _walk(
+        self,
+        path: str,
+        last: Callable[..., _T],
+        *,
+        make_folders: bool = False,
+    ) -> _T:
+        """Open each folder of ``path`` beneath its mount and hand the last component to
+        ``last(folder_fd, name, mount)``; a link met anywhere restarts from its target."""
+        for _ in range(_MAX_LINKS + 1):
+            mount = self._mount(path)
+            assert mount.host is not None
+            parts = _parts(path, mount.path)
+            folder = os.open(mount.host, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                walked = mount.path
+                for index, name in enumerate(parts):
+                    here = posixpath.join(walked, name)
+                    try:
+                        if index == len(parts) - 1:
+                            return last(folder, name, mount)
+                        make = make_folders and mount.writable
+                        folder = _step(folder, name, make, self.group_writable)
+                    except _Link as link:
+                        rest = parts[index + 1 :]
+                        path = posixpath.normpath(
+                            posixpath.join(posixpath.dirname(here), link.target, *rest)
+                        )
+                        break
+                    walked = here
+                else:  # the path is the mount itself
+                    return last(folder, ".", mount)
+            finally:
+                os.close(folder)
+        raise OSError(errno.ELOOP, "Too many levels of symbolic links", path)
+
+    def _mount(self, path: str) -> Mount:
+        mount = self.mount_of(path)
+        if mount is None:
+            raise OutsideMounts(errno.ENOENT, "not in a folder shared with this machine", path)
+        if mount.host is None:
+            raise PermissionError(errno.EACCES, "the file tools may not touch this path", path)
+        return mount
+
+    def _require_writable(self, path: str) -> None:
+        if not self._mount(path).writable:
+            raise OSError(errno.EROFS, "Read-only file system", path)
+
+    def _create(self, folder: int, name: str, mount: Mount) -> tuple[int, bool]:
+        """Open ``name`` for writing, creating it; a link is followed (within the mounts),
+        anything but a regular file refused."""
+        if name == ".":
+            raise IsADirectoryError(errno.EISDIR, "Is a directory", mount.path)
+        if not mount.writable:
+            raise OSError(errno.EROFS, "Read-only file system", name)
+        for _ in range(_MAX_RETRIES):
+            try:
+                fd = os.open(name, _CREATE, 0o666, dir_fd=folder)
+            except FileExistsError:
+                pass
+            else:
+                os.set_blocking(fd, True)
+                if self.group_writable:
+                    os.fchmod(fd, os.fstat(fd).st_mode | 0o020)
+                return fd, False
+            try:
+                fd = os.open(name, os.O_WRONLY | _NOFOLLOW, dir_fd=folder)
+            except FileNotFoundError:
+                continue  # removed between the two opens: create it again
+            except OSError as error:
+                _raise_if_link(error, folder, name)
+                raise
+            _require_regular(fd, name)
+            return fd, True
+        raise OSError(errno.EAGAIN, "the file keeps changing", name)
+
+
+@contextlib.contextmanager
+def _named(path: str) -> Iterator[None]:
+    """Errors name the path the tool asked for, not the component a step failed on."""
+    try:
+        yield
+    except OSError as error:
+        if error.filename == path or error.errno is None:
+            raise
+        raise type(error)(error.errno, error.strerror, path) from None
+
+
+def _step(folder: int, name: str, make: bool, group_writable: bool) -> int:
+    """Open the folder ``name`` beneath ``folder`` (closed here) without following a link;
+    ``make`` creates it when it is missing."""
+    for _ in range(_MAX_RETRIES):
+        try:
+            child = os.open(name, _DIRECTORY, dir_fd=folder)
+        except FileNotFoundError:
+            if not make:
+                raise
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(name, 0o777, dir_fd=folder)
+                if group_writable:
+                    with _opened(name, _DIRECTORY, folder) as made:
+                        os.fchmod(made, os.fstat(made).st_mode | 0o020)
+            continue
+        except OSError as error:
+            _raise_if_link(error, folder, name)
+            raise
+        os.close(folder)
+        return child
+    raise OSError(errno.EAGAIN, "the folder keeps changing", name)
+
+
+def _raise_if_link(error: OSError, folder: int, name: str) -> None:
+    """Turn a no-follow open's failure on a symbolic link into ``_Link``."""
+    if error.errno not in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
+        return
+    try:
+        target = os.readlink(name, dir_fd=folder)
+    except OSError:
+        return  # not a link (a file where a folder was expected), or gone
+    raise _Link(target) from None
+
+
+def _stat_entry(folder: int, name: str, mount: Mount) -> os.stat_result:
+    try:
+        fd = os.open(name, _LOOKUP, dir_fd=folder)
+    except OSError as error:
+        _raise_if_link(error, folder, name)
+        raise
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISLNK(info.st_mode):  # O_PATH opened the link itself
+            raise _Link(os.readlink(name, dir_fd=folder))
+        return info
+    finally:
+        os.close(fd)
+
+
+def _open_regular(folder: int, name: str, mount: Mount) -> int:
+    if name == ".":
+        raise IsADirectoryError(errno.EISDIR, "Is a directory", mount.path)
+    try:
+        fd = os.open(name, os.O_RDONLY | _NOFOLLOW, dir_fd=folder)
+    except OSError as error:
+        _raise_if_link(error, folder, name)
+        raise
+    _require_regular(fd, name)
+    return fd
+
+
+def _open_directory(folder: int, name: str, mount: Mount) -> int:
+    try:
+        return os.open(name, _DIRECTORY, dir_fd=folder)
+    except OSError as error:
+        _raise_if_link(error, folder, name)
+        raise
+
+
+def _require_regular(fd: int, name: str) -> None:
+    """Close ``fd`` and refuse unless it is a regular file; clear ``O_NONBLOCK`` if it is."""
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "Is a directory", name)
+        raise OSError(errno.EINVAL, "not a regular file", name)
+    os.set_blocking(fd, True)
+
+
+def _pread_all(fd: int, count: int, offset: int) -> bytes:
+    parts = []
+    while count > 0:
+        chunk = os.pread(fd, min(count, _CHUNK), offset)
+        if not chunk:
+            break  # the file shrank
+        parts.append(chunk)
+        count -= len(chunk)
+        offset += len(chunk)
+    return b"".join(parts)
+
+
+def _children(folder: int) -> list[tuple[str, bool]]:
+    """Visible entries of an open folder, sorted, with whether each is a real folder."""
+    with os.scandir(folder) as entries:
+        found = [
+            (entry.name, entry.is_dir(follow_symlinks=False))
+            for entry in entries
+            if not entry.name.startswith(".") and entry.name != "node_modules"
+        ]
+    return sorted(found)
+
+
+@contextlib.contextmanager
+def _opened(name: str, flags: int, folder: int) -> Iterator[int]:
+    fd = os.open(name, flags, dir_fd=folder)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _parts(path: str, root: str) -> list[str]:
+    relative = posixpath.relpath(path, root)
+    return [] if relative == "." else relative.split("/")
+
+
+def _inside(path: str, folder: str) -> bool:
+    return folder == "/" or path == folder or path.startswith(folder.rstrip("/") + "/")

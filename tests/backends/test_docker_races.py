@@ -1,0 +1,134 @@
+"""A hostile process in the sandbox races the kernel's host-side file tools.
+
+It keeps swapping a workspace file, and a workspace folder, between the real thing and
+a symbolic link to a host path outside every mount (by the host's absolute path, and
+by a relative one). Thousands of ``view``, ``create_file`` and ``str_replace`` calls
+run meanwhile, several at a time; none may read the host file or write beside it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from pathlib import Path
+
+import pytest
+from docker_support import IMAGE, engine_with_image
+
+from conjure_kernel.backends.docker.sandbox import SandboxSpec
+from conjure_kernel.backends.docker.workspace import DockerWorkspace
+from conjure_kernel.tools.values import ToolCall
+from conjure_kernel.tools.workspace import WorkspaceTools
+
+SECRET = "host-only secret " + secrets.token_hex(8)
+CALLS = 2400
+RACE_SECONDS = 120  # the flipper stops by itself after this, whatever happens here
+
+FLIPPER = r"""
+import os, sys, time
+target, box_target, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+end = time.monotonic() + seconds
+n = 0
+while time.monotonic() < end:
+    n += 1
+    # the file: a real one, then a link out (absolute host path, then a relative one)
+    link = target if n % 2 else "../outside/secret.txt"
+    os.symlink(link, "/workspace/.spare-link")
+    os.replace("/workspace/.spare-link", "/workspace/flip.txt")
+    with open("/workspace/.spare-real", "w") as f:
+        f.write("inside: old text\n")
+    os.replace("/workspace/.spare-real", "/workspace/flip.txt")
+    # the folder: a real one, then a link to a host folder
+    os.rename("/workspace/box", "/workspace/.box-parked")
+    os.symlink(box_target, "/workspace/box")
+    os.unlink("/workspace/box")
+    os.rename("/workspace/.box-parked", "/workspace/box")
+"""
+
+
+@pytest.fixture(scope="module")
+def client():
+    return engine_with_image()
+
+
+def test_link_flipping_never_lets_a_file_tool_out_of_the_workspace(client, tmp_path: Path):
+    workspace_dir = tmp_path / "ws"
+    outside = tmp_path / "outside"
+    workspace_dir.mkdir()
+    outside.mkdir()
+    secret = outside / "secret.txt"
+    secret.write_text(SECRET)
+    (workspace_dir / "flip.txt").write_text("inside: old text\n")
+    (workspace_dir / "box").mkdir()
+    (workspace_dir / "box" / "secret.txt").write_text("inside: old text\n")
+    (workspace_dir / "flipper.py").write_text(FLIPPER)
+    spec = SandboxSpec(
+        image=IMAGE,
+        memory="512m",
+        cpus=1.0,
+        pids=256,
+        network="none",
+        host="",
+        workdir=workspace_dir,
+        session=secrets.token_hex(6),
+        kernel="test",
+    )
+
+    async def scenario(workspace: DockerWorkspace) -> list:
+        tools = WorkspaceTools(workspace, timeout=60, max_output_chars=20_000)
+        started = await workspace.exec(
+            f"python3 flipper.py {secret} {outside} {RACE_SECONDS} >/dev/null 2>&1 &",
+            timeout=30,
+            keep=4000,
+        )
+        assert started.exit_code == 0
+        results = []
+        for batch in range(0, CALLS, 8):
+            calls = [_call(number) for number in range(batch, batch + 8)]
+            results += await asyncio.gather(*(tools.run(call) for call in calls))
+        await workspace.exec("pkill -f flipper.py; true", timeout=30, keep=4000)
+        return results
+
+    async def run() -> list:
+        workspace = DockerWorkspace(client, spec)
+        try:
+            return await scenario(workspace)
+        finally:
+            await workspace.aclose()
+
+    results = asyncio.run(run())
+    assert len(results) == CALLS
+    leaked = [r.content for r in results if SECRET in r.content]
+    assert leaked == []
+    assert secret.read_text() == SECRET
+    assert sorted(os.listdir(outside)) == ["secret.txt"]
+    # the race really ran: some calls saw the real file, some met a link
+    assert any("inside" in r.content and not r.is_error for r in results)
+    assert any(r.is_error for r in results)
+
+
+def _call(number: int) -> ToolCall:
+    """The n-th call of the barrage: every file tool, on the flipping file and folder."""
+    kind = number % 6
+    if kind == 0:
+        return ToolCall(f"c{number}", "view", {"path": "flip.txt"})
+    if kind == 1:
+        return ToolCall(f"c{number}", "view", {"path": "box/secret.txt"})
+    if kind == 2:
+        return ToolCall(
+            f"c{number}", "create_file", {"path": "flip.txt", "file_text": "written by a tool"}
+        )
+    if kind == 3:
+        return ToolCall(
+            f"c{number}",
+            "create_file",
+            {"path": f"box/new-{number}.txt", "file_text": "written by a tool"},
+        )
+    if kind == 4:
+        return ToolCall(
+            f"c{number}",
+            "str_replace",
+            {"path": "box/secret.txt", "old_str": "old text", "new_str": "old text"},
+        )
+    return ToolCall(f"c{number}", "view", {"path": "box"})
