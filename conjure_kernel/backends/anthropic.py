@@ -149,7 +149,9 @@ class AnthropicSession:
         return (
             f"anthropic: code runs in Anthropic's sandbox ({self.tool}, up to "
             f"{self.max_continuations} continuations); skills: {', '.join(refs) or 'none'}; "
-            f"files download to {self.workdir}; {container}"
+            f"files download to {self.workdir}; {container}. Boundary: commands read, "
+            "write and reach only Anthropic's container; on this machine the only effect is "
+            f"new files in {self.workdir}, never written over an existing one"
         )
 
 

@@ -276,7 +276,11 @@ class NativeSession(ExecutorSession):
 
     def describe(self) -> str:
         names = ", ".join(skill.name for skill in self.native_skills)
-        return f"native: Python skills in this kernel: {names} (workdir={self.workdir})"
+        return (
+            f"native: Python skills in this kernel: {names} (workdir={self.workdir}). "
+            "Boundary: none; the methods run in the kernel's own process and can read, write "
+            "and reach whatever the kernel can, so use it for code you trust"
+        )
 
 
 class NativeBackend(ExecutorBackend):

@@ -307,7 +307,8 @@ def test_describe_names_the_tool_skills_folder_and_container(api, workdir, tmp_p
     line = conversation.session.describe()
     assert line.startswith("anthropic: code runs in Anthropic's sandbox (code_execution_20250825")
     assert "anthropic:xlsx@latest, greeter (local)" in line and str(workdir) in line
-    assert line.endswith("a new container on the next turn")
+    assert "a new container on the next turn. Boundary: " in line
+    assert line.endswith(f"new files in {workdir}, never written over an existing one")
     assert conversation.session.paths == {"workdir": str(workdir)}
 
 

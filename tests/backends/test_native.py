@@ -137,8 +137,9 @@ def test_skills_are_gathered_from_classes_and_instances_sorted_by_name(tmp_path)
     session = new_session(namespace, tmp_path)
     assert [skill.name for skill in session.native_skills] == ["note-book", "shouter"]
     assert session.native_skills[0] is notes
-    assert session.describe() == (
-        f"native: Python skills in this kernel: note-book, shouter (workdir={tmp_path})"
+    assert session.describe().startswith(
+        f"native: Python skills in this kernel: note-book, shouter (workdir={tmp_path}). "
+        "Boundary: none;"
     )
 
 
