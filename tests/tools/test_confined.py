@@ -16,6 +16,8 @@ import pytest
 from conjure_kernel.tools.confined import Confined, Mount, OutsideMounts
 
 SECRET = b"host secret"
+RACE_SECONDS = 20
+"""How long a flipper runs at most: it stops by itself even if the test is killed."""
 
 
 @pytest.fixture
@@ -166,9 +168,9 @@ while time.monotonic() < end:
 """
 
 
-def _race(confined: Confined, calls, seconds: float) -> list[object]:
-    """Run ``calls`` (each a function of the call number) in two threads while a flipper
-    runs; their results, errors included."""
+def _race(flipper: list[str], calls) -> list[object]:
+    """Run ``calls`` (each a function of the call number) 4,000 times in two threads while
+    the ``flipper`` script (with its arguments) runs; their results, errors included."""
     results: list[object] = []
     lock = threading.Lock()
 
@@ -181,11 +183,17 @@ def _race(confined: Confined, calls, seconds: float) -> list[object]:
             with lock:
                 results.append(value)
 
-    threads = [threading.Thread(target=worker, args=(offset,)) for offset in (0, 1)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=seconds + 60)
+    process = subprocess.Popen([sys.executable, "-c", *flipper])
+    try:
+        time.sleep(0.2)
+        threads = [threading.Thread(target=worker, args=(offset,)) for offset in (0, 1)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=RACE_SECONDS + 60)
+    finally:
+        process.kill()
+        process.wait()
     return results
 
 
@@ -196,33 +204,17 @@ def test_a_file_flipped_to_a_link_never_leaks_or_is_written_through(tree) -> Non
     entry.write_text("inside")
     (workspace / "spare-link").symlink_to(secret)
     (workspace / "spare-real").write_text("inside")
-    flipper = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            _FLIPPER,
-            str(entry),
-            str(entry),
-            str(workspace / "spare-link"),
-            str(workspace / "spare-real"),
-            "20",
-            str(secret),
-        ]
-    )
-    try:
-        time.sleep(0.2)
+    flipper = [_FLIPPER, str(entry), str(entry), str(workspace / "spare-link")]
+    flipper += [str(workspace / "spare-real"), str(RACE_SECONDS), str(secret)]
 
-        def call(number: int) -> object:
-            if number % 3 == 0:
-                return files.write("/workspace/flip.txt", b"written by a tool")
-            if number % 3 == 1:
-                return files.stat("/workspace/flip.txt")
-            return files.read("/workspace/flip.txt")
+    def call(number: int) -> object:
+        if number % 3 == 0:
+            return files.write("/workspace/flip.txt", b"written by a tool")
+        if number % 3 == 1:
+            return files.stat("/workspace/flip.txt")
+        return files.read("/workspace/flip.txt")
 
-        results = _race(files, call, 20)
-    finally:
-        flipper.kill()
-        flipper.wait()
+    results = _race(flipper, call)
     assert len(results) == 4000
     assert not any(isinstance(r, bytes) and SECRET in r for r in results)
     assert secret.read_bytes() == SECRET
@@ -236,25 +228,17 @@ def test_a_folder_flipped_to_a_link_never_leaks_or_is_written_through(tree) -> N
     entry = workspace / "box"
     entry.mkdir()
     (entry / "secret.txt").write_text("inside")
-    flipper = subprocess.Popen(
-        [sys.executable, "-c", _FOLDER_FLIPPER, str(entry), str(outside), "20"]
-    )
-    try:
-        time.sleep(0.2)
 
-        def call(number: int) -> object:
-            if number % 4 == 0:
-                return files.write(f"/workspace/box/new-{number}.txt", b"new")
-            if number % 4 == 1:
-                return files.write("/workspace/box/secret.txt", b"overwritten")
-            if number % 4 == 2:
-                return files.list_dir("/workspace/box")
-            return files.read("/workspace/box/secret.txt")
+    def call(number: int) -> object:
+        if number % 4 == 0:
+            return files.write(f"/workspace/box/new-{number}.txt", b"new")
+        if number % 4 == 1:
+            return files.write("/workspace/box/secret.txt", b"overwritten")
+        if number % 4 == 2:
+            return files.list_dir("/workspace/box")
+        return files.read("/workspace/box/secret.txt")
 
-        results = _race(files, call, 20)
-    finally:
-        flipper.kill()
-        flipper.wait()
+    results = _race([_FOLDER_FLIPPER, str(entry), str(outside), str(RACE_SECONDS)], call)
     assert len(results) == 4000
     assert not any(isinstance(r, bytes) and SECRET in r for r in results)
     assert (outside / "secret.txt").read_bytes() == SECRET
