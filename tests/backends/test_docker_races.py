@@ -26,24 +26,16 @@ CALLS = 2400
 RACE_SECONDS = 120  # the flipper stops by itself after this, whatever happens here
 
 FLIPPER = r"""
-import os, sys, time
-target, box_target, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+import ctypes, os, sys, time
+# swaps a real entry with a link out, one renameat2(RENAME_EXCHANGE) a flip: the
+# tightest race a process can run
+libc = ctypes.CDLL(None, use_errno=True)
+first, second, seconds = sys.argv[1].encode(), sys.argv[2].encode(), float(sys.argv[3])
+open(sys.argv[4], "w").close()
 end = time.monotonic() + seconds
-n = 0
 while time.monotonic() < end:
-    n += 1
-    # the file: a real one, then a link out (absolute host path, then a relative one)
-    link = target if n % 2 else "../outside/secret.txt"
-    os.symlink(link, "/workspace/.spare-link")
-    os.replace("/workspace/.spare-link", "/workspace/flip.txt")
-    with open("/workspace/.spare-real", "w") as f:
-        f.write("inside: old text\n")
-    os.replace("/workspace/.spare-real", "/workspace/flip.txt")
-    # the folder: a real one, then a link to a host folder
-    os.rename("/workspace/box", "/workspace/.box-parked")
-    os.symlink(box_target, "/workspace/box")
-    os.unlink("/workspace/box")
-    os.rename("/workspace/.box-parked", "/workspace/box")
+    for _ in range(1000):
+        libc.renameat2(-100, first, -100, second, 2)
 """
 
 
@@ -60,6 +52,10 @@ def test_link_flipping_never_lets_a_file_tool_out_of_the_workspace(client, tmp_p
     secret = outside / "secret.txt"
     secret.write_text(SECRET)
     (workspace_dir / "flip.txt").write_text("inside: old text\n")
+    (workspace_dir / "flip2.txt").write_text("inside: old text\n")
+    (workspace_dir / ".link-absolute").symlink_to(secret)  # the host's path
+    (workspace_dir / ".link-relative").symlink_to("../outside/secret.txt")
+    (workspace_dir / ".link-folder").symlink_to(outside)
     (workspace_dir / "box").mkdir()
     (workspace_dir / "box" / "secret.txt").write_text("inside: old text\n")
     (workspace_dir / "flipper.py").write_text(FLIPPER)
@@ -77,12 +73,27 @@ def test_link_flipping_never_lets_a_file_tool_out_of_the_workspace(client, tmp_p
 
     async def scenario(workspace: DockerWorkspace) -> list:
         tools = WorkspaceTools(workspace, timeout=60, max_output_chars=20_000)
+        flippers = [
+            ("flip.txt", ".link-absolute"),
+            ("flip2.txt", ".link-relative"),
+            ("box", ".link-folder"),
+        ]
         started = await workspace.exec(
-            f"python3 flipper.py {secret} {outside} {RACE_SECONDS} >/dev/null 2>&1 &",
+            " ".join(
+                f"python3 flipper.py {entry} {link} {RACE_SECONDS} .flipping-{entry} "
+                ">/dev/null 2>&1 &"
+                for entry, link in flippers
+            ),
             timeout=30,
             keep=4000,
         )
         assert started.exit_code == 0
+        for _ in range(600):  # the flippers need a moment to start; the race needs them
+            if all((workspace_dir / f".flipping-{entry}").exists() for entry, _ in flippers):
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the flippers did not start")
         results = []
         for batch in range(0, CALLS, 8):
             calls = [_call(number) for number in range(batch, batch + 8)]
@@ -111,13 +122,14 @@ def test_link_flipping_never_lets_a_file_tool_out_of_the_workspace(client, tmp_p
 def _call(number: int) -> ToolCall:
     """The n-th call of the barrage: every file tool, on the flipping file and folder."""
     kind = number % 6
+    flip = "flip.txt" if number % 12 < 6 else "flip2.txt"
     if kind == 0:
-        return ToolCall(f"c{number}", "view", {"path": "flip.txt"})
+        return ToolCall(f"c{number}", "view", {"path": flip})
     if kind == 1:
         return ToolCall(f"c{number}", "view", {"path": "box/secret.txt"})
     if kind == 2:
         return ToolCall(
-            f"c{number}", "create_file", {"path": "flip.txt", "file_text": "written by a tool"}
+            f"c{number}", "create_file", {"path": flip, "file_text": "written by a tool"}
         )
     if kind == 3:
         return ToolCall(

@@ -160,6 +160,20 @@ def test_a_container_killed_between_turns_is_replaced_and_the_trace_says_so(
     assert "container stopped" in after.text()
 
 
+def test_a_shell_killed_for_memory_comes_back_by_itself_and_the_trace_says_why(api, kernel):
+    assert kernel.run("%backend docker memory=64m").status == "ok"
+    api.script(
+        replies.tool_use("bash_tool", {"command": "exec python3 -c 'b = bytearray(200 << 20)'"}),
+        replies.tool_use("bash_tool", {"command": "echo fresh"}),
+        replies.text("ok"),
+    )
+    result = kernel.run("Use a lot of memory, then go on")
+    assert result.status == "ok", result.error
+    assert "out of memory" in results(api, 1)[0]
+    assert results(api, 2)[0].startswith("fresh")
+    assert "shell exited (status 137: killed by SIGKILL, out of memory" in result.text()
+
+
 def test_an_engine_that_cannot_be_reached_keeps_the_session_where_it_was(api, kernel):
     failed = kernel.run("%backend docker host=tcp://127.0.0.1:9")
     assert failed.status == "error"
@@ -184,6 +198,8 @@ def test_backend_help_lists_every_sandbox_setting_with_its_default(kernel):
         "workdir=",
         "timeout=",
         "host=",
+        "tmpfs=",
+        "disk=",
     ):
         assert setting in shown
     assert "none|bridge" in shown

@@ -2,7 +2,9 @@
 
 One container per session, made on first use from a local image, with no network,
 memory, CPU and process limits, a non-root user, no capabilities and a read-only root
-file system; every limit is a setting, and ``%backend`` shows them all. The engine is
+file system; what a tool can write is bounded too (tmpfs sizes, the workspace's disk
+limit, no container log). Every limit is a setting, and ``%backend`` shows them all,
+with what a tool can read, write and reach. The engine is
 the local one, ``DOCKER_HOST``'s, or ``host=``'s; a remote engine keeps the workspace
 in a volume and copies what commands change back to the host folder.
 """
@@ -32,14 +34,16 @@ from ..local import host_workdir
 from ..settings import Setting
 from .engine import connect, engine_name, require_image
 from .images import DEFAULT_IMAGE
-from .sandbox import SKILLS_ROOT, WORKSPACE, SandboxSpec, sandbox_user
+from .sandbox import HOME, SKILLS_ROOT, WORKSPACE, SandboxSpec, sandbox_user, size_text
 from .workspace import DockerWorkspace
 
 __all__ = ["DockerBackend", "DockerSession", "sandbox_spec"]
 
-_MEMORY = re.compile(r"^\d+(\.\d+)?[bkmg]?$", re.IGNORECASE)
+_SIZE = re.compile(r"^\d+(\.\d+)?[bkmg]?$", re.IGNORECASE)
 _LEAST_MEMORY = 6 * 1024 * 1024
 """The engine's own floor for a memory limit; 0 would mean none at all."""
+_LEAST_SPACE = 1024 * 1024
+"""The least tmpfs or disk limit: a tmpfs of size 0 would have none at all."""
 _LOCAL_URLS = ("http+docker://localhost", "http+docker://localnpipe")
 """docker-py's base URLs for a unix socket and a Windows named pipe: engines on this host."""
 
@@ -58,6 +62,7 @@ class DockerSession(ExecutorSession):
         return {"workdir": WORKSPACE, **skills}
 
     def describe(self) -> str:
+        """Every limit in force, and what a tool can read, write and reach."""
         spec = self.workspace.spec
         uid, gid = spec.user
         where = (
@@ -65,11 +70,20 @@ class DockerSession(ExecutorSession):
             if spec.remote
             else f"{spec.workdir} mounted at {WORKSPACE}"
         )
+        reach = (
+            "no network (network=none)"
+            if spec.network == "none"
+            else "the network, through the engine's bridge (network=bridge)"
+        )
         return (
-            f"docker: sandbox {spec.image} on {engine_name(spec.host)}, workspace {where} "
-            f"(network={spec.network}, memory={spec.memory}, cpus={spec.cpus:g}, "
-            f"pids={spec.pids}, timeout={self.timeout:g} s; user {uid}:{gid}, read-only root, "
-            f"no capabilities, skills read-only at {SKILLS_ROOT})"
+            f"docker: sandbox {spec.image} on {engine_name(spec.host)}, workspace {where}; "
+            f"user {uid}:{gid}, no capabilities\n"
+            f"  reads: the image (its root read-only), the skills read-only at {SKILLS_ROOT}, "
+            "the workspace\n"
+            f"  writes: {_workspace_bound(spec)}; {_tmpfs_bound(spec)}; no container log kept\n"
+            f"  reaches: {reach}\n"
+            f"  limits: memory={spec.memory} (swap included), cpus={spec.cpus:g}, "
+            f"pids={spec.pids}, timeout={self.timeout:g} s"
         )
 
 
@@ -85,6 +99,20 @@ class DockerBackend(ExecutorBackend):
             "image", str, DEFAULT_IMAGE, "sandbox image (build it: conjure-kernel docker build)"
         ),
         Setting("memory", str, "512m", "memory limit, swap included (e.g. 512m, 2g)"),
+        Setting(
+            "tmpfs",
+            str,
+            "256m",
+            "memory-backed room for /tmp (3/4 of it), home and /dev/shm (1/8 each), counted in "
+            "memory=; at most half of memory= (a larger value is cut to that)",
+        ),
+        Setting(
+            "disk",
+            str,
+            "4g",
+            "what commands may write to /workspace in a session, and the largest file "
+            "(e.g. 4g, 500m); a command that passes it is stopped; none: no limit",
+        ),
         Setting("cpus", float, 1.0, "CPUs the sandbox may use", positive=True),
         Setting("pids", int, 256, "most processes at once in the sandbox", positive=True),
         Setting("network", str, "none", "network access", choices=("none", "bridge")),
@@ -107,11 +135,10 @@ class DockerBackend(ExecutorBackend):
         """Reach the engine and check the image now, so ``%backend docker`` fails at once
         with the reason; the container itself is made by the first tool call."""
         values = options.settings
-        memory = values["memory"]
-        if not _MEMORY.match(memory) or docker.utils.parse_bytes(memory) < _LEAST_MEMORY:
-            raise BackendSettingError(
-                f"memory={memory}: expected a size of at least 6m, such as 512m or 2g"
-            )
+        _check_size("memory", values["memory"], _LEAST_MEMORY, "512m or 2g")
+        _check_size("tmpfs", values["tmpfs"], _LEAST_SPACE, "256m")
+        if values["disk"].lower() != "none":
+            _check_size("disk", values["disk"], _LEAST_SPACE, "4g or 500m, or none")
         workdir = host_workdir(values["workdir"])
         client = await asyncio.to_thread(connect, values["host"])
         try:
@@ -182,6 +209,44 @@ def sandbox_spec(
         kernel=owner,
         remote=remote,
         environment={"LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg"},
+        tmpfs=values["tmpfs"],
+        disk=values["disk"].lower(),
+    )
+
+
+def _check_size(name: str, value: str, least: int, example: str) -> None:
+    if not _SIZE.match(value) or docker.utils.parse_bytes(value) < least:
+        raise BackendSettingError(
+            f"{name}={value}: expected a size of at least {size_text(least)}, such as {example}"
+        )
+
+
+def _workspace_bound(spec: SandboxSpec) -> str:
+    """What bounds the workspace: on a local engine, the watched total and the file cap."""
+    if spec.disk_bytes is None:
+        return f"{WORKSPACE} without a limit (disk=none)"
+    if spec.remote:
+        return (
+            f"{WORKSPACE}, no file over disk={spec.disk} (on a remote engine its total is not "
+            "watched)"
+        )
+    return (
+        f"{WORKSPACE} up to disk={spec.disk} in the session (a command that passes it is stopped)"
+    )
+
+
+def _tmpfs_bound(spec: SandboxSpec) -> str:
+    """The memory-backed folders' sizes, and why ``tmpfs`` was cut if it was."""
+    sizes = {folder: size_text(size) for folder, size in spec.tmpfs_sizes().items()}
+    asked = docker.utils.parse_bytes(spec.tmpfs)
+    cut = (
+        f", cut from tmpfs={spec.tmpfs} to half of memory={spec.memory}"
+        if asked > spec.tmpfs_bytes
+        else ""
+    )
+    return (
+        f"/tmp {sizes['/tmp']}, home {sizes[HOME]} and /dev/shm {sizes['/dev/shm']} "
+        f"(tmpfs={size_text(spec.tmpfs_bytes)}, counted in memory{cut})"
     )
 
 

@@ -1,5 +1,11 @@
 """The sandbox container of one session: its limits, its mounts, and its dead-man's switch.
 
+Every place a tool can write is bounded: ``/tmp``, the home folder and ``/dev/shm`` are
+tmpfs sized from ``tmpfs=`` (they count against the memory limit, so together they get
+at most half of it), no file may grow past ``disk=`` (the ``fsize`` limit: the writer
+gets SIGXFSZ), and the container keeps no log, so output written to its main process
+(``/proc/1/fd/1``) reaches only the switch's stream, never a file on the engine's disk.
+
 The container's main process is ``cat`` reading a stdin that only this kernel holds
 open (``StdinOnce``, attached before start). When the kernel dies, even by ``kill -9``,
 the engine closes that stdin, ``cat`` ends, and ``auto_remove`` deletes the container
@@ -27,13 +33,22 @@ from typing import Any
 
 import docker
 import docker.errors
-from docker.types import Mount
+import docker.utils
+from docker.types import LogConfig, Mount, Ulimit
 
 from ...errors import BackendError, BackendUnavailable
 from ...skills.skill import Skill
 from .engine import engine_name, owner_labels
 
-__all__ = ["SKILLS_ROOT", "WORKSPACE", "Sandbox", "SandboxSpec", "sandbox_user"]
+__all__ = [
+    "SKILLS_ROOT",
+    "WORKSPACE",
+    "MemoryUse",
+    "Sandbox",
+    "SandboxSpec",
+    "sandbox_user",
+    "size_text",
+]
 
 WORKSPACE = "/workspace"
 SKILLS_ROOT = "/mnt/skills"
@@ -42,6 +57,20 @@ SANDBOX_UID = 1000
 """The image's ``agent`` user, who runs commands where the kernel's own user cannot."""
 MAX_SEED_BYTES = 256 * 1024 * 1024
 """The most a host workspace may hold to be copied into a remote engine's volume."""
+_SWITCH_READ = 1 << 20
+"""Bytes the switch's watcher reads at once: a command flooding ``/proc/1/fd/1`` costs the
+kernel one read per megabyte, not one per 4 KiB."""
+_MEMORY_PROBE = f"""
+grep -h '^oom_kill ' /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control
+stat -f -c '%b %f %S' /tmp {HOME} /dev/shm
+"""
+"""The kernel's count of processes killed for memory in the container's cgroup (v2 or v1),
+then the size and free blocks of each tmpfs."""
+_HELD_OPEN = (
+    f"find /proc/[0-9]*/fd -lname '{WORKSPACE}/* (deleted)' -print0 2>/dev/null "
+    "| xargs -0r stat -L -c '%i %b' 2>/dev/null"
+)
+"""The workspace files that processes hold open after deleting them: inode, 512-byte blocks."""
 
 
 def sandbox_user(remote: bool) -> tuple[int, int]:
@@ -75,10 +104,44 @@ class SandboxSpec:
     kernel: str = ""
     remote: bool = False
     environment: dict[str, str] = field(default_factory=dict)
+    tmpfs: str = "256m"
+    """/tmp, the home folder and /dev/shm together (memory-backed); see ``tmpfs_sizes``."""
+    disk: str = "4g"
+    """What commands may add to the workspace, and the largest file; ``none``: no limit."""
 
     @property
     def user(self) -> tuple[int, int]:
         return sandbox_user(self.remote)
+
+    @property
+    def tmpfs_bytes(self) -> int:
+        """``tmpfs`` within half the memory limit: full tmpfs still leaves the other half
+        to run commands (and to start a shell) in."""
+        return min(docker.utils.parse_bytes(self.tmpfs), self.memory_bytes // 2)
+
+    @property
+    def memory_bytes(self) -> int:
+        return docker.utils.parse_bytes(self.memory)
+
+    @property
+    def disk_bytes(self) -> int | None:
+        return None if self.disk == "none" else docker.utils.parse_bytes(self.disk)
+
+    def tmpfs_sizes(self) -> dict[str, int]:
+        """Each memory-backed folder's share of ``tmpfs``: most of it for /tmp, where
+        programs put their scratch files; an eighth each for home and /dev/shm."""
+        total = self.tmpfs_bytes
+        return {"/tmp": total - 2 * (total // 8), HOME: total // 8, "/dev/shm": total // 8}
+
+
+@dataclass(frozen=True)
+class MemoryUse:
+    """What takes the sandbox's memory, as its shell is found gone."""
+
+    oom_kills: int
+    """Processes the kernel killed for memory in the container since it started."""
+    in_tmpfs: int
+    """Bytes held by files in /tmp, the home folder and /dev/shm."""
 
 
 class Sandbox:
@@ -106,6 +169,8 @@ class Sandbox:
         try:
             mounts, binds = sandbox._mounts()
             uid, gid = spec.user
+            sizes = spec.tmpfs_sizes()
+            disk = spec.disk_bytes
             host_config = api.create_host_config(
                 auto_remove=True,
                 init=True,
@@ -116,9 +181,12 @@ class Sandbox:
                 pids_limit=spec.pids,
                 read_only=True,
                 tmpfs={
-                    "/tmp": "rw,exec,nosuid,nodev,mode=1777",
-                    HOME: f"rw,exec,nosuid,nodev,mode=0700,uid={uid},gid={gid}",
+                    "/tmp": f"rw,exec,nosuid,nodev,mode=1777,size={sizes['/tmp']}",
+                    HOME: f"rw,exec,nosuid,nodev,mode=0700,uid={uid},gid={gid},size={sizes[HOME]}",
                 },
+                shm_size=sizes["/dev/shm"],
+                ulimits=[Ulimit(name="fsize", soft=disk, hard=disk)] if disk else None,
+                log_config=LogConfig(type=LogConfig.types.NONE),
                 cap_drop=["ALL"],
                 security_opt=["no-new-privileges"],
                 binds=binds,
@@ -229,13 +297,55 @@ class Sandbox:
         """Wait, in a thread, for the switch's stream to end: the container has stopped."""
         sock = getattr(self._switch, "_sock", self._switch)
         with contextlib.suppress(OSError):
-            while sock.recv(4096):
+            while sock.recv(_SWITCH_READ):
                 pass
         self.stopped.set()
 
     async def remove(self) -> None:
         """Remove the container (its processes die with it) and its volumes."""
         await asyncio.to_thread(self._remove)
+
+    async def look(self, script: str) -> str:
+        """What ``script`` prints, run by an exec of its own (the shell may be busy or
+        gone); empty when it cannot run."""
+
+        def run() -> str:
+            uid, gid = self.spec.user
+            api = self.client.api
+            try:
+                made = api.exec_create(
+                    self.container, ["bash", "-c", script], user=f"{uid}:{gid}", stderr=False
+                )
+                return api.exec_start(made["Id"]).decode(errors="replace")
+            except docker.errors.DockerException:
+                return ""
+
+        return await asyncio.to_thread(run)
+
+    async def memory_use(self) -> MemoryUse | None:
+        """How the memory is taken, when the container still answers."""
+        lines = (await self.look(_MEMORY_PROBE)).splitlines()
+        try:
+            kills = int(lines[0].removeprefix("oom_kill "))
+            tmpfs = [[int(part) for part in line.split()] for line in lines[1:]]
+            return MemoryUse(kills, sum((blocks - free) * size for blocks, free, size in tmpfs))
+        except (IndexError, ValueError):  # not a cgroup the engine lets it read
+            return None
+
+    async def held_open(self) -> dict[int, int]:
+        """The workspace files sandbox processes hold open after deleting them: their
+        inode numbers and sizes (no walk of the folder sees them)."""
+        found = {}
+        for line in (await self.look(_HELD_OPEN)).splitlines():
+            inode, _, blocks = line.partition(" ")
+            if inode.isdigit() and blocks.isdigit():
+                found[int(inode)] = int(blocks) * 512
+        return found
+
+    async def kill(self) -> None:
+        """Stop the container now: it removes itself, and ``stopped`` is set."""
+        with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+            await asyncio.to_thread(self.client.api.kill, self.container)
 
     def _remove(self) -> None:
         if self._switch is not None:
@@ -249,6 +359,14 @@ class Sandbox:
                 self.client.api.remove_volume(volume, force=True)
         if self._scratch is not None:
             self._scratch.cleanup()
+
+
+def size_text(size: int) -> str:
+    """A byte count as a setting would say it: ``192m``, ``4g``, ``1.5g``."""
+    for unit, factor in (("g", 1 << 30), ("m", 1 << 20), ("k", 1 << 10)):
+        if size >= factor:
+            return f"{size / factor:.3g}{unit}"
+    return f"{size}b"
 
 
 def _identity_files(uid: int, gid: int) -> dict[str, str]:

@@ -26,17 +26,20 @@ import asyncio
 import contextlib
 import re
 import secrets
+import signal
 import struct
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import docker.errors
+
 from ...tools.live_output import OutputEcho
 from ...tools.output import StreamCapture
 from ...tools.values import Gap
 
-__all__ = ["ContainerShell", "ShellEnded", "ShellOutput"]
+__all__ = ["ContainerShell", "ShellEnded", "ShellOutput", "describe_status"]
 
 _HEADER = struct.Struct(">BxxxL")
 """A frame of the multiplexed exec stream: the stream (1 stdout, 2 stderr), the length."""
@@ -49,9 +52,10 @@ _KILL_GRACE = 1.0
 """Seconds a stopped command has to let the shell print its end marker; after that the
 shell counts as stuck, and is killed with its command."""
 _JOB = re.compile(rb"^\[\d+\][+-]?\s+(\d+)\s+Running\s+(.*?)(?:\s+&)?$")
-_PRELUDE = b"umask 002; __conjure_run() { eval \"$__conjure_command\"; }; trap 'return 137' USR1\n"
+_PRELUDE = b"umask 002; __conjure_run() { eval \"$__conjure_command\"; }; trap 'return 137 2>/dev/null' USR1\n"
 """Set up the shell: new files are group-writable (see ``sandbox_user``), commands run in
-a function, and SIGUSR1 ends the running command but not the shell."""
+a function, and SIGUSR1 ends the running command but not the shell (one that comes just
+after the command ended finds no function to return from, and says nothing)."""
 _KILL_SESSION = r"""
 me=$1; keep=$2
 [ "$keep" = "$me" ] && kill -USR1 "$me"
@@ -226,26 +230,44 @@ class ContainerShell:
         threading.Thread(
             target=self._read, args=(self._socket, loop), name="conjure-shell", daemon=True
         ).start()
-        await asyncio.to_thread(self._send, _PRELUDE)
-        output = await self.run("echo $$", timeout=30, keep=1024)
-        if output.exit_code != 0 or not output.stdout.strip().isdigit():
-            raise ShellEnded(f"the sandbox shell did not start: {output.stderr.strip()}")
-        self._pid = output.stdout.strip()
+        said = ""
+        with contextlib.suppress(ShellEnded):  # it died at once: ask the engine how
+            await asyncio.to_thread(self._send, _PRELUDE)
+            output = await self.run("echo $$", timeout=30, keep=1024)
+            if output.exit_code == 0 and output.stdout.strip().isdigit():
+                self._pid = output.stdout.strip()
+                return
+            said = output.stderr.strip()
+        self._close_socket()
+        why = said or await asyncio.to_thread(self._why_it_ended)
+        raise ShellEnded(f"the sandbox shell did not start: {why}")
 
     def _open(self) -> tuple[str, _Socket]:
-        created = self._api.exec_create(
-            self._container,
-            ["bash", "--noprofile", "--norc"],
-            stdin=True,
-            stdout=True,
-            stderr=True,
-            tty=False,
-            user=self._user,
-            workdir=self._workdir,
-            environment=self._environment,
-        )
-        stream = self._api.exec_start(created["Id"], socket=True)
+        try:
+            created = self._api.exec_create(
+                self._container,
+                ["bash", "--noprofile", "--norc"],
+                stdin=True,
+                stdout=True,
+                stderr=True,
+                tty=False,
+                user=self._user,
+                workdir=self._workdir,
+                environment=self._environment,
+            )
+            stream = self._api.exec_start(created["Id"], socket=True)
+        except docker.errors.APIError as error:  # the container is not running (any more)
+            raise ShellEnded(
+                f"the sandbox shell did not start: {error.explanation or error}"
+            ) from None
         return created["Id"], getattr(stream, "_sock", stream)
+
+    def _why_it_ended(self) -> str:
+        """The reason a shell that said nothing is gone: how it exited, if the engine knows."""
+        status = self.exit_status()
+        if status is None:
+            return "it ended before it answered, and the engine does not say how"
+        return f"it ended before it answered ({describe_status(status)})"
 
     async def run(
         self,
@@ -256,8 +278,10 @@ class ContainerShell:
         data: bytes | None = None,
         raw_stdout: bytearray | None = None,
         echo: OutputEcho | None = None,
+        stop: asyncio.Event | None = None,
     ) -> ShellOutput:
-        """Run ``command`` in the shell; stop it after ``timeout`` seconds or when cancelled.
+        """Run ``command`` in the shell; stop it after ``timeout`` seconds, when ``stop`` is
+        set (a limit was passed) or when cancelled: the result then says ``stopped``.
 
         ``data``: bytes the command reads from its standard input (it must read exactly
         them, ``head -c N``); otherwise it reads ``/dev/null``. ``raw_stdout``: collect
@@ -276,10 +300,9 @@ class ContainerShell:
             stopped = False
             try:
                 await asyncio.to_thread(self._send, _wrap(command, token, data))
-                await asyncio.wait_for(asyncio.shield(running.done), timeout)
-            except asyncio.TimeoutError:
-                stopped = True
-                await self._stop(running)
+                if not await _ended(running.done, timeout, stop):
+                    stopped = True
+                    await self._stop(running)
             except BaseException:
                 await asyncio.shield(self._stop(running))
                 raise
@@ -382,6 +405,27 @@ class ContainerShell:
     def _on_end(self) -> None:
         if self._command is not None:
             self._command.end()
+
+
+def describe_status(status: int) -> str:
+    """An exit status as a person reads it: ``status 3``, ``status 137: killed by SIGKILL``."""
+    if status > 128:
+        with contextlib.suppress(ValueError):
+            return f"status {status}: killed by {signal.Signals(status - 128).name}"
+    return f"status {status}"
+
+
+async def _ended(done: asyncio.Future[None], timeout: float, stop: asyncio.Event | None) -> bool:
+    """Wait for the command's end, at most ``timeout`` seconds and only until ``stop`` is
+    set; whether it ended by itself. The command's future is never cancelled here."""
+    stopping = asyncio.ensure_future(stop.wait()) if stop is not None else None
+    try:
+        waiting = {done} if stopping is None else {done, stopping}
+        await asyncio.wait(waiting, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if stopping is not None:
+            stopping.cancel()
+    return done.done()
 
 
 def _echoed(

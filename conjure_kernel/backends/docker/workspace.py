@@ -34,8 +34,18 @@ from ...tools.confined import Confined, Mount, OutsideMounts
 from ...tools.live_output import OutputEcho
 from ...tools.values import ExecResult
 from ...tools.workspace import PathInfo
-from .sandbox import HOME, SANDBOX_UID, SKILLS_ROOT, WORKSPACE, Sandbox, SandboxSpec
-from .shell import ContainerShell, ShellEnded, ShellOutput
+from .disk import DiskWatch
+from .sandbox import (
+    HOME,
+    SANDBOX_UID,
+    SKILLS_ROOT,
+    WORKSPACE,
+    MemoryUse,
+    Sandbox,
+    SandboxSpec,
+    size_text,
+)
+from .shell import ContainerShell, ShellEnded, ShellOutput, describe_status
 
 __all__ = ["DockerWorkspace"]
 
@@ -74,6 +84,18 @@ class DockerWorkspace:
         self._sandbox: Sandbox | None = None
         self._shell: ContainerShell | None = None
         self._lock = asyncio.Lock()
+        disk = spec.disk_bytes
+        self._disk = (
+            None if spec.remote or not disk else DiskWatch(spec.workdir, disk, self._held_open)
+        )
+        """The disk limit, kept on a local engine (a remote one has only the per-file cap)."""
+        self._watcher: asyncio.Task[None] | None = None
+        self._running: asyncio.Event | None = None
+        """Set to stop the command running now: the workspace passed its disk limit."""
+        self._oom_kills = 0
+        """The container's count of processes killed for memory, when last looked at."""
+        self._stop_reason = ""
+        """Why the kernel stopped the container itself, for the notice."""
 
     @property
     def container(self) -> str:
@@ -123,9 +145,13 @@ class DockerWorkspace:
         with contextlib.suppress(OutsideMounts):
             return self._files.write(target, data)
         quoted = shlex.quote(target)
+        # the shell's input holds the data next: it is read whole even when the file
+        # cannot be written (a link the sandbox swapped in, a full disk), or what is left
+        # of it would run as the shell's next command
         output = await self._internal(
-            f"mkdir -p -- {shlex.quote(posixpath.dirname(target))} && "
-            f"{{ [ -e {quoted} ]; existed=$?; head -c {len(data)} > {quoted} && echo $existed; }}",
+            f"mkdir -p -- {shlex.quote(posixpath.dirname(target))}; [ -e {quoted} ]; "
+            f"existed=$?; head -c {len(data)} | {{ cat > {quoted}; written=$?; "
+            "cat > /dev/null; [ $written = 0 ] && echo $existed; }",
             data=data,
         )
         if output.exit_code != 0:
@@ -164,18 +190,26 @@ class DockerWorkspace:
             await self._internal(
                 f"touch {_STAMP} && until [ {_TICK} -nt {_STAMP} ]; do touch {_TICK}; done"
             )
-        shell = await self._ready()
         echo = OutputEcho()
         started = time.time()
+        self._running = passed = asyncio.Event()
         try:
-            output = await shell.run(command, timeout=timeout, keep=keep, echo=echo)
-        except ShellEnded:  # gone before the command reached it: once more, in a new one
-            await self._shell_ended(shell)
-            shell = await self._ready()
-            output = await shell.run(command, timeout=timeout, keep=keep, echo=echo)
-        exit_code = output.exit_code
+            shell, output = await self._run(command, timeout, keep, echo, passed)
+            if await self._disk_checked():  # the write that ended the command
+                passed.set()
+        except ShellEnded as error:  # not even a new container's shell starts
+            raise OSError(str(error)) from None
+        finally:
+            self._running = None
+        exit_code, why = output.exit_code, ""
         if exit_code is None:
-            exit_code = await self._shell_ended(shell)
+            exit_code, why = await self._shell_ended(shell)
+        elif exit_code == 137 and not output.stopped:
+            news = await self._memory_news()
+            if news is not None and news.oom_kills:
+                why = f"killed: the sandbox ran out of memory (memory={self.spec.memory})"
+        if passed.is_set():
+            why = self._disk_passed()
         if self.spec.remote and self._sandbox is not None:  # also after `…; exit`
             await self._copy_back()
         if self._hand_back:
@@ -183,19 +217,51 @@ class DockerWorkspace:
         return ExecResult(
             -9 if exit_code is None else exit_code,
             output.stdout,
-            output.stderr,
-            output.stopped,
+            output.stderr + (f"\n{why}\n" if why else ""),
+            output.stopped and not passed.is_set(),
             stdout_gap=output.stdout_gap,
             stderr_gap=output.stderr_gap,
             background=output.background,
         )
 
+    async def _run(
+        self, command: str, timeout: float, keep: int, echo: OutputEcho, stop: asyncio.Event
+    ) -> tuple[ContainerShell, ShellOutput]:
+        """Run a person's command, once more in a new shell if the old one was gone."""
+        shell = await self._ready()
+        try:
+            return shell, await shell.run(command, timeout=timeout, keep=keep, echo=echo, stop=stop)
+        except ShellEnded:  # gone before the command reached it
+            await self._shell_ended(shell)
+        shell = await self._ready()
+        return shell, await shell.run(command, timeout=timeout, keep=keep, echo=echo, stop=stop)
+
+    async def _disk_checked(self) -> bool:
+        """Whether the workspace reached its limit since the watcher last looked."""
+        if self._disk is None:
+            return False
+        with contextlib.suppress(OSError):  # the folder went: nothing more to fill
+            return await self._disk.check()
+        return False
+
+    def _disk_passed(self) -> str:
+        """Tell the person that a command was stopped for disk; what Claude is told."""
+        assert self._disk is not None
+        limit = f"the workspace passed its disk limit of {self.spec.disk} (disk=), with "
+        limit += f"{size_text(self._disk.passed)} written since the session began"
+        self.notices.append(
+            f"a command was stopped: {limit}; files in /workspace are kept: delete some, or "
+            "raise the limit with %backend docker disk=SIZE"
+        )
+        return f"stopped: {limit}; delete files to make room, or ask the user to raise disk="
+
     async def _internal(
         self, command: str, *, data: bytes | None = None, raw_stdout: bytearray | None = None
     ) -> ShellOutput:
         """A command of the workspace's own, in the sandbox's shell."""
-        shell = await self._ready()
+        shell = None
         try:
+            shell = await self._ready()
             return await shell.run(
                 command,
                 timeout=_INTERNAL_TIMEOUT,
@@ -204,11 +270,13 @@ class DockerWorkspace:
                 raw_stdout=raw_stdout,
             )
         except ShellEnded as error:
-            await self._shell_ended(shell)
+            if shell is not None:
+                await self._shell_ended(shell)
             raise OSError(f"{error}; try again") from None
 
     async def _ready(self) -> ContainerShell:
-        """The running shell: the container is made on first use, and again if it died."""
+        """The running shell: the container is made on first use, and made again if it died
+        or if no shell starts in it any more (its memory still taken, say)."""
         async with self._lock:
             if self._shell is not None:
                 if self._shell.alive:
@@ -216,49 +284,124 @@ class DockerWorkspace:
                 await self._shell_ended(self._shell)  # it died between two calls
             if self._sandbox is not None and self._sandbox.stopped.is_set():
                 await self._container_stopped()
-            if self._sandbox is None:
-                self._sandbox = await Sandbox.create(self.client, self.spec)
-            uid, gid = self.spec.user
-            shell = ContainerShell(
-                self.client.api,
-                self._sandbox.container,
-                user=f"{uid}:{gid}",
-                workdir=WORKSPACE,
-                environment={"HOME": HOME, **self.spec.environment},
-            )
-            await shell.start()
-            self._shell = shell
-            return shell
+            if self._sandbox is not None:
+                try:
+                    self._shell = await self._open_shell(self._sandbox)
+                    return self._shell
+                except ShellEnded as error:
+                    await self._replace_sandbox(str(error))
+            self._sandbox = await self._new_sandbox()
+            self._shell = await self._open_shell(self._sandbox)
+            return self._shell
 
-    async def _shell_ended(self, shell: ContainerShell) -> int | None:
-        """Say why the shell is gone, and return its exit status if known; the next command
-        opens a new shell (and a new container, if that is what died)."""
+    async def _open_shell(self, sandbox: Sandbox) -> ContainerShell:
+        uid, gid = self.spec.user
+        shell = ContainerShell(
+            self.client.api,
+            sandbox.container,
+            user=f"{uid}:{gid}",
+            workdir=WORKSPACE,
+            environment={"HOME": HOME, **self.spec.environment},
+        )
+        await shell.start()
+        return shell
+
+    async def _new_sandbox(self) -> Sandbox:
+        """A new container, watched for the disk limit from its first command on."""
+        sandbox = await Sandbox.create(self.client, self.spec)
+        self._oom_kills = 0
+        if self._disk is not None:
+            self._watcher = asyncio.create_task(self._disk.watch(self._disk_reached))
+        return sandbox
+
+    async def _replace_sandbox(self, error: str) -> None:
+        """No shell starts in the container: say why, and drop it for a new one."""
+        how = await self._how_memory_went(None)
+        self.notices.append(
+            f"{error}{f' ({how})' if how else ''}; the sandbox continues in a new container: "
+            "files in /workspace are kept, the shell's directory and variables are not"
+        )
+        await self._drop_sandbox()
+
+    async def _disk_reached(self) -> None:
+        """The workspace reached disk=: stop the command running now; between commands (a
+        background process is writing), the whole container."""
+        if self._running is not None:
+            self._running.set()
+        elif self._sandbox is not None and not self._sandbox.stopped.is_set():
+            self._stop_reason = (
+                f"the workspace passed its disk limit of {self.spec.disk} (disk=) while no "
+                "command ran: a process left in the background kept writing"
+            )
+            await self._sandbox.kill()
+
+    async def _shell_ended(self, shell: ContainerShell) -> tuple[int | None, str]:
+        """Say why the shell is gone, and return its exit status if known with that reason;
+        the next command opens a new shell (and a new container, if that is what died)."""
         status = None
         if self._sandbox is not None and await _settled(self._sandbox.stopped):
-            await self._container_stopped()
+            why = await self._container_stopped()
         else:
             status = await asyncio.to_thread(shell.exit_status)
-            how = f" (status {status})" if status is not None else ""
+            how = describe_status(status) if status is not None else "the engine does not say how"
+            memory = await self._how_memory_went(status)
+            why = f"the sandbox's shell exited ({how}{f', {memory}' if memory else ''})"
             self.notices.append(
-                f"the sandbox's shell exited{how}; the next command starts a new one in "
-                "/workspace, without the directory and variables the old one had"
+                f"{why}; the next command starts a new one in /workspace, without the "
+                "directory and variables the old one had"
             )
         await shell.aclose()
         if self._shell is shell:
             self._shell = None
-        return status
+        return status, why
 
-    async def _container_stopped(self) -> None:
-        """The container died (out of memory, removed from outside): say so, and drop it;
-        the next command makes a new one on the same workspace."""
-        self.notices.append(
-            "the sandbox container stopped (out of memory, or removed from outside); the "
-            "next command runs in a new one: files in /workspace are kept, the shell's "
-            "directory and variables are not"
+    async def _how_memory_went(self, status: int | None) -> str:
+        """For a shell killed by SIGKILL (or gone without a word): whether the kernel killed
+        it for memory, and what held that memory; empty for any other end."""
+        if status not in (None, 137):
+            return ""
+        news = await self._memory_news()
+        if news is None:
+            return ""
+        if not news.oom_kills:
+            return "not for memory: by a command or from outside" if status == 137 else ""
+        held = f", {size_text(news.in_tmpfs)} of it by files in /tmp, home and /dev/shm"
+        return f"out of memory: the sandbox used all of memory={self.spec.memory}" + (
+            held if news.in_tmpfs >= 1 << 20 else ""
         )
+
+    async def _memory_news(self) -> MemoryUse | None:
+        """The sandbox's memory use, counting only the kills for memory since the last look;
+        None when the container does not say."""
+        use = await self._sandbox.memory_use() if self._sandbox is not None else None
+        if use is None:
+            return None
+        new, self._oom_kills = use.oom_kills - self._oom_kills, use.oom_kills
+        return MemoryUse(new, use.in_tmpfs)
+
+    async def _held_open(self) -> dict[int, int]:
+        return await self._sandbox.held_open() if self._sandbox is not None else {}
+
+    async def _container_stopped(self) -> str:
+        """The container died (out of memory, removed from outside, the disk limit): say
+        so, and drop it; the next command makes a new one on the same workspace."""
+        why = self._stop_reason or "killed or removed from outside, or out of memory"
+        self._stop_reason = ""
+        self.notices.append(
+            f"the sandbox container stopped ({why}); the next command runs in a new one: "
+            "files in /workspace are kept, the shell's directory and variables are not"
+        )
+        await self._drop_sandbox()
+        return f"the sandbox container stopped ({why})"
+
+    async def _drop_sandbox(self) -> None:
+        """Stop watching the container, and remove it."""
+        if self._watcher is not None:
+            self._watcher.cancel()
+            self._watcher = None
         if self._sandbox is not None:
             await self._sandbox.remove()
-        self._sandbox = None
+            self._sandbox = None
 
     async def _copy_back(self) -> None:
         """Copy the workspace files the last command changed from the volume to the host."""
@@ -289,9 +432,7 @@ class DockerWorkspace:
                 with contextlib.suppress(Exception):
                     await self._shell.aclose()
                 self._shell = None
-            if self._sandbox is not None:
-                await self._sandbox.remove()
-                self._sandbox = None
+            await self._drop_sandbox()
 
 
 async def _settled(stopped: threading.Event) -> bool:
