@@ -93,9 +93,10 @@ class Backend(Protocol):
     """Where tool calls run. Third parties register in the ``conjure_kernel.backends`` group,
     under an entry-point name equal to ``backend_type``.
 
-    A backend may name its default permission mode as ``permission_mode`` (see
-    ``default_permission_mode``); it is not part of the protocol, so a backend written
-    before permissions existed still serves.
+    A backend may name its default permission mode as ``permission_mode``, or compute it
+    from its settings with ``permission_mode_for`` (see ``default_permission_mode``);
+    neither is part of the protocol, so a backend written before permissions existed
+    still serves.
     """
 
     backend_type: ClassVar[str]
@@ -116,9 +117,16 @@ class Backend(Protocol):
     async def close(self, session: BackendSession) -> None: ...
 
 
-def default_permission_mode(backend: Backend) -> PermissionMode:
+def default_permission_mode(
+    backend: Backend, settings: Mapping[str, Any] | None = None
+) -> PermissionMode:
     """The mode a session on ``backend`` starts in: what the backend declares, else ``ask``,
-    since an unknown backend may well run tools on this machine."""
+    since an unknown backend may well run tools on this machine. A backend whose default
+    depends on its settings (``local``: sandboxed or not) declares
+    ``permission_mode_for(settings)``; ``permission_mode`` is then its default's."""
+    for_settings = getattr(backend, "permission_mode_for", None)
+    if for_settings is not None and settings is not None:
+        return for_settings(settings)
     return getattr(backend, "permission_mode", "ask")
 
 

@@ -1,7 +1,10 @@
 """The local backend: the four skill tools run with bash and files on this machine.
 
-For development and trusted skills: nothing is sandboxed. ``LocalWorkspace`` is the
-workspace seam on the host, under the shared ``WorkspaceTools`` dispatcher. Each
+Commands run in a bubblewrap sandbox (``bwrap``: the host read-only but the workspace
+and a private ``/tmp``, no network, their own processes) and the file tools keep to the
+same mounts; ``sandbox=off`` runs them straight on the host, for trusted skills, with a
+warning. ``LocalWorkspace`` is the workspace seam on the host, under the shared
+``WorkspaceTools`` dispatcher. Each
 command runs in its own process group (``start_new_session``) so that a timeout or a
 Jupyter interrupt kills it together with everything it started. A call ends when bash
 does: what it started in the background (a dev server) runs on in that group until the
@@ -13,16 +16,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
-from collections.abc import Collection, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from ..clients.base import CREDENTIAL_ENV_VARS
+from ..clients.base import CREDENTIAL_ENV_VARS, ModelClient
 from ..errors import BackendError
+from ..events import Event, Notice
 from ..skills.prompt import render_system_prompt
 from ..skills.skill import Skill
 from ..tools.confined import Confined, Mount
@@ -31,7 +36,8 @@ from ..tools.output import StreamCapture
 from ..tools.schemas import check_tool_input
 from ..tools.values import ExecResult
 from ..tools.workspace import PathInfo, WorkspaceTools
-from .base import ExecutorBackend, ExecutorSession, SessionOptions
+from .base import ExecutorBackend, ExecutorSession, SessionOptions, TurnOptions
+from .bwrap import Sandbox, private_tmp, sandbox_for
 from .gate import PermissionMode
 from .settings import Setting
 
@@ -47,6 +53,21 @@ _SETTLE_POLL = 0.01
 output (``cat`` does) a moment before it ends."""
 _PROC = Path("/proc")
 """Where Linux lists processes; elsewhere ``ps`` does."""
+
+
+_SANDBOX_STARTS = 3
+"""Tries to start a command's sandbox: bwrap's read-only remount of every mount can fail
+when one comes or goes meanwhile (a Docker container starting), before the command runs."""
+
+
+def _sandbox_did_not_start(result: ExecResult) -> bool:
+    """Whether bwrap failed before the command ran: its own message, and no status."""
+    return result.exit_code == 1 and not result.timed_out and result.stderr.startswith("bwrap: ")
+
+
+def _hide_none(command_line: str) -> bool:
+    """Hides no process."""
+    return False
 
 
 class LocalWorkspace:
@@ -68,8 +89,11 @@ class LocalWorkspace:
         hidden_env: AbstractSet[str] = frozenset(),
         pass_env: AbstractSet[str] = frozenset(),
         mounts: Sequence[Mount] | None = None,
+        sandbox: Sandbox | None = None,
     ) -> None:
         self.workdir = workdir
+        self.sandbox = sandbox
+        """Where commands run (None: straight on the host); its private /tmp goes at aclose."""
         self.files = Confined([Mount("/", Path("/"), True)] if mounts is None else mounts)
         self.hidden_env = hidden_env
         self.pass_env = pass_env
@@ -100,10 +124,26 @@ class LocalWorkspace:
         The group is killed on timeout or cancel. Processes the command left running in
         it outlive the call: the result lists them, their output is read and dropped (so
         a server that logs neither blocks on a full pipe nor dies of SIGPIPE), and
-        ``aclose`` kills them.
+        ``aclose`` kills them. In the sandbox the call ends when the command's bash reports
+        its exit status (see ``bwrap``): bwrap stays for what it left running.
         """
         self._forget_ended_groups()
-        transport, capture = await _start(command, self.workdir, self._environment(), keep)
+        if self.sandbox is None:
+            return await self._run(command, timeout, keep, None)
+        for _ in range(_SANDBOX_STARTS):
+            with _StatusPipe() as status:
+                result = await self._run(command, timeout, keep, status)
+            if status.code is not None or not _sandbox_did_not_start(result):
+                break
+        return result
+
+    async def _run(
+        self, command: str, timeout: float, keep: int, status: _StatusPipe | None
+    ) -> ExecResult:
+        argv = ["bash", "-c", command]
+        if self.sandbox is not None and status is not None:  # one goes with the other
+            argv = self.sandbox.argv(command, status.write_fd)
+        transport, capture = await _start(argv, self.workdir, self._environment(), keep, status)
         group = transport.get_pid()
         self._running.add(group)
         if self._closed:  # aclose ran while this command was starting, and could not see it
@@ -111,7 +151,10 @@ class LocalWorkspace:
         timed_out = False
         try:
             await asyncio.wait_for(asyncio.shield(capture.exited), timeout)
-            await _settle(group, capture.finished)
+            if self.sandbox is None:
+                await _settle(group, capture.finished)
+            else:  # bwrap ends once nothing of the command's runs on (see bwrap)
+                await asyncio.wait([capture.finished], timeout=_SETTLE)
         except asyncio.TimeoutError:
             timed_out = True
             await _stop(group, capture.finished)
@@ -121,10 +164,11 @@ class LocalWorkspace:
             raise
         finally:
             self._running.discard(group)
-        exit_code = transport.get_returncode()
+        exit_code = status.code if status is not None else None
+        exit_code = transport.get_returncode() if exit_code is None else exit_code
         stdout, stdout_gap = capture.streams[1].result()
         stderr, stderr_gap = capture.streams[2].result()
-        left = [] if timed_out or self._closed else _group_processes([group]).get(group, [])
+        left = [] if timed_out or self._closed else self._left_running(group, capture)
         if left:
             capture.drop_output()
             self._background[group] = transport
@@ -142,7 +186,7 @@ class LocalWorkspace:
 
     async def aclose(self) -> None:
         """Kill every command still running and every process one left in the background,
-        each with its whole process group."""
+        each with its whole process group; then remove the sandbox's private ``/tmp``."""
         self._closed = True
         for group in self._running:
             _signal_group(group, signal.SIGKILL)
@@ -152,6 +196,18 @@ class LocalWorkspace:
                 _signal_group(group, signal.SIGKILL)
             transport.close()
         self._background.clear()
+        if self.sandbox is not None:
+            shutil.rmtree(self.sandbox.tmp, ignore_errors=True)
+
+    def _hidden(self, command_line: str) -> bool:
+        """Whether a process is the sandbox's own (bwrap, its wrapper), not the command's."""
+        return self.sandbox is not None and self.sandbox.is_machinery(command_line)
+
+    def _left_running(self, group: int, capture: _Capture) -> list[tuple[int, str]]:
+        """What the command left running; none once a sandbox ended (it waits for them)."""
+        if self.sandbox is not None and capture.finished.done():
+            return []
+        return _group_processes([group], self._hidden).get(group, [])
 
     def _environment(self) -> dict[str, str]:
         """The kernel's environment less the secrets, read now: both may have changed."""
@@ -164,15 +220,20 @@ class LocalWorkspace:
     def _forget_ended_groups(self) -> None:
         """Drop background groups whose processes all ended, closing their transports:
         once a group has ended, its number may go to someone else's group."""
-        alive = _group_processes(self._background)
+        alive = _group_processes(self._background, self._hidden)  # closing ends the sandbox
         for group in [group for group in self._background if group not in alive]:
             self._background.pop(group).close()
 
 
 async def _start(
-    command: str, workdir: Path, environment: dict[str, str], keep: int
+    argv: list[str],
+    workdir: Path,
+    environment: dict[str, str],
+    keep: int,
+    status: _StatusPipe | None = None,
 ) -> tuple[asyncio.SubprocessTransport, _Capture]:
-    """Start ``bash -c command``; an interrupt during start-up lets it start, then kills it.
+    """Start ``argv`` (bash, or bwrap and bash); an interrupt during start-up lets it
+    start, then kills it. A sandbox gets the write end of ``status``.
 
     ``loop.subprocess_exec`` rather than ``create_subprocess_exec`` (which wraps it): its
     transport can be closed, freeing the pipes when a process that left the group
@@ -182,24 +243,69 @@ async def _start(
     starting = asyncio.ensure_future(
         asyncio.get_running_loop().subprocess_exec(
             lambda: _Capture(keep),
-            "bash",
-            "-c",
-            command,
+            *argv,
             cwd=workdir,
             env=environment,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
+            pass_fds=() if status is None else (status.write_fd,),
         )
     )
     try:
-        return await asyncio.shield(starting)
+        transport, capture = await asyncio.shield(starting)
     except asyncio.CancelledError:
         transport, capture = await starting
         await _stop(transport.get_pid(), capture.finished)
         transport.close()
         raise
+    if status is not None:
+        status.listen(capture.exited)
+    return transport, capture
+
+
+class _StatusPipe:
+    """Where a sandboxed command's bash reports its exit status, which ends the call while
+    bwrap runs on for what the command left running. Closing it closes both ends."""
+
+    def __init__(self) -> None:
+        self.read_fd, self.write_fd = os.pipe()
+        self.code: int | None = None
+        self._said = b""
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def listen(self, exited: asyncio.Future[None]) -> None:
+        """Keep the read end only (the sandbox has the other); the status resolves ``exited``."""
+        os.close(self.write_fd)
+        self.write_fd = -1
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(self.read_fd, self._read, exited)
+
+    def _read(self, exited: asyncio.Future[None]) -> None:
+        chunk = os.read(self.read_fd, 64)
+        self._said += chunk
+        if chunk and not self._said.endswith(b"\n"):
+            return
+        self._stop_listening()
+        with contextlib.suppress(ValueError):  # none: bwrap failed, its exit ends the call
+            self.code = int(self._said)
+            if not exited.done():
+                exited.set_result(None)
+
+    def _stop_listening(self) -> None:
+        if self._loop is not None:
+            self._loop.remove_reader(self.read_fd)
+            self._loop = None
+
+    def __enter__(self) -> _StatusPipe:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop_listening()
+        for fd in (self.read_fd, self.write_fd):
+            if fd >= 0:
+                os.close(fd)
 
 
 class _Capture(asyncio.SubprocessProtocol):
@@ -222,7 +328,8 @@ class _Capture(asyncio.SubprocessProtocol):
             self.echo.feed(fd, data)
 
     def process_exited(self) -> None:
-        self.exited.set_result(None)
+        if not self.exited.done():  # a sandbox's status may have come first
+            self.exited.set_result(None)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.finished.done():
@@ -252,8 +359,11 @@ async def _settle(group: int, finished: asyncio.Future[None]) -> None:
             return
 
 
-def _group_processes(groups: Collection[int]) -> dict[int, list[tuple[int, str]]]:
-    """The live processes of each of ``groups`` that has any, as (pid, command line).
+def _group_processes(
+    groups: Collection[int], hidden: Callable[[str], bool] = _hide_none
+) -> dict[int, list[tuple[int, str]]]:
+    """The live processes of each of ``groups`` that has any, as (pid, command line),
+    without those ``hidden`` names by their command line (a sandbox's own).
 
     Zombies do not count: where nothing reaps orphans (a container without an init)
     they linger, though they run no more.
@@ -263,7 +373,7 @@ def _group_processes(groups: Collection[int]) -> dict[int, list[tuple[int, str]]
         return {}
     found: dict[int, list[tuple[int, str]]] = {}
     for pid, group, state, command in _processes():
-        if group in groups and not state.startswith("Z"):
+        if group in groups and not state.startswith("Z") and not hidden(command):
             found.setdefault(group, []).append((pid, command))
     return {group: sorted(processes) for group, processes in found.items()}
 
@@ -327,19 +437,39 @@ class LocalSession(ExecutorSession):
     backend_type: str = "local"
     timeout: float = 300.0
     pass_env: tuple[str, ...] = ()
+    sandbox: Sandbox | None = None
+    warned: bool = False
+    """Whether a turn has said yet that the tools run without a sandbox."""
 
     def describe(self) -> str:
         passed = f", pass_env={','.join(self.pass_env)}" if self.pass_env else ""
-        return f"local: bash on this machine in {self.workdir} (timeout={self.timeout:g} s{passed})"
+        settings = f"timeout={self.timeout:g} s{passed}"
+        if self.sandbox is None:
+            where = f"local: bash on this machine in {self.workdir} ({settings}, sandbox=off)"
+            return f"{where}\n{UNSANDBOXED}"
+        network = "on" if self.sandbox.network else "off"
+        return "\n".join(
+            [
+                f"local: bash in a bubblewrap sandbox on this machine, in {self.workdir} "
+                f"({settings}, network={network})",
+                *self.sandbox.describe(),
+            ]
+        )
+
+
+UNSANDBOXED = (
+    "warning: no sandbox (sandbox=off): the tools read and write whatever you can, reach the "
+    "network, and what they start can outlive the kernel"
+)
 
 
 class LocalBackend(ExecutorBackend):
-    """Runs tools on the host; the seed's local backend."""
+    """Runs tools on this machine, in a bubblewrap sandbox unless sandbox=off."""
 
     backend_type: ClassVar[str] = "local"
-    permission_mode: ClassVar[PermissionMode] = "ask"
-    """The tools touch this machine: the person approves commands, writes, and reads
-    outside the workspace, unless a rule allows them."""
+    permission_mode: ClassVar[PermissionMode] = "auto"
+    """With the default settings (sandbox on, network off) the sandbox is the safeguard,
+    as docker's is; see ``permission_mode_for``."""
     settings: ClassVar[tuple[Setting, ...]] = (
         Setting(
             "workdir", str, "", "folder the tools work in; empty: the kernel's working directory"
@@ -351,34 +481,99 @@ class LocalBackend(ExecutorBackend):
             "",
             "comma-separated environment variables the tools may see even though they are secret",
         ),
+        Setting(
+            "sandbox",
+            str,
+            "on",
+            "run commands in bubblewrap (off: straight on this machine, for trusted skills)",
+            choices=("on", "off"),
+        ),
+        Setting("network", str, "off", "network access from the sandbox", choices=("off", "on")),
     )
+
+    def permission_mode_for(self, settings: Mapping[str, Any]) -> PermissionMode:
+        """``auto`` in a sandbox without network: a command reaches only the workspace and
+        its own ``/tmp``. ``ask`` otherwise: without a sandbox the tools touch the whole
+        machine, and with the network a command could send the workspace anywhere."""
+        sandboxed = settings.get("sandbox", "on") == "on"
+        return "auto" if sandboxed and settings.get("network", "off") == "off" else "ask"
 
     async def open_session(self, skills: Sequence[Skill], options: SessionOptions) -> LocalSession:
         workdir = host_workdir(options.settings.get("workdir"))
         timeout = float(options.settings.get("timeout", 300.0))
         names = {name.strip() for name in options.settings.get("pass_env", "").split(",")}
         pass_env = tuple(sorted(names - {""}))
+        sandbox = None
+        if options.settings.get("sandbox", "on") == "on":
+            network = options.settings.get("network", "off") == "on"
+            sandbox = await _open_sandbox(workdir, [skill.root for skill in skills], network)
         workspace = LocalWorkspace(
-            workdir, hidden_env=options.hidden_env, pass_env=frozenset(pass_env)
+            workdir,
+            hidden_env=options.hidden_env,
+            pass_env=frozenset(pass_env),
+            mounts=None if sandbox is None else sandbox.mounts(),
+            sandbox=sandbox,
         )
         executor = WorkspaceTools(
             workspace, timeout=timeout, max_output_chars=options.max_output_chars
         )
-        environment = (
-            "Your tools run bash commands and view and edit files on the user's machine, "
-            f"in the working directory {workdir}."
-        )
         system_prompt = render_system_prompt(
-            skills, location=lambda skill: str(skill.skill_md), environment=environment
+            skills,
+            location=lambda skill: str(skill.skill_md),
+            environment=_environment(workdir, sandbox),
         )
         return LocalSession(
             workdir=workdir,
             timeout=timeout,
             pass_env=pass_env,
+            sandbox=sandbox,
             skills=tuple(skills),
             executor=executor,
             system_prompt=system_prompt,
         )
+
+    async def chat(
+        self,
+        session: LocalSession,
+        message: str,
+        api_callback: ModelClient,
+        options: TurnOptions,
+    ) -> AsyncIterator[Event]:
+        """The shared tool loop; an unsandboxed session's first turn says so in its trace."""
+        if session.sandbox is None and not session.warned:
+            session.warned = True
+            yield Notice(UNSANDBOXED, "warning")
+        turn = super().chat(session, message, api_callback, options)
+        async with contextlib.aclosing(turn) as events:
+            async for event in events:
+                yield event
+
+
+async def _open_sandbox(workdir: Path, skills: Sequence[Path], network: bool) -> Sandbox:
+    """The session's sandbox with its private ``/tmp``, checked by starting it once."""
+    tmp = private_tmp()
+    try:
+        sandbox = sandbox_for(workdir, tmp, skills=skills, network=network)
+        await sandbox.probe()
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return sandbox
+
+
+def _environment(workdir: Path, sandbox: Sandbox | None) -> str:
+    """What the system prompt tells Claude about where its tools run."""
+    where = (
+        "Your tools run bash commands and view and edit files on the user's machine, "
+        f"in the working directory {workdir}."
+    )
+    if sandbox is None:
+        return where
+    network = "" if sandbox.network else " There is no network."
+    return (
+        f"{where} They run in a sandbox: only the working directory and /tmp are writable, "
+        f"the rest of the machine is read-only.{network}"
+    )
 
 
 def host_workdir(setting: str | None) -> Path:

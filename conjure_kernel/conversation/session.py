@@ -112,8 +112,8 @@ class Session:
 
     @property
     def permission_mode(self) -> PermissionMode:
-        """The mode in force: the one set, else the backend's default."""
-        return self.permissions.mode or default_permission_mode(self.backend)
+        """The mode in force: the one set, else the backend's default for its settings."""
+        return self.permissions.mode or default_permission_mode(self.backend, self.options.settings)
 
     def add_skills(self, skills: Sequence[Skill]) -> None:
         """Add or replace (by name) skills; the next turn sees the new catalog."""

@@ -59,8 +59,9 @@ class GuardMagics(Magics):
     permission_mode = Enum(
         ["", *MODES],
         "",
-        help="ask, auto, read-only or deny; empty: the backend's default (local asks; "
-        "native runs the person's own methods).",
+        help="ask, auto, read-only or deny; empty: the backend's default (local runs its "
+        "sandboxed calls and asks without the sandbox or with network; native runs the "
+        "person's own methods).",
     ).tag(config=True)
     allow_rules = List(
         Unicode(),

@@ -433,9 +433,19 @@ def environment_names(session: LocalSession) -> set[str]:
     return {line.split("=", 1)[0] for line in result.content.splitlines()}
 
 
-def open_local(tmp_path: Path, hidden_env=frozenset(), **settings: str) -> LocalSession:
-    options = SessionOptions({"workdir": str(tmp_path), **settings}, hidden_env=hidden_env)
-    return asyncio.run(LocalBackend().open_session([], options))
+@pytest.fixture
+def open_local():
+    """Opens sandboxed local sessions, and closes them (their private /tmp goes) at the end."""
+    opened: list[LocalSession] = []
+
+    def open_session(tmp_path: Path, hidden_env=frozenset(), **settings: str) -> LocalSession:
+        options = SessionOptions({"workdir": str(tmp_path), **settings}, hidden_env=hidden_env)
+        opened.append(asyncio.run(LocalBackend().open_session([], options)))
+        return opened[-1]
+
+    yield open_session
+    for session in opened:
+        asyncio.run(LocalBackend().close(session))
 
 
 @pytest.fixture
@@ -445,14 +455,14 @@ def secrets(monkeypatch) -> None:
     monkeypatch.setenv("ORDINARY", "plain")
 
 
-def test_commands_see_neither_the_api_credentials_nor_marked_secrets(tmp_path, secrets):
+def test_commands_see_neither_the_api_credentials_nor_marked_secrets(tmp_path, secrets, open_local):
     names = environment_names(open_local(tmp_path, hidden_env={"MY_TOKEN"}))
     assert "ORDINARY" in names and "LATER_TOKEN" in names
     assert not names & {"ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "MY_TOKEN"}
 
 
 def test_a_secret_marked_after_the_session_opened_is_hidden_from_the_next_command(
-    tmp_path, secrets
+    tmp_path, secrets, open_local
 ):
     hidden: set[str] = set()  # the live set: the API credentials are hidden even when empty
     session = open_local(tmp_path, hidden_env=hidden)
@@ -463,11 +473,14 @@ def test_a_secret_marked_after_the_session_opened_is_hidden_from_the_next_comman
     assert not (before | after) & {"ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"}
 
 
-def test_pass_env_lets_named_secrets_through(tmp_path, secrets):
-    session = open_local(tmp_path, hidden_env={"MY_TOKEN"}, pass_env=" MY_TOKEN,ANTHROPIC_API_KEY")
+@pytest.mark.parametrize("sandbox", ["on", "off"])
+def test_pass_env_lets_named_secrets_through(tmp_path, secrets, open_local, sandbox):
+    session = open_local(
+        tmp_path, hidden_env={"MY_TOKEN"}, pass_env=" MY_TOKEN,ANTHROPIC_API_KEY", sandbox=sandbox
+    )
     names = environment_names(session)
     assert {"MY_TOKEN", "ANTHROPIC_API_KEY"} <= names and "ANTHROPIC_AUTH_TOKEN" not in names
-    assert session.describe().endswith("(timeout=300 s, pass_env=ANTHROPIC_API_KEY,MY_TOKEN)")
+    assert "(timeout=300 s, pass_env=ANTHROPIC_API_KEY,MY_TOKEN, " in session.describe()
 
 
 def test_the_settings_help_lists_pass_env():
@@ -488,13 +501,18 @@ def make_skill(root: Path) -> Skill:
 
 def test_new_session_defaults_to_the_current_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    backend = LocalBackend()
     session = asyncio.run(
-        LocalBackend().open_session([make_skill(tmp_path / "skills/pdf")], SessionOptions())
+        backend.open_session([make_skill(tmp_path / "skills/pdf")], SessionOptions())
     )
     assert isinstance(session, LocalSession) and session.workdir == tmp_path
-    assert session.describe() == f"local: bash on this machine in {tmp_path} (timeout=300 s)"
+    assert session.describe().startswith(
+        f"local: bash in a bubblewrap sandbox on this machine, in {tmp_path} "
+        "(timeout=300 s, network=off)\n"
+    )
     assert f"<location>{tmp_path / 'skills/pdf/SKILL.md'}</location>" in session.system_prompt
     assert f"in the working directory {tmp_path}." in session.system_prompt
+    asyncio.run(backend.close(session))
 
 
 def test_new_session_in_a_missing_folder_is_a_backend_error(tmp_path):
@@ -532,11 +550,15 @@ def test_chat_runs_a_tool_call_and_sends_its_result_back(tmp_path):
         "str_replace",
     }
     assert second.messages[-1]["content"][0]["content"] == "hello\nexit code: 0"
+    asyncio.run(backend.close(session))
 
 
 def test_interrupt_mid_tool_leaves_history_valid(tmp_path):
+    """Unsandboxed: the pids the command writes are this machine's (tests/backends/
+    test_local_sandbox.py interrupts a sandboxed one)."""
     backend = LocalBackend()
-    session = asyncio.run(backend.open_session([], SessionOptions({"workdir": str(tmp_path)})))
+    options = SessionOptions({"workdir": str(tmp_path), "sandbox": "off"})
+    session = asyncio.run(backend.open_session([], options))
     command = "sleep 30 & echo $! > pids; wait"
     client = ScriptedClient([tool_use_reply(("toolu_1", "bash_tool", {"command": command}))])
     history: list = []

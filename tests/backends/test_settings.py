@@ -68,5 +68,6 @@ def test_help_lines_show_type_default_and_purpose():
     ]
 
 
-def test_the_local_backend_declares_workdir_timeout_and_pass_env():
-    assert [s.name for s in LocalBackend.settings] == ["workdir", "timeout", "pass_env"]
+def test_the_local_backend_declares_its_settings():
+    names = [s.name for s in LocalBackend.settings]
+    assert names == ["workdir", "timeout", "pass_env", "sandbox", "network"]

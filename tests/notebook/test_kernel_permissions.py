@@ -43,8 +43,11 @@ def home(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def kernel(api, home):
+    """Unsandboxed, where the local backend asks by default (sandboxed, it runs the calls:
+    ``test_the_sandboxed_local_backend_runs_without_asking``)."""
     env = {"ANTHROPIC_API_KEY": KEY, "ANTHROPIC_BASE_URL": api.url}
     with RunningKernel("conjure", cwd=home / "work", env=env) as running:
+        assert running.run("%backend local sandbox=off").status == "ok"
         yield running
 
 
@@ -198,7 +201,7 @@ def test_permissions_shows_the_mode_its_origin_and_every_backends_default(kernel
     text = kernel.run("%permissions").text()
     assert text.startswith("permissions: ask (the local backend's default): asks before")
     assert f"workspace: {home / 'work'}" in text
-    assert "local ask" in text and "native auto" in text
+    assert "local auto" in text and "native auto" in text  # local's with its default settings
     assert "tools never see: ANTHROPIC_API_KEY, ANTHROPIC_AUTH_TOKEN or %secret variables" in text
     error = kernel.run("%permissions sometimes").error
     assert error.startswith("UsageError: 'sometimes' is not a mode (ask, auto, read-only, deny")
@@ -263,7 +266,7 @@ def test_a_headless_run_never_waits_it_denies_and_says_so_in_the_cell(tmp_path, 
             replies.tool_use("create_file", {"path": str(target), "file_text": "x"}),
             replies.text("It was refused."),
         )
-        notebook = conjure_notebook("Write a file outside the workspace")
+        notebook = conjure_notebook("%permissions ask", "Write a file outside the workspace")
         monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
         monkeypatch.setenv("ANTHROPIC_BASE_URL", api.url)
         NotebookClient(
@@ -272,7 +275,7 @@ def test_a_headless_run_never_waits_it_denies_and_says_so_in_the_cell(tmp_path, 
         sent = api.requests[-1].body["messages"][-1]["content"][0]
     assert not target.exists()
     assert (sent["content"], sent["is_error"]) == (HEADLESS, True)
-    [output] = [o for o in notebook.cells[0].outputs if TURN_MIME in o.get("data", {})]
+    [output] = [o for o in notebook.cells[1].outputs if TURN_MIME in o.get("data", {})]
     plain = output["data"]["text/plain"]
     assert f"[approval for create_file {target}: write {target} on the local backend" in plain
     assert "· denied (no one could be asked: a headless run)]" in plain
@@ -293,12 +296,13 @@ def test_a_denied_call_stays_denied_on_replay_and_an_approved_one_runs_again(tmp
         )
         env = {"ANTHROPIC_API_KEY": KEY, "ANTHROPIC_BASE_URL": api.url}
         with RunningKernel("conjure", cwd=work, env=env) as kernel:
+            assert kernel.run("%permissions ask").status == "ok"
             recorded, prompts = kernel.run_answering("Touch two files", ["n: not that one", "y"])
     assert recorded.status == "ok" and len(prompts) == 2
     assert (work / "approved.txt").exists() and not (work / "denied.txt").exists()
     (work / "approved.txt").unlink()
-    notebook = conjure_notebook("Touch two files")
-    notebook.cells[0].outputs = [
+    notebook = conjure_notebook("%permissions ask", "Touch two files")  # asked as recorded
+    notebook.cells[1].outputs = [
         nbformat.v4.new_output("display_data", data=recorded.bundles()[-1])
     ]
     nbformat.write(notebook, work / "session.ipynb")
@@ -317,7 +321,7 @@ def test_a_denied_call_stays_denied_on_replay_and_an_approved_one_runs_again(tmp
     assert "same as recorded" in done.stdout and "errors: 0 cell(s)" in done.stdout
     assert (work / "approved.txt").exists() and not (work / "denied.txt").exists()
     replayed = nbformat.read(work / "out.ipynb", as_version=4)
-    [output] = [o for o in replayed.cells[0].outputs if TURN_MIME in o.get("data", {})]
+    [output] = [o for o in replayed.cells[1].outputs if TURN_MIME in o.get("data", {})]
     plain = output["data"]["text/plain"]
     assert "· denied (as recorded: denied when the notebook was recorded)]" in plain
     assert (
@@ -341,3 +345,24 @@ def test_configuration_sets_the_mode_and_a_change_applies_from_the_next_turn(api
     finally:
         assert kernel.run("%config GuardMagics.permission_mode = ''").status == "ok"
     assert kernel.run("%permissions").text().startswith("permissions: ask (the local backend's")
+
+
+def test_the_sandboxed_local_backend_runs_without_asking(api, kernel, home):
+    """In the sandbox a command reaches only the workspace and its own /tmp: no question.
+    With the network on, the questions come back."""
+    try:
+        assert "sandbox" in kernel.run("%backend local").text()
+        assert (
+            kernel.run("%permissions")
+            .text()
+            .startswith("permissions: auto (the local backend's default)")
+        )
+        api.script(
+            replies.tool_use("bash_tool", {"command": "touch made.txt"}), replies.text("Done.")
+        )
+        result, prompts = kernel.run_answering("Make a file", [])
+        assert result.status == "ok" and prompts == [] and (home / "work" / "made.txt").exists()
+        assert kernel.run("%backend local network=on").status == "ok"
+        assert kernel.run("%permissions").text().startswith("permissions: ask (the local")
+    finally:
+        assert kernel.run("%backend local sandbox=off").status == "ok"

@@ -37,10 +37,12 @@ def test_backend_help_lists_each_setting_with_type_and_default(kernel):
     result = kernel.run("%backend local --help")
     assert result.status == "ok", result.error
     text = result.text()
-    assert text.startswith("local: Runs tools on the host")
+    assert text.startswith("local: Runs tools on this machine, in a bubblewrap sandbox")
     assert "settings (%backend local key=value ...):" in text
     assert "  timeout=number (default 300.0)  seconds before one tool call is killed" in text
     assert "  workdir=text  folder the tools work in" in text
+    assert "  sandbox=on|off (default on)  run commands in bubblewrap" in text
+    assert "  network=off|on (default off)  network access from the sandbox" in text
 
 
 @pytest.mark.parametrize(
@@ -67,7 +69,16 @@ def test_a_bad_backend_setting_is_one_readable_line_and_changes_nothing(kernel, 
 def test_good_settings_switch_and_show_in_backend(kernel, tmp_path):
     result = kernel.run(f"%backend local workdir={tmp_path} timeout=60")
     assert result.status == "ok", result.error
-    assert result.text().strip() == f"local: bash on this machine in {tmp_path} (timeout=60 s)"
+    assert result.text().startswith(
+        f"local: bash in a bubblewrap sandbox on this machine, in {tmp_path} "
+        "(timeout=60 s, network=off)\n  read: "
+    )
+    result = kernel.run(f"%backend local workdir={tmp_path} sandbox=off")
+    assert result.text().strip() == (
+        f"local: bash on this machine in {tmp_path} (timeout=300 s, sandbox=off)\n"
+        "warning: no sandbox (sandbox=off): the tools read and write whatever you can, "
+        "reach the network, and what they start can outlive the kernel"
+    )
 
 
 def test_config_model_mid_session_applies_to_the_next_turn(api, kernel):
