@@ -24,6 +24,7 @@ from ..backends.gate import MODES, OPEN, PermissionMode, Verdict
 from ..skills.skill import Skill
 from ..tools.values import ToolCall
 from .rules import COMMAND_TOOL, FILE_TOOLS, Rule, escape_pattern, rules_allowing
+from .shell_commands import parse_command
 
 __all__ = [
     "HEADLESS",
@@ -42,10 +43,20 @@ __all__ = [
 
 READ_ONLY_COMMANDS: tuple[Rule, ...] = tuple(
     Rule(COMMAND_TOOL, pattern)
-    for pattern in ("ls:*", "pwd", "cat:*", "head:*", "tail:*", "wc:*", "grep:*", "git status:*")
+    for pattern in (
+        *("ls:*", "pwd", "cd:*", "echo:*", "true", "cat:*", "head:*", "tail:*", "wc:*", "grep:*"),
+        *("find:*", "sort:*", "uniq:*", "cut:*", "tr:*", "diff:*", "stat:*", "du:*"),
+        *("basename:*", "dirname:*", "realpath:*", "which:*"),
+    )
 )
-"""Commands that only read, run in ``read-only`` mode (with redirections refused by the
-rules' own checks, ``cat a > b`` is not among them)."""
+"""Commands that only read, run in ``read-only`` mode. Each was checked for the ways it
+can write or run a program, and the rules refuse those uses (``rules_allowing``'s
+``read_only``): ``find -delete``/``-fprint`` and its ``-exec``'d program (checked as a
+command of its own), ``sort -o``/``--compress-program``, ``uniq IN OUT``, any argument
+known only when it runs, and redirections to files. Left out, as they write or run
+code by design or configuration: ``git`` (hooks, ``core.fsmonitor``, pagers, aliases,
+filters), ``sed`` (``-i``, ``w``, ``e``), ``awk`` (``system``, ``>``), ``less``/``more``
+(``!``, ``LESSOPEN``), ``tee`` and ``xargs``' shells."""
 HEADLESS = "denied: no one could be asked (headless run) and no rule allows it"
 _CLAUDE_CODE_TOOLS = {
     "Bash": COMMAND_TOOL,
@@ -174,7 +185,7 @@ def decide(
     if allowing:
         return Verdict(True, f"by the rule {', '.join(map(str, allowing))}")
     if mode == "auto":
-        return OPEN
+        return _unseen_by_deny_rules(call, permissions.deny, places, backend) or OPEN
     if mode == "read-only":
         return _read_only(call, kind, permissions)
     path = call.input.get("path")
@@ -197,6 +208,18 @@ def _denied_by_rule(call: ToolCall, rules: Sequence[Rule], places: Places) -> Ve
     return None
 
 
+def _unseen_by_deny_rules(
+    call: ToolCall, rules: Sequence[Rule], places: Places, backend: str
+) -> Verdict | None:
+    """In ``auto``, a command whose parts the deny rules cannot see (``eval "$x"``) is
+    asked about: it may be one they deny."""
+    if call.name != COMMAND_TOOL or not any(rule.names(call.name) for rule in rules):
+        return None
+    if not parse_command(str(call.input.get("command", ""))).opaque:
+        return None
+    return Verdict(None, prompt=_question(call, places, backend))
+
+
 def _allowed_by(call: ToolCall, rules: Sequence[Rule], places: Places) -> list[Rule] | None:
     rules = [rule for rule in rules if rule.names(call.name)]
     path = call.input.get("path")
@@ -212,8 +235,8 @@ def _read_only(call: ToolCall, kind: str, permissions: Permissions) -> Verdict:
     if kind == "read":
         return OPEN
     if kind == "command":
-        rules = [*permissions.allow, *permissions.read_only]
-        if rules_allowing(rules, str(call.input.get("command", ""))):
+        command = str(call.input.get("command", ""))
+        if rules_allowing(permissions.allow, command, permissions.read_only):
             return Verdict(True, "a read-only command")
         why = "this command is not one of its read-only commands"
     else:
@@ -237,6 +260,8 @@ def _question(call: ToolCall, places: Places, backend: str) -> str:
     path = call.input.get("path")
     if call.name == COMMAND_TOOL:
         text = f"run `{call.input.get('command', '')}` {where}"
+        unseen = parse_command(str(call.input.get("command", ""))).opaque
+        text += f" (the rules cannot see all it runs: {unseen[0]})" if unseen else ""
     elif call.name in FILE_TOOLS and isinstance(path, str):
         verb = {"view": "read", "create_file": "write", "str_replace": "edit"}[call.name]
         real = places.real(path)

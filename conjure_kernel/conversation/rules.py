@@ -8,12 +8,18 @@ glob (``inventory_*``), and ``TOOL`` alone or ``TOOL(*)`` matches every call of 
   relative to the workspace unless absolute or ``~``, ``*`` stays within a folder name
   and ``**`` crosses folders (``create_file(docs/**)``). An allowing rule must match
   where the path really leads (symbolic links resolved); a denying one matches either.
-- ``bash_tool`` matches its command: ``*`` is any text, and ``PREFIX:*`` is the prefix
-  as a whole word followed by anything (``Bash(git:*)``, as skills write it). A command
-  that chains several (``ls; rm x``, ``a && b | c``) is allowed only when every one of
-  them is; one that substitutes, redirects or opens a subshell (``$(…)``, `` `…` ``,
-  ``>``, ``(…)``) is allowed only by a rule naming it exactly, since a pattern cannot see
-  what it would run. A denying rule matches the whole command or any piece of it.
+- ``bash_tool`` matches the programs its command runs, as bash's grammar reads it
+  (``shell_commands.py``): each simple command, wherever it sits (``ls; rm x``,
+  ``a | b``, ``$(…)``, ``(…)``, ``bash -c '…'``), is its program and arguments with
+  quoting removed and wrappers peeled (``/bin/rm``, ``\\rm``, ``'rm'``, ``sudo rm``,
+  ``env X=1 rm``, ``xargs rm``, ``find -exec rm`` are all ``rm``; ``find -delete`` is an
+  ``rm`` too). ``*`` is any text, and ``PREFIX:*`` is the prefix as a whole word followed
+  by anything (``Bash(git:*)``, as skills write it). An allowing rule must match every
+  simple command (a rule each); arguments that come from input (``xargs``) are matched
+  only by a pattern that allows any more. A command with parts no pattern can see
+  (``eval $x``, ``$cmd``, ``source``, a redirection that writes a file) is allowed only
+  by a rule naming it exactly. A denying rule matches the whole command, any simple
+  command as written, or any as normalised.
 - Other tools match a pattern against their ``command`` or ``path``, else their input
   as JSON.
 
@@ -31,15 +37,14 @@ from fnmatch import fnmatchcase
 from functools import lru_cache
 
 from ..tools.values import ToolCall
+from .shell_commands import SimpleCommand, parse_command
 
 __all__ = [
     "COMMAND_TOOL",
     "FILE_TOOLS",
     "Rule",
-    "command_pieces",
     "escape_pattern",
     "rules_allowing",
-    "split_command",
     "split_rules",
 ]
 
@@ -47,9 +52,8 @@ COMMAND_TOOL = "bash_tool"
 FILE_TOOLS = {"view": "read", "create_file": "write", "str_replace": "write"}
 """The file tools and what each does to its path."""
 _ANY = "*"
-_SEPARATORS = ("&&", "||", ";", "|", "&", "\n")
-_COMPLEX = ("$(", "`", "<", ">", "(", ")")
-"""What makes a command more than simple commands in a row: what it runs is not in sight."""
+_MORE = "\u2026"
+"""Stands for arguments that come from input (``xargs rm``): only ``*`` matches it."""
 
 
 @dataclass(frozen=True)
@@ -101,18 +105,21 @@ class Rule:
             return True
         return _is_literal(self.pattern) and _words(_unescape(self.pattern)) == _words(command)
 
-    def allows_piece(self, piece: str) -> bool:
-        """Whether this rule matches one simple command."""
-        return (
-            self.pattern is None
-            or _command_regex(self.pattern).fullmatch(_words(piece)) is not None
-        )
+    def allows_piece(self, piece: SimpleCommand) -> bool:
+        """Whether this rule matches one simple command, as normalised."""
+        text = f"{piece.text} {_MORE}" if piece.open_args else piece.text
+        return self.pattern is None or _command_regex(self.pattern).fullmatch(text) is not None
 
     def denies_command(self, command: str) -> bool:
+        """Whether this denying rule matches ``command``, any simple command in it as
+        written, or any as normalised (with or without the assignments before it)."""
         if self.pattern is None:
             return True
+        line = parse_command(command)
+        texts = [command, *line.written]
+        texts += [text for piece in line.commands for text in (piece.text, " ".join(piece.words))]
         regex = _command_regex(self.pattern)
-        return any(regex.fullmatch(_words(text)) for text in [command, *command_pieces(command)])
+        return any(regex.fullmatch(_words(text)) for text in texts)
 
     def matches_text(self, call: ToolCall) -> bool:
         """Another tool's call: the pattern against its command or path, else its input."""
@@ -124,19 +131,26 @@ class Rule:
         return _command_regex(self.pattern).fullmatch(subject) is not None
 
 
-def rules_allowing(rules: Sequence[Rule], command: str) -> list[Rule] | None:
+def rules_allowing(
+    rules: Sequence[Rule], command: str, read_only: Sequence[Rule] = ()
+) -> list[Rule] | None:
     """The rules that together allow ``command`` (one per simple command in it), or None.
 
-    Each simple command must match a rule of its own; a command that runs what no pattern
-    can see must be named exactly by one rule.
+    A rule naming the whole command exactly allows it. Otherwise each simple command
+    must match a rule of its own, and nothing in it may hide from view or write a file
+    by redirection. ``read_only`` rules (the read-only mode's) allow only a command that
+    does nothing beyond reading (no ``sort -o``, no ``git``).
     """
-    pieces = split_command(command)
-    if not pieces:
-        exact = next((rule for rule in rules if rule.names_exactly(command)), None)
-        return None if exact is None else [exact]
+    exact = next((rule for rule in rules if rule.names_exactly(command)), None)
+    if exact is not None:
+        return [exact]
+    line = parse_command(command)
+    if line.opaque or line.writes or not line.commands:
+        return None
     used: list[Rule] = []
-    for piece in pieces:
-        rule = next((rule for rule in rules if rule.allows_piece(piece)), None)
+    for piece in line.commands:
+        reading = read_only if not piece.effects else ()
+        rule = next((rule for rule in [*rules, *reading] if rule.allows_piece(piece)), None)
         if rule is None:
             return None
         used += [] if rule in used else [rule]
@@ -160,56 +174,6 @@ def split_rules(text: str) -> list[str]:
 def escape_pattern(text: str) -> str:
     """A pattern matching exactly ``text``."""
     return re.sub(r"([\\*?])", r"\\\1", text)
-
-
-def split_command(command: str) -> list[str] | None:
-    """The simple commands that ``command`` runs one after another (split at ``;``, ``&&``,
-    ``||``, ``|``, ``&`` and newlines outside quotes), or None when it also substitutes,
-    redirects or opens a subshell, or leaves a quote open."""
-    return _scan(command, strict=True)
-
-
-def command_pieces(command: str) -> list[str]:
-    """Every piece of ``command`` that may run, cut at separators and at substitutions,
-    redirections and subshells alike: what a denying rule looks at."""
-    return _scan(command, strict=False) or []
-
-
-def _scan(command: str, *, strict: bool) -> list[str] | None:
-    pieces: list[str] = []
-    current: list[str] = []
-    quote = ""
-    index = 0
-    while index < len(command):
-        char = command[index]
-        cut = ""
-        if quote == "'":
-            quote = "" if char == "'" else quote
-        elif char == "\\":
-            current.append(command[index : index + 2])
-            index += 2
-            continue
-        elif quote == '"' and not command.startswith(("$(", "`"), index):
-            quote = "" if char == '"' else quote
-        elif char in "'\"" and not quote:
-            quote = char
-        else:
-            cut = next((s for s in _SEPARATORS if command.startswith(s, index)), "")
-            if not cut and command.startswith(_COMPLEX, index):
-                if strict:
-                    return None
-                cut = next(c for c in _COMPLEX if command.startswith(c, index))
-        if cut:
-            pieces.append("".join(current))
-            current = []
-            index += len(cut)
-            continue
-        current.append(char)
-        index += 1
-    if quote and strict:
-        return None
-    pieces.append("".join(current))
-    return [piece.strip() for piece in pieces if piece.strip()]
 
 
 def _words(text: str) -> str:

@@ -103,6 +103,14 @@ def test_deny_rules_win_over_allow_rules_in_every_mode(places):
         assert decided.message == "denied by the rule bash_tool(rm:*): this call may not run"
 
 
+def test_auto_asks_about_a_command_its_deny_rules_cannot_see_through(places):
+    hidden = verdict(
+        "auto", call("bash_tool", command='eval "$X"'), places, deny=["bash_tool(rm:*)"]
+    )
+    assert hidden.allowed is None and "the rules cannot see all it runs" in hidden.prompt
+    assert verdict("auto", call("bash_tool", command='eval "$X"'), places) == Verdict(True)
+
+
 def test_auto_runs_everything_and_deny_runs_nothing(places):
     rm = call("bash_tool", command="rm -rf build")
     assert verdict("auto", rm, places) == Verdict(True)
@@ -115,7 +123,10 @@ def test_auto_runs_everything_and_deny_runs_nothing(places):
     [
         (call("view", path="/etc/hostname"), True),
         (call("bash_tool", command="ls -la | grep py"), True),
-        (call("bash_tool", command="git status"), True),
+        (call("bash_tool", command="find . -name '*.py' | xargs grep -l main"), True),
+        (call("bash_tool", command="git status"), False),  # git runs configured programs
+        (call("bash_tool", command="find . -delete"), False),
+        (call("bash_tool", command="ls #'\ntouch x #'"), False),
         (call("bash_tool", command="ls > listing.txt"), False),
         (call("bash_tool", command="rm x"), False),
         (call("create_file", path="a.txt", file_text="x"), False),

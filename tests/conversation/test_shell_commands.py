@@ -1,0 +1,265 @@
+"""What a bash command really runs, and what the permission rules decide about it.
+
+Each row is one command and the decision expected under three sessions: ``ask`` with
+allow rules on ``git status*``, ``ls*`` and ``cat*``; ``read-only`` with its built-in
+commands; ``auto`` with the deny rule ``rm:*``. ``run`` runs, ``ask`` asks the person
+(denied headless), ``deny`` is refused. The commands cover the tricks of issue 16:
+comments and ``$'…'`` strings that hide a second command, every quoting form, line
+continuations, heredocs, subshells, substitutions, wrappers, ``find -delete``,
+configuration that runs programs, ``eval``, ``bash -c``, variables in command position
+and functions. ``test_bash_runs_only_what_the_parser_reports`` checks the parser
+against bash itself.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import stat
+import subprocess
+
+import pytest
+
+from conjure_kernel.conversation.permissions import Permissions, Places, decide
+from conjure_kernel.conversation.shell_commands import parse_command
+from conjure_kernel.tools.values import ToolCall
+
+ALLOW = ["bash_tool(git status*)", "bash_tool(ls*)", "bash_tool(cat*)"]
+DENY = ["bash_tool(rm:*)"]
+
+TABLE = [
+    # command, ask with allow rules, read-only, auto with deny rm:*
+    ("ls -la", "run", "run", "run"),
+    ("ls", "run", "run", "run"),
+    ("cat README.md", "run", "run", "run"),
+    ("grep -rn foo .", "ask", "run", "run"),
+    ("git status", "run", "deny", "run"),
+    ("git status --short", "run", "deny", "run"),
+    ("pwd", "ask", "run", "run"),
+    ("ls | grep py", "ask", "run", "run"),
+    ("cat a.txt | wc -l", "ask", "run", "run"),
+    ("ls && cat x", "run", "run", "run"),
+    ("git status #'\ntouch PWNED #'", "ask", "deny", "run"),
+    ("ls #'\ntouch X #'", "ask", "deny", "run"),
+    ("git status $'\\'' ; touch PWNED #'", "ask", "deny", "run"),
+    ("ls $'\\'' ; touch X #'", "ask", "deny", "run"),
+    ('ls $"x" ; touch X', "ask", "deny", "run"),
+    ("cat \"a;b\" 'c|d'", "run", "run", "run"),
+    ('cat "$(touch X)"', "ask", "deny", "run"),
+    ("cat `touch X`", "ask", "deny", "run"),
+    ("cat $(ls)", "run", "run", "run"),
+    ("ls; touch X", "ask", "deny", "run"),
+    ("ls || touch X", "ask", "deny", "run"),
+    ("ls & touch X", "ask", "deny", "run"),
+    ("ls\\\ntouch X", "run", "deny", "run"),
+    ("l\\\ns -la", "run", "run", "run"),
+    ("r\\\nm -f victim", "ask", "deny", "deny"),
+    ("rm -f victim", "ask", "deny", "deny"),
+    ("/bin/rm -f victim", "ask", "deny", "deny"),
+    ("/usr/bin/rm victim", "ask", "deny", "deny"),
+    ("command rm victim", "ask", "deny", "deny"),
+    ("builtin command rm victim", "ask", "deny", "deny"),
+    ("\\rm victim", "ask", "deny", "deny"),
+    ("'rm' victim", "ask", "deny", "deny"),
+    ('"r"m victim', "ask", "deny", "deny"),
+    ("$'rm' victim", "ask", "deny", "deny"),
+    ("$'\\x72m' victim", "ask", "deny", "deny"),
+    ("exec rm victim", "ask", "deny", "deny"),
+    ("env rm victim", "ask", "deny", "deny"),
+    ("env -i X=1 rm victim", "ask", "deny", "deny"),
+    ("nice -n 5 rm victim", "ask", "deny", "deny"),
+    ("nohup rm victim", "ask", "deny", "deny"),
+    ("timeout 10 rm victim", "ask", "deny", "deny"),
+    ("timeout -s KILL 5 rm victim", "ask", "deny", "deny"),
+    ("stdbuf -o0 rm victim", "ask", "deny", "deny"),
+    ("sudo rm victim", "ask", "deny", "deny"),
+    ("sudo -u root rm victim", "ask", "deny", "deny"),
+    ("ls | xargs rm", "ask", "deny", "deny"),
+    ("find . -name '*.tmp' -delete", "ask", "deny", "deny"),
+    ("find . 2>/dev/null -delete", "ask", "deny", "deny"),
+    ("find . -exec rm {} \\;", "ask", "deny", "deny"),
+    ("find . -execdir rm {} +", "ask", "deny", "deny"),
+    ("find . -ok rm {} \\;", "ask", "deny", "deny"),
+    ("find . -name '*.py'", "ask", "run", "run"),
+    ("find . -name '*.py' -exec cat {} \\;", "ask", "run", "run"),
+    ("find . -fprint out.txt", "ask", "deny", "run"),
+    ("find . -exec sh -c 'rm {}' \\;", "ask", "deny", "deny"),
+    ("(rm victim)", "ask", "deny", "deny"),
+    ("{ rm victim; }", "ask", "deny", "deny"),
+    ("ls <(rm victim)", "ask", "deny", "deny"),
+    ("cat >(rm victim)", "ask", "deny", "deny"),
+    ("cat <<EOF\n$(rm victim)\nEOF", "ask", "deny", "deny"),
+    ("cat <<EOF\n`rm victim`\nEOF", "ask", "deny", "ask"),
+    ("cat <<'EOF'\n$(rm victim)\nEOF", "run", "run", "run"),
+    ("if true; then rm victim; fi", "ask", "deny", "deny"),
+    ('for f in *; do rm "$f"; done', "ask", "deny", "deny"),
+    ("while false; do rm victim; done", "ask", "deny", "deny"),
+    ("case x in x) rm victim;; esac", "ask", "deny", "deny"),
+    ("f() { rm victim; }; f", "ask", "deny", "deny"),
+    ("ls() { rm victim; }; ls", "ask", "deny", "deny"),
+    ('eval "rm victim"', "ask", "deny", "deny"),
+    ('eval "$X"', "ask", "deny", "ask"),
+    ('bash -c "rm victim"', "ask", "deny", "deny"),
+    ("bash -c 'ls -la'", "run", "run", "run"),
+    ('sh -c "$X"', "ask", "deny", "ask"),
+    ("bash -lc 'ls'", "ask", "deny", "ask"),
+    ("$X victim", "ask", "deny", "ask"),
+    ("${X} victim", "ask", "deny", "ask"),
+    ("$(echo rm) victim", "ask", "deny", "ask"),
+    ("`echo rm` victim", "ask", "deny", "ask"),
+    ("r* victim", "ask", "deny", "ask"),
+    ("X=1 rm victim", "ask", "deny", "deny"),
+    ("X=1 ls", "ask", "deny", "run"),
+    ("PATH=/tmp ls", "ask", "deny", "run"),
+    ("LD_PRELOAD=/tmp/x.so ls", "ask", "deny", "run"),
+    ("export PATH=/tmp; ls", "ask", "deny", "ask"),
+    ("echo $((1+2))", "ask", "run", "run"),
+    ("x='a[$(rm victim)]'; echo $((x))", "ask", "deny", "ask"),
+    ("git -c core.fsmonitor='touch X' status", "ask", "deny", "ask"),
+    ("git --config-env=core.pager=X status", "ask", "deny", "ask"),
+    ("GIT_CONFIG_PARAMETERS=\"'core.fsmonitor'='touch X'\" git status", "ask", "deny", "run"),
+    ("ls > out.txt", "ask", "deny", "run"),
+    ("ls >> out.txt", "ask", "deny", "run"),
+    ("ls &> out.txt", "ask", "deny", "run"),
+    ("ls 2>/dev/null", "run", "run", "run"),
+    ("ls > /dev/null 2>&1", "run", "run", "run"),
+    ("cat < in.txt", "run", "run", "run"),
+    ("sort -o out.txt in.txt", "ask", "deny", "run"),
+    ("sort in.txt | uniq -c", "ask", "run", "run"),
+    ("sort --output=out.txt in.txt", "ask", "deny", "run"),
+    ("uniq in.txt out.txt", "ask", "deny", "run"),
+    ("sed -i s/a/b/ x", "ask", "deny", "run"),
+    ("sed -n 1p x", "ask", "deny", "run"),
+    ("awk 'BEGIN{system(\"touch X\")}'", "ask", "deny", "run"),
+    ("tee out.txt", "ask", "deny", "run"),
+    ("ls | tee out.txt", "ask", "deny", "run"),
+    ("less README.md", "ask", "deny", "run"),
+    ("source ./x.sh", "ask", "deny", "ask"),
+    (". ./x.sh", "ask", "deny", "ask"),
+    ("alias ls='rm victim'", "ask", "deny", "deny"),
+    ("trap 'rm victim' EXIT", "ask", "deny", "deny"),
+    ("find . -name x | xargs grep foo", "ask", "run", "run"),
+    ("echo hi", "ask", "run", "run"),
+    ("cd src && ls", "ask", "run", "run"),
+    ("ls -R | head", "ask", "run", "run"),
+    ("diff a b", "ask", "run", "run"),
+    ("true | cat", "ask", "run", "run"),
+    ("echo 'rm victim'", "ask", "run", "run"),
+    ("grep rm notes.txt", "ask", "run", "run"),
+]
+PLAIN = ["ls -la", "cat README.md", "grep -rn foo .", "git status", "git status --short"]
+"""Plain commands: no false question under a rule that names them, nor in read-only."""
+
+
+def decision(command: str, mode: str, places: Places, allow=(), deny=()) -> str:
+    permissions = Permissions.parse(mode, allow, deny)
+    the_call = ToolCall("t", "bash_tool", {"command": command})
+    verdict = decide(the_call, mode, permissions, places, "local")  # type: ignore[arg-type]
+    return {True: "run", False: "deny", None: "ask"}[verdict.allowed]
+
+
+@pytest.fixture(scope="module")
+def places(tmp_path_factory) -> Places:
+    return Places.of({"workdir": str(tmp_path_factory.mktemp("work"))})
+
+
+def test_the_table_covers_at_least_80_commands():
+    assert len(TABLE) >= 80 and len({row[0] for row in TABLE}) == len(TABLE)
+
+
+@pytest.mark.parametrize(("command", "ask", "read_only", "deny"), TABLE)
+def test_each_command_gets_the_expected_decision_in_each_session(
+    command, ask, read_only, deny, places
+):
+    assert decision(command, "ask", places, allow=ALLOW) == ask
+    assert decision(command, "read-only", places) == read_only
+    assert decision(command, "auto", places, deny=DENY) == deny
+
+
+def test_plain_commands_raise_no_false_question(places):
+    rules = [*ALLOW, "bash_tool(grep:*)"]
+    assert [c for c in PLAIN if decision(c, "ask", places, allow=rules) != "run"] == []
+    assert [c for c in PLAIN[:3] if decision(c, "read-only", places) != "run"] == []
+
+
+@pytest.mark.parametrize(
+    ("command", "programs"),
+    [
+        ("\\rm a; 'rm' b; \"r\"m c; $'\\x72m' d", ["rm a", "rm b", "rm c", "rm d"]),
+        ("/bin/rm -f x", ["rm -f x"]),
+        ("env -i A=1 nice -n 5 timeout -k 1 10 nohup stdbuf -o0 rm x", ["rm x"]),
+        ("sudo -u root rm x", ["sudo -u root rm x", "rm x"]),
+        ("find . 2>/dev/null -name '*.o' -delete", ["find . -name *.o -delete", "rm"]),
+        ("find . -exec grep -l x {} +", ["find . -exec grep -l x {} +", "grep -l x {}"]),
+        ("ls | xargs -n 1 rm -f", ["ls", "rm -f"]),
+        ("bash -c 'ls; cat x'", ["ls", "cat x"]),
+        ("a\\\nb c", ["ab c"]),  # a line continuation joins words
+        ('echo "$(date)" `id` <(rm p)', ["echo $(date) `id` <(rm p)", "date", "id", "rm p"]),
+        ("cat <<EOF | sh\n$(rm h)\nEOF", ["cat", "rm h", "sh"]),
+    ],
+)
+def test_the_parser_reports_each_program_as_it_runs(command, programs):
+    assert sorted(" ".join(c.words) for c in parse_command(command).commands) == sorted(programs)
+
+
+def test_assignments_that_change_what_runs_stay_in_what_rules_match():
+    (piece,) = parse_command("LC_ALL=C LD_PRELOAD=/x.so ls").commands
+    assert piece.text == "LD_PRELOAD=/x.so ls"
+    assert parse_command("ls > out 2>/dev/null").writes == ("out",)
+
+
+# -- against bash itself ----------------------------------------------------------------------
+
+SHIMMED = ["rm", "touch", "ls", "cat", "grep", "find", "xargs", "env", "nice", "nohup", "timeout"]
+SHIMMED += ["stdbuf", "sort", "head", "wc", "echo", "sh", "bash", "id", "date", "true"]
+
+
+def run_bounded(argv: list[str], cwd, env: dict[str, str]) -> None:
+    """Run for at most 3 s; a command that waits on a pipe is killed with all it started."""
+    process = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        process.wait(timeout=3)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+@pytest.fixture
+def shims(tmp_path):
+    """A PATH of shims that log their name and run the real program: what bash ran."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    log = tmp_path / "ran.log"
+    for name in SHIMMED:
+        real = shutil.which(name)
+        if real is None:
+            continue
+        shim = folder / name
+        shim.write_text(f'#!/bin/sh\necho {name} >> "{log}"\nexec {real} "$@"\n')
+        shim.chmod(shim.stat().st_mode | stat.S_IXUSR)
+    return folder, log
+
+
+@pytest.mark.parametrize("command", [row[0] for row in TABLE if row[0] != "tee out.txt"])
+def test_bash_runs_only_what_the_parser_reports(command, shims, tmp_path):
+    folder, log = shims
+    work = tmp_path / "work"
+    (work / "src").mkdir(parents=True)
+    for name in ("victim", "README.md", "a.txt", "in.txt", "x", "a", "b", "x.tmp"):
+        (work / name).write_text("a\n")
+    env = {"PATH": str(folder), "HOME": str(tmp_path), "X": "rm"}
+    run_bounded([shutil.which("bash") or "bash", "-c", command], work, env)
+    ran = set(log.read_text().split()) if log.exists() else set()
+    line = parse_command(command)
+    seen = {c.words[0] for c in line.commands} | {w.split()[0] for w in line.written if w.split()}
+    seen = {os.path.basename(name) for name in seen}
+    assert line.opaque or ran <= seen, f"bash ran {ran - seen} unseen in {command!r}"
