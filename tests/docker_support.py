@@ -28,6 +28,7 @@ import pytest
 
 from conjure_kernel.backends.docker.engine import LABEL
 from conjure_kernel.backends.docker.images import DEFAULT_IMAGE, image_is_current
+from conjure_kernel.backends.docker.sandbox import SandboxSpec
 
 REQUIRED = os.environ.get("CONJURE_REQUIRE_DOCKER") == "1"
 IMAGE = os.environ.get("CONJURE_TEST_IMAGE", DEFAULT_IMAGE)
@@ -75,6 +76,21 @@ def engine_with_image() -> docker.DockerClient:
     client = engine()
     sandbox_image(client)
     return client
+
+
+def spec_for(workdir: Path, skills=(), **limits) -> SandboxSpec:
+    """A sandbox of the test image on ``workdir`` with the backend's default limits, as
+    overridden by ``limits``, under a new session id."""
+    values = dict(memory="512m", cpus=1.0, pids=256, network="none", host="")
+    values.update(limits)
+    return SandboxSpec(
+        image=IMAGE,
+        workdir=workdir,
+        skills=tuple(skills),
+        session=secrets.token_hex(6),
+        kernel="test",
+        **values,
+    )
 
 
 def sandboxes(client: docker.DockerClient, session: str | None = None) -> list:

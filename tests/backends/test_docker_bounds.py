@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from docker_support import IMAGE, engine_with_image, sandboxes, wait_until
+from docker_support import engine_with_image, sandboxes, spec_for, wait_until
 
 from conjure_kernel.backends.base import SessionOptions
 from conjure_kernel.backends.docker.backend import DockerBackend
@@ -30,14 +29,6 @@ MB = 1 << 20
 @pytest.fixture(scope="module")
 def client():
     return engine_with_image()
-
-
-def spec_for(workdir: Path, **limits) -> SandboxSpec:
-    values = dict(memory="512m", cpus=1.0, pids=256, network="none", host="")
-    values.update(limits)
-    return SandboxSpec(
-        image=IMAGE, workdir=workdir, session=secrets.token_hex(6), kernel="test", **values
-    )
 
 
 def in_sandbox(client, spec: SandboxSpec, scenario: Callable[[DockerWorkspace], Awaitable]):

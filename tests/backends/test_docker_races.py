@@ -14,9 +14,8 @@ import secrets
 from pathlib import Path
 
 import pytest
-from docker_support import IMAGE, engine_with_image
+from docker_support import engine_with_image, spec_for
 
-from conjure_kernel.backends.docker.sandbox import SandboxSpec
 from conjure_kernel.backends.docker.workspace import DockerWorkspace
 from conjure_kernel.tools.values import ToolCall
 from conjure_kernel.tools.workspace import WorkspaceTools
@@ -59,17 +58,7 @@ def test_link_flipping_never_lets_a_file_tool_out_of_the_workspace(client, tmp_p
     (workspace_dir / "box").mkdir()
     (workspace_dir / "box" / "secret.txt").write_text("inside: old text\n")
     (workspace_dir / "flipper.py").write_text(FLIPPER)
-    spec = SandboxSpec(
-        image=IMAGE,
-        memory="512m",
-        cpus=1.0,
-        pids=256,
-        network="none",
-        host="",
-        workdir=workspace_dir,
-        session=secrets.token_hex(6),
-        kernel="test",
-    )
+    spec = spec_for(workspace_dir)
 
     async def scenario(workspace: DockerWorkspace) -> list:
         tools = WorkspaceTools(workspace, timeout=60, max_output_chars=20_000)

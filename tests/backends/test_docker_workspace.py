@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import subprocess
 import sys
 import textwrap
@@ -16,7 +15,14 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from docker_support import IMAGE, container_processes, engine_with_image, sandboxes, wait_until
+from docker_support import (
+    IMAGE,
+    container_processes,
+    engine_with_image,
+    sandboxes,
+    spec_for,
+    wait_until,
+)
 
 from conjure_kernel.backends.docker.sandbox import SandboxSpec
 from conjure_kernel.backends.docker.workspace import DockerWorkspace
@@ -30,19 +36,6 @@ KEEP = 4000
 @pytest.fixture(scope="module")
 def client():
     return engine_with_image()
-
-
-def spec_for(workdir: Path, skills=(), **limits) -> SandboxSpec:
-    values = dict(memory="512m", cpus=1.0, pids=256, network="none", host="")
-    values.update(limits)
-    return SandboxSpec(
-        image=IMAGE,
-        workdir=workdir,
-        skills=tuple(skills),
-        session=secrets.token_hex(6),
-        kernel="test",
-        **values,
-    )
 
 
 def in_sandbox(client, spec: SandboxSpec, scenario: Callable[[DockerWorkspace], Awaitable]):

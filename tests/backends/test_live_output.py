@@ -4,7 +4,6 @@ backend and in a Docker sandbox, through the shared tool loop."""
 from __future__ import annotations
 
 import asyncio
-import secrets
 from pathlib import Path
 
 from scripted_client import ScriptedClient, text_reply, tool_use_reply
@@ -64,21 +63,11 @@ def test_a_flood_reaches_the_trace_only_up_to_the_limit(tmp_path, monkeypatch):
 
 
 def test_docker_output_streams_while_the_command_runs(tmp_path):
-    from docker_support import IMAGE, engine_with_image
+    from docker_support import engine_with_image, spec_for
 
-    from conjure_kernel.backends.docker.sandbox import SandboxSpec
     from conjure_kernel.backends.docker.workspace import DockerWorkspace
 
-    spec = SandboxSpec(
-        image=IMAGE,
-        memory="512m",
-        cpus=1.0,
-        pids=256,
-        network="none",
-        host="",
-        workdir=tmp_path,
-        session=secrets.token_hex(6),
-    )
+    spec = spec_for(tmp_path)
     events = run_turn(DockerWorkspace(engine_with_image(), spec), WAITS, tmp_path)
     assert printed(events) == "first\nsecond\n"
 

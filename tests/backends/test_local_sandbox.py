@@ -22,6 +22,7 @@ from typing import TypeVar
 
 import pytest
 from jupyter_core.paths import jupyter_runtime_dir
+from process_support import running_with
 from scripted_client import ScriptedClient, text_reply
 
 from conjure_kernel.backends.base import SessionOptions, TurnOptions, default_permission_mode
@@ -43,22 +44,6 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="bubblewrap is L
 def marker() -> str:
     """A ``sleep`` length no other process has: 300 s and a unique fraction."""
     return f"300.{uuid.uuid4().int % 10**9:09d}"
-
-
-def running_with(text: str) -> list[int]:
-    """The live processes (not zombies) whose command line holds ``text``, this test's aside."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
-        if text in command and state != "Z":
-            found.append(int(entry.name))
-    return found
 
 
 def gone(text: str, seconds: float = 5.0) -> bool:

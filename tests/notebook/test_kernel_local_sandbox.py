@@ -14,25 +14,10 @@ from pathlib import Path
 import pytest
 from fakeapi import FakeMessagesAPI, replies
 from kernel_harness import RunningKernel, tool_results_of
+from process_support import running_with
 
 KEY = "sk-ant-kernel-sandbox-test-0123456789"
 TOKEN = "my-token-value-0123456789"
-
-
-def running_with(text: str) -> list[int]:
-    """Live processes (not zombies) whose command line holds ``text``, this one's aside."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue
-        if text in command and state != "Z":
-            found.append(int(entry.name))
-    return found
 
 
 @pytest.fixture
