@@ -19,6 +19,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
@@ -506,7 +507,9 @@ class LocalBackend(ExecutorBackend):
         sandbox = None
         if options.settings.get("sandbox", "on") == "on":
             network = options.settings.get("network", "off") == "on"
-            sandbox = await _open_sandbox(workdir, [skill.root for skill in skills], network)
+            # the skills and the kernel's own Python stay visible where /tmp would hide them
+            shown = [skill.root for skill in skills] + [Path(sys.prefix), Path(sys.base_prefix)]
+            sandbox = await _open_sandbox(workdir, shown, network)
         workspace = LocalWorkspace(
             workdir,
             hidden_env=options.hidden_env,
