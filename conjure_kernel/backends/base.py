@@ -10,14 +10,14 @@ the tools' side, for the system prompt and for replay's path mapping.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from ..clients.base import ModelClient
-from ..events import Event
+from ..events import Event, Notice
 from ..skills.skill import Skill
 from ..tools.executor import Executor
 from .gate import Gate, PermissionMode
@@ -144,6 +144,9 @@ class ExecutorSession:
     executor: Executor = field(repr=False)
     system_prompt: str = field(repr=False)
     skills: tuple[Skill, ...] = ()
+    notices: list[str] = field(default_factory=list, repr=False)
+    """What the person should hear about from the backend (a sandbox replaced, no sandbox
+    at all): ``chat`` moves them into the trace as warnings, as soon as they are said."""
 
     @property
     def paths(self) -> Mapping[str, str]:
@@ -172,9 +175,19 @@ class ExecutorBackend:
             skip_calls=options.skip_calls,
             gate=options.gate,
         )
+        for notice in _drained(session.notices):
+            yield notice
         async with contextlib.aclosing(turn) as events:  # the loop's finally runs on early exit
             async for event in events:
                 yield event
+                for notice in _drained(session.notices):  # right after the call that caused it
+                    yield notice
 
     async def close(self, session: ExecutorSession) -> None:
         await session.executor.aclose()
+
+
+def _drained(notices: list[str]) -> Iterator[Notice]:
+    """The notices said so far as warning events, taken off the list."""
+    while notices:
+        yield Notice(notices.pop(0), "warning")

@@ -20,15 +20,14 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..clients.base import CREDENTIAL_ENV_VARS, ModelClient
+from ..clients.base import CREDENTIAL_ENV_VARS
 from ..errors import BackendError
-from ..events import Event, Notice
 from ..skills.prompt import render_system_prompt
 from ..skills.skill import Skill
 from ..tools.confined import Confined, Mount
@@ -37,7 +36,7 @@ from ..tools.output import StreamCapture
 from ..tools.schemas import check_tool_input
 from ..tools.values import ExecResult
 from ..tools.workspace import PathInfo, WorkspaceTools
-from .base import ExecutorBackend, ExecutorSession, SessionOptions, TurnOptions
+from .base import ExecutorBackend, ExecutorSession, SessionOptions
 from .bwrap import Sandbox, private_tmp, sandbox_for
 from .gate import PermissionMode
 from .settings import Setting
@@ -439,8 +438,6 @@ class LocalSession(ExecutorSession):
     timeout: float = 300.0
     pass_env: tuple[str, ...] = ()
     sandbox: Sandbox | None = None
-    warned: bool = False
-    """Whether a turn has said yet that the tools run without a sandbox."""
 
     def describe(self) -> str:
         passed = f", pass_env={','.join(self.pass_env)}" if self.pass_env else ""
@@ -533,23 +530,8 @@ class LocalBackend(ExecutorBackend):
             skills=tuple(skills),
             executor=executor,
             system_prompt=system_prompt,
+            notices=[UNSANDBOXED] if sandbox is None else [],  # said by the first turn
         )
-
-    async def chat(
-        self,
-        session: LocalSession,
-        message: str,
-        api_callback: ModelClient,
-        options: TurnOptions,
-    ) -> AsyncIterator[Event]:
-        """The shared tool loop; an unsandboxed session's first turn says so in its trace."""
-        if session.sandbox is None and not session.warned:
-            session.warned = True
-            yield Notice(UNSANDBOXED, "warning")
-        turn = super().chat(session, message, api_callback, options)
-        async with contextlib.aclosing(turn) as events:
-            async for event in events:
-                yield event
 
 
 async def _open_sandbox(workdir: Path, skills: Sequence[Path], network: bool) -> Sandbox:

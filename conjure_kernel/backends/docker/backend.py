@@ -12,23 +12,20 @@ in a volume and copies what commands change back to the host folder.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import secrets
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import docker.utils
 
-from ...clients.base import ModelClient
 from ...errors import BackendSettingError
-from ...events import Event, Notice
 from ...skills.prompt import render_system_prompt
 from ...skills.skill import Skill
 from ...tools.workspace import WorkspaceTools
-from ..base import ExecutorBackend, ExecutorSession, SessionOptions, TurnOptions
+from ..base import ExecutorBackend, ExecutorSession, SessionOptions
 from ..gate import PermissionMode
 from ..local import host_workdir
 from ..settings import Setting
@@ -153,6 +150,7 @@ class DockerBackend(ExecutorBackend):
         return DockerSession(
             workdir=workdir,
             workspace=workspace,
+            notices=workspace.notices,
             timeout=timeout,
             skills=tuple(skills),
             executor=WorkspaceTools(
@@ -164,23 +162,6 @@ class DockerBackend(ExecutorBackend):
                 environment=_environment(spec),
             ),
         )
-
-    async def chat(
-        self,
-        session: DockerSession,
-        message: str,
-        api_callback: ModelClient,
-        options: TurnOptions,
-    ) -> AsyncIterator[Event]:
-        """The shared tool loop, with the sandbox's notices (a new container, a restarted
-        shell) put in the trace right after the call that caused them."""
-        notices = session.workspace.notices
-        turn = super().chat(session, message, api_callback, options)
-        async with contextlib.aclosing(turn) as events:
-            async for event in events:
-                yield event
-                while notices:
-                    yield Notice(notices.pop(0), "warning")
 
     async def close(self, session: DockerSession) -> None:
         await super().close(session)
