@@ -43,11 +43,14 @@ from jupyter_core.paths import jupyter_data_dir, jupyter_runtime_dir
 from ..errors import BackendUnavailable
 from ..processes import process_exists
 from ..tools.confined import Mount
+from ..tools.values import ExecResult
 
 __all__ = [
     "BWRAP_ENV",
+    "START_TRIES",
     "Sandbox",
     "credential_masks",
+    "did_not_start",
     "locate_bwrap",
     "private_tmp",
     "sandbox_for",
@@ -57,6 +60,9 @@ BWRAP_ENV = "CONJURE_BWRAP"
 """Names the ``bwrap`` to run instead of the bundled one (a distribution's setuid build)."""
 PRIVATE_TMP = "/tmp"
 _TMP_PREFIX = "conjure-tmp-"
+START_TRIES = 3
+"""Tries to start a sandbox: bwrap's read-only remount of every mount can fail when one
+comes or goes meanwhile (a Docker container starting), before anything runs in it."""
 _PROBE_TIMEOUT = 10.0
 """Seconds the start-up check may take; bwrap starts in milliseconds."""
 _CREDENTIALS = (
@@ -167,12 +173,12 @@ class Sandbox:
     async def probe(self) -> None:
         """Start the sandbox with ``true``: where it cannot start (no user namespaces, no
         bwrap) say why and how to fix it, before any command is given. A failure is tried
-        again twice: a mount that comes or goes meanwhile (a container's) fails one start."""
-        for attempt in range(3):
+        again (``START_TRIES``): a mount that comes or goes meanwhile fails one start."""
+        for attempt in range(1, START_TRIES + 1):
             try:
                 return await self._start_once()
             except BackendUnavailable:
-                if attempt == 2:
+                if attempt == START_TRIES:
                     raise
 
     async def _start_once(self) -> None:
@@ -238,6 +244,11 @@ class Sandbox:
         for mask in self.masks:
             options += _mask(mask)
         return [*options, "--setenv", "TMPDIR", PRIVATE_TMP, "--chdir", str(self.workdir)]
+
+
+def did_not_start(result: ExecResult) -> bool:
+    """Whether bwrap failed before the command ran: its own message, and no status."""
+    return result.exit_code == 1 and not result.timed_out and result.stderr.startswith("bwrap: ")
 
 
 def private_tmp() -> Path:

@@ -37,7 +37,7 @@ from ..tools.schemas import check_tool_input
 from ..tools.values import ExecResult
 from ..tools.workspace import PathInfo, WorkspaceTools
 from .base import ExecutorBackend, ExecutorSession, SessionOptions
-from .bwrap import Sandbox, private_tmp, sandbox_for
+from .bwrap import START_TRIES, Sandbox, did_not_start, private_tmp, sandbox_for
 from .gate import PermissionMode
 from .settings import Setting
 
@@ -53,16 +53,6 @@ _SETTLE_POLL = 0.01
 output (``cat`` does) a moment before it ends."""
 _PROC = Path("/proc")
 """Where Linux lists processes; elsewhere ``ps`` does."""
-
-
-_SANDBOX_STARTS = 3
-"""Tries to start a command's sandbox: bwrap's read-only remount of every mount can fail
-when one comes or goes meanwhile (a Docker container starting), before the command runs."""
-
-
-def _sandbox_did_not_start(result: ExecResult) -> bool:
-    """Whether bwrap failed before the command ran: its own message, and no status."""
-    return result.exit_code == 1 and not result.timed_out and result.stderr.startswith("bwrap: ")
 
 
 def _hide_none(command_line: str) -> bool:
@@ -130,10 +120,10 @@ class LocalWorkspace:
         self._forget_ended_groups()
         if self.sandbox is None:
             return await self._run(command, timeout, keep, None)
-        for _ in range(_SANDBOX_STARTS):
+        for _ in range(START_TRIES):
             with _StatusPipe() as status:
                 result = await self._run(command, timeout, keep, status)
-            if status.code is not None or not _sandbox_did_not_start(result):
+            if status.code is not None or not did_not_start(result):
                 break
         return result
 

@@ -26,7 +26,7 @@ from typing import TypeVar
 
 from .workspace import PathInfo
 
-__all__ = ["Confined", "Mount", "OutsideMounts"]
+__all__ = ["Confined", "Mount", "OutsideMounts", "inside"]
 
 _T = TypeVar("_T")
 _MAX_LINKS = 40
@@ -81,7 +81,7 @@ class Confined:
     def mount_of(self, path: str) -> Mount | None:
         """The innermost mount that holds ``path``, or None."""
         for mount in self.mounts:
-            if _inside(path, mount.path):
+            if inside(path, mount.path):
                 return mount
         return None
 
@@ -355,5 +355,6 @@ def _parts(path: str, root: str) -> list[str]:
     return [] if relative == "." else relative.split("/")
 
 
-def _inside(path: str, folder: str) -> bool:
-    return folder == "/" or path == folder or path.startswith(folder.rstrip("/") + "/")
+def inside(path: str, folder: str) -> bool:
+    """Whether the absolute, normalised ``path`` is ``folder`` or lies beneath it."""
+    return path == folder or path.startswith(folder.rstrip("/") + "/")

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import docker
 
-from ...tools.confined import Confined, Mount, OutsideMounts
+from ...tools.confined import Confined, Mount, OutsideMounts, inside
 from ...tools.live_output import OutputEcho
 from ...tools.values import ExecResult
 from ...tools.workspace import PathInfo
@@ -156,7 +156,7 @@ class DockerWorkspace:
         )
         if output.exit_code != 0:
             raise OSError(_first_line(output.stderr) or f"cannot write {target}")
-        if self.spec.remote and _inside(target, WORKSPACE):
+        if self.spec.remote and inside(target, WORKSPACE):
             try:
                 self._copies.write(target, data)
             except OutsideMounts:
@@ -419,7 +419,7 @@ class DockerWorkspace:
             for member in files:
                 target = posixpath.normpath(posixpath.join(WORKSPACE, member.name))
                 source = files.extractfile(member) if member.isfile() else None
-                if source is None or not _inside(target, WORKSPACE):
+                if source is None or not inside(target, WORKSPACE):
                     continue
                 with contextlib.suppress(OutsideMounts):  # a link of the person's leads out
                     # scripts stay executable
@@ -439,10 +439,6 @@ async def _settled(stopped: threading.Event) -> bool:
     """Whether the container stopped, given a moment: the shell's stream may end a little
     before the switch's does."""
     return await asyncio.to_thread(stopped.wait, _STOP_NOTICE_WAIT)
-
-
-def _inside(path: str, folder: str) -> bool:
-    return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
 def _first_line(text: str) -> str:
