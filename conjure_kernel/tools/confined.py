@@ -78,13 +78,6 @@ class Confined:
         self.mounts = sorted(mounts, key=lambda mount: len(mount.path), reverse=True)
         self.group_writable = group_writable
 
-    def mount_of(self, path: str) -> Mount | None:
-        """The innermost mount that holds ``path``, or None."""
-        for mount in self.mounts:
-            if inside(path, mount.path):
-                return mount
-        return None
-
     # -- operations ---------------------------------------------------------------------
 
     def stat(self, path: str) -> PathInfo:
@@ -165,29 +158,27 @@ class Confined:
             parts = _parts(path, mount.path)
             folder = os.open(mount.host, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             try:
+                if not parts:  # the path is the mount itself
+                    return last(folder, ".", mount)
                 walked = mount.path
                 for index, name in enumerate(parts):
-                    here = posixpath.join(walked, name)
                     try:
                         if index == len(parts) - 1:
                             return last(folder, name, mount)
                         make = make_folders and mount.writable
                         folder = _step(folder, name, make, self.group_writable)
-                    except _Link as link:
+                    except _Link as link:  # relative to the folder that holds the link
                         rest = parts[index + 1 :]
-                        path = posixpath.normpath(
-                            posixpath.join(posixpath.dirname(here), link.target, *rest)
-                        )
+                        path = posixpath.normpath(posixpath.join(walked, link.target, *rest))
                         break
-                    walked = here
-                else:  # the path is the mount itself
-                    return last(folder, ".", mount)
+                    walked = posixpath.join(walked, name)
             finally:
                 os.close(folder)
         raise OSError(errno.ELOOP, "Too many levels of symbolic links", path)
 
     def _mount(self, path: str) -> Mount:
-        mount = self.mount_of(path)
+        """The innermost mount that holds ``path``, which the file tools may touch."""
+        mount = next((m for m in self.mounts if inside(path, m.path)), None)
         if mount is None:
             raise OutsideMounts(errno.ENOENT, "not in a folder shared with this machine", path)
         if mount.host is None:
