@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from fakeapi import FakeMessagesAPI, replies
+from fakeapi import replies
 from kernel_harness import RunningKernel, tool_results_of
 from process_support import running_with
 
@@ -21,13 +21,9 @@ TOKEN = "my-token-value-0123456789"
 
 
 @pytest.fixture
-def api():
-    with FakeMessagesAPI() as server:
-        yield server
-
-
-@pytest.fixture
 def kernel(api, tmp_path):
+    """A kernel with a key and a secret in its environment, left in the sandbox's own
+    permission mode (conftest's kernel sets ``auto``)."""
     env = {"ANTHROPIC_API_KEY": KEY, "ANTHROPIC_BASE_URL": api.url, "MY_TOKEN": TOKEN}
     with RunningKernel("conjure", cwd=tmp_path, env=env) as running:
         yield running
