@@ -39,7 +39,8 @@ def kernel(api, tmp_path, client):
         (skill / "scripts" / "where.py").write_text(
             "import os, socket\nprint(socket.gethostname(), os.getuid())\n"
         )
-        assert running.run("%skills skills").status == "ok"
+        added = running.run("%skills skills")
+        assert added.status == "ok", added.text()
         switched = running.run("%backend docker")
         assert switched.status == "ok", switched.text()
         running.pid = running.manager.provisioner.process.pid  # type: ignore[attr-defined]
