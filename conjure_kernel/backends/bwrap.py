@@ -63,6 +63,8 @@ _TMP_PREFIX = "conjure-tmp-"
 START_TRIES = 3
 """Tries to start a sandbox: bwrap's read-only remount of every mount can fail when one
 comes or goes meanwhile (a Docker container starting), before anything runs in it."""
+_STARTED: set[tuple[str, bool]] = set()
+"""The bwraps (and network choices) that started a sandbox in this process."""
 _PROBE_TIMEOUT = 10.0
 """Seconds the start-up check may take; bwrap starts in milliseconds."""
 _CREDENTIALS = (
@@ -173,13 +175,23 @@ class Sandbox:
     async def probe(self) -> None:
         """Start the sandbox with ``true``: where it cannot start (no user namespaces, no
         bwrap) say why and how to fix it, before any command is given. A failure is tried
-        again (``START_TRIES``): a mount that comes or goes meanwhile fails one start."""
+        again (``START_TRIES``): a mount that comes or goes meanwhile fails one start.
+
+        Once a bwrap has started a sandbox (with or without network) in this process, it
+        is not probed again: what the probe finds out does not change while a kernel runs,
+        and a session opened anew (``%reset``, a switch) would pay a start each time."""
+        kind = (self.bwrap, self.network)
+        if kind in _STARTED:
+            return
         for attempt in range(1, START_TRIES + 1):
             try:
-                return await self._start_once()
+                await self._start_once()
             except BackendUnavailable:
                 if attempt == START_TRIES:
                     raise
+            else:
+                _STARTED.add(kind)
+                return
 
     async def _start_once(self) -> None:
         try:
@@ -273,7 +285,7 @@ def _mask(path: Path) -> list[str]:
 
 
 def _under(path: Path, folder: Path) -> bool:
-    return path == folder or folder in path.parents
+    return path.is_relative_to(folder)
 
 
 def _unavailable(reason: str) -> BackendUnavailable:
