@@ -293,6 +293,29 @@ def test_a_link_out_of_the_workspace_is_followed_in_the_container_not_on_the_hos
     assert container[:12] in hostname.content
 
 
+def test_a_write_through_the_shell_that_cannot_open_its_file_leaves_the_shell_in_step(
+    client, tmp_path
+):
+    """A link out of the mounts sends create_file into the container, where its target's
+    folder does not exist: the file's bytes, sent after the command, must be read all the
+    same, never left for the shell to run as its next command."""
+
+    async def scenario(ws: DockerWorkspace):
+        await ws.exec("ln -s /nowhere/at/all.txt out.txt", timeout=30, keep=KEEP)
+        tools = WorkspaceTools(ws, timeout=30, max_output_chars=KEEP)
+        payload = "touch /workspace/injected\n" * 3
+        written = await tools.run(
+            ToolCall("t1", "create_file", {"path": "out.txt", "file_text": payload})
+        )
+        after = await ws.exec("echo next", timeout=30, keep=KEEP)
+        return written, after
+
+    written, after = in_sandbox(client, spec_for(tmp_path), scenario)
+    assert written.is_error and "No such file or directory" in written.content
+    assert (after.exit_code, after.stdout) == (0, "next\n")
+    assert not (tmp_path / "injected").exists()
+
+
 def test_a_killed_kernel_leaves_no_container_behind(client, tmp_path):
     """The dead-man's switch: the sandbox's main process reads a stdin only its owner holds."""
     spec = spec_for(tmp_path)
