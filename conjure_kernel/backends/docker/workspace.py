@@ -56,6 +56,8 @@ _STOP_NOTICE_WAIT = 0.5
 _CLOCK_SLACK = 2.0
 """Seconds before a command's start from which a folder counts as changed by it: file
 systems keep coarse times (some to the second)."""
+_KEPT = "files in /workspace are kept, the shell's directory and variables are not"
+"""What a new container keeps of the old one, for the notices."""
 _STAMP = "/tmp/.conjure-stamp"
 _TICK = "/tmp/.conjure-tick"
 _CHANGED = "/tmp/.conjure-changed"
@@ -319,7 +321,7 @@ class DockerWorkspace:
         how = await self._how_memory_went(None)
         self.notices.append(
             f"{error}{f' ({how})' if how else ''}; the sandbox continues in a new container: "
-            "files in /workspace are kept, the shell's directory and variables are not"
+            f"{_KEPT}"
         )
         await self._drop_sandbox()
 
@@ -387,12 +389,10 @@ class DockerWorkspace:
         so, and drop it; the next command makes a new one on the same workspace."""
         why = self._stop_reason or "killed or removed from outside, or out of memory"
         self._stop_reason = ""
-        self.notices.append(
-            f"the sandbox container stopped ({why}); the next command runs in a new one: "
-            "files in /workspace are kept, the shell's directory and variables are not"
-        )
+        what = f"the sandbox container stopped ({why})"
+        self.notices.append(f"{what}; the next command runs in a new one: {_KEPT}")
         await self._drop_sandbox()
-        return f"the sandbox container stopped ({why})"
+        return what
 
     async def _drop_sandbox(self) -> None:
         """Stop watching the container, and remove it."""
