@@ -245,7 +245,11 @@ class Sandbox:
         ]
 
     def _options(self) -> list[str]:
-        options = ["--die-with-parent", "--unshare-pid", "--unshare-ipc"]
+        # a user namespace of its own and no capabilities, even for a root kernel (bwrap
+        # run by root keeps them all, and could remount / read-write), and no namespaces
+        # made inside it
+        options = ["--unshare-user", "--disable-userns", "--cap-drop", "ALL"]
+        options += ["--die-with-parent", "--unshare-pid", "--unshare-ipc"]
         if not self.network:
             options.append("--unshare-net")
         options += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]

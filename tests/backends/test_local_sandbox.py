@@ -195,6 +195,26 @@ def test_writes_land_in_the_workspace_and_the_private_tmp_only(open_local, workd
     assert oct(session.sandbox.tmp.stat().st_mode & 0o777) == "0o700"
 
 
+def test_no_command_can_remount_the_host_writable_even_in_a_root_kernel(open_local):
+    """Root keeps every capability in a bubblewrap sandbox of its own unless it gets a user
+    namespace and drops them: a command could then remount ``/`` read-write and write the
+    host's /etc. Here it has no capability, and can neither mount nor make a namespace."""
+    session = open_local()
+    escape = Path("/etc") / f"sandbox-escape-{uuid.uuid4().hex}"
+    result = bash(
+        session,
+        f"grep CapEff /proc/self/status; mount -o remount,rw / 2>/dev/null; "
+        f"mount -t tmpfs none /mnt 2>/dev/null; unshare -r true 2>/dev/null; "
+        f"touch {escape}; true",
+    )
+    try:
+        assert "CapEff:\t0000000000000000" in result.content
+        assert "Read-only file system" in result.content
+        assert not escape.exists()
+    finally:
+        escape.unlink(missing_ok=True)
+
+
 # what a command can reach
 
 
