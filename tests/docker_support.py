@@ -8,6 +8,7 @@ so there a missing engine or image fails the run instead of skipping it silently
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import secrets
@@ -18,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import NoReturn
 
@@ -29,6 +30,7 @@ import pytest
 from conjure_kernel.backends.docker.engine import LABEL
 from conjure_kernel.backends.docker.images import DEFAULT_IMAGE, image_is_current
 from conjure_kernel.backends.docker.sandbox import SandboxSpec
+from conjure_kernel.backends.docker.workspace import DockerWorkspace
 
 REQUIRED = os.environ.get("CONJURE_REQUIRE_DOCKER") == "1"
 IMAGE = os.environ.get("CONJURE_TEST_IMAGE", DEFAULT_IMAGE)
@@ -91,6 +93,23 @@ def spec_for(workdir: Path, skills=(), **limits) -> SandboxSpec:
         kernel="test",
         **values,
     )
+
+
+def in_sandbox(client, spec: SandboxSpec, scenario: Callable[[DockerWorkspace], Awaitable]):
+    """Run ``scenario`` with a workspace on one event loop; then no container is left."""
+
+    async def run():
+        workspace = DockerWorkspace(client, spec)
+        try:
+            return await scenario(workspace)
+        finally:
+            await workspace.aclose()
+
+    try:
+        return asyncio.run(run())
+    finally:
+        for container in sandboxes(client, spec.session):
+            container.remove(force=True)
 
 
 def sandboxes(client: docker.DockerClient, session: str | None = None) -> list:

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from docker_support import engine_with_image, sandboxes, spec_for, wait_until
+from docker_support import engine_with_image, in_sandbox, sandboxes, spec_for, wait_until
 
 from conjure_kernel.backends.base import SessionOptions
 from conjure_kernel.backends.docker.backend import DockerBackend
-from conjure_kernel.backends.docker.sandbox import SandboxSpec
 from conjure_kernel.backends.docker.workspace import DockerWorkspace
 from conjure_kernel.backends.settings import parse_settings
 from conjure_kernel.errors import BackendSettingError
@@ -29,23 +27,6 @@ MB = 1 << 20
 @pytest.fixture(scope="module")
 def client():
     return engine_with_image()
-
-
-def in_sandbox(client, spec: SandboxSpec, scenario: Callable[[DockerWorkspace], Awaitable]):
-    """Run ``scenario`` with a workspace on one event loop; then no container is left."""
-
-    async def run():
-        workspace = DockerWorkspace(client, spec)
-        try:
-            return await scenario(workspace)
-        finally:
-            await workspace.aclose()
-
-    try:
-        return asyncio.run(run())
-    finally:
-        for container in sandboxes(client, spec.session):
-            container.remove(force=True)
 
 
 def used_by(folder: Path) -> int:

@@ -14,7 +14,7 @@ import secrets
 from pathlib import Path
 
 import pytest
-from docker_support import engine_with_image, spec_for
+from docker_support import engine_with_image, in_sandbox, spec_for
 
 from conjure_kernel.backends.docker.workspace import DockerWorkspace
 from conjure_kernel.tools.values import ToolCall
@@ -90,14 +90,7 @@ def test_link_flipping_never_lets_a_file_tool_out_of_the_workspace(client, tmp_p
         await workspace.exec("pkill -f flipper.py; true", timeout=30, keep=4000)
         return results
 
-    async def run() -> list:
-        workspace = DockerWorkspace(client, spec)
-        try:
-            return await scenario(workspace)
-        finally:
-            await workspace.aclose()
-
-    results = asyncio.run(run())
+    results = in_sandbox(client, spec, scenario)
     assert len(results) == CALLS
     leaked = [r.content for r in results if SECRET in r.content]
     assert leaked == []

@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -19,12 +18,12 @@ from docker_support import (
     IMAGE,
     container_processes,
     engine_with_image,
+    in_sandbox,
     sandboxes,
     spec_for,
     wait_until,
 )
 
-from conjure_kernel.backends.docker.sandbox import SandboxSpec
 from conjure_kernel.backends.docker.workspace import DockerWorkspace
 from conjure_kernel.skills.skill import Skill, SkillMetadata
 from conjure_kernel.tools.values import ToolCall
@@ -36,19 +35,6 @@ KEEP = 4000
 @pytest.fixture(scope="module")
 def client():
     return engine_with_image()
-
-
-def in_sandbox(client, spec: SandboxSpec, scenario: Callable[[DockerWorkspace], Awaitable]):
-    """Run ``scenario`` with a workspace on one event loop, then remove the sandbox."""
-
-    async def run():
-        workspace = DockerWorkspace(client, spec)
-        try:
-            return await scenario(workspace)
-        finally:
-            await workspace.aclose()
-
-    return asyncio.run(run())
 
 
 def make_skill(root: Path) -> Skill:
