@@ -9,8 +9,10 @@ allow rules, in every mode.
 
 In ``ask`` mode a view inside the workspace or a skill's folder runs; commands, writes
 and reads elsewhere are asked about. ``read-only`` runs views and the commands its
-read-only rules (or allow rules) name, and denies the rest; ``auto`` runs everything and
-``deny`` nothing.
+read-only rules (or allow rules) name, asks about what they would read outside the
+workspace and the skills (``command_reads``), and denies the rest; ``auto`` runs
+everything and ``deny`` nothing. A file with several hard links counts as outside for
+reading: it may be a file outside under another name.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 from ..backends.gate import MODES, OPEN, PermissionMode, Verdict
 from ..skills.skill import Skill
 from ..tools.values import ToolCall
+from .command_reads import outside_read, shared_file
 from .rules import COMMAND_TOOL, FILE_TOOLS, Rule, escape_pattern, rules_allowing
 from .shell_commands import parse_command
 
@@ -154,7 +157,9 @@ class Places:
         return _inside(real, self.workdir)
 
     def readable(self, real: str) -> bool:
-        return self.in_workspace(real) or any(skill.holds(real) for skill in self.skills)
+        """Inside the workspace or a skill's folder, and not a file shared by hard links."""
+        inside = self.in_workspace(real) or any(skill.holds(real) for skill in self.skills)
+        return inside and not shared_file(real)
 
     def skill_of(self, call: ToolCall) -> SkillPlace | None:
         """The skill whose files the call runs or touches, if any."""
@@ -186,11 +191,11 @@ def decide(
         return Verdict(True, f"by the rule {', '.join(map(str, allowing))}")
     if mode == "auto":
         return _unseen_by_deny_rules(call, permissions.deny, places, backend) or OPEN
-    if mode == "read-only":
-        return _read_only(call, kind, permissions)
     path = call.input.get("path")
     if kind == "read" and isinstance(path, str) and places.readable(places.real(path)):
         return OPEN
+    if mode == "read-only":
+        return _read_only(call, kind, permissions, places, backend)
     return Verdict(None, prompt=_question(call, places, backend))
 
 
@@ -231,17 +236,38 @@ def _allowed_by(call: ToolCall, rules: Sequence[Rule], places: Places) -> list[R
     return next(([rule] for rule in rules if rule.matches_text(call)), None)
 
 
-def _read_only(call: ToolCall, kind: str, permissions: Permissions) -> Verdict:
+def _read_only(
+    call: ToolCall, kind: str, permissions: Permissions, places: Places, backend: str
+) -> Verdict:
+    """A view or a read-only command, asked about when it reads outside the workspace and
+    the skills; anything else denied."""
     if kind == "read":
-        return OPEN
+        return Verdict(None, prompt=_question(call, places, backend))
     if kind == "command":
         command = str(call.input.get("command", ""))
         if rules_allowing(permissions.allow, command, permissions.read_only):
-            return Verdict(True, "a read-only command")
+            outside = _read_outside(command, permissions, places)
+            if outside is None:
+                return Verdict(True, "a read-only command")
+            return Verdict(None, prompt=_question(call, places, backend, reads=outside))
         why = "this command is not one of its read-only commands"
     else:
         why = f"{call.name} is not a read-only tool"
     return _deny(f"read-only mode: {why}", f"denied: the permission mode is read-only, and {why}")
+
+
+def _read_outside(command: str, permissions: Permissions, places: Places) -> str | None:
+    """What a read-only command reads outside the workspace and the skills; the pieces an
+    allow rule names (or the whole line, named exactly) may read anywhere."""
+    if any(rule.names_exactly(command) for rule in permissions.allow):
+        return None
+    line = parse_command(command)
+    built_in = [
+        piece
+        for piece in line.commands
+        if not any(r.allows_piece(piece) for r in permissions.allow)
+    ]
+    return outside_read(line, built_in, places.workdir, places.readable)
 
 
 def _kind(name: str) -> str:
@@ -253,7 +279,7 @@ def _deny(reason: str, message: str) -> Verdict:
     return Verdict(False, reason, message)
 
 
-def _question(call: ToolCall, places: Places, backend: str) -> str:
+def _question(call: ToolCall, places: Places, backend: str, *, reads: str = "") -> str:
     """What the person is asked: the tool's action, its command or path, the backend, and
     the skill whose files it uses with what that skill pre-approves."""
     where = f"on the {backend} backend"
@@ -262,10 +288,13 @@ def _question(call: ToolCall, places: Places, backend: str) -> str:
         text = f"run `{call.input.get('command', '')}` {where}"
         unseen = parse_command(str(call.input.get("command", ""))).opaque
         text += f" (the rules cannot see all it runs: {unseen[0]})" if unseen else ""
+        text += f" (it reads outside the workspace and the skills: {reads})" if reads else ""
     elif call.name in FILE_TOOLS and isinstance(path, str):
         verb = {"view": "read", "create_file": "write", "str_replace": "edit"}[call.name]
         real = places.real(path)
         outside = "" if places.in_workspace(real) else f", outside the workspace {places.workdir}"
+        if links := shared_file(real):
+            outside += f", a file with {links} hard links (it may be a file outside)"
         text = f"{verb} {places.lexical(path)} {where}{outside}"
     else:
         text = f"run with {json.dumps(call.input, ensure_ascii=False)} {where}"

@@ -35,7 +35,7 @@ from itertools import pairwise
 import tree_sitter_bash
 from tree_sitter import Language, Node, Parser
 
-__all__ = ["CommandLine", "SimpleCommand", "parse_command"]
+__all__ = ["CommandLine", "SimpleCommand", "Word", "parse_command"]
 
 _PARSER = Parser(Language(tree_sitter_bash.language()))
 _HARMLESS_FILES = {"/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty"}
@@ -58,6 +58,8 @@ _HARMLESS_VARIABLES = re.compile(
 )
 """Assignments that change no program's code: locale, display, and shell-local names."""
 _ARITHMETIC_TESTS = {"-eq", "-ne", "-lt", "-le", "-gt", "-ge"}
+_BRACES = re.compile(r"(?<!\\)\{[^{}]*(,|\.\.)[^{}]*\}")
+"""A brace expansion (``{a,b}``, ``{1..3}``): one word becomes several."""
 _PAGERS = {"less", "more", "most", "pg", "man", "vi", "vim", "view", "nano", "emacs", "ed"}
 
 
@@ -88,6 +90,8 @@ class SimpleCommand:
     """More arguments come from input (``xargs``, ``find -delete``): a rule must allow any."""
     effects: tuple[str, ...] = ()
     """What it does beyond reading (``writes out.txt``, ``runs configured programs``)."""
+    unknown: tuple[str, ...] = ()
+    """Its arguments that bash expands when it runs (``$HOME/x``, ``*.txt``), as written."""
 
     @property
     def text(self) -> str:
@@ -106,6 +110,8 @@ class CommandLine:
     """Files its redirections write (``/dev/null`` and the standard streams left out)."""
     written: tuple[str, ...] = ()
     """Each simple command as written, wrappers included (``sudo rm x``, ``bash -c 'rm x'``)."""
+    reads: tuple[Word, ...] = ()
+    """Files its redirections read (``< in.txt``)."""
 
 
 @lru_cache(maxsize=1024)
@@ -118,6 +124,7 @@ def parse_command(command: str) -> CommandLine:
         tuple(dict.fromkeys(found.opaque)),
         tuple(found.writes),
         tuple(found.written),
+        tuple(found.reads),
     )
 
 
@@ -127,6 +134,7 @@ class _Found:
     opaque: list[str] = field(default_factory=list)
     writes: list[str] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
+    reads: list[Word] = field(default_factory=list)
 
 
 def _read_line(command: str, found: _Found, depth: int) -> None:
@@ -246,6 +254,7 @@ def _peel(words: list[Word], base: SimpleCommand, found: _Found, depth: int) -> 
         base,
         words=(name, *(w.text for w in args)),
         path=path if "/" in path else base.path,
+        unknown=tuple(w.text for w in args if not w.literal),
     )
     peeler = _PEELERS.get(name)
     if peeler is not None:
@@ -591,7 +600,9 @@ def _word(node: Node) -> Word:
         return Word(re.sub(r'\\([$`"\\\n])', lambda m: "" if m[1] == "\n" else m[1], text))
     if kind == "concatenation":
         parts = [_word(child) for child in node.children]
-        return Word("".join(p.text for p in parts), all(p.literal for p in parts))
+        bare = "".join(_text(c) if c.type == "word" else "\0" for c in node.children)
+        braced = _BRACES.search(bare) is not None  # {a,b}.txt: tree-sitter splits the braces
+        return Word("".join(p.text for p in parts), all(p.literal for p in parts) and not braced)
     return Word(text, literal=False)
 
 
@@ -608,7 +619,7 @@ def _unquoted(text: str) -> Word:
         expands = expands or char in "*?$"
         value.append(char)
         index += 1
-    globbed = re.search(r"(?<!\\)\[.*\]|(?<!\\)\{[^{}]*(,|\.\.)[^{}]*\}", text) is not None
+    globbed = re.search(r"(?<!\\)\[.*\]", text) is not None or _BRACES.search(text) is not None
     return Word("".join(value), not (expands or globbed))
 
 
@@ -685,6 +696,8 @@ def _redirect(node: Node, found: _Found, depth: int) -> None:
     )
     if writes and not (value.literal and value.text in _HARMLESS_FILES):
         found.writes.append(value.text)
+    elif operator == "<":
+        found.reads.append(value)
 
 
 def _heredoc(node: Node, found: _Found) -> None:

@@ -48,7 +48,7 @@ TABLE = [
     ("cat \"a;b\" 'c|d'", "run", "run", "run"),
     ('cat "$(touch X)"', "ask", "deny", "run"),
     ("cat `touch X`", "ask", "deny", "run"),
-    ("cat $(ls)", "run", "run", "run"),
+    ("cat $(ls)", "run", "ask", "run"),  # read-only: files known only when it runs
     ("ls; touch X", "ask", "deny", "run"),
     ("ls || touch X", "ask", "deny", "run"),
     ("ls & touch X", "ask", "deny", "run"),
@@ -139,7 +139,7 @@ TABLE = [
     (". ./x.sh", "ask", "deny", "ask"),
     ("alias ls='rm victim'", "ask", "deny", "deny"),
     ("trap 'rm victim' EXIT", "ask", "deny", "deny"),
-    ("find . -name x | xargs grep foo", "ask", "run", "run"),
+    ("find . -name x | xargs grep foo", "ask", "ask", "run"),  # xargs: files from input
     ("echo hi", "ask", "run", "run"),
     ("cd src && ls", "ask", "run", "run"),
     ("ls -R | head", "ask", "run", "run"),

@@ -146,29 +146,32 @@ def test_views_in_the_workspace_run_without_a_question(api, kernel, home):
     assert approvals(result) == []
 
 
-def test_read_only_runs_reads_and_denies_writes_without_asking(api, kernel, home):
+def test_read_only_runs_reads_inside_asks_about_reads_outside_and_denies_writes(api, kernel, home):
     victim = home / "outside" / "keep.txt"
     victim.write_text("x")
+    (home / "work" / "notes.txt").write_text("mine")
     assert kernel.run("%permissions read-only").status == "ok"
     api.script(
         replies.tool_uses(
             [
-                ("view", {"path": "/etc/hostname"}),
+                ("view", {"path": "notes.txt"}),
                 ("bash_tool", {"command": "ls -a | grep ."}),
+                ("bash_tool", {"command": f"cat {victim}"}),
                 ("create_file", {"path": "new.txt", "file_text": "x"}),
                 ("bash_tool", {"command": f"rm {victim}"}),
             ]
         ),
         replies.text("Some were refused."),
     )
-    result, prompts = kernel.run_answering("Try four things", [])
+    result, prompts = kernel.run_answering("Try five things", ["n"])
     assert result.status == "ok", result.error
-    assert prompts == []
+    assert len(prompts) == 1
+    assert f"it reads outside the workspace and the skills: {victim}" in prompts[0]
     states = [tool.state for tool in result.record().timeline.tools]
-    assert states[:2] != ["denied", "denied"] and states[2:] == ["denied", "denied"]
+    assert states == ["ok", "ok", "denied", "denied", "denied"]
     assert victim.exists() and not (home / "work" / "new.txt").exists()
     body = api.requests[-1].body["messages"][-1]["content"]
-    assert body[2]["content"] == "denied: the permission mode is read-only, and create_file writes"
+    assert body[3]["content"] == "denied: the permission mode is read-only, and create_file writes"
 
 
 def test_deny_runs_no_tool(api, kernel, home):
