@@ -19,6 +19,7 @@ this check, is the boundary against a process that changes them meanwhile.
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import os
 import stat
@@ -273,7 +274,13 @@ def _expanded(folder: str, argument: str) -> list[str]:
     path = _joined(folder, argument)
     if not _GLOB & set(argument):
         return [path]
-    return [path, *glob.glob(path)]
+    parts = path.split(os.sep)
+    parents = [  # `.*` matches `..` in a bash without globskipdots (before 5.2)
+        os.sep.join([*parts[:at], ".."])
+        for at, part in enumerate(parts)
+        if part.startswith(".") and _GLOB & set(part) and fnmatch.fnmatchcase("..", part)
+    ]
+    return [path, *parents, *glob.glob(path)]
 
 
 def _walk_outside(top: str, readable: Callable[[str], bool]) -> str | None:

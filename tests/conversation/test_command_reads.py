@@ -105,6 +105,8 @@ OUTSIDE = [
     "cat a.txt; cat /etc/hostname",
     "cat a.txt <(cat /etc/hostname)",
     "cat {a,../outside/secret}.txt",
+    "ls .*",
+    "cat .*/outside/secret",
 ]
 """Commands that read somewhere else: asked about in ``read-only``."""
 
