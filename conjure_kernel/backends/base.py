@@ -10,7 +10,8 @@ the tools' side, for the system prompt and for replay's path mapping.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+import os
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,6 +148,9 @@ class ExecutorSession:
     notices: list[str] = field(default_factory=list, repr=False)
     """What the person should hear about from the backend (a sandbox replaced, no sandbox
     at all): ``chat`` moves them into the trace as warnings, as soon as they are said."""
+    leads_to: Callable[[str], str] = field(default=os.path.realpath, repr=False)
+    """Where a file tool's path leads, links followed as its workspace follows them: what
+    a permission decision on a path is made on (``tools.confined``)."""
 
     @property
     def paths(self) -> Mapping[str, str]:

@@ -37,6 +37,9 @@ class Verdict:
     prompt: str = ""
     """For a question: what the person is asked, naming the tool, its command or path, and
     the backend."""
+    pinned: str | None = None
+    """Where the call's path led when this was decided: it may touch that place only
+    (``tools.confined.pinned_to``), so a link swapped in meanwhile cannot redirect it."""
 
     @property
     def shown(self) -> bool:

@@ -96,6 +96,9 @@ class LocalWorkspace:
     def resolve(self, path: str) -> str:
         return os.path.normpath(os.path.join(self.workdir, os.path.expanduser(path)))
 
+    def leads_to(self, path: str) -> str:
+        return self.files.leads_to(self.resolve(path))
+
     async def stat(self, path: str) -> PathInfo:
         return self.files.stat(self.resolve(path))
 
@@ -521,6 +524,7 @@ class LocalBackend(ExecutorBackend):
             executor=executor,
             system_prompt=system_prompt,
             notices=[UNSANDBOXED] if sandbox is None else [],  # said by the first turn
+            leads_to=workspace.leads_to,
         )
 
 

@@ -49,6 +49,7 @@ from ..events import (
     TurnEnded,
     UsageReported,
 )
+from ..tools.confined import pinned_to
 from ..tools.executor import Executor
 from ..tools.live_output import listening
 from ..tools.values import ToolCall, ToolResult
@@ -116,10 +117,11 @@ async def run_tool_loop(
                 return
             skip = skip_calls or {}
             results = {c.id: ToolResult(c.id, skip[c.id], True) for c in calls if c.id in skip}
+            pins: dict[str, str] = {}
             if gate is not None:
-                async for event in _decide(gate, calls, results):
+                async for event in _decide(gate, calls, results, pins):
                     yield event
-            async for event in _run_calls(executor, calls, results):
+            async for event in _run_calls(executor, calls, results, pins):
                 yield event
             history.append(
                 {"role": "user", "content": [results[c.id].to_param() for c in calls]}  # type: ignore[misc]
@@ -133,9 +135,10 @@ async def run_tool_loop(
 
 
 async def _decide(
-    gate: Gate, calls: Sequence[ToolCall], results: dict[str, ToolResult]
+    gate: Gate, calls: Sequence[ToolCall], results: dict[str, ToolResult], pins: dict[str, str]
 ) -> AsyncIterator[Event]:
-    """Settle each call the gate denies, in the model's order, asking one question at a time.
+    """Settle each call the gate denies, in the model's order, asking one question at a time;
+    note in ``pins`` where an allowed call's path led when it was decided.
 
     A denial goes into ``results`` as soon as it is made, so an interrupt during a later
     question still answers it as denied rather than interrupted.
@@ -151,10 +154,15 @@ async def _decide(
             yield ApprovalAnswered(call, bool(verdict.allowed), verdict.reason)
         if not verdict.allowed:
             results[call.id] = ToolResult(call.id, verdict.message or "denied", True)
+        elif verdict.pinned is not None:
+            pins[call.id] = verdict.pinned
 
 
 async def _run_calls(
-    executor: Executor, calls: Sequence[ToolCall], results: dict[str, ToolResult]
+    executor: Executor,
+    calls: Sequence[ToolCall],
+    results: dict[str, ToolResult],
+    pins: Mapping[str, str],
 ) -> AsyncIterator[Event]:
     """Start every call not settled already at once and report each as it finishes, with
     what its command prints meanwhile; cancel the rest on exit. A settled call (denied, or
@@ -169,7 +177,9 @@ async def _run_calls(
     pending = [call for call in calls if call.id not in settled]
     printed: asyncio.Queue[ToolOutput] = asyncio.Queue()
     running = {
-        asyncio.ensure_future(_run_one(executor, call, known, printed.put_nowait))
+        asyncio.ensure_future(
+            _run_one(executor, call, known, printed.put_nowait, pins.get(call.id))
+        )
         for call in pending
     }
     finished: list[asyncio.Future[tuple[ToolCall, ToolResult]]] = []
@@ -199,9 +209,14 @@ async def _run_calls(
 
 
 async def _run_one(
-    executor: Executor, call: ToolCall, known: set[str], emit: Callable[[ToolOutput], None]
+    executor: Executor,
+    call: ToolCall,
+    known: set[str],
+    emit: Callable[[ToolOutput], None],
+    pin: str | None,
 ) -> tuple[ToolCall, ToolResult]:
-    """Run a call; unknown tools and unexpected exceptions become error results for the model."""
+    """Run a call, touching only the place its path was allowed for (``pin``); unknown
+    tools and unexpected exceptions become error results for the model."""
     started = time.perf_counter()
     if call.name not in known:
         result = ToolResult(
@@ -211,7 +226,7 @@ async def _run_one(
         )
     else:
         try:
-            with listening(_LiveOutput(call.id, emit)):
+            with listening(_LiveOutput(call.id, emit)), pinned_to(pin):
                 result = await executor.run(call)
         except Exception as error:  # a tool's crash is the model's to see
             result = ToolResult(call.id, f"{type(error).__name__}: {error}", True)

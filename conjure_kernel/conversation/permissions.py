@@ -17,6 +17,7 @@ reading: it may be a file outside under another name.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -134,24 +135,32 @@ class Places:
 
     workdir: str
     skills: tuple[SkillPlace, ...] = ()
+    leads_to: Callable[[str], str] = field(default=os.path.realpath, compare=False)
+    """Where an absolute path leads, links followed as the backend's file tools follow them."""
 
     @classmethod
-    def of(cls, paths: Mapping[str, str], skills: Sequence[Skill] = ()) -> Places:
-        """From a backend session's ``paths`` (``workdir``, ``skill:NAME``) and the skills."""
+    def of(
+        cls,
+        paths: Mapping[str, str],
+        skills: Sequence[Skill] = (),
+        leads_to: Callable[[str], str] = os.path.realpath,
+    ) -> Places:
+        """From a backend session's ``paths`` (``workdir``, ``skill:NAME``), the skills, and
+        how the session's file tools follow links."""
         allowed = {skill.name: skill.metadata.allowed_tools for skill in skills}
         found = []
         for key, root in paths.items():
             name = key.removeprefix("skill:")
             if name != key:
                 found.append(SkillPlace(name, root, allowed.get(name, ())))
-        return cls(_real(paths.get("workdir") or os.getcwd()), tuple(found))
+        return cls(_real(paths.get("workdir") or os.getcwd()), tuple(found), leads_to)
 
     def lexical(self, path: str) -> str:
         return os.path.normpath(os.path.join(self.workdir, os.path.expanduser(path)))
 
     def real(self, path: str) -> str:
         """Where ``path`` leads, symbolic links followed (what a write would change)."""
-        return _real(self.lexical(path))
+        return self.leads_to(self.lexical(path))
 
     def in_workspace(self, real: str) -> bool:
         return _inside(real, self.workdir)
@@ -174,7 +183,19 @@ class Places:
 def decide(
     call: ToolCall, mode: PermissionMode, permissions: Permissions, places: Places, backend: str
 ) -> Verdict:
-    """The verdict on ``call`` that needs no one; ``allowed=None`` with a prompt to ask."""
+    """The verdict on ``call`` that needs no one; ``allowed=None`` with a prompt to ask.
+    A file tool's verdict that rests on its path is pinned to where the path led."""
+    verdict = _decided(call, mode, permissions, places, backend)
+    path = call.input.get("path")
+    rests_on_path = mode != "auto" or any(rule.names(call.name) for rule in permissions.deny)
+    if call.name in FILE_TOOLS and isinstance(path, str) and rests_on_path:
+        return dataclasses.replace(verdict, pinned=places.real(path))
+    return verdict
+
+
+def _decided(
+    call: ToolCall, mode: PermissionMode, permissions: Permissions, places: Places, backend: str
+) -> Verdict:
     denial = _denied_by_rule(call, permissions.deny, places)
     if denial is not None:
         return denial
@@ -387,9 +408,15 @@ class SessionGate:
         allowed, message = self.recorded[call.id]
         if not allowed:
             return _deny("as recorded: denied when the notebook was recorded", message)
-        return verdict if verdict.allowed else Verdict(True, "as recorded: it ran when recorded")
+        if verdict.allowed:
+            return verdict
+        return Verdict(True, "as recorded: it ran when recorded", pinned=verdict.pinned)
 
     async def ask(self, call: ToolCall, question: Verdict) -> Verdict:
+        answer = await self._answer(call, question)
+        return dataclasses.replace(answer, pinned=question.pinned) if answer.allowed else answer
+
+    async def _answer(self, call: ToolCall, question: Verdict) -> Verdict:
         if self.asker is None:
             return _deny("no one could be asked: a headless run", HEADLESS)
         request = ApprovalRequest(call, question.prompt, always_rule(call, self.places))

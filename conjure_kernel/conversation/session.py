@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any
@@ -195,7 +196,8 @@ class Session:
             if replay is not None:
                 replay.prepare_turn(message, paths)
                 options.skip_calls = replay.not_rerun()
-            options.gate = self._gate(paths, ask, replay)
+            leads_to = getattr(backend_session, "leads_to", os.path.realpath)
+            options.gate = self._gate(paths, leads_to, ask, replay)
             for event in self._unchecked_limits(replay):
                 recorder.add(event)
                 yield event
@@ -248,12 +250,16 @@ class Session:
             self._runner = None
 
     def _gate(
-        self, paths: Mapping[str, str], ask: Asker | None, replay: ReplayClient | None
+        self,
+        paths: Mapping[str, str],
+        leads_to: Callable[[str], str],
+        ask: Asker | None,
+        replay: ReplayClient | None,
     ) -> SessionGate:
         return SessionGate(
             self.permissions,
             self.permission_mode,
-            Places.of(paths, self.skills),
+            Places.of(paths, self.skills, leads_to),
             self.backend_name,
             ask,
             remember=self._remember,

@@ -10,6 +10,10 @@ resolved again through the mount table, as the sandbox would resolve it, so a li
 ``/etc`` leads to the sandbox's ``/etc`` (outside every mount: ``OutsideMounts``),
 never to the host's. Every open is non-blocking and checked with ``fstat``, so a file
 swapped for a FIFO cannot hang the kernel, and reads stop at the size the open file had.
+
+A permission decision on a path is made on where it leads (``leads_to``); the tool loop
+runs the call ``pinned_to`` that place, and a walk that lands anywhere else (a link
+swapped in after the decision) is refused, so what was allowed is what is touched.
 """
 
 from __future__ import annotations
@@ -20,13 +24,14 @@ import os
 import posixpath
 import stat
 from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 from .workspace import PathInfo
 
-__all__ = ["Confined", "Mount", "OutsideMounts", "inside"]
+__all__ = ["Confined", "Mount", "OutsideMounts", "PathChanged", "inside", "pinned_to"]
 
 _T = TypeVar("_T")
 _MAX_LINKS = 40
@@ -56,6 +61,24 @@ class Mount:
 class OutsideMounts(OSError):
     """The path (or a link on its way) leads outside every mount: it exists only inside
     the sandbox, if at all, and must be reached from there."""
+
+
+class PathChanged(PermissionError):
+    """The path leads elsewhere than when the call was allowed: a link changed since."""
+
+
+_pin: ContextVar[str | None] = ContextVar("conjure_pinned_path", default=None)
+
+
+@contextlib.contextmanager
+def pinned_to(place: str | None) -> Iterator[None]:
+    """Let the file operations of this context (one tool call's task) touch ``place``
+    only: the path, links followed, that its permission decision was made on."""
+    token = _pin.set(place)
+    try:
+        yield
+    finally:
+        _pin.reset(token)
 
 
 class _Link(Exception):
@@ -121,6 +144,14 @@ class Confined:
             os.close(fd)
         return existed
 
+    def leads_to(self, path: str) -> str:
+        """Where ``path`` leads, links followed as the walk follows them (the innermost
+        link out of the mounts gives where it points); what a decision is made on."""
+        trail: list[str] = []
+        with contextlib.suppress(OSError):
+            self._walk(path, _follow_last, trail=trail)
+        return trail[-1] if trail else path
+
     def list_dir(self, path: str) -> list[str]:
         """The folder two levels deep, hidden entries and ``node_modules`` skipped; each
         folder (``name/``) followed by its entries. Links are listed, never entered."""
@@ -149,21 +180,27 @@ class Confined:
         last: Callable[..., _T],
         *,
         make_folders: bool = False,
+        trail: list[str] | None = None,
     ) -> _T:
         """Open each folder of ``path`` beneath its mount and hand the last component to
-        ``last(folder_fd, name, mount)``; a link met anywhere restarts from its target."""
+        ``last(folder_fd, name, mount)``; a link met anywhere restarts from its target.
+        ``trail`` collects each path walked (the last is where it led)."""
         for _ in range(_MAX_LINKS + 1):
+            if trail is not None:
+                trail.append(path)
             mount = self._mount(path)
             assert mount.host is not None
             parts = _parts(path, mount.path)
             folder = os.open(mount.host, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             try:
                 if not parts:  # the path is the mount itself
+                    _require_pinned(path, trail)
                     return last(folder, ".", mount)
                 walked = mount.path
                 for index, name in enumerate(parts):
                     try:
                         if index == len(parts) - 1:
+                            _require_pinned(path, trail)
                             return last(folder, name, mount)
                         make = make_folders and mount.writable
                         folder = _step(folder, name, make, self.group_writable)
@@ -216,6 +253,27 @@ class Confined:
             _require_regular(fd, name)
             return fd, True
         raise OSError(errno.EAGAIN, "the file keeps changing", name)
+
+
+def _require_pinned(path: str, trail: list[str] | None) -> None:
+    """Refuse to touch ``path`` when this call was allowed for another place (``leads_to``
+    itself, with its ``trail``, only looks)."""
+    place = _pin.get()
+    if trail is None and place is not None and path != place:
+        raise PathChanged(
+            errno.EACCES,
+            f"it was allowed when it led to {place}, and a link now leads it to {path}",
+            path,
+        )
+
+
+def _follow_last(folder: int, name: str, mount: Mount) -> None:
+    """For ``leads_to``: a link as the last component is followed too."""
+    try:
+        target = os.readlink(name, dir_fd=folder)
+    except OSError:
+        return
+    raise _Link(target)
 
 
 @contextlib.contextmanager

@@ -43,9 +43,9 @@ def verdict(mode: str, the_call: ToolCall, places: Places, **rules: list[str]) -
 
 
 def test_ask_runs_views_in_the_workspace_and_the_skills_folders_without_asking(places):
-    assert verdict("ask", call("view", path="notes.txt"), places) == Verdict(True)
+    assert verdict("ask", call("view", path="notes.txt"), places).allowed is True
     skill_md = os.path.join(places.skills[0].root, "SKILL.md")
-    assert verdict("ask", call("view", path=skill_md), places) == Verdict(True)
+    assert verdict("ask", call("view", path=skill_md), places).allowed is True
 
 
 @pytest.mark.parametrize(

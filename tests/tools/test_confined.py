@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conjure_kernel.tools.confined import Confined, Mount, OutsideMounts
+from conjure_kernel.tools.confined import Confined, Mount, OutsideMounts, PathChanged, pinned_to
 
 SECRET = b"host secret"
 RACE_SECONDS = 20
@@ -243,3 +243,34 @@ def test_a_folder_flipped_to_a_link_never_leaks_or_is_written_through(tree) -> N
     assert not any(isinstance(r, bytes) and SECRET in r for r in results)
     assert (outside / "secret.txt").read_bytes() == SECRET
     assert sorted(os.listdir(outside)) == ["secret.txt"]
+
+
+def test_leads_to_follows_links_as_the_walk_does(tree) -> None:
+    workspace, _, files = tree
+    (workspace / "real").mkdir()
+    (workspace / "docs").symlink_to("real")
+    (workspace / "skill").symlink_to("/mnt/skills/demo")
+    (workspace / "out").symlink_to("/etc")
+    assert files.leads_to("/workspace/docs/new/a.txt") == "/workspace/real/new/a.txt"
+    assert files.leads_to("/workspace/skill/SKILL.md") == "/mnt/skills/demo/SKILL.md"
+    assert files.leads_to("/workspace/out/passwd") == "/etc/passwd"  # where the sandbox goes
+    assert files.leads_to("/workspace/masked/x") == "/workspace/masked/x"
+
+
+def test_a_pinned_call_touches_only_the_place_it_was_allowed_for(tree) -> None:
+    """Decide on a path, swap a link in, then use it: the use is refused, nothing lands."""
+    workspace, _, files = tree
+    (workspace / "docs").mkdir()
+    (workspace / "secret").mkdir()
+    place = files.leads_to("/workspace/docs/a.txt")
+    with pinned_to(place):
+        assert files.write("/workspace/docs/a.txt", b"fine") is False
+        (workspace / "docs").rename(workspace / "docs-old")
+        (workspace / "docs").symlink_to("secret")
+        with pytest.raises(PathChanged, match="a link now leads it to /workspace/secret/a.txt"):
+            files.write("/workspace/docs/a.txt", b"redirected")
+        with pytest.raises(PathChanged):
+            files.read("/workspace/docs/a.txt")
+    assert list((workspace / "secret").iterdir()) == []
+    assert files.write("/workspace/docs/a.txt", b"unpinned") is False  # no pin: links followed
+    assert (workspace / "secret" / "a.txt").read_bytes() == b"unpinned"

@@ -151,6 +151,7 @@ class DockerBackend(ExecutorBackend):
             workdir=workdir,
             workspace=workspace,
             notices=workspace.notices,
+            leads_to=workspace.leads_to,
             timeout=timeout,
             skills=tuple(skills),
             executor=WorkspaceTools(

@@ -114,6 +114,9 @@ class DockerWorkspace:
             path = HOME + path[1:]
         return posixpath.normpath(posixpath.join(WORKSPACE, path))
 
+    def leads_to(self, path: str) -> str:
+        return self._files.leads_to(self.resolve(path))
+
     # -- files ----------------------------------------------------------------------------
 
     async def stat(self, path: str) -> PathInfo:
