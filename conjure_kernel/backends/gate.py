@@ -39,7 +39,10 @@ class Verdict:
     the backend."""
     pinned: str | None = None
     """Where the call's path led when this was decided: it may touch that place only
-    (``tools.confined.pinned_to``), so a link swapped in meanwhile cannot redirect it."""
+    (``tools.decisions``), so a link swapped in meanwhile cannot redirect it."""
+    fresh_shell: bool = False
+    """The rules judged the command as a new shell reads it: run it in one, not in a shell
+    kept open where an earlier command may have redefined what its names run."""
 
     @property
     def shown(self) -> bool:

@@ -49,7 +49,7 @@ from ..events import (
     TurnEnded,
     UsageReported,
 )
-from ..tools.confined import pinned_to
+from ..tools.decisions import Decided, decided
 from ..tools.executor import Executor
 from ..tools.live_output import listening
 from ..tools.values import ToolCall, ToolResult
@@ -117,7 +117,7 @@ async def run_tool_loop(
                 return
             skip = skip_calls or {}
             results = {c.id: ToolResult(c.id, skip[c.id], True) for c in calls if c.id in skip}
-            pins: dict[str, str] = {}
+            pins: dict[str, Decided] = {}
             if gate is not None:
                 async for event in _decide(gate, calls, results, pins):
                     yield event
@@ -135,10 +135,13 @@ async def run_tool_loop(
 
 
 async def _decide(
-    gate: Gate, calls: Sequence[ToolCall], results: dict[str, ToolResult], pins: dict[str, str]
+    gate: Gate,
+    calls: Sequence[ToolCall],
+    results: dict[str, ToolResult],
+    pins: dict[str, Decided],
 ) -> AsyncIterator[Event]:
     """Settle each call the gate denies, in the model's order, asking one question at a time;
-    note in ``pins`` where an allowed call's path led when it was decided.
+    note in ``pins`` what an allowed call's decision fixed (where its path led, a new shell).
 
     A denial goes into ``results`` as soon as it is made, so an interrupt during a later
     question still answers it as denied rather than interrupted.
@@ -154,15 +157,15 @@ async def _decide(
             yield ApprovalAnswered(call, bool(verdict.allowed), verdict.reason)
         if not verdict.allowed:
             results[call.id] = ToolResult(call.id, verdict.message or "denied", True)
-        elif verdict.pinned is not None:
-            pins[call.id] = verdict.pinned
+        elif verdict.pinned is not None or verdict.fresh_shell:
+            pins[call.id] = Decided(verdict.pinned, verdict.fresh_shell)
 
 
 async def _run_calls(
     executor: Executor,
     calls: Sequence[ToolCall],
     results: dict[str, ToolResult],
-    pins: Mapping[str, str],
+    pins: Mapping[str, Decided],
 ) -> AsyncIterator[Event]:
     """Start every call not settled already at once and report each as it finishes, with
     what its command prints meanwhile; cancel the rest on exit. A settled call (denied, or
@@ -178,7 +181,7 @@ async def _run_calls(
     printed: asyncio.Queue[ToolOutput] = asyncio.Queue()
     running = {
         asyncio.ensure_future(
-            _run_one(executor, call, known, printed.put_nowait, pins.get(call.id))
+            _run_one(executor, call, known, printed.put_nowait, pins.get(call.id, Decided()))
         )
         for call in pending
     }
@@ -213,10 +216,10 @@ async def _run_one(
     call: ToolCall,
     known: set[str],
     emit: Callable[[ToolOutput], None],
-    pin: str | None,
+    decision: Decided,
 ) -> tuple[ToolCall, ToolResult]:
-    """Run a call, touching only the place its path was allowed for (``pin``); unknown
-    tools and unexpected exceptions become error results for the model."""
+    """Run a call as its ``decision`` fixed it; unknown tools and unexpected exceptions
+    become error results for the model."""
     started = time.perf_counter()
     if call.name not in known:
         result = ToolResult(
@@ -226,7 +229,7 @@ async def _run_one(
         )
     else:
         try:
-            with listening(_LiveOutput(call.id, emit)), pinned_to(pin):
+            with listening(_LiveOutput(call.id, emit)), decided(decision):
                 result = await executor.run(call)
         except Exception as error:  # a tool's crash is the model's to see
             result = ToolResult(call.id, f"{type(error).__name__}: {error}", True)

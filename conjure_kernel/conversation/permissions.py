@@ -184,12 +184,16 @@ def decide(
     call: ToolCall, mode: PermissionMode, permissions: Permissions, places: Places, backend: str
 ) -> Verdict:
     """The verdict on ``call`` that needs no one; ``allowed=None`` with a prompt to ask.
-    A file tool's verdict that rests on its path is pinned to where the path led."""
+    A verdict that rests on what the call names is fixed to it: a file tool's to where
+    its path led, a command's to a new shell (``tools.decisions``)."""
     verdict = _decided(call, mode, permissions, places, backend)
     path = call.input.get("path")
-    rests_on_path = mode != "auto" or any(rule.names(call.name) for rule in permissions.deny)
-    if call.name in FILE_TOOLS and isinstance(path, str) and rests_on_path:
+    if mode == "auto" and not any(rule.names(call.name) for rule in permissions.deny):
+        return verdict  # nothing rested on what the call names
+    if call.name in FILE_TOOLS and isinstance(path, str):
         return dataclasses.replace(verdict, pinned=places.real(path))
+    if call.name == COMMAND_TOOL:
+        return dataclasses.replace(verdict, fresh_shell=True)
     return verdict
 
 
@@ -410,11 +414,16 @@ class SessionGate:
             return _deny("as recorded: denied when the notebook was recorded", message)
         if verdict.allowed:
             return verdict
-        return Verdict(True, "as recorded: it ran when recorded", pinned=verdict.pinned)
+        as_recorded = Verdict(True, "as recorded: it ran when recorded")
+        return dataclasses.replace(
+            as_recorded, pinned=verdict.pinned, fresh_shell=verdict.fresh_shell
+        )
 
     async def ask(self, call: ToolCall, question: Verdict) -> Verdict:
         answer = await self._answer(call, question)
-        return dataclasses.replace(answer, pinned=question.pinned) if answer.allowed else answer
+        if not answer.allowed:
+            return answer
+        return dataclasses.replace(answer, pinned=question.pinned, fresh_shell=question.fresh_shell)
 
     async def _answer(self, call: ToolCall, question: Verdict) -> Verdict:
         if self.asker is None:

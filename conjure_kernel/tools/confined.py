@@ -12,8 +12,9 @@ never to the host's. Every open is non-blocking and checked with ``fstat``, so a
 swapped for a FIFO cannot hang the kernel, and reads stop at the size the open file had.
 
 A permission decision on a path is made on where it leads (``leads_to``); the tool loop
-runs the call ``pinned_to`` that place, and a walk that lands anywhere else (a link
-swapped in after the decision) is refused, so what was allowed is what is touched.
+runs the call pinned to that place (``tools.decisions``), and a walk that lands anywhere
+else (a link swapped in after the decision) is refused, so what was allowed is what is
+touched.
 """
 
 from __future__ import annotations
@@ -24,14 +25,14 @@ import os
 import posixpath
 import stat
 from collections.abc import Callable, Iterator, Sequence
-from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from .decisions import pinned_place
 from .workspace import PathInfo
 
-__all__ = ["Confined", "Mount", "OutsideMounts", "PathChanged", "inside", "pinned_to"]
+__all__ = ["Confined", "Mount", "OutsideMounts", "PathChanged", "inside"]
 
 _T = TypeVar("_T")
 _MAX_LINKS = 40
@@ -65,20 +66,6 @@ class OutsideMounts(OSError):
 
 class PathChanged(PermissionError):
     """The path leads elsewhere than when the call was allowed: a link changed since."""
-
-
-_pin: ContextVar[str | None] = ContextVar("conjure_pinned_path", default=None)
-
-
-@contextlib.contextmanager
-def pinned_to(place: str | None) -> Iterator[None]:
-    """Let the file operations of this context (one tool call's task) touch ``place``
-    only: the path, links followed, that its permission decision was made on."""
-    token = _pin.set(place)
-    try:
-        yield
-    finally:
-        _pin.reset(token)
 
 
 class _Link(Exception):
@@ -258,7 +245,7 @@ class Confined:
 def _require_pinned(path: str, trail: list[str] | None) -> None:
     """Refuse to touch ``path`` when this call was allowed for another place (``leads_to``
     itself, with its ``trail``, only looks)."""
-    place = _pin.get()
+    place = pinned_place()
     if trail is None and place is not None and path != place:
         raise PathChanged(
             errno.EACCES,

@@ -26,6 +26,7 @@ from docker_support import (
 
 from conjure_kernel.backends.docker.workspace import DockerWorkspace
 from conjure_kernel.skills.skill import Skill, SkillMetadata
+from conjure_kernel.tools.decisions import Decided, decided
 from conjure_kernel.tools.values import ToolCall
 from conjure_kernel.tools.workspace import WorkspaceTools
 
@@ -53,6 +54,33 @@ def test_shell_state_carries_over_between_commands(client, tmp_path):
 
     result = in_sandbox(client, spec_for(tmp_path), scenario)
     assert (result.exit_code, result.stdout) == (0, "/tmp\nhi\nHI\n")
+
+
+def test_a_command_judged_by_the_rules_runs_in_a_new_shell_untouched_by_earlier_ones(
+    client, tmp_path
+):
+    """Earlier commands redefine ``ls`` (a function, an alias, PATH): a command that the
+    permission rules read as ``ls`` runs the real ``ls``, and the kept shell keeps them."""
+    (tmp_path / "mine.txt").write_text("x")
+    evil = "mkdir -p /tmp/bin && printf '#!/bin/sh\\ntouch /workspace/PATHED\\n' > /tmp/bin/ls"
+
+    async def scenario(ws: DockerWorkspace):
+        await ws.exec(
+            f"{evil} && chmod +x /tmp/bin/ls && export PATH=/tmp/bin:$PATH && "
+            "shopt -s expand_aliases && alias cat='touch /workspace/ALIASED; cat' && "
+            "ls() { touch /workspace/FUNCTION; }",
+            timeout=30,
+            keep=KEEP,
+        )
+        with decided(Decided(fresh_shell=True)):
+            judged = await ws.exec("ls; cat mine.txt; pwd", timeout=30, keep=KEEP)
+        kept = await ws.exec("type -t ls; echo $PATH", timeout=30, keep=KEEP)
+        return judged, kept
+
+    judged, kept = in_sandbox(client, spec_for(tmp_path), scenario)
+    assert judged.stdout == "mine.txt\nx/workspace\n", judged
+    assert not {"PATHED", "ALIASED", "FUNCTION"} & {p.name for p in tmp_path.iterdir()}
+    assert kept.stdout.startswith("function\n/tmp/bin:")
 
 
 def test_commands_run_in_the_container_as_a_non_root_user(client, tmp_path):

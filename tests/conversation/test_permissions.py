@@ -92,7 +92,11 @@ def test_an_allow_rule_runs_the_call_and_names_itself(places):
     decided = verdict(
         "ask", call("bash_tool", command="git status -s"), places, allow=["bash_tool(git status*)"]
     )
-    assert decided == Verdict(True, "by the rule bash_tool(git status*)")
+    assert (decided.allowed, decided.reason, decided.fresh_shell) == (
+        True,
+        "by the rule bash_tool(git status*)",
+        True,
+    )
 
 
 def test_deny_rules_win_over_allow_rules_in_every_mode(places):
@@ -231,7 +235,11 @@ def test_always_allows_the_same_call_from_then_on_and_tells_the_session(places):
     assert first.allowed and "bash_tool(rm notes.txt) is allowed from now on" in first.reason
     assert remembered == [Rule("bash_tool", "rm notes.txt")]
     again = run_through(the_gate, ToolCall("t2", "bash_tool", {"command": "rm notes.txt"}))
-    assert again == Verdict(True, "by the rule bash_tool(rm notes.txt)")
+    assert (again.allowed, again.reason, again.fresh_shell) == (
+        True,
+        "by the rule bash_tool(rm notes.txt)",
+        True,
+    )
     other = run_through(gate(places, [Approval(True)], permissions=the_gate.permissions), RM)
     assert other.allowed  # the rule went with the permissions
     assert len(the_gate.asked) == 1  # type: ignore[attr-defined]
@@ -252,7 +260,11 @@ def test_replay_keeps_a_recorded_denial_and_reruns_what_ran_without_asking(place
     denied = run_through(the_gate, ToolCall("t-denied", "bash_tool", {"command": "rm x"}))
     assert denied.allowed is False and denied.message == "denied by the user: keep it"
     ran = run_through(the_gate, ToolCall("t-ran", "bash_tool", {"command": "rm y"}))
-    assert ran == Verdict(True, "as recorded: it ran when recorded")
+    assert (ran.allowed, ran.reason, ran.fresh_shell) == (
+        True,
+        "as recorded: it ran when recorded",
+        True,
+    )
     auto = SessionGate(Permissions("auto"), "auto", places, "local", recorded=recorded)
     assert run_through(auto, ToolCall("t-denied", "view", {"path": "a"})).allowed is False
 

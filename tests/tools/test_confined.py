@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -13,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from conjure_kernel.tools.confined import Confined, Mount, OutsideMounts, PathChanged, pinned_to
+from conjure_kernel.tools.confined import Confined, Mount, OutsideMounts, PathChanged
+from conjure_kernel.tools.decisions import Decided, decided
 
 SECRET = b"host secret"
 RACE_SECONDS = 20
@@ -263,11 +265,13 @@ def test_a_pinned_call_touches_only_the_place_it_was_allowed_for(tree) -> None:
     (workspace / "docs").mkdir()
     (workspace / "secret").mkdir()
     place = files.leads_to("/workspace/docs/a.txt")
-    with pinned_to(place):
+    with decided(Decided(place)):
         assert files.write("/workspace/docs/a.txt", b"fine") is False
         (workspace / "docs").rename(workspace / "docs-old")
         (workspace / "docs").symlink_to("secret")
-        with pytest.raises(PathChanged, match="a link now leads it to /workspace/secret/a.txt"):
+        with pytest.raises(
+            PathChanged, match=re.escape("a link now leads it to /workspace/secret/a.txt")
+        ):
             files.write("/workspace/docs/a.txt", b"redirected")
         with pytest.raises(PathChanged):
             files.read("/workspace/docs/a.txt")

@@ -31,6 +31,7 @@ from pathlib import Path
 import docker
 
 from ...tools.confined import Confined, Mount, OutsideMounts, inside
+from ...tools.decisions import wants_fresh_shell
 from ...tools.live_output import OutputEcho
 from ...tools.values import ExecResult
 from ...tools.workspace import PathInfo
@@ -232,8 +233,16 @@ class DockerWorkspace:
     async def _run(
         self, command: str, timeout: float, keep: int, echo: OutputEcho, stop: asyncio.Event
     ) -> tuple[ContainerShell, ShellOutput]:
-        """Run a person's command, once more in a new shell if the old one was gone."""
+        """Run a person's command, once more in a new shell if the old one was gone; in a
+        shell of its own when its permission rules judged it as a new shell reads it."""
         shell = await self._ready()
+        if wants_fresh_shell() and self._sandbox is not None:
+            fresh = await self._open_shell(self._sandbox)
+            try:
+                run = fresh.run(command, timeout=timeout, keep=keep, echo=echo, stop=stop)
+                return fresh, await run
+            finally:
+                await fresh.aclose()
         try:
             return shell, await shell.run(command, timeout=timeout, keep=keep, echo=echo, stop=stop)
         except ShellEnded:  # gone before the command reached it
