@@ -137,8 +137,9 @@ class TurnLimitReached(ConjureError):
 
 
 class BudgetExceeded(ConjureError):
-    """A limit on what a cell or the notebook may spend was reached, so the next model call
-    was not made; the history stays valid.
+    """A limit on what a cell or the notebook may spend was reached, or what is left could
+    not cover the next model call's worst case, so that call was not made; the history
+    stays valid.
 
     ``scope`` is ``"cell"`` or ``"notebook"``, ``limit`` the limit as written (``$1.00``,
     ``200,000 tokens``) and ``raise_to`` a higher one to suggest, in the same unit

@@ -64,6 +64,7 @@ from .base import (
     ToolUseRequested,
     Usage,
 )
+from .pricing import base_model
 from .server_tools import is_server_tool_result
 
 __all__ = [
@@ -100,6 +101,25 @@ _STREAM_KEYWORDS = frozenset(inspect.signature(AsyncMessages.stream).parameters)
     "timeout",
 }
 """API parameters the installed SDK's ``messages.stream`` takes as keywords (not request options)."""
+TASK_BUDGET_BETA = "task-budgets-2026-03-13"
+TASK_BUDGET_MODELS = frozenset(
+    {
+        "claude-fable-5-1",
+        "claude-mythos-5-1",
+        "claude-fable-5",
+        "claude-mythos-5",
+        "claude-opus-5-5",
+        "claude-opus-5",
+        "claude-opus-4-8",
+        "claude-opus-4-7",
+        "claude-sonnet-5-5",
+        "claude-haiku-5-5",
+    }
+)
+"""Models the task-budgets page lists (platform.claude.com/docs/en/build-with-claude/
+task-budgets); another may refuse the field, and a budget is only advice, so it is left out."""
+MIN_TASK_BUDGET = 20_000
+"""The smallest ``total`` the API takes (reported by guides to the beta)."""
 _RETRIED_STATUSES = frozenset({408, 409, 429})
 _MISSING_CREDENTIAL = "Could not resolve authentication method"
 _RETRY_COUNT_HEADER = "x-stainless-retry-count"
@@ -204,9 +224,10 @@ class AnthropicClient(Configurable):
         """
         sdk = self._client()
         params = build_params(request)
+        betas = {"anthropic-beta": TASK_BUDGET_BETA} if _takes_task_budget(request) else {}
         timeout = httpx2.Timeout(self.read_timeout, connect=self.connect_timeout)
         for retry in itertools.count():
-            headers = {_RETRY_COUNT_HEADER: str(retry)}
+            headers = {**betas, _RETRY_COUNT_HEADER: str(retry)}
             try:
                 async with sdk.messages.stream(
                     **params, extra_headers=headers, timeout=timeout
@@ -445,7 +466,8 @@ def build_params(request: ModelRequest) -> dict[str, Any]:
 
     ``request.container`` goes out as ``container``; ``request.extra`` entries go out as
     keywords where ``messages.stream`` takes them (overriding the request's own fields),
-    the rest in ``extra_body``.
+    the rest in ``extra_body``. ``request.task_budget`` joins ``output_config`` where the
+    model takes one (its beta header is the caller's).
     """
     params: dict[str, Any] = {"model": request.model, "max_tokens": request.max_tokens}
     tools = list(request.tools)
@@ -473,7 +495,22 @@ def build_params(request: ModelRequest) -> dict[str, Any]:
         (params if name in _STREAM_KEYWORDS else body)[name] = value
     if body:
         params["extra_body"] = body
+    if _takes_task_budget(request):
+        output_config = {**params.get("output_config", {}), "task_budget": request.task_budget}
+        params["output_config"] = output_config
     return params
+
+
+def _takes_task_budget(request: ModelRequest) -> bool:
+    """Whether ``request.task_budget`` can go out: a budget the API takes, on a model that
+    takes one, through an SDK that knows the beta."""
+    budget = request.task_budget
+    return (
+        budget is not None
+        and budget["total"] >= MIN_TASK_BUDGET
+        and base_model(request.model) in TASK_BUDGET_MODELS
+        and hasattr(anthropic.types.beta, "BetaTokenTaskBudgetParam")
+    )
 
 
 def _previous_end(messages: Sequence[Mapping[str, Any]]) -> int | None:

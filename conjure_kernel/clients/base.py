@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from anthropic.types import MessageParam
+    from anthropic.types.beta import BetaTokenTaskBudgetParam
 
 __all__ = [
     "CREDENTIAL_ENV_VARS",
@@ -85,6 +86,9 @@ class ModelRequest:
     """A hosted container to reuse (its id), or ``{"id"?, "skills": […]}``."""
     extra: Mapping[str, Any] = field(default_factory=dict)
     """Further Messages API parameters, sent as they are (``thinking``, ``metadata``…)."""
+    task_budget: BetaTokenTaskBudgetParam | None = None
+    """The tokens the model may still spend (``{"type": "tokens", "total": N, "remaining": M}``),
+    told to a model that takes a task budget; a client or model without them leaves it out."""
 
 
 @dataclass(frozen=True)

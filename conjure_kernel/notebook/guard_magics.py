@@ -1,9 +1,9 @@
 """``%permissions`` and ``%budget``: what Claude's tools may do, and what turns may spend.
 
 Split from magics.py: it holds their configuration (``c.GuardMagics.permission_mode``,
-``allow_rules``, ``cell_budget``…) and the one place the person is asked, through the
-kernel's stdin channel as ``input()`` is, so the question reaches JupyterLab, Notebook 7,
-VS Code and ``jupyter console`` alike. A frontend that allows no input (nbclient,
+``allow_rules``, ``cell_budget``, ``prices``…) and the one place the person is asked,
+through the kernel's stdin channel as ``input()`` is, so the question reaches JupyterLab,
+Notebook 7, VS Code and ``jupyter console`` alike. A frontend that allows no input (nbclient,
 papermill, ``replay``) makes ``input()`` fail at once: the call is then denied, never
 waited for. ``ConjureMagics`` creates this class and builds sessions from its settings.
 """
@@ -12,17 +12,27 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import shlex
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import StdinNotImplementedError, UsageError
 from IPython.core.magic import Magics, line_magic, magics_class, no_var_expand
-from traitlets import Enum, List, TraitError, Unicode, observe, validate
+from traitlets import Dict, Enum, List, TraitError, Unicode, observe, validate
 
 from ..backends.base import default_permission_mode
 from ..backends.gate import MODES
 from ..backends.registry import backend_names, get_backend
 from ..clients.base import CREDENTIAL_ENV_VARS
-from ..clients.pricing import Spend
+from ..clients.pricing import (
+    PRICES_SHAPE,
+    Price,
+    Spend,
+    configure_prices,
+    configured_prices,
+    parse_prices,
+    price_of,
+    read_prices,
+)
 from ..conversation.budget import Budget, Limit
 from ..conversation.permissions import (
     READ_ONLY_COMMANDS,
@@ -81,11 +91,18 @@ class GuardMagics(Magics):
     notebook_budget = Unicode(
         "", help="What the whole notebook may spend, restored turns included; empty: no limit."
     ).tag(config=True)
+    prices = Dict(
+        value_trait=Dict(),
+        help="Prices of models the package does not list (or that cost you otherwise), for "
+        f"budgets, footers and the history: {PRICES_SHAPE}.",
+    ).tag(config=True)
 
     def __init__(self, shell: Any = None, *, conjure: ConjureMagics, **kwargs: Any) -> None:
         self.conjure = conjure
         self._cell: tuple[int | None, Spend] = (None, Spend())
+        self._file_prices: dict[str, Price] = {}
         super().__init__(shell=shell, **kwargs)
+        self._apply_prices()
 
     @validate("allow_rules", "deny_rules", "read_only_rules")
     def _check_rules(self, proposal: dict[str, Any]) -> list[str]:
@@ -103,6 +120,19 @@ class GuardMagics(Magics):
         except ValueError as error:
             raise TraitError(f"{proposal['trait'].name}: {error}") from None
         return proposal["value"]
+
+    @validate("prices")
+    def _check_prices(self, proposal: dict[str, Any]) -> dict[str, Any]:
+        try:
+            parse_prices(proposal["value"])
+        except ValueError as error:
+            raise TraitError(f"prices: {error}") from None
+        return proposal["value"]
+
+    @observe("prices")
+    def _apply_prices(self, change: dict[str, Any] | None = None) -> None:
+        """Every reader prices with the configured table, then files ``%budget`` read."""
+        configure_prices({**parse_prices(self.prices), **self._file_prices})
 
     @observe("permission_mode", "cell_budget", "notebook_budget")
     def _apply_to_session(self, change: dict[str, Any]) -> None:
@@ -172,27 +202,48 @@ class GuardMagics(Magics):
     @no_var_expand  # $1 is one dollar, not IPython's $-expansion of 1
     @line_magic
     def budget(self, line: str) -> None:
-        """Show or set spending limits: ``%budget [cell=LIMIT] [notebook=LIMIT]``.
+        """Show or set spending limits: ``%budget [cell=LIMIT] [notebook=LIMIT] [prices=FILE]``.
 
         A limit is dollars (``$0.50``) or tokens (``200k``), or ``none``. Before each model
-        call the cell's and the notebook's spend are checked; a call that would start over
-        a limit is not made, and the turn ends saying what was spent.
+        call its worst case (its prompt and the longest answer it may write) is checked
+        against what the cell and the notebook have left: ``max_tokens`` is lowered to fit,
+        and a call that cannot fit a short answer is not made; the turn ends saying what
+        was spent. ``prices=FILE`` reads prices of models the package does not list from a
+        JSON or TOML file: {"MODEL-ID": {"input": 3, "output": 15}}, dollars per million
+        tokens (``cache_write`` and ``cache_read`` too, if they are not 1.25x and 0.1x input).
         """
         session = self.conjure.session
         cell, notebook = session.budget.cell, session.budget.notebook
-        for word in line.split():
+        try:
+            words = shlex.split(line)  # a file's path may be quoted
+        except ValueError as error:
+            raise UsageError(f"{line.strip()!r}: {error}") from None
+        for word in words:
             key, equals, value = word.partition("=")
-            if not equals or key not in ("cell", "notebook"):
-                raise UsageError(f"expected cell=LIMIT or notebook=LIMIT, got {word!r}")
+            if not equals or key not in ("cell", "notebook", "prices"):
+                raise UsageError(
+                    f"expected cell=LIMIT, notebook=LIMIT or prices=FILE, got {word!r}"
+                )
             try:
+                if key == "prices":
+                    self._file_prices.update(read_prices(value))
+                    self._apply_prices()
+                    continue
                 limit = Limit.parse(value)
             except ValueError as error:
                 raise UsageError(f"{key}={value}: {error}") from None
             cell, notebook = (limit, notebook) if key == "cell" else (cell, limit)
         session.budget = Budget(cell, notebook)
-        print(
-            f"budget: {session.budget.describe()}\nspent: {session.spent.describe()} in this notebook"
-        )
+        print(f"budget: {session.budget.describe()}")
+        print(f"spent: {session.spent.describe()} in this notebook")
+        if configured := configured_prices():
+            print(f"prices configured for: {', '.join(sorted(configured))}")
+        in_dollars = any(limit and limit.unit == "dollars" for limit in (cell, notebook))
+        if in_dollars and price_of(session.model) is None:
+            print(
+                f"no price is known for {session.model}: a limit in dollars counts none of its "
+                "tokens (give its price with %budget prices=FILE)"
+            )
 
     def _trust_skills(self, session: Session) -> None:
         added: list[Rule] = []
