@@ -148,6 +148,9 @@ class ExecutorSession:
     notices: list[str] = field(default_factory=list, repr=False)
     """What the person should hear about from the backend (a sandbox replaced, no sandbox
     at all): ``chat`` moves them into the trace as warnings, as soon as they are said."""
+    environment: dict[str, str] = field(default_factory=dict, repr=False)
+    """What the tools run on (an image's id, the host's program versions): each turn
+    records it, and a replay says what differs."""
     leads_to: Callable[[str], str] = field(default=os.path.realpath, repr=False)
     """Where a file tool's path leads, links followed as its workspace follows them: what
     a permission decision on a path is made on (``tools.confined``)."""

@@ -39,6 +39,7 @@ from ..tools.workspace import PathInfo, WorkspaceTools
 from .base import ExecutorBackend, ExecutorSession, SessionOptions
 from .bwrap import START_TRIES, Sandbox, did_not_start, private_tmp, sandbox_for
 from .gate import PermissionMode
+from .host_versions import host_versions
 from .settings import Setting
 
 __all__ = ["LocalBackend", "LocalSession", "LocalWorkspace", "check_tool_input", "host_workdir"]
@@ -525,6 +526,7 @@ class LocalBackend(ExecutorBackend):
             system_prompt=system_prompt,
             notices=[UNSANDBOXED] if sandbox is None else [],  # said by the first turn
             leads_to=workspace.leads_to,
+            environment=await asyncio.to_thread(host_versions),
         )
 
 

@@ -61,6 +61,8 @@ class RecordedTurn:
     """Files hosted tool calls produced, by ``tool_use_id``: where they were saved on the host."""
     denied: frozenset[str] = frozenset()
     """Client tool calls that were denied permission when recorded: they stay denied."""
+    environment: Mapping[str, str] = field(default_factory=dict)
+    """What the tools ran on when recorded (image id, tool versions)."""
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,18 @@ class ReplayClient:
         return sorted(
             name for name, digest in self.current.skills.items() if current.get(name) != digest
         )
+
+    def changed_environment(self, current: Mapping[str, str]) -> list[str]:
+        """What the tools run on now that differs from the current recorded turn, one
+        ``name: recorded → now`` each; what one side does not say is not compared."""
+        if self.current is None:
+            return []
+        recorded = self.current.environment
+        return [
+            f"{name}: {recorded[name]} → {current[name]}"
+            for name in sorted(recorded.keys() & current.keys())
+            if recorded[name] != current[name]
+        ]
 
     def _translate(self, response: ModelResponse) -> ModelResponse:
         if not self._to_current:

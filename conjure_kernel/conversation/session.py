@@ -193,6 +193,7 @@ class Session:
             backend_session = self._backend_session
             paths = dict(backend_session.paths)
             recorder.paths.update(paths)
+            recorder.environment.update(getattr(backend_session, "environment", {}))
             if replay is not None:
                 replay.prepare_turn(message, paths)
                 options.skip_calls = replay.not_rerun()
@@ -304,6 +305,7 @@ class Session:
             record.model = next((step.model for step in record.steps if step.model), record.model)
             record.drift = [drift.to_json() for drift in self.client.drift(record.tool_calls)]
             record.skills_changed = self.client.changed_skills(record.skills)
+            record.environment_changed = self.client.changed_environment(record.environment)
         self.transcript.append(record)
 
     def _skill_hashes(self) -> dict[str, str]:

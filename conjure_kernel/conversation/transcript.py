@@ -61,11 +61,17 @@ class TurnRecord:
     """Skill name → content hash of its folder when the turn ran."""
     paths: dict[str, str] = field(default_factory=dict)
     """Machine-specific paths (``workdir``, ``skill:NAME``), so replay can map them."""
+    environment: dict[str, str] = field(default_factory=dict)
+    """What the tools ran on (the sandbox image's id, the host's tool versions), so replay
+    can tell when it differs."""
     error: dict[str, str] | None = None
     replayed: bool = False
     drift: list[dict[str, str]] = field(default_factory=list)
     skills_changed: list[str] = field(default_factory=list)
     """On replay: skills whose folder content differs from the recording."""
+    environment_changed: list[str] = field(default_factory=list)
+    """On replay: what the tools run on that differs from the recording (``python3: 3.11.2
+    → 3.12.1``)."""
     spend: Spend | None = None
     """What this turn cost, priced when it ran (None: not known, e.g. a replayed turn)."""
     total_spend: Spend | None = None
@@ -125,6 +131,7 @@ class TurnRecord:
                 if isinstance(entry, ApprovalEntry) and entry.allowed is False
             ),
             files=self.timeline.files_by_call(),
+            environment=dict(self.environment),
         )
 
     def redacted(self, redact: Redact) -> TurnRecord:
@@ -145,9 +152,11 @@ class TurnRecord:
             timeline=self.timeline.redacted(redact),
             skills=redact_value(self.skills, redact),
             paths=redact_value(self.paths, redact),
+            environment=redact_value(self.environment, redact),
             error=redact_value(self.error, redact),
             drift=redact_value(self.drift, redact),
             skills_changed=redact_value(self.skills_changed, redact),
+            environment_changed=redact_value(self.environment_changed, redact),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -159,6 +168,7 @@ class TurnRecord:
             "model": self.model,
             "skills": self.skills,
             "paths": self.paths,
+            **({"environment": self.environment} if self.environment else {}),
             "stop_reason": self.stop_reason,
             "usage": self.usage.to_json(),
             "timeline": self.timeline.to_json(),
@@ -167,6 +177,11 @@ class TurnRecord:
             "replayed": self.replayed,
             "drift": self.drift,
             "skills_changed": self.skills_changed,
+            **(
+                {"environment_changed": self.environment_changed}
+                if self.environment_changed
+                else {}
+            ),
             **{
                 name: value.to_json()
                 for name, value in (("spend", self.spend), ("total_spend", self.total_spend))
@@ -207,10 +222,12 @@ class TurnRecord:
                 usage=Usage.from_json(data.get("usage")),
                 skills=dict(data.get("skills", {})),
                 paths=dict(data.get("paths", {})),
+                environment=dict(data.get("environment", {})),
                 error=data.get("error"),
                 replayed=bool(data.get("replayed", False)),
                 drift=list(data.get("drift", [])),
                 skills_changed=list(data.get("skills_changed", [])),
+                environment_changed=list(data.get("environment_changed", [])),
                 spend=_spend(data.get("spend")),
                 total_spend=_spend(data.get("total_spend")),
                 duration=_seconds(data.get("duration")),
@@ -241,6 +258,7 @@ class TurnRecorder:
         *,
         skills: dict[str, str],
         paths: dict[str, str],
+        environment: dict[str, str] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.record: TurnRecord | None = None
@@ -249,11 +267,18 @@ class TurnRecorder:
         self.skills = skills
         self.paths = paths
         """Shared with the record, so paths learnt after the turn started still reach it."""
+        self.environment = {} if environment is None else environment
+        """Shared with the record too: the backend says it once its session is open."""
 
     def add(self, event: Event) -> None:
         if isinstance(event, TurnStarted):
             self.record = TurnRecord(
-                event.message, event.backend, event.model, skills=self.skills, paths=self.paths
+                event.message,
+                event.backend,
+                event.model,
+                skills=self.skills,
+                paths=self.paths,
+                environment=self.environment,
             )
             self._started = self._clock()
             return

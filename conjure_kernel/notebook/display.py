@@ -430,6 +430,11 @@ def _problems_html(record: TurnRecord) -> str:
             '<div class="conjure-drift">skills changed since the recording: '
             f"{html.escape(', '.join(record.skills_changed))}</div>"
         )
+    if record.environment_changed:
+        out += (
+            '<div class="conjure-drift">the tools run on another environment than recorded: '
+            f"{html.escape('; '.join(record.environment_changed))}</div>"
+        )
     for drift in record.drift:
         out += (
             f'<div class="conjure-drift"><b>drift in {html.escape(drift["name"])}</b> '
@@ -450,6 +455,9 @@ def _problems_markdown(record: TurnRecord) -> list[str]:
     parts = []
     if record.skills_changed:
         parts.append(f"*skills changed since the recording: {', '.join(record.skills_changed)}*")
+    if record.environment_changed:
+        changed = _escape_markdown("; ".join(record.environment_changed))
+        parts.append(f"*the tools run on another environment than recorded: {changed}*")
     for drift in record.drift:
         parts.append(
             f"**drift in {drift['name']}** (the re-run result differs from the recording)\n\n"
@@ -467,6 +475,9 @@ def _problems_plain(record: TurnRecord) -> list[str]:
     lines = []
     if record.skills_changed:
         lines.append(f"skills changed since the recording: {', '.join(record.skills_changed)}")
+    if record.environment_changed:
+        changed = "; ".join(record.environment_changed)
+        lines.append(f"the tools run on another environment than recorded: {changed}")
     for drift in record.drift:
         lines.append(f"drift in {drift['name']} (the re-run result differs from the recording)")
         lines.append(drift["diff"])

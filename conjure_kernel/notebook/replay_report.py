@@ -38,6 +38,7 @@ class CellReport:
     """Calls that ran on Anthropic's side: shown as recorded, since they cannot run offline."""
     drift: list[dict[str, str]] = field(default_factory=list)
     skills_changed: list[str] = field(default_factory=list)
+    environment_changed: list[str] = field(default_factory=list)
     error: str = ""
     ended_as_recorded: str = ""
     """Why the replay stopped where the recording did (an interrupted or failed turn)."""
@@ -100,6 +101,7 @@ def _report(index: int, cell: nbformat.NotebookNode) -> CellReport:
             report.hosted_calls = sum(1 for tool in turn.timeline.tools if tool.server)
             report.drift = turn.drift
             report.skills_changed = turn.skills_changed
+            report.environment_changed = turn.environment_changed
             report.shown = str(data.get("text/plain", ""))
     return report
 
@@ -136,6 +138,9 @@ def _print_report(path: Path, reports: list[CellReport], *, strict: bool, quiet:
             lines.append(
                 f"    skills changed since the recording: {', '.join(report.skills_changed)}"
             )
+        if report.environment_changed:
+            changed = "; ".join(report.environment_changed)
+            lines.append(f"    the tools run on another environment than recorded: {changed}")
         for drift in report.drift:
             lines.append(f"    drift in {drift['name']} ({drift['tool_use_id']}):")
             lines.append("      " + drift["diff"].replace("\n", "\n      "))

@@ -501,6 +501,15 @@ function problems(record: JSONObject): HTMLElement[] {
     node.append(el('span', `${PREFIX}-driftNames`, changed.join(', ')));
     out.push(node);
   }
+  const environment = asArray(record.environment_changed).map(String);
+  if (environment.length) {
+    const node = el('div', `${PREFIX}-drift ${PREFIX}-environmentChanged`);
+    node.append(
+      el('span', `${PREFIX}-driftTitle`, 'the tools run on another environment than recorded: ')
+    );
+    node.append(el('span', `${PREFIX}-driftNames`, environment.join('; ')));
+    out.push(node);
+  }
   for (const item of asArray(record.drift)) {
     const drift = asObject(item);
     const node = el('div', `${PREFIX}-drift`);

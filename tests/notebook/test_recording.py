@@ -15,6 +15,7 @@ from fakeapi import FakeMessagesAPI, replies
 from kernel_harness import TURN_MIME, RunningKernel
 from nbclient import NotebookClient
 
+from conjure_kernel.backends.host_versions import host_versions
 from conjure_kernel.conversation.transcript import TURN_SCHEMA, TurnRecord
 from conjure_kernel.events import TextDelta, ToolCallFinished, ToolCallStarted
 from conjure_kernel.notebook.kernelspec import NOTEBOOK_KERNELSPEC
@@ -341,3 +342,22 @@ def test_a_notebook_with_an_interrupted_turn_replays_as_it_was(tmp_path):
     assert "this turn was interrupted when it was recorded" in done.stdout
     assert "errors: 0 cell(s)" in done.stdout
     assert not (tmp_path / "started").exists()  # the interrupted command did not run again
+
+
+def test_each_turn_records_what_its_tools_ran_on_and_replay_says_what_differs(recorded):
+    notebook = nbformat.read(recorded, as_version=4)
+    first, second = records_of(notebook)
+    assert first.environment == second.environment == host_versions()
+    assert "python3" in first.environment
+    for cell in notebook.cells:  # as if recorded on a machine with another python3
+        for output in cell.get("outputs", []):
+            if TURN_MIME in output.get("data", {}):
+                output["data"][TURN_MIME]["environment"]["python3"] = "2.7.18"
+    nbformat.write(notebook, recorded)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
+    command = [sys.executable, "-m", "conjure_kernel", "replay", str(recorded)]
+    report = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert report.returncode == 0, report.stdout + report.stderr
+    changed = f"python3: 2.7.18 → {host_versions()['python3']}"
+    assert f"the tools run on another environment than recorded: {changed}" in report.stdout
+    assert "drift: 0 of 2 turn(s)" in report.stdout  # the tools' results did not change
