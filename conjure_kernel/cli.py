@@ -21,6 +21,7 @@ from .errors import ConjureError
 
 if TYPE_CHECKING:
     from .clients.anthropic_client import AnthropicClient
+    from .skills.skill import Diagnostic
 
 __all__ = ["main"]
 
@@ -155,29 +156,42 @@ def _install(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    """One verdict per skill: its problems, or ``PATH: valid``; a folder of skills is searched."""
+    """One verdict per skill: its problems, or ``PATH: valid``; a folder of skills is searched.
+
+    A path that cannot be searched, or an archive that cannot be read, is one line among
+    the verdicts, and the rest are still checked.
+    """
     from .skills.discovery import skill_candidates
-    from .skills.validation import validate_skill
 
     failed = False
     for path in args.paths:
-        if not path.exists():
-            print(f"{path}: no such file or folder", file=sys.stderr)
-            failed = True
-            continue
         is_one_skill = path.is_file() or (path / "SKILL.md").is_file()
-        skills = [path] if is_one_skill else list(skill_candidates(path))
-        if not skills:
+        found = [path] if is_one_skill else list(skill_candidates(path))
+        if not found:
             print(f"{path}: no SKILL.md or .skill file in this folder or below it", file=sys.stderr)
             failed = True
-        for skill in skills:
-            problems = validate_skill(skill)
-            for problem in problems:
-                print(problem)
-            failed = failed or bool(problems)
-            if not problems:
-                print(f"{os.path.abspath(skill)}: valid")
+        for candidate in found:
+            failed = _print_verdict(candidate) or failed
     return 1 if failed else 0
+
+
+def _print_verdict(candidate: Path | Diagnostic) -> bool:
+    """Print a skill's problems, or that it is valid; whether it had problems."""
+    from .skills.skill import Diagnostic
+    from .skills.validation import validate_skill
+
+    if isinstance(candidate, Diagnostic):
+        print(candidate, file=sys.stderr if candidate.severity == "error" else sys.stdout)
+        return True
+    try:
+        problems = [str(problem) for problem in validate_skill(candidate)]
+    except ConjureError as error:  # an archive that is unsafe, corrupt or unreadable
+        problems = [str(error)]
+    for problem in problems:
+        print(problem)
+    if not problems:
+        print(f"{os.path.abspath(candidate)}: valid")
+    return bool(problems)
 
 
 def _list_remote(args: argparse.Namespace) -> int:

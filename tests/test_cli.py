@@ -66,7 +66,8 @@ def test_validate_the_corpus_names_exactly_its_two_violations():
     done = run("skills", "validate", str(CORPUS))
     problems = [line for line in done.stdout.splitlines() if not line.endswith(": valid")]
     assert [line.split(CORPUS.name + "/")[1] for line in problems] == [
-        "claude-api/SKILL.md: description: must be at most 1024 characters (found 1068)",
+        "claude-api/SKILL.md: description: must be at most 1024 characters (found 1068); "
+        "loading cuts it to 1024",
         "template/SKILL.md: name: must match its folder name 'template' (found 'template-skill')",
     ]
     assert done.returncode == 1

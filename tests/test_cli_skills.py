@@ -1,10 +1,12 @@
-"""``python -m conjure_kernel skills list|upload|delete`` against the fake API, as a person types it."""
+"""``python -m conjure_kernel skills validate|list|upload|delete`` as a person types it: the
+remote commands against the fake API, ``validate`` on bad inputs, one line per problem."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -95,3 +97,71 @@ def test_deleting_an_unknown_skill_names_the_api_and_the_status(api, tmp_path):
     assert done.returncode == 1
     assert done.stderr.startswith("error: the Skills API answered 404 not_found_error")
     assert "hint: check the id" in done.stderr
+
+
+def validate(*paths: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "conjure_kernel", "skills", "validate", *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_validate_reports_each_symbolic_link_loop_in_one_line_and_checks_the_rest(tmp_path):
+    """It used to stop at the first loop with an 18-line traceback."""
+    root = tmp_path / "skills"
+    make_skill(root, "greeter")
+    (root / "self").symlink_to("self")
+    (root / "ping").symlink_to("pong")
+    (root / "pong").symlink_to("ping")
+    (root / "greeter" / "loop").symlink_to("..")  # inside a skill: its files are not searched
+    (root / "nested").mkdir()
+    (root / "nested" / "up").symlink_to("..")
+    done = validate(root, tmp_path / "self-root")
+    assert done.returncode == 1
+    assert done.stdout.splitlines() == [
+        f"{root}/greeter/SKILL.md: valid",
+        f"{root}/nested/up: is a symbolic link that leads back to {root}, which is being "
+        "searched; not followed",
+        f"{root}/ping: is a symbolic link loop (ping -> pong -> ping); skipped",
+        f"{root}/pong: is a symbolic link loop (pong -> ping -> pong); skipped",
+        f"{root}/self: is a symbolic link loop (self -> self); skipped",
+    ]
+    assert done.stderr == f"{tmp_path / 'self-root'}: no such file or folder\n"
+    (tmp_path / "self-root").symlink_to("self-root")
+    looped = validate(tmp_path / "self-root")
+    assert looped.stderr == (
+        f"{tmp_path / 'self-root'}: is a symbolic link loop (self-root -> self-root)\n"
+    )
+
+
+def test_validate_reports_a_lying_archive_in_one_line_and_checks_the_rest(tmp_path):
+    make_skill(tmp_path, "greeter")
+    archive = tmp_path / "pdf.skill"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("pdf/SKILL.md", "---\nname: pdf\ndescription: Reads PDFs.\n---\n")
+        zf.writestr("pdf/run.py", "print('hello')\n" * 10)
+        zf.getinfo("pdf/run.py").file_size = 10  # the directory, written at close, lies
+    done = validate(tmp_path)
+    assert done.returncode == 1
+    assert done.stdout.splitlines() == [
+        f"{tmp_path}/greeter/SKILL.md: valid",
+        f"{archive}: refusing archive entry 'pdf/run.py': decompresses to more than "
+        "the 10 bytes the archive's directory declares",
+    ]
+    assert done.stderr == ""
+
+
+def test_validate_reports_an_overlong_description_as_a_violation_that_loading_cuts(tmp_path):
+    folder = tmp_path / "wordy"
+    folder.mkdir()
+    description = "w" * 5000
+    (folder / "SKILL.md").write_text(f"---\nname: wordy\ndescription: {description}\n---\n")
+    done = validate(folder)
+    assert done.returncode == 1
+    assert done.stdout == (
+        f"{folder}/SKILL.md: description: must be at most 1024 characters (found 5000); "
+        "loading cuts it to 1024\n"
+    )

@@ -22,14 +22,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal
 
 import anthropic
-from anthropic.lib import files_from_dir
 from jupyter_core.paths import jupyter_data_dir
 
 from ..errors import ModelError, SkillError
@@ -213,7 +213,7 @@ def upload_problems(skill: Skill) -> list[str]:
         problems.append(
             f"{shown}: description: must not contain XML tags (< or >), which the Skills API refuses"
         )
-    size = sum(path.stat().st_size for path in _uploaded_paths(skill.root))
+    size = sum(path.stat().st_size for _, path in _upload_entries(skill.root))
     if size > MAX_UPLOAD_BYTES:
         problems.append(
             f"{skill.origin}: its files come to {size / 2**20:.1f} MB, over the "
@@ -225,11 +225,10 @@ def upload_problems(skill: Skill) -> list[str]:
 def upload_files(root: Path) -> list[tuple[str, bytes]]:
     """The skill folder as the Skills API takes it: ``("name/relative/path", bytes)``.
 
-    ``files_from_dir`` keeps the folder's name on every file (a plain path would be cut
-    to its base name, flattening the skill); caches and build output are left out.
+    The folder's name stays on every file (a plain path would be cut to its base name,
+    flattening the skill); caches and build output are left out.
     """
-    files = cast("list[tuple[str, bytes]]", files_from_dir(root))
-    return sorted((name, data) for name, data in files if _uploaded(PurePosixPath(name)))
+    return [(name, path.read_bytes()) for name, path in _upload_entries(root)]
 
 
 async def upload_skill(
@@ -358,11 +357,35 @@ def _uploaded(name: PurePosixPath) -> bool:
     )
 
 
-def _uploaded_paths(root: Path) -> Iterator[Path]:
-    """The files of an upload on disk, found without reading them (for the size check)."""
-    for folder, folders, files in os.walk(root, followlinks=True):
-        relative = PurePosixPath(root.name, Path(folder).relative_to(root).as_posix())
-        folders[:] = [f for f in folders if _uploaded(relative / f / "x")]
-        for name in files:
-            if _uploaded(relative / name):
-                yield Path(folder, name)
+def _upload_entries(root: Path) -> list[tuple[str, Path]]:
+    """The files of an upload, as ``(name in the upload, path on disk)``, in name order.
+
+    Links are followed as the local backends follow them, but each folder is entered
+    once (a link back to a parent would go round forever), and an entry that cannot be
+    reached (a link loop, a link to nothing) is left out: loading the skill already
+    warned about it.
+    """
+    found: list[tuple[str, Path]] = []
+    entered: set[tuple[int, int]] = set()
+    pending = [(root, PurePosixPath(root.name))]
+    while pending:
+        folder, name = pending.pop()
+        try:
+            info = folder.stat()
+            entries = sorted(os.listdir(folder))
+        except OSError:
+            continue
+        if (info.st_dev, info.st_ino) in entered:
+            continue
+        entered.add((info.st_dev, info.st_ino))
+        for entry in entries:
+            path, inside = folder / entry, name / entry
+            try:
+                mode = path.stat().st_mode
+            except OSError:
+                continue
+            if stat.S_ISDIR(mode) and _uploaded(inside / "file"):
+                pending.append((path, inside))
+            elif stat.S_ISREG(mode) and _uploaded(inside):
+                found.append((str(inside), path))
+    return sorted(found)

@@ -30,7 +30,7 @@ from ..backends.settings import parse_settings
 from ..clients.base import ModelClient, Usage
 from ..clients.pricing import Spend, price_of
 from ..clients.replay_client import ReplayClient
-from ..errors import ConjureError, TurnInterrupted
+from ..errors import ConjureError, SkillError, TurnInterrupted
 from ..events import Event, FileCreated, Notice, ToolCallFinished, TurnFailed, TurnStarted
 from ..skills.skill import Skill
 from .budget import Budget, BudgetedClient, BudgetGuard, steps_spend, turn_spend
@@ -120,6 +120,19 @@ class Session:
         """Add or replace (by name) skills; the next turn sees the new catalog."""
         names = {skill.name for skill in skills}
         self.skills = [s for s in self.skills if s.name not in names] + list(skills)
+        self._drop_backend_session()
+
+    def remove_skills(self, names: Sequence[str]) -> None:
+        """Take skills out of the conversation by name; the next turn's catalog lacks them.
+
+        Nothing is removed when a name is not loaded: a ``SkillError`` names it and the
+        skills that are.
+        """
+        loaded = [skill.name for skill in self.skills]
+        unknown = [name for name in names if name not in loaded]
+        if unknown:
+            raise SkillError(f"no skill named {unknown[0]!r} is loaded ({_listed(loaded)})")
+        self.skills = [skill for skill in self.skills if skill.name not in names]
         self._drop_backend_session()
 
     def switch_backend(
@@ -317,3 +330,11 @@ class Session:
             return
         with contextlib.suppress(Exception):
             self.runner.run(self.backend.close(session))
+
+
+def _listed(names: Sequence[str], shown: int = 10) -> str:
+    """``loaded: a, b, c`` kept to one short line however many skills there are."""
+    if not names:
+        return "no skills are loaded"
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return f"loaded: {', '.join(names[:shown])}{more}"

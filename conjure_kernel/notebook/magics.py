@@ -324,14 +324,28 @@ class ConjureMagics(Magics):
         default=[],
         help="Delete a custom skill from Anthropic, with all its versions.",
     )
+    @argument(
+        "--remove",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="Take a loaded skill out of this session (its files stay where they are).",
+    )
     @line_magic
     def skills(self, line: str) -> None:
-        """List the loaded skills, add skills from folders and .skill packages, or manage
-        the skills on Anthropic's side (the anthropic backend's)."""
+        """List the loaded skills, add skills from folders and .skill packages, remove
+        them from the session, or manage the skills on Anthropic's side (the anthropic
+        backend's)."""
         args = parse_argstring(self.skills, line)
         if args.remote or args.upload or args.delete:
             self._remote_skills(args.upload, args.delete, listing=args.remote)
             return
+        if args.remove:
+            try:
+                self.session.remove_skills(args.remove)
+            except SkillError as error:
+                raise UsageError(str(error)) from None
+            print(f"removed {', '.join(args.remove)}")
         if args.paths:
             found = find_skills(args.paths)
             self.session.add_skills(found.skills)
@@ -342,7 +356,7 @@ class ConjureMagics(Magics):
             if errors:
                 raise SkillError(
                     "skipped: " + "; ".join(str(p) for p in errors),
-                    hint="fix the SKILL.md; `python -m conjure_kernel skills validate PATH` checks every rule",
+                    hint="fix the path or the SKILL.md; `python -m conjure_kernel skills validate PATH` checks every rule",
                 )
         for skill in self.session.skills:
             print(f"{skill.name}: {one_line(skill.description, 100)}  ({skill.origin})")

@@ -1,22 +1,28 @@
-"""Read ``.skill`` archives in place, and unpack them safely, once, when first needed.
+"""Check ``.skill`` archives whole and unpack them once, when they are loaded.
 
-Split from discovery.py: archive safety (zip-slip) is its own concern. A ``.skill`` file
-is a zip whose entries all sit under one folder named after the skill
-(``pdf/SKILL.md``, ``pdf/scripts/fill.py``). Skills may come from anyone, so an entry
-that could land outside that folder, or that is a symlink or device, rejects the whole
-archive instead of being skipped: a packager never writes one by accident.
+Split from discovery.py: archive safety (zip-slip, zip bombs, lying directories) is its
+own concern. A ``.skill`` file is a zip whose entries all sit under one folder named
+after the skill (``pdf/SKILL.md``, ``pdf/scripts/fill.py``). Skills may come from
+anyone, so an entry that could land outside that folder, that is a link, a device or
+encrypted, or whose data does not match what the zip's directory says of it (its size,
+its CRC), rejects the whole archive instead of being skipped: a packager never writes
+one by accident.
 
-Loading a skill needs only its SKILL.md frontmatter, which is streamed from the zip; the
-files are unpacked when something first needs them on disk. Each process unpacks into
-its own folder, ``<tmp>/conjure-skills/<pid>``, removed when the process exits, and swept
-by a later process when it could not be (a crashed or killed kernel): a small archive
-may unpack to many megabytes, and nothing should keep them once their kernel is gone.
+Checking an entry means decompressing it, so loading unpacks as it checks: each entry
+is written once, from the very bytes that were checked, and nothing reads the zip
+again. A skill loaded without complaint can then never fail later on a corrupt entry.
+Each process unpacks into its own folder, ``<tmp>/conjure-skills/<pid>``, removed when
+the process exits, and swept by a later process when it could not be (a crashed or
+killed kernel): a small archive may unpack to many megabytes, and nothing should keep
+them once their kernel is gone.
 """
 
 from __future__ import annotations
 
 import atexit
+import copy
 import hashlib
+import io
 import os
 import shutil
 import stat
@@ -24,13 +30,13 @@ import tempfile
 import threading
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
-from conjure_kernel.errors import SkillError, SkillValidationError
+from conjure_kernel.errors import SkillError
 from conjure_kernel.processes import process_exists
-from conjure_kernel.skills.frontmatter import read_frontmatter_from
 
 __all__ = [
     "MAX_ENTRIES",
@@ -52,84 +58,55 @@ _UNREADABLE = (zipfile.BadZipFile, EOFError, OSError, RuntimeError, zlib.error)
 """What reading a zip raises when it is corrupt, truncated, encrypted or compressed in a
 way this Python cannot read (RuntimeError and its NotImplementedError)."""
 _CHUNK = 2**18
-"""Bytes hashed at a time (as ``hashlib.file_digest`` does): memory stays flat however
-large a file is."""
+"""Bytes hashed or unpacked at a time (as ``hashlib.file_digest`` does): memory stays
+flat however large a file is."""
+_ENCRYPTED = 0x1
+"""The general-purpose flag bit of an encrypted zip entry."""
 
 
 @dataclass(frozen=True)
 class SkillArchive:
-    """A ``.skill`` file whose entries passed the checks, read in place until unpacked."""
+    """A ``.skill`` file whose entries all passed the checks, and where they were unpacked."""
 
     path: Path
-    """The ``.skill`` file, absolute."""
-    top: str
-    """The one folder every entry sits under: the skill's folder name."""
-    skill_md_entry: str | None
-    """The entry holding ``<top>/SKILL.md`` as the zip spells it, or ``None`` if absent."""
+    """The ``.skill`` file."""
+    root: Path
+    """The skill's folder as unpacked from the checked archive: ``<unpack folder>/<name>``."""
 
     @classmethod
     def open(cls, zip_path: Path) -> SkillArchive:
-        """Check ``zip_path``'s entries from its central directory; nothing is written."""
-        zip_path = Path(zip_path)
-        try:
-            with zipfile.ZipFile(zip_path) as archive:
-                top = _check_entries(archive, zip_path)
-                skill_md = next(
-                    (
-                        info.filename
-                        for info in archive.infolist()
-                        if not info.is_dir() and _safe_parts(info.filename) == (top, "SKILL.md")
-                    ),
-                    None,
-                )
-        except _UNREADABLE as error:
-            raise SkillError(f"{zip_path}: cannot read the skill archive: {error}") from error
-        return cls(zip_path, top, skill_md)
+        """Check ``zip_path`` whole and unpack it (unless this process already has)."""
+        return cls(Path(zip_path), extract_skill_archive(zip_path))
 
     @property
     def origin(self) -> Path:
         """``<archive>/<name>``: how diagnostics name the skill's folder, never a temp folder."""
-        return self.path / self.top
-
-    def read_frontmatter(self) -> str | None:
-        """SKILL.md's YAML text streamed from the zip, or ``None`` without a SKILL.md.
-
-        Only the lines up to the closing ``---`` are decompressed; nothing is unpacked.
-        """
-        if self.skill_md_entry is None:
-            return None
-        shown = self.origin / "SKILL.md"
-        try:
-            with zipfile.ZipFile(self.path) as archive, archive.open(self.skill_md_entry) as file:
-                return read_frontmatter_from(file, shown)
-        except (*_UNREADABLE, KeyError) as error:  # KeyError: the archive changed since open
-            raise SkillValidationError(shown, "SKILL.md", f"cannot be read: {error}") from error
-
-    def unpack(self) -> Path:
-        """The skill's folder in this process's unpack folder, unpacked on the first call."""
-        return extract_skill_archive(self.path)
+        return self.path / self.root.name
 
 
 def extract_skill_archive(zip_path: Path, dest: Path | None = None) -> Path:
-    """Extract a ``.skill`` zip into ``dest`` and return the skill folder, ``dest/<name>``.
+    """Check a ``.skill`` zip whole, extract it into ``dest`` and return ``dest/<name>``.
 
     An existing ``dest/<name>`` is reused rather than extracted again; the default
     ``dest``, :func:`default_cache_dir`, is keyed by the archive's SHA-256, so every load
-    of the same archive in this process shares one unpacking. Extraction goes to a
-    staging folder first and is renamed into place, so a half-written skill is never
+    of the same archive in this process shares one unpacking (checked when it was made).
+    The archive is hashed and read through one open file, so the bytes checked are the
+    bytes hashed even if the file is replaced meanwhile. Extraction goes to a staging
+    folder first and is renamed into place, so a half-written or refused skill is never
     visible.
     """
     zip_path = Path(zip_path)
     try:
-        with zipfile.ZipFile(zip_path) as archive:
-            top = _check_entries(archive, zip_path)
-            dest = Path(dest) if dest is not None else default_cache_dir(zip_path)
-            skill_root = dest / top
-            if not skill_root.is_dir():
-                _extract_atomically(archive, dest, top)
+        with open(zip_path, "rb") as file:
+            dest = Path(dest) if dest is not None else _process_folder() / _sha256(file)
+            file.seek(0)
+            with zipfile.ZipFile(file) as archive:
+                top = _check_entries(archive, zip_path)
+                if not (dest / top).is_dir():
+                    _extract_atomically(archive, dest, top, zip_path)
     except _UNREADABLE as error:
         raise SkillError(f"{zip_path}: cannot unpack the skill archive: {error}") from error
-    return skill_root
+    return dest / top
 
 
 def default_cache_dir(zip_path: Path) -> Path:
@@ -137,9 +114,8 @@ def default_cache_dir(zip_path: Path) -> Path:
 
     Per process, so two kernels never write into, or remove, each other's files.
     """
-    digest = hashlib.sha256()
-    update_digest(digest, Path(zip_path))
-    return _process_folder() / digest.hexdigest()
+    with open(zip_path, "rb") as file:
+        return _process_folder() / _sha256(file)
 
 
 class _Digest(Protocol):
@@ -150,11 +126,21 @@ class _Digest(Protocol):
 
 def update_digest(digest: _Digest, path: Path) -> None:
     """Feed a file's bytes to ``digest`` a chunk at a time, never holding the whole file."""
+    with open(path, "rb", buffering=0) as file:
+        _feed(digest, file)
+
+
+def _sha256(file: io.BufferedIOBase | io.RawIOBase) -> str:
+    digest = hashlib.sha256()
+    _feed(digest, file)
+    return digest.hexdigest()
+
+
+def _feed(digest: _Digest, file: io.BufferedIOBase | io.RawIOBase) -> None:
     buffer = bytearray(_CHUNK)
     view = memoryview(buffer)
-    with open(path, "rb", buffering=0) as file:
-        while size := file.readinto(buffer):
-            digest.update(view[:size])
+    while size := file.readinto(buffer):
+        digest.update(view[:size])
 
 
 _claimed: set[Path] = set()
@@ -210,9 +196,9 @@ def _remove(folder: Path, owner: int) -> None:
 def _check_entries(archive: zipfile.ZipFile, zip_path: Path) -> str:
     """Reject unsafe entries and oversized archives; return the top-level folder they share.
 
-    Sizes come from the central directory, checked before anything is written; the
-    reader then stops each entry at its declared size, so a lying header cannot
-    unpack more than was checked here.
+    Sizes come from the central directory and are checked before anything is written;
+    unpacking then holds each entry to its declared size (:func:`_checked_data`), so a
+    directory that understates a size cannot unpack more than was checked here.
     """
     entries = archive.infolist()
     if len(entries) > MAX_ENTRIES:
@@ -226,19 +212,46 @@ def _check_entries(archive: zipfile.ZipFile, zip_path: Path) -> str:
             f"{zip_path}: the skill archive would unpack to {unpacked / 2**20:,.0f} MB; "
             f"at most {MAX_UNPACKED_BYTES // 2**20} MB is unpacked"
         )
-    tops: set[str] = set()
-    for info in entries:
-        parts = _safe_parts(info.filename)
-        problem = _entry_problem(info, parts)
-        if problem:
-            raise SkillError(f"{zip_path}: refusing archive entry {info.filename!r}: {problem}")
-        tops.add(parts[0])
+    tops = {_check_entry(info, zip_path)[0] for info in entries}
+    _check_unique(entries, zip_path)
     if len(tops) != 1:
         found = ", ".join(sorted(tops)) or "nothing"
         raise SkillError(
             f"{zip_path}: a .skill archive must hold exactly one top-level folder (found {found})"
         )
     return tops.pop()
+
+
+def _check_entry(info: zipfile.ZipInfo, zip_path: Path) -> tuple[str, ...]:
+    """The entry's path parts, once it is known to stay inside the skill's folder."""
+    parts = _safe_parts(info.filename)
+    problem = _entry_problem(info, parts)
+    if problem:
+        raise _refusal(zip_path, info, problem)
+    return parts
+
+
+def _check_unique(entries: list[zipfile.ZipInfo], zip_path: Path) -> None:
+    """Refuse two entries for one file, or a file where another entry needs a folder:
+    either way, which one a reader gets would depend on the order it unpacks them."""
+    files: set[tuple[str, ...]] = set()
+    folders: set[tuple[str, ...]] = set()
+    for info in entries:
+        parts = _safe_parts(info.filename)
+        folders.update(parts[:end] for end in range(1, len(parts)))
+        if info.is_dir():
+            folders.add(parts)
+        elif parts in files:
+            raise _refusal(zip_path, info, "appears twice")
+        else:
+            files.add(parts)
+    for info in entries:
+        if not info.is_dir() and _safe_parts(info.filename) in folders:
+            raise _refusal(zip_path, info, "is both a file and a folder")
+
+
+def _refusal(zip_path: Path, info: zipfile.ZipInfo, problem: str) -> SkillError:
+    return SkillError(f"{zip_path}: refusing archive entry {info.filename!r}: {problem}")
 
 
 def _safe_parts(name: str) -> tuple[str, ...]:
@@ -263,6 +276,8 @@ def _entry_problem(info: zipfile.ZipInfo, parts: tuple[str, ...]) -> str:
         return "symbolic link"
     if stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):
         return "special file"
+    if info.flag_bits & _ENCRYPTED:
+        return "encrypted"
     return ""
 
 
@@ -270,7 +285,7 @@ def _unix_mode(info: zipfile.ZipInfo) -> int:
     return info.external_attr >> 16 if info.create_system in _UNIX_HOSTS else 0
 
 
-def _extract_atomically(archive: zipfile.ZipFile, dest: Path, top: str) -> None:
+def _extract_atomically(archive: zipfile.ZipFile, dest: Path, top: str, zip_path: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True, mode=0o700)
     staging = Path(tempfile.mkdtemp(prefix=".extracting-", dir=dest))
     try:
@@ -280,8 +295,9 @@ def _extract_atomically(archive: zipfile.ZipFile, dest: Path, top: str) -> None:
                 target.mkdir(parents=True, exist_ok=True)
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
-            with archive.open(info) as source, open(target, "wb") as out:
-                shutil.copyfileobj(source, out)
+            with open(target, "wb") as out:
+                for chunk in _checked_data(archive, info, zip_path):
+                    out.write(chunk)
             # Keep only "is it executable": never setuid or group/other-write bits.
             target.chmod(0o755 if _unix_mode(info) & 0o111 else 0o644)
         try:
@@ -291,3 +307,33 @@ def _extract_atomically(archive: zipfile.ZipFile, dest: Path, top: str) -> None:
                 raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _checked_data(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, zip_path: Path
+) -> Iterator[bytes]:
+    """An entry's bytes as they really decompress, refused as soon as they stop matching
+    what the directory declares: one byte past its size, or another size or CRC-32.
+
+    zipfile itself stops at the declared size and checks the CRC only there, so an
+    understated size would load and then fail on every later read, or, with a CRC made
+    to match, quietly cut the file short. Reading through a copy of the entry that allows
+    one byte more, and leaves the CRC to this function, shows what the data really holds.
+    """
+    probe = copy.copy(info)
+    probe.file_size = info.file_size + 1
+    probe.CRC = None  # type: ignore[assignment]  # zipfile skips its check at the wrong length
+    size, crc = 0, 0
+    with archive.open(probe) as data:
+        while chunk := data.read(_CHUNK):
+            size += len(chunk)
+            if size > info.file_size:
+                declared = f"the {info.file_size:,} bytes the archive's directory declares"
+                raise _refusal(zip_path, info, f"decompresses to more than {declared}")
+            crc = zlib.crc32(chunk, crc)
+            yield chunk
+    if size != info.file_size:
+        declared = f"the {info.file_size:,} the archive's directory declares"
+        raise _refusal(zip_path, info, f"decompresses to {size:,} bytes, not {declared}")
+    if crc != info.CRC:
+        raise _refusal(zip_path, info, "fails its CRC-32 check: the archive is corrupt")

@@ -48,13 +48,19 @@ def split_frontmatter(text: str, path: Path | str = "SKILL.md") -> tuple[str, st
     return yaml_text, "".join(lines).strip()
 
 
-def read_frontmatter(path: Path) -> str:
-    """The YAML text of a SKILL.md, read line by line up to the closing ``---`` only."""
+def read_frontmatter(path: Path, *, shown: Path | None = None) -> str:
+    """The YAML text of a SKILL.md, read line by line up to the closing ``---`` only.
+
+    Errors name ``shown`` when given: where the file came from, such as a ``.skill``
+    archive, rather than where it was unpacked.
+    """
+    shown = shown or path
     try:
         with open(path, "rb") as file:
-            return read_frontmatter_from(file, path)
+            return read_frontmatter_from(file, shown)
     except OSError as error:
-        raise SkillValidationError(path, "SKILL.md", f"cannot be read: {error.strerror}") from None
+        reason = error.strerror or str(error)
+        raise SkillValidationError(shown, "SKILL.md", f"cannot be read: {reason}") from None
 
 
 def read_frontmatter_from(file: IO[bytes], path: Path | str) -> str:
@@ -79,7 +85,7 @@ def parse_frontmatter_text(yaml_text: str, path: Path | str = "SKILL.md") -> dic
     so validation can say which required fields are missing.
     """
     try:
-        data = yaml.load(yaml_text, Loader=_LOADER)
+        data = _load_yaml(yaml_text, path)
     except yaml.YAMLError as error:
         data = _load_with_quoted_colons(yaml_text, error, path)
     if data is None:
@@ -91,11 +97,19 @@ def parse_frontmatter_text(yaml_text: str, path: Path | str = "SKILL.md") -> dic
     return data
 
 
+def _load_yaml(yaml_text: str, path: Path | str) -> Any:
+    try:
+        return yaml.load(yaml_text, Loader=_LOADER)
+    except ValueError as error:  # an integer longer than Python converts (4,300 digits)
+        reason = str(error).partition(":")[0]
+        raise SkillValidationError(path, "frontmatter", f"cannot be read: {reason}") from None
+
+
 def _load_with_quoted_colons(yaml_text: str, error: yaml.YAMLError, path: Path | str) -> Any:
     quoted = "".join(_quote_colon_value(line) for line in io.StringIO(yaml_text))
     if quoted != yaml_text:
         with suppress(yaml.YAMLError):
-            return yaml.load(quoted, Loader=_LOADER)
+            return _load_yaml(quoted, path)
     raise SkillValidationError(path, "frontmatter", _describe(error)) from error
 
 

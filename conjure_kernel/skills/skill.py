@@ -1,8 +1,8 @@
 """The loaded skill: its frontmatter up front, its body and files only when asked.
 
 Progressive disclosure: loading reads SKILL.md's frontmatter only; ``body`` and
-``resources`` touch the disk when a caller needs them, and a skill loaded from a
-``.skill`` archive is not even unpacked until then.
+``resources`` touch the disk when a caller needs them. A skill loaded from a ``.skill``
+archive is read from the folder the archive was checked and unpacked into at load.
 """
 
 from __future__ import annotations
@@ -13,18 +13,20 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
+from conjure_kernel.errors import SkillError
 from conjure_kernel.skills.archive import SkillArchive, update_digest
 from conjure_kernel.skills.frontmatter import split_frontmatter
 
-__all__ = ["Diagnostic", "Skill", "SkillMetadata", "SkillSource", "origin_of"]
+__all__ = ["Diagnostic", "Skill", "SkillMetadata", "SkillSource", "origin_of", "root_of"]
 
 SkillSource = Path | SkillArchive
-"""Where a skill's files are: its folder on the host, or the ``.skill`` archive holding them."""
+"""Where a skill came from: its folder on the host, or the ``.skill`` archive unpacked."""
 
 
 @dataclass(frozen=True)
 class Diagnostic:
-    """One rule a SKILL.md breaks: where, which field, what is wrong, and how bad."""
+    """One rule a SKILL.md breaks, or a path that cannot be searched: where, which field
+    (``""`` for the path itself), what is wrong, and how bad."""
 
     path: Path
     field: str
@@ -32,7 +34,7 @@ class Diagnostic:
     severity: Literal["warning", "error"] = "error"
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.field}: {self.problem}"
+        return ": ".join(str(part) for part in (self.path, self.field, self.problem) if part)
 
 
 @dataclass(frozen=True)
@@ -53,21 +55,16 @@ class Skill:
 
     metadata: SkillMetadata
     source: SkillSource
-    """The skill's folder, absolute; or its ``.skill`` archive, unpacked when first needed."""
+    """The skill's folder, absolute; or its ``.skill`` archive, unpacked at load."""
     diagnostics: tuple[Diagnostic, ...] = ()
     """Spec violations that did not stop the skill from loading."""
     _hash: tuple[tuple[object, ...], str] | None = field(default=None, init=False, repr=False)
 
-    @cached_property
+    @property
     def root(self) -> Path:
-        """The folder holding SKILL.md, absolute, on the host.
-
-        Asking for it is what unpacks an archive skill: the first moment its files are
-        needed (a backend's prompt and paths, the body, the content hash). Cached, so a
-        skill is unpacked once; the unpack folder is shared by every skill loaded from
-        the same archive in this process.
-        """
-        return self.source.unpack() if isinstance(self.source, SkillArchive) else self.source
+        """The folder holding SKILL.md, absolute, on the host: an archive's unpacking,
+        shared by every skill loaded from the same archive in this process."""
+        return root_of(self.source)
 
     @property
     def origin(self) -> Path:
@@ -106,6 +103,16 @@ class Skill:
         a ``stat`` per file instead of reading the whole folder again. Files are hashed a
         chunk at a time, so a large one costs a chunk of memory, not its size.
         """
+        try:
+            return self._content_hash()
+        except OSError as error:  # the folder was removed or changed under the session
+            raise SkillError(
+                f"skill {self.name}: its files at {self.root} cannot be read: "
+                f"{error.strerror or error}",
+                hint="restore the folder, or remove the skill from the session",
+            ) from None
+
+    def _content_hash(self) -> str:
         root = self.root
         files = [Path("SKILL.md"), *self.resources()]
         stamp = tuple((f, (s := (root / f).stat()).st_mtime_ns, s.st_size) for f in files)
@@ -121,6 +128,11 @@ class Skill:
 
     def __repr__(self) -> str:
         return f"<Skill {self.name} at {self.origin}>"
+
+
+def root_of(source: SkillSource) -> Path:
+    """The folder holding a skill's SKILL.md on the host (an archive's unpacking)."""
+    return source.root if isinstance(source, SkillArchive) else source
 
 
 def origin_of(source: SkillSource) -> Path:

@@ -17,12 +17,14 @@ from typing import Any, Literal
 from conjure_kernel.errors import SkillError, SkillValidationError
 from conjure_kernel.skills.archive import SkillArchive
 from conjure_kernel.skills.frontmatter import parse_frontmatter_text, read_frontmatter
-from conjure_kernel.skills.skill import Diagnostic, SkillSource, origin_of
+from conjure_kernel.skills.links import describe_unreachable
+from conjure_kernel.skills.skill import Diagnostic, SkillSource, origin_of, root_of
 
 __all__ = [
     "ALLOWED_FIELDS",
     "MAX_COMPATIBILITY_LENGTH",
     "MAX_DESCRIPTION_LENGTH",
+    "MAX_FOLDER_NAME_BYTES",
     "MAX_NAME_LENGTH",
     "check_skill",
     "locate_skill",
@@ -34,6 +36,12 @@ ALLOWED_FIELDS = ("name", "description", "license", "compatibility", "metadata",
 MAX_NAME_LENGTH = 64
 MAX_DESCRIPTION_LENGTH = 1024
 MAX_COMPATIBILITY_LENGTH = 500
+MAX_FOLDER_NAME_BYTES = 255
+"""The longest file name the usual file systems take (ext4, APFS: 255 bytes). The spec
+has a skill's name match its folder's, so a longer name cannot be one, however lenient
+the loading: it is refused, where a name merely over 64 characters only warns. Backends
+also mount a skill at a folder named after it."""
+_SHOWN_LENGTH = 80
 _NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
 
 _Finding = tuple[str, str, Literal["warning", "error"]]
@@ -59,8 +67,8 @@ def validate_skill(path: Path | str) -> list[Diagnostic]:
 def locate_skill(path: Path | str) -> SkillSource:
     """The skill folder, or the checked ``.skill`` archive, that a path names.
 
-    An archive's entries are checked here (an unsafe one raises :class:`SkillError`),
-    but nothing is unpacked. The path is made absolute without resolving symlinks,
+    An archive is checked whole and unpacked here (an unsafe or corrupt one raises
+    :class:`SkillError`). The path is made absolute without resolving symlinks,
     because a symlinked skill folder's own name is the one its ``name`` must match.
     """
     path = Path(os.path.abspath(Path(path).expanduser()))
@@ -70,26 +78,25 @@ def locate_skill(path: Path | str) -> SkillSource:
         return SkillArchive.open(path)
     if path.is_dir():
         return path
-    if not path.exists():
-        raise SkillError(f"{path}: no such file or folder")
+    try:
+        path.stat()
+    except OSError as error:
+        raise SkillError(f"{path}: {describe_unreachable(path, error)}") from None
     raise SkillError(f"{path}: not a skill folder, SKILL.md or .skill archive")
 
 
 def check_skill(source: SkillSource) -> tuple[dict[str, Any], list[Diagnostic]]:
     """Parse and validate a skill's SKILL.md: its frontmatter (``{}`` if unreadable), diagnostics.
 
-    An archive's SKILL.md is read straight from the zip, and its diagnostics name
-    ``<archive>/<name>/SKILL.md`` rather than any folder it may be unpacked to.
+    An archive's diagnostics name ``<archive>/<name>/SKILL.md`` rather than the folder
+    it was unpacked to.
     """
     shown = origin_of(source) / "SKILL.md"
+    skill_md = root_of(source) / "SKILL.md"
+    if not os.path.lexists(skill_md):
+        return {}, [Diagnostic(shown, "SKILL.md", "is missing from the skill folder")]
     try:
-        if isinstance(source, SkillArchive):
-            yaml_text = source.read_frontmatter()
-        else:
-            yaml_text = read_frontmatter(shown) if shown.is_file() else None
-        if yaml_text is None:
-            return {}, [Diagnostic(shown, "SKILL.md", "is missing from the skill folder")]
-        data = parse_frontmatter_text(yaml_text, shown)
+        data = parse_frontmatter_text(read_frontmatter(skill_md, shown=shown), shown)
     except SkillValidationError as error:
         return {}, [Diagnostic(shown, error.field, error.problem)]
     return data, validate_frontmatter(shown, data, shown.parent.name)
@@ -102,6 +109,10 @@ def _name_findings(name: Any, folder_name: str) -> Iterator[_Finding]:
     if not isinstance(name, str) or not name:
         problem = "must not be empty" if name == "" else f"must be a string (found {_kind(name)})"
         yield "name", problem, "error"
+        return
+    if not _can_name_a_folder(name):
+        shown = f"{len(name):,} characters" if len(name) > MAX_NAME_LENGTH else repr(name)
+        yield "name", f"cannot match any folder name, as the spec requires (found {shown})", "error"
         return
     if len(name) > MAX_NAME_LENGTH:
         yield "name", f"must be at most {MAX_NAME_LENGTH} characters (found {len(name)})", "warning"
@@ -123,6 +134,11 @@ def _name_findings(name: Any, folder_name: str) -> Iterator[_Finding]:
         yield "name", f"must match its folder name {folder_name!r} (found {name!r})", "warning"
 
 
+def _can_name_a_folder(name: str) -> bool:
+    too_long = len(name.encode("utf-8", "surrogatepass")) > MAX_FOLDER_NAME_BYTES
+    return not (too_long or "/" in name or "\0" in name or name in (".", ".."))
+
+
 def _description_findings(description: Any) -> Iterator[_Finding]:
     if description is None:
         yield "description", "is required", "error"
@@ -134,7 +150,8 @@ def _description_findings(description: Any) -> Iterator[_Finding]:
         limit = MAX_DESCRIPTION_LENGTH
         yield (
             "description",
-            f"must be at most {limit} characters (found {len(description)})",
+            f"must be at most {limit} characters (found {len(description)}); "
+            f"loading cuts it to {limit}",
             "warning",
         )
 
@@ -166,11 +183,15 @@ def _metadata_findings(metadata: Any) -> Iterator[_Finding]:
         return
     for key, value in metadata.items():
         if not isinstance(key, str):
-            yield "metadata", f"keys must be strings (found {_kind(key)} {key!r})", "warning"
+            yield (
+                "metadata",
+                f"keys must be strings (found {_kind(key)} {_short(repr(key))})",
+                "warning",
+            )
         elif not isinstance(value, str):
             yield (
                 "metadata",
-                f"values must be strings (found {_kind(value)} for {key!r})",
+                f"values must be strings (found {_kind(value)} for {_short(repr(key))})",
                 "warning",
             )
 
@@ -179,7 +200,12 @@ def _unknown_field_findings(data: Mapping[Any, Any]) -> Iterator[_Finding]:
     allowed = ", ".join(ALLOWED_FIELDS)
     for key in data:
         if key not in ALLOWED_FIELDS:
-            yield str(key), f"is not a field of the spec (allowed: {allowed})", "warning"
+            yield _short(str(key)), f"is not a field of the spec (allowed: {allowed})", "warning"
+
+
+def _short(text: str) -> str:
+    """``text`` cut short: a problem stays one short line, however long the key it names."""
+    return text if len(text) <= _SHOWN_LENGTH else text[: _SHOWN_LENGTH - 1] + "…"
 
 
 def _kind(value: Any) -> str:

@@ -108,6 +108,28 @@ def test_an_upload_holds_the_skill_under_its_folder_without_caches(tmp_path):
     assert upload_problems(load_skill(folder)) == []
 
 
+def test_an_upload_goes_round_no_link_loop_and_keeps_linked_files(tmp_path):
+    folder = tmp_path / "greeter"
+    (folder / "scripts").mkdir(parents=True)
+    (folder / "SKILL.md").write_text("---\nname: greeter\ndescription: Greets.\n---\nBody\n")
+    (folder / "scripts" / "greet.py").write_text("print(1)\n")
+    (tmp_path / "shared.txt").write_text("shared")
+    (folder / "shared.txt").symlink_to(tmp_path / "shared.txt")  # a link to a file: kept
+    (folder / "scripts" / "up").symlink_to("..")  # back to the skill's folder
+    (folder / "self").symlink_to("self")
+    (folder / "ping").symlink_to("pong")
+    (folder / "pong").symlink_to("ping")
+    (folder / "gone").symlink_to("nothing-here")
+    files = upload_files(folder)
+    assert [name for name, _ in files] == [
+        "greeter/SKILL.md",
+        "greeter/scripts/greet.py",
+        "greeter/shared.txt",
+    ]
+    assert dict(files)["greeter/shared.txt"] == b"shared"
+    assert upload_problems(load_skill(folder)) == []
+
+
 def test_a_skill_archive_is_checked_and_uploaded_from_its_unpacked_folder(tmp_path):
     archive = tmp_path / "greeter.skill"
     with zipfile.ZipFile(archive, "w") as zipped:

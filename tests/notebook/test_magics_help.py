@@ -43,13 +43,16 @@ def test_model_help_is_pinned():
 def test_skills_help_is_pinned():
     assert_help(
         ConjureMagics.skills.__doc__,
-        "::\n\n  %skills [--remote] [--upload PATH] [--delete ID] [paths ...]\n\n"
-        "List the loaded skills, add skills from folders and .skill packages, or manage\n"
-        "the skills on Anthropic's side (the anthropic backend's).\n\n",
+        "::\n\n  %skills [--remote] [--upload PATH] [--delete ID] [--remove NAME]\n"
+        "              [paths ...]\n\n"
+        "List the loaded skills, add skills from folders and .skill packages, remove\n"
+        "them from the session, or manage the skills on Anthropic's side (the anthropic\n"
+        "backend's).\n\n",
         "paths Skill folders (searched at any depth) or .skill files to add. "
         "options: --remote List the skills on Anthropic's side (yours and Anthropic's). "
         "--upload PATH Upload a skill to Anthropic, unless unchanged since its last upload. "
-        "--delete ID Delete a custom skill from Anthropic, with all its versions.",
+        "--delete ID Delete a custom skill from Anthropic, with all its versions. "
+        "--remove NAME Take a loaded skill out of this session (its files stay where they are).",
     )
 
 

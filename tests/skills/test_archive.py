@@ -4,12 +4,14 @@ import stat
 import subprocess
 import sys
 import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
 
 from conjure_kernel.errors import SkillError
 from conjure_kernel.skills.archive import default_cache_dir, extract_skill_archive
+from conjure_kernel.skills.discovery import load_skill
 
 SKILL_MD = "---\nname: pdf\ndescription: Reads PDFs.\n---\n# PDF\n"
 
@@ -224,3 +226,98 @@ def test_an_archive_with_too_many_entries_is_refused(tmp_path):
     entries["many/SKILL.md"] = "---\nname: many\ndescription: Many files.\n---\n"
     with pytest.raises(SkillError, match="holds 5,002 entries; at most 5,000"):
         extract_skill_archive(make_zip(tmp_path / "many.skill", entries), tmp_path / "out")
+
+
+PAYLOAD = b"print('the whole script')\n" * 40
+
+
+def lying_zip(path: Path, compression: int = zipfile.ZIP_DEFLATED, **lie: int) -> Path:
+    """A skill archive whose directory misstates ``pdf/run.py`` (``file_size``,
+    ``compress_size``, ``CRC``, ``flag_bits``): zipfile writes the central directory when
+    it closes, from these values, so changing them after the data is written makes it lie."""
+    with zipfile.ZipFile(path, "w", compression) as archive:
+        archive.writestr("pdf/SKILL.md", SKILL_MD)
+        archive.writestr("pdf/run.py", PAYLOAD)
+        info = archive.getinfo("pdf/run.py")
+        for field, value in lie.items():
+            setattr(info, field, value)
+    return path
+
+
+MORE = "decompresses to more than the 100 bytes the archive's directory declares"
+
+
+@pytest.mark.parametrize(
+    ("compression", "lie", "problem"),
+    [
+        (zipfile.ZIP_DEFLATED, {"file_size": 100}, MORE),
+        (zipfile.ZIP_STORED, {"file_size": 100}, MORE),
+        # a CRC made to match the cut data: zipfile alone would quietly cut the file
+        (zipfile.ZIP_DEFLATED, {"file_size": 100, "CRC": zlib.crc32(PAYLOAD[:100])}, MORE),
+        (
+            zipfile.ZIP_STORED,
+            {"file_size": 100, "compress_size": 100},
+            "fails its CRC-32 check: the archive is corrupt",
+        ),
+        (
+            zipfile.ZIP_DEFLATED,
+            {"file_size": 5000},
+            f"decompresses to {len(PAYLOAD):,} bytes, not the 5,000 the archive's directory declares",
+        ),
+        (zipfile.ZIP_DEFLATED, {"CRC": 1234}, "fails its CRC-32 check: the archive is corrupt"),
+    ],
+)
+def test_an_entry_whose_data_belies_the_directory_rejects_the_archive_whole(
+    tmp_path, compression, lie, problem
+):
+    """zipfile trusts the directory's size: an understated one loaded, and then every read
+    of the file failed its CRC check, turn after turn, until the kernel restarted."""
+    archive = lying_zip(tmp_path / "pdf.skill", compression, **lie)
+    with pytest.raises(SkillError) as caught:
+        extract_skill_archive(archive, tmp_path / "out")
+    assert str(caught.value) == f"{archive}: refusing archive entry 'pdf/run.py': {problem}"
+    assert list((tmp_path / "out").iterdir()) == []  # nothing half-unpacked is left
+
+
+def test_a_lying_archive_is_refused_at_load_so_nothing_fails_later(tmp_path):
+    archive = lying_zip(tmp_path / "pdf.skill", file_size=100)
+    with pytest.raises(SkillError, match=r"refusing archive entry 'pdf/run\.py': decompresses"):
+        load_skill(archive)
+
+
+def test_a_bomb_that_understates_its_sizes_stops_one_byte_past_the_declared_size(tmp_path):
+    """The directory's total passes the cap; what the entry really holds never gets written."""
+    bomb = tmp_path / "bomb.skill"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("bomb/SKILL.md", "---\nname: bomb\ndescription: Boom.\n---\n")
+        archive.writestr("bomb/zeros.bin", b"\0" * (100 * 2**20))
+        archive.getinfo("bomb/zeros.bin").file_size = 1000
+    dest = tmp_path / "out"
+    with pytest.raises(
+        SkillError, match=r"'bomb/zeros\.bin': decompresses to more than the 1,000 "
+    ):
+        extract_skill_archive(bomb, dest)
+    assert list(dest.iterdir()) == []
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate name")
+@pytest.mark.parametrize(
+    ("entries", "problem"),
+    [
+        (["pdf/SKILL.md", "pdf/a.py", "pdf/a.py"], "'pdf/a.py': appears twice"),
+        (["pdf/SKILL.md", "pdf/a", "pdf/a/b.py"], "'pdf/a': is both a file and a folder"),
+    ],
+)
+def test_entries_that_would_overwrite_each_other_reject_the_archive(tmp_path, entries, problem):
+    archive = tmp_path / "pdf.skill"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name in entries:
+            zf.writestr(name, SKILL_MD)
+    with pytest.raises(SkillError, match=f"refusing archive entry {problem}"):
+        extract_skill_archive(archive, tmp_path / "out")
+
+
+def test_an_encrypted_entry_rejects_the_archive(tmp_path):
+    archive = lying_zip(tmp_path / "pdf.skill", flag_bits=0x1)
+    with pytest.raises(SkillError, match=r"refusing archive entry 'pdf/run\.py': encrypted$"):
+        extract_skill_archive(archive, tmp_path / "out")

@@ -122,23 +122,30 @@ def files_under(folder: Path) -> list[Path]:
     return sorted(folder.rglob("*"))
 
 
-def test_loading_and_finding_skill_archives_write_nothing_to_disk(tmp_path):
+def test_archive_skills_are_named_by_their_archive_and_unpack_only_into_the_process_folder(
+    tmp_path,
+):
+    skills = tmp_path / "skills"
+    skills.mkdir()
     for name in ("a", "b"):
-        with zipfile.ZipFile(tmp_path / f"{name}.skill", "w") as zf:
+        with zipfile.ZipFile(skills / f"{name}.skill", "w") as zf:
             zf.writestr("pdf/SKILL.md", "---\nname: pdf\ndescription: Reads PDFs.\n---\n# PDF\n")
             zf.writestr("pdf/big.bin", bytes(2**20))
-    before = files_under(tmp_path)
-    skill = load_skill(tmp_path / "a.skill")
-    found = find_skills([tmp_path])
+    before = files_under(skills)
+    skill = load_skill(skills / "a.skill")
+    found = find_skills([skills])
     assert (skill.origin, repr(skill)) == (
-        tmp_path / "a.skill" / "pdf",
-        f"<Skill pdf at {tmp_path / 'a.skill' / 'pdf'}>",
+        skills / "a.skill" / "pdf",
+        f"<Skill pdf at {skills / 'a.skill' / 'pdf'}>",
     )
     [shadowed] = found.problems
     assert shadowed.problem == (
-        f"'pdf' is already loaded from {tmp_path / 'a.skill' / 'pdf' / 'SKILL.md'}; skipping it"
+        f"'pdf' is already loaded from {skills / 'a.skill' / 'pdf' / 'SKILL.md'}; skipping it"
     )
-    assert files_under(tmp_path) == before
+    assert files_under(skills) == before
+    unpacked = tmp_path / "tmp" / "conjure-skills" / str(os.getpid())
+    assert skill.root.is_relative_to(unpacked)
+    assert (skill.root / "big.bin").stat().st_size == 2**20
 
 
 def test_an_archive_skill_loads_from_its_frontmatter_alone_however_its_body_reads(tmp_path):
@@ -189,11 +196,11 @@ def test_an_unsafe_archive_is_reported_and_the_other_skills_still_load(tmp_path)
     found = find_skills([tmp_path])
     assert names(found) == ["ok"]
     [problem] = found.problems
-    assert (problem.path, problem.field, problem.severity) == (
-        tmp_path / "evil.skill",
-        "archive",
-        "error",
+    assert (
+        str(problem)
+        == f"{tmp_path / 'evil.skill'}: refusing archive entry 'evil/../../x': '..' in path"
     )
+    assert problem.severity == "error"
 
 
 def test_skipped_skills_are_errors_and_loaded_skills_keep_their_warnings(tmp_path):
@@ -224,9 +231,13 @@ def test_on_a_name_collision_the_first_found_wins_and_a_warning_names_both(tmp_p
     ]
 
 
-def test_a_path_that_does_not_exist_raises(tmp_path):
-    with pytest.raises(SkillError, match=r"nowhere: no such file or folder"):
-        find_skills([tmp_path / "nowhere"])
+def test_a_path_that_does_not_exist_is_an_error_and_the_other_paths_still_load(tmp_path):
+    write_skill(tmp_path / "skills" / "pdf")
+    found = find_skills([tmp_path / "nowhere", tmp_path / "skills"])
+    assert names(found) == ["pdf"]
+    assert [(str(p), p.severity) for p in found.problems] == [
+        (f"{tmp_path / 'nowhere'}: no such file or folder", "error")
+    ]
 
 
 def test_a_thousand_skills_load_without_reading_their_bodies(tmp_path):
@@ -266,3 +277,135 @@ def test_directory_symlink_loops_are_entered_once(tmp_path, monkeypatch):
     monkeypatch.setattr("conjure_kernel.skills.discovery.os.scandir", counting_scandir)
     assert names(find_skills([root])) == ["pdf"]
     assert len(scanned) <= 3  # skills/, skills/real/, skills/real/pdf/
+
+
+def test_symbolic_link_loops_are_one_warning_each_and_the_other_skills_still_load(tmp_path):
+    """Each used to end the whole search in an OSError traceback."""
+    root = tmp_path / "skills"
+    write_skill(root / "good")
+    (root / "self").symlink_to("self")
+    (root / "ping").symlink_to("pong")
+    (root / "pong").symlink_to("ping")
+    (root / "nested").mkdir()
+    (root / "nested" / "up").symlink_to("..")
+    (root / "moved").symlink_to(tmp_path / "gone")
+    (root / ".#notes.md").symlink_to("someone@host.1234")  # an editor's lock: not reported
+    (root / ".hidden-loop").symlink_to(".hidden-loop")  # hidden: never searched
+    for index in range(45):  # longer than the 40 links the kernel follows
+        (root / f"chain{index:02d}").symlink_to(f"chain{index + 1:02d}")
+    (root / "chain45").symlink_to("good")
+    found = find_skills([root])
+    assert names(found) == ["good"]
+    assert {problem.severity for problem in found.problems} == {"warning"}
+    shown = [str(problem).removeprefix(f"{root}/") for problem in found.problems]
+    assert shown[:5] == [
+        "chain00: is too long a chain of symbolic links "
+        "(chain00 -> chain01 -> chain02 -> chain03 -> chain04 -> …); skipped",
+        "chain01: is too long a chain of symbolic links "
+        "(chain01 -> chain02 -> chain03 -> chain04 -> chain05 -> …); skipped",
+        "chain02: is too long a chain of symbolic links "
+        "(chain02 -> chain03 -> chain04 -> chain05 -> chain06 -> …); skipped",
+        "chain03: is too long a chain of symbolic links "
+        "(chain03 -> chain04 -> chain05 -> chain06 -> chain07 -> …); skipped",
+        "chain04: is too long a chain of symbolic links "
+        "(chain04 -> chain05 -> chain06 -> chain07 -> chain08 -> …); skipped",
+    ]
+    assert [line for line in shown if not line.startswith("chain")] == [
+        f"moved: is a symbolic link to nothing (moved -> {tmp_path / 'gone'}); skipped",
+        f"nested/up: is a symbolic link that leads back to {root}, which is being searched; "
+        "not followed",
+        "ping: is a symbolic link loop (ping -> pong -> ping); skipped",
+        "pong: is a symbolic link loop (pong -> ping -> pong); skipped",
+        "self: is a symbolic link loop (self -> self); skipped",
+    ]
+
+
+def test_a_skills_path_that_is_itself_a_loop_is_one_error(tmp_path):
+    (tmp_path / "skills").symlink_to("skills")
+    write_skill(tmp_path / "other" / "pdf")
+    found = find_skills([tmp_path / "skills", tmp_path / "other"])
+    assert names(found) == ["pdf"]
+    assert [(str(p), p.severity) for p in found.problems] == [
+        (f"{tmp_path / 'skills'}: is a symbolic link loop (skills -> skills)", "error")
+    ]
+    with pytest.raises(SkillError, match=r"skills: is a symbolic link loop \(skills -> skills\)$"):
+        load_skill(tmp_path / "skills")
+
+
+def test_a_skill_md_that_is_a_link_loop_skips_its_skill_with_one_error(tmp_path):
+    (tmp_path / "pdf").mkdir()
+    (tmp_path / "pdf" / "SKILL.md").symlink_to("SKILL.md")
+    write_skill(tmp_path / "xlsx")
+    found = find_skills([tmp_path])
+    assert names(found) == ["xlsx"]
+    assert [(str(p), p.severity) for p in found.problems] == [
+        (
+            f"{tmp_path / 'pdf' / 'SKILL.md'}: is a symbolic link loop (SKILL.md -> SKILL.md)",
+            "error",
+        )
+    ]
+
+
+def test_a_description_over_1024_characters_is_cut_at_load_and_says_so(tmp_path):
+    """Every request carries the catalog: 5 MB of description was 1.25M tokens a turn."""
+    description = "Reads PDFs. " + "x" * (5 * 2**20)
+    folder = tmp_path / "pdf"
+    folder.mkdir()
+    (folder / "SKILL.md").write_text(f"---\nname: pdf\ndescription: {description}\n---\nBody\n")
+    found = find_skills([tmp_path])
+    [skill] = found.skills
+    assert skill.description == description[:1023] + "…"
+    assert [(str(p), p.severity) for p in found.problems] == [
+        (
+            f"{folder / 'SKILL.md'}: description: must be at most 1024 characters "
+            f"(found {len(description)}); loading cuts it to 1024",
+            "warning",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [("a" * 5000, "5,000 characters"), ("pdf/../x", "'pdf/../x'"), ("..", "'..'")],
+)
+def test_a_name_that_cannot_be_a_folder_name_skips_the_skill(tmp_path, name, shown):
+    """The spec has the name match the folder's; a lenient load still needs a usable one
+    (backends mount a skill at a folder named after it)."""
+    (tmp_path / "pdf").mkdir()
+    (tmp_path / "pdf" / "SKILL.md").write_text(f"---\nname: '{name}'\ndescription: d\n---\n")
+    found = find_skills([tmp_path])
+    assert found.skills == []
+    assert [str(p) for p in found.problems] == [
+        f"{tmp_path / 'pdf' / 'SKILL.md'}: name: cannot match any folder name, "
+        f"as the spec requires (found {shown})"
+    ]
+
+
+def test_metadata_that_is_not_text_is_dropped_and_never_printed(tmp_path):
+    """YAML aliases make a list of a million items from a few lines; printed, it would be
+    megabytes held by the skill (and shown wherever its metadata is)."""
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for previous, current in zip("abcde", "bcdef", strict=True):
+        lines.append(f"{current}: &{current} [" + ", ".join([f"*{previous}"] * 10) + "]")
+    anchors = "\n".join(f"  {line}" for line in lines)
+    (tmp_path / "pdf").mkdir()
+    (tmp_path / "pdf" / "SKILL.md").write_text(
+        f"---\nname: pdf\ndescription: d\nmetadata:\n{anchors}\n  version: 2\n---\n"
+    )
+    skill = load_skill(tmp_path / "pdf")
+    assert skill.metadata.metadata == {"version": "2"}
+    assert len(skill.diagnostics) == 7  # six lists, and a number for a string
+    assert all(len(str(d)) < 200 for d in skill.diagnostics)
+
+
+def test_an_integer_too_long_for_python_is_a_frontmatter_error(tmp_path):
+    (tmp_path / "pdf").mkdir()
+    (tmp_path / "pdf" / "SKILL.md").write_text(
+        f"---\nname: pdf\ndescription: d\nmetadata:\n  v: {'9' * 5000}\n---\n"
+    )
+    found = find_skills([tmp_path])
+    assert found.skills == []
+    assert [str(p) for p in found.problems] == [
+        f"{tmp_path / 'pdf' / 'SKILL.md'}: frontmatter: cannot be read: "
+        "Exceeds the limit (4300 digits) for integer string conversion"
+    ]

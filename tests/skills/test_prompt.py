@@ -98,3 +98,22 @@ def test_the_system_prompt_is_byte_identical_for_each_fresh_load_for_prompt_cach
     first = render()
     assert render() == first
     assert first.index("alpha") < first.index("mid") < first.index("zeta")
+
+
+def test_a_loaded_skill_adds_a_bounded_row_however_large_its_frontmatter(tmp_path):
+    """Every request carries the catalog, so what one SKILL.md can put there is capped."""
+    folder = tmp_path / "pdf"
+    folder.mkdir()
+    fields = {
+        "name": "pdf",
+        "description": "d" * 2**20,
+        "compatibility": "c" * 2**20,
+        "license": "l" * 2**20,
+        "allowed-tools": "Read " * 2**18,
+    }
+    frontmatter = "".join(f"{key}: {value}\n" for key, value in fields.items())
+    (folder / "SKILL.md").write_text(f"---\n{frontmatter}extra: {'e' * 2**20}\n---\n")
+    found = find_skills([tmp_path])
+    catalog = render_available_skills(found.skills)
+    assert len(catalog) < 1024 + 200 + len(str(folder))
+    assert all(len(str(problem)) < 400 for problem in found.problems)

@@ -1,9 +1,10 @@
-"""The Skill value: lazy body and resources, lazy unpacking, and the content hash."""
+"""The Skill value: lazy body and resources, archives unpacked at load, the content hash."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tracemalloc
 import zipfile
 from collections import Counter
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from conjure_kernel.errors import SkillError
 from conjure_kernel.skills.discovery import load_skill
 
 
@@ -110,31 +112,21 @@ def test_hashing_a_large_file_holds_a_chunk_at_a_time_and_keeps_the_recorded_dig
     assert peak < size // 16
 
 
-def test_an_archive_skill_is_unpacked_on_first_use_and_only_once(tmp_path, temp_folder, zip_reads):
+def test_an_archive_skill_is_read_whole_once_at_load_and_never_again(
+    tmp_path, temp_folder, zip_reads
+):
+    """Checking every entry means reading it, so loading unpacks; the zip is not read again."""
     archive = pack(make(tmp_path).root, tmp_path / "hasher.skill")
     skill = load_skill(archive)
-    assert dict(zip_reads) == {"hasher/SKILL.md": 1}
-    assert list(temp_folder.iterdir()) == []
+    assert dict(zip_reads) == {"hasher/SKILL.md": 1, "hasher/scripts/run.py": 1}
     root = skill.root
     assert root.parents[1] == temp_folder / "conjure-skills" / str(os.getpid())
-    assert dict(zip_reads) == {"hasher/SKILL.md": 2, "hasher/scripts/run.py": 1}
     assert skill.body == "Do the thing."
     assert [p.as_posix() for p in skill.resources()] == ["scripts/run.py"]
     skill.content_hash()
     assert (skill.root, skill.skill_md) == (root, root / "SKILL.md")
-    assert dict(zip_reads) == {"hasher/SKILL.md": 2, "hasher/scripts/run.py": 1}
+    assert dict(zip_reads) == {"hasher/SKILL.md": 1, "hasher/scripts/run.py": 1}
     assert (root / "scripts" / "run.py").read_text() == "print('v1')\n"
-
-
-@pytest.mark.parametrize("first_use", ["body", "content_hash", "resources"])
-def test_any_use_of_an_archive_skill_files_unpacks_it(tmp_path, temp_folder, first_use):
-    archive = pack(make(tmp_path).root, tmp_path / "hasher.skill")
-    skill = load_skill(archive)
-    used = getattr(skill, first_use)
-    if callable(used):
-        used()
-    assert (skill.root / "scripts" / "run.py").is_file()
-    assert skill.root.is_relative_to(temp_folder / "conjure-skills" / str(os.getpid()))
 
 
 def test_two_loads_of_one_archive_share_one_unpacking(tmp_path, temp_folder, zip_reads):
@@ -150,3 +142,24 @@ def test_an_archive_skill_hashes_like_the_same_skill_as_a_folder(tmp_path, temp_
     folder_skill = make(tmp_path)
     archive_skill = load_skill(pack(folder_skill.root, tmp_path / "hasher.skill"))
     assert archive_skill.content_hash() == folder_skill.content_hash()
+
+
+def test_an_archive_skill_keeps_working_when_its_archive_changes_after_load(tmp_path, temp_folder):
+    """What was checked at load is what the session uses: the zip is never read again."""
+    archive = pack(make(tmp_path).root, tmp_path / "hasher.skill")
+    skill = load_skill(archive)
+    archive.write_bytes(b"not a zip any more")
+    assert skill.body == "Do the thing."
+    assert (skill.root / "scripts" / "run.py").read_text() == "print('v1')\n"
+    assert len(skill.content_hash()) == 64
+
+
+def test_a_skill_whose_folder_is_gone_says_so_in_one_line(tmp_path):
+    skill = make(tmp_path)
+    shutil.rmtree(skill.root)
+    with pytest.raises(SkillError) as caught:
+        skill.content_hash()
+    assert str(caught.value) == (
+        f"skill hasher: its files at {skill.root} cannot be read: No such file or directory"
+    )
+    assert caught.value.hint == "restore the folder, or remove the skill from the session"
