@@ -7,7 +7,7 @@ from typing import Any
 from .frontends import listen_for_widget_manager
 from .magics import ConjureMagics
 
-__all__ = ["load_ipython_extension", "unload_ipython_extension"]
+__all__ = ["load_ipython_extension", "magics_of", "unload_ipython_extension"]
 
 _magics: dict[int, ConjureMagics] = {}
 
@@ -19,6 +19,11 @@ def load_ipython_extension(ipython: Any) -> None:
     magics = ConjureMagics(shell=ipython)
     ipython.register_magics(magics, magics.guard)
     _magics[id(ipython)] = magics
+
+
+def magics_of(ipython: Any) -> ConjureMagics:
+    """The magics loaded into ``ipython`` (the kernel shares their redactor)."""
+    return _magics[id(ipython)]
 
 
 def unload_ipython_extension(ipython: Any) -> None:

@@ -4,6 +4,10 @@ Routing happens in one place, ``route_cell``, installed as IPython's first input
 transformer: a cell starting with ``%`` or ``!`` stays IPython, a ``%%python`` cell
 becomes its body, and anything else becomes a ``%%conjure`` cell. Everything after
 that (history, execution counts, interrupts, error replies) is ipykernel's own.
+
+The kernel's app gives it a ``RedactingSession``, so output that is not a chat turn
+(Python, ``!`` commands, displays, errors) has ``%secret`` values removed before it
+leaves the kernel, and a notebook the frontend saves cannot hold them.
 """
 
 from __future__ import annotations
@@ -14,14 +18,15 @@ from typing import Any
 
 from ipykernel.ipkernel import IPythonKernel
 from ipykernel.kernelapp import IPKernelApp
-from traitlets import List
+from traitlets import Instance, List, default
 
 from .._version import __version__
-from .extension import load_ipython_extension, unload_ipython_extension
+from .extension import load_ipython_extension, magics_of, unload_ipython_extension
 from .recording import runner
+from .secrets import RedactingSession
 from .status import StatusChannel
 
-__all__ = ["ConjureKernel", "is_chat_cell", "launch", "route_cell"]
+__all__ = ["ConjureKernel", "ConjureKernelApp", "is_chat_cell", "launch", "route_cell"]
 
 PYTHON_MARKER = "%%python"
 
@@ -69,11 +74,14 @@ class ConjureKernel(IPythonKernel):
         ]
     ).tag(config=True)
 
+    session = Instance(RedactingSession, help="Sends every message; redacts the output ones.")
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         _start_next_to_the_notebook()
         self.shell.input_transformers_cleanup.insert(0, route_cell)
         load_ipython_extension(self.shell)
+        self.session.redact = magics_of(self.shell).redact  # %secret names count at once
         StatusChannel.attach(self.shell)  # the conjure.status comm target
 
     def do_shutdown(self, restart: bool) -> dict[str, Any]:
@@ -106,6 +114,14 @@ def _start_next_to_the_notebook() -> None:
         os.chdir(notebook.parent)
 
 
+class ConjureKernelApp(IPKernelApp):
+    """IPKernelApp whose one Session, shared by every channel and output stream, redacts."""
+
+    @default("session")
+    def _redacting_session(self) -> RedactingSession:
+        return RedactingSession(parent=self)
+
+
 def launch(argv: list[str] | None = None) -> None:
     """Start the kernel; ``argv`` are IPKernelApp's options (``-f CONNECTION_FILE``…)."""
-    IPKernelApp.launch_instance(argv=argv, kernel_class=ConjureKernel)
+    ConjureKernelApp.launch_instance(argv=argv, kernel_class=ConjureKernel)
