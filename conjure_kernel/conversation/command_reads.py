@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from .shell_commands import CommandLine, SimpleCommand
 
-__all__ = ["WALK_LIMIT", "outside_read", "shared_file"]
+__all__ = ["WALK_LIMIT", "line_folders", "outside_read", "shared_file"]
 
 WALK_LIMIT = 50_000
 """Entries walked under the folders of one command before the read counts as unknown."""
@@ -115,7 +115,7 @@ def outside_read(
 ) -> str | None:
     """What ``pieces`` of ``line`` may read outside the places ``readable`` accepts (a
     resolved path, or why it is unknown), or None when every read stays inside."""
-    folders = _folders(line, workdir)
+    folders = line_folders(line, workdir)
     if isinstance(folders, str):
         return folders
     for piece in pieces:
@@ -147,9 +147,10 @@ def shared_file(real: str) -> int:
     return info.st_nlink if stat.S_ISREG(info.st_mode) and info.st_nlink > 1 else 0
 
 
-def _folders(line: CommandLine, workdir: str) -> list[str] | str:
+def line_folders(line: CommandLine, workdir: str) -> list[str] | str:
     """Every folder the line's commands may run in: the workspace and where each ``cd``
-    leads from any of them (order aside: ``(cd a); cat ../x`` runs in the workspace)."""
+    leads from any of them (order aside: ``(cd a); cat ../x`` runs in the workspace), or
+    why they cannot be known."""
     targets = []
     for piece in (piece for piece in line.commands if piece.words[0] == "cd"):
         operands = [word for word in piece.words[1:] if not word.startswith("-") or word == "-"]

@@ -26,7 +26,8 @@ from dataclasses import dataclass, field
 from ..backends.gate import MODES, OPEN, PermissionMode, Verdict
 from ..skills.skill import Skill
 from ..tools.values import ToolCall
-from .command_reads import outside_read, shared_file
+from .command_reads import line_folders, outside_read, shared_file
+from .git_config import configured_programs
 from .rules import COMMAND_TOOL, FILE_TOOLS, Rule, escape_pattern, rules_allowing
 from .shell_commands import parse_command
 
@@ -137,6 +138,8 @@ class Places:
     skills: tuple[SkillPlace, ...] = ()
     leads_to: Callable[[str], str] = field(default=os.path.realpath, compare=False)
     """Where an absolute path leads, links followed as the backend's file tools follow them."""
+    host_workdir: str = ""
+    """The workspace on this machine, where ``workdir`` is a sandbox's own path."""
 
     @classmethod
     def of(
@@ -144,16 +147,18 @@ class Places:
         paths: Mapping[str, str],
         skills: Sequence[Skill] = (),
         leads_to: Callable[[str], str] = os.path.realpath,
+        host_workdir: str = "",
     ) -> Places:
-        """From a backend session's ``paths`` (``workdir``, ``skill:NAME``), the skills, and
-        how the session's file tools follow links."""
+        """From a backend session's ``paths`` (``workdir``, ``skill:NAME``), the skills, how
+        the session's file tools follow links, and the workspace on this machine."""
         allowed = {skill.name: skill.metadata.allowed_tools for skill in skills}
         found = []
         for key, root in paths.items():
             name = key.removeprefix("skill:")
             if name != key:
                 found.append(SkillPlace(name, root, allowed.get(name, ())))
-        return cls(_real(paths.get("workdir") or os.getcwd()), tuple(found), leads_to)
+        workdir = _real(paths.get("workdir") or os.getcwd())
+        return cls(workdir, tuple(found), leads_to, host_workdir or workdir)
 
     def lexical(self, path: str) -> str:
         return os.path.normpath(os.path.join(self.workdir, os.path.expanduser(path)))
@@ -212,6 +217,8 @@ def _decided(
             f"denied: the permission mode is read-only, and {call.name} writes",
         )
     allowing = _allowed_by(call, permissions.allow, places)
+    if allowing and mode != "auto" and (configured := _configured_git(call, places)):
+        return Verdict(None, prompt=f"{_question(call, places, backend)} ({configured})")
     if allowing:
         return Verdict(True, f"by the rule {', '.join(map(str, allowing))}")
     if mode == "auto":
@@ -293,6 +300,27 @@ def _read_outside(command: str, permissions: Permissions, places: Places) -> str
         if not any(r.allows_piece(piece) for r in permissions.allow)
     ]
     return outside_read(line, built_in, places.workdir, places.readable)
+
+
+def _configured_git(call: ToolCall, places: Places) -> str | None:
+    """Why an allowed git command may run a program its repository configures, if it may:
+    the rule trusts git, not the repository (``git_config``)."""
+    if call.name != COMMAND_TOOL:
+        return None
+    line = parse_command(str(call.input.get("command", "")))
+    gits = [piece.words[1:] for piece in line.commands if piece.words[0] == "git"]
+    if not gits:
+        return None
+    folders = line_folders(line, places.host_workdir)
+    if isinstance(folders, str):
+        return f"git may run in {folders}"
+    for arguments in gits:
+        for at, word in enumerate(arguments):
+            if word.startswith(("--git-dir", "--work-tree", "--namespace")):
+                return f"git is pointed at another repository ({word})"
+            if word == "-C" and at + 1 < len(arguments):
+                folders += [os.path.join(folder, arguments[at + 1]) for folder in list(folders)]
+    return configured_programs(folders)
 
 
 def _kind(name: str) -> str:

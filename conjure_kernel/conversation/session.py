@@ -211,7 +211,8 @@ class Session:
                 replay.prepare_turn(message, paths)
                 options.skip_calls = replay.not_rerun()
             leads_to = getattr(backend_session, "leads_to", os.path.realpath)
-            options.gate = self._gate(paths, leads_to, ask, replay)
+            host_workdir = str(getattr(backend_session, "workdir", ""))
+            options.gate = self._gate(paths, leads_to, host_workdir, ask, replay)
             for event in self._unchecked_limits(replay):
                 recorder.add(event)
                 yield event
@@ -267,13 +268,14 @@ class Session:
         self,
         paths: Mapping[str, str],
         leads_to: Callable[[str], str],
+        host_workdir: str,
         ask: Asker | None,
         replay: ReplayClient | None,
     ) -> SessionGate:
         return SessionGate(
             self.permissions,
             self.permission_mode,
-            Places.of(paths, self.skills, leads_to),
+            Places.of(paths, self.skills, leads_to, host_workdir),
             self.backend_name,
             ask,
             remember=self._remember,

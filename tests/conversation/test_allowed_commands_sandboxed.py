@@ -45,11 +45,6 @@ OUTSIDE = ("outside", "home", "tmp")
 """Beside the workspace: canary files, ``$HOME``, and what the sandbox mounts at /tmp."""
 TIMEOUT = 20.0
 """Seconds a command may take; each reads a handful of small files."""
-KNOWN_BYPASSES = {
-    command: "an allow rule for `git status*` runs the programs the workspace's .git/config "
-    "names (core.fsmonitor, filter.<driver>.clean), which may write anywhere"
-    for command in ("git status", "git status --short")
-}
 
 
 def sessions_running(command: str, places: Places) -> list[str]:
@@ -70,9 +65,7 @@ def allowed_commands() -> list:
         sessions = sessions_running(command, places)
         if not sessions:
             continue
-        reason = KNOWN_BYPASSES.get(command)
-        marks = [pytest.mark.xfail(strict=True, raises=AssertionError, reason=reason)]
-        cases.append(pytest.param(command, sessions, marks=marks if reason else ()))
+        cases.append(pytest.param(command, sessions))
     return cases
 
 
@@ -189,7 +182,11 @@ def test_the_table_has_commands_that_run_without_a_question():
 
 @pytest.mark.parametrize(("command", "sessions"), allowed_commands())
 def test_an_allowed_command_changes_nothing_it_should_not(command, sessions, sandboxed):
-    assert sessions_running(command, sandboxed.places()) == sessions
+    running = sessions_running(command, sandboxed.places())
+    if command.startswith("git "):  # the repository's config names programs: asked
+        assert running == [], running
+        return
+    assert running == sessions
     before = sandboxed.snapshot()
     result = sandboxed.run(command)
     after = sandboxed.snapshot()
@@ -215,8 +212,9 @@ def test_the_harness_sees_a_write_in_each_place(sandboxed):
 
 
 def test_the_repositorys_config_runs_programs_when_git_runs(sandboxed):
-    """The trap is armed: any command above that ran git would have shown it."""
-    command = "git diff --stat"
+    """The trap is armed: had an allowed git command run, it would have shown."""
+    command = "git status"
+    assert sessions_running(command, Places.of({"workdir": str(sandboxed.root)})) != []
     assert sessions_running(command, sandboxed.places()) == []
     sandboxed.run(command)
     ran = {path.name for path in (sandboxed.root / "outside").iterdir()}
