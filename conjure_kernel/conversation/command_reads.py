@@ -10,8 +10,10 @@ Each argument that may name a file is resolved against every folder the line may
 as bash would; an argument bash computes when it runs (``$HOME``, ``$(…)``) or a file
 list read from input (``xargs``) is unknown, and so asked about. A folder a command walks
 (``grep -r``, ``find``, ``du``, ``ls -R``, ``diff -r``) is walked here too, up to
-``WALK_LIMIT`` entries: a link in it leading out, or a file with more than one hard link
-(it may be the same file as one outside), counts as a read outside.
+``WALK_LIMIT`` entries: a link in it leading out counts as a read outside where the
+command follows links there (``grep -R``, ``find -L``, ``du -L``, ``diff -r``), and a
+file with more than one hard link (it may be the same file as one outside) where it
+reads what files hold (``grep``, ``diff``), not only their names and sizes.
 
 This is a decision on the files as they are when the call is decided: the sandbox, not
 this check, is the boundary against a process that changes them meanwhile.
@@ -22,6 +24,7 @@ from __future__ import annotations
 import fnmatch
 import glob
 import os
+import re
 import stat
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -52,6 +55,11 @@ class _Program:
     walks: str = ""
     """Short options that make it walk folders; ``*``: it always does."""
     long_walks: frozenset[str] = frozenset()
+    follows: str = ""
+    """Short options that make it follow links as it walks; ``*``: it always does."""
+    long_follows: frozenset[str] = frozenset()
+    contents: bool = False
+    """Whether it reads what the files it walks hold (not only names and sizes)."""
     default: str = ""
     """The folder it reads when given no operand (``.``), if any."""
 
@@ -74,6 +82,9 @@ _PROGRAMS: dict[str, _Program] = {
         pattern_first=True,
         walks="rR",
         long_walks=_set("--recursive", "--dereference-recursive"),
+        follows="R",
+        long_follows=_set("--dereference-recursive"),
+        contents=True,
     ),
     "sort": _Program("ktST", _set("--key", "--field-separator", "--buffer-size", "--parallel")),
     "uniq": _Program("fsw", _set("--skip-fields", "--skip-chars", "--check-chars")),
@@ -85,14 +96,25 @@ _PROGRAMS: dict[str, _Program] = {
         _set("--exclude-from"),
         walks="r",
         long_walks=_set("--recursive"),
+        follows="*",
+        contents=True,
     ),
     "stat": _Program("c", _set("--format", "--printf")),
-    "du": _Program("dBt", _set("--max-depth", "--block-size", "--threshold"), "X", walks="*"),
+    "du": _Program(
+        "dBt",
+        _set("--max-depth", "--block-size", "--threshold"),
+        "X",
+        walks="*",
+        follows="L",
+        long_follows=_set("--dereference"),
+    ),
     "ls": _Program(
         "IwT",
         _set("--hide", "--ignore", "--width", "--tabsize", "--format", "--sort", "--time"),
         walks="R",
         long_walks=_set("--recursive"),
+        follows="L",
+        long_follows=_set("--dereference"),
         default=".",
     ),
     "realpath": _Program(),
@@ -105,6 +127,16 @@ _READS_NOTHING = frozenset(
 )
 _FIND_FILES = frozenset({"-newer", "-anewer", "-cnewer", "-samefile", "-files0-from"})
 _FIND_VALUES = frozenset({"-D", "-O"})
+
+
+@dataclass(frozen=True)
+class _Walk:
+    """How a command walks the folders it is given."""
+
+    follows: bool
+    """It follows links below them (so a link out is a read outside)."""
+    contents: bool
+    """It reads the files (so a file shared by hard links is a read outside)."""
 
 
 def outside_read(
@@ -121,18 +153,23 @@ def outside_read(
     for piece in pieces:
         if piece.open_args:
             return f"the files `{piece.words[0]}` reads come from its input"
+        if any(word.startswith("--files0-from") for word in piece.words):
+            return f"the files a list names (`{piece.words[0]} --files0-from`)"
+        walk = _walk_of(piece)
         for argument in _file_arguments(piece):
             if argument in piece.unknown and not _only_globbed(argument):
                 return f"`{argument}`, known only when it runs"
+            if re.match(r"~[-+\d]", argument):  # ~+ is $PWD, ~- $OLDPWD, ~N the dir stack
+                return f"`{argument}`, a folder the shell keeps"
             for folder in folders:
-                outside = _outside(folder, argument, readable, walks=_walks(piece))
+                outside = _outside(folder, argument, readable, walk)
                 if outside is not None:
                     return outside
     for target in line.reads:
         if not target.literal and not _only_globbed(target.text):
             return f"`{target.text}`, known only when it runs"
         for folder in folders:
-            if (outside := _outside(folder, target.text, readable, walks=False)) is not None:
+            if (outside := _outside(folder, target.text, readable, None)) is not None:
                 return outside
     return None
 
@@ -214,7 +251,7 @@ def _file_arguments(piece: SimpleCommand) -> list[str]:
                 break
     if program.pattern_first and not pattern_given:
         operands = operands[1:]
-    if not operands and (program.default or _walks(piece)):
+    if not operands and (program.default or _walk_of(piece)):
         operands = [program.default or "."]
     return [*files, *operands]
 
@@ -234,36 +271,47 @@ def _find_arguments(arguments: list[str]) -> list[str]:
     return [*(paths or ["."]), *files]
 
 
-def _walks(piece: SimpleCommand) -> bool:
-    """Whether ``piece`` reads whole folders, what is in them and below."""
-    name = piece.words[0]
+def _walk_of(piece: SimpleCommand) -> _Walk | None:
+    """How ``piece`` walks folders (what is in them and below), if it does."""
+    name, words = piece.words[0], piece.words[1:]
     if name == "find":
-        return True
+        return _Walk(follows=bool({"-L", "-follow"} & set(words)), contents=False)
     program = _PROGRAMS.get(name)
     if program is None or not program.walks:
-        return False
-    if program.walks == "*":
-        return True
-    for word in piece.words[1:]:
+        return None
+    walks = program.walks == "*" or _has_option(words, program.walks, program.long_walks)
+    if name == "grep":
+        walks = walks or "recurse" in words or "--directories=recurse" in words
+    if not walks:
+        return None
+    follows = program.follows == "*" and "--no-dereference" not in words
+    follows = follows or _has_option(words, program.follows, program.long_follows)
+    return _Walk(follows, program.contents)
+
+
+def _has_option(words: Sequence[str], short: str, long: frozenset[str]) -> bool:
+    """Whether ``words`` give one of the ``short`` letters or ``long`` options."""
+    for word in words:
         if word == "--":
-            break
+            return False
         if word.startswith("--"):
-            option, _, value = word.partition("=")
-            if option in program.long_walks or (option == "--directories" and value == "recurse"):
+            if word.partition("=")[0] in long:
                 return True
-        elif word.startswith("-") and set(word[1:]) & set(program.walks):
+        elif word.startswith("-") and short and set(word[1:]) & set(short.strip("*")):
             return True
-    return name == "grep" and "recurse" in piece.words
+    return False
 
 
-def _outside(folder: str, argument: str, readable: Callable[[str], bool], *, walks: bool):
+def _outside(
+    folder: str, argument: str, readable: Callable[[str], bool], walk: _Walk | None
+) -> str | None:
     """The first place ``argument`` (run in ``folder``) reads that is not readable."""
     for path in _expanded(folder, argument):
         real = os.path.realpath(path)
         if not readable(real):
             return real
-        if walks and os.path.isdir(real):
-            found = _walk_outside(real, readable)
+        if walk is not None and os.path.isdir(real):
+            found = _walk_outside(real, readable, walk)
             if found is not None:
                 return found
     return None
@@ -284,16 +332,19 @@ def _expanded(folder: str, argument: str) -> list[str]:
     return [path, *parents, *glob.glob(path)]
 
 
-def _walk_outside(top: str, readable: Callable[[str], bool]) -> str | None:
-    """A link out of the readable places, or a file shared by hard links, below ``top``."""
+def _walk_outside(top: str, readable: Callable[[str], bool], walk: _Walk) -> str | None:
+    """Below ``top``: a link out of the readable places that ``walk`` follows, or a file
+    shared by hard links whose content it reads."""
+    if not (walk.follows or walk.contents):
+        return None
     for count, entry in enumerate(_entries(top)):
         if count >= WALK_LIMIT:
             return f"{top}, a folder of more than {WALK_LIMIT:,} entries, not checked"
         if entry.is_symlink():
             real = os.path.realpath(entry.path)
-            if not readable(real):
+            if walk.follows and not readable(real):
                 return f"{real} (through the link {entry.path})"
-        elif entry.is_file(follow_symlinks=False) and shared_file(entry.path):
+        elif walk.contents and entry.is_file(follow_symlinks=False) and shared_file(entry.path):
             return f"{entry.path} (a file with several hard links)"
     return None
 

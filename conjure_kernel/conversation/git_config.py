@@ -75,8 +75,8 @@ _INERT: dict[str, frozenset[str] | None] = {
 }
 """Sections (by name; subsections such as ``remote "origin"`` are alike) and the keys in
 them that run nothing; None: every key of the section is inert."""
-_SECTION = re.compile(r'\s*\[\s*([A-Za-z0-9.-]+)(?:\s+"(?:[^"\\]|\\.)*")?\s*\]\s*(.*)$')
-_KEY = re.compile(r"\s*([A-Za-z][A-Za-z0-9-]*)\s*(?:=|$)")
+_SECTION = re.compile(r'[ \t]*\[[ \t]*([A-Za-z0-9.-]+)(?:[ \t]+"(?:[^"\\\n]|\\.)*")?[ \t]*\]')
+_KEY = re.compile(r"[ \t]*([A-Za-z][A-Za-z0-9-]*)[ \t]*(?==|[#;\r\n]|$)")
 
 
 def configured_programs(folders: Iterable[str]) -> str | None:
@@ -100,8 +100,8 @@ def configured_programs(folders: Iterable[str]) -> str | None:
 
 
 def _git_dirs(folder: str) -> Iterator[Path]:
-    """The repository git would use from ``folder`` (the first ``.git`` on the way up),
-    and the repositories of its submodules."""
+    """The repository git would use from ``folder``: on the way up, the first ``.git``
+    (a folder, or a file naming one), or a folder that is itself a repository's (bare)."""
     for place in [Path(folder), *Path(folder).parents]:
         dot_git = place / ".git"
         if dot_git.is_dir():
@@ -111,9 +111,16 @@ def _git_dirs(folder: str) -> Iterator[Path]:
             if not pointed:
                 continue
             yield (place / pointed).resolve()
+        elif _is_git_dir(place):
+            yield place
         else:
             continue
         return
+
+
+def _is_git_dir(place: Path) -> bool:
+    """What git takes for a repository's folder: ``HEAD``, ``objects`` and ``refs``."""
+    return (place / "HEAD").is_file() and (place / "objects").is_dir() and (place / "refs").is_dir()
 
 
 def _configs(git_dir: Path) -> list[Path]:
@@ -129,23 +136,56 @@ def _configs(git_dir: Path) -> list[Path]:
 
 
 def _first_active(text: str) -> str | None:
-    """The first ``section.key`` outside the inert list, or a section header outside it."""
-    section = ""
-    for line in text.splitlines():
-        line = line.split("#", 1)[0].split(";", 1)[0] if '"' not in line else line
-        header = _SECTION.match(line)
-        if header is not None:
-            section, line = header.group(1).lower(), header.group(2)
-            if section.split(".")[0] not in _INERT:
-                return f"[{section}]"
-        key = _KEY.match(line)
-        if key is None:
-            continue
+    """The first ``section.key`` outside the inert list, or a section outside it."""
+    for section, key in _settings(text):
         name = section.split(".")[0]
-        inert = _INERT.get(name)
-        if inert is not None and key.group(1).lower() not in inert:
-            return f"{section}.{key.group(1).lower()}"
+        if name not in _INERT:
+            return f"[{section}]"
+        inert = _INERT[name]
+        if key and inert is not None and key not in inert:
+            return f"{section}.{key}"
     return None
+
+
+def _settings(text: str) -> Iterator[tuple[str, str]]:
+    """``(section, key)`` for each section header (key empty) and each key, read as git
+    reads them: a value may go on over a line that ends in an unescaped backslash, and
+    ``#`` or ``;`` start a comment outside quotes."""
+    section, at = "", 0
+    while at < len(text):
+        header = _SECTION.match(text, at)
+        if header is not None:
+            section = header.group(1).lower()
+            yield section, ""
+            at = header.end()
+            continue
+        key = _KEY.match(text, at)
+        if key is not None:
+            yield section, key.group(1).lower()
+            at = _value_end(text, key.end())
+            continue
+        at = _line_end(text, at)
+
+
+def _value_end(text: str, at: int) -> int:
+    """Where a value starting at ``at`` ends: after its line, continuations included."""
+    quoted = False
+    while at < len(text):
+        char = text[at]
+        if char == "\\":
+            at += 2  # an escaped character, or a newline that continues the value
+            continue
+        if char == '"':
+            quoted = not quoted
+        elif (char in "#;" and not quoted) or char == "\n":
+            return _line_end(text, at)
+        at += 1
+    return at
+
+
+def _line_end(text: str, at: int) -> int:
+    end = text.find("\n", at)
+    return len(text) if end < 0 else end + 1
 
 
 def _hook(git_dir: Path) -> str | None:

@@ -54,6 +54,10 @@ INSIDE = [
     "grep -r name SKILL",
     "tr a-z A-Z < a.txt",
     "pwd",
+    "find . -type f",  # find, du and ls -R list names and sizes, and follow no link
+    "du .",
+    "ls -R",
+    "ls -laR sub traps",
 ]
 """Commands that read only the workspace and the skill: no question."""
 
@@ -81,12 +85,8 @@ OUTSIDE = [
     "grep -R foo .",
     "grep foo -r",
     "grep --directories=recurse foo .",
-    "find . -type f",
     "find -L . -name x",
     "find sub -newer /etc/hostname",
-    "du .",
-    "ls -R",
-    "ls -laR sub traps",
     "diff a.txt /etc/hostname",
     "diff -r sub traps",
     "cat $HOME/x",
@@ -106,6 +106,14 @@ OUTSIDE = [
     "cat a.txt <(cat /etc/hostname)",
     "cat {a,../outside/secret}.txt",
     "ls .*",
+    "cat ~+/../outside/secret",
+    "cd sub; cat ~-/../../outside/secret",
+    "ls ~+/..",
+    "sort --files0-from=list.txt",
+    "wc --files0-from=-",
+    "du -L .",
+    "ls -RL traps",
+    "find . -follow -name x",
     "cat .*/outside/secret",
 ]
 """Commands that read somewhere else: asked about in ``read-only``."""
@@ -132,7 +140,8 @@ def places(tmp_path) -> Places:
 
 
 def decision(command: str, places: Places, allow: list[str] | None = None) -> str:
-    command = command.replace("SKILL", places.skills[0].root)
+    if "SKILL" in command:
+        command = command.replace("SKILL", places.skills[0].root)
     the_call = ToolCall("t", "bash_tool", {"command": command})
     permissions = Permissions.parse("read-only", allow or [])
     verdict = decide(the_call, "read-only", permissions, places, "local")
@@ -194,3 +203,17 @@ def test_a_folder_too_large_to_walk_is_asked_about(places, monkeypatch):
     monkeypatch.setattr("conjure_kernel.conversation.command_reads.WALK_LIMIT", 3)
     assert decision("grep -r foo sub", places) == "ask"
     assert WALK_LIMIT >= 10_000
+
+
+def test_a_link_out_that_a_walk_does_not_follow_raises_no_question(tmp_path):
+    """A project's virtualenv links to the system's Python: walking past it is no read."""
+    work = tmp_path / "project"
+    (work / ".venv" / "bin").mkdir(parents=True)
+    (work / ".venv" / "bin" / "python").symlink_to("/usr/bin/python3")
+    (work / "lib").symlink_to("/usr/lib")
+    (work / "app.py").write_text("foo\n")
+    places = Places.of({"workdir": str(work)})
+    plain = ["grep -rn foo .", "find . -name '*.py'", "du -sh .", "ls -R", "find . -type f"]
+    assert [command for command in plain if decision(command, places) != "run"] == []
+    following = ["grep -Rn foo .", "find -L . -name x", "du -L .", "diff -r . /tmp"]
+    assert [command for command in following if decision(command, places) != "ask"] == []

@@ -96,3 +96,33 @@ def test_an_allowed_git_command_is_asked_about_in_a_repository_that_names_progra
     assert verdict("cd ../hostile && git status", plain).allowed is None
     assert verdict(f"git -C {hostile} status", plain).allowed is None
     assert verdict("git status --git-dir=/elsewhere", plain).allowed is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[core]\n\texcludesfile = x\\\n[color]\n\tfsmonitor = ./evil\n",  # continued value
+        '[core]\n\texcludesfile = "x\\\\"\n\tfsmonitor = ./evil\n',  # an escaped backslash
+        "[core]\n\texcludesfile = x ; [color]\n\tfsmonitor = ./evil\n",
+        '[core]\n\texcludesfile = "x # not a comment"\n\tfsmonitor = ./evil\n',
+        "[core] fsmonitor = ./evil\n",
+    ],
+)
+def test_git_config_is_read_as_git_reads_it(tmp_path, text):
+    folder = repository(tmp_path / "repo")
+    add_config(folder, text)
+    done = subprocess.run(
+        ["git", "-C", str(folder), "config", "--get", "core.fsmonitor"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.stdout.strip() == "./evil"  # git itself reads the setting
+    assert "core.fsmonitor" in configured_programs([str(folder)])
+
+
+def test_a_folder_that_is_itself_a_repository_is_found(tmp_path):
+    """``cd sub && git status`` where sub holds HEAD, objects and refs: git takes it."""
+    bare = tmp_path / "sub"
+    subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
+    (bare / "config").write_text("[core]\n\tbare = false\n\tfsmonitor = ./evil\n")
+    assert "core.fsmonitor" in configured_programs([str(bare)])
