@@ -117,14 +117,24 @@ def _parser() -> argparse.ArgumentParser:
     docker = commands.add_parser("docker", help="Manage the docker backend's sandbox.")
     docker_commands = docker.add_subparsers(required=True, metavar="ACTION")
     build = docker_commands.add_parser(
-        "build", help="Build the sandbox image the docker backend runs tools in."
+        "build", help="Build a sandbox image the docker backend runs tools in."
     )
     build.add_argument(
         "--offline",
         action="store_true",
         help="Build without a registry: mmdebstrap from Debian's mirror, then docker import.",
     )
-    build.add_argument("--tag", help="Image tag (default: conjure-sandbox:latest).")
+    build.add_argument(
+        "--image",
+        choices=("slim", "full"),
+        help="full (the default): slim plus LibreOffice and pandoc; slim: Python with the "
+        "document libraries, poppler, qpdf, Node.js with docx and pptxgenjs.",
+    )
+    build.add_argument(
+        "--tag",
+        help="Image tag (default: conjure-sandbox:IMAGE); conjure-sandbox:slim or :full "
+        "stands for --image too.",
+    )
     build.set_defaults(run=_docker_build)
     listing = docker_commands.add_parser(
         "ps", help="List the sandboxes of conjure kernels on the engine, orphans marked."
@@ -143,6 +153,7 @@ def _parser() -> argparse.ArgumentParser:
             metavar="URL",
             help="Docker engine to use (default: DOCKER_HOST or the local one).",
         )
+    _add_doctor(commands)
     return parser
 
 
@@ -249,11 +260,10 @@ def _with_client(work: Callable[[AnthropicClient], Awaitable[int]]) -> int:
 
 
 def _docker_build(args: argparse.Namespace) -> int:
-    from .backends.docker.images import DEFAULT_IMAGE, build_image
+    from .backends.docker.images import build_image, variant_of
 
-    tag = args.tag or DEFAULT_IMAGE
-    build_image(tag, offline=args.offline, host=args.host)
-    print(f"built {tag}")
+    tag = build_image(args.image, args.tag, offline=args.offline, host=args.host)
+    print(f"built {tag}: use it with %backend docker image={variant_of(tag) or tag}")
     return 0
 
 
@@ -299,3 +309,63 @@ def _replay(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         quiet=args.quiet,
     )
+
+
+def _add_doctor(commands: argparse._SubParsersAction) -> None:
+    doctor = commands.add_parser(
+        "doctor",
+        help="Say what skills need (programs, Python modules, npm packages), whether each "
+        "backend has it, and the commands that would add what is missing.",
+    )
+    doctor.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        metavar="SKILL",
+        help="Skill folders, SKILL.md or .skill files, or folders holding skills "
+        "(default: those CONJURE_SKILLS_PATH names).",
+    )
+    doctor.add_argument(
+        "--backend",
+        action="append",
+        dest="backends",
+        metavar="NAME",
+        help="Check only this backend: local, docker, anthropic or native (repeat for more; "
+        "default: all four).",
+    )
+    doctor.add_argument(
+        "--image", default="", help="Docker image to probe: slim, full or a tag (default: full)."
+    )
+    doctor.add_argument(
+        "--host",
+        metavar="URL",
+        default="",
+        help="Docker engine to use (default: DOCKER_HOST or the local one).",
+    )
+    doctor.set_defaults(run=_doctor)
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    """The doctor's report; skills that could not be loaded are named on stderr, and make
+    the exit status 1."""
+    from .doctor import BACKENDS, check_skills
+    from .errors import SkillError
+    from .skills.discovery import find_skills
+
+    configured = os.environ.get("CONJURE_SKILLS_PATH", "").split(os.pathsep)
+    paths = args.paths or [path for path in configured if path]
+    if not paths:
+        raise SkillError(
+            "no skills to check", hint="name skill folders, or set CONJURE_SKILLS_PATH"
+        )
+    found = find_skills(paths)
+    for problem in found.problems:
+        print(f"skill {problem.severity}: {problem}", file=sys.stderr)
+    if not found.skills:
+        print(f"no skills found in {', '.join(map(str, paths))}", file=sys.stderr)
+        return 1
+    report = check_skills(
+        found.skills, backends=args.backends or BACKENDS, image=args.image, host=args.host
+    )
+    print(report)
+    return 1 if any(problem.severity == "error" for problem in found.problems) else 0

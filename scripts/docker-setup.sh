@@ -2,10 +2,22 @@
 # Make the docker backend usable here; safe to run again, for CI and for people alike:
 #   1. install docker.io and mmdebstrap when missing (apt);
 #   2. start dockerd when no engine answers (there may be no service manager, as in CI);
-#   3. build the sandbox image offline when it is missing or older than its recipe.
+#   3. build the sandbox images offline when they are missing or older than their recipe.
+#
+#   bash scripts/docker-setup.sh [slim] [full]     (default: both)
+#
 # Needs the project's venv (bash scripts/setup.sh); PYTHON overrides it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+variants=("$@")
+((${#variants[@]})) || variants=(slim full)
+for variant in "${variants[@]}"; do
+  [[ "$variant" =~ ^(slim|full)$ ]] || {
+    echo "usage: docker-setup.sh [slim] [full]" >&2
+    exit 2
+  }
+done
 
 python=${PYTHON:-.venv/bin/python}
 log=${DOCKERD_LOG:-/tmp/conjure-dockerd.log}
@@ -61,21 +73,23 @@ if ! docker info >/dev/null 2>&1; then
 fi
 say "engine: $(docker version --format 'Docker {{.Server.Version}}' 2>/dev/null || echo up)"
 
-# 3. image
+# 3. images
 [ -x "$python" ] || die "$python not found: create the venv first (bash scripts/setup.sh)"
-if "$python" -c '
+for variant in "${variants[@]}"; do
+  if "$python" -c '
 import sys, docker
-from conjure_kernel.backends.docker.images import DEFAULT_IMAGE, image_is_current
-sys.exit(0 if image_is_current(docker.from_env(), DEFAULT_IMAGE) else 1)
-'; then
-  say "the sandbox image is up to date"
-else
-  say "building the sandbox image (about 1.5 minutes)"
+from conjure_kernel.backends.docker.images import image_is_current, image_tag
+sys.exit(0 if image_is_current(docker.from_env(), image_tag(sys.argv[1])) else 1)
+' "$variant"; then
+    say "the $variant sandbox image is up to date"
+    continue
+  fi
+  say "building the $variant sandbox image (two to three minutes)"
   if [ "$(id -u)" -eq 0 ]; then
-    "$python" -m conjure_kernel docker build --offline
+    "$python" -m conjure_kernel docker build --offline --image "$variant"
   else
     # mmdebstrap builds as root; keep this environment's Python and engine.
     as_root env PATH="$PATH" ${DOCKER_HOST:+DOCKER_HOST="$DOCKER_HOST"} \
-      "$python" -m conjure_kernel docker build --offline
+      "$python" -m conjure_kernel docker build --offline --image "$variant"
   fi
-fi
+done

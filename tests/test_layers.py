@@ -28,7 +28,8 @@ RANKS = {
     "events": 3,
     "backends": 4,
     "conversation": 5,
-    "notebook": 6,
+    "doctor": 6,
+    "notebook": 7,
 }
 ENTRY_MODULES = {"__init__", "__main__", "cli"}
 NOTEBOOK_ONLY = {"IPython", "ipykernel", "ipywidgets"}

@@ -331,11 +331,17 @@ class ConjureMagics(Magics):
         default=[],
         help="Take a loaded skill out of this session (its files stay where they are).",
     )
+    @argument(
+        "--check",
+        action="store_true",
+        help="Say what the loaded skills need (programs, Python modules, npm packages), "
+        "whether each backend has it, and what would add the rest.",
+    )
     @line_magic
     def skills(self, line: str) -> None:
         """List the loaded skills, add skills from folders and .skill packages, remove
-        them from the session, or manage the skills on Anthropic's side (the anthropic
-        backend's)."""
+        them from the session, check what they need, or manage the skills on Anthropic's
+        side (the anthropic backend's)."""
         args = parse_argstring(self.skills, line)
         if args.remote or args.upload or args.delete:
             self._remote_skills(args.upload, args.delete, listing=args.remote)
@@ -358,10 +364,32 @@ class ConjureMagics(Magics):
                     "skipped: " + "; ".join(str(p) for p in errors),
                     hint="fix the path or the SKILL.md; `python -m conjure_kernel skills validate PATH` checks every rule",
                 )
+        if args.check:
+            print(self._skills_check())
+            return
         for skill in self.session.skills:
             print(f"{skill.name}: {one_line(skill.description, 100)}  ({skill.origin})")
         if not self.session.skills:
             print("no skills loaded; add some with %skills PATH")
+
+    def _skills_check(self) -> str:
+        """The doctor's report on the loaded skills; docker is asked about the image this
+        session uses there (or would)."""
+        from ..doctor import check_skills
+
+        if not self.session.skills:
+            return "no skills loaded; add some with %skills PATH"
+        docker = (
+            self.session.options.settings
+            if self.session.backend_name == "docker"
+            else self.backend_settings.get("docker", {})
+        )
+        return check_skills(
+            self.session.skills,
+            image=str(docker.get("image", "")),
+            host=str(docker.get("host", "")),
+            magics=True,
+        )
 
     def _remote_skills(self, upload: list[str], delete: list[str], *, listing: bool) -> None:
         """Uploads, then deletions, then the listing, through the session's model client."""
@@ -470,7 +498,8 @@ class ConjureMagics(Magics):
 
     @line_magic
     def secret(self, line: str) -> None:
-        """Mark environment variables whose values must never appear in saved output."""
+        """Mark environment variables whose values must never appear in saved output (in the
+        Conjure kernel every output; after %load_ext, chat turns only)."""
         names = line.split()
         if not names:
             print("secret: " + ", ".join(sorted(self.redact.names)))

@@ -24,6 +24,7 @@ from docker_support import (
     wait_until,
 )
 
+from conjure_kernel.backends.docker.sandbox import _open_to_group
 from conjure_kernel.backends.docker.workspace import DockerWorkspace
 from conjure_kernel.skills.skill import Skill, SkillMetadata
 from conjure_kernel.tools.decisions import Decided, decided
@@ -400,3 +401,27 @@ def test_output_without_a_final_newline_or_with_binary_comes_back_exactly(client
     assert (bare.stdout, bare.stderr) == ("no-newline", "err")
     assert syntax.exit_code == 2 and "unexpected EOF" in syntax.stderr
     assert after.stdout == "fine\n"
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="only a root kernel opens the workspace to group 0")
+def test_opening_the_workspace_to_the_sandboxs_group_never_follows_a_link(tmp_path):
+    """Root's chmod of the workspace goes by descriptors: a link to a file or folder
+    outside is left as it is, and so is what it points to."""
+    outside = tmp_path / "outside"
+    (outside / "deep").mkdir(parents=True)
+    (outside / "passwd").write_text("root:x:0:0")
+    (outside / "passwd").chmod(0o644)
+    work = tmp_path / "work"
+    (work / "sub").mkdir(parents=True)
+    (work / "sub" / "mine.txt").write_text("x")
+    (work / "sub" / "mine.txt").chmod(0o600)
+    (work / "link").symlink_to(outside / "passwd")
+    (work / "dirlink").symlink_to(outside)
+    (outside / "deep").chmod(0o700)
+    _open_to_group(work)
+    assert (work / "sub" / "mine.txt").stat().st_mode & 0o777 == 0o660
+    assert (outside / "passwd").stat().st_mode & 0o777 == 0o644
+    assert (outside / "deep").stat().st_mode & 0o777 == 0o700
+    assert os.getxattr(work / "sub", "system.posix_acl_default")
+    with pytest.raises(OSError):
+        os.getxattr(outside / "deep", "system.posix_acl_default")

@@ -93,6 +93,10 @@ def test_skill_scripts_run_in_the_sandbox_and_files_land_in_the_host_workspace(
     system = api.requests[0].body["system"][0]["text"]
     assert "/mnt/skills/whoami/SKILL.md" in system and "/workspace" in system
     assert result.record().answer == "All done."
+    environment = result.record().environment  # the image is part of the record
+    assert (
+        environment["image_id"] == client.images.get(environment["image"]).id == container.image.id
+    )
 
 
 def test_the_sandbox_goes_with_reset_with_a_switch_and_at_shutdown(api, kernel, client):

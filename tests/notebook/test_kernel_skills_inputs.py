@@ -227,3 +227,15 @@ def test_a_skill_whose_folder_is_deleted_fails_turns_in_one_line_until_removed(
     result = kernel.run("Hello again")
     assert result.status == "ok", result.error
     assert "<name>counter</name>" in system_text(api)
+
+
+def test_skills_check_says_what_the_loaded_skills_need_and_what_is_missing(kernel, tmp_path):
+    folder = make_skill(tmp_path / "skills", "charts")
+    (folder / "scripts").mkdir()
+    (folder / "scripts" / "plot.py").write_text("import json\nimport conjure_missing_module\n")
+    assert kernel.run(f"%skills {folder}").status == "ok"
+    checked = kernel.run("%skills --check")
+    assert checked.status == "ok", checked.error
+    needs = [line.split()[0] for line in checked.text().splitlines() if "scripts/plot.py" in line]
+    assert needs == ["conjure_missing_module"]  # json is the standard library's
+    assert "pip install conjure_missing_module" in checked.text()

@@ -44,15 +44,18 @@ def test_skills_help_is_pinned():
     assert_help(
         ConjureMagics.skills.__doc__,
         "::\n\n  %skills [--remote] [--upload PATH] [--delete ID] [--remove NAME]\n"
+        "              [--check]\n"
         "              [paths ...]\n\n"
         "List the loaded skills, add skills from folders and .skill packages, remove\n"
-        "them from the session, or manage the skills on Anthropic's side (the anthropic\n"
-        "backend's).\n\n",
+        "them from the session, check what they need, or manage the skills on Anthropic's\n"
+        "side (the anthropic backend's).\n\n",
         "paths Skill folders (searched at any depth) or .skill files to add. "
         "options: --remote List the skills on Anthropic's side (yours and Anthropic's). "
         "--upload PATH Upload a skill to Anthropic, unless unchanged since its last upload. "
         "--delete ID Delete a custom skill from Anthropic, with all its versions. "
-        "--remove NAME Take a loaded skill out of this session (its files stay where they are).",
+        "--remove NAME Take a loaded skill out of this session (its files stay where they are). "
+        "--check Say what the loaded skills need (programs, Python modules, npm packages), "
+        "whether each backend has it, and what would add the rest.",
     )
 
 
@@ -83,7 +86,8 @@ def test_plain_magics_keep_their_docstrings():
         "Start a fresh conversation (backend, model and skills stay)."
     )
     assert ConjureMagics.secret.__doc__ == (
-        "Mark environment variables whose values must never appear in saved output."
+        "Mark environment variables whose values must never appear in saved output (in the\n"
+        "        Conjure kernel every output; after %load_ext, chat turns only)."
     )
 
 

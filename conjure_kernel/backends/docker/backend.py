@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import docker.utils
+from docker.models.images import Image
 
 from ...errors import BackendSettingError
 from ...skills.prompt import render_system_prompt
@@ -29,8 +30,16 @@ from ..base import ExecutorBackend, ExecutorSession, SessionOptions
 from ..gate import PermissionMode
 from ..local import host_workdir
 from ..settings import Setting
-from .engine import connect, engine_name, require_image
-from .images import DEFAULT_IMAGE
+from .engine import connect, engine_name, engine_room, require_image
+from .images import (
+    DEFAULT_VARIANT,
+    RECIPE_LABEL,
+    VARIANT_LABEL,
+    VARIANT_TOOLS,
+    image_tag,
+    recipe_hash,
+    variant_of,
+)
 from .sandbox import HOME, SKILLS_ROOT, WORKSPACE, SandboxSpec, sandbox_user, size_text
 from .workspace import DockerWorkspace
 
@@ -52,6 +61,8 @@ class DockerSession(ExecutorSession):
     backend_type: str = "docker"
     workspace: DockerWorkspace
     timeout: float = 300.0
+    image_note: str = ""
+    """What to know about the image: built from an older recipe than this version's."""
 
     @property
     def paths(self) -> dict[str, str]:
@@ -74,7 +85,7 @@ class DockerSession(ExecutorSession):
         )
         return (
             f"docker: sandbox {spec.image} on {engine_name(spec.host)}, workspace {where}; "
-            f"user {uid}:{gid}, no capabilities\n"
+            f"user {uid}:{gid}, no capabilities\n{self.image_note}"
             f"  reads: the image (its root read-only), the skills read-only at {SKILLS_ROOT}, "
             "the workspace\n"
             f"  writes: {_workspace_bound(spec)}; {_tmpfs_bound(spec)}; no container log kept\n"
@@ -93,7 +104,11 @@ class DockerBackend(ExecutorBackend):
     the container and the workspace folder."""
     settings: ClassVar[tuple[Setting, ...]] = (
         Setting(
-            "image", str, DEFAULT_IMAGE, "sandbox image (build it: conjure-kernel docker build)"
+            "image",
+            str,
+            DEFAULT_VARIANT,
+            "sandbox image: full (with LibreOffice and pandoc), slim, or any local image NAME "
+            "(build them: python -m conjure_kernel docker build --image full|slim)",
         ),
         Setting("memory", str, "512m", "memory limit, swap included (e.g. 512m, 2g)"),
         Setting(
@@ -139,7 +154,8 @@ class DockerBackend(ExecutorBackend):
         workdir = host_workdir(values["workdir"])
         client = await asyncio.to_thread(connect, values["host"])
         try:
-            await asyncio.to_thread(require_image, client, values["image"], values["host"])
+            image = await asyncio.to_thread(_check_engine, client, values)
+            labels = image.labels or {}
         except BaseException:
             client.close()
             raise
@@ -152,7 +168,9 @@ class DockerBackend(ExecutorBackend):
             workspace=workspace,
             notices=workspace.notices,
             leads_to=workspace.leads_to,
+            environment={"image": spec.image, "image_id": image.id},
             timeout=timeout,
+            image_note=_stale_note(spec.image, labels),
             skills=tuple(skills),
             executor=WorkspaceTools(
                 workspace, timeout=timeout, max_output_chars=options.max_output_chars
@@ -160,7 +178,7 @@ class DockerBackend(ExecutorBackend):
             system_prompt=render_system_prompt(
                 skills,
                 location=lambda skill: f"{SKILLS_ROOT}/{skill.name}/SKILL.md",
-                environment=_environment(spec),
+                environment=_environment(spec, labels.get(VARIANT_LABEL)),
             ),
         )
 
@@ -179,7 +197,7 @@ def sandbox_spec(
 ) -> SandboxSpec:
     """The sandbox a session with these settings gets, under a new session id."""
     return SandboxSpec(
-        image=values["image"],
+        image=image_tag(values["image"]),
         memory=values["memory"],
         cpus=values["cpus"],
         pids=values["pids"],
@@ -201,6 +219,40 @@ def _check_size(name: str, value: str, least: int, example: str) -> None:
         raise BackendSettingError(
             f"{name}={value}: expected a size of at least {size_text(least)}, such as {example}"
         )
+
+
+def _check_engine(client: docker.DockerClient, values: Mapping[str, Any]) -> Image:
+    """The image, once the engine is known to have the CPUs and memory asked for and the
+    image: each is one line at ``%backend`` time, not a failure at the first tool call."""
+    host = values["host"]
+    cpus, memory = engine_room(client, host)
+    where = engine_name(host)
+    if cpus and values["cpus"] > cpus:
+        raise BackendSettingError(
+            f"cpus={values['cpus']:g}: more than the {cpus} CPUs of {where}",
+            hint=f"choose at most cpus={cpus}",
+        )
+    if memory and docker.utils.parse_bytes(values["memory"]) > memory:
+        raise BackendSettingError(
+            f"memory={values['memory']}: more than the {size_text(memory)} of memory of {where}",
+            hint=f"choose at most memory={memory >> 20}m",
+        )
+    tag = image_tag(values["image"])
+    return require_image(client, tag, host, variant=variant_of(tag))
+
+
+def _stale_note(image: str, labels: Mapping[str, str]) -> str:
+    """A line for ``describe`` when an image built from this project's recipe (it has the
+    label) was built from another version of it: it may lack what the guide says."""
+    built = labels.get(RECIPE_LABEL)
+    if built is None or built == recipe_hash():
+        return ""
+    variant = labels.get(VARIANT_LABEL) or variant_of(image) or DEFAULT_VARIANT
+    tag = "" if variant_of(image) == variant else f" --tag {image}"
+    return (
+        f"  image: built from another recipe ({built}) than this version's ({recipe_hash()}); "
+        f"rebuild it with `python -m conjure_kernel docker build --image {variant}{tag}`\n"
+    )
 
 
 def _workspace_bound(spec: SandboxSpec) -> str:
@@ -232,12 +284,14 @@ def _tmpfs_bound(spec: SandboxSpec) -> str:
     )
 
 
-def _environment(spec: SandboxSpec) -> str:
+def _environment(spec: SandboxSpec, variant: str | None) -> str:
     network = "no network access" if spec.network == "none" else "network access"
     uid, _ = sandbox_user(spec.remote)
+    tools = VARIANT_TOOLS.get(variant or "")
     return (
         "Your tools run in a sandbox container (Linux, bash, Python 3, "
-        f"{network}, user id {uid}). The working directory is {WORKSPACE}; files you "
+        f"{network}, user id {uid}). {f'It has {tools}. ' if tools else ''}"
+        f"The working directory is {WORKSPACE}; files you "
         f"create there are the user's. Skills are read-only under {SKILLS_ROOT}. Commands "
         "run in one shell that keeps its current directory and exported variables "
         "between calls."

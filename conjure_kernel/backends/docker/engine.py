@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import docker
 import docker.errors
+import docker.models.images
 
 from ...errors import BackendUnavailable
 from ...processes import process_exists
@@ -26,6 +27,7 @@ __all__ = [
     "collect_garbage",
     "connect",
     "engine_name",
+    "engine_room",
     "list_sandboxes",
     "owner_labels",
     "require_image",
@@ -105,26 +107,43 @@ def _reason(detail: str) -> str:
     return detail.splitlines()[0][:200] if detail else "no answer"
 
 
-def require_image(client: docker.DockerClient, image: str, host: str = "") -> None:
-    """Fail with how to build the image when the engine does not have it.
+def require_image(
+    client: docker.DockerClient, image: str, host: str = "", *, variant: str | None = None
+) -> docker.models.images.Image:
+    """The image, or a failure saying how to build it when the engine does not have it;
+    ``variant`` is the sandbox image (slim, full) that ``image`` names, if it is one.
 
     Checked before a container is made: creating one from a missing image would try a
     pull, whose error names a registry rather than the missing image.
     """
     try:
-        client.images.get(image)
+        return client.images.get(image)
     except docker.errors.ImageNotFound:
         on = f" --host {host}" if host else ""
+        build = (
+            f"build it with `python -m conjure_kernel docker build --image {variant}{on}`"
+            if variant
+            else f"build the sandbox images with `python -m conjure_kernel docker build{on}`"
+        )
         raise BackendUnavailable(
             f"the sandbox image {image} is not on {engine_name(host)}",
             hint=(
-                f"build it with `python -m conjure_kernel docker build{on}` "
-                f"(add --offline where no registry is reachable), or choose another with "
-                "image=NAME"
+                f"{build} (add --offline where no registry is reachable), or choose another "
+                "with image=slim|full|NAME"
             ),
         ) from None
     except docker.errors.DockerException as error:
         raise _unreachable(host, error) from None
+
+
+def engine_room(client: docker.DockerClient, host: str = "") -> tuple[int, int]:
+    """The engine's CPUs and bytes of memory, the most a sandbox can be given (0: not
+    said)."""
+    try:
+        info = client.info()
+    except docker.errors.DockerException as error:
+        raise _unreachable(host, error) from None
+    return int(info.get("NCPU") or 0), int(info.get("MemTotal") or 0)
 
 
 def owner_labels(session: str, kernel: str) -> dict[str, str]:

@@ -23,6 +23,8 @@ import contextlib
 import io
 import os
 import posixpath
+import stat
+import struct
 import tarfile
 import tempfile
 import threading
@@ -71,6 +73,13 @@ _HELD_OPEN = (
     "| xargs -0r stat -L -c '%i %b' 2>/dev/null"
 )
 """The workspace files that processes hold open after deleting them: inode, 512-byte blocks."""
+_DEFAULT_ACL = "system.posix_acl_default"
+_ACL_VERSION, _ACL_NO_ID = 2, 0xFFFFFFFF
+_ACL_USER_OBJ, _ACL_GROUP_OBJ, _ACL_OTHER = 0x01, 0x04, 0x20
+"""The layout of a POSIX ACL in its extended attribute (linux/posix_acl_xattr.h)."""
+_NO_LINK = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+_SHARE_DEPTH = 64
+"""Folders below this depth in the workspace are not opened to the sandbox's group."""
 
 
 def sandbox_user(remote: bool) -> tuple[int, int]:
@@ -249,8 +258,8 @@ class Sandbox:
         if os.getuid() != 0:  # give the kernel's user a name and a home inside
             for target, text in _identity_files(*spec.user).items():
                 binds[self._scratch_file(target, text)] = {"bind": target, "mode": "ro"}
-        elif spec.workdir.stat().st_uid == 0:  # root's sandbox writes through group 0
-            spec.workdir.chmod(spec.workdir.stat().st_mode | 0o070)
+        else:  # root's sandbox writes through group 0
+            _open_to_group(spec.workdir)
         return [], binds
 
     def _scratch_file(self, target: str, text: str) -> str:
@@ -367,6 +376,63 @@ def size_text(size: int) -> str:
         if size >= factor:
             return f"{size / factor:.3g}{unit}"
     return f"{size}b"
+
+
+def _open_to_group(workdir: Path) -> None:
+    """Let a root kernel's sandbox (uid 1000 in group 0) write wherever root may in the
+    workspace, folders the person made before included: what root owns there gets the
+    owner's rights for its group too, and each folder a default ACL that gives them to
+    what is made in it later (where the file system has ACLs; elsewhere a folder made
+    after the sandbox started stays root's alone).
+
+    The walk goes by file descriptors, never by name, and opens nothing through a link:
+    a sandbox sharing this workspace may swap any entry for a link to the host's files
+    while it runs, and root's ``chmod`` must not follow it there."""
+    with contextlib.suppress(OSError):
+        _share_tree(os.open(workdir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC), _SHARE_DEPTH)
+
+
+def _share_tree(folder: int, depth: int) -> None:
+    """Share ``folder`` (a descriptor, closed here) and what is in it, ``depth`` levels."""
+    try:
+        _share_with_group(folder)
+        for entry in list(os.scandir(folder)):
+            with contextlib.suppress(OSError):  # a link (ELOOP), gone, or unreadable
+                child = os.open(entry.name, _NO_LINK, dir_fd=folder)
+                if stat.S_ISDIR(os.fstat(child).st_mode) and depth > 0:
+                    _share_tree(child, depth - 1)
+                    continue
+                try:
+                    _share_with_group(child)
+                finally:
+                    os.close(child)
+    finally:
+        os.close(folder)
+
+
+def _share_with_group(fd: int) -> None:
+    """Root's rights on the open file ``fd`` for its group too; never on a set-id
+    program, which the sandbox must not be able to change."""
+    info = os.fstat(fd)
+    mode = stat.S_IMODE(info.st_mode)
+    is_folder = stat.S_ISDIR(info.st_mode)
+    is_plain = stat.S_ISREG(info.st_mode) and not mode & (stat.S_ISUID | stat.S_ISGID)
+    if info.st_uid != 0 or not (is_folder or is_plain):
+        return
+    shared = mode | (mode & 0o700) >> 3
+    if shared != mode:
+        os.fchmod(fd, shared)
+    if is_folder:
+        with contextlib.suppress(OSError):  # a file system without ACLs
+            os.setxattr(fd, _DEFAULT_ACL, _group_acl(shared & 0o7))
+
+
+def _group_acl(other: int) -> bytes:
+    """A default ACL in the kernel's xattr form: owner and group rwx, others ``other``."""
+    entries = ((_ACL_USER_OBJ, 0o7), (_ACL_GROUP_OBJ, 0o7), (_ACL_OTHER, other))
+    return struct.pack("<I", _ACL_VERSION) + b"".join(
+        struct.pack("<HHI", tag, perm, _ACL_NO_ID) for tag, perm in entries
+    )
 
 
 def _identity_files(uid: int, gid: int) -> dict[str, str]:
