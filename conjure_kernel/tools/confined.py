@@ -23,6 +23,7 @@ import contextlib
 import errno
 import os
 import posixpath
+import secrets
 import stat
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -118,15 +119,13 @@ class Confined:
         ``add_mode`` adds permission bits (a script copied back stays executable)."""
         with _named(path):
             self._require_writable(path)
-            fd, existed = self._walk(path, self._create, make_folders=True)
+            fd, existed = self._walk(path, self._create_alone, make_folders=True)
         try:
             if add_mode or (existed and self.group_writable):
                 mode = os.fstat(fd).st_mode
                 os.fchmod(fd, mode | add_mode | (0o020 if self.group_writable else 0))
             os.ftruncate(fd, 0)
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+            _write_all(fd, data)
         finally:
             os.close(fd)
         return existed
@@ -212,6 +211,22 @@ class Confined:
     def _require_writable(self, path: str) -> None:
         if not self._mount(path).writable:
             raise OSError(errno.EROFS, "Read-only file system", path)
+
+    def _create_alone(self, folder: int, name: str, mount: Mount) -> tuple[int, bool]:
+        """``_create`` for a file about to be overwritten; one with other hard links (one
+        may be outside the mounts, where no write may go) is replaced by a new file under
+        its name, so the write changes this name only."""
+        fd, existed = self._create(folder, name, mount)
+        info = os.fstat(fd)
+        if not existed or info.st_nlink < 2:
+            return fd, existed
+        os.close(fd)
+        fresh = f".{name}.conjure-{secrets.token_hex(4)}"
+        alone = os.open(fresh, _CREATE, 0o600, dir_fd=folder)
+        os.fchmod(alone, stat.S_IMODE(info.st_mode))
+        os.rename(fresh, name, src_dir_fd=folder, dst_dir_fd=folder)
+        os.set_blocking(alone, True)
+        return alone, True
 
     def _create(self, folder: int, name: str, mount: Mount) -> tuple[int, bool]:
         """Open ``name`` for writing, creating it; a link is followed (within the mounts),
@@ -352,6 +367,12 @@ def _require_regular(fd: int, name: str) -> None:
             raise IsADirectoryError(errno.EISDIR, "Is a directory", name)
         raise OSError(errno.EINVAL, "not a regular file", name)
     os.set_blocking(fd, True)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _pread_all(fd: int, count: int, offset: int) -> bytes:

@@ -278,3 +278,16 @@ def test_a_pinned_call_touches_only_the_place_it_was_allowed_for(tree) -> None:
     assert list((workspace / "secret").iterdir()) == []
     assert files.write("/workspace/docs/a.txt", b"unpinned") is False  # no pin: links followed
     assert (workspace / "secret" / "a.txt").read_bytes() == b"unpinned"
+
+
+def test_a_write_to_a_hard_link_changes_that_name_only(tree) -> None:
+    """A workspace file hard-linked to one outside: overwriting it leaves the outside one."""
+    workspace, outside, files = tree
+    os.link(outside / "secret.txt", workspace / "linked.txt")
+    (workspace / "linked.txt").chmod(0o640)
+    assert files.write("/workspace/linked.txt", b"mine now") is True
+    assert (outside / "secret.txt").read_bytes() == SECRET
+    assert (workspace / "linked.txt").read_bytes() == b"mine now"
+    assert (workspace / "linked.txt").stat().st_nlink == 1
+    assert (workspace / "linked.txt").stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in workspace.iterdir()) == ["linked.txt"]
