@@ -193,6 +193,8 @@ def line_folders(line: CommandLine, workdir: str) -> list[str] | str:
         operands = [word for word in piece.words[1:] if not word.startswith("-") or word == "-"]
         if len(operands) != 1 or operands[0] == "-" or operands[0] in piece.unknown:
             return "a `cd` whose folder is known only when it runs"
+        if re.match(r"~[-+\d]", operands[0]):  # $PWD, $OLDPWD, the folder stack
+            return f"a `cd` to `{operands[0]}`, a folder the shell keeps"
         if os.environ.get("CDPATH") and not operands[0].startswith(("/", ".")):
             return "a `cd` that CDPATH may send elsewhere"
         targets.append(operands[0])

@@ -11,9 +11,13 @@ its text: a scanner is fooled by what bash reads differently (a ``#'`` comment, 
   its program and arguments with quoting removed, after peeling the wrappers that run
   another program (``env``, ``nice``, ``timeout``, ``sudo``, ``xargs``, ``find -exec``…);
 - what the grammar cannot see through (``opaque``): ``source``, ``eval`` or ``sh -c`` of a
-  non-literal string, a program that is a variable, a glob or a substitution, a call of
-  a function the line defines, arithmetic on variables (``a[$(…)]`` in a value runs),
-  configuration that runs programs (``git -c``, ``PATH=…``), a parse error;
+  non-literal string, a shell reading a script or its input, a shell started with
+  ``BASH_ENV``/``PATH``…, a program that is a variable, a glob or a substitution, a call
+  of a function the line defines, arithmetic on anything but numbers (``a[$(…)]`` in a
+  value or a quoted string runs), names given to ``declare``/``read``/``printf -v``/
+  ``[[ -v`` that hold a subscript, ``declare -n``, ``${!x}`` and ``${x@P}``, a heredoc
+  the grammar may end elsewhere than bash, configuration that runs programs
+  (``git -c``, ``PATH=…``), a parse error, and any line the parser fails to read;
 - the files its redirections write, and per command what it does beyond reading
   (``effects``: ``sort -o``, ``tee``, ``git``'s configured programs…), which the
   read-only mode's built-in commands must not have.
@@ -27,6 +31,7 @@ after a redirection, backticks in heredocs).
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -51,6 +56,10 @@ _UNSEEN = {
     "let": "arithmetic on a variable can run commands",
     "mapfile": "its callback runs commands",
     "readarray": "its callback runs commands",
+    **{
+        name: "a declaration run as a command is not followed"
+        for name in ("declare", "typeset", "local", "export", "readonly")
+    },
 }
 """Programs whose effect is in what they read or run later, beyond this line's text."""
 _HARMLESS_VARIABLES = re.compile(
@@ -116,9 +125,17 @@ class CommandLine:
 
 @lru_cache(maxsize=1024)
 def parse_command(command: str) -> CommandLine:
-    """The simple commands ``command`` runs, what hides from view, and what it writes."""
+    """The simple commands ``command`` runs, what hides from view, and what it writes.
+
+    It never raises: a line it cannot read to the end keeps what was found so far (the
+    deny rules still see it) and is opaque."""
     found = _Found()
-    _read_line(command, found, depth=0)
+    try:
+        _read_line(command, found, depth=0)
+    except _Unreadable as error:
+        found.opaque.append(str(error))
+    except Exception:  # a slip of the parser must not become a crash of decide()
+        found.opaque.append("the rules cannot read this line")
     return CommandLine(
         tuple(found.commands),
         tuple(dict.fromkeys(found.opaque)),
@@ -126,6 +143,10 @@ def parse_command(command: str) -> CommandLine:
         tuple(found.written),
         tuple(found.reads),
     )
+
+
+class _Unreadable(ValueError):
+    """A line bash may read, but not in a way the rules can follow; the message says why."""
 
 
 @dataclass
@@ -201,11 +222,16 @@ def _walk(node: Node, found: _Found, depth: int) -> None:
     ):
         _arithmetic(node.children, found)
     elif kind == "subscript":
-        _arithmetic([node.child_by_field_name("index")], found)
+        _subscript(node.child_by_field_name("index"), found)
     elif kind == "binary_expression" and _is_arithmetic_test(node):
         _arithmetic(node.children, found)
-    elif kind == "expansion" and re.match(r"\$\{[#!]?\w+:[^-=+?]", _text(node)):
-        _arithmetic(node.children[3:], found)
+    elif kind == "unary_expression" and _text(node.children[0]) == "-v":
+        _variables_named("-v", [], [_word(node.children[-1])], found)
+    elif kind == "expansion":
+        _expansion(node, found)
+    elif kind == "unset_command":
+        words = [_word(child) for child in node.children[1:] if child.is_named]
+        _variables_named("unset", *_unset_names(words), found)
     elif kind == "heredoc_body" and not _quoted_heredoc(node):
         _heredoc(node, found)
     elif kind == "declaration_command":
@@ -261,6 +287,8 @@ def _peel(words: list[Word], base: SimpleCommand, found: _Found, depth: int) -> 
         return peeler(args, command, found, depth)
     if name in _UNSEEN:
         found.opaque.append(f"`{name}`: {_UNSEEN[name]}")
+    if name in _NAMERS:
+        _variables_named(name, *_NAMERS[name](args), found)
     return [replace(command, effects=_effects(name, args, command))]
 
 
@@ -275,25 +303,141 @@ def _effects(name: str, args: list[Word], command: SimpleCommand) -> tuple[str, 
     return checker([word.text for word in args])
 
 
+# -- builtins that name variables ---------------------------------------------------------------
+
+
+def _variables_named(name: str, assigned: list[Word], inspected: list[Word], found: _Found) -> None:
+    """A builtin that sets or looks up variables by name: ``a[$(cmd)]`` as a name runs cmd
+    (the subscript is arithmetic), and setting ``PATH`` changes what runs after."""
+    for word in [*assigned, *inspected]:
+        if not word.literal:
+            found.opaque.append(f"`{name}` names a variable known only when it runs")
+        elif "[" in word.text:
+            found.opaque.append(
+                f"`{name}` names an array element, whose subscript can run commands"
+            )
+    for word in assigned:
+        if word.literal and "[" not in word.text and _named(word.text, word.text):
+            found.opaque.append(f"`{name}` sets {word.text}, which can change what runs")
+
+
+def _read_names(args: list[Word]) -> tuple[list[Word], list[Word]]:
+    options, index = _options(args, {"a", "d", "i", "n", "N", "p", "t", "u"})
+    return [*filter(None, _given(options, "a")), *args[index:]], []
+
+
+def _option_names(option: str):
+    """A builtin that sets the variable its ``-X NAME`` option names (``printf -v``)."""
+
+    def names(args: list[Word]) -> tuple[list[Word], list[Word]]:
+        options, _ = _options(args, {option})
+        return [word or Word("", literal=False) for word in _given(options, option)], []
+
+    return names
+
+
+def _getopts_names(args: list[Word]) -> tuple[list[Word], list[Word]]:
+    return args[1:2], []
+
+
+def _test_names(args: list[Word]) -> tuple[list[Word], list[Word]]:
+    return [], [word for flag, word in pairwise(args) if flag.text == "-v"]
+
+
+def _unset_names(args: list[Word]) -> tuple[list[Word], list[Word]]:
+    return [], args[_skip_options(args, set()) :]
+
+
+_NAMERS = {
+    "read": _read_names,
+    "printf": _option_names("v"),
+    "wait": _option_names("p"),
+    "getopts": _getopts_names,
+    "test": _test_names,
+    "[": _test_names,
+    "unset": _unset_names,
+}
+"""Builtins that name variables, and the names each sets and looks up."""
+
+
 # -- wrappers -------------------------------------------------------------------------------
 
 
 def _skip_options(args: list[Word], with_value: set[str]) -> int:
-    """Index of the first operand after options (``--`` ends them). ``with_value`` holds
-    the options that take a value: short ones (``n``: ``-n 5``, ``-n5``, ``-rn 5``) and
-    long ones (``--signal``: ``--signal KILL``; ``--signal=KILL`` needs no entry)."""
+    """Index of the first operand after options (``--`` ends them)."""
+    return _options(args, with_value)[1]
+
+
+def _options(args: list[Word], with_value: set[str]) -> tuple[list[tuple[str, Word | None]], int]:
+    """The options before the first operand, each with its value, and that operand's index
+    (``--`` ends them). ``with_value`` holds the options that take a value: short ones
+    (``n``: ``-n 5``, ``-n5``, ``-rn 5``) and long ones (``--signal``: ``--signal KILL``,
+    or ``--sig KILL`` as getopt takes an abbreviation; ``--signal=KILL`` needs no entry)."""
+    options: list[tuple[str, Word | None]] = []
     index = 0
     while index < len(args) and args[index].text.startswith("-") and args[index].text != "-":
-        text = args[index].text
+        word = args[index]
         index += 1
-        if text == "--":
+        if word.text == "--":
             break
-        if text.startswith("--"):
-            index += text in with_value
-            continue
-        taking = next((at for at, char in enumerate(text[1:], 1) if char in with_value), None)
-        index += taking == len(text) - 1
-    return index
+        taken, index = _option_word(word, args, index, with_value)
+        options += taken
+    return options, index
+
+
+def _option_word(
+    word: Word, args: list[Word], index: int, with_value: set[str]
+) -> tuple[list[tuple[str, Word | None]], int]:
+    """The options in one word (``-rn``, ``--lines=5``), taking the next word as a value
+    where one is due; and the index after what was taken."""
+    text = word.text
+    if text.startswith("--"):
+        name, equals, value = text.partition("=")
+        if equals:
+            return [(name, Word(value, word.literal))], index
+        takes = name in with_value or (
+            len(name) > 3 and any(o.startswith(name) for o in with_value if o[:2] == "--")
+        )
+        if takes and index < len(args):
+            return [(name, args[index])], index + 1
+        return [(name, None)], index
+    taken: list[tuple[str, Word | None]] = []
+    for at, char in enumerate(text[1:], 1):
+        if char not in with_value:
+            taken.append((char, None))
+        elif text[at + 1 :]:
+            return [*taken, (char, Word(text[at + 1 :], word.literal))], index
+        elif index < len(args):
+            return [*taken, (char, args[index])], index + 1
+        else:
+            return [*taken, (char, None)], index
+    return taken, index
+
+
+def _permuted(
+    args: list[Word], with_value: set[str]
+) -> tuple[list[tuple[str, Word | None]], list[Word]]:
+    """Options and operands where GNU getopt takes options anywhere (``su root -c x``)."""
+    options: list[tuple[str, Word | None]] = []
+    operands: list[Word] = []
+    index = 0
+    while index < len(args):
+        word = args[index]
+        index += 1
+        if word.text == "--":
+            operands += args[index:]
+            break
+        if word.text.startswith("-") and word.text != "-":
+            taken, index = _option_word(word, args, index, with_value)
+            options += taken
+        else:
+            operands.append(word)
+    return options, operands
+
+
+def _given(options: list[tuple[str, Word | None]], *names: str) -> list[Word | None]:
+    """The values given to any of ``names`` (None for an option without one)."""
+    return [value for name, value in options if name in names]
 
 
 def _run_rest(
@@ -362,32 +506,150 @@ def _lookup(args, command, found, depth):
     return _run_rest(args, index, command, found, depth)
 
 
-def _runner(with_value: set[str]):
+def _runner(with_value: set[str], shell: set[str] | None = None):
     """A wrapper that runs its program as someone else (``sudo``): the wrapper is a
-    command of its own, which a rule must allow too, and so is its program."""
+    command of its own, which a rule must allow too, and so is its program. Without a
+    program, the ``shell`` options (all, when None) start a shell reading its input."""
 
     def peel(args, command, found, depth):
-        index = _skip_options(args, with_value)
+        options, index = _options(args, with_value)
         if index >= len(args):
+            if shell is None or _given(options, *shell):
+                _shell_reading_input(command, found)
             return [command]
         return [command, *_run_rest(args, index, command, found, depth, via=command.words[0])]
 
     return peel
 
 
+def _shell_reading_input(command: SimpleCommand, found: _Found) -> None:
+    found.opaque.append(f"`{command.words[0]}` starts a shell that reads commands from input")
+
+
+def _chrt(args, command, found, depth):
+    """``chrt [options] PRIORITY prog``; ``-p`` acts on a running process, ``-m`` shows
+    the priorities."""
+    options, index = _options(
+        args, {"T", "P", "D", "--sched-runtime", "--sched-period", "--sched-deadline"}
+    )
+    if _given(options, "p", "--pid", "m", "--max"):
+        return [command]
+    return _run_rest(args, index + 1, command, found, depth)
+
+
+def _taskset(args, command, found, depth):
+    """``taskset [-c] MASK prog``; ``-p`` acts on a running process."""
+    options, index = _options(args, set())
+    if _given(options, "p", "--pid"):
+        return [command]
+    return _run_rest(args, index + 1, command, found, depth)
+
+
+def _unshare(args, command, found, depth):
+    """``unshare [options] prog``; without a program it starts the user's shell."""
+    index = _skip_options(args, _UNSHARE_VALUES)
+    if index >= len(args):
+        _shell_reading_input(command, found)
+    return _run_rest(args, index, command, found, depth)
+
+
+_UNSHARE_VALUES = {"S", "G", "R", "w", "--setuid", "--setgid", "--root", "--wd"}
+_UNSHARE_VALUES |= {"--propagation", "--setgroups", "--monotonic", "--boottime"}
+_UNSHARE_VALUES |= {"--map-user", "--map-group", "--map-users", "--map-groups"}
+
+
+def _switch_user(args, command, found, depth):
+    """``su [-] [USER] [-c STRING]`` and ``runuser``: the string is a line for the user's
+    shell; ``runuser -u USER prog`` runs prog; anything else starts a shell reading input
+    (or, with words after the user, a shell given a script or options)."""
+    options, operands = _permuted(args, _SWITCH_USER_VALUES)
+    operands = [word for word in operands if word.text != "-"]
+    strings = _given(options, "c", "--command", "--session-command")
+    if _given(options, "s", "--shell"):
+        found.opaque.append(f"`{command.words[0]} -s` runs a shell the rules do not know")
+    if _given(options, "u", "--user"):
+        if not operands:
+            return [command]
+        return [command, *_run_rest(operands, 0, command, found, depth, via=command.words[0])]
+    if not strings or len(operands) > 1:
+        _shell_reading_input(command, found)
+    _read_strings(strings, command, found, depth)
+    return [command]
+
+
+_SWITCH_USER_VALUES = {"c", "g", "G", "s", "u", "w", "--command", "--session-command"}
+_SWITCH_USER_VALUES |= {"--group", "--supp-group", "--shell", "--user", "--whitelist-environment"}
+
+
+def _read_strings(
+    strings: list[Word | None], command: SimpleCommand, found: _Found, depth: int
+) -> None:
+    """Each command string a wrapper hands to a shell, read as a line of its own."""
+    for string in strings:
+        if string is None or not string.literal:
+            found.opaque.append(f"`{command.words[0]}` runs a string known only when it runs")
+        else:
+            _read_line(string.text, found, depth + 1)
+
+
+def _script(args, command, found, depth):
+    """``script [-c STRING] [FILE]``: the string is a shell line (without one, a shell
+    reads input); it writes its typescript to FILE and its logs."""
+    options, operands = _permuted(args, _SCRIPT_VALUES)
+    strings = _given(options, "c", "--command")
+    if not strings:
+        _shell_reading_input(command, found)
+    _read_strings(strings, command, found, depth)
+    logs = _given(options, "I", "O", "B", "T", "--log-in", "--log-out", "--log-io", "--log-timing")
+    for target in [*logs, *(operands[:1] or [Word("typescript")])]:
+        if target is None or not (target.literal and target.text in _HARMLESS_FILES):
+            found.writes.append("?" if target is None else target.text)
+    return [command]
+
+
+_SCRIPT_VALUES = {"c", "I", "O", "B", "T", "m", "E", "o", "--command", "--log-in", "--log-out"}
+_SCRIPT_VALUES |= {"--log-io", "--log-timing", "--logging-format", "--echo", "--output-limit"}
+
+
+def _watch(args, command, found, depth):
+    """``watch [options] words…`` runs the words joined as a shell line (``-x``: as a
+    program and its arguments)."""
+    options, index = _options(args, {"n", "q", "--interval", "--equexit"})
+    if _given(options, "x", "--exec"):
+        return _run_rest(args, index, command, found, depth)
+    if index >= len(args):
+        return [command]
+    return _eval(args[index:], command, found, depth)
+
+
+def _flock(args, command, found, depth):
+    """``flock [options] LOCKFILE prog…`` or ``flock [options] LOCKFILE -c STRING``."""
+    index = _skip_options(args, {"w", "E", "--timeout", "--wait", "--conflict-exit-code"})
+    rest = args[index + 1 :]
+    if rest and rest[0].text in ("-c", "--command"):
+        _read_strings([rest[1] if len(rest) > 1 else None], command, found, depth)
+        return [command]
+    if not rest:
+        return [command]
+    return [command, *_run_rest(args, index + 1, command, found, depth, via="flock")]
+
+
 def _xargs(args, command, found, depth):
     """``xargs [options] prog args``: prog runs with more arguments read from input."""
-    index = _skip_options(
-        args, {"a", "d", "E", "I", "L", "n", "P", "s", "--arg-file", "--delimiter"}
-    )
+    index = _skip_options(args, _XARGS_VALUES)
     rest = args[index:] or [Word("echo")]
     inner = replace(command, open_args=True, via="xargs")
     return _run_rest([*args[:index], *rest], index, inner, found, depth, via="xargs")
 
 
+_XARGS_VALUES = {"a", "d", "E", "I", "L", "n", "P", "s", "--arg-file", "--delimiter"}
+_XARGS_VALUES |= {"--max-args", "--max-procs", "--max-chars", "--process-slot-var"}
+
+
 def _shell(args, command, found, depth):
-    """``bash -c 'literal'`` runs what the literal says, parsed as a line of its own;
-    ``bash`` reading a file or stdin is a command like any other."""
+    """``bash -c 'literal'`` runs what the literal says, parsed as a line of its own; a
+    shell reading a script (a file, ``-s``, its input) runs what the rules cannot read,
+    and so does one started with a variable that changes what it runs (``BASH_ENV``)."""
     index, has_c, startup = 0, False, False
     while (
         index < len(args) and args[index].text[:1] in "-+" and args[index].text not in ("-", "--")
@@ -402,11 +664,19 @@ def _shell(args, command, found, depth):
             or text in ("--login", "--rcfile", "--init-file")
             or (not text.startswith("--") and bool(set(text) & {"i", "l"}))
         )
+    index += index < len(args) and args[index].text == "--"
     if startup or not all(word.literal for word in args[:index]):
         found.opaque.append(
             f"`{command.words[0]}` reads start-up files or options known only when it runs"
         )
+    if command.assignments:
+        found.opaque.append(
+            f"`{command.words[0]}` starts with {command.assignments[0].split('=')[0]} set,"
+            " which changes what it runs"
+        )
     if not has_c:
+        if [word.text for word in args] not in (["--version"], ["--help"]):
+            found.opaque.append(f"`{command.words[0]}` runs a script the rules cannot read")
         return [command]
     if index >= len(args) or not args[index].literal:
         found.opaque.append(f"`{command.words[0]} -c` runs a string known only when it runs")
@@ -419,6 +689,7 @@ def _shell(args, command, found, depth):
 
 def _eval(args, command, found, depth):
     """``eval 'literal'`` runs the literal's words as a line; anything else is unseen."""
+    args = args[1:] if args and args[0].text == "--" else args
     if not args or not all(word.literal for word in args):
         found.opaque.append("`eval` runs a string known only when it runs")
         return [command]
@@ -479,6 +750,10 @@ def _git(args, command, found, depth):
     ]
 
 
+_SUDO_VALUES = {"u", "g", "C", "D", "h", "p", "r", "t", "U", "T", "--user", "--group"}
+_SUDO_VALUES |= {"--close-from", "--chdir", "--chroot", "--host", "--prompt", "--role", "--type"}
+_SUDO_VALUES |= {"--other-user", "--command-timeout"}
+
 _PEELERS = {
     "command": _lookup,
     "builtin": _lookup,
@@ -486,18 +761,27 @@ _PEELERS = {
     "env": _env,
     "nice": _transparent({"n", "--adjustment"}),
     "nohup": _transparent(set()),
-    "time": _transparent({"f", "o"}),
-    "stdbuf": _transparent({"i", "o", "e"}),
+    "time": _transparent({"f", "o", "--format", "--output"}),
+    "stdbuf": _transparent({"i", "o", "e", "--input", "--output", "--error"}),
     "setsid": _transparent(set()),
     "busybox": _transparent(set()),
-    "ionice": _transparent({"c", "n", "p", "P", "u"}),
+    "ionice": _transparent({"c", "n", "p", "P", "u", "--class", "--classdata", "--pid"}),
+    "prlimit": _transparent({"p", "o", "--pid", "--output"}),
+    "chrt": _chrt,
+    "taskset": _taskset,
+    "unshare": _unshare,
+    "watch": _watch,
     "timeout": _timeout,
-    "sudo": _runner({"u", "g", "C", "D", "h", "p", "r", "t", "U", "T"}),
-    "doas": _runner({"u", "C"}),
+    "sudo": _runner(_SUDO_VALUES, shell={"s", "i", "--shell", "--login"}),
+    "doas": _runner({"u", "C"}, shell={"s"}),
+    "pkexec": _runner({"--user"}),
+    "su": _switch_user,
+    "runuser": _switch_user,
+    "script": _script,
     "chroot": _runner(set()),
-    "strace": _runner({"e", "o", "p", "s", "u", "E", "P"}),
-    "ltrace": _runner({"e", "o", "p", "s", "u", "E"}),
-    "flock": _runner({"w", "E", "c"}),
+    "strace": _runner({"e", "o", "p", "s", "u", "E", "P"}, shell=set()),
+    "ltrace": _runner({"e", "o", "p", "s", "u", "E"}, shell=set()),
+    "flock": _flock,
     "xargs": _xargs,
     "eval": _eval,
     "trap": _later,
@@ -641,24 +925,31 @@ _ANSI_C = {
 
 
 def _ansi_c(body: str) -> str:
-    """A ``$'…'`` string's value: its backslash escapes decoded as bash does."""
+    """A ``$'…'`` string's value: its backslash escapes decoded as bash does, up to the
+    first NUL (``\\0``, ``\\x00``, ``\\c@``), where bash's C string ends."""
 
     def decode(match: re.Match[str]) -> str:
         escape = match[1]
+        if escape in ("x", "u", "U", "c"):  # no digits or character follow: kept as written
+            return "\\" + escape
         if escape[0] in "xuU":
-            return chr(int(escape[1:], 16))
+            point = int(escape[1:], 16)
+            if point > sys.maxunicode:
+                raise _Unreadable("a `$'…'` string names a character beyond Unicode")
+            return chr(point)
         if escape[0].isdigit():
             return chr(int(escape, 8) & 0xFF)
         if escape[0] == "c":
             return chr(ord(escape[1].upper()) ^ 0x40)
         return _ANSI_C.get(escape, "\\" + escape)
 
-    return re.sub(
+    value = re.sub(
         r"\\(x[0-9a-fA-F]{1,2}|u[0-9a-fA-F]{1,4}|U[0-9a-fA-F]{1,8}|[0-7]{1,3}|c.|.)",
         decode,
         body,
         flags=re.S,
     )
+    return value.split("\0", 1)[0]
 
 
 def _redirects(node: Node) -> list[Node]:
@@ -684,6 +975,8 @@ def _redirect(node: Node, found: _Found, depth: int) -> None:
     """A redirection that writes a file (``>``, ``>>``, ``&>``, ``>&file``, ``<>``)."""
     for child in node.children:
         _walk(child, found, depth)
+    if node.type == "heredoc_redirect":
+        _heredoc_extent(node, found)
     if node.type != "file_redirect":
         return
     operator = next((_text(c) for c in node.children if not c.is_named), "")
@@ -702,10 +995,14 @@ def _redirect(node: Node, found: _Found, depth: int) -> None:
 
 def _heredoc(node: Node, found: _Found) -> None:
     """An unquoted heredoc expands its body as a double-quoted string would, but
-    tree-sitter does not show `` `…` `` there (nor always ``$(…)``)."""
-    missed = [_text(node)] + [_text(c) for c in node.children if c.type == "heredoc_content"]
-    if re.search(r"(?<!\\)`", missed[0]) or any("$(" in text for text in missed[1:]):
-        found.opaque.append("a heredoc substitutes commands the grammar does not show")
+    tree-sitter does not show `` `…` `` there, nor always ``$(…)`` or ``${…}`` (never in
+    a ``<<-`` body): a substitution that is not one of the body's nodes is unseen."""
+    text = _text(node)
+    shown = {child.start_byte - node.start_byte for child in _descendants(node, *_SUBSTITUTIONS)}
+    for match in re.finditer(r"(?<!\\)(?:\\\\)*(`|\$[({[])", text):
+        if match[1] == "`" or match.start(1) not in shown:
+            found.opaque.append("a heredoc substitutes commands the grammar does not show")
+            return
 
 
 def _quoted_heredoc(body: Node) -> bool:
@@ -715,24 +1012,117 @@ def _quoted_heredoc(body: Node) -> bool:
     return start is not None and bool(re.search(r"['\"\\]", _text(start)))
 
 
+_SUBSTITUTIONS = ("command_substitution", "expansion", "arithmetic_expansion")
+_HEREDOC_DELIMITER = re.compile(r"(\w[\w.-]*)|'(\w[\w.-]*)'|\"(\w[\w.-]*)\"|\\(\w[\w.-]*)")
+
+
+def _heredoc_extent(node: Node, found: _Found) -> None:
+    """Bash ends a heredoc at the first line that is its delimiter after quote removal
+    (tabs stripped first, for ``<<-``); tree-sitter reads some delimiters otherwise
+    (``<<E'O'F``, ``<<$'EOF'``), and then what it reads as the body bash may run."""
+    start = next((c for c in node.children if c.type == "heredoc_start"), None)
+    end = next((c for c in node.children if c.type == "heredoc_end"), None)
+    plain = _HEREDOC_DELIMITER.fullmatch(_text(start)) if start is not None else None
+    if plain is None or end is None:
+        found.opaque.append("a heredoc the grammar may end elsewhere than bash")
+        return
+    delimiter = next(group for group in plain.groups() if group)
+    strip = "\t" if any(c.type == "<<-" for c in node.children) else ""
+    source = node.text
+    first_line = source.find(b"\n", start.end_byte - node.start_byte) + 1
+    body_lines = source[first_line : end.start_byte - node.start_byte].split(b"\n")
+    end_line = source[end.start_byte - node.start_byte :].split(b"\n", 1)[0]
+    head = source[: end.start_byte - node.start_byte].rsplit(b"\n", 1)[-1]
+    ends = [line.decode(errors="replace").lstrip(strip) == delimiter for line in body_lines[:-1]]
+    whole_end = (head + end_line).decode(errors="replace").lstrip(strip)
+    if first_line == 0 or any(ends) or whole_end != delimiter:
+        found.opaque.append("a heredoc the grammar may end elsewhere than bash")
+
+
 def _is_arithmetic_test(node: Node) -> bool:
-    return _text(node.child_by_field_name("operator")) in _ARITHMETIC_TESTS
+    """``[[ x -lt y ]]`` evaluates x and y as arithmetic (``[``/``test`` do not)."""
+    if _text(node.child_by_field_name("operator")) not in _ARITHMETIC_TESTS:
+        return False
+    test = node.parent
+    while test is not None and test.type != "test_command":
+        test = test.parent
+    return test is not None and test.children[0].type == "[["
+
+
+_NUMBER = re.compile(r"\d+|0[xX][0-9a-fA-F]+|\d+#[0-9A-Za-z@_]+")
+_ARITHMETIC_NODES = {"binary_expression", "unary_expression", "ternary_expression"}
+_ARITHMETIC_NODES |= {"parenthesized_expression", "test_operator", "number"}
 
 
 def _arithmetic(nodes: list[Node | None], found: _Found) -> None:
-    """Bash evaluates a variable's value as arithmetic, where ``a[$(cmd)]`` runs cmd."""
+    """Bash evaluates arithmetic after quote removal and expansion, and a name's value is
+    arithmetic too, where ``a[$(cmd)]`` runs cmd: only numbers and operators are seen."""
     for node in filter(None, nodes):
-        if _names_a_variable(node):
-            found.opaque.append("arithmetic on a variable, whose value can run commands")
+        why = _unplain_arithmetic(node)
+        if why:
+            found.opaque.append(why)
             return
 
 
-def _names_a_variable(node: Node) -> bool:
-    if node.type in ("variable_name", "simple_expansion", "expansion"):
-        return True
-    if node.type == "word" and re.fullmatch(r"[A-Za-z_]\w*", _text(node)):
-        return True
-    return any(_names_a_variable(child) for child in node.children)
+def _unplain_arithmetic(node: Node) -> str:
+    """Why ``node`` is arithmetic the rules cannot follow, or "" for numbers and operators."""
+    if not node.is_named or node.type == "comment":
+        return ""
+    if node.type in ("word", "variable_name") and _NUMBER.fullmatch(_text(node)):
+        return ""  # tree-sitter reads 0x1f as a name
+    if node.type in ("variable_name", "simple_expansion", "expansion") or (
+        node.type == "word" and re.fullmatch(r"[A-Za-z_]\w*", _text(node))
+    ):
+        return "arithmetic on a variable, whose value can run commands"
+    if node.type not in _ARITHMETIC_NODES:
+        return "arithmetic on a quoted or substituted value, which can run commands"
+    return next(filter(None, map(_unplain_arithmetic, node.children)), "")
+
+
+def _subscript(index: Node | None, found: _Found) -> None:
+    """An array subscript is arithmetic, but ``[@]`` and ``[*]`` are all elements."""
+    if index is not None and not (index.type == "word" and _text(index) in ("@", "*")):
+        _arithmetic([index], found)
+
+
+def _expansion(node: Node, found: _Found) -> None:
+    """``${…}`` forms that run what a value says: indirection (``${!x}``, where x may be
+    ``a[$(cmd)]``), the ``@P``/``@E`` transforms, an offset (arithmetic), and commands
+    substituted in a default the grammar reads as a word (`` ${x:-`cmd`} ``)."""
+    text = _text(node)
+    if text.startswith("${!") and not re.fullmatch(r"\$\{!\w+(\*|@|\[[@*]\])\}", text):
+        found.opaque.append("an indirect expansion runs what a variable's value says")
+    if re.search(r"@[PE]\}$", text):
+        found.opaque.append("a prompt or escape transform can run commands")
+    if re.match(r"\$\{[#!]?\w+:[^-=+?]", text):
+        _arithmetic(node.children[3:], found)
+    substituted = len(re.findall(r"`|\$\((?!\()", text))
+    if substituted > len(list(_descendants(node, "command_substitution"))):
+        found.opaque.append("a parameter expansion substitutes commands the grammar does not show")
+
+
+def _declaration(node: Node, found: _Found) -> None:
+    """``export``/``declare``/``local``/``typeset``/``readonly``: ``-i`` evaluates
+    arithmetic, ``-n`` makes a name a reference to another (``PATH``, ``a[$(cmd)]``),
+    a subscript in a name is arithmetic; each argument is read after quote removal."""
+    keyword = _text(node.children[0])
+    for child in node.children[1:]:
+        if child.type in ("variable_assignment", "comment") or not child.is_named:
+            continue
+        value = _word(child)
+        if not value.literal:
+            found.opaque.append(f"`{keyword}` declares a name known only when it runs")
+        elif value.text[:1] in "-+":
+            if "i" in value.text:
+                found.opaque.append(f"`{keyword} -i` evaluates arithmetic, which can run commands")
+            if "n" in value.text and keyword != "export":  # export -n only unexports
+                found.opaque.append(f"`{keyword} -n` makes a name stand for another variable")
+        elif "[" in value.text.split("=", 1)[0]:
+            found.opaque.append("an array subscript is arithmetic, whose value can run commands")
+        elif "=" in value.text and _named(value.text.split("=", 1)[0], value.text):
+            found.opaque.append(
+                f"`{keyword}` sets {value.text.split('=', 1)[0]}, which can change what runs"
+            )
 
 
 def _named(name: str, assignment: str) -> list[str]:
@@ -758,12 +1148,3 @@ def _assignment_alone(node: Node, found: _Found) -> None:
         found.opaque.append(
             f"it sets {_text(node.child_by_field_name('name'))}, which can change what runs"
         )
-
-
-def _declaration(node: Node, found: _Found) -> None:
-    """``export``/``declare``/``local``: ``-i`` evaluates arithmetic; names as above."""
-    words = [_text(child) for child in node.children if child.type in ("word", "test_operator")]
-    if any(w.startswith("-") and "i" in w for w in words):
-        found.opaque.append("`declare -i` evaluates arithmetic, which can run commands")
-    if any("[" in w for w in words):
-        found.opaque.append("an array subscript is arithmetic, whose value can run commands")

@@ -109,6 +109,8 @@ OUTSIDE = [
     "cat ~+/../outside/secret",
     "cd sub; cat ~-/../../outside/secret",
     "ls ~+/..",
+    "cd ~+/..; cat outside/secret",
+    "cd sub; cd ~-/..; cat ../outside/secret",
     "sort --files0-from=list.txt",
     "wc --files0-from=-",
     "du -L .",

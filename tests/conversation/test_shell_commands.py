@@ -147,6 +147,111 @@ TABLE = [
     ("true | cat", "ask", "run", "run"),
     ("echo 'rm victim'", "ask", "run", "run"),
     ("grep rm notes.txt", "ask", "run", "run"),
+    # heredocs that bash ends elsewhere than the grammar, or whose body it does not show
+    ("cat <<-EOF\n\t$(rm victim)\n\tEOF", "ask", "deny", "ask"),
+    ("cat <<- EOF\n\t\t$(touch X)\n\t\tEOF", "ask", "deny", "ask"),
+    ("cat <<E'O'F\nx\nEOF\ntouch X\nE'O'F", "ask", "deny", "ask"),
+    ("cat <<$'EOF'\nx\nEOF\ntouch X\n$'EOF'", "ask", "deny", "ask"),
+    ('cat <<$"EOF"\nx\nEOF\ntouch X\n$"EOF"', "ask", "deny", "ask"),
+    ("cat <<E$'O'F\nx\nEOF\nrm victim\nE$'O'F", "ask", "deny", "ask"),
+    ("cat <<'EOF'\nA\\\nEOF\nrm victim\nEOF", "ask", "deny", "deny"),
+    ("cat <<-EOF\n\thello\n\tEOF", "run", "run", "run"),
+    # commands substituted inside ${…}, indirection and transforms
+    ("echo ${x:-`touch X`}", "ask", "deny", "ask"),
+    ('echo "${x:-`rm victim`}"', "ask", "deny", "ask"),
+    ("echo ${x=`touch X`}", "ask", "deny", "ask"),
+    ("echo ${x:?`touch X`}", "ask", "deny", "ask"),
+    ("x='a[$(rm victim)]'; echo ${!x}", "ask", "deny", "ask"),
+    ("x='a[$(touch X)]'; echo ${!x-}", "ask", "deny", "ask"),
+    ("x='a[$(touch X)]'; echo ${!x:-y}", "ask", "deny", "ask"),
+    ("x='a[$(touch X)]'; echo ${!x@Q}", "ask", "deny", "ask"),
+    ("x='a[$(touch X)]'; echo ${y:-${!x}}", "ask", "deny", "ask"),
+    ("x='a[$(touch X)]'; cat <<EOF\n${!x}\nEOF", "ask", "deny", "ask"),
+    ("x='$(touch X)'; echo ${x@P}", "ask", "deny", "ask"),
+    ("x='$(touch X)'; echo ${x@E}", "ask", "deny", "ask"),
+    ("echo ${x:-default} ${#x} ${x%.txt} ${arr[@]} ${!arr[@]}", "ask", "run", "run"),
+    # arithmetic on quoted values: bash removes the quotes and evaluates a[$(…)]
+    ("echo $(( 'a[$(touch X)]' ))", "ask", "deny", "ask"),
+    ("echo $[ 'a[$(touch X)]' ]", "ask", "deny", "ask"),
+    ("(( 'a[$(touch X)]' )); echo", "ask", "deny", "ask"),
+    ("[[ 'a[$(touch X)]' -lt 1 ]]; echo", "ask", "deny", "ask"),
+    ("[[ 1 -eq 'a[$(rm victim)]' ]]", "ask", "deny", "ask"),
+    ("[[ -v 'a[$(touch X)]' ]]", "ask", "deny", "ask"),
+    ("x='a[$(rm victim)]'; [[ -v $x ]]", "ask", "deny", "ask"),
+    ("echo ${a['$(touch X)']}", "ask", "deny", "ask"),
+    ("echo \"${a['$(rm victim)']}\"", "ask", "deny", "ask"),
+    ("echo ${x[ $'\\x24(touch X)' ]}", "ask", "deny", "ask"),
+    ("case 1 in $(( 'a[$(touch X)]' ))) ;; esac; echo", "ask", "deny", "ask"),
+    ("echo $((2 * 3)) $((16#ff))", "ask", "run", "run"),
+    ('[ "$n" -gt 0 ] && ls', "run", "run", "run"),  # `[` compares numbers, evaluates nothing
+    # declarations read after quote removal; name references
+    ("declare 'a[$(touch X)]=1'; echo", "ask", "deny", "ask"),
+    ('typeset "a[\\$(rm victim)]=1"', "ask", "deny", "ask"),
+    ("readonly 'a[$(touch X)]=1'", "ask", "deny", "ask"),
+    ("declare -n p='a[$(rm victim)]'; p=1", "ask", "deny", "ask"),
+    ("declare -n p=PATH; p=.; ls", "ask", "deny", "ask"),
+    ("declare x=1 -n y=PATH; y=.; ls", "ask", "deny", "ask"),
+    ("declare 'PATH=.'; ls", "ask", "deny", "ask"),
+    ("builtin declare -n p=PATH; p=.; ls", "ask", "deny", "ask"),
+    ("declare -a files=(a b); ls", "run", "run", "run"),
+    # builtins that set or look up a variable by name
+    ("printf -v 'a[$(rm victim)]' x", "ask", "deny", "ask"),
+    ('printf -v "a[\\$(touch X)]" x', "ask", "deny", "ask"),
+    ("read 'a[$(rm victim)]' <<< x", "ask", "deny", "ask"),
+    ("test -v 'a[$(rm victim)]'", "ask", "deny", "ask"),
+    ("[ -v 'a[$(touch X)]' ]", "ask", "deny", "ask"),
+    ("getopts a 'a[$(touch X)]'", "ask", "deny", "ask"),
+    ("unset 'a[$(touch X)]'", "ask", "deny", "ask"),
+    ("printf -v PATH %s .; ls", "ask", "deny", "ask"),
+    ("read PATH <<< .; ls", "ask", "deny", "ask"),
+    # a shell started with a variable that changes what it runs
+    ("BASH_ENV=/dev/stdin bash -c ls <<< 'touch X'", "ask", "deny", "ask"),
+    ("env BASH_ENV=/dev/stdin bash -c ls <<< 'rm victim'", "ask", "deny", "ask"),
+    ("PATH=.:$PATH bash -c ls", "ask", "deny", "ask"),
+    ("SHELLOPTS=xtrace PS4='$(touch X)' bash -c ls", "ask", "deny", "ask"),
+    ("BASH_ENV=/dev/stdin timeout 5 bash -c ls <<< 'touch X'", "ask", "deny", "ask"),
+    ("LC_ALL=C bash -c 'ls'", "run", "run", "run"),
+    # a shell reading its program from input or a file
+    ("echo 'rm victim' | sh", "ask", "deny", "ask"),
+    ("sh <<EOF\nrm victim\nEOF", "ask", "deny", "ask"),
+    ("bash -s <<< 'rm victim'", "ask", "deny", "ask"),
+    ("bash < x", "ask", "deny", "ask"),
+    ("sh /dev/stdin <<< 'rm victim'", "ask", "deny", "ask"),
+    ("bash <(echo rm victim)", "ask", "deny", "ask"),
+    ("timeout 5 bash <<< 'rm victim'", "ask", "deny", "ask"),
+    ("sh -c -- 'rm victim'", "ask", "deny", "deny"),
+    # $'…' strings end at a NUL; a code point past Unicode is unreadable, not a crash
+    ("rm$'\\0' victim", "ask", "deny", "deny"),
+    ("rm$'\\x00garbage' victim", "ask", "deny", "deny"),
+    ("rm$'\\c@' victim", "ask", "deny", "deny"),
+    ("env rm$'\\0' victim", "ask", "deny", "deny"),
+    ("rm$'\\UFFFFFFFF' victim", "ask", "deny", "ask"),
+    # more wrappers
+    ("chrt -o 0 rm victim", "ask", "deny", "deny"),
+    ("taskset 1 rm victim", "ask", "deny", "deny"),
+    ("taskset -c 0 rm victim", "ask", "deny", "deny"),
+    ("prlimit --nofile=1024 rm victim", "ask", "deny", "deny"),
+    ("unshare -r rm victim", "ask", "deny", "deny"),
+    ("runuser -u root -- rm victim", "ask", "deny", "deny"),
+    ("su -c 'rm victim'", "ask", "deny", "deny"),
+    ("su root -c 'rm victim'", "ask", "deny", "deny"),
+    ("script -qc 'rm victim' /dev/null", "ask", "deny", "deny"),
+    ("watch -n1 -g rm victim", "ask", "deny", "deny"),
+    ("setsid rm victim", "ask", "deny", "deny"),
+    ("stdbuf --output L rm victim", "ask", "deny", "deny"),
+    ("ionice --class 3 rm victim", "ask", "deny", "deny"),
+    ("xargs --max-args 1 rm <<< victim", "ask", "deny", "deny"),
+    ("xargs --max-procs 2 --delimiter x rm <<< victim", "ask", "deny", "deny"),
+    ("flock lockf rm victim", "ask", "deny", "deny"),
+    ("flock -n lockf -c 'rm victim'", "ask", "deny", "deny"),
+    ("eval -- 'rm victim'", "ask", "deny", "deny"),
+    ("timeout --sig KILL 5 rm victim", "ask", "deny", "deny"),
+    ("pkexec rm victim", "ask", "deny", "deny"),
+    ("busybox rm victim", "ask", "deny", "deny"),
+    ("command -p rm victim", "ask", "deny", "deny"),
+    ("exec -a name rm victim", "ask", "deny", "deny"),
+    ("sudo -s", "ask", "deny", "ask"),
+    ("timeout --signal=KILL 5 ls", "run", "run", "run"),
 ]
 PLAIN = ["ls -la", "cat README.md", "grep -rn foo .", "git status", "git status --short"]
 """Plain commands: no false question under a rule that names them, nor in read-only."""
@@ -197,10 +302,72 @@ def test_plain_commands_raise_no_false_question(places):
         ("a\\\nb c", ["ab c"]),  # a line continuation joins words
         ('echo "$(date)" `id` <(rm p)', ["echo $(date) `id` <(rm p)", "date", "id", "rm p"]),
         ("cat <<EOF | sh\n$(rm h)\nEOF", ["cat", "rm h", "sh"]),
+        ("rm$'\\0' a; rm$'\\c@x' b; rm$'\\x00' c", ["rm a", "rm b", "rm c"]),
+        ("echo $'a\\c' $'\\U}' $'\\x'", ["echo a\\c \\U} \\x"]),  # kept as bash keeps them
+        ("chrt -o 0 taskset -c 0 prlimit --nofile=9 ionice --class 3 rm x", ["rm x"]),
+        ("stdbuf --output L timeout --sig KILL 5 setsid unshare -r rm x", ["rm x"]),
+        ("xargs --max-args 1 --delimiter , rm", ["rm"]),
+        ("flock lockf rm x", ["flock lockf rm x", "rm x"]),
+        ("flock -w 5 lockf -c 'rm x; ls'", ["flock -w 5 lockf -c rm x; ls", "rm x", "ls"]),
+        ("su root -c 'rm x'", ["su root -c rm x", "rm x"]),
+        ("runuser -u root -- rm x", ["runuser -u root -- rm x", "rm x"]),
+        ("script -qc 'rm x' /dev/null", ["script -qc rm x /dev/null", "rm x"]),
+        ("watch -n 1 rm x", ["rm x"]),
+        ("sh -c -- 'rm x'; eval -- rm y", ["rm x", "rm y"]),
     ],
 )
 def test_the_parser_reports_each_program_as_it_runs(command, programs):
     assert sorted(" ".join(c.words) for c in parse_command(command).commands) == sorted(programs)
+
+
+@pytest.mark.parametrize(
+    ("command", "why"),
+    [
+        ("cat <<-EOF\n\t$(rm x)\n\tEOF", "a heredoc substitutes commands"),
+        ("cat <<E'O'F\nx\nEOF\nrm x\nE'O'F", "a heredoc the grammar may end elsewhere"),
+        ("echo ${x:-`rm x`}", "a parameter expansion substitutes commands"),
+        ("echo ${!x}", "an indirect expansion"),
+        ("echo ${x@P}", "a prompt or escape transform"),
+        ("echo $(( 'a[$(rm x)]' ))", "arithmetic on a quoted or substituted value"),
+        ("echo ${a['k']}", "arithmetic on a quoted or substituted value"),
+        ("[[ -v 'a[1]' ]]", "names an array element"),
+        ("declare -n p=PATH", "`declare -n` makes a name stand for another"),
+        ("declare 'a[1]=1'", "an array subscript is arithmetic"),
+        ("typeset 'PATH=.'", "`typeset` sets PATH"),
+        ("printf -v 'a[1]' x", "`printf` names an array element"),
+        ("read PATH", "`read` sets PATH"),
+        ("BASH_ENV=/dev/stdin bash -c ls", "`bash` starts with BASH_ENV set"),
+        ("echo ls | sh", "`sh` runs a script the rules cannot read"),
+        ("sh x.sh", "`sh` runs a script the rules cannot read"),
+        ("su", "`su` starts a shell that reads commands from input"),
+        ("unshare -r", "`unshare` starts a shell"),
+        ("rm$'\\UFFFFFFFF' x", "a character beyond Unicode"),
+    ],
+)
+def test_what_the_rules_cannot_follow_is_opaque_with_its_reason(command, why):
+    assert any(why in reason for reason in parse_command(command).opaque)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "cat <<-EOF\n\thello $HOME\n\tEOF",
+        "cat <<'EOF'\n$(x) `y`\nEOF",
+        "echo ${x:-$(ls)} ${#x} ${arr[@]} ${!arr[*]} ${!pre*} $((1 + 0x1f * 2#10))",
+        '[ "$n" -gt 0 ]',
+        "declare -a files=(a b); local n=1; export LANG=C",
+        "read -r line; printf -v out %s x; getopts ab opt; test -v name",
+        "LC_ALL=C bash -c ls; bash --version; timeout --signal=KILL 5 ls",
+    ],
+)
+def test_plain_shell_stays_visible(command):
+    assert parse_command(command).opaque == ()
+
+
+def test_script_writes_its_typescript():
+    assert parse_command("script -qc ls out.log").writes == ("out.log",)
+    assert parse_command("script -c ls").writes == ("typescript",)
+    assert parse_command("script -qc ls /dev/null").writes == ()
 
 
 def test_assignments_that_change_what_runs_stay_in_what_rules_match():
@@ -260,6 +427,7 @@ def test_bash_runs_only_what_the_parser_reports(command, shims, tmp_path):
     run_bounded([shutil.which("bash") or "bash", "-c", command], work, env)
     ran = set(log.read_text().split()) if log.exists() else set()
     line = parse_command(command)
-    seen = {c.words[0] for c in line.commands} | {w.split()[0] for w in line.written if w.split()}
+    programs = [[word for word in w.split() if "=" not in word][:1] for w in line.written]
+    seen = {c.words[0] for c in line.commands} | {name for first in programs for name in first}
     seen = {os.path.basename(name) for name in seen}
     assert line.opaque or ran <= seen, f"bash ran {ran - seen} unseen in {command!r}"
