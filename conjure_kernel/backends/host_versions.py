@@ -13,7 +13,7 @@ import re
 import shutil
 import subprocess
 
-__all__ = ["host_versions"]
+__all__ = ["describe_programs", "host_versions"]
 
 _ASKED = {
     "bash": ["--version"],
@@ -54,3 +54,27 @@ def _version(argv: list[str]) -> str:
         return "present"
     match = _VERSION.search(done.stdout + done.stderr)
     return match.group(0) if match else "present"
+
+
+_DOCUMENT_PROGRAMS = {
+    "python3": "python3",
+    "node": "node",
+    "soffice": "soffice (LibreOffice)",
+    "pandoc": "pandoc",
+    "pdftotext": "poppler (pdftotext, pdftoppm)",
+    "qpdf": "qpdf",
+}
+"""The programs document skills run, as the system prompt names them."""
+
+
+def describe_programs(versions: dict[str, str]) -> str:
+    """A sentence for the system prompt: which of the programs skills use are here, and
+    which are not, so Claude is not promised what this machine lacks."""
+    here = [
+        name if versions[program] == "present" else f"{name} {versions[program]}"
+        for program, name in _DOCUMENT_PROGRAMS.items()
+        if program in versions
+    ]
+    missing = [name for program, name in _DOCUMENT_PROGRAMS.items() if program not in versions]
+    text = f"Installed here: {', '.join(here)}." if here else ""
+    return f"{text} Not installed: {', '.join(missing)}." if missing else text

@@ -39,7 +39,7 @@ from ..tools.workspace import PathInfo, WorkspaceTools
 from .base import ExecutorBackend, ExecutorSession, SessionOptions
 from .bwrap import START_TRIES, Sandbox, did_not_start, private_tmp, sandbox_for
 from .gate import PermissionMode
-from .host_versions import host_versions
+from .host_versions import describe_programs, host_versions
 from .settings import Setting
 
 __all__ = ["LocalBackend", "LocalSession", "LocalWorkspace", "check_tool_input", "host_workdir"]
@@ -511,10 +511,11 @@ class LocalBackend(ExecutorBackend):
         executor = WorkspaceTools(
             workspace, timeout=timeout, max_output_chars=options.max_output_chars
         )
+        versions = await asyncio.to_thread(host_versions)
         system_prompt = render_system_prompt(
             skills,
             location=lambda skill: str(skill.skill_md),
-            environment=_environment(workdir, sandbox),
+            environment=f"{_environment(workdir, sandbox)} {describe_programs(versions)}",
         )
         return LocalSession(
             workdir=workdir,
@@ -526,7 +527,7 @@ class LocalBackend(ExecutorBackend):
             system_prompt=system_prompt,
             notices=[UNSANDBOXED] if sandbox is None else [],  # said by the first turn
             leads_to=workspace.leads_to,
-            environment=await asyncio.to_thread(host_versions),
+            environment=versions,
         )
 
 

@@ -282,8 +282,9 @@ def test_image_chooses_slim_full_or_any_local_image(client, slim, full, tmp_path
         named: named,
     }
     assert open_session(tmp_path).workspace.spec.image == full  # the default
-    assert "LibreOffice" in sessions["full"].system_prompt
-    assert "LibreOffice" not in sessions["slim"].system_prompt
+    assert "LibreOffice (`soffice --headless`)" in sessions["full"].system_prompt
+    assert "It has no LibreOffice (soffice) and no pandoc." in sessions["slim"].system_prompt
+    assert "no LibreOffice" not in sessions["full"].system_prompt
     assert "pptxgenjs" in sessions[named].system_prompt  # told by the image's own label
     assert "image:" not in sessions["full"].describe()  # built from this recipe
 

@@ -10,6 +10,7 @@ from scripted_client import ScriptedClient, text_reply, tool_use_reply
 
 from conjure_kernel.backends import local
 from conjure_kernel.backends.base import SessionOptions, TurnOptions
+from conjure_kernel.backends.host_versions import describe_programs, host_versions
 from conjure_kernel.backends.local import LocalBackend, LocalSession, LocalWorkspace
 from conjure_kernel.backends.settings import describe_settings
 from conjure_kernel.errors import BackendError
@@ -512,7 +513,16 @@ def test_new_session_defaults_to_the_current_directory(tmp_path, monkeypatch):
     )
     assert f"<location>{tmp_path / 'skills/pdf/SKILL.md'}</location>" in session.system_prompt
     assert f"in the working directory {tmp_path}." in session.system_prompt
+    assert describe_programs(host_versions()) in session.system_prompt  # what is here, and not
     asyncio.run(backend.close(session))
+
+
+def test_the_system_prompt_names_the_programs_skills_use_that_are_missing():
+    versions = {"system": "Linux x86_64", "python3": "3.11.2", "soffice": "present"}
+    assert describe_programs(versions) == (
+        "Installed here: python3 3.11.2, soffice (LibreOffice). "
+        "Not installed: node, pandoc, poppler (pdftotext, pdftoppm), qpdf."
+    )
 
 
 def test_new_session_in_a_missing_folder_is_a_backend_error(tmp_path):

@@ -288,9 +288,11 @@ def _environment(spec: SandboxSpec, variant: str | None) -> str:
     network = "no network access" if spec.network == "none" else "network access"
     uid, _ = sandbox_user(spec.remote)
     tools = VARIANT_TOOLS.get(variant or "")
+    has = f"It has {tools}. " if tools else f"What the image {spec.image} holds is not known. "
+    if variant == "slim":
+        has += "It has no LibreOffice (soffice) and no pandoc. "
     return (
-        "Your tools run in a sandbox container (Linux, bash, Python 3, "
-        f"{network}, user id {uid}). {f'It has {tools}. ' if tools else ''}"
+        f"Your tools run in a sandbox container (Linux, bash, {network}, user id {uid}). {has}"
         f"The working directory is {WORKSPACE}; files you "
         f"create there are the user's. Skills are read-only under {SKILLS_ROOT}. Commands "
         "run in one shell that keeps its current directory and exported variables "
