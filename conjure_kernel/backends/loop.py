@@ -117,11 +117,11 @@ async def run_tool_loop(
                 return
             skip = skip_calls or {}
             results = {c.id: ToolResult(c.id, skip[c.id], True) for c in calls if c.id in skip}
-            pins: dict[str, Decided] = {}
+            decided_by: dict[str, Decided] = {}
             if gate is not None:
-                async for event in _decide(gate, calls, results, pins):
+                async for event in _decide(gate, calls, results, decided_by):
                     yield event
-            async for event in _run_calls(executor, calls, results, pins):
+            async for event in _run_calls(executor, calls, results, decided_by):
                 yield event
             history.append(
                 {"role": "user", "content": [results[c.id].to_param() for c in calls]}  # type: ignore[misc]
@@ -138,10 +138,10 @@ async def _decide(
     gate: Gate,
     calls: Sequence[ToolCall],
     results: dict[str, ToolResult],
-    pins: dict[str, Decided],
+    decided_by: dict[str, Decided],
 ) -> AsyncIterator[Event]:
     """Settle each call the gate denies, in the model's order, asking one question at a time;
-    note in ``pins`` what an allowed call's decision fixed (where its path led, a new shell).
+    note in ``decided_by`` what an allowed call's decision fixed (where its path led, a new shell).
 
     A denial goes into ``results`` as soon as it is made, so an interrupt during a later
     question still answers it as denied rather than interrupted.
@@ -158,14 +158,14 @@ async def _decide(
         if not verdict.allowed:
             results[call.id] = ToolResult(call.id, verdict.message or "denied", True)
         elif verdict.pinned is not None or verdict.fresh_shell:
-            pins[call.id] = Decided(verdict.pinned, verdict.fresh_shell)
+            decided_by[call.id] = Decided(verdict.pinned, verdict.fresh_shell)
 
 
 async def _run_calls(
     executor: Executor,
     calls: Sequence[ToolCall],
     results: dict[str, ToolResult],
-    pins: Mapping[str, Decided],
+    decided_by: Mapping[str, Decided],
 ) -> AsyncIterator[Event]:
     """Start every call not settled already at once and report each as it finishes, with
     what its command prints meanwhile; cancel the rest on exit. A settled call (denied, or
@@ -181,7 +181,7 @@ async def _run_calls(
     printed: asyncio.Queue[ToolOutput] = asyncio.Queue()
     running = {
         asyncio.ensure_future(
-            _run_one(executor, call, known, printed.put_nowait, pins.get(call.id, Decided()))
+            _run_one(executor, call, known, printed.put_nowait, decided_by.get(call.id, Decided()))
         )
         for call in pending
     }
