@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from conjure_kernel.clients import anthropic_client
-from conjure_kernel.clients.anthropic_client import DEFAULT_MODEL, build_params
-from conjure_kernel.clients.base import ModelRequest, Usage
+from conjure_kernel.clients.base import DEFAULT_MODEL, ModelRequest, Usage
+from conjure_kernel.clients.request_params import build_params
 from conjure_kernel.tools.schemas import SKILL_TOOLS
 
 REPO = Path(__file__).resolve().parents[1]

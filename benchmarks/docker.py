@@ -41,7 +41,7 @@ import docker.errors  # noqa: E402
 
 from conjure_kernel.backends.docker.backend import DockerBackend, sandbox_spec  # noqa: E402
 from conjure_kernel.backends.docker.engine import connect, require_image  # noqa: E402
-from conjure_kernel.backends.docker.sandbox import SandboxSpec  # noqa: E402
+from conjure_kernel.backends.docker.sandbox_spec import SandboxSpec  # noqa: E402
 from conjure_kernel.backends.docker.workspace import DockerWorkspace  # noqa: E402
 from conjure_kernel.tools.values import ToolCall, ToolResult  # noqa: E402
 from conjure_kernel.tools.workspace import WorkspaceTools  # noqa: E402
@@ -61,8 +61,7 @@ BOTH, RUN_RM = "backend, 1st result + closing", "`docker run --rm` echo hi"
 
 def make_spec(workdir: Path, tag: str) -> SandboxSpec:
     """A spec with the backend's default limits, as ``%backend docker`` makes it."""
-    values = {setting.name: setting.default for setting in DockerBackend.settings}
-    return sandbox_spec(values, workdir, owner=tag)
+    return sandbox_spec(DockerBackend.settings(), workdir, kernel_id=tag)
 
 
 class Bench:
@@ -135,7 +134,7 @@ def bench_sessions(bench: Bench, cli: str, n: int) -> Samples:
             closes.append(time.perf_counter() - started)
         return elapsed
 
-    label = f"{KERNEL_LABEL}={bench.spec.kernel}"
+    label = f"{KERNEL_LABEL}={bench.spec.kernel_id}"
     command = [cli, "run", "--rm", "--network", "none", "--label", label, bench.spec.image]
     variants = {
         FIRST: first_result,

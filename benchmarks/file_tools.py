@@ -28,7 +28,7 @@ import docker  # noqa: E402
 
 from conjure_kernel.backends.docker.backend import DockerBackend, sandbox_spec  # noqa: E402
 from conjure_kernel.backends.docker.workspace import DockerWorkspace  # noqa: E402
-from conjure_kernel.backends.local import LocalWorkspace  # noqa: E402
+from conjure_kernel.backends.local_workspace import LocalWorkspace  # noqa: E402
 from conjure_kernel.tools.confined import Mount  # noqa: E402
 from conjure_kernel.tools.values import ToolCall  # noqa: E402
 from conjure_kernel.tools.workspace import PathInfo, WorkspaceTools  # noqa: E402
@@ -111,8 +111,8 @@ def main() -> None:
         workdir = Path(folder)
         (workdir / "small.txt").write_text(SMALL_FILE)
         client = docker.from_env()
-        values = {setting.name: setting.default for setting in DockerBackend.settings}
-        sandbox = DockerWorkspace(client, sandbox_spec(values, workdir, owner="bench"))
+        spec = sandbox_spec(DockerBackend.settings(), workdir, kernel_id="bench")
+        sandbox = DockerWorkspace(client, spec)
         local = LocalWorkspace(workdir)
         sandboxed = LocalWorkspace(
             workdir, mounts=[Mount("/", Path("/")), Mount(str(workdir), workdir, True)]

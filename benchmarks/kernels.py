@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+import time
 from pathlib import Path
 
+from jupyter_client.blocking.client import BlockingKernelClient
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 
-__all__ = ["kernel_specs", "start_kernel"]
+__all__ = ["kernel_specs", "run_cell", "start_kernel"]
 
 
 def kernel_specs(before: Path | None = None) -> KernelSpecManager:
@@ -44,3 +46,13 @@ def start_kernel(
     options = {"env": env} if env is not None else {}  # jupyter_client wants a dict or nothing
     manager.start_kernel(cwd=specs.kernel_dirs[0], **options)
     return manager
+
+
+def run_cell(client: BlockingKernelClient, code: str) -> float:
+    """Run ``code`` as a cell; seconds from the request to the kernel's idle status."""
+    started = time.perf_counter()
+    reply = client.execute_interactive(code, timeout=60, output_hook=lambda msg: None)
+    elapsed = time.perf_counter() - started
+    if reply["content"]["status"] != "ok":
+        raise RuntimeError(f"cell {code[:30]!r} failed: {reply['content'].get('evalue')}")
+    return elapsed

@@ -27,6 +27,7 @@ BENCHMARKS = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCHMARKS]
 from conjure_kernel.backends.base import SessionOptions  # noqa: E402
 from conjure_kernel.backends.local import LocalBackend, LocalSession  # noqa: E402
+from conjure_kernel.backends.local_settings import LocalSettings  # noqa: E402
 from conjure_kernel.tools.values import ToolCall  # noqa: E402
 
 sys.path.append(str(BENCHMARKS))
@@ -49,7 +50,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="conjure-bench-") as folder:
 
         def open_session(sandbox: str) -> LocalSession:
-            options = SessionOptions({"workdir": folder, "sandbox": sandbox})
+            options = SessionOptions(LocalSettings.parse({"workdir": folder, "sandbox": sandbox}))
             return loop.run_until_complete(backend.open_session([], options))
 
         sessions = {"sandbox=on": open_session("on"), "sandbox=off": open_session("off")}

@@ -19,8 +19,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from conjure_kernel.conversation.permissions import Permissions, Places, decide
-from conjure_kernel.conversation.shell_commands import parse_command
+from conjure_kernel.conversation.permissions import Permissions, decide
+from conjure_kernel.conversation.places import Places
+from conjure_kernel.conversation.shell_commands.parse import parse_command
 from conjure_kernel.tools.values import ToolCall
 
 COMMANDS = [

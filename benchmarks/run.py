@@ -32,8 +32,9 @@ from typing import Any
 import anthropic
 from jupyter_client.manager import KernelManager
 
-from conjure_kernel.backends.local import LocalWorkspace
-from conjure_kernel.clients.anthropic_client import DEFAULT_MODEL, AnthropicClient
+from conjure_kernel.backends.local_workspace import LocalWorkspace
+from conjure_kernel.clients.anthropic_client import AnthropicClient
+from conjure_kernel.clients.base import DEFAULT_MODEL
 from conjure_kernel.conversation.session import Session
 from conjure_kernel.skills.discovery import find_skills
 from conjure_kernel.tools.values import ToolCall
@@ -42,6 +43,7 @@ from conjure_kernel.tools.workspace import WorkspaceTools
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 from fakeapi import FakeMessagesAPI, replies  # noqa: E402
+from kernels import run_cell  # noqa: E402
 
 KEY = "bench-key-not-a-secret"
 Samples = dict[str, list[float]]
@@ -130,12 +132,7 @@ def bench_kernel(api: FakeMessagesAPI, n: int, workdir: Path) -> Samples:
     kernel.start_channels()
 
     def run(code: str) -> float:
-        started = time.perf_counter()
-        reply = kernel.execute_interactive(code, timeout=60, output_hook=lambda msg: None)
-        elapsed = time.perf_counter() - started
-        if reply["content"]["status"] != "ok":
-            raise RuntimeError(f"cell {code[:30]!r} failed: {reply['content'].get('evalue')}")
-        return elapsed
+        return run_cell(kernel, code)
 
     def chat_cell() -> float:
         elapsed = run("hi")

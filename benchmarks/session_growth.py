@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import anthropic
-from kernels import kernel_specs, start_kernel
+from kernels import kernel_specs, run_cell, start_kernel
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
@@ -49,12 +49,7 @@ class KernelTurns:
         self.overheads: list[float] = []
 
     def run(self, code: str) -> float:
-        started = time.perf_counter()
-        reply = self.client.execute_interactive(code, timeout=60, output_hook=lambda msg: None)
-        elapsed = time.perf_counter() - started
-        if reply["content"]["status"] != "ok":
-            raise RuntimeError(f"cell {code[:30]!r} failed: {reply['content'].get('evalue')}")
-        return elapsed
+        return run_cell(self.client, code)
 
     def turn(self) -> None:
         chat = self.run("hi")

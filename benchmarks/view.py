@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from conjure_kernel.backends.local import LocalWorkspace
+from conjure_kernel.backends.local_workspace import LocalWorkspace
 from conjure_kernel.tools.values import ToolCall
 from conjure_kernel.tools.workspace import WorkspaceTools
 

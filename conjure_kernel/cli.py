@@ -100,7 +100,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("notebook", type=Path)
     replay.add_argument(
-        "--backend", help="Run the tools on this backend instead of the recorded one."
+        "--backend",
+        metavar="NAME",
+        help="Run the tools on this backend, whatever the notebook's %%backend cells say "
+        "(they are overridden); the report names the backend of each turn.",
     )
     replay.add_argument(
         "--strict", action="store_true", help="Exit with status 1 when any tool result drifted."
@@ -278,7 +281,7 @@ def _docker_ps(args: argparse.Namespace) -> int:
     for box in found:
         status = f"{box.status}*" if box.orphaned else box.status
         age = f"{box.age / 60:.0f} min" if box.age < 7200 else f"{box.age / 3600:.0f} h"
-        print(f"{box.name:<28} {status:<10} {age:>8}  {box.owner:<24} {box.kernel}")
+        print(f"{box.name:<28} {status:<10} {age:>8}  {box.owner:<24} {box.kernel_id}")
     if any(box.orphaned for box in found):
         print("* orphaned: its kernel is gone; `python -m conjure_kernel docker gc` removes it")
     return 0

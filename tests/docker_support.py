@@ -29,7 +29,7 @@ import pytest
 
 from conjure_kernel.backends.docker.engine import LABEL
 from conjure_kernel.backends.docker.images import DEFAULT_IMAGE, image_is_current
-from conjure_kernel.backends.docker.sandbox import SandboxSpec
+from conjure_kernel.backends.docker.sandbox_spec import SandboxSpec
 from conjure_kernel.backends.docker.workspace import DockerWorkspace
 
 REQUIRED = os.environ.get("CONJURE_REQUIRE_DOCKER") == "1"
@@ -89,8 +89,8 @@ def spec_for(workdir: Path, skills=(), **limits) -> SandboxSpec:
         image=IMAGE,
         workdir=workdir,
         skills=tuple(skills),
-        session=secrets.token_hex(6),
-        kernel="test",
+        sandbox_id=secrets.token_hex(6),
+        kernel_id="test",
         **values,
     )
 
@@ -108,7 +108,7 @@ def in_sandbox(client, spec: SandboxSpec, scenario: Callable[[DockerWorkspace], 
     try:
         return asyncio.run(run())
     finally:
-        for container in sandboxes(client, spec.session):
+        for container in sandboxes(client, spec.sandbox_id):
             container.remove(force=True)
 
 

@@ -17,13 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
+from ..clients.account import AccountClient
 from ..clients.base import ModelClient
+from ..clients.replay import Replay
 from ..events import Event, Notice
 from ..skills.skill import Skill
 from ..tools.executor import Executor
 from .gate import Gate, PermissionMode
 from .loop import run_tool_loop
-from .settings import Setting
+from .settings import BackendSettings
 
 if TYPE_CHECKING:
     from anthropic.types import MessageParam
@@ -44,33 +46,37 @@ __all__ = [
 class SessionOptions:
     """How a backend session is set up."""
 
-    settings: Mapping[str, Any] = field(default_factory=dict)
-    """The backend's declared settings, parsed and complete (see ``parse_settings``)."""
+    settings: BackendSettings | None = None
+    """The backend's settings, parsed and checked (an instance of its ``settings`` class);
+    None: its declared defaults."""
     max_output_chars: int = 30_000
     """Tool output longer than this reaches the model shortened (head and tail kept)."""
     namespace: dict[str, Any] | None = None
     """The user's namespace, where the native backend finds NativeSkill subclasses."""
-    hidden_env: AbstractSet[str] = frozenset()
+    secret_env_vars: AbstractSet[str] = frozenset()
     """Environment variables the tools must not see (secrets). Read at each command, not
     copied: a name added while the session is open is hidden from the next command on."""
-    owner: str = ""
-    """Who holds the session (the kernel's id), for what a backend leaves on a shared
-    engine: a sandbox names it, so it can be traced back."""
+    kernel_id: str = ""
+    """The kernel that holds the session, for what a backend leaves on a shared engine:
+    a sandbox names it, so it can be traced back."""
 
 
 @dataclass
 class TurnOptions:
-    """One turn's parameters. ``history`` is the conversation; the turn appends to it in place."""
+    """One turn's parameters. ``messages`` is the conversation as the API takes it; the
+    turn appends to it in place."""
 
     model: str
-    history: list[MessageParam]
+    messages: list[MessageParam]
     max_iterations: int = 25
     max_tokens: int = 16000
-    skip_calls: Mapping[str, str] = field(default_factory=dict)
-    """Tool calls not to run, by id, with the error text the model gets instead (a replay
-    does not start again a call that was interrupted when recorded)."""
     gate: Gate | None = None
     """Decides, before each client-side tool call runs, whether it may; None: every call runs."""
+    replay: Replay | None = None
+    """The recording this turn answers from (the model client then streams it); None: live."""
+    account: AccountClient | None = None
+    """The account's Skills and Files APIs, for a backend that needs them (the hosted one
+    uploads skills and downloads files through it); None: they cannot be reached."""
 
 
 @runtime_checkable
@@ -101,7 +107,8 @@ class Backend(Protocol):
     """
 
     backend_type: ClassVar[str]
-    settings: ClassVar[Sequence[Setting]]
+    settings: ClassVar[type[BackendSettings]]
+    """Its ``key=value`` options: a frozen ``BackendSettings`` dataclass (``NoSettings``)."""
 
     async def open_session(
         self, skills: Sequence[Skill], options: SessionOptions
@@ -119,7 +126,7 @@ class Backend(Protocol):
 
 
 def default_permission_mode(
-    backend: Backend, settings: Mapping[str, Any] | None = None
+    backend: Backend, settings: BackendSettings | None = None
 ) -> PermissionMode:
     """The mode a session on ``backend`` starts in: what the backend declares, else ``ask``,
     since an unknown backend may well run tools on this machine. A backend whose default
@@ -176,10 +183,10 @@ class ExecutorBackend:
             session.executor,
             system=session.system_prompt,
             model=options.model,
-            history=options.history,
+            messages=options.messages,
             max_iterations=options.max_iterations,
             max_tokens=options.max_tokens,
-            skip_calls=options.skip_calls,
+            replay=options.replay,
             gate=options.gate,
         )
         for notice in _drained(session.notices):

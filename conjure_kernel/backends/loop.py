@@ -2,7 +2,7 @@
 
 The algorithm, in order:
 
-1. send the history to the model and stream its answer;
+1. send the messages to the model and stream its answer;
 2. if the answer does not stop for ``tool_use``, the turn ends;
 3. ask the gate about each call, in order (a question waits for the person's answer), then
    run the allowed calls concurrently; a denied call is never started, and its result is
@@ -12,11 +12,14 @@ The algorithm, in order:
    "not run" instead);
 5. stop with ``TurnLimitReached`` after ``max_iterations`` model calls; else repeat.
 
-Invariant: the history never holds a ``tool_use`` without its ``tool_result``. When the
+Invariant: the messages never hold a ``tool_use`` without its ``tool_result``. When the
 turn is cancelled (an interrupt) or fails, the ``finally`` answers every call of the last
 step: with its result if it finished, else with an "interrupted" error result, so the
-next turn sends a valid conversation. If the model never
-answered, the turn's user message is taken back out, leaving the history as it was.
+next turn sends a valid conversation. If the model never answered, the turn's user
+message is taken back out, leaving the messages as they were.
+
+On replay, a call that had not finished when recorded is not started again: the model
+gets the replay's ``UNFINISHED`` text as its error result.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from ..clients.base import (
     TextChunk,
     Usage,
 )
+from ..clients.replay import Replay
 from ..errors import IncompleteResponse, TurnLimitReached
 from ..events import (
     ApprovalAnswered,
@@ -58,7 +62,13 @@ from .gate import Gate
 if TYPE_CHECKING:
     from anthropic.types import MessageParam
 
-__all__ = ["INTERRUPTED", "answer", "drop_unanswered_server_calls", "run_tool_loop"]
+__all__ = [
+    "INTERRUPTED",
+    "answer",
+    "drop_unanswered_server_calls",
+    "repair_messages",
+    "run_tool_loop",
+]
 
 _LIVE_OUTPUT_CHARS = 64_000
 """The most of one call's printed text the live trace gets as it comes."""
@@ -73,24 +83,25 @@ async def run_tool_loop(
     *,
     system: str,
     model: str,
-    history: list[MessageParam],
+    messages: list[MessageParam],
     max_iterations: int = 25,
     max_tokens: int = 16000,
-    skip_calls: Mapping[str, str] | None = None,
+    replay: Replay | None = None,
     gate: Gate | None = None,
 ) -> AsyncIterator[Event]:
-    """Run one user turn to its end, yielding events; ``history`` grows in place.
+    """Run one user turn to its end, yielding events; ``messages`` grows in place.
 
-    A call whose id is in ``skip_calls`` is not run: the model gets its error text. Without
-    a ``gate`` every call runs.
+    Under a ``replay``, a call unfinished when recorded is not run. Without a ``gate``
+    every call runs.
     """
-    turn_start = len(history)
-    history.append({"role": "user", "content": message})
+    unfinished = replay.unfinished() if replay is not None else {}
+    turn_start = len(messages)
+    messages.append({"role": "user", "content": message})
     usage = Usage()
     results: dict[str, ToolResult] = {}
     try:
         for step in range(1, max_iterations + 1):
-            request = ModelRequest(model, system, list(history), executor.tools, max_tokens)
+            request = ModelRequest(model, system, list(messages), executor.tools, max_tokens)
             response: ModelResponse | None = None
             async for item in client.stream(request):
                 if isinstance(item, TextChunk):
@@ -101,7 +112,7 @@ async def run_tool_loop(
                     response = item
             if response is None:
                 raise IncompleteResponse("the model client ended without a final message")
-            history.append(response.message)  # type: ignore[arg-type]
+            messages.append(response.message)  # type: ignore[arg-type]
             usage = usage + response.usage
             yield ModelStepFinished(step, response)
             yield UsageReported(usage)
@@ -115,15 +126,16 @@ async def run_tool_loop(
                     yield ToolCallFinished(call, results[call.id])
                 yield TurnEnded(response.stop_reason, response.text(), usage)
                 return
-            skip = skip_calls or {}
-            results = {c.id: ToolResult(c.id, skip[c.id], True) for c in calls if c.id in skip}
+            results = {
+                c.id: ToolResult(c.id, unfinished[c.id], True) for c in calls if c.id in unfinished
+            }
             decided_by: dict[str, Decided] = {}
             if gate is not None:
                 async for event in _decide(gate, calls, results, decided_by):
                     yield event
             async for event in _run_calls(executor, calls, results, decided_by):
                 yield event
-            history.append(
+            messages.append(
                 {"role": "user", "content": [results[c.id].to_param() for c in calls]}  # type: ignore[misc]
             )
         raise TurnLimitReached(
@@ -131,7 +143,7 @@ async def run_tool_loop(
             hint="raise the max_iterations setting (model calls allowed per turn), or ask for a smaller step",
         )
     finally:
-        _repair_history(history, turn_start, results)
+        repair_messages(messages, turn_start, results)
 
 
 async def _decide(
@@ -169,7 +181,7 @@ async def _run_calls(
 ) -> AsyncIterator[Event]:
     """Start every call not settled already at once and report each as it finishes, with
     what its command prints meanwhile; cancel the rest on exit. A settled call (denied, or
-    not to run again) finishes at once."""
+    unfinished when recorded) finishes at once."""
     known = {tool["name"] for tool in executor.tools}
     settled = dict(results)
     for call in calls:
@@ -264,23 +276,23 @@ def _not_run(call: ToolCall, stop_reason: str) -> ToolResult:
     return ToolResult(call.id, f"not run: {why}, so the call may be incomplete", True)
 
 
-def _repair_history(
-    history: list[MessageParam], turn_start: int, finished: dict[str, ToolResult]
+def repair_messages(
+    messages: list[MessageParam], turn_start: int, finished: Mapping[str, ToolResult]
 ) -> None:
-    """Keep the history valid after any exit: answer pending tool calls, or undo an empty turn.
+    """Keep the messages valid after any exit: answer pending tool calls, or undo an empty turn.
 
     Calls that finished before the interrupt keep their real results: their side effects
     happened, and the model must know.
     """
-    if len(history) == turn_start + 1:
-        del history[turn_start:]
+    if len(messages) == turn_start + 1:
+        del messages[turn_start:]
         return
-    last = history[-1]
+    last = messages[-1]
     if last["role"] != "assistant" or isinstance(last["content"], str):
         return
     pending = [b["id"] for b in last["content"] if b.get("type") == "tool_use"]  # type: ignore[union-attr]
     if pending:
-        history.append({"role": "user", "content": [answer(i, finished.get(i)) for i in pending]})  # type: ignore[misc]
+        messages.append({"role": "user", "content": [answer(i, finished.get(i)) for i in pending]})  # type: ignore[misc]
 
 
 def answer(tool_use_id: str, result: ToolResult | None) -> dict[str, Any]:
@@ -298,19 +310,19 @@ def answer(tool_use_id: str, result: ToolResult | None) -> dict[str, Any]:
 _THINKING = frozenset({"thinking", "redacted_thinking"})
 
 
-def drop_unanswered_server_calls(history: list[MessageParam], turn_start: int) -> None:
+def drop_unanswered_server_calls(messages: list[MessageParam], turn_start: int) -> None:
     """Take out of this turn's messages the server tool calls it never saw answered.
 
     A pause cut short (an interrupt, a failed continuation, the continuation limit)
-    leaves one at the end; the API refuses a history holding it. A message left with
+    leaves one at the end; the API refuses messages holding it. A message left with
     nothing but thinking goes too. Changed messages are copies: the recorded steps stay
     as received.
     """
-    turn = [m for m in history[turn_start:] if m["role"] == "assistant"]
+    turn = [m for m in messages[turn_start:] if m["role"] == "assistant"]
     blocks = [b for m in turn if not isinstance(m["content"], str) for b in m["content"]]
     answered = {block.get("tool_use_id") for block in blocks}  # type: ignore[union-attr]
-    for index in range(len(history) - 1, turn_start, -1):
-        message = history[index]
+    for index in range(len(messages) - 1, turn_start, -1):
+        message = messages[index]
         if message["role"] != "assistant" or isinstance(message["content"], str):
             continue
         content: list[Any] = list(message["content"])
@@ -318,6 +330,6 @@ def drop_unanswered_server_calls(history: list[MessageParam], turn_start: int) -
         if len(kept) == len(content):
             continue
         if any(block.get("type") not in _THINKING for block in kept):
-            history[index] = {**message, "content": kept}
+            messages[index] = {**message, "content": kept}
         else:
-            del history[index]
+            del messages[index]

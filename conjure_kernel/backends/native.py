@@ -29,7 +29,7 @@ from ..tools.values import ToolCall, ToolResult
 from .base import ExecutorBackend, ExecutorSession, SessionOptions
 from .gate import PermissionMode
 from .local import host_workdir
-from .settings import Setting
+from .settings import BackendSettings, setting
 
 if TYPE_CHECKING:
     from anthropic.types import ToolParam
@@ -283,6 +283,13 @@ class NativeSession(ExecutorSession):
         )
 
 
+@dataclass(frozen=True)
+class NativeSettings(BackendSettings):
+    """``%backend native key=value…``."""
+
+    workdir: str = setting("", "folder given to skills as context.workdir; empty: the kernel's")
+
+
 class NativeBackend(ExecutorBackend):
     """Tools are methods of ``NativeSkill`` objects in the user's namespace.
 
@@ -293,11 +300,7 @@ class NativeBackend(ExecutorBackend):
     backend_type: ClassVar[str] = "native"
     permission_mode: ClassVar[PermissionMode] = "auto"
     """The tools are the person's own methods, already running in their kernel."""
-    settings: ClassVar[tuple[Setting, ...]] = (
-        Setting(
-            "workdir", str, "", "folder given to skills as context.workdir; empty: the kernel's"
-        ),
-    )
+    settings: ClassVar[type[NativeSettings]] = NativeSettings
 
     async def open_session(self, skills: Sequence[Skill], options: SessionOptions) -> NativeSession:
         namespace = options.namespace if options.namespace is not None else {}
@@ -306,7 +309,7 @@ class NativeBackend(ExecutorBackend):
             raise BackendError(
                 "no NativeSkill subclass or instance was found in the namespace", hint=_EXAMPLE
             )
-        workdir = host_workdir(options.settings.get("workdir"))
+        workdir = host_workdir(NativeSettings.of(options.settings).workdir)
         executor = NativeExecutor(
             skills=native,
             workdir=workdir,

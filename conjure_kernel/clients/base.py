@@ -5,7 +5,9 @@ A client takes one ``ModelRequest`` and streams typed items while the model writ
 result blocks, and a ``RetryWait`` whenever it waits to try the request again), then
 exactly one ``ModelResponse`` with the finished assistant message,
 its stop reason and its ``container``. The real client talks to the Messages API; the
-replay client answers from a recording. Nothing here imports the SDK at run time, so
+recorded model (``clients.recorded_model``) streams a ``Replay``'s recording. A client
+only streams model steps: replay bookkeeping and the account's Skills and Files APIs
+are values of their own. Nothing here imports the SDK at run time, so
 the layers above can name these types without paying for ``import anthropic``.
 """
 

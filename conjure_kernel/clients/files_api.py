@@ -23,7 +23,7 @@ from anthropic.types import FileExpiredError, FileNotDownloadableError
 from ..errors import ModelError
 
 if TYPE_CHECKING:
-    from .anthropic_client import SdkClient
+    from .account import AccountClient
 
 __all__ = ["FILES_API", "Download", "download_file", "safe_filename"]
 
@@ -60,13 +60,13 @@ def safe_filename(name: str, fallback: str) -> str:
     return base
 
 
-async def download_file(client: SdkClient, file_id: str, folder: Path) -> Download:
+async def download_file(account: AccountClient, file_id: str, folder: Path) -> Download:
     """Download ``file_id`` into ``folder`` under its own (safe, free) name.
 
     A file the API will not hand out (not made by code execution, or expired) and a
     folder that cannot be written are ``ModelError``s that name the file and why.
     """
-    async with client.api_call(FILES_API) as sdk:
+    async with account.api_call(FILES_API) as sdk:
         return await _download(sdk, file_id, folder)
 
 

@@ -11,8 +11,8 @@ What the server would reject (a field outside the spec, a name it reserves, a fo
 too large) is found here first and named per skill and file: a rejected upload says
 less and costs a round trip.
 
-Calls take a model client that lends its SDK client (``SdkClient``), so failures are
-worded as the Messages API's are. ``remote_listing``, ``upload_path`` and
+Calls take the account client (``clients.account``), which lends its SDK client, so
+failures are worded as the Messages API's are. ``remote_listing``, ``upload_path`` and
 ``delete_remote`` return what ``python -m conjure_kernel skills list|upload|delete``
 (and the notebook) print.
 """
@@ -38,7 +38,7 @@ from ..skills.skill import Skill
 from ..skills.validation import check_skill
 
 if TYPE_CHECKING:
-    from .anthropic_client import SdkClient
+    from .account import AccountClient
 
 __all__ = [
     "MAX_UPLOAD_BYTES",
@@ -232,7 +232,7 @@ def upload_files(root: Path) -> list[tuple[str, bytes]]:
 
 
 async def upload_skill(
-    client: SdkClient, skill: Skill, uploads: SkillUploads, *, verify: bool = True
+    account: AccountClient, skill: Skill, uploads: SkillUploads, *, verify: bool = True
 ) -> Upload:
     """The skill on Anthropic's side: its remembered version if unchanged, else uploaded.
 
@@ -249,7 +249,7 @@ async def upload_skill(
             hint="fix the SKILL.md or the folder; the Skills API is stricter than local loading",
         )
     try:
-        async with client.api_call(SKILLS_API) as sdk:
+        async with account.api_call(SKILLS_API) as sdk:
             return await _upload(sdk, skill, uploads, verify=verify)
     except ModelError as error:  # the API's own message does not say which skill
         error.args = (f"skill {skill.name} could not be uploaded: {error}",)
@@ -281,9 +281,11 @@ async def _upload(
     return Upload(skill.name, created.id, created.latest_version_id, "uploaded")
 
 
-async def list_skills(client: SdkClient, source: str | None = None) -> list[anthropic.types.Skill]:
+async def list_skills(
+    account: AccountClient, source: str | None = None
+) -> list[anthropic.types.Skill]:
     """Every skill the key can use (custom and Anthropic's), or those of one ``source``."""
-    async with client.api_call(SKILLS_API) as sdk:
+    async with account.api_call(SKILLS_API) as sdk:
         listing = sdk.skills.list(limit=100, **({"source": source} if source else {}))
         return [skill async for skill in listing]
 
@@ -298,13 +300,13 @@ def describe_remote(skill: anthropic.types.Skill) -> str:
     )
 
 
-async def delete_skill(client: SdkClient, skill_id: str, uploads: SkillUploads) -> int:
+async def delete_skill(account: AccountClient, skill_id: str, uploads: SkillUploads) -> int:
     """Delete a custom skill with all its versions; how many versions there were.
 
     The versions go first: the Skills API has refused to delete a skill that still
     has some. What this machine remembers of the skill goes too.
     """
-    async with client.api_call(SKILLS_API) as sdk:
+    async with account.api_call(SKILLS_API) as sdk:
         versions = [v.id async for v in sdk.skills.versions.list(skill_id, limit=100)]
         for version in versions:
             await sdk.skills.versions.delete(version, skill_id=skill_id)
@@ -313,23 +315,23 @@ async def delete_skill(client: SdkClient, skill_id: str, uploads: SkillUploads) 
     return len(versions)
 
 
-async def remote_listing(client: SdkClient, source: str | None = None) -> list[str]:
+async def remote_listing(account: AccountClient, source: str | None = None) -> list[str]:
     """What ``skills list`` prints: one line per skill, or one saying there is none."""
-    skills = await list_skills(client, source)
+    skills = await list_skills(account, source)
     if not skills:
         kind = f"{source} " if source else ""
         return [f"no {kind}skills on Anthropic's side for this key"]
     return [describe_remote(skill) for skill in skills]
 
 
-async def upload_path(client: SdkClient, path: Path | str) -> str:
+async def upload_path(account: AccountClient, path: Path | str) -> str:
     """What ``skills upload PATH`` prints: the skill at ``path`` uploaded unless unchanged."""
-    return (await upload_skill(client, load_skill(path), SkillUploads())).describe()
+    return (await upload_skill(account, load_skill(path), SkillUploads())).describe()
 
 
-async def delete_remote(client: SdkClient, skill_id: str) -> str:
+async def delete_remote(account: AccountClient, skill_id: str) -> str:
     """What ``skills delete ID`` prints: the custom skill deleted with its versions."""
-    versions = await delete_skill(client, skill_id, SkillUploads())
+    versions = await delete_skill(account, skill_id, SkillUploads())
     return f"deleted skill {skill_id} and its {versions} version(s)"
 
 

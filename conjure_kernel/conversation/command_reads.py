@@ -29,7 +29,7 @@ import stat
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from .shell_commands import CommandLine, SimpleCommand
+from .shell_commands.values import CommandLine, SimpleCommand
 
 __all__ = ["WALK_LIMIT", "line_folders", "outside_read", "shared_file"]
 

@@ -1,11 +1,10 @@
 """Permissions: which tool calls run, which are denied, and which the person approves first.
 
 A session's ``Permissions`` are a mode (or None for the backend's own default) and rules
-(``rules.py``). ``decide`` turns them, with the places a call may touch, into a verdict,
-and is pure: no one is asked and nothing runs. ``SessionGate`` is the loop's ``Gate`` for
-one turn: it adds what a recording decided (on replay) and asks the person through an
-``Asker``, or denies at once when there is none (a headless run). Deny rules win over
-allow rules, in every mode.
+(``rules.py``). ``decide`` turns them, with the places a call may touch (``places.py``),
+into a verdict, and is pure: no one is asked and nothing runs; ``SessionGate``
+(``session_gate.py``) asks the person what it leaves open. Deny rules win over allow
+rules, in every mode.
 
 In ``ask`` mode a view inside the workspace or a skill's folder runs; commands, writes
 and reads elsewhere are asked about. ``read-only`` runs views and the commands its
@@ -20,29 +19,23 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from ..backends.gate import MODES, OPEN, PermissionMode, Verdict
 from ..skills.skill import Skill
 from ..tools.values import ToolCall
 from .command_reads import line_folders, outside_read, shared_file
 from .git_config import configured_programs
-from .rules import COMMAND_TOOL, FILE_TOOLS, Rule, escape_pattern, rules_allowing
-from .shell_commands import parse_command
+from .places import Places
+from .rules import COMMAND_TOOL, FILE_TOOLS, Rule, rules_allowing
+from .shell_commands.parse import parse_command
 
 __all__ = [
-    "HEADLESS",
     "READ_ONLY_COMMANDS",
-    "Approval",
-    "ApprovalRequest",
-    "Asker",
     "Permissions",
-    "Places",
-    "SessionGate",
-    "SkillPlace",
-    "always_rule",
     "decide",
+    "denied",
     "rules_from_allowed_tools",
 ]
 
@@ -62,7 +55,6 @@ known only when it runs, and redirections to files. Left out, as they write or r
 code by design or configuration: ``git`` (hooks, ``core.fsmonitor``, pagers, aliases,
 filters), ``sed`` (``-i``, ``w``, ``e``), ``awk`` (``system``, ``>``), ``less``/``more``
 (``!``, ``LESSOPEN``), ``tee`` and ``xargs``' shells."""
-HEADLESS = "denied: no one could be asked (headless run) and no rule allows it"
 _CLAUDE_CODE_TOOLS = {
     "Bash": COMMAND_TOOL,
     "Read": "view",
@@ -110,81 +102,6 @@ class Permissions:
         )
 
 
-@dataclass(frozen=True)
-class SkillPlace:
-    """A skill's folder as the tools see it, and the tools its SKILL.md pre-approves."""
-
-    name: str
-    root: str
-    """As the tools see it (the system prompt names it so); ``real`` follows its links."""
-    allowed_tools: tuple[str, ...] = ()
-
-    @property
-    def real(self) -> str:
-        return _real(self.root)
-
-    def holds(self, real: str) -> bool:
-        return _inside(real, self.real)
-
-    def named_in(self, text: str) -> bool:
-        return self.root in text or self.real in text
-
-
-@dataclass(frozen=True)
-class Places:
-    """Where a session's tools work: the workspace, and the skills' folders (readable)."""
-
-    workdir: str
-    skills: tuple[SkillPlace, ...] = ()
-    leads_to: Callable[[str], str] = field(default=os.path.realpath, compare=False)
-    """Where an absolute path leads, links followed as the backend's file tools follow them."""
-    host_workdir: str = ""
-    """The workspace on this machine, where ``workdir`` is a sandbox's own path."""
-
-    @classmethod
-    def of(
-        cls,
-        paths: Mapping[str, str],
-        skills: Sequence[Skill] = (),
-        leads_to: Callable[[str], str] = os.path.realpath,
-        host_workdir: str = "",
-    ) -> Places:
-        """From a backend session's ``paths`` (``workdir``, ``skill:NAME``), the skills, how
-        the session's file tools follow links, and the workspace on this machine."""
-        allowed = {skill.name: skill.metadata.allowed_tools for skill in skills}
-        found = []
-        for key, root in paths.items():
-            name = key.removeprefix("skill:")
-            if name != key:
-                found.append(SkillPlace(name, root, allowed.get(name, ())))
-        workdir = _real(paths.get("workdir") or os.getcwd())
-        return cls(workdir, tuple(found), leads_to, host_workdir or workdir)
-
-    def lexical(self, path: str) -> str:
-        return os.path.normpath(os.path.join(self.workdir, os.path.expanduser(path)))
-
-    def real(self, path: str) -> str:
-        """Where ``path`` leads, symbolic links followed (what a write would change)."""
-        return self.leads_to(self.lexical(path))
-
-    def in_workspace(self, real: str) -> bool:
-        return _inside(real, self.workdir)
-
-    def readable(self, real: str) -> bool:
-        """Inside the workspace or a skill's folder, and not a file shared by hard links."""
-        inside = self.in_workspace(real) or any(skill.holds(real) for skill in self.skills)
-        return inside and not shared_file(real)
-
-    def skill_of(self, call: ToolCall) -> SkillPlace | None:
-        """The skill whose files the call runs or touches, if any."""
-        path = call.input.get("path")
-        if call.name in FILE_TOOLS and isinstance(path, str):
-            real = self.real(path)
-            return next((skill for skill in self.skills if skill.holds(real)), None)
-        text = json.dumps(call.input, ensure_ascii=False)
-        return next((skill for skill in self.skills if skill.named_in(text)), None)
-
-
 def decide(
     call: ToolCall, mode: PermissionMode, permissions: Permissions, places: Places, backend: str
 ) -> Verdict:
@@ -210,9 +127,9 @@ def _decided(
         return denial
     kind = _kind(call.name)
     if mode == "deny":
-        return _deny("the mode is deny", "denied: the permission mode is deny, so no tool runs")
+        return denied("the mode is deny", "denied: the permission mode is deny, so no tool runs")
     if mode == "read-only" and kind == "write":
-        return _deny(
+        return denied(
             f"read-only mode: {call.name} writes",
             f"denied: the permission mode is read-only, and {call.name} writes",
         )
@@ -241,7 +158,9 @@ def _denied_by_rule(call: ToolCall, rules: Sequence[Rule], places: Places) -> Ve
         else:
             hit = rule.matches_text(call)
         if hit:
-            return _deny(f"by the rule {rule}", f"denied by the rule {rule}: this call may not run")
+            return denied(
+                f"by the rule {rule}", f"denied by the rule {rule}: this call may not run"
+            )
     return None
 
 
@@ -285,7 +204,7 @@ def _read_only(
         why = "this command is not one of its read-only commands"
     else:
         why = f"{call.name} is not a read-only tool"
-    return _deny(f"read-only mode: {why}", f"denied: the permission mode is read-only, and {why}")
+    return denied(f"read-only mode: {why}", f"denied: the permission mode is read-only, and {why}")
 
 
 def _read_outside(command: str, permissions: Permissions, places: Places) -> str | None:
@@ -328,7 +247,8 @@ def _kind(name: str) -> str:
     return FILE_TOOLS.get(name) or ("command" if name == COMMAND_TOOL else "other")
 
 
-def _deny(reason: str, message: str) -> Verdict:
+def denied(reason: str, message: str) -> Verdict:
+    """A verdict that denies the call: ``reason`` for the record, ``message`` for the model."""
     return Verdict(False, reason, message)
 
 
@@ -358,19 +278,6 @@ def _question(call: ToolCall, places: Places, backend: str, *, reads: str = "") 
     return text
 
 
-def always_rule(call: ToolCall, places: Places) -> Rule:
-    """What "yes, always" allows from then on: this command, path or input exactly."""
-    path = call.input.get("path")
-    if call.name in FILE_TOOLS and isinstance(path, str):
-        return Rule(call.name, escape_pattern(places.real(path)))
-    if call.name == COMMAND_TOOL:
-        return Rule(call.name, escape_pattern(str(call.input.get("command", ""))))
-    subject = call.input.get("command") or path
-    if not isinstance(subject, str):
-        subject = json.dumps(call.input, sort_keys=True, ensure_ascii=False)
-    return Rule(call.name, escape_pattern(subject))
-
-
 def rules_from_allowed_tools(skill: Skill) -> tuple[list[Rule], list[str]]:
     """A skill's ``allowed-tools`` as rules (``Bash(git:*)`` → ``bash_tool(git:*)``,
     ``Read`` → ``view``), and the entries that name no tool of this kernel."""
@@ -385,100 +292,3 @@ def rules_from_allowed_tools(skill: Skill) -> tuple[list[Rule], list[str]]:
         except ValueError:
             unknown.append(entry)
     return rules, unknown
-
-
-@dataclass(frozen=True)
-class ApprovalRequest:
-    """One question for the person: the call, what it would do, and what "always" allows."""
-
-    call: ToolCall
-    question: str
-    """``run `rm x` on the local backend``: the tool's action, command or path, backend."""
-    always: Rule
-
-
-@dataclass(frozen=True)
-class Approval:
-    """The person's answer."""
-
-    allowed: bool
-    always: bool = False
-    """Allow calls matching the request's rule for the rest of the session."""
-    reason: str = ""
-    """Why not, in the person's words; the model reads it."""
-    asked: bool = True
-    """False: no one could be asked (no stdin: nbclient, papermill, replay)."""
-
-
-Asker = Callable[[ApprovalRequest], Awaitable[Approval]]
-"""Asks the person and waits for the answer; a frontend provides it."""
-
-
-@dataclass
-class SessionGate:
-    """The loop's ``Gate`` for one turn of a session.
-
-    ``recorded`` (replay) holds what the recording decided: a call that ran when recorded
-    runs again without a question, one that was denied stays denied with the same words;
-    deny rules and the ``deny`` and ``read-only`` modes still win. An "always" answer
-    becomes an allow rule here at once (for the next calls of the step) and, through
-    ``remember``, in the session.
-    """
-
-    permissions: Permissions
-    mode: PermissionMode
-    places: Places
-    backend: str
-    asker: Asker | None = None
-    remember: Callable[[Rule], None] = field(default=lambda rule: None)
-    recorded: Mapping[str, tuple[bool, str]] = field(default_factory=dict)
-
-    def check(self, call: ToolCall) -> Verdict:
-        verdict = decide(call, self.mode, self.permissions, self.places, self.backend)
-        if verdict.allowed is False or call.id not in self.recorded:
-            return verdict
-        allowed, message = self.recorded[call.id]
-        if not allowed:
-            return _deny("as recorded: denied when the notebook was recorded", message)
-        if verdict.allowed:
-            return verdict
-        as_recorded = Verdict(True, "as recorded: it ran when recorded")
-        return dataclasses.replace(
-            as_recorded, pinned=verdict.pinned, fresh_shell=verdict.fresh_shell
-        )
-
-    async def ask(self, call: ToolCall, question: Verdict) -> Verdict:
-        answer = await self._answer(call, question)
-        if not answer.allowed:
-            return answer
-        return dataclasses.replace(answer, pinned=question.pinned, fresh_shell=question.fresh_shell)
-
-    async def _answer(self, call: ToolCall, question: Verdict) -> Verdict:
-        if self.asker is None:
-            return _deny("no one could be asked: a headless run", HEADLESS)
-        request = ApprovalRequest(call, question.prompt, always_rule(call, self.places))
-        try:
-            answer = await self.asker(request)
-        except Exception as error:  # a broken frontend must not run the call, nor end the turn
-            return _deny(
-                f"the question failed ({type(error).__name__}: {error})",
-                "denied: the user could not be asked, and no rule allows it",
-            )
-        if not answer.asked:
-            return _deny("no one could be asked: a headless run", HEADLESS)
-        if not answer.allowed:
-            said = f": {answer.reason}" if answer.reason else ""
-            return _deny(f"by the person{said}", f"denied by the user{said}")
-        if answer.always:
-            self.permissions = self.permissions.adding(allow=[request.always])
-            self.remember(request.always)
-            return Verdict(True, f"by the person, always: {request.always} is allowed from now on")
-        return Verdict(True, "by the person")
-
-
-def _real(path: str) -> str:
-    return os.path.realpath(path)
-
-
-def _inside(path: str, folder: str) -> bool:
-    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)

@@ -9,7 +9,7 @@ glob (``inventory_*``), and ``TOOL`` alone or ``TOOL(*)`` matches every call of 
   and ``**`` crosses folders (``create_file(docs/**)``). An allowing rule must match
   where the path really leads (symbolic links resolved); a denying one matches either.
 - ``bash_tool`` matches the programs its command runs, as bash's grammar reads it
-  (``shell_commands.py``): each simple command, wherever it sits (``ls; rm x``,
+  (the ``shell_commands`` package): each simple command, wherever it sits (``ls; rm x``,
   ``a | b``, ``$(…)``, ``(…)``, ``bash -c '…'``), is its program and arguments with
   quoting removed and wrappers peeled (``/bin/rm``, ``\\rm``, ``'rm'``, ``sudo rm``,
   ``env X=1 rm``, ``xargs rm``, ``find -exec rm`` are all ``rm``; ``find -delete`` is an
@@ -37,7 +37,8 @@ from fnmatch import fnmatchcase
 from functools import lru_cache
 
 from ..tools.values import ToolCall
-from .shell_commands import SimpleCommand, parse_command
+from .shell_commands.parse import parse_command
+from .shell_commands.values import SimpleCommand
 
 __all__ = [
     "COMMAND_TOOL",

@@ -81,8 +81,17 @@ class TurnRunner:
         """Run one coroutine to completion and return its result."""
         return asyncio.run_coroutine_threadsafe(_as_coroutine(coroutine), self._loop).result()
 
-    def iterate(self, events: Callable[[], AsyncIterator[Event]]) -> Iterator[Event]:
-        """Yield the events of ``events()`` in the calling thread as the loop produces them."""
+    def iterate(
+        self,
+        events: Callable[[], AsyncIterator[Event]],
+        *,
+        idle: Callable[[], None] | None = None,
+    ) -> Iterator[Event]:
+        """Yield the events of ``events()`` in the calling thread as the loop produces them.
+
+        ``idle`` is called on the calling thread each time no event came for a short while
+        (a view that waits to draw a turn that ends at once, until it runs a little longer).
+        """
         inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
 
         async def pump() -> None:
@@ -98,7 +107,7 @@ class TurnRunner:
         self._inbox = inbox
         future = asyncio.run_coroutine_threadsafe(pump(), self._loop)
         try:
-            while (item := _next(inbox)) is not _DONE:
+            while (item := _next(inbox, idle)) is not _DONE:
                 if isinstance(item, _CallerWork):
                     item.run()
                     continue
@@ -179,13 +188,15 @@ def _interrupts_held() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _next(inbox: queue.SimpleQueue[object]) -> object:
-    """The next item; waits in short slices so a pending KeyboardInterrupt is raised promptly."""
+def _next(inbox: queue.SimpleQueue[object], idle: Callable[[], None] | None) -> object:
+    """The next item; waits in short slices so a pending KeyboardInterrupt is raised
+    promptly, calling ``idle`` after each empty one."""
     while True:
         try:
             return inbox.get(timeout=_POLL_SECONDS)
         except queue.Empty:
-            continue
+            if idle is not None:
+                idle()
 
 
 def _settle(result: asyncio.Future[Any], value: Any, error: Exception | None) -> None:

@@ -6,6 +6,10 @@ session and keeps the messages, so the conversation goes on wherever tools now r
 permissions follow: a mode left unset is the new backend's default. Each turn gets a
 gate that applies them (asking through the caller's ``ask``, or denying when there is
 none) and a model client that stops before a call the budget does not cover.
+
+Its collaborators are given, never guessed: the model ``client``; the ``account``, whose
+Skills and Files APIs the hosted backend uses; while replaying, the ``replay``, which
+each turn carries and whose recorded model answers, outside the budget.
 """
 
 from __future__ import annotations
@@ -26,17 +30,20 @@ from ..backends.base import (
 )
 from ..backends.gate import PermissionMode
 from ..backends.registry import get_backend
-from ..backends.settings import parse_settings
+from ..clients.account import AccountClient
 from ..clients.base import ModelClient, Usage
 from ..clients.pricing import Spend, price_of
-from ..clients.replay_client import ReplayClient
+from ..clients.recorded_model import RecordedModel
+from ..clients.replay import Replay
 from ..errors import ConjureError, SkillError, TurnInterrupted
 from ..events import Event, FileCreated, Notice, ToolCallFinished, TurnFailed, TurnStarted
 from ..skills.skill import Skill
 from .budget import Budget, BudgetedClient, BudgetGuard, steps_spend, turn_spend
-from .permissions import Approval, ApprovalRequest, Asker, Permissions, Places, SessionGate
+from .permissions import Permissions
+from .places import Places
 from .rules import Rule
 from .runner import TurnRunner
+from .session_gate import Approval, ApprovalRequest, Asker, SessionGate
 from .transcript import TurnRecord, TurnRecorder
 
 if TYPE_CHECKING:
@@ -53,21 +60,28 @@ class Session:
         *,
         client: ModelClient,
         model: str,
+        account: AccountClient | None = None,
+        replay: Replay | None = None,
         backend: str | Backend = "local",
         skills: Iterable[Skill] = (),
         settings: Mapping[str, Any] | None = None,
         setting_defaults: Mapping[str, Any] | None = None,
         backend_defaults: Mapping[str, Mapping[str, Any]] | None = None,
         namespace: dict[str, Any] | None = None,
-        hidden_env: AbstractSet[str] = frozenset(),
+        secret_env_vars: AbstractSet[str] = frozenset(),
         max_output_chars: int = 30_000,
         max_iterations: int = 25,
         max_tokens: int = 16000,
         permissions: Permissions | None = None,
         budget: Budget | None = None,
-        owner: str = "",
+        kernel_id: str = "",
     ) -> None:
         self.client = client
+        """The model client of live turns."""
+        self.account = account
+        """The account's Skills and Files APIs (None: the hosted backend cannot reach them)."""
+        self._overridden: dict[str, bool] = {}
+        """Backends the replay kept the session off, by name: whether that was told yet."""
         self.model = model
         self.skills: list[Skill] = list(skills)
         self.setting_defaults: dict[str, Any] = dict(setting_defaults or {})
@@ -76,15 +90,19 @@ class Session:
         """Configured defaults for one backend's settings, by backend name; they win over
         ``setting_defaults``."""
         self.namespace = namespace
-        self.hidden_env = hidden_env
+        self.secret_env_vars = secret_env_vars
         """Environment variables the tools must not see; a live set that may grow."""
         self.max_output_chars = max_output_chars
         self.max_iterations = max_iterations
         self.max_tokens = max_tokens
-        self.owner = owner
-        """Who holds the conversation (the kernel's id); backends label what they make with it."""
+        self.kernel_id = kernel_id
+        """The kernel that holds the conversation; backends label what they make with it."""
+        if replay is not None and replay.backend and replay.backend != _name_of(backend):
+            backend, settings = replay.backend, {}  # the replay holds the tools there
         self.backend = get_backend(backend) if isinstance(backend, str) else backend
         self.options = self._options_for(self.backend, settings or {})
+        self.replay = replay
+        """The recording turns answer from; None: they go to ``client`` (see ``use_replay``)."""
         self.permissions = permissions or Permissions("auto")
         """A script's session runs every tool unless told otherwise; the notebook passes the
         configured permissions, whose unset mode is the backend's default."""
@@ -143,20 +161,39 @@ class Session:
 
         Settings are checked and the new backend session is opened first, so a bad value
         or a backend that cannot start (an engine that is down) fails here and the
-        current backend stays in place.
+        current backend stays in place. While a replay holds the tools on its backend, a
+        switch to another is overridden: the next turn says so, once per backend.
         """
+        held = self.replay.backend if self.replay is not None else ""
+        if held and _name_of(backend) != held:
+            self._overridden.setdefault(_name_of(backend), False)
+            return
+        self._switch_to(backend, settings)
+
+    def _switch_to(self, backend: str | Backend, settings: Mapping[str, Any] | None) -> None:
         new_backend = get_backend(backend) if isinstance(backend, str) else backend
         new_options = self._options_for(new_backend, settings or {})
         new_session = self.runner.run(new_backend.open_session(self.skills, new_options))
         self._drop_backend_session()
         self.backend, self.options, self._backend_session = new_backend, new_options, new_session
 
+    def use_replay(self, replay: Replay | None) -> None:
+        """Answer the next turns from ``replay``'s recording (None: from ``client`` again).
+
+        A replay that holds the tools on a backend switches there first; if that backend
+        cannot start, the error is raised and nothing changes.
+        """
+        if replay is not None and replay.backend and replay.backend != self.backend_name:
+            self._switch_to(replay.backend, None)
+        self.replay = replay
+        self._overridden.clear()
+
     def _options_for(self, backend: Backend, settings: Mapping[str, Any]) -> SessionOptions:
         name = backend.backend_type
         defaults = {**self.setting_defaults, **self.backend_defaults.get(name, {})}
-        values = parse_settings(backend.settings, settings, defaults, backend=name)
+        values = backend.settings.parse(settings, defaults, backend=name)
         return SessionOptions(
-            values, self.max_output_chars, self.namespace, self.hidden_env, self.owner
+            values, self.max_output_chars, self.namespace, self.secret_env_vars, self.kernel_id
         )
 
     def reset(self) -> None:
@@ -193,10 +230,11 @@ class Session:
         cell cost, for the cell's budget.
         """
         recorder = TurnRecorder(skills=self._skill_hashes(), paths={})
+        replay = self.replay
         options = TurnOptions(self.model, self.messages, self.max_iterations, self.max_tokens)
-        replay = self.client if isinstance(self.client, ReplayClient) else None
+        options.replay, options.account = replay, self.account
         guard = BudgetGuard(self.budget, cell=cell_spent or Spend(), notebook=self.spent)
-        client = self.client if replay is not None else BudgetedClient(self.client, guard)
+        client = RecordedModel(replay) if replay is not None else BudgetedClient(self.client, guard)
         started = TurnStarted(message, self.backend_name, self.model)
         recorder.add(started)
         yield started
@@ -209,11 +247,10 @@ class Session:
             recorder.environment.update(getattr(backend_session, "environment", {}))
             if replay is not None:
                 replay.prepare_turn(message, paths)
-                options.skip_calls = replay.not_rerun()
             leads_to = getattr(backend_session, "leads_to", os.path.realpath)
             host_workdir = str(getattr(backend_session, "workdir", ""))
             options.gate = self._gate(paths, leads_to, host_workdir, ask, replay)
-            for event in self._unchecked_limits(replay):
+            for event in [*self._unchecked_limits(replay), *self._override_notices()]:
                 recorder.add(event)
                 yield event
             async for event in self.backend.chat(backend_session, message, client, options):
@@ -229,7 +266,7 @@ class Session:
             raise
         finally:
             if recorder.record is not None:
-                self._finish(recorder.record)
+                self._finish(recorder.record, replay)
 
     def chat_sync(
         self,
@@ -237,11 +274,12 @@ class Session:
         *,
         ask: Callable[[ApprovalRequest], Approval] | None = None,
         cell_spent: Spend | None = None,
+        idle: Callable[[], None] | None = None,
     ) -> Iterator[Event]:
         """``chat`` for synchronous callers; Ctrl-C raises ``TurnInterrupted``.
 
         ``ask`` is called on the calling thread (where a kernel can read the person's
-        answer), in order with the events.
+        answer), in order with the events; so is ``idle``, while no event comes.
         """
 
         async def asker(request: ApprovalRequest) -> Approval:
@@ -249,7 +287,8 @@ class Session:
             return await self.runner.on_caller_thread(lambda: ask(request))
 
         return self.runner.iterate(
-            lambda: self.chat(message, ask=asker if ask else None, cell_spent=cell_spent)
+            lambda: self.chat(message, ask=asker if ask else None, cell_spent=cell_spent),
+            idle=idle,
         )
 
     @property
@@ -270,7 +309,7 @@ class Session:
         leads_to: Callable[[str], str],
         host_workdir: str,
         ask: Asker | None,
-        replay: ReplayClient | None,
+        replay: Replay | None,
     ) -> SessionGate:
         return SessionGate(
             self.permissions,
@@ -286,7 +325,7 @@ class Session:
         """An "always" answer: the rule holds for the rest of the session."""
         self.permissions = self.permissions.adding(allow=[rule])
 
-    def _unchecked_limits(self, replay: ReplayClient | None) -> list[Event]:
+    def _unchecked_limits(self, replay: Replay | None) -> list[Event]:
         """A warning when a dollar limit cannot be checked: the model has no known price."""
         limits = [limit for limit in (self.budget.cell, self.budget.notebook) if limit]
         if replay is not None or price_of(self.model) is not None:
@@ -301,6 +340,16 @@ class Session:
             )
         ]
 
+    def _override_notices(self) -> list[Event]:
+        """Once per backend: the notebook's switches to it were overridden by the replay."""
+        untold = [name for name, told in self._overridden.items() if not told]
+        if not untold or self.replay is None:
+            return []
+        self._overridden.update(dict.fromkeys(untold, True))
+        cells = " and ".join(f"`%backend {name}`" for name in untold)
+        asked = f"replaying on {self.replay.backend} as asked"
+        return [Notice(f"{asked}: the notebook's {cells} cells are overridden")]
+
     def _observe(self, event: Event) -> None:
         if isinstance(event, ToolCallFinished) and event.call.name == "create_file":
             path = str(event.call.input.get("path", ""))
@@ -309,18 +358,18 @@ class Session:
         elif isinstance(event, FileCreated) and event.path not in self.files:
             self.files.append(event.path)  # a download from a hosted sandbox
 
-    def _finish(self, record: TurnRecord) -> None:
+    def _finish(self, record: TurnRecord, replay: Replay | None) -> None:
         self.usage = self.usage + record.usage
-        if not isinstance(self.client, ReplayClient):  # a replayed turn costs nothing
+        if replay is None:
             record.spend = steps_spend(record.steps, record.model)
             self.spent = self.spent + record.spend
             record.total_spend = self.spent
-        else:
+        else:  # a replayed turn costs nothing
             record.replayed = True
             record.model = next((step.model for step in record.steps if step.model), record.model)
-            record.drift = [drift.to_json() for drift in self.client.drift(record.tool_calls)]
-            record.skills_changed = self.client.changed_skills(record.skills)
-            record.environment_changed = self.client.changed_environment(record.environment)
+            record.drift = [drift.to_json() for drift in replay.drift(record.tool_calls)]
+            record.skills_changed = replay.changed_skills(record.skills)
+            record.environment_changed = replay.changed_environment(record.environment)
         self.transcript.append(record)
 
     def _skill_hashes(self) -> dict[str, str]:
@@ -332,6 +381,10 @@ class Session:
             return
         with contextlib.suppress(Exception):
             self.runner.run(self.backend.close(session))
+
+
+def _name_of(backend: str | Backend) -> str:
+    return backend if isinstance(backend, str) else backend.backend_type
 
 
 def _listed(names: Sequence[str], shown: int = 10) -> str:

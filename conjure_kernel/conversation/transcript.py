@@ -1,7 +1,7 @@
 """The record of one turn: what was asked, what the person saw, and what replay needs.
 
 A ``TurnRecord`` is built from the turn's events alone. Its ``timeline`` (the turn
-model of ``turn.py``) is what the person saw, and what every view draws; its ``steps``
+model of ``timeline.py``) is what the person saw, and what every view draws; its ``steps``
 (the model's responses) are the replay data, which ``%config ConjureMagics.record =
 False`` leaves out of the notebook without losing anything from the view. Its JSON
 (schema ``TURN_SCHEMA``) is what a notebook saves in each chat cell's output and what
@@ -20,14 +20,14 @@ from .._version import __version__
 from ..backends.loop import answer, drop_unanswered_server_calls
 from ..clients.base import ModelResponse, Usage
 from ..clients.pricing import Spend
-from ..clients.replay_client import RecordedTurn
+from ..clients.replay import ReplayTurn
 from ..errors import RecordingError
 from ..events import Event, ModelStepFinished, TurnEnded, TurnFailed, TurnStarted
 from ..tools.values import ToolCall, ToolResult
+from .timeline import Timeline
 from .turn import (
     ApprovalEntry,
     Redact,
-    Timeline,
     redact_value,
     tool_call_from_json,
     tool_result_from_json,
@@ -110,9 +110,10 @@ class TurnRecord:
         drop_unanswered_server_calls(messages, 0)  # a hosted pause cut short leaves one
         return messages
 
-    def to_recorded_turn(self) -> RecordedTurn:
+    def to_replay_turn(self) -> ReplayTurn:
+        """What replay reads of this record."""
         finished = {call.id for call, _ in self.tool_calls}
-        return RecordedTurn(
+        return ReplayTurn(
             self.message,
             list(self.steps),
             {call.id: (result.content, result.is_error) for call, result in self.tool_calls},

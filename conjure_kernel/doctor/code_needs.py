@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from ..conversation.shell_commands import parse_command
+from ..conversation.shell_commands.parse import parse_command
 from .package_names import EVERYWHERE_PROGRAMS, NODE_BUILTINS, import_name_of
 
 __all__ = [

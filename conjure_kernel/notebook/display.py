@@ -1,44 +1,52 @@
 """Turn events into cell output: a live view while the turn runs, a saved bundle after.
 
-Both draw the same turn model (``conversation.turn.Timeline``): the live view folds the
-events it is given, the bundle reads the finished record's timeline. The saved bundle
+Both draw the same turn model (``conversation.timeline.Timeline``): the live view folds
+the events it is given, the bundle reads the finished record's timeline. The saved bundle
 holds the turn's record under ``TURN_MIME_TYPE`` (versioned, read by replay and by the
 JupyterLab renderer) plus ``text/html``, ``text/markdown`` and ``text/plain``
 fallbacks, so the notebook reads well anywhere, before any extension is installed.
 
-The one-line labels (a tool call's title, a notice, a created file, an approval, an
-error) are spelt the same way by the JupyterLab renderer (``labextension/src``), and
-tests/golden holds both sides to the same records.
+The renderings are beside this module: turn_html.py (the live rows and the saved
+``text/html``), turn_text.py (``text/markdown`` and ``text/plain``) and turn_labels.py
+(the one-line labels, spelt the same way by the JupyterLab renderer in
+``labextension/src``; tests/golden holds both sides to the same records).
 """
 
 from __future__ import annotations
 
-import html
-import json
-import math
 import os
-import re
-import textwrap
-import urllib.parse
+from time import monotonic
 from typing import Any
 
-import mistune
-
 from ..clients.pricing import Spend, spend_of
+from ..conversation.timeline import Timeline
 from ..conversation.transcript import TurnRecord
-from ..conversation.turn import (
-    ApprovalEntry,
-    Entry,
-    FileEntry,
-    NoticeEntry,
-    Redact,
-    TextEntry,
-    Timeline,
-    ToolEntry,
+from ..conversation.turn import Entry, Redact, TextEntry
+from ..events import ApprovalAsked, Event, ModelStepFinished, TextDelta, ToolOutput, TurnStarted
+from .turn_html import (
+    entry_html,
+    footer_html,
+    live_answer_html,
+    live_html,
+    problems_html,
+    timeline_html,
 )
-from ..events import Event, ModelStepFinished, TextDelta, ToolOutput, TurnStarted
-from ..tools.values import ToolCall
-from .views import DisplayArea, EntryRow, LiveOutputs, StreamedMarkdown, Throttle
+from .turn_labels import FileLinks
+from .turn_text import (
+    entry_plain,
+    problems_markdown,
+    problems_plain,
+    timeline_markdown,
+    timeline_plain,
+)
+from .views import (
+    REFRESH_SECONDS,
+    DisplayArea,
+    EntryRow,
+    LiveOutputs,
+    StreamedMarkdown,
+    Throttle,
+)
 
 __all__ = ["TURN_MIME_TYPE", "LiveTurnView", "turn_bundle"]
 
@@ -52,15 +60,10 @@ _STOP_REASONS = {
     "pause_turn": "the server paused the turn",
 }
 
-_COLOURS = {
-    "running": "#b58900",
-    "ok": "#2e7d32",
-    "error": "#c0392b",
-    "interrupted": "#b58900",
-    "denied": "#c0392b",
-}
 
-_markdown = mistune.create_markdown(escape=True, plugins=["table", "strikethrough"])
+_GOES_ON = ("tool_use", "pause_turn")
+"""Stop reasons after which the turn makes another model call: the spend line is redrawn
+then, not after the last call, whose saved bundle replaces it at once."""
 
 
 class LiveTurnView:
@@ -69,17 +72,24 @@ class LiveTurnView:
     A ``TurnView`` (see ``views.py``). Each piece has its own display area, so a redraw
     sends what changed, never the turn so far: a status line; each finished block of
     text, its Markdown rendered once; the block being streamed, redrawn at most every
-    ``views._REFRESH_SECONDS``; and a row per tool call, notice, created file and
+    ``views.REFRESH_SECONDS``; and a row per tool call, notice, created file and
     approval, redrawn when its state changes. A frontend without redraws (``jupyter
     console``) prints the status line, each block of text once it is finished, and one
     line per tool call as it starts.
+
+    A turn that ends within ``start_after`` seconds is never drawn live: only its saved
+    bundle is shown, as one output (a console prints its text, the footer last). The view starts
+    drawing once the turn has run that long (``idle`` is called while the turn waits,
+    so a quiet turn starts too), or at once when the person is asked something.
     """
+
+    start_after = REFRESH_SECONDS
 
     def __init__(self, redact: Redact) -> None:
         self._redact = redact
         self._timeline = Timeline()
         self._outputs = LiveOutputs()
-        self._files = _Files("", os.getcwd())
+        self._files = FileLinks("", os.getcwd())
         self._header = ""
         self._model = ""
         self._spend = Spend()
@@ -89,32 +99,52 @@ class LiveTurnView:
         self._seen = 0
         """How many of the timeline's entries have their display areas."""
         self._printing = Throttle()
+        self._started = monotonic()
+        self._live = False
+        """Whether the turn is drawn as it runs (see the class's docstring)."""
 
     def update(self, event: Event) -> None:
         if isinstance(event, TurnStarted):
             self._header = f"{event.model} · {event.backend} backend"
             self._model = event.model
-            self._show_status()
+            self._started = monotonic()
+            self._go_live()
         elif isinstance(event, ModelStepFinished):
             response = event.response
             self._spend = self._spend + spend_of(response.model or self._model, response.usage)
-            self._show_status()
+            if self._live and response.stop_reason in _GOES_ON:
+                self._show_status()
         elif self._timeline.add(event):
-            self._follow(
-                streamed=isinstance(event, TextDelta), printed=isinstance(event, ToolOutput)
-            )
+            if not self._live:
+                self._go_live(now=isinstance(event, ApprovalAsked))
+            else:
+                self._follow(
+                    streamed=isinstance(event, TextDelta), printed=isinstance(event, ToolOutput)
+                )
+
+    def idle(self) -> None:
+        """The turn is waiting (for the model, a command): start drawing if it is time."""
+        if not self._live:
+            self._go_live()
 
     def finish(self, record: TurnRecord | None) -> None:
         """Replace the live view with the turn's saved bundle."""
         self._end_text()
-        if record is not None:
-            clean = record.redacted(self._redact)
-            self._outputs.replace(_bundle(clean, os.getcwd()), _summary(clean))
+        if record is None:
+            return
+        clean = record.redacted(self._redact)
+        self._outputs.replace(_bundle(clean, os.getcwd()), _summary(clean))
+
+    def _go_live(self, *, now: bool = False) -> None:
+        if now or monotonic() - self._started >= self.start_after:
+            self._live = True
+            self._show_status()
+            self._follow(streamed=False)
 
     def _follow(self, *, streamed: bool, printed: bool = False) -> None:
         """Give new entries their areas; redraw the text, and rows whose state changed
         (a streamed delta changes no row; a command's output redraws its row at most
-        every ``views._REFRESH_SECONDS``)."""
+        every ``views.REFRESH_SECONDS``)."""
         if printed and not self._printing.due():
             return
         entries = self._timeline.entries
@@ -142,20 +172,20 @@ class LiveTurnView:
         """A block of the answer; only a finished one has ``text/plain``, so a terminal
         prints each block once, whole."""
         clean = self._redact(block)
-        bundle = {"text/html": _live_answer_html(clean)}
+        bundle = {"text/html": live_answer_html(clean)}
         if finished:
             bundle["text/plain"] = clean + "\n"  # a blank line after it, as in Markdown
         return bundle
 
     def _row_bundle(self, entry: Entry) -> dict[str, Any]:
         clean = entry.redacted(self._redact)
-        html_row = _entry_html(clean, self._files, running=True)
-        return {"text/html": _live_html(html_row), "text/plain": _entry_plain(clean)}
+        html_row = entry_html(clean, self._files, running=True)
+        return {"text/html": live_html(html_row), "text/plain": entry_plain(clean)}
 
     def _show_status(self) -> None:
         spent = f" · {self._spend.short()} so far" if self._spend.tokens else ""
         line = self._redact(self._header) + f" · running…{spent}"
-        bundle = {"text/html": _live_html(_footer_html(line)), "text/plain": line}
+        bundle = {"text/html": live_html(footer_html(line)), "text/plain": line}
         if self._status is None:
             self._status = self._outputs.add(bundle)
         else:
@@ -175,317 +205,22 @@ def turn_bundle(record: TurnRecord, redact: Redact, *, folder: str | None = None
 
 def _bundle(clean: TurnRecord, folder: str) -> dict[str, Any]:
     """``turn_bundle`` of a record already redacted."""
-    files = _Files(clean.paths.get("workdir", ""), folder)
+    files = FileLinks(clean.paths.get("workdir", ""), folder)
     footer = _summary(clean)
     html_body = (
-        _timeline_html(clean.timeline, files, running=False)
-        + _problems_html(clean)
-        + _footer_html(footer)
+        timeline_html(clean.timeline, files, running=False)
+        + problems_html(clean)
+        + footer_html(footer)
     )
     markdown = "\n\n".join(
-        [*_timeline_markdown(clean.timeline, files), *_problems_markdown(clean), f"*{footer}*"]
+        [*timeline_markdown(clean.timeline, files), *problems_markdown(clean), f"*{footer}*"]
     )
     return {
         TURN_MIME_TYPE: clean.to_json(),
         "text/html": f'<div class="conjure-turn">{html_body}</div>',
         "text/markdown": markdown + "\n",
-        "text/plain": "\n".join([*_timeline_plain(clean.timeline), *_problems_plain(clean)]),
+        "text/plain": "\n".join([*timeline_plain(clean.timeline), *problems_plain(clean), footer]),
     }
-
-
-# -- one-line labels, spelt the same in labextension/src/turnView.ts ----------------------
-
-
-def _tool_title(tool: ToolEntry) -> str:
-    """``name detail · status · duration · on the server``: the tool call's summary line."""
-    parts = [_call_title(tool.call), _tool_status(tool)]
-    if tool.result is not None and tool.state in ("ok", "error"):
-        parts.append(_duration(tool.result.duration))
-    if tool.server:
-        parts.append("on the server")
-    return " · ".join(parts)
-
-
-def _duration(seconds: float) -> str:
-    """``<1 ms``, ``250 ms``, ``2.50 s``: rounded half up from integers, as JavaScript's
-    ``Math.round`` does, so both renderers write the same digits for every value."""
-    ms = math.floor(seconds * 1000 + 0.5)
-    if ms < 1:
-        return "<1 ms"
-    if ms < 1000:
-        return f"{ms} ms"
-    centiseconds = math.floor(seconds * 100 + 0.5)
-    return f"{centiseconds // 100}.{centiseconds % 100:02d} s"
-
-
-def _notice_line(notice: NoticeEntry) -> str:
-    return f"{'warning' if notice.level == 'warning' else 'notice'}: {notice.text}"
-
-
-def _file_line(file: FileEntry) -> str:
-    return f"created {file.path}"
-
-
-_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp")
-"""Files shown inline as images; ``IMAGE_SUFFIXES`` in turnView.ts lists the same."""
-
-
-class _Files:
-    """Where created files can be linked from: the notebook's folder on the host."""
-
-    def __init__(self, workdir: str, folder: str) -> None:
-        self.workdir = workdir
-        """The session's workspace: a relative file path is relative to it."""
-        self.folder = folder
-
-    def link(self, path: str) -> str | None:
-        """``path`` as a URL relative to the folder (percent-encoded, so never a scheme
-        or a Markdown delimiter); None when the file lies outside it."""
-        full = os.path.join(self.workdir, path) if self.workdir else path
-        if not os.path.isabs(full) or not self.folder:
-            return None
-        try:
-            relative = os.path.relpath(os.path.normpath(full), os.path.normpath(self.folder))
-        except ValueError:  # another drive on Windows
-            return None
-        parts = relative.split(os.sep)
-        if relative == os.curdir or parts[0] == os.pardir:
-            return None
-        return "/".join(urllib.parse.quote(part, safe="") for part in parts)
-
-
-def _is_image(path: str) -> bool:
-    return path.lower().endswith(_IMAGE_SUFFIXES)
-
-
-def _approval_line(approval: ApprovalEntry) -> str:
-    """``approval for name detail: prompt · allowed (reason)``; "asked" while undecided."""
-    asked = f"approval for {_call_title(approval.call)}"
-    if approval.prompt:
-        asked += f": {approval.prompt}"
-    decision = _decision(approval)
-    if approval.reason:
-        decision += f" ({approval.reason})"
-    return f"{asked} · {decision}"
-
-
-def _decision(approval: ApprovalEntry) -> str:
-    return {None: "asked", True: "allowed", False: "denied"}[approval.allowed]
-
-
-def _call_title(call: ToolCall) -> str:
-    detail = next(
-        (
-            call.input[key]
-            for key in ("description", "path", "command", "code")
-            if call.input.get(key)
-        ),
-        "",
-    )
-    return f"{call.name} {str(detail).splitlines()[0] if detail else ''}".strip()
-
-
-def _tool_status(tool: ToolEntry) -> str:
-    if tool.state == "running":
-        return "running…"
-    if tool.state in ("ok", "error") and tool.result and tool.result.exit_code is not None:
-        return f"exit {tool.result.exit_code}"
-    return tool.state
-
-
-def _tool_input(call: ToolCall) -> str:
-    shown = {key: value for key, value in call.input.items() if key != "description"}
-    if set(shown) == {"command"}:
-        return str(shown["command"])
-    return json.dumps(shown, indent=1, ensure_ascii=False)
-
-
-# -- renderings of the timeline --------------------------------------------------------
-
-
-def _timeline_html(timeline: Timeline, files: _Files, *, running: bool) -> str:
-    return "".join(_entry_html(entry, files, running=running) for entry in timeline.entries)
-
-
-def _entry_html(entry: Entry, files: _Files, *, running: bool) -> str:
-    if isinstance(entry, TextEntry):
-        return _answer_html(entry.text)
-    if isinstance(entry, ToolEntry):
-        return _tool_html(entry, running=running)
-    if isinstance(entry, NoticeEntry):
-        return (
-            f'<div class="conjure-notice conjure-{entry.level}" style="opacity:0.8">'
-            f"{html.escape(_notice_line(entry))}</div>"
-        )
-    if isinstance(entry, FileEntry):
-        return _file_html(entry, files)
-    return (
-        f'<div class="conjure-approval conjure-{_decision(entry)}">'
-        f"<i>{html.escape(_approval_line(entry))}</i></div>"
-    )
-
-
-def _answer_html(text: str) -> str:
-    return f'<div class="conjure-answer">{_markdown(text)}</div>'
-
-
-def _live_answer_html(block: str) -> str:
-    """A block of the answer on its own: dedented, since an indented block cut from a
-    list item would otherwise render as code."""
-    return _live_html(_answer_html(textwrap.dedent(block)))
-
-
-def _live_html(piece: str) -> str:
-    """One piece of the live view, marked as the turn's (a browser test checks that
-    none is left once the saved bundle replaced them)."""
-    return f'<div class="conjure-turn">{piece}</div>'
-
-
-def _file_html(file: FileEntry, files: _Files) -> str:
-    """``created PATH``: a link when the file lies in the notebook's folder, followed
-    by the image itself for an image."""
-    code = f"<code>{html.escape(file.path)}</code>"
-    link = files.link(file.path)
-    if link is None:
-        return f'<div class="conjure-file">created {code}</div>'
-    href = html.escape(link)
-    shown = f'created <a href="{href}">{code}</a>'
-    if _is_image(file.path):
-        name = html.escape(os.path.basename(file.path))
-        shown += f'<br><img src="{href}" alt="{name}" style="max-width:100%">'
-    return f'<div class="conjure-file">{shown}</div>'
-
-
-def _tool_html(tool: ToolEntry, *, running: bool) -> str:
-    result = (
-        ""
-        if tool.result is None
-        else f'<pre class="conjure-tool-result" style="border-top:1px dashed;padding-top:4px">'
-        f"{html.escape(tool.result.content)}</pre>"
-    )
-    if tool.result is None and tool.printed:  # a running command's latest output
-        result = f'<pre class="conjure-tool-output">{html.escape(tool.printed)}</pre>'
-    classes = f"conjure-tool conjure-{tool.state}" + (" conjure-server" if tool.server else "")
-    opened = " open" if running and tool.state == "running" else ""
-    return (
-        f'<details class="{classes}" style="border-left:3px solid {_COLOURS[tool.state]};'
-        f'padding-left:6px;margin:4px 0"{opened}>'
-        f"<summary><code>{html.escape(_tool_title(tool))}</code></summary>"
-        f'<pre class="conjure-tool-input">{html.escape(_tool_input(tool.call))}</pre>{result}</details>'
-    )
-
-
-def _timeline_markdown(timeline: Timeline, files: _Files) -> list[str]:
-    parts = []
-    for entry in timeline.entries:
-        if isinstance(entry, TextEntry):
-            parts.append(entry.text.strip())
-        elif isinstance(entry, ToolEntry):
-            part = f"**{_tool_title(entry)}**\n\n{_fenced(_tool_input(entry.call))}"
-            if entry.result is not None:
-                part += f"\n\n{_fenced(entry.result.content)}"
-            parts.append(part)
-        elif isinstance(entry, FileEntry):
-            parts.append(_file_markdown(entry, files))
-        else:
-            line = _notice_line(entry) if isinstance(entry, NoticeEntry) else _approval_line(entry)
-            parts.append(f"*{_escape_markdown(line)}*")
-    return parts
-
-
-def _file_markdown(file: FileEntry, files: _Files) -> str:
-    link = files.link(file.path)
-    if link is None:
-        return f"created `{file.path}`"
-    if _is_image(file.path):
-        return (
-            f"created `{file.path}`\n\n![{_escape_markdown(os.path.basename(file.path))}]({link})"
-        )
-    return f"created [`{file.path}`]({link})"
-
-
-def _timeline_plain(timeline: Timeline) -> list[str]:
-    return [_entry_plain(entry) for entry in timeline.entries]
-
-
-def _entry_plain(entry: Entry) -> str:
-    if isinstance(entry, TextEntry):
-        return entry.text
-    if isinstance(entry, ToolEntry):
-        return f"[{_tool_title(entry)}]"
-    if isinstance(entry, NoticeEntry):
-        return f"[{_notice_line(entry)}]"
-    if isinstance(entry, FileEntry):
-        return f"[{_file_line(entry)}]"
-    return f"[{_approval_line(entry)}]"
-
-
-# -- what follows the timeline: drift, changed skills, the error, the footer ----------------
-
-
-def _problems_html(record: TurnRecord) -> str:
-    out = ""
-    if record.skills_changed:
-        out += (
-            '<div class="conjure-drift">skills changed since the recording: '
-            f"{html.escape(', '.join(record.skills_changed))}</div>"
-        )
-    if record.environment_changed:
-        out += (
-            '<div class="conjure-drift">the tools run on another environment than recorded: '
-            f"{html.escape('; '.join(record.environment_changed))}</div>"
-        )
-    for drift in record.drift:
-        out += (
-            f'<div class="conjure-drift"><b>drift in {html.escape(drift["name"])}</b> '
-            f"(the re-run result differs from the recording)<pre>{html.escape(drift['diff'])}</pre></div>"
-        )
-    if record.error:
-        hint = record.error.get("hint")
-        out += (
-            f'<div class="conjure-error" style="color:#c0392b"><b>{html.escape(record.error["error"])}</b>: '
-            f"{html.escape(record.error['message'])}"
-            + (f'<div class="conjure-error-hint">{html.escape(hint)}</div>' if hint else "")
-            + "</div>"
-        )
-    return out
-
-
-def _problems_markdown(record: TurnRecord) -> list[str]:
-    parts = []
-    if record.skills_changed:
-        parts.append(f"*skills changed since the recording: {', '.join(record.skills_changed)}*")
-    if record.environment_changed:
-        changed = _escape_markdown("; ".join(record.environment_changed))
-        parts.append(f"*the tools run on another environment than recorded: {changed}*")
-    for drift in record.drift:
-        parts.append(
-            f"**drift in {drift['name']}** (the re-run result differs from the recording)\n\n"
-            f"{_fenced(drift['diff'], 'diff')}"
-        )
-    if record.error:
-        error = f"**{record.error['error']}**: {record.error['message']}"
-        if record.error.get("hint"):
-            error += f"\n\n*{_escape_markdown(record.error['hint'])}*"
-        parts.append(error)
-    return parts
-
-
-def _problems_plain(record: TurnRecord) -> list[str]:
-    lines = []
-    if record.skills_changed:
-        lines.append(f"skills changed since the recording: {', '.join(record.skills_changed)}")
-    if record.environment_changed:
-        changed = "; ".join(record.environment_changed)
-        lines.append(f"the tools run on another environment than recorded: {changed}")
-    for drift in record.drift:
-        lines.append(f"drift in {drift['name']} (the re-run result differs from the recording)")
-        lines.append(drift["diff"])
-    if record.error:
-        lines.append(f"{record.error['error']}: {record.error['message']}")
-        if record.error.get("hint"):
-            lines.append(record.error["hint"])
-    return lines
 
 
 def _summary(record: TurnRecord) -> str:
@@ -503,21 +238,3 @@ def _summary(record: TurnRecord) -> str:
     if record.stop_reason not in (None, "end_turn", "tool_use"):
         parts.append(f"stopped: {_STOP_REASONS.get(record.stop_reason, record.stop_reason)}")
     return " · ".join(parts)
-
-
-def _footer_html(text: str) -> str:
-    return (
-        f'<div class="conjure-footer" style="opacity:0.6;font-size:85%">{html.escape(text)}</div>'
-    )
-
-
-def _fenced(text: str, language: str = "") -> str:
-    """A Markdown code block that no run of backticks inside ``text`` can close early."""
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}{language}\n{text}\n{fence}"
-
-
-def _escape_markdown(text: str) -> str:
-    """``text`` shown literally inside emphasis: Markdown's punctuation escaped."""
-    return re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", text)

@@ -17,7 +17,9 @@ def load_ipython_extension(ipython: Any) -> None:
         return
     listen_for_widget_manager()
     magics = ConjureMagics(shell=ipython)
-    ipython.register_magics(magics, magics.guard)
+    ipython.register_magics(
+        magics, magics.guard, magics.backend_magics, magics.skill_magics, magics.history_magics
+    )
     _magics[id(ipython)] = magics
 
 

@@ -34,14 +34,9 @@ from ..clients.pricing import (
     read_prices,
 )
 from ..conversation.budget import Budget, Limit
-from ..conversation.permissions import (
-    READ_ONLY_COMMANDS,
-    Approval,
-    ApprovalRequest,
-    Permissions,
-    rules_from_allowed_tools,
-)
+from ..conversation.permissions import READ_ONLY_COMMANDS, Permissions, rules_from_allowed_tools
 from ..conversation.rules import Rule, split_rules
+from ..conversation.session_gate import Approval, ApprovalRequest
 from ..errors import ConjureError
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ is saved with the notebook.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from ..clients.base import Usage
 from ..clients.pricing import Spend
@@ -16,7 +16,7 @@ from ..conversation.budget import turn_spend
 from ..conversation.transcript import TurnRecord
 from ..tools.output import one_line
 
-__all__ = ["history_bundle"]
+__all__ = ["HistoryTable", "history_bundle"]
 
 COLUMNS = (
     "#",
@@ -40,32 +40,57 @@ def history_bundle(
 ) -> dict[str, str]:
     """``text/html`` and ``text/plain`` for the turns; ``messages`` is the history's length,
     ``spent`` what the notebook has spent (what its budget counts; the turns' sum if None)."""
-    rows = [_row(number, turn, redact) for number, turn in enumerate(turns, 1)]
-    total = sum((turn.usage for turn in turns), Usage())
-    if spent is None:
-        spent = sum((turn_spend(turn) for turn in turns), Spend())
-    header = (
-        f"{len(turns)} turn(s), {messages} message(s) · {_tokens(total)} tokens in total"
-        f" · {spent.short()} spent in this notebook"
-        if turns
-        else "no turns yet in this session"
-    )
-    table = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows
-    )
-    heading = "".join(f"<th>{html.escape(name)}</th>" for name in COLUMNS)
-    return {
-        "text/html": f'<div class="conjure-history"><b>{html.escape(header)}</b>'
-        f"<table><tr>{heading}</tr>{table}</table></div>",
-        "text/plain": "\n".join([header, *("  ".join(row) for row in rows)]),
-    }
+    table = HistoryTable(redact)
+    table.extend(turns)
+    return table.bundle(messages=messages, spent=spent)
 
 
-def _row(number: int, turn: TurnRecord, redact: Callable[[str], str]) -> tuple[str, ...]:
+class HistoryTable:
+    """The table of a growing list of turns: each row is drawn once, when its turn is
+    added, so a table that follows a session costs per turn what one row costs."""
+
+    def __init__(self, redact: Callable[[str], str]) -> None:
+        self._redact = redact
+        self._html_rows: list[str] = []
+        self._text_rows: list[str] = []
+        self.usage = Usage()
+        self.spent = Spend()
+        """The turns' usage and spend, summed as they are added."""
+
+    def extend(self, turns: Iterable[TurnRecord]) -> None:
+        for turn in turns:
+            spend = turn_spend(turn)
+            row = _row(len(self._text_rows) + 1, turn, spend, self._redact)
+            self._text_rows.append("  ".join(row))
+            self._html_rows.append(
+                "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
+            )
+            self.usage = self.usage + turn.usage
+            self.spent = self.spent + spend
+
+    def bundle(self, *, messages: int, spent: Spend | None = None) -> dict[str, str]:
+        """The table of the turns added so far (see ``history_bundle``)."""
+        spent = self.spent if spent is None else spent
+        header = (
+            f"{len(self._text_rows)} turn(s), {messages} message(s) · {_tokens(self.usage)}"
+            f" tokens in total · {spent.short()} spent in this notebook"
+            if self._text_rows
+            else "no turns yet in this session"
+        )
+        heading = "".join(f"<th>{html.escape(name)}</th>" for name in COLUMNS)
+        return {
+            "text/html": f'<div class="conjure-history"><b>{html.escape(header)}</b>'
+            f"<table><tr>{heading}</tr>{''.join(self._html_rows)}</table></div>",
+            "text/plain": "\n".join([header, *self._text_rows]),
+        }
+
+
+def _row(
+    number: int, turn: TurnRecord, spend: Spend, redact: Callable[[str], str]
+) -> tuple[str, ...]:
     message = one_line(redact(" ".join(turn.message.split())), _MESSAGE_WIDTH)
     tools = ", ".join(call.name for call, _ in turn.tool_calls) or "-"
     ended = turn.error["error"] if turn.error else (turn.stop_reason or "-")
-    spend = turn_spend(turn).short() if not turn.replayed else "replayed"
     return (
         str(number),
         message,
@@ -73,7 +98,7 @@ def _row(number: int, turn: TurnRecord, redact: Callable[[str], str]) -> tuple[s
         turn.model,
         tools,
         _tokens(turn.usage),
-        spend,
+        "replayed" if turn.replayed else spend.short(),
         ended,
     )
 

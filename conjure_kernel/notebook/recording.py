@@ -2,7 +2,7 @@
 
 A notebook is its own recording: every chat cell's output holds the turn's record under
 ``TURN_MIME_TYPE``. Nothing lives in side files, so a shared ``.ipynb`` is enough to
-replay the session, restore it after a restart, or report drift.
+replay the session (``read_replay``), restore it after a restart, or report drift.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..clients.replay import Replay
 from ..conversation.transcript import TurnRecord
 from ..conversation.turn import Redact
 from ..errors import RecordingError
@@ -25,6 +26,7 @@ __all__ = [
     "export_markdown",
     "export_notebook",
     "read_notebook",
+    "read_replay",
     "read_turns",
     "resolve_notebook",
     "runner",
@@ -123,6 +125,17 @@ def read_turns(path: Path) -> list[TurnRecord]:
                         f"{path}, cell {index + 1}: {error}", hint=error.hint
                     ) from None
     return turns
+
+
+def read_replay(path: Path, *, backend: str = "") -> Replay:
+    """The notebook's recorded turns as a ``Replay``, holding the tools on ``backend`` if
+    named; a ``RecordingError`` when the notebook holds no recording to answer from."""
+    turns = [turn.to_replay_turn() for turn in read_turns(path) if turn.steps]
+    if not turns:
+        raise RecordingError(
+            f"{path} holds no recorded turns", hint="run it once with an API key to record it"
+        )
+    return Replay(turns, source=path.name, backend=backend)
 
 
 def export_markdown(

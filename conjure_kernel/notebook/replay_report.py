@@ -2,28 +2,34 @@
 
 The notebook runs in a real kernel through nbclient with ``CONJURE_REPLAY`` pointing at
 its own file, so the model's side comes from the recording while every tool runs again.
-Skill notebooks thereby double as regression tests in anyone's CI. The replayed
-conversation is printed too (each message, its answer and one line per tool call),
-unless ``quiet``; everything printed goes through the same redaction as saved output.
+Skill notebooks thereby double as regression tests in anyone's CI. With a ``backend``
+(``CONJURE_REPLAY_BACKEND``) the tools run there whatever the notebook's ``%backend``
+cells say, and the report says so; each turn's line names the backend it ran on. The
+replayed conversation is printed too (each message, its answer and one line per tool
+call), unless ``quiet``; everything printed goes through the same redaction as saved output.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
 
+from ..backends.registry import backend_names
 from ..conversation.transcript import TurnRecord
-from ..errors import RecordingError
+from ..errors import RecordingError, UnknownBackend
 from ..tools.output import one_line
 from .display import TURN_MIME_TYPE
 from .recording import read_notebook
 from .secrets import Redactor
 
 __all__ = ["CellReport", "replay_notebook"]
+
+_BACKEND_CELL = re.compile(r"^\s*%backend\s+([^\s-]\S*)", re.MULTILINE)
 
 
 @dataclass
@@ -32,6 +38,10 @@ class CellReport:
 
     index: int
     message: str = ""
+    backend: str = ""
+    """The backend the turn's tools ran on in this replay."""
+    recorded_backend: str = ""
+    """The backend they ran on when recorded."""
     tool_calls: int = 0
     """Calls that ran again to an end (server-side calls are replayed, not re-run)."""
     hosted_calls: int = 0
@@ -55,14 +65,17 @@ def replay_notebook(
     timeout: int = 600,
     quiet: bool = False,
 ) -> int:
-    """Run the notebook against its recording; print a report; return the exit status."""
+    """Run the notebook against its recording (its tools on ``backend`` if named, whatever
+    its ``%backend`` cells say); print a report; return the exit status."""
     path = path.resolve()
     if not path.is_file():
         raise RecordingError(f"{path}: no such notebook")
+    if backend and backend not in backend_names():
+        raise UnknownBackend(backend, backend_names())
     notebook = read_notebook(path)
-    os.environ["CONJURE_REPLAY"] = os.fspath(path)
-    if backend:
-        os.environ["CONJURE_BACKEND"] = backend
+    recorded = {index: _recorded_backend(cell) for index, cell in enumerate(notebook.cells, 1)}
+    overridden = _overridden(notebook, backend) if backend else ""
+    env = {**os.environ, "CONJURE_REPLAY": os.fspath(path), "CONJURE_REPLAY_BACKEND": backend or ""}
     kernel = notebook.metadata.get("kernelspec", {}).get("name", "conjure")
     client = NotebookClient(
         notebook,
@@ -71,19 +84,43 @@ def replay_notebook(
         allow_errors=True,
         resources={"metadata": {"path": os.fspath(path.parent)}},
     )
-    client.execute()
+    client.execute(env=env)
     if output:
         nbformat.write(notebook, os.fspath(output))
     reports = [
-        _report(index, cell)
+        _report(index, cell, recorded[index])
         for index, cell in enumerate(notebook.cells, 1)
         if cell.cell_type == "code"
     ]
-    return _print_report(path, reports, strict=strict, quiet=quiet)
+    return _print_report(path, reports, strict=strict, quiet=quiet, overridden=overridden)
 
 
-def _report(index: int, cell: nbformat.NotebookNode) -> CellReport:
-    report = CellReport(index)
+def _recorded_backend(cell: nbformat.NotebookNode) -> str:
+    """The backend a chat cell's saved turn ran on (empty for any other cell)."""
+    for output in cell.get("outputs", []):
+        turn = output.get("data", {}).get(TURN_MIME_TYPE)
+        if isinstance(turn, dict):
+            return str(turn.get("backend", ""))
+    return ""
+
+
+def _overridden(notebook: nbformat.NotebookNode, backend: str) -> str:
+    """The line saying the tools run on ``backend`` as asked, naming the notebook's
+    ``%backend`` cells that would have switched elsewhere."""
+    names = [
+        name
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for name in _BACKEND_CELL.findall(cell.source)
+        if name != backend
+    ]
+    cells = " and ".join(f"`%backend {name}`" for name in dict.fromkeys(names))
+    overridden = f": the notebook's {cells} cells are overridden" if cells else ""
+    return f"replaying on {backend} as asked{overridden}"
+
+
+def _report(index: int, cell: nbformat.NotebookNode, recorded_backend: str) -> CellReport:
+    report = CellReport(index, recorded_backend=recorded_backend)
     for output in cell.get("outputs", []):
         if output.get("output_type") == "error" and output.get("ename") == "ReplayedFailure":
             report.ended_as_recorded = str(output.get("evalue"))
@@ -93,6 +130,7 @@ def _report(index: int, cell: nbformat.NotebookNode) -> CellReport:
         if TURN_MIME_TYPE in data:
             turn = TurnRecord.from_json(data[TURN_MIME_TYPE])
             report.message = " ".join(turn.message.split())
+            report.backend = turn.backend
             report.tool_calls = sum(
                 1
                 for tool in turn.timeline.tools
@@ -106,7 +144,9 @@ def _report(index: int, cell: nbformat.NotebookNode) -> CellReport:
     return report
 
 
-def _print_report(path: Path, reports: list[CellReport], *, strict: bool, quiet: bool) -> int:
+def _print_report(
+    path: Path, reports: list[CellReport], *, strict: bool, quiet: bool, overridden: str = ""
+) -> int:
     redact = Redactor()
     turns = [r for r in reports if r.message]
     drifted = [r for r in turns if r.drift]
@@ -115,6 +155,8 @@ def _print_report(path: Path, reports: list[CellReport], *, strict: bool, quiet:
     if not quiet:
         for report in turns:
             lines += [f"> {report.message}", *report.shown.splitlines(), ""]
+    if overridden:
+        lines.append(overridden)
     hosted = sum(r.hosted_calls for r in turns)
     lines.append(
         f"replayed {path.name}: {len(turns)} turn(s), "
@@ -130,7 +172,8 @@ def _print_report(path: Path, reports: list[CellReport], *, strict: bool, quiet:
         message = one_line(report.message, 60)
         hosted_calls = f", {report.hosted_calls} hosted (not re-run)" if report.hosted_calls else ""
         lines.append(
-            f"  cell {report.index}: {message!r}: {report.tool_calls} tool call(s){hosted_calls}, {state}"
+            f"  cell {report.index}: {message!r}: {report.tool_calls} tool call(s){hosted_calls}, "
+            f"{state}, on {_ran_on(report)}"
         )
         if report.ended_as_recorded:
             lines.append(f"    {report.ended_as_recorded}")
@@ -150,3 +193,10 @@ def _print_report(path: Path, reports: list[CellReport], *, strict: bool, quiet:
     if failed:
         return 1
     return 1 if strict and drifted else 0
+
+
+def _ran_on(report: CellReport) -> str:
+    """``docker``, or ``docker (recorded on local)`` when the recording ran elsewhere."""
+    recorded = report.recorded_backend
+    elsewhere = f" (recorded on {recorded})" if recorded and recorded != report.backend else ""
+    return f"{report.backend}{elsewhere}"

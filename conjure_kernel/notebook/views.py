@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from ..events import Event
 
 __all__ = [
+    "REFRESH_SECONDS",
     "DisplayArea",
     "EntryRow",
     "LiveOutputs",
@@ -41,7 +42,7 @@ __all__ = [
 
 Bundle = dict[str, Any]
 
-_REFRESH_SECONDS = 0.15
+REFRESH_SECONDS = 0.15
 """Minimum time between two redraws of the block of text being streamed; its first text,
 finished blocks and every other change show at once."""
 
@@ -71,6 +72,9 @@ class TurnView(Protocol):
         """The turn is over: show (and so save) ``record``, or keep what is shown when
         there is none (the turn never started)."""
         ...
+
+    # A view may also define ``idle()``: the chat magic then calls it on the kernel's
+    # thread whenever the turn waited a moment with no new event.
 
 
 class DisplayArea:
@@ -109,18 +113,21 @@ class LiveOutputs:
         return DisplayArea(bundle)
 
     def replace(self, saved: Bundle, line: str) -> None:
-        """Leave ``saved`` as the turn's one output in place of the live ones.
+        """Leave ``saved`` as the turn's one output in place of the live ones, if any.
 
-        Clearing is the only way to remove outputs, and it clears the whole cell, so the
+        When nothing live was shown, ``saved`` is simply shown: one message, and a
+        terminal prints its ``text/plain`` (it printed nothing of the turn yet). Clearing is the only way to remove outputs, and it clears the whole cell, so the
         saved bundles of the cell's earlier turns (two ``%conjure`` lines in one cell)
         are shown again first; other output the cell showed before the turn is lost. Each saved bundle is sent as a redraw of a placeholder
         holding just ``line``: a terminal prints that line, not the answer a second time.
         """
-        if self._added:
+        if not self._added:
+            DisplayArea(saved)
+        else:
             clear_output(wait=True)
             for earlier in _cell_turns.earlier():
                 _show_saved(earlier, _BLANK)
-        _show_saved(saved, {"text/plain": line})
+            _show_saved(saved, {"text/plain": line})
         _cell_turns.remember(saved)
 
 
@@ -211,12 +218,17 @@ class StreamedMarkdown:
 
     ``draw(block, finished=...)`` makes a block's bundle. When a block is finished, the
     open area is blanked and the block gets a new area, since a frontend without redraws
-    prints only what an area holds when it is added.
+    prints only what an area holds when it is added; where every frontend redraws
+    (``redraws``: widgets), the finished block is drawn in the open area instead, which
+    is one message rather than an area blanked, a new one, and their comms.
     """
 
-    def __init__(self, outputs: LiveOutputs, draw: Callable[..., Bundle]) -> None:
+    def __init__(
+        self, outputs: LiveOutputs, draw: Callable[..., Bundle], *, redraws: bool = False
+    ) -> None:
         self._outputs = outputs
         self._draw = draw
+        self._redraws = redraws
         self._blocks = MarkdownBlocks()
         self._read = 0
         self._open: DisplayArea | None = None
@@ -237,10 +249,14 @@ class StreamedMarkdown:
             self._show_finished(block)
 
     def _show_finished(self, block: str) -> None:
-        if self._open is not None:
-            self._open.blank()
-            self._open = None
-        self._outputs.add(self._draw(block, finished=True))
+        bundle = self._draw(block, finished=True)
+        if self._open is not None and self._redraws:
+            self._open.show(bundle)
+        else:
+            if self._open is not None:
+                self._open.blank()
+            self._outputs.add(bundle)
+        self._open = None
 
     def _show_open(self) -> None:
         bundle = self._draw(self._blocks.open, finished=False)
@@ -251,25 +267,25 @@ class StreamedMarkdown:
         self._drawn, self._drawn_size = time.monotonic(), len(self._blocks.open)
 
     def _due(self) -> bool:
-        """A block's first text shows at once, then at most every ``_REFRESH_SECONDS``."""
+        """A block's first text shows at once, then at most every ``REFRESH_SECONDS``."""
         if self._open is None:
             return True
         size = len(self._blocks.open)
         if size > _LONG_BLOCK and size < self._drawn_size * 1.1:
             return False
-        return time.monotonic() - self._drawn >= _REFRESH_SECONDS
+        return time.monotonic() - self._drawn >= REFRESH_SECONDS
 
 
 class Throttle:
-    """Says yes at most every ``_REFRESH_SECONDS``, the first time at once: for redraws
+    """Says yes at most every ``REFRESH_SECONDS``, the first time at once: for redraws
     that may come by the hundred (a command's output)."""
 
     def __init__(self) -> None:
-        self._last = -_REFRESH_SECONDS
+        self._last = -REFRESH_SECONDS
 
     def due(self) -> bool:
         now = time.monotonic()
-        if now - self._last < _REFRESH_SECONDS:
+        if now - self._last < REFRESH_SECONDS:
             return False
         self._last = now
         return True

@@ -26,11 +26,12 @@ __all__ = ["backend_help", "worded_for_notebook"]
 def backend_help(backend: Backend) -> str:
     """What ``%backend NAME --help`` prints: the backend's purpose and its settings."""
     name = backend.backend_type
-    purpose = (inspect.getdoc(type(backend)) or "").split("\n", 1)[0]
+    purpose = (inspect.getdoc(type(backend)) or "").split("\n", 1)[0].replace("``", "")
     lines = [f"{name}: {purpose}".rstrip(": ")]
-    if backend.settings:
+    declared = backend.settings.declared()
+    if declared:
         lines.append(f"settings (%backend {name} key=value ...):")
-        lines += describe_settings(backend.settings)
+        lines += describe_settings(declared)
     else:
         lines.append(f"{name} takes no settings")
     return "\n".join(lines)

@@ -10,6 +10,7 @@ resolved again through the mount table, as the sandbox would resolve it, so a li
 ``/etc`` leads to the sandbox's ``/etc`` (outside every mount: ``OutsideMounts``),
 never to the host's. Every open is non-blocking and checked with ``fstat``, so a file
 swapped for a FIFO cannot hang the kernel, and reads stop at the size the open file had.
+The single steps of that walk are in no_follow.py.
 
 A permission decision on a path is made on where it leads (``leads_to``); the tool loop
 runs the call pinned to that place (``tools.decisions``), and a walk that lands anywhere
@@ -31,6 +32,20 @@ from pathlib import Path
 from typing import TypeVar
 
 from .decisions import pinned_place
+from .no_follow import (
+    CREATE,
+    DIRECTORY,
+    MAX_RETRIES,
+    NOFOLLOW,
+    LinkMet,
+    opened,
+    pread_all,
+    raise_if_link,
+    require_regular,
+    step_into,
+    visible_children,
+    write_all,
+)
 from .workspace import PathInfo
 
 __all__ = ["Confined", "Mount", "OutsideMounts", "PathChanged", "inside"]
@@ -38,13 +53,7 @@ __all__ = ["Confined", "Mount", "OutsideMounts", "PathChanged", "inside"]
 _T = TypeVar("_T")
 _MAX_LINKS = 40
 """Symbolic links followed in one path before giving up, as Linux's ``ELOOP`` does."""
-_MAX_RETRIES = 100
-"""Times one step is tried again when the entry changes between two looks at it."""
-_CHUNK = 1 << 20
-_NOFOLLOW = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
-_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | _NOFOLLOW
-_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW
-_LOOKUP = getattr(os, "O_PATH", os.O_RDONLY) | _NOFOLLOW
+_LOOKUP = getattr(os, "O_PATH", os.O_RDONLY) | NOFOLLOW
 """How the last component is opened to ``stat`` it: ``O_PATH`` opens nothing (a device
 or FIFO is not touched), where the system has it."""
 
@@ -67,13 +76,6 @@ class OutsideMounts(OSError):
 
 class PathChanged(PermissionError):
     """The path leads elsewhere than when the call was allowed: a link changed since."""
-
-
-class _Link(Exception):
-    """The step met a symbolic link; the walk starts again from its target."""
-
-    def __init__(self, target: str) -> None:
-        self.target = target
 
 
 class Confined:
@@ -110,7 +112,7 @@ class Confined:
         try:
             size = os.fstat(fd).st_size
             stop = size if end is None else min(end, size)
-            return _pread_all(fd, max(stop - start, 0), start)
+            return pread_all(fd, max(stop - start, 0), start)
         finally:
             os.close(fd)
 
@@ -125,7 +127,7 @@ class Confined:
                 mode = os.fstat(fd).st_mode
                 os.fchmod(fd, mode | add_mode | (0o020 if self.group_writable else 0))
             os.ftruncate(fd, 0)
-            _write_all(fd, data)
+            write_all(fd, data)
         finally:
             os.close(fd)
         return existed
@@ -145,14 +147,14 @@ class Confined:
             fd = self._walk(path, _open_directory)
         try:
             entries: list[str] = []
-            for name, is_dir in _children(fd):
+            for name, is_dir in visible_children(fd):
                 entries.append(f"{name}/" if is_dir else name)
                 if not is_dir:
                     continue
-                with contextlib.suppress(OSError), _opened(name, _DIRECTORY, fd) as child:
+                with contextlib.suppress(OSError), opened(name, DIRECTORY, fd) as child:
                     entries += [
                         f"{name}/{grandchild}/" if child_is_dir else f"{name}/{grandchild}"
-                        for grandchild, child_is_dir in _children(child)
+                        for grandchild, child_is_dir in visible_children(child)
                     ]
             return entries
         finally:
@@ -189,8 +191,8 @@ class Confined:
                             _require_pinned(path, trail)
                             return last(folder, name, mount)
                         make = make_folders and mount.writable
-                        folder = _step(folder, name, make, self.group_writable)
-                    except _Link as link:  # relative to the folder that holds the link
+                        folder = step_into(folder, name, make, self.group_writable)
+                    except LinkMet as link:  # relative to the folder that holds the link
                         rest = parts[index + 1 :]
                         path = posixpath.normpath(posixpath.join(walked, link.target, *rest))
                         break
@@ -222,7 +224,7 @@ class Confined:
             return fd, existed
         os.close(fd)
         fresh = f".{name}.conjure-{secrets.token_hex(4)}"
-        alone = os.open(fresh, _CREATE, 0o600, dir_fd=folder)
+        alone = os.open(fresh, CREATE, 0o600, dir_fd=folder)
         os.fchmod(alone, stat.S_IMODE(info.st_mode))
         os.rename(fresh, name, src_dir_fd=folder, dst_dir_fd=folder)
         os.set_blocking(alone, True)
@@ -235,9 +237,9 @@ class Confined:
             raise IsADirectoryError(errno.EISDIR, "Is a directory", mount.path)
         if not mount.writable:
             raise OSError(errno.EROFS, "Read-only file system", name)
-        for _ in range(_MAX_RETRIES):
+        for _ in range(MAX_RETRIES):
             try:
-                fd = os.open(name, _CREATE, 0o666, dir_fd=folder)
+                fd = os.open(name, CREATE, 0o666, dir_fd=folder)
             except FileExistsError:
                 pass
             else:
@@ -246,13 +248,13 @@ class Confined:
                     os.fchmod(fd, os.fstat(fd).st_mode | 0o020)
                 return fd, False
             try:
-                fd = os.open(name, os.O_WRONLY | _NOFOLLOW, dir_fd=folder)
+                fd = os.open(name, os.O_WRONLY | NOFOLLOW, dir_fd=folder)
             except FileNotFoundError:
                 continue  # removed between the two opens: create it again
             except OSError as error:
-                _raise_if_link(error, folder, name)
+                raise_if_link(error, folder, name)
                 raise
-            _require_regular(fd, name)
+            require_regular(fd, name)
             return fd, True
         raise OSError(errno.EAGAIN, "the file keeps changing", name)
 
@@ -275,7 +277,7 @@ def _follow_last(folder: int, name: str, mount: Mount) -> None:
         target = os.readlink(name, dir_fd=folder)
     except OSError:
         return
-    raise _Link(target)
+    raise LinkMet(target)
 
 
 @contextlib.contextmanager
@@ -289,50 +291,16 @@ def _named(path: str) -> Iterator[None]:
         raise type(error)(error.errno, error.strerror, path) from None
 
 
-def _step(folder: int, name: str, make: bool, group_writable: bool) -> int:
-    """Open the folder ``name`` beneath ``folder`` (closed here) without following a link;
-    ``make`` creates it when it is missing."""
-    for _ in range(_MAX_RETRIES):
-        try:
-            child = os.open(name, _DIRECTORY, dir_fd=folder)
-        except FileNotFoundError:
-            if not make:
-                raise
-            with contextlib.suppress(FileExistsError):
-                os.mkdir(name, 0o777, dir_fd=folder)
-                if group_writable:
-                    with _opened(name, _DIRECTORY, folder) as made:
-                        os.fchmod(made, os.fstat(made).st_mode | 0o020)
-            continue
-        except OSError as error:
-            _raise_if_link(error, folder, name)
-            raise
-        os.close(folder)
-        return child
-    raise OSError(errno.EAGAIN, "the folder keeps changing", name)
-
-
-def _raise_if_link(error: OSError, folder: int, name: str) -> None:
-    """Turn a no-follow open's failure on a symbolic link into ``_Link``."""
-    if error.errno not in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
-        return
-    try:
-        target = os.readlink(name, dir_fd=folder)
-    except OSError:
-        return  # not a link (a file where a folder was expected), or gone
-    raise _Link(target) from None
-
-
 def _stat_entry(folder: int, name: str, mount: Mount) -> os.stat_result:
     try:
         fd = os.open(name, _LOOKUP, dir_fd=folder)
     except OSError as error:
-        _raise_if_link(error, folder, name)
+        raise_if_link(error, folder, name)
         raise
     try:
         info = os.fstat(fd)
         if stat.S_ISLNK(info.st_mode):  # O_PATH opened the link itself
-            raise _Link(os.readlink(name, dir_fd=folder))
+            raise LinkMet(os.readlink(name, dir_fd=folder))
         return info
     finally:
         os.close(fd)
@@ -342,69 +310,20 @@ def _open_regular(folder: int, name: str, mount: Mount) -> int:
     if name == ".":
         raise IsADirectoryError(errno.EISDIR, "Is a directory", mount.path)
     try:
-        fd = os.open(name, os.O_RDONLY | _NOFOLLOW, dir_fd=folder)
+        fd = os.open(name, os.O_RDONLY | NOFOLLOW, dir_fd=folder)
     except OSError as error:
-        _raise_if_link(error, folder, name)
+        raise_if_link(error, folder, name)
         raise
-    _require_regular(fd, name)
+    require_regular(fd, name)
     return fd
 
 
 def _open_directory(folder: int, name: str, mount: Mount) -> int:
     try:
-        return os.open(name, _DIRECTORY, dir_fd=folder)
+        return os.open(name, DIRECTORY, dir_fd=folder)
     except OSError as error:
-        _raise_if_link(error, folder, name)
+        raise_if_link(error, folder, name)
         raise
-
-
-def _require_regular(fd: int, name: str) -> None:
-    """Close ``fd`` and refuse unless it is a regular file; clear ``O_NONBLOCK`` if it is."""
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(fd)
-        if stat.S_ISDIR(mode):
-            raise IsADirectoryError(errno.EISDIR, "Is a directory", name)
-        raise OSError(errno.EINVAL, "not a regular file", name)
-    os.set_blocking(fd, True)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-def _pread_all(fd: int, count: int, offset: int) -> bytes:
-    parts = []
-    while count > 0:
-        chunk = os.pread(fd, min(count, _CHUNK), offset)
-        if not chunk:
-            break  # the file shrank
-        parts.append(chunk)
-        count -= len(chunk)
-        offset += len(chunk)
-    return b"".join(parts)
-
-
-def _children(folder: int) -> list[tuple[str, bool]]:
-    """Visible entries of an open folder, sorted, with whether each is a real folder."""
-    with os.scandir(folder) as entries:
-        found = [
-            (entry.name, entry.is_dir(follow_symlinks=False))
-            for entry in entries
-            if not entry.name.startswith(".") and entry.name != "node_modules"
-        ]
-    return sorted(found)
-
-
-@contextlib.contextmanager
-def _opened(name: str, flags: int, folder: int) -> Iterator[int]:
-    fd = os.open(name, flags, dir_fd=folder)
-    try:
-        yield fd
-    finally:
-        os.close(fd)
 
 
 def _parts(path: str, root: str) -> list[str]:

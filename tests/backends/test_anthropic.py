@@ -1,9 +1,9 @@
 """The hosted backend against the fake API: the real SDK for Messages, Skills and Files.
 
 Each test drives the backend as the session does (open a session, run turns over one
-history) and looks at three things: the events (what the person sees and the record
-keeps), the requests the fake API received, and the history (which must stay one the
-API accepts after anything).
+list of messages) and looks at three things: the events (what the person sees and the
+record keeps), the requests the fake API received, and the messages (which must stay
+ones the API accepts after anything).
 """
 
 from __future__ import annotations
@@ -19,17 +19,16 @@ from typing import Any
 import pytest
 from fakeapi import FakeMessagesAPI, replies
 
-from conjure_kernel.backends import anthropic as hosted
 from conjure_kernel.backends.anthropic import AnthropicBackend, AnthropicSession
+from conjure_kernel.backends.anthropic_settings import AnthropicSettings
 from conjure_kernel.backends.base import SessionOptions, TurnOptions
+from conjure_kernel.backends.hosted_turn import NO_CLIENT_TOOLS
 from conjure_kernel.backends.registry import get_backend
 from conjure_kernel.clients import skills_api
-from conjure_kernel.clients.anthropic_client import (
-    CODE_EXECUTION_TOOLS,
-    DEFAULT_MODEL,
-    AnthropicClient,
-)
-from conjure_kernel.clients.replay_client import ReplayClient
+from conjure_kernel.clients.anthropic_client import AnthropicClient
+from conjure_kernel.clients.base import DEFAULT_MODEL
+from conjure_kernel.clients.replay import Replay
+from conjure_kernel.clients.request_params import CODE_EXECUTION_TOOLS
 from conjure_kernel.clients.skills_api import parse_skill_refs
 from conjure_kernel.conversation.session import Session
 from conjure_kernel.conversation.transcript import TurnRecord
@@ -128,8 +127,8 @@ class Hosted:
         self.api = api
         self.client = AnthropicClient(api_key=key, base_url=api.url)
         self.backend = AnthropicBackend()
-        self.history: list[Any] = []
-        options = SessionOptions({"workdir": str(workdir), **settings})
+        self.messages: list[Any] = []
+        options = SessionOptions(AnthropicSettings.parse({"workdir": str(workdir), **settings}))
         self.session: AnthropicSession = asyncio.run(
             self.backend.open_session(list(local), options)
         )
@@ -138,7 +137,7 @@ class Hosted:
         events: list[Event] = []
 
         async def run() -> None:
-            options = TurnOptions(DEFAULT_MODEL, self.history)
+            options = TurnOptions(DEFAULT_MODEL, self.messages, account=self.client)
             async for event in self.backend.chat(self.session, message, self.client, options):
                 events.append(event)
 
@@ -163,7 +162,7 @@ def unmarked(value: Any) -> Any:
 
 
 def sent_messages(body: dict[str, Any]) -> list[Any]:
-    """The messages of a request as the history held them: without the breakpoints the
+    """The messages of a request as the conversation held them: without the breakpoints the
     client adds, and a user's text back to the string the client made a block of to mark."""
     messages = unmarked(body["messages"])
     for message in messages:
@@ -175,20 +174,20 @@ def sent_messages(body: dict[str, Any]) -> list[Any]:
     return messages
 
 
-def assert_sendable(history: list[Any]) -> None:
+def assert_sendable(messages: list[Any]) -> None:
     """What the API refuses is absent: a first message not from the user, a ``tool_use``
     without its ``tool_result`` next, a server tool call without its result in the same
     run of assistant messages."""
-    assert history and history[0]["role"] == "user"
-    for index, message in enumerate(history):
+    assert messages and messages[0]["role"] == "user"
+    for index, message in enumerate(messages):
         content = message["content"]
         if message["role"] == "assistant" and not isinstance(content, str):
             calls = {b["id"] for b in content if b["type"] == "tool_use"}
             if calls:
-                answers = history[index + 1]["content"]
+                answers = messages[index + 1]["content"]
                 assert calls <= {b.get("tool_use_id") for b in answers}
     run: list[dict[str, Any]] = []
-    for message in [*history, {"role": "user", "content": ""}]:
+    for message in [*messages, {"role": "user", "content": ""}]:
         if message["role"] == "assistant":
             run += message["content"]
             continue
@@ -235,10 +234,10 @@ def finish(*blocks: dict, text: str = "Done.") -> Any:
 def test_registered_under_its_type_with_the_newest_code_execution_tool_by_default():
     backend = get_backend("anthropic")
     assert isinstance(backend, AnthropicBackend) and backend.backend_type == "anthropic"
-    tool = next(s for s in backend.settings if s.name == "tool")
+    tool = next(s for s in backend.settings.declared() if s.name == "tool")
     assert tool.default == CODE_EXECUTION_TOOLS[-1] == "code_execution_20260521"
     assert tool.choices == CODE_EXECUTION_TOOLS and "code_execution_20250825" in tool.choices
-    assert next(s for s in backend.settings if s.name == "max_skills").default == 8
+    assert next(s for s in backend.settings.declared() if s.name == "max_skills").default == 8
 
 
 def test_skill_references_name_anthropic_skills_by_name_and_custom_ones_by_id():
@@ -350,8 +349,8 @@ def test_pause_turn_is_continued_in_the_same_container_and_shown_as_one_turn(api
     results = list(turn.results().values())
     assert results[0].content == "saved report.txt\nexit code: 0" and results[0].exit_code == 0
     assert results[1].content == "Q3 revenue: 12"
-    assert [m["role"] for m in conversation.history] == ["user", "assistant", "assistant"]
-    assert_sendable(conversation.history)
+    assert [m["role"] for m in conversation.messages] == ["user", "assistant", "assistant"]
+    assert_sendable(conversation.messages)
     assert conversation.session.container["id"] == container["id"]
 
 
@@ -558,7 +557,7 @@ def test_an_expired_container_is_replaced_with_a_notice_and_the_turn_goes_on(api
     assert refused["container"]["id"] == old and "id" not in resent["container"]
     assert resent["container"]["skills"] == refused["container"]["skills"]
     assert conversation.session.container["id"] not in (None, old)
-    assert_sendable(conversation.history)
+    assert_sendable(conversation.messages)
 
 
 def test_a_container_past_its_expiry_is_not_sent_again(api, workdir):
@@ -579,10 +578,10 @@ def test_continuations_stop_at_the_limit_and_the_history_stays_sendable(api, wor
     turn = conversation.turn()
     assert isinstance(turn.error, TurnLimitReached)
     assert "max_continuations" in turn.error.hint
-    assert [m["role"] for m in conversation.history] == ["user", "assistant", "assistant"]
-    assert_sendable(conversation.history)  # the second pause's open view call is gone
+    assert [m["role"] for m in conversation.messages] == ["user", "assistant", "assistant"]
+    assert_sendable(conversation.messages)  # the second pause's open view call is gone
     assert conversation.turn("Go on.").error is None
-    assert_sendable(conversation.history)
+    assert_sendable(conversation.messages)
 
 
 # -- uploads -----------------------------------------------------------------------------
@@ -673,9 +672,26 @@ def test_without_a_key_the_turn_fails_before_anything_is_sent_and_the_history_is
     turn = with_skill.turn()
     assert isinstance(turn.error, MissingApiKey)
     assert str(turn.error).startswith("skill greeter could not be uploaded: no Anthropic API key")
-    assert with_skill.history == [] and api.requests == []
+    assert with_skill.messages == [] and api.requests == []
     plain = Hosted(api, workdir, key=None)
-    assert isinstance(plain.turn().error, MissingApiKey) and plain.history == []
+    assert isinstance(plain.turn().error, MissingApiKey) and plain.messages == []
+
+
+def test_without_an_account_a_local_skill_is_not_uploaded_and_nothing_is_sent(
+    api, workdir, tmp_path
+):
+    conversation = Hosted(api, workdir, [make_skill(tmp_path)])
+    options = TurnOptions(DEFAULT_MODEL, conversation.messages)  # the model client only
+
+    async def run() -> None:
+        async for _ in conversation.backend.chat(
+            conversation.session, "Go.", conversation.client, options
+        ):
+            pass
+
+    with pytest.raises(BackendError, match="no account client for the Skills API"):
+        asyncio.run(run())
+    assert conversation.messages == [] and api.requests == []
 
 
 @pytest.mark.parametrize(
@@ -698,7 +714,7 @@ def test_an_upload_the_api_refuses_names_the_skill_and_the_session_goes_on(
         f"skill greeter could not be uploaded: the Skills API answered {status} {kind}: refused by the test"
     )
     assert hint in turn.error.hint
-    assert conversation.history == [] and messages_requests(api) == []
+    assert conversation.messages == [] and messages_requests(api) == []
     assert conversation.turn().error is None and len(api.hosted.custom_skills()) == 1
 
 
@@ -716,8 +732,8 @@ def test_a_failed_continuation_leaves_a_history_the_api_accepts(api, workdir, fa
     conversation = Hosted(api, workdir)
     turn = conversation.turn()
     assert isinstance(turn.error, ModelError) and words in str(turn.error)
-    assert [m["role"] for m in conversation.history] == ["user", "assistant"]
-    assert_sendable(conversation.history)  # the dangling text-editor call is gone
+    assert [m["role"] for m in conversation.messages] == ["user", "assistant"]
+    assert_sendable(conversation.messages)  # the dangling text-editor call is gone
     assert conversation.turn("Try again.").error is None
     assert_sendable(sent_messages(messages_requests(api)[-1]))
 
@@ -726,7 +742,7 @@ def test_a_failed_first_request_takes_the_turn_back(api, workdir):
     api.script(replies.stream_error("overloaded_error"))
     conversation = Hosted(api, workdir)
     turn = conversation.turn()
-    assert "overloaded_error" in str(turn.error) and conversation.history == []
+    assert "overloaded_error" in str(turn.error) and conversation.messages == []
 
 
 def test_an_interrupt_during_a_continuation_leaves_a_history_the_api_accepts(api, workdir):
@@ -736,7 +752,7 @@ def test_an_interrupt_during_a_continuation_leaves_a_history_the_api_accepts(api
     seen: list[Event] = []
 
     async def interrupted() -> None:
-        options = TurnOptions(DEFAULT_MODEL, conversation.history)
+        options = TurnOptions(DEFAULT_MODEL, conversation.messages, account=conversation.client)
         chat = conversation.backend.chat(conversation.session, "Go.", conversation.client, options)
 
         async def consume() -> None:
@@ -755,16 +771,16 @@ def test_an_interrupt_during_a_continuation_leaves_a_history_the_api_accepts(api
             await task
 
     asyncio.run(interrupted())
-    assert [m["role"] for m in conversation.history] == ["user", "assistant"]
-    assert_sendable(conversation.history)
+    assert [m["role"] for m in conversation.messages] == ["user", "assistant"]
+    assert_sendable(conversation.messages)
 
 
 def test_a_client_tool_call_is_answered_as_not_run(api, workdir):
     api.script(replies.tool_use("bash_tool", {"command": "ls"}), finish(text="Fine."))
     conversation = Hosted(api, workdir)
     turn = conversation.turn()
-    assert turn.error is None and conversation.history[-1]["content"][0]["is_error"] is True
-    assert hosted.NO_CLIENT_TOOLS in conversation.history[-1]["content"][0]["content"]
+    assert turn.error is None and conversation.messages[-1]["content"][0]["is_error"] is True
+    assert NO_CLIENT_TOOLS in conversation.messages[-1]["content"][0]["content"]
     assert conversation.turn("Next.").error is None
 
 
@@ -775,8 +791,10 @@ def record_hosted_turn(api: FakeMessagesAPI, workdir: Path, skill: Skill) -> Tur
     report = api.hosted.add_file("report.txt", b"Q3 revenue: 12\n")
     paused, view = paused_bash("python make_report.py", "saved\n", file_ids=[report])
     api.script(paused, finish(view_result(view)))
+    client = AnthropicClient(api_key="test-key", base_url=api.url)
     session = Session(
-        client=AnthropicClient(api_key="test-key", base_url=api.url),
+        client=client,
+        account=client,
         model=DEFAULT_MODEL,
         backend="anthropic",
         skills=[skill],
@@ -800,7 +818,8 @@ def files_of(record: TurnRecord) -> dict[str, list[str]]:
 
 def replay(record: TurnRecord, recorded: Any, workdir: Path, skill: Skill) -> TurnRecord:
     session = Session(
-        client=ReplayClient([recorded]),
+        client=AnthropicClient(api_key=None),  # never asked: the turns answer from the replay
+        replay=Replay([recorded]),
         model=DEFAULT_MODEL,
         backend="anthropic",
         skills=[skill],
@@ -817,7 +836,7 @@ def test_a_hosted_turn_replays_from_its_recording_with_no_key(api, workdir, tmp_
     skill = make_skill(tmp_path)
     record = record_hosted_turn(api, workdir, skill)
     sent = len(api.requests)
-    recorded = dataclasses.replace(record.to_recorded_turn(), files=files_of(record))
+    recorded = dataclasses.replace(record.to_replay_turn(), files=files_of(record))
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     replayed = replay(record, recorded, elsewhere, skill)
@@ -837,7 +856,7 @@ def test_a_hosted_turn_replays_from_its_recording_with_no_key(api, workdir, tmp_
 def test_a_recording_without_file_paths_names_its_files_on_replay(api, workdir, tmp_path):
     skill = make_skill(tmp_path)
     record = record_hosted_turn(api, workdir, skill)
-    without_paths = dataclasses.replace(record.to_recorded_turn(), files={})  # an older record
+    without_paths = dataclasses.replace(record.to_replay_turn(), files={})  # an older record
     replayed = replay(record, without_paths, workdir, skill)
     notices = [e.text for e in replayed.timeline.entries if type(e).__name__ == "NoticeEntry"]
     assert any("of the recording are not downloaded on replay" in n for n in notices)

@@ -17,7 +17,6 @@ from docker_support import engine_with_image, in_sandbox, sandboxes, spec_for, w
 from conjure_kernel.backends.base import SessionOptions
 from conjure_kernel.backends.docker.backend import DockerBackend
 from conjure_kernel.backends.docker.workspace import DockerWorkspace
-from conjure_kernel.backends.settings import parse_settings
 from conjure_kernel.errors import BackendSettingError
 
 KEEP = 4000
@@ -58,7 +57,7 @@ def test_output_to_the_containers_main_process_is_not_logged_and_the_switch_stil
         )
         after = used_by(folder) if before is not None else None
         alive = await ws.exec("echo alive", timeout=30, keep=KEEP)
-        return info, before, after, flood, alive, ws.spec.session
+        return info, before, after, flood, alive, ws.spec.sandbox_id
 
     info, before, after, flood, alive, session = in_sandbox(client, spec_for(tmp_path), scenario)
     assert info["HostConfig"]["LogConfig"]["Type"] == "none"
@@ -107,15 +106,14 @@ def test_tmpfs_is_cut_to_half_the_memory_limit():
     ],
 )
 def test_a_bad_tmpfs_or_disk_is_refused_in_one_line(given, message, tmp_path):
-    settings = parse_settings(DockerBackend.settings, {"workdir": str(tmp_path), **given})
     with pytest.raises(BackendSettingError) as refused:
-        asyncio.run(DockerBackend().open_session((), SessionOptions(settings=settings)))
+        DockerBackend.settings.parse({"workdir": str(tmp_path), **given})
     assert str(refused.value) == message
 
 
 def test_backend_shows_every_bound_and_what_a_tool_can_read_write_and_reach(client, tmp_path):
     async def described(**given: str) -> str:
-        settings = parse_settings(DockerBackend.settings, {"workdir": str(tmp_path), **given})
+        settings = DockerBackend.settings.parse({"workdir": str(tmp_path), **given})
         session = await DockerBackend().open_session((), SessionOptions(settings=settings))
         try:
             return session.describe()
@@ -191,7 +189,7 @@ def test_a_background_writer_past_the_limit_between_commands_stops_the_container
         await ws.exec(f"setsid bash -c '{writer}'", timeout=30, keep=KEEP)
         first = ws.container
         stopped = await asyncio.to_thread(
-            wait_until, lambda: not sandboxes(client, ws.spec.session), timeout=120
+            wait_until, lambda: not sandboxes(client, ws.spec.sandbox_id), timeout=120
         )
         after = await ws.exec("echo fresh", timeout=30, keep=KEEP)
         return first, stopped, after, ws.container, list(ws.notices)

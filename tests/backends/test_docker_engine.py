@@ -25,7 +25,6 @@ from docker_support import IMAGE, engine_with_image, free_port, second_engine
 from conjure_kernel.backends.base import SessionOptions
 from conjure_kernel.backends.docker import engine
 from conjure_kernel.backends.docker.backend import DockerBackend
-from conjure_kernel.backends.settings import parse_settings
 from conjure_kernel.errors import BackendSettingError, BackendUnavailable
 from conjure_kernel.notebook.wording import worded_for_notebook
 
@@ -125,7 +124,7 @@ def test_a_missing_image_says_how_to_build_it():
 
 
 def open_session(**given: str) -> None:
-    settings = parse_settings(DockerBackend.settings, given)
+    settings = DockerBackend.settings.parse(given)
 
     async def run() -> None:
         session = await DockerBackend().open_session((), SessionOptions(settings=settings))
@@ -234,7 +233,7 @@ def names(client: docker.DockerClient) -> set[str]:
 
 
 def test_sandboxes_whose_owner_is_gone_or_that_stopped_are_orphans(client, population):
-    found = {info.session: info for info in engine.list_sandboxes(client)}
+    found = {info.sandbox_id: info for info in engine.list_sandboxes(client)}
     orphaned = {role: found[session].orphaned for role, session in population.items()}
     assert orphaned == {
         "owner gone": True,
@@ -244,7 +243,7 @@ def test_sandboxes_whose_owner_is_gone_or_that_stopped_are_orphans(client, popul
         "other host": False,  # its owner cannot be looked up from here
     }
     alive = found[population["owner alive"]]
-    assert (alive.name, alive.kernel, alive.status) == (
+    assert (alive.name, alive.kernel_id, alive.status) == (
         f"conjure-{population['owner alive']}",
         "test-kernel",
         "running",
@@ -261,7 +260,7 @@ def test_collect_garbage_removes_the_orphans_and_their_volumes_only(client, popu
 
     assert set(removed) == expected
     assert names(client) == before - expected
-    kept = {info.session for info in engine.list_sandboxes(client)}
+    kept = {info.sandbox_id for info in engine.list_sandboxes(client)}
     assert kept == set(population.values()) - gone
 
     engine.collect_garbage(client, everything=True)

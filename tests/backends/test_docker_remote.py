@@ -22,9 +22,8 @@ from docker_support import IMAGE, engine_with_image, sandboxes, second_engine, w
 from conjure_kernel.backends.base import SessionOptions
 from conjure_kernel.backends.docker.backend import DockerBackend, DockerSession
 from conjure_kernel.backends.docker.engine import LABEL
-from conjure_kernel.backends.docker.sandbox import SandboxSpec
+from conjure_kernel.backends.docker.sandbox_spec import SandboxSpec
 from conjure_kernel.backends.docker.workspace import DockerWorkspace
-from conjure_kernel.backends.settings import parse_settings
 from conjure_kernel.skills.skill import Skill, SkillMetadata
 from conjure_kernel.tools.values import ToolCall, ToolResult
 from conjure_kernel.tools.workspace import WorkspaceTools
@@ -61,8 +60,8 @@ def remote_spec(address: str, workdir: Path, skills: tuple[Skill, ...] = ()) -> 
         host=address,
         workdir=workdir,
         skills=skills,
-        session=secrets.token_hex(6),
-        kernel="test",
+        sandbox_id=secrets.token_hex(6),
+        kernel_id="test",
         remote=True,
     )
 
@@ -280,24 +279,24 @@ def test_the_sandbox_lives_on_the_remote_engine_only_and_goes_with_the_session(
     async def scenario(ws: DockerWorkspace) -> dict[str, list]:
         await sh(ws, "true")
         return {
-            "remote containers": [c.id for c in sandboxes(remote, spec.session)],
-            "remote volumes": session_volumes(remote, spec.session),
-            "local containers": sandboxes(local, spec.session),
-            "local volumes": session_volumes(local, spec.session),
+            "remote containers": [c.id for c in sandboxes(remote, spec.sandbox_id)],
+            "remote volumes": session_volumes(remote, spec.sandbox_id),
+            "local containers": sandboxes(local, spec.sandbox_id),
+            "local volumes": session_volumes(local, spec.sandbox_id),
         }
 
     during = in_sandbox(address, spec, scenario)
     assert len(during["remote containers"]) == 1  # the skills' loader is gone already
     assert len(during["remote volumes"]) == 2
     assert during["local containers"] == during["local volumes"] == []
-    assert wait_until(lambda: not sandboxes(remote, spec.session))
-    assert wait_until(lambda: not session_volumes(remote, spec.session))
+    assert wait_until(lambda: not sandboxes(remote, spec.sandbox_id))
+    assert wait_until(lambda: not session_volumes(remote, spec.sandbox_id))
 
 
 async def open_docker_session(
     skills: tuple[Skill, ...], workdir: Path, **given: str
 ) -> DockerSession:
-    settings = parse_settings(DockerBackend.settings, {"workdir": str(workdir), **given})
+    settings = DockerBackend.settings.parse({"workdir": str(workdir), **given})
     return await DockerBackend().open_session(skills, SessionOptions(settings=settings))
 
 
@@ -321,8 +320,8 @@ def test_the_backend_treats_a_tcp_engine_as_remote(address, remote, tmp_path):
             return session.workspace.spec.remote, session.describe(), result, session.system_prompt
         finally:
             await backend.close(session)
-            assert wait_until(lambda: not sandboxes(remote, session.workspace.spec.session))
-            assert not session_volumes(remote, session.workspace.spec.session)
+            assert wait_until(lambda: not sandboxes(remote, session.workspace.spec.sandbox_id))
+            assert not session_volumes(remote, session.workspace.spec.sandbox_id)
 
     is_remote, described, result, prompt = asyncio.run(scenario())
     assert is_remote

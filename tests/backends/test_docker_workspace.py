@@ -24,7 +24,7 @@ from docker_support import (
     wait_until,
 )
 
-from conjure_kernel.backends.docker.sandbox import _open_to_group
+from conjure_kernel.backends.docker.ownership import open_to_group
 from conjure_kernel.backends.docker.workspace import DockerWorkspace
 from conjure_kernel.skills.skill import Skill, SkillMetadata
 from conjure_kernel.tools.decisions import Decided, decided
@@ -169,7 +169,7 @@ def test_every_limit_is_applied_to_the_container(client, tmp_path):
     assert "/tmp" in host["Tmpfs"]
     assert host["Init"] is True and host["AutoRemove"] is True
     assert not info["Config"]["User"].startswith("0:")
-    assert info["Config"]["Labels"]["conjure.session"] == spec.session
+    assert info["Config"]["Labels"]["conjure.sandbox"] == spec.sandbox_id
     assert {"conjure.kernel", "conjure.owner-pid", "conjure.created"} <= set(
         info["Config"]["Labels"]
     )
@@ -232,7 +232,7 @@ def test_a_container_that_died_is_replaced_and_the_workspace_kept(client, tmp_pa
         await ws.exec("echo kept > file.txt", timeout=30, keep=KEEP)
         first = ws.container
         client.api.kill(first)
-        assert wait_until(lambda: not sandboxes(client, ws.spec.session))
+        assert wait_until(lambda: not sandboxes(client, ws.spec.sandbox_id))
         after = await ws.exec("cat file.txt", timeout=30, keep=KEEP)
         return first, ws.container, after, list(ws.notices)
 
@@ -338,10 +338,10 @@ def test_a_killed_kernel_leaves_no_container_behind(client, tmp_path):
         f"""
         import asyncio, docker, sys
         from pathlib import Path
-        from conjure_kernel.backends.docker.sandbox import SandboxSpec
+        from conjure_kernel.backends.docker.sandbox_spec import SandboxSpec
         from conjure_kernel.backends.docker.workspace import DockerWorkspace
         spec = SandboxSpec(image={IMAGE!r}, memory="512m", cpus=1.0, pids=256, network="none",
-                           host="", workdir=Path({str(tmp_path)!r}), session={spec.session!r})
+                           host="", workdir=Path({str(tmp_path)!r}), sandbox_id={spec.sandbox_id!r})
         async def main():
             ws = DockerWorkspace(docker.from_env(), spec)
             await ws.exec("true", timeout=30, keep=100)
@@ -353,13 +353,13 @@ def test_a_killed_kernel_leaves_no_container_behind(client, tmp_path):
     process = subprocess.Popen([sys.executable, "-c", owner], stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout.readline().strip() == "ready"
-        assert sandboxes(client, spec.session)
+        assert sandboxes(client, spec.sandbox_id)
         process.kill()
         process.wait()
-        assert wait_until(lambda: not sandboxes(client, spec.session), timeout=20)
+        assert wait_until(lambda: not sandboxes(client, spec.sandbox_id), timeout=20)
     finally:
         process.kill()
-        for container in sandboxes(client, spec.session):
+        for container in sandboxes(client, spec.sandbox_id):
             container.remove(force=True)
 
 
@@ -418,7 +418,7 @@ def test_opening_the_workspace_to_the_sandboxs_group_never_follows_a_link(tmp_pa
     (work / "link").symlink_to(outside / "passwd")
     (work / "dirlink").symlink_to(outside)
     (outside / "deep").chmod(0o700)
-    _open_to_group(work)
+    open_to_group(work)
     assert (work / "sub" / "mine.txt").stat().st_mode & 0o777 == 0o660
     assert (outside / "passwd").stat().st_mode & 0o777 == 0o644
     assert (outside / "deep").stat().st_mode & 0o777 == 0o700

@@ -9,7 +9,7 @@ from pathlib import Path
 from scripted_client import ScriptedClient, text_reply, tool_use_reply
 
 from conjure_kernel.backends import loop
-from conjure_kernel.backends.local import LocalWorkspace
+from conjure_kernel.backends.local_workspace import LocalWorkspace
 from conjure_kernel.backends.loop import run_tool_loop
 from conjure_kernel.events import ToolCallFinished, ToolOutput
 from conjure_kernel.tools.workspace import Workspace, WorkspaceTools
@@ -29,7 +29,7 @@ def run_turn(workspace: Workspace, command: str, workdir: Path) -> list:
         tools = WorkspaceTools(workspace, timeout=GUARD, max_output_chars=200_000)
         events = []
         try:
-            turn = run_tool_loop("go", client, tools, system="s", model="m", history=[])
+            turn = run_tool_loop("go", client, tools, system="s", model="m", messages=[])
             async for event in turn:
                 events.append(event)
                 if isinstance(event, ToolOutput) and "first" in event.text:

@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 from scripted_client import ScriptedClient, text_reply, tool_use_reply
 
-from conjure_kernel.backends import local
+from conjure_kernel.backends import process_groups
 from conjure_kernel.backends.base import SessionOptions, TurnOptions
 from conjure_kernel.backends.host_versions import describe_programs, host_versions
-from conjure_kernel.backends.local import LocalBackend, LocalSession, LocalWorkspace
+from conjure_kernel.backends.local import LocalBackend, LocalSession
+from conjure_kernel.backends.local_settings import LocalSettings
+from conjure_kernel.backends.local_workspace import LocalWorkspace
 from conjure_kernel.backends.settings import describe_settings
 from conjure_kernel.errors import BackendError
 from conjure_kernel.events import ToolCallFinished, TurnEnded
@@ -339,7 +341,7 @@ async def bash(executor: WorkspaceTools, command: str) -> ToolResult:
 def listing(request, tmp_path, monkeypatch) -> None:
     """Processes are listed from /proc, or by ``ps`` where there is none (macOS)."""
     if request.param == "ps":
-        monkeypatch.setattr(local, "_PROC", tmp_path / "no-proc")
+        monkeypatch.setattr(process_groups, "_PROC", tmp_path / "no-proc")
 
 
 def test_a_background_job_neither_holds_the_call_nor_dies_with_it(executor, tmp_path, listing):
@@ -439,8 +441,11 @@ def open_local():
     """Opens sandboxed local sessions, and closes them (their private /tmp goes) at the end."""
     opened: list[LocalSession] = []
 
-    def open_session(tmp_path: Path, hidden_env=frozenset(), **settings: str) -> LocalSession:
-        options = SessionOptions({"workdir": str(tmp_path), **settings}, hidden_env=hidden_env)
+    def open_session(tmp_path: Path, secret_env_vars=frozenset(), **settings: str) -> LocalSession:
+        options = SessionOptions(
+            LocalSettings.parse({"workdir": str(tmp_path), **settings}),
+            secret_env_vars=secret_env_vars,
+        )
         opened.append(asyncio.run(LocalBackend().open_session([], options)))
         return opened[-1]
 
@@ -457,7 +462,7 @@ def secrets(monkeypatch) -> None:
 
 
 def test_commands_see_neither_the_api_credentials_nor_marked_secrets(tmp_path, secrets, open_local):
-    names = environment_names(open_local(tmp_path, hidden_env={"MY_TOKEN"}))
+    names = environment_names(open_local(tmp_path, secret_env_vars={"MY_TOKEN"}))
     assert "ORDINARY" in names and "LATER_TOKEN" in names
     assert not names & {"ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "MY_TOKEN"}
 
@@ -466,7 +471,7 @@ def test_a_secret_marked_after_the_session_opened_is_hidden_from_the_next_comman
     tmp_path, secrets, open_local
 ):
     hidden: set[str] = set()  # the live set: the API credentials are hidden even when empty
-    session = open_local(tmp_path, hidden_env=hidden)
+    session = open_local(tmp_path, secret_env_vars=hidden)
     before = environment_names(session)
     hidden.add("LATER_TOKEN")
     after = environment_names(session)
@@ -477,7 +482,10 @@ def test_a_secret_marked_after_the_session_opened_is_hidden_from_the_next_comman
 @pytest.mark.parametrize("sandbox", ["on", "off"])
 def test_pass_env_lets_named_secrets_through(tmp_path, secrets, open_local, sandbox):
     session = open_local(
-        tmp_path, hidden_env={"MY_TOKEN"}, pass_env=" MY_TOKEN,ANTHROPIC_API_KEY", sandbox=sandbox
+        tmp_path,
+        secret_env_vars={"MY_TOKEN"},
+        pass_env=" MY_TOKEN,ANTHROPIC_API_KEY",
+        sandbox=sandbox,
     )
     names = environment_names(session)
     assert {"MY_TOKEN", "ANTHROPIC_API_KEY"} <= names and "ANTHROPIC_AUTH_TOKEN" not in names
@@ -488,7 +496,7 @@ def test_the_settings_help_lists_pass_env():
     assert (
         "  pass_env=text  comma-separated environment variables the tools may see "
         "even though they are secret"
-    ) in describe_settings(LocalBackend.settings)
+    ) in describe_settings(LocalBackend.settings.declared())
 
 
 # the backend
@@ -528,13 +536,17 @@ def test_the_system_prompt_names_the_programs_skills_use_that_are_missing():
 def test_new_session_in_a_missing_folder_is_a_backend_error(tmp_path):
     with pytest.raises(BackendError, match="does not exist"):
         asyncio.run(
-            LocalBackend().open_session([], SessionOptions({"workdir": str(tmp_path / "missing")}))
+            LocalBackend().open_session(
+                [], SessionOptions(LocalSettings.parse({"workdir": str(tmp_path / "missing")}))
+            )
         )
 
 
 def test_chat_runs_a_tool_call_and_sends_its_result_back(tmp_path):
     backend = LocalBackend()
-    session = asyncio.run(backend.open_session([], SessionOptions({"workdir": str(tmp_path)})))
+    session = asyncio.run(
+        backend.open_session([], SessionOptions(LocalSettings.parse({"workdir": str(tmp_path)})))
+    )
     client = ScriptedClient(
         [
             tool_use_reply(("toolu_1", "bash_tool", {"command": "echo hello"})),
@@ -544,7 +556,7 @@ def test_chat_runs_a_tool_call_and_sends_its_result_back(tmp_path):
     history: list = []
 
     async def scenario() -> list:
-        turn = backend.chat(session, "say hello", client, TurnOptions(model="m", history=history))
+        turn = backend.chat(session, "say hello", client, TurnOptions(model="m", messages=history))
         return [event async for event in turn]
 
     events = asyncio.run(scenario())
@@ -567,7 +579,7 @@ def test_interrupt_mid_tool_leaves_history_valid(tmp_path):
     """Unsandboxed: the pids the command writes are this machine's (tests/backends/
     test_local_sandbox.py interrupts a sandboxed one)."""
     backend = LocalBackend()
-    options = SessionOptions({"workdir": str(tmp_path), "sandbox": "off"})
+    options = SessionOptions(LocalSettings.parse({"workdir": str(tmp_path), "sandbox": "off"}))
     session = asyncio.run(backend.open_session([], options))
     command = "sleep 30 & echo $! > pids; wait"
     client = ScriptedClient([tool_use_reply(("toolu_1", "bash_tool", {"command": command}))])

@@ -28,6 +28,7 @@ from scripted_client import ScriptedClient, text_reply
 from conjure_kernel.backends.base import SessionOptions, TurnOptions, default_permission_mode
 from conjure_kernel.backends.bwrap import BWRAP_ENV, locate_bwrap
 from conjure_kernel.backends.local import UNSANDBOXED, LocalBackend, LocalSession
+from conjure_kernel.backends.local_settings import LocalSettings
 from conjure_kernel.errors import BackendUnavailable
 from conjure_kernel.events import Notice
 from conjure_kernel.skills.skill import Skill, SkillMetadata
@@ -80,8 +81,11 @@ def open_local(workdir: Path, loop: asyncio.AbstractEventLoop) -> Iterator:
     backend = LocalBackend()
     opened: list[LocalSession] = []
 
-    def open_session(skills=(), hidden_env=frozenset(), **settings: str) -> LocalSession:
-        options = SessionOptions({"workdir": str(workdir), **settings}, hidden_env=hidden_env)
+    def open_session(skills=(), secret_env_vars=frozenset(), **settings: str) -> LocalSession:
+        options = SessionOptions(
+            LocalSettings.parse({"workdir": str(workdir), **settings}),
+            secret_env_vars=secret_env_vars,
+        )
         opened.append(run(backend.open_session(list(skills), options)))
         return opened[-1]
 
@@ -115,7 +119,7 @@ def bash(session: LocalSession, command: str) -> ToolResult:
 def test_no_command_sees_the_kernels_environment_or_secrets(open_local, monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", SECRET)
     monkeypatch.setenv("MY_TOKEN", SECRET + "-mine")
-    session = open_local(hidden_env={"MY_TOKEN"})
+    session = open_local(secret_env_vars={"MY_TOKEN"})
     every_environ = bash(session, "cat /proc/*/environ /proc/*/task/*/environ | tr '\\0' '\\n'")
     assert "PATH=" in every_environ.content and SECRET not in every_environ.content
     kernel = bash(session, f"cat /proc/{os.getpid()}/environ /proc/{os.getppid()}/cmdline")
@@ -303,10 +307,11 @@ KEEPER = textwrap.dedent(
     import asyncio, sys
     from conjure_kernel.backends.base import SessionOptions
     from conjure_kernel.backends.local import LocalBackend
+    from conjure_kernel.backends.local_settings import LocalSettings
     from conjure_kernel.tools.values import ToolCall
 
     async def main():
-        options = SessionOptions({"workdir": sys.argv[1]})
+        options = SessionOptions(LocalSettings.parse({"workdir": sys.argv[1]}))
         session = await LocalBackend().open_session([], options)
         command = f"sleep {sys.argv[2]} & echo started"
         result = await session.executor.run(ToolCall("t", "bash_tool", {"command": command}))
@@ -364,9 +369,18 @@ def test_sandbox_off_runs_on_the_host_with_a_warning(open_local, workdir):
 
 def test_the_default_permission_mode_follows_the_sandbox():
     backend = LocalBackend()
-    assert default_permission_mode(backend, {"sandbox": "on", "network": "off"}) == "auto"
-    assert default_permission_mode(backend, {"sandbox": "on", "network": "on"}) == "ask"
-    assert default_permission_mode(backend, {"sandbox": "off", "network": "off"}) == "ask"
+    assert (
+        default_permission_mode(backend, LocalSettings.parse({"sandbox": "on", "network": "off"}))
+        == "auto"
+    )
+    assert (
+        default_permission_mode(backend, LocalSettings.parse({"sandbox": "on", "network": "on"}))
+        == "ask"
+    )
+    assert (
+        default_permission_mode(backend, LocalSettings.parse({"sandbox": "off", "network": "off"}))
+        == "ask"
+    )
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from conjure_kernel.backends.gate import OPEN, Verdict
 from conjure_kernel.backends.loop import INTERRUPTED, run_tool_loop
 from conjure_kernel.clients.anthropic_client import AnthropicClient
 from conjure_kernel.clients.base import ModelRequest, ModelResponse, TextChunk, Usage
+from conjure_kernel.clients.replay import UNFINISHED, Replay, ReplayTurn
 from conjure_kernel.errors import ModelError, TurnLimitReached
 from conjure_kernel.events import (
     ApprovalAnswered,
@@ -101,7 +102,7 @@ def run_turn(client, executor, history: list, **options: Any) -> list:
 
     async def collect() -> list:
         turn = run_tool_loop(
-            "do it", client, executor, system="sys", model="m", history=history, **options
+            "do it", client, executor, system="sys", model="m", messages=history, **options
         )
         return [event async for event in turn]
 
@@ -292,7 +293,7 @@ def test_cancelling_mid_tool_answers_every_tool_use_as_interrupted():
 
         async def consume() -> None:
             turn = run_tool_loop(
-                "go", client, FakeExecutor(hang), system="s", model="m", history=history
+                "go", client, FakeExecutor(hang), system="s", model="m", messages=history
             )
             async for _ in turn:
                 pass
@@ -353,7 +354,7 @@ def turn_until_failure(client, executor, history: list) -> tuple[list, Exception
     events: list = []
 
     async def collect() -> None:
-        turn = run_tool_loop("do it", client, executor, system="sys", model="m", history=history)
+        turn = run_tool_loop("do it", client, executor, system="sys", model="m", messages=history)
         async for event in turn:
             events.append(event)
 
@@ -447,7 +448,7 @@ def test_a_call_that_finished_before_the_interrupt_keeps_its_result():
 
         async def consume() -> None:
             turn = run_tool_loop(
-                "go", client, FakeExecutor(fast_or_hang), system="s", model="m", history=history
+                "go", client, FakeExecutor(fast_or_hang), system="s", model="m", messages=history
             )
             async for event in turn:
                 if isinstance(event, ToolCallFinished):
@@ -465,31 +466,27 @@ def test_a_call_that_finished_before_the_interrupt_keeps_its_result():
     assert answers == {"fast": ("fast done", False), "slow": (INTERRUPTED, True)}
 
 
-def test_a_skipped_call_is_not_run_and_the_model_gets_its_text():
-    """Replay passes the calls that were interrupted when recorded: they must not start."""
+def test_a_call_unfinished_when_recorded_is_not_run_on_replay_and_the_model_is_told():
+    """A replay names the calls that had not finished when recorded: they must not start."""
     client = ScriptedClient(
         [reply(tool_use("t1", "echo"), stop="tool_use"), reply(text("ok"), stop="end_turn")]
     )
     executor = FakeExecutor(echo)
-    history: list = []
+    replay = Replay([ReplayTurn("go", [], unfinished=frozenset({"t1"}))])
+    replay.prepare_turn("go", {})
+    messages: list = []
 
     async def scenario() -> list:
         turn = run_tool_loop(
-            "go",
-            client,
-            executor,
-            system="",
-            model="m",
-            history=history,
-            skip_calls={"t1": "not run on replay"},
+            "go", client, executor, system="", model="m", messages=messages, replay=replay
         )
         return [event async for event in turn]
 
     events = asyncio.run(scenario())
     assert executor.calls == []
     [finished] = [e for e in events if isinstance(e, ToolCallFinished)]
-    assert (finished.result.content, finished.result.is_error) == ("not run on replay", True)
-    assert history[2]["content"][0]["content"] == "not run on replay"
+    assert (finished.result.content, finished.result.is_error) == (UNFINISHED, True)
+    assert messages[2]["content"][0]["content"] == UNFINISHED
 
 
 class ScriptedGate:
@@ -578,7 +575,7 @@ def test_an_interrupt_while_asking_leaves_every_call_answered():
 
         async def consume() -> None:
             turn = run_tool_loop(
-                "go", client, executor, system="s", model="m", history=history, gate=gate
+                "go", client, executor, system="s", model="m", messages=history, gate=gate
             )
             async for _ in turn:
                 pass

@@ -10,6 +10,7 @@ from conjure_kernel.backends.native import (
     NativeBackend,
     NativeContext,
     NativeSession,
+    NativeSettings,
     NativeSkill,
 )
 from conjure_kernel.errors import BackendError
@@ -53,7 +54,7 @@ class Broken(NativeSkill):
 
 
 def new_session(namespace: dict, tmp_path: Path) -> NativeSession:
-    options = SessionOptions({"workdir": str(tmp_path)}, namespace=namespace)
+    options = SessionOptions(NativeSettings.parse({"workdir": str(tmp_path)}), namespace=namespace)
     return asyncio.run(NativeBackend().open_session([], options))
 
 
@@ -200,7 +201,9 @@ def test_the_system_prompt_lists_each_skill_and_its_tools(tmp_path):
 
 def test_chat_sends_a_native_tool_result_back_to_the_model(tmp_path):
     backend = NativeBackend()
-    options = SessionOptions({"workdir": str(tmp_path)}, namespace={"S": Shouter})
+    options = SessionOptions(
+        NativeSettings.parse({"workdir": str(tmp_path)}), namespace={"S": Shouter}
+    )
     session = asyncio.run(backend.open_session([], options))
     client = ScriptedClient(
         [tool_use_reply(("toolu_1", "shouter_execute", {"command": "hey"})), text_reply("done")]
@@ -208,7 +211,7 @@ def test_chat_sends_a_native_tool_result_back_to_the_model(tmp_path):
     history: list = []
 
     async def scenario() -> list:
-        turn = backend.chat(session, "shout", client, TurnOptions(model="m", history=history))
+        turn = backend.chat(session, "shout", client, TurnOptions(model="m", messages=history))
         return [event async for event in turn]
 
     events = asyncio.run(scenario())

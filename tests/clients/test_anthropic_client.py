@@ -15,8 +15,9 @@ import pytest
 from fakeapi import FakeMessagesAPI, replies, sessions
 
 from conjure_kernel.clients import anthropic_client
-from conjure_kernel.clients.anthropic_client import DEFAULT_MODEL, AnthropicClient, build_params
+from conjure_kernel.clients.anthropic_client import AnthropicClient
 from conjure_kernel.clients.base import (
+    DEFAULT_MODEL,
     ModelClient,
     ModelRequest,
     ModelResponse,
@@ -29,6 +30,7 @@ from conjure_kernel.clients.base import (
     ToolUseRequested,
     Usage,
 )
+from conjure_kernel.clients.request_params import build_params
 from conjure_kernel.errors import IncompleteResponse, MissingApiKey, ModelError
 
 SYSTEM = "You are a careful assistant. " * 20

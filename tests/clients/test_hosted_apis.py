@@ -11,11 +11,8 @@ import httpx2
 import pytest
 from fakeapi import FakeMessagesAPI, replies
 
-from conjure_kernel.clients.anthropic_client import (
-    AnthropicClient,
-    ContainerExpired,
-    describe_status_error,
-)
+from conjure_kernel.clients.anthropic_client import AnthropicClient
+from conjure_kernel.clients.api_errors import ContainerExpired, describe_status_error
 from conjure_kernel.clients.files_api import safe_filename
 from conjure_kernel.clients.skills_api import SkillUploads, upload_files, upload_problems
 from conjure_kernel.errors import ModelError

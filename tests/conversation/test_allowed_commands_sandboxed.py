@@ -31,8 +31,8 @@ import pytest
 from test_shell_commands import ALLOW, TABLE, decision
 
 from conjure_kernel.backends.bwrap import sandbox_for
-from conjure_kernel.backends.local import LocalWorkspace
-from conjure_kernel.conversation.permissions import Places
+from conjure_kernel.backends.local_workspace import LocalWorkspace
+from conjure_kernel.conversation.places import Places
 from conjure_kernel.tools.values import ExecResult
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="bubblewrap is Linux's")

@@ -19,10 +19,11 @@ from backends.test_loop import assert_every_tool_use_answered
 from budget_support import model_requests, runaway
 from fakeapi import FakeMessagesAPI, replies
 
-from conjure_kernel.clients.anthropic_client import TASK_BUDGET_BETA, AnthropicClient
+from conjure_kernel.clients.anthropic_client import AnthropicClient
 from conjure_kernel.clients.base import ModelRequest, ModelResponse, Usage
 from conjure_kernel.clients.pricing import PRICES, Price, Spend, configure_prices, spend_of
-from conjure_kernel.clients.replay_client import RecordedTurn, ReplayClient
+from conjure_kernel.clients.replay import Replay, ReplayTurn
+from conjure_kernel.clients.request_params import TASK_BUDGET_BETA
 from conjure_kernel.conversation.budget import (
     MIN_ANSWER_TOKENS,
     Budget,
@@ -350,8 +351,9 @@ def test_a_configured_price_holds_a_model_the_table_lacks(api, sessions, priced)
 
 
 def test_a_replayed_turn_costs_nothing_and_is_not_limited(sessions):
-    recorded = RecordedTurn("hello", [step(usage=Usage(10**9, 10**9))])
-    session = sessions(ReplayClient([recorded]), Budget(cell=Limit(1, "tokens")))
+    recorded = ReplayTurn("hello", [step(usage=Usage(10**9, 10**9))])
+    session = sessions(ScriptedClient([]), Budget(cell=Limit(1, "tokens")))
+    session.use_replay(Replay([recorded]))
     events = chat(session, "hello")
     assert isinstance(events[-1], TurnEnded)
     assert session.spent == Spend() and session.transcript[0].spend is None

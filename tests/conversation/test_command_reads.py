@@ -11,13 +11,9 @@ from pathlib import Path
 import pytest
 
 from conjure_kernel.conversation.command_reads import WALK_LIMIT
-from conjure_kernel.conversation.permissions import (
-    HEADLESS,
-    Permissions,
-    Places,
-    SessionGate,
-    decide,
-)
+from conjure_kernel.conversation.permissions import Permissions, decide
+from conjure_kernel.conversation.places import Places
+from conjure_kernel.conversation.session_gate import HEADLESS, SessionGate
 from conjure_kernel.tools.values import ToolCall
 
 INSIDE = [

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from conjure_kernel.conversation.git_config import configured_programs
-from conjure_kernel.conversation.permissions import Permissions, Places, decide
+from conjure_kernel.conversation.permissions import Permissions, decide
+from conjure_kernel.conversation.places import Places
 from conjure_kernel.tools.values import ToolCall
 
 

@@ -9,17 +9,15 @@ from pathlib import Path
 import pytest
 
 from conjure_kernel.backends.gate import Verdict
-from conjure_kernel.conversation.permissions import (
+from conjure_kernel.conversation.permissions import Permissions, decide, rules_from_allowed_tools
+from conjure_kernel.conversation.places import Places
+from conjure_kernel.conversation.rules import Rule
+from conjure_kernel.conversation.session_gate import (
     HEADLESS,
     Approval,
     ApprovalRequest,
-    Permissions,
-    Places,
     SessionGate,
-    decide,
-    rules_from_allowed_tools,
 )
-from conjure_kernel.conversation.rules import Rule
 from conjure_kernel.skills.discovery import load_skill
 from conjure_kernel.tools.values import ToolCall
 

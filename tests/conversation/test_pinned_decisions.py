@@ -10,9 +10,11 @@ from pathlib import Path
 from backends.scripted_client import ScriptedClient, text_reply, tool_use_reply
 
 from conjure_kernel.backends.gate import Verdict
-from conjure_kernel.backends.local import LocalWorkspace
+from conjure_kernel.backends.local_workspace import LocalWorkspace
 from conjure_kernel.backends.loop import run_tool_loop
-from conjure_kernel.conversation.permissions import Permissions, Places, SessionGate
+from conjure_kernel.conversation.permissions import Permissions
+from conjure_kernel.conversation.places import Places
+from conjure_kernel.conversation.session_gate import SessionGate
 from conjure_kernel.events import ToolCallFinished
 from conjure_kernel.tools.values import ToolCall
 from conjure_kernel.tools.workspace import WorkspaceTools
@@ -42,7 +44,9 @@ def run(workdir: Path, mode: str, calls: list[tuple[str, str, dict]], deny=()) -
 
     async def turn() -> list[str]:
         try:
-            events = run_tool_loop("go", client, tools, system="", model="m", history=[], gate=gate)
+            events = run_tool_loop(
+                "go", client, tools, system="", model="m", messages=[], gate=gate
+            )
             return [e.result.content async for e in events if isinstance(e, ToolCallFinished)]
         finally:
             await tools.aclose()

@@ -10,7 +10,7 @@ from conjure_kernel.conversation.rules import (
     rules_allowing,
     split_rules,
 )
-from conjure_kernel.conversation.shell_commands import parse_command
+from conjure_kernel.conversation.shell_commands.parse import parse_command
 
 R = Rule.parse
 

@@ -13,10 +13,12 @@ from backends.scripted_client import ScriptedClient, text_reply, tool_use_reply
 
 from conjure_kernel.backends.native import NativeSkill
 from conjure_kernel.clients.base import ModelRequest, ModelResponse, TextChunk, Usage
+from conjure_kernel.clients.replay import Replay, ReplayTurn
 from conjure_kernel.conversation.session import Session
 from conjure_kernel.conversation.transcript import TurnRecord
 from conjure_kernel.errors import BackendError, BackendSettingError, ModelError
 from conjure_kernel.events import (
+    Notice,
     TextDelta,
     ToolCallFinished,
     TurnEnded,
@@ -291,3 +293,44 @@ def test_restore_after_an_interrupted_turn_rebuilds_the_same_messages(new_sessio
     restored = new_session(ScriptedClient([]))
     restored.restore(original.transcript)
     assert restored.messages == original.messages
+
+
+def test_a_replay_answers_from_its_recording_and_without_it_the_client_answers(new_session):
+    client = ScriptedClient([text_reply("Live.")])
+    session = new_session(client)
+    session.use_replay(Replay([ReplayTurn("hello", [text_reply("Recorded.")])]))
+    replayed = chat(session, "hello")
+    assert replayed[-1].text == "Recorded." and client.requests == []
+    assert session.transcript[-1].replayed and session.transcript[-1].spend is None
+    session.use_replay(None)
+    assert chat(session, "hello")[-1].text == "Live." and len(client.requests) == 1
+
+
+SHOUTED = ReplayTurn(
+    "shout hey",
+    [tool_use_reply(("t1", "shouter_execute", {"command": "hey"})), text_reply("It shouted.")],
+    {"t1": ("HEY", False)},
+)
+
+
+def test_a_replay_on_an_asked_backend_overrides_switches_and_says_so_once(new_session):
+    session = new_session(ScriptedClient([]), namespace={"Shouter": Shouter})
+    session.use_replay(Replay([SHOUTED, SHOUTED], backend="native"))
+    assert session.backend_name == "native"
+    session.switch_backend("local")
+    assert session.backend_name == "native"
+    events = chat(session, "shout hey")
+    assert [e.text for e in events if isinstance(e, Notice)] == [
+        "replaying on native as asked: the notebook's `%backend local` cells are overridden"
+    ]
+    [record] = session.transcript
+    assert record.backend == "native" and record.drift == []
+    assert [result.content for _, result in record.tool_calls] == ["HEY"]
+    session.switch_backend("local")
+    assert not [e for e in chat(session, "shout hey") if isinstance(e, Notice)]
+
+
+def test_a_session_made_with_a_replay_on_a_backend_starts_there(new_session):
+    replay = Replay([SHOUTED], backend="native")
+    session = new_session(ScriptedClient([]), replay=replay, namespace={"Shouter": Shouter})
+    assert session.backend_name == "native" and session.replay is replay

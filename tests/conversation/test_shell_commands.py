@@ -21,8 +21,9 @@ import subprocess
 
 import pytest
 
-from conjure_kernel.conversation.permissions import Permissions, Places, decide
-from conjure_kernel.conversation.shell_commands import parse_command
+from conjure_kernel.conversation.permissions import Permissions, decide
+from conjure_kernel.conversation.places import Places
+from conjure_kernel.conversation.shell_commands.parse import parse_command
 from conjure_kernel.tools.values import ToolCall
 
 ALLOW = ["bash_tool(git status*)", "bash_tool(ls*)", "bash_tool(cat*)"]

@@ -13,14 +13,14 @@ import pytest
 from conjure_kernel._version import __version__
 from conjure_kernel.backends.loop import INTERRUPTED
 from conjure_kernel.clients.base import ModelResponse, Usage
-from conjure_kernel.clients.replay_client import RecordedTurn
+from conjure_kernel.clients.replay import ReplayTurn
+from conjure_kernel.conversation.timeline import Timeline
 from conjure_kernel.conversation.transcript import TURN_SCHEMA, TurnRecord, TurnRecorder
 from conjure_kernel.conversation.turn import (
     ApprovalEntry,
     FileEntry,
     NoticeEntry,
     TextEntry,
-    Timeline,
     ToolEntry,
 )
 from conjure_kernel.errors import ModelError, RecordingError, TurnInterrupted
@@ -309,10 +309,10 @@ def test_a_turn_without_model_steps_adds_no_history():
     assert record.history_messages() == []
 
 
-def test_to_recorded_turn_keeps_what_replay_needs():
+def test_to_replay_turn_keeps_what_replay_needs():
     record = record_of(turn_events())
-    recorded = record.to_recorded_turn()
-    assert recorded == RecordedTurn(
+    recorded = record.to_replay_turn()
+    assert recorded == ReplayTurn(
         "find the file",
         [STEP_1, STEP_2],
         {"t1": ("a.txt\nexit code: 0", False), "t2": ("no such file", True)},
@@ -336,7 +336,7 @@ def test_replay_learns_which_calls_were_denied_and_which_never_started():
             TurnFailed(TurnInterrupted("interrupted")),
         ]
     )
-    recorded = record.to_recorded_turn()
+    recorded = record.to_replay_turn()
     assert recorded.denied == {"t1"}
     assert recorded.unfinished == {"t1", "t2"}
 

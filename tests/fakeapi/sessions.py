@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from conjure_kernel.clients.anthropic_client import DEFAULT_MODEL, AnthropicClient
-from conjure_kernel.clients.base import ModelRequest, Usage
+from conjure_kernel.clients.anthropic_client import AnthropicClient
+from conjure_kernel.clients.base import DEFAULT_MODEL, ModelRequest, Usage
 from conjure_kernel.tools.schemas import SKILL_TOOLS
 
 from . import replies

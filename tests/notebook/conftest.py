@@ -9,12 +9,17 @@ from kernel_harness import RunningKernel
 from live_frontends import Frontends
 
 from conjure_kernel.notebook import views
+from conjure_kernel.notebook.display import LiveTurnView
 
 
 @pytest.fixture
 def frontends(monkeypatch) -> Frontends:
-    """The live view's display messages, kept instead of sent (see live_frontends.py)."""
+    """The live view's display messages, kept instead of sent (see live_frontends.py).
+
+    The live view draws from the first event on, as it does for a turn that runs a
+    while (``tests/notebook/test_quick_turns.py`` covers the turn that ends at once)."""
     fake = Frontends()
+    monkeypatch.setattr(LiveTurnView, "start_after", 0.0)
     monkeypatch.setattr(views, "display", fake.display)
     monkeypatch.setattr(views, "clear_output", fake.clear_output)
     return fake

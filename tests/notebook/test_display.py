@@ -16,15 +16,9 @@ from golden.scenarios import EVENTS, record_of
 from live_frontends import Frontends
 
 from conjure_kernel.clients.base import ModelResponse, Usage
+from conjure_kernel.conversation.timeline import PRINTED_TAIL, Timeline
 from conjure_kernel.conversation.transcript import TurnRecord
-from conjure_kernel.conversation.turn import (
-    PRINTED_TAIL,
-    ApprovalEntry,
-    Entry,
-    TextEntry,
-    Timeline,
-    ToolEntry,
-)
+from conjure_kernel.conversation.turn import ApprovalEntry, Entry, TextEntry, ToolEntry
 from conjure_kernel.errors import ModelError
 from conjure_kernel.events import (
     ApprovalAnswered,
@@ -43,10 +37,12 @@ from conjure_kernel.events import (
     TurnStarted,
     UsageReported,
 )
-from conjure_kernel.notebook import display, views
+from conjure_kernel.notebook import views
 from conjure_kernel.notebook.display import TURN_MIME_TYPE, LiveTurnView, turn_bundle
 from conjure_kernel.notebook.magics import ConjureMagics
 from conjure_kernel.notebook.secrets import Redactor
+from conjure_kernel.notebook.turn_labels import call_title
+from conjure_kernel.notebook.turn_text import entry_plain
 from conjure_kernel.notebook.views import TurnView
 from conjure_kernel.tools.values import ToolCall, ToolResult
 
@@ -120,7 +116,8 @@ def test_tool_calls_appear_in_the_order_the_model_made_them_with_their_status():
     ls_title = "bash_tool List the files · exit 0 · 500 ms"
     view_title = "view page.html · error · 250 ms"
     assert bundle["text/plain"] == (
-        f"Let me look.\n[{ls_title}]\n[{view_title}]\nThe page has a script."
+        f"Let me look.\n[{ls_title}]\n[{view_title}]\nThe page has a script.\n"
+        "claude-test · local backend · 2,700 in (500 from cache) / 50 out"
     )
     for mime in ("text/markdown", "text/html"):
         text = bundle[mime]
@@ -232,7 +229,9 @@ def test_a_failed_turn_without_steps_still_shows_its_streamed_answer_and_the_err
         TurnFailed(ModelError("the API is overloaded", hint="try again")),
     ]
     plain = turn_bundle(record_of(events), str)["text/plain"]
-    assert plain == "Partial answ\nModelError: the API is overloaded\ntry again"
+    assert plain == (
+        "Partial answ\nModelError: the API is overloaded\ntry again\nm · local backend · 0 in / 0 out"
+    )
 
 
 def test_a_turn_saved_without_its_steps_renders_exactly_as_with_them():
@@ -346,7 +345,7 @@ def plain_outputs(frontends: Frontends) -> list[str]:
 
 
 def test_each_piece_of_the_live_view_has_an_area_redrawn_alone(frontends, monkeypatch):
-    monkeypatch.setattr(views, "_REFRESH_SECONDS", 0.0)
+    monkeypatch.setattr(views, "REFRESH_SECONDS", 0.0)
     view = LiveTurnView(str)
     for event in live_events()[:5]:
         view.update(event)
@@ -366,7 +365,7 @@ def test_each_piece_of_the_live_view_has_an_area_redrawn_alone(frontends, monkey
 
 
 def test_a_step_redraws_only_the_status_line_and_usage_and_the_end_nothing(frontends, monkeypatch):
-    monkeypatch.setattr(views, "_REFRESH_SECONDS", 0.0)
+    monkeypatch.setattr(views, "REFRESH_SECONDS", 0.0)
     view = LiveTurnView(str)
     for event in live_events()[:5]:
         view.update(event)
@@ -379,7 +378,7 @@ def test_a_step_redraws_only_the_status_line_and_usage_and_the_end_nothing(front
 
 
 def test_the_first_streamed_text_shows_at_once_then_redraws_are_throttled(frontends, monkeypatch):
-    monkeypatch.setattr(views, "_REFRESH_SECONDS", 3600.0)
+    monkeypatch.setattr(views, "REFRESH_SECONDS", 3600.0)
     view = LiveTurnView(str)
     for event in live_events()[:3]:
         view.update(event)
@@ -400,7 +399,7 @@ def test_the_first_streamed_text_shows_at_once_then_redraws_are_throttled(fronte
     ids=lambda event: event.type,
 )
 def test_notices_files_approvals_and_server_calls_show_at_once(frontends, monkeypatch, event):
-    monkeypatch.setattr(views, "_REFRESH_SECONDS", 3600.0)
+    monkeypatch.setattr(views, "REFRESH_SECONDS", 3600.0)
     view = LiveTurnView(str)
     view.update(live_events()[0])
     view.update(event)
@@ -408,7 +407,7 @@ def test_notices_files_approvals_and_server_calls_show_at_once(frontends, monkey
 
 
 def test_a_running_tool_is_open_and_a_finished_one_closed(frontends, monkeypatch):
-    monkeypatch.setattr(views, "_REFRESH_SECONDS", 0.0)
+    monkeypatch.setattr(views, "REFRESH_SECONDS", 0.0)
     view = LiveTurnView(str)
     for event in live_events()[:4]:
         view.update(event)
@@ -422,7 +421,7 @@ def test_a_running_tool_is_open_and_a_finished_one_closed(frontends, monkeypatch
 def test_a_running_command_shows_its_latest_output_until_its_result_replaces_it(
     frontends, monkeypatch
 ):
-    monkeypatch.setattr(views, "_REFRESH_SECONDS", 3600.0)
+    monkeypatch.setattr(views, "REFRESH_SECONDS", 3600.0)
     view = LiveTurnView(lambda text: text.replace("hunter2", "[secret]"))
     for event in live_events()[:4]:
         view.update(event)
@@ -450,7 +449,7 @@ def test_the_timeline_keeps_only_the_end_of_what_a_call_printed_and_never_saves_
 
 
 def test_the_live_view_redacts_what_it_shows(frontends, monkeypatch):
-    monkeypatch.setattr(views, "_REFRESH_SECONDS", 0.0)
+    monkeypatch.setattr(views, "REFRESH_SECONDS", 0.0)
     view = LiveTurnView(lambda text: text.replace("hunter2", "[secret]"))
     view.update(TurnStarted("hi", "local", "m"))
     view.update(TextDelta("the password is hunter2"))
@@ -469,17 +468,17 @@ def printed_form(entry: Entry) -> str:
     if isinstance(entry, TextEntry):
         return " ".join(entry.text.split())
     if isinstance(entry, ToolEntry):
-        return display._call_title(entry.call)
+        return call_title(entry.call)
     if isinstance(entry, ApprovalEntry):
-        return f"approval for {display._call_title(entry.call)}"
-    return display._entry_plain(entry)
+        return f"approval for {call_title(entry.call)}"
+    return entry_plain(entry)
 
 
 @pytest.mark.parametrize("name", sorted(EVENTS))
 def test_the_live_view_shows_the_turn_as_it_is_saved(frontends, monkeypatch, name):
     """One turn model: a terminal, which keeps each piece as first shown, sees the saved
     turn's text and each of its entries, in order."""
-    monkeypatch.setattr(views, "_REFRESH_SECONDS", 0.0)
+    monkeypatch.setattr(views, "REFRESH_SECONDS", 0.0)
     events = EVENTS[name]()
     view = LiveTurnView(str)
     for event in events:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from conjure_kernel.conversation.permissions import Approval, ApprovalRequest
 from conjure_kernel.conversation.rules import Rule
+from conjure_kernel.conversation.session_gate import Approval, ApprovalRequest
 from conjure_kernel.notebook.guard_magics import parse_answer, prompt_line
 from conjure_kernel.tools.values import ToolCall
 

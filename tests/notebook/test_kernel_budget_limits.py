@@ -15,8 +15,8 @@ from budget_support import model_requests, runaway
 from fakeapi import replies
 from kernel_harness import assert_every_tool_use_answered
 
-from conjure_kernel.clients.anthropic_client import TASK_BUDGET_BETA
 from conjure_kernel.clients.pricing import Spend, spend_of
+from conjure_kernel.clients.request_params import TASK_BUDGET_BETA
 from conjure_kernel.conversation.budget import MIN_ANSWER_TOKENS
 
 RUN_AWAY = "Write files until I stop you."

@@ -19,7 +19,7 @@ from fakeapi import FakeMessagesAPI, replies
 from kernel_harness import TURN_MIME, RunningKernel, assert_every_tool_use_answered
 from nbclient import NotebookClient
 
-from conjure_kernel.conversation.permissions import HEADLESS
+from conjure_kernel.conversation.session_gate import HEADLESS
 from conjure_kernel.conversation.turn import ApprovalEntry
 from conjure_kernel.notebook.kernelspec import NOTEBOOK_KERNELSPEC
 

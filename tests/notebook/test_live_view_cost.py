@@ -21,7 +21,7 @@ from conjure_kernel.events import (
     TurnEnded,
     TurnStarted,
 )
-from conjure_kernel.notebook import display, views
+from conjure_kernel.notebook import turn_html, views
 from conjure_kernel.notebook.display import LiveTurnView
 from conjure_kernel.tools.values import ToolCall, ToolResult
 
@@ -58,7 +58,7 @@ def run_turn(events: list) -> None:
 @pytest.fixture
 def every_redraw(monkeypatch) -> None:
     """No throttle: the open block is redrawn at every delta, the worst case."""
-    monkeypatch.setattr(views, "_REFRESH_SECONDS", 0.0)
+    monkeypatch.setattr(views, "REFRESH_SECONDS", 0.0)
 
 
 def sent_for(paragraphs: int, frontends) -> int:
@@ -104,19 +104,19 @@ def test_at_a_realistic_pace_the_live_view_sends_about_twice_the_saved_bundle(
 def renders(monkeypatch) -> list[str]:
     """The Markdown texts rendered, in order."""
     rendered: list[str] = []
-    markdown = display._markdown
+    markdown = turn_html._markdown
 
     def counting(text: str) -> str:
         rendered.append(text)
         return markdown(text)
 
-    monkeypatch.setattr(display, "_markdown", counting)
+    monkeypatch.setattr(turn_html, "_markdown", counting)
     return rendered
 
 
 @pytest.mark.parametrize("piece", [1, 7, 40])
 def test_markdown_of_each_finished_block_is_rendered_once(monkeypatch, frontends, renders, piece):
-    monkeypatch.setattr(views, "_REFRESH_SECONDS", 3600.0)  # the open block: its first text only
+    monkeypatch.setattr(views, "REFRESH_SECONDS", 3600.0)  # the open block: its first text only
     answer = answer_of(30)
     view = LiveTurnView(str)
     for event in turn_events(answer, pieces_of(answer, piece)):

@@ -5,8 +5,11 @@ from __future__ import annotations
 import pytest
 from IPython.core.inputtransformer2 import TransformerManager
 
+from conjure_kernel.notebook.backend_magics import BackendMagics
+from conjure_kernel.notebook.history_magics import HistoryMagics
 from conjure_kernel.notebook.kernel import is_chat_cell, route_cell
 from conjure_kernel.notebook.magics import ConjureMagics
+from conjure_kernel.notebook.skill_magics import SkillMagics
 
 
 def flat(text: str) -> str:
@@ -23,7 +26,7 @@ def assert_help(doc: str | None, header: str, arguments: str) -> None:
 
 def test_backend_help_is_pinned():
     assert_help(
-        ConjureMagics.backend.__doc__,
+        BackendMagics.backend.__doc__,
         "::\n\n  %backend [name] [settings ...]\n\n"
         "Show or switch the backend that runs tool calls; the conversation is kept.\n\n",
         "name Backend to switch to; omit to show the current one. "
@@ -34,7 +37,7 @@ def test_backend_help_is_pinned():
 
 def test_model_help_is_pinned():
     assert_help(
-        ConjureMagics.magic_model.__doc__,
+        BackendMagics.magic_model.__doc__,
         "::\n\n  %model [model_id]\n\nShow or set the Claude model.\n\n",
         "model_id Model to use from the next turn on; omit to show it.",
     )
@@ -42,7 +45,7 @@ def test_model_help_is_pinned():
 
 def test_skills_help_is_pinned():
     assert_help(
-        ConjureMagics.skills.__doc__,
+        SkillMagics.skills.__doc__,
         "::\n\n  %skills [--remote] [--upload PATH] [--delete ID] [--remove NAME]\n"
         "              [--check]\n"
         "              [paths ...]\n\n"
@@ -61,7 +64,7 @@ def test_skills_help_is_pinned():
 
 def test_history_help_is_pinned():
     assert_help(
-        ConjureMagics.history.__doc__,
+        HistoryMagics.history.__doc__,
         "::\n\n  %history [action] [target]\n\n"
         "Show the session's turns, restore them from a notebook, or export them.\n\n",
         "action show (default), restore, or export. "
@@ -71,10 +74,12 @@ def test_history_help_is_pinned():
 
 def test_replay_help_is_pinned():
     assert_help(
-        ConjureMagics.replay.__doc__,
-        "::\n\n  %replay [notebook]\n\n"
+        HistoryMagics.replay.__doc__,
+        "::\n\n  %replay [--backend NAME] [notebook]\n\n"
         "Answer from a notebook's recording instead of the API; tools still run for real.\n\n",
-        "notebook Recorded notebook to answer from, or 'off'; default: this notebook.",
+        "notebook Recorded notebook to answer from, or 'off'; default: this notebook. "
+        "options: --backend NAME Run the tools on this backend; the notebook's own %backend "
+        "cells are overridden.",
     )
 
 
@@ -82,7 +87,7 @@ def test_plain_magics_keep_their_docstrings():
     assert ConjureMagics.conjure.__doc__ == (
         "Send a message to Claude: ``%conjure MESSAGE`` or a ``%%conjure`` cell."
     )
-    assert ConjureMagics.reset.__doc__ == (
+    assert HistoryMagics.reset.__doc__ == (
         "Start a fresh conversation (backend, model and skills stay)."
     )
     assert ConjureMagics.secret.__doc__ == (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -361,3 +362,95 @@ def test_each_turn_records_what_its_tools_ran_on_and_replay_says_what_differs(re
     changed = f"python3: 2.7.18 → {host_versions()['python3']}"
     assert f"the tools run on another environment than recorded: {changed}" in report.stdout
     assert "drift: 0 of 2 turn(s)" in report.stdout  # the tools' results did not change
+
+
+SHOUTER = """%%python
+from conjure_kernel import NativeSkill
+
+class Shouter(NativeSkill):
+    name = "shouter"
+    description = "Shouts a command back."
+
+    def execute(self, command, context):
+        return command.upper()
+"""
+
+
+def replay_command(notebook: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """``python -m conjure_kernel replay`` with no key in its environment."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
+    command = [sys.executable, "-m", "conjure_kernel", "replay", str(notebook), *arguments]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_replay_on_an_asked_backend_overrides_the_notebooks_switches_and_names_each_turns(
+    tmp_path,
+):
+    """Recorded on local, then native; replayed on native, the local turn's command meets a
+    backend without bash, which --strict must catch, and the report says where each ran."""
+    with FakeMessagesAPI() as api:
+        api.script(
+            replies.tool_use("bash_tool", {"command": "echo hello"}),
+            replies.text("It said hello."),
+            replies.tool_use("shouter_execute", {"command": "hey"}),
+            replies.text("It shouted."),
+        )
+        notebook = conjure_notebook(
+            SHOUTER, "%backend local", "Say hello", "%backend native", "Shout hey"
+        )
+        env = {"ANTHROPIC_API_KEY": "sk-record", "ANTHROPIC_BASE_URL": api.url}
+        execute(notebook, tmp_path, env, extra_arguments=RUN_TOOLS)
+    path = tmp_path / "switching.ipynb"
+    nbformat.write(notebook, path)
+    assert [record.backend for record in records_of(notebook)] == ["local", "native"]
+
+    as_recorded = replay_command(path, "--strict", "--quiet")
+    assert as_recorded.returncode == 0, as_recorded.stdout + as_recorded.stderr
+    assert "cell 3: 'Say hello': 1 tool call(s), same as recorded, on local\n" in as_recorded.stdout
+    assert "cell 5: 'Shout hey': 1 tool call(s), same as recorded, on native\n" in (
+        as_recorded.stdout
+    )
+
+    on_native = replay_command(path, "--backend", "native", "--strict")
+    assert on_native.returncode == 1, on_native.stdout + on_native.stderr
+    overridden = (
+        "replaying on native as asked: the notebook's `%backend local` cells are overridden"
+    )
+    assert on_native.stdout.count(overridden) == 2  # in the turn, and once in the report
+    assert "cell 3: 'Say hello': 1 tool call(s), 1 drifted, on native (recorded on local)" in (
+        on_native.stdout
+    )
+    assert "+unknown tool 'bash_tool'" in on_native.stdout
+    assert "cell 5: 'Shout hey': 1 tool call(s), same as recorded, on native\n" in on_native.stdout
+
+    in_kernel = nbformat.read(path, as_version=4)  # the magic does what the command does
+    in_kernel.cells.insert(1, nbformat.v4.new_code_cell("%replay switching.ipynb --backend native"))
+    said_hello, shouted = records_of(execute(in_kernel, tmp_path, {}))
+    assert (said_hello.backend, shouted.backend) == ("native", "native")
+    assert said_hello.drift and not shouted.drift
+    entries = said_hello.timeline.entries
+    assert overridden in [e.text for e in entries if type(e).__name__ == "NoticeEntry"]
+
+
+def test_replay_on_an_unknown_backend_is_one_line_before_anything_runs(recorded):
+    done = replay_command(recorded, "--backend", "nope")
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.startswith("error: unknown backend 'nope'; available backends: ")
+
+
+def test_replay_on_docker_runs_the_local_turns_tools_in_the_sandbox(tmp_path):
+    from docker_support import engine_with_image
+
+    engine_with_image()
+    where = "echo host=$(cat /proc/sys/kernel/hostname)"  # a sandbox has its own
+    with FakeMessagesAPI() as api:
+        api.script(replies.tool_use("bash_tool", {"command": where}), replies.text("Found it."))
+        notebook = conjure_notebook("%backend local", "Where do you run?")
+        env = {"ANTHROPIC_API_KEY": "sk-record", "ANTHROPIC_BASE_URL": api.url}
+        execute(notebook, tmp_path, env, extra_arguments=RUN_TOOLS)
+    path = tmp_path / "where.ipynb"
+    nbformat.write(notebook, path)
+    done = replay_command(path, "--backend", "docker", "--strict", "--quiet")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "1 drifted, on docker (recorded on local)" in done.stdout
+    assert f"-host={socket.gethostname()}" in done.stdout and "+host=" in done.stdout

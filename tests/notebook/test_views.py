@@ -67,8 +67,11 @@ def test_the_saved_bundle_replaces_the_live_outputs_and_a_terminal_gets_one_line
 
 
 def test_nothing_is_cleared_when_the_turn_showed_nothing_live(frontends):
+    """One message: the saved bundle itself, whose text a terminal prints."""
     LiveOutputs().replace({"text/plain": "saved"}, "summary")
-    assert [m.kind for m in frontends.messages] == ["display", "update"]
+    assert [(m.kind, m.bundle) for m in frontends.messages] == [
+        ("display", {"text/plain": "saved"})
+    ]
 
 
 def test_earlier_turns_of_the_running_cell_are_shown_again_after_the_clear(frontends, monkeypatch):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fake_workspace import FakeWorkspace
 
-from conjure_kernel.backends.local import LocalWorkspace
+from conjure_kernel.backends.local_workspace import LocalWorkspace
 from conjure_kernel.tools.executor import Executor
 from conjure_kernel.tools.values import ToolCall, ToolResult
 from conjure_kernel.tools.workspace import Workspace, WorkspaceTools

@@ -12,12 +12,11 @@ in a volume and copies what commands change back to the host folder.
 from __future__ import annotations
 
 import asyncio
-import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import docker.utils
 from docker.models.images import Image
@@ -29,7 +28,6 @@ from ...tools.workspace import WorkspaceTools
 from ..base import ExecutorBackend, ExecutorSession, SessionOptions
 from ..gate import PermissionMode
 from ..local import host_workdir
-from ..settings import Setting
 from .engine import connect, engine_name, engine_room, require_image
 from .images import (
     DEFAULT_VARIANT,
@@ -40,16 +38,12 @@ from .images import (
     recipe_hash,
     variant_of,
 )
-from .sandbox import HOME, SKILLS_ROOT, WORKSPACE, SandboxSpec, sandbox_user, size_text
+from .sandbox_spec import HOME, SKILLS_ROOT, WORKSPACE, SandboxSpec, sandbox_user, size_text
+from .settings import DockerSettings
 from .workspace import DockerWorkspace
 
 __all__ = ["DockerBackend", "DockerSession", "sandbox_spec"]
 
-_SIZE = re.compile(r"^\d+(\.\d+)?[bkmg]?$", re.IGNORECASE)
-_LEAST_MEMORY = 6 * 1024 * 1024
-"""The engine's own floor for a memory limit; 0 would mean none at all."""
-_LEAST_SPACE = 1024 * 1024
-"""The least tmpfs or disk limit: a tmpfs of size 0 would have none at all."""
 _LOCAL_URLS = ("http+docker://localhost", "http+docker://localnpipe")
 """docker-py's base URLs for a unix socket and a Windows named pipe: engines on this host."""
 
@@ -102,57 +96,14 @@ class DockerBackend(ExecutorBackend):
     permission_mode: ClassVar[PermissionMode] = "auto"
     """The sandbox is the safeguard: commands run without asking, since they reach only
     the container and the workspace folder."""
-    settings: ClassVar[tuple[Setting, ...]] = (
-        Setting(
-            "image",
-            str,
-            DEFAULT_VARIANT,
-            "sandbox image: full (with LibreOffice and pandoc), slim, or any local image NAME "
-            "(build them: python -m conjure_kernel docker build --image full|slim)",
-        ),
-        Setting("memory", str, "512m", "memory limit, swap included (e.g. 512m, 2g)"),
-        Setting(
-            "tmpfs",
-            str,
-            "256m",
-            "memory-backed room for /tmp (3/4 of it), home and /dev/shm (1/8 each), counted in "
-            "memory=; at most half of memory= (a larger value is cut to that)",
-        ),
-        Setting(
-            "disk",
-            str,
-            "4g",
-            "what commands may write to /workspace in a session, and the largest file "
-            "(e.g. 4g, 500m); a command that passes it is stopped; none: no limit",
-        ),
-        Setting("cpus", float, 1.0, "CPUs the sandbox may use", positive=True),
-        Setting("pids", int, 256, "most processes at once in the sandbox", positive=True),
-        Setting("network", str, "none", "network access", choices=("none", "bridge")),
-        Setting(
-            "workdir",
-            str,
-            "",
-            "host folder mounted at /workspace; empty: the kernel's working directory",
-        ),
-        Setting("timeout", float, 300.0, "seconds before one tool call is killed", positive=True),
-        Setting(
-            "host",
-            str,
-            "",
-            "engine address (unix://, tcp://, ssh://); empty: DOCKER_HOST or the local engine",
-        ),
-    )
+    settings: ClassVar[type[DockerSettings]] = DockerSettings
 
     async def open_session(self, skills: Sequence[Skill], options: SessionOptions) -> DockerSession:
         """Reach the engine and check the image now, so ``%backend docker`` fails at once
         with the reason; the container itself is made by the first tool call."""
-        values = options.settings
-        _check_size("memory", values["memory"], _LEAST_MEMORY, "512m or 2g")
-        _check_size("tmpfs", values["tmpfs"], _LEAST_SPACE, "256m")
-        if values["disk"].lower() != "none":
-            _check_size("disk", values["disk"], _LEAST_SPACE, "4g or 500m, or none")
-        workdir = host_workdir(values["workdir"])
-        client = await asyncio.to_thread(connect, values["host"])
+        values = DockerSettings.of(options.settings)
+        workdir = host_workdir(values.workdir)
+        client = await asyncio.to_thread(connect, values.host)
         try:
             image = await asyncio.to_thread(_check_engine, client, values)
             labels = image.labels or {}
@@ -160,9 +111,11 @@ class DockerBackend(ExecutorBackend):
             client.close()
             raise
         remote = not client.api.base_url.startswith(_LOCAL_URLS)
-        spec = sandbox_spec(values, workdir, skills=skills, owner=options.owner, remote=remote)
+        spec = sandbox_spec(
+            values, workdir, skills=skills, kernel_id=options.kernel_id, remote=remote
+        )
         workspace = DockerWorkspace(client, spec)
-        timeout = float(values["timeout"])
+        timeout = values.timeout
         return DockerSession(
             workdir=workdir,
             workspace=workspace,
@@ -188,57 +141,49 @@ class DockerBackend(ExecutorBackend):
 
 
 def sandbox_spec(
-    values: Mapping[str, Any],
+    values: DockerSettings,
     workdir: Path,
     *,
     skills: Sequence[Skill] = (),
-    owner: str = "",
+    kernel_id: str = "",
     remote: bool = False,
 ) -> SandboxSpec:
     """The sandbox a session with these settings gets, under a new session id."""
     return SandboxSpec(
-        image=image_tag(values["image"]),
-        memory=values["memory"],
-        cpus=values["cpus"],
-        pids=values["pids"],
-        network=values["network"],
-        host=values["host"],
+        image=image_tag(values.image),
+        memory=values.memory,
+        cpus=values.cpus,
+        pids=values.pids,
+        network=values.network,
+        host=values.host,
         workdir=workdir,
         skills=tuple(skills),
-        session=secrets.token_hex(6),
-        kernel=owner,
+        sandbox_id=secrets.token_hex(6),
+        kernel_id=kernel_id,
         remote=remote,
         environment={"LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg"},
-        tmpfs=values["tmpfs"],
-        disk=values["disk"].lower(),
+        tmpfs=values.tmpfs,
+        disk=values.disk,
     )
 
 
-def _check_size(name: str, value: str, least: int, example: str) -> None:
-    if not _SIZE.match(value) or docker.utils.parse_bytes(value) < least:
-        raise BackendSettingError(
-            f"{name}={value}: expected a size of at least {size_text(least)}, such as {example}"
-        )
-
-
-def _check_engine(client: docker.DockerClient, values: Mapping[str, Any]) -> Image:
+def _check_engine(client: docker.DockerClient, values: DockerSettings) -> Image:
     """The image, once the engine is known to have the CPUs and memory asked for and the
     image: each is one line at ``%backend`` time, not a failure at the first tool call."""
-    host = values["host"]
-    cpus, memory = engine_room(client, host)
-    where = engine_name(host)
-    if cpus and values["cpus"] > cpus:
+    cpus, memory = engine_room(client, values.host)
+    where = engine_name(values.host)
+    if cpus and values.cpus > cpus:
         raise BackendSettingError(
-            f"cpus={values['cpus']:g}: more than the {cpus} CPUs of {where}",
+            f"cpus={values.cpus:g}: more than the {cpus} CPUs of {where}",
             hint=f"choose at most cpus={cpus}",
         )
-    if memory and docker.utils.parse_bytes(values["memory"]) > memory:
+    if memory and docker.utils.parse_bytes(values.memory) > memory:
         raise BackendSettingError(
-            f"memory={values['memory']}: more than the {size_text(memory)} of memory of {where}",
+            f"memory={values.memory}: more than the {size_text(memory)} of memory of {where}",
             hint=f"choose at most memory={memory >> 20}m",
         )
-    tag = image_tag(values["image"])
-    return require_image(client, tag, host, variant=variant_of(tag))
+    tag = image_tag(values.image)
+    return require_image(client, tag, values.host, variant=variant_of(tag))
 
 
 def _stale_note(image: str, labels: Mapping[str, str]) -> str:

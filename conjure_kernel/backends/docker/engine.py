@@ -1,6 +1,6 @@
 """Reaching a Docker engine, and finding the sandboxes on it again.
 
-Every container and volume the backend makes carries ``conjure.*`` labels: the session,
+Every container and volume the backend makes carries ``conjure.*`` labels: the sandbox,
 the kernel, the owning process and host, and the creation time. Listing and clean-up go
 by those labels only, since an engine may be shared with other people's containers.
 """
@@ -33,8 +33,8 @@ __all__ = [
     "require_image",
 ]
 
-LABEL = "conjure.session"
-"""The label every sandbox container and volume has; its value is the session's id."""
+LABEL = "conjure.sandbox"
+"""The label every sandbox container and volume has; its value is the sandbox's id."""
 _OWNER_HOST = "conjure.owner-host"
 _OWNER_PID = "conjure.owner-pid"
 _CREATED = "conjure.created"
@@ -146,11 +146,11 @@ def engine_room(client: docker.DockerClient, host: str = "") -> tuple[int, int]:
     return int(info.get("NCPU") or 0), int(info.get("MemTotal") or 0)
 
 
-def owner_labels(session: str, kernel: str) -> dict[str, str]:
+def owner_labels(sandbox_id: str, kernel_id: str) -> dict[str, str]:
     """The labels of a new sandbox: enough to tell later whether its owner is gone."""
     return {
-        LABEL: session,
-        _KERNEL: kernel,
+        LABEL: sandbox_id,
+        _KERNEL: kernel_id,
         _OWNER_HOST: socket.gethostname(),
         _OWNER_PID: str(os.getpid()),
         _CREATED: str(int(time.time())),
@@ -162,9 +162,10 @@ class SandboxInfo:
     """A sandbox container as ``docker ps`` shows it."""
 
     name: str
-    session: str
-    kernel: str
+    sandbox_id: str
+    kernel_id: str
     owner: str
+    """The owning process, ``host:pid``."""
     status: str
     created: float
     orphaned: bool
@@ -190,8 +191,8 @@ def list_sandboxes(client: docker.DockerClient) -> list[SandboxInfo]:
         found.append(
             SandboxInfo(
                 name=container.name,
-                session=labels.get(LABEL, ""),
-                kernel=labels.get(_KERNEL, ""),
+                sandbox_id=labels.get(LABEL, ""),
+                kernel_id=labels.get(_KERNEL, ""),
                 owner=f"{host}:{pid}",
                 status=container.status,
                 created=float(labels.get(_CREATED, "0") or 0),
@@ -209,7 +210,7 @@ def collect_garbage(client: docker.DockerClient, *, everything: bool = False) ->
         if everything or info.orphaned:
             _remove_container(client, info.name)
             removed.append(info.name)
-    in_use = {info.session for info in list_sandboxes(client)}
+    in_use = {info.sandbox_id for info in list_sandboxes(client)}
     for volume in client.volumes.list(filters={"label": LABEL}):
         if volume.attrs.get("Labels", {}).get(LABEL) not in in_use:
             try:

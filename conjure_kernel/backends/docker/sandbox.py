@@ -11,54 +11,36 @@ open (``StdinOnce``, attached before start). When the kernel dies, even by ``kil
 the engine closes that stdin, ``cat`` ends, and ``auto_remove`` deletes the container
 within a fraction of a second. Commands run in it through ``docker exec`` (the shell).
 
-On a local engine the workspace and the skills are host folders bind-mounted; a remote
-engine cannot see this machine's folders, so both live in labelled volumes the kernel
-fills through the archive API.
+On a local engine the workspace and the skills are host folders bind-mounted (a root
+kernel's opened to the sandbox's group first, see ``ownership.py``); a remote engine
+cannot see this machine's folders, so both live in labelled volumes the kernel fills
+through the archive API (``remote_copies.py``). What the container is made of, its
+image and limits, is the ``SandboxSpec`` (``sandbox_spec.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import os
-import posixpath
-import stat
-import struct
-import tarfile
 import tempfile
 import threading
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import docker
 import docker.errors
-import docker.utils
 from docker.types import LogConfig, Mount, Ulimit
 
 from ...errors import BackendError, BackendUnavailable
-from ...skills.skill import Skill
 from .engine import engine_name, owner_labels
+from .ownership import open_to_group
+from .remote_copies import fill_volumes
+from .sandbox_spec import HOME, SKILLS_ROOT, WORKSPACE, SandboxSpec
 
-__all__ = [
-    "SKILLS_ROOT",
-    "WORKSPACE",
-    "MemoryUse",
-    "Sandbox",
-    "SandboxSpec",
-    "sandbox_user",
-    "size_text",
-]
+__all__ = ["MemoryUse", "Sandbox"]
 
-WORKSPACE = "/workspace"
-SKILLS_ROOT = "/mnt/skills"
-HOME = "/home/agent"
-SANDBOX_UID = 1000
-"""The image's ``agent`` user, who runs commands where the kernel's own user cannot."""
-MAX_SEED_BYTES = 256 * 1024 * 1024
-"""The most a host workspace may hold to be copied into a remote engine's volume."""
 _SWITCH_READ = 1 << 20
 """Bytes the switch's watcher reads at once: a command flooding ``/proc/1/fd/1`` costs the
 kernel one read per megabyte, not one per 4 KiB."""
@@ -73,74 +55,6 @@ _HELD_OPEN = (
     "| xargs -0r stat -L -c '%i %b' 2>/dev/null"
 )
 """The workspace files that processes hold open after deleting them: inode, 512-byte blocks."""
-_DEFAULT_ACL = "system.posix_acl_default"
-_ACL_VERSION, _ACL_NO_ID = 2, 0xFFFFFFFF
-_ACL_USER_OBJ, _ACL_GROUP_OBJ, _ACL_OTHER = 0x01, 0x04, 0x20
-"""The layout of a POSIX ACL in its extended attribute (linux/posix_acl_xattr.h)."""
-_NO_LINK = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-_SHARE_DEPTH = 64
-"""Folders below this depth in the workspace are not opened to the sandbox's group."""
-
-
-def sandbox_user(remote: bool) -> tuple[int, int]:
-    """The uid and gid commands run as.
-
-    Locally, the kernel's own user, so files created in the bind-mounted workspace are
-    the person's; but never root: a root kernel's sandbox runs as ``agent`` in group 0,
-    and the workspace hands ownership back after each command (see ``Sandbox``). On a
-    remote engine, ``agent``: the kernel writes the host copies itself.
-    """
-    uid, gid = os.getuid(), os.getgid()
-    if remote or uid == 0:
-        return SANDBOX_UID, SANDBOX_UID if remote else gid
-    return uid, gid
-
-
-@dataclass(frozen=True)
-class SandboxSpec:
-    """What a sandbox is made of: the image, the limits, where the workspace is."""
-
-    image: str
-    memory: str
-    cpus: float
-    pids: int
-    network: str
-    host: str
-    workdir: Path
-    """The workspace on the host: bind-mounted, or copied to and from a volume."""
-    skills: Sequence[Skill] = ()
-    session: str = ""
-    kernel: str = ""
-    remote: bool = False
-    environment: dict[str, str] = field(default_factory=dict)
-    tmpfs: str = "256m"
-    """/tmp, the home folder and /dev/shm together (memory-backed); see ``tmpfs_sizes``."""
-    disk: str = "4g"
-    """What commands may add to the workspace, and the largest file; ``none``: no limit."""
-
-    @property
-    def user(self) -> tuple[int, int]:
-        return sandbox_user(self.remote)
-
-    @property
-    def tmpfs_bytes(self) -> int:
-        """``tmpfs`` within half the memory limit: full tmpfs still leaves the other half
-        to run commands (and to start a shell) in."""
-        return min(docker.utils.parse_bytes(self.tmpfs), self.memory_bytes // 2)
-
-    @property
-    def memory_bytes(self) -> int:
-        return docker.utils.parse_bytes(self.memory)
-
-    @property
-    def disk_bytes(self) -> int | None:
-        return None if self.disk == "none" else docker.utils.parse_bytes(self.disk)
-
-    def tmpfs_sizes(self) -> dict[str, int]:
-        """Each memory-backed folder's share of ``tmpfs``: most of it for /tmp, where
-        programs put their scratch files; an eighth each for home and /dev/shm."""
-        total = self.tmpfs_bytes
-        return {"/tmp": total - 2 * (total // 8), HOME: total // 8, "/dev/shm": total // 8}
 
 
 @dataclass(frozen=True)
@@ -208,8 +122,8 @@ class Sandbox:
                 user=f"{uid}:{gid}",
                 working_dir=WORKSPACE,
                 environment=spec.environment,
-                labels=owner_labels(spec.session, spec.kernel),
-                name=f"conjure-{spec.session}",
+                labels=owner_labels(spec.sandbox_id, spec.kernel_id),
+                name=f"conjure-{spec.sandbox_id}",
                 host_config=host_config,
                 network_disabled=spec.network == "none",
             )["Id"]
@@ -219,7 +133,7 @@ class Sandbox:
             )
             threading.Thread(target=sandbox._watch, name="conjure-switch", daemon=True).start()
             if spec.remote:
-                sandbox._fill_volumes()
+                fill_volumes(api, sandbox.container, spec, sandbox._volumes[1])
             api.start(sandbox.container)
         except docker.errors.ImageNotFound:
             sandbox._remove()
@@ -242,9 +156,9 @@ class Sandbox:
         """Volumes (remote engine) or bind mounts (local) for the workspace and the skills."""
         spec = self.spec
         if spec.remote:
-            labels = owner_labels(spec.session, spec.kernel)
-            workspace = f"conjure-{spec.session}-workspace"
-            skills = f"conjure-{spec.session}-skills"
+            labels = owner_labels(spec.sandbox_id, spec.kernel_id)
+            workspace = f"conjure-{spec.sandbox_id}-workspace"
+            skills = f"conjure-{spec.sandbox_id}-skills"
             for name in (workspace, skills):
                 self.client.volumes.create(name, labels=labels)
                 self._volumes.append(name)
@@ -259,7 +173,7 @@ class Sandbox:
             for target, text in _identity_files(*spec.user).items():
                 binds[self._scratch_file(target, text)] = {"bind": target, "mode": "ro"}
         else:  # root's sandbox writes through group 0
-            _open_to_group(spec.workdir)
+            open_to_group(spec.workdir)
         return [], binds
 
     def _scratch_file(self, target: str, text: str) -> str:
@@ -268,39 +182,6 @@ class Sandbox:
         path = Path(self._scratch.name) / Path(target).name
         path.write_text(text)
         return str(path)
-
-    def _fill_volumes(self) -> None:
-        """Copy the host workspace and the skills into the volumes of a remote sandbox.
-
-        Skills go through a container that is created but never started, with the
-        skills volume writable: the sandbox itself mounts it read-only.
-        """
-        uid, gid = self.spec.user
-        api = self.client.api
-        archive = _archive(_workspace_files(self.spec.workdir), uid, gid)
-        api.put_archive(self.container, WORKSPACE, archive)
-        if not self.spec.skills:
-            return
-        loader = api.create_container(
-            self.spec.image,
-            entrypoint=["true"],
-            labels=owner_labels(self.spec.session, self.spec.kernel),
-            host_config=api.create_host_config(
-                mounts=[Mount(SKILLS_ROOT, self._volumes[1], type="volume")]
-            ),
-        )["Id"]
-        try:
-            files = [
-                (
-                    path,
-                    posixpath.normpath(f"{skill.name}/{path.relative_to(skill.root).as_posix()}"),
-                )
-                for skill in self.spec.skills
-                for path in [skill.root, *sorted(skill.root.rglob("*"))]
-            ]
-            api.put_archive(loader, SKILLS_ROOT, _archive(files, uid, gid))
-        finally:
-            api.remove_container(loader, force=True)
 
     def _watch(self) -> None:
         """Wait, in a thread, for the switch's stream to end: the container has stopped."""
@@ -370,71 +251,6 @@ class Sandbox:
             self._scratch.cleanup()
 
 
-def size_text(size: int) -> str:
-    """A byte count as a setting would say it: ``192m``, ``4g``, ``1.5g``."""
-    for unit, factor in (("g", 1 << 30), ("m", 1 << 20), ("k", 1 << 10)):
-        if size >= factor:
-            return f"{size / factor:.3g}{unit}"
-    return f"{size}b"
-
-
-def _open_to_group(workdir: Path) -> None:
-    """Let a root kernel's sandbox (uid 1000 in group 0) write wherever root may in the
-    workspace, folders the person made before included: what root owns there gets the
-    owner's rights for its group too, and each folder a default ACL that gives them to
-    what is made in it later (where the file system has ACLs; elsewhere a folder made
-    after the sandbox started stays root's alone).
-
-    The walk goes by file descriptors, never by name, and opens nothing through a link:
-    a sandbox sharing this workspace may swap any entry for a link to the host's files
-    while it runs, and root's ``chmod`` must not follow it there."""
-    with contextlib.suppress(OSError):
-        _share_tree(os.open(workdir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC), _SHARE_DEPTH)
-
-
-def _share_tree(folder: int, depth: int) -> None:
-    """Share ``folder`` (a descriptor, closed here) and what is in it, ``depth`` levels."""
-    try:
-        _share_with_group(folder)
-        for entry in list(os.scandir(folder)):
-            with contextlib.suppress(OSError):  # a link (ELOOP), gone, or unreadable
-                child = os.open(entry.name, _NO_LINK, dir_fd=folder)
-                if stat.S_ISDIR(os.fstat(child).st_mode) and depth > 0:
-                    _share_tree(child, depth - 1)
-                    continue
-                try:
-                    _share_with_group(child)
-                finally:
-                    os.close(child)
-    finally:
-        os.close(folder)
-
-
-def _share_with_group(fd: int) -> None:
-    """Root's rights on the open file ``fd`` for its group too; never on a set-id
-    program, which the sandbox must not be able to change."""
-    info = os.fstat(fd)
-    mode = stat.S_IMODE(info.st_mode)
-    is_folder = stat.S_ISDIR(info.st_mode)
-    is_plain = stat.S_ISREG(info.st_mode) and not mode & (stat.S_ISUID | stat.S_ISGID)
-    if info.st_uid != 0 or not (is_folder or is_plain):
-        return
-    shared = mode | (mode & 0o700) >> 3
-    if shared != mode:
-        os.fchmod(fd, shared)
-    if is_folder:
-        with contextlib.suppress(OSError):  # a file system without ACLs
-            os.setxattr(fd, _DEFAULT_ACL, _group_acl(shared & 0o7))
-
-
-def _group_acl(other: int) -> bytes:
-    """A default ACL in the kernel's xattr form: owner and group rwx, others ``other``."""
-    entries = ((_ACL_USER_OBJ, 0o7), (_ACL_GROUP_OBJ, 0o7), (_ACL_OTHER, other))
-    return struct.pack("<I", _ACL_VERSION) + b"".join(
-        struct.pack("<HHI", tag, perm, _ACL_NO_ID) for tag, perm in entries
-    )
-
-
 def _identity_files(uid: int, gid: int) -> dict[str, str]:
     """/etc/passwd and /etc/group naming the kernel's uid ``agent``: ``whoami`` and
     programs that look up the home folder work as they would for the image's own user."""
@@ -442,38 +258,3 @@ def _identity_files(uid: int, gid: int) -> dict[str, str]:
         "/etc/passwd": f"root:x:0:0:root:/root:/bin/bash\nagent:x:{uid}:{gid}:agent:{HOME}:/bin/bash\n",
         "/etc/group": f"root:x:0:\nagent:x:{gid}:\n",
     }
-
-
-def _workspace_files(workdir: Path) -> list[tuple[Path, str]]:
-    files: list[tuple[Path, str]] = []
-    total = 0
-    for path in sorted(workdir.rglob("*")):
-        if path.is_symlink() or not (path.is_file() or path.is_dir()):
-            continue
-        total += path.stat().st_size if path.is_file() else 0
-        if total > MAX_SEED_BYTES:
-            raise BackendError(
-                f"the workspace {workdir} holds more than {MAX_SEED_BYTES >> 20} MB, too much "
-                "to copy to a remote engine",
-                hint="choose a smaller folder with workdir=PATH",
-            )
-        files.append((path, path.relative_to(workdir).as_posix()))
-    return files
-
-
-def _archive(files: Iterable[tuple[Path, str]], uid: int, gid: int) -> bytes:
-    """A tar of folders and regular files, owned by ``uid``:``gid`` in the container (tar
-    members otherwise arrive as root's, and so would folders left implicit)."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        for path, name in files:
-            if path.is_symlink() or not (path.is_file() or path.is_dir()):
-                continue
-            info = archive.gettarinfo(str(path), arcname=name)
-            info.uid, info.gid, info.uname, info.gname = uid, gid, "", ""
-            if path.is_dir():
-                archive.addfile(info)
-                continue
-            with path.open("rb") as data:
-                archive.addfile(info, data)
-    return buffer.getvalue()

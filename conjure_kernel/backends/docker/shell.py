@@ -2,15 +2,8 @@
 
 A ``docker exec`` costs 40 to 60 ms (the engine sets up a process each time) and forgets
 the working directory and variables; one shell that lives as long as the session
-answers in about a millisecond and keeps them, as a terminal does.
-
-The protocol: for each command the shell is sent one line that reads the command text
-from its own input up to a NUL byte, evaluates it with input from ``/dev/null`` (so a
-command that reads stdin cannot eat the protocol), then prints an end marker with the
-exit status on stdout and one with its background jobs on stderr. The marker carries a
-fresh random token per command, so it is found wherever it starts, even right after
-output that does not end in a newline, and such output survives exactly. bash reads a script from a pipe or socket byte by byte,
-which is what lets the line's ``read`` take the command that follows it.
+answers in about a millisecond and keeps them, as a terminal does. What is said to it
+and how its answer is taken apart is ``shell_protocol.py``.
 
 The command runs inside a shell function, so that stopping it (timeout, interrupt)
 keeps the shell: a second exec, running as the same user (root in a sandbox without
@@ -24,12 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import secrets
 import signal
-import struct
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -38,11 +29,10 @@ import docker.errors
 from ...tools.live_output import OutputEcho
 from ...tools.output import StreamCapture
 from ...tools.values import Gap
+from .shell_protocol import PRELUDE, RunningCommand, parse_frames, wrap_command
 
 __all__ = ["ContainerShell", "ShellEnded", "ShellOutput", "describe_status"]
 
-_HEADER = struct.Struct(">BxxxL")
-"""A frame of the multiplexed exec stream: the stream (1 stdout, 2 stderr), the length."""
 _RECV = 1 << 20
 _BATCHES_IN_FLIGHT = 4
 """Reads (of up to ``_RECV`` bytes each) that may wait for the event loop at once."""
@@ -51,11 +41,6 @@ _FLIGHT_WAIT = 0.5
 _KILL_GRACE = 1.0
 """Seconds a stopped command has to let the shell print its end marker; after that the
 shell counts as stuck, and is killed with its command."""
-_JOB = re.compile(rb"^\[\d+\][+-]?\s+(\d+)\s+Running\s+(.*?)(?:\s+&)?$")
-_PRELUDE = b"umask 002; __conjure_run() { eval \"$__conjure_command\"; }; trap 'return 137 2>/dev/null' USR1\n"
-"""Set up the shell: new files are group-writable (see ``sandbox_user``), commands run in
-a function, and SIGUSR1 ends the running command but not the shell (one that comes just
-after the command ended finds no function to return from, and says nothing)."""
 _KILL_SESSION = r"""
 me=$1; keep=$2
 [ "$keep" = "$me" ] && kill -USR1 "$me"
@@ -94,98 +79,6 @@ class ShellOutput:
     stopped: bool = False
 
 
-class _Marked:
-    """One stream of one command: output goes to ``sink`` until the end marker, and what
-    follows the marker up to ``terminator`` is the trailer (the status, the jobs).
-
-    At most the last ``len(marker) - 1`` bytes are held back, and only when they could
-    begin the marker, so the work per byte stays constant however much the command prints.
-    """
-
-    def __init__(self, marker: bytes, terminator: bytes, sink: Callable[[bytes], None]) -> None:
-        self.marker = marker
-        self.terminator = terminator
-        self.sink = sink
-        self._held = bytearray()
-        self._after: bytearray | None = None
-
-    def feed(self, data: bytes) -> None:
-        if self._after is not None:
-            self._after += data
-            return
-        self._held += data
-        found = self._held.find(self.marker)
-        if found >= 0:
-            self.sink(bytes(self._held[:found]))
-            self._after = self._held[found + len(self.marker) :]
-            self._held = bytearray()
-            return
-        cut = len(self._held) - self._could_begin_marker()
-        if cut > 0:
-            self.sink(bytes(self._held[:cut]))
-            del self._held[:cut]
-
-    def _could_begin_marker(self) -> int:
-        """How many bytes at the end of what is held might be the marker's beginning: only
-        those wait, so output reaches the sink (and the live trace) as it arrives."""
-        at = self._held.find(self.marker[:1], max(0, len(self._held) - len(self.marker) + 1))
-        while at != -1:
-            if self.marker.startswith(self._held[at:]):
-                return len(self._held) - at
-            at = self._held.find(self.marker[:1], at + 1)
-        return 0
-
-    @property
-    def trailer(self) -> bytes | None:
-        if self._after is None or self.terminator not in self._after:
-            return None
-        return bytes(self._after.split(self.terminator, 1)[0])
-
-    def flush(self) -> None:
-        """The stream ended without its marker: what was held back is output too."""
-        if self._after is None:
-            self.sink(bytes(self._held))
-            self._held = bytearray()
-
-
-class _Command:
-    """The command running now: its two marked streams, and a future for its end."""
-
-    def __init__(
-        self, token: bytes, stdout: Callable[[bytes], None], keep: int, echo: OutputEcho | None
-    ) -> None:
-        end = b"__CONJURE_END_" + token + b"__"
-        self.stderr_capture = StreamCapture(keep)
-        stderr = self.stderr_capture.feed
-        if echo is not None and echo.active:
-            stdout, stderr = _echoed(stdout, echo, 1), _echoed(stderr, echo, 2)
-        self.out = _Marked(end, b"\n", stdout)
-        self.err = _Marked(end + b"\n", end + b"\n", stderr)
-        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    def feed(self, frames: list[tuple[int, bytes]]) -> None:
-        for stream, payload in frames:
-            (self.out if stream == 1 else self.err).feed(payload)
-        if self.out.trailer is not None and self.err.trailer is not None:
-            _resolve(self.done)
-
-    def end(self) -> None:
-        self.out.flush()
-        self.err.flush()
-        _resolve(self.done)
-
-    @property
-    def exit_code(self) -> int | None:
-        trailer = self.out.trailer
-        return int(trailer) if trailer is not None and trailer.isdigit() else None
-
-    @property
-    def jobs(self) -> tuple[tuple[int, str], ...]:
-        listing = self.err.trailer or b""
-        found = (_JOB.match(line.strip()) for line in listing.splitlines())
-        return tuple((int(match[1]), match[2].decode(errors="replace")) for match in found if match)
-
-
 class ContainerShell:
     """A persistent ``bash`` in a running container, driven over docker-py's raw exec socket.
 
@@ -211,7 +104,7 @@ class ContainerShell:
         self._socket: _Socket | None = None
         self._exec_id = ""
         self._pid = ""
-        self._command: _Command | None = None
+        self._command: RunningCommand | None = None
         self._ended = threading.Event()
         """Set by the reader thread the moment the socket ends, not when the loop gets to it."""
         self._lock = asyncio.Lock()
@@ -232,7 +125,7 @@ class ContainerShell:
         ).start()
         said = ""
         with contextlib.suppress(ShellEnded):  # it died at once: ask the engine how
-            await asyncio.to_thread(self._send, _PRELUDE)
+            await asyncio.to_thread(self._send, PRELUDE)
             output = await self.run("echo $$", timeout=30, keep=1024)
             if output.exit_code == 0 and output.stdout.strip().isdigit():
                 self._pid = output.stdout.strip()
@@ -296,10 +189,10 @@ class ContainerShell:
             token = secrets.token_hex(8).encode()
             stdout_capture = StreamCapture(keep)
             sink = raw_stdout.extend if raw_stdout is not None else stdout_capture.feed
-            self._command = running = _Command(token, sink, keep, echo)
+            self._command = running = RunningCommand(token, sink, keep, echo)
             stopped = False
             try:
-                await asyncio.to_thread(self._send, _wrap(command, token, data))
+                await asyncio.to_thread(self._send, wrap_command(command, token, data))
                 if not await _ended(running.done, timeout, stop):
                     stopped = True
                     await self._stop(running)
@@ -327,7 +220,7 @@ class ContainerShell:
         except OSError as error:
             raise ShellEnded(f"the sandbox shell stopped taking commands ({error})") from None
 
-    async def _stop(self, running: _Command) -> None:
+    async def _stop(self, running: RunningCommand) -> None:
         """Kill the command's processes; if the shell does not come back, kill it too."""
         if self._pid and not running.done.done():
             await self._kill(keep=self._pid)
@@ -387,7 +280,7 @@ class ContainerShell:
                     loop.call_soon_threadsafe(self._on_end)
                 return
             buffer += chunk
-            frames, used = _frames(buffer)
+            frames, used = parse_frames(buffer)
             del buffer[:used]
             if frames:
                 while not self._in_flight.acquire(timeout=_FLIGHT_WAIT):
@@ -426,43 +319,3 @@ async def _ended(done: asyncio.Future[None], timeout: float, stop: asyncio.Event
         if stopping is not None:
             stopping.cancel()
     return done.done()
-
-
-def _echoed(
-    sink: Callable[[bytes], None], echo: OutputEcho, stream: int
-) -> Callable[[bytes], None]:
-    def both(data: bytes) -> None:
-        sink(data)
-        echo.feed(stream, data)
-
-    return both
-
-
-def _wrap(command: str, token: bytes, data: bytes | None) -> bytes:
-    end = b"__CONJURE_END_" + token + b"__"
-    stdin = b"" if data is not None else b" </dev/null"
-    line = (
-        b"IFS= read -r -d '' __conjure_command; __conjure_run" + stdin + b"; "
-        b"__conjure_status=$?; printf '" + end + b'%d\\n\' "$__conjure_status"; '
-        b"printf '" + end + b"\\n' >&2; jobs -l >&2; printf '" + end + b"\\n' >&2\n"
-    )
-    return line + command.encode() + b"\0" + (data or b"")
-
-
-def _frames(buffer: bytearray) -> tuple[list[tuple[int, bytes]], int]:
-    """The complete frames at the start of ``buffer``, and how many bytes they took."""
-    frames: list[tuple[int, bytes]] = []
-    at = 0
-    while len(buffer) - at >= _HEADER.size:
-        stream, length = _HEADER.unpack_from(buffer, at)
-        if len(buffer) - at - _HEADER.size < length:
-            break
-        start = at + _HEADER.size
-        frames.append((stream, bytes(buffer[start : start + length])))
-        at = start + length
-    return frames, at
-
-
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)

@@ -10,23 +10,19 @@ works, is followed as the container would follow it, and one towards ``/etc`` le
 the container's ``/etc`` through the shell, never to the host's.
 
 Commands run in one persistent shell (``shell.py``). The container is created on first
-use and created again if it dies; what happened reaches the person as notices.
+use and created again if it dies; what happened reaches the person as notices. File
+operations through the shell are ``shell_files.py``; a remote engine's copies of the
+workspace, ``remote_copies.py``; a root kernel's file ownership, ``ownership.py``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
-import io
 import os
 import posixpath
-import shlex
-import tarfile
 import threading
 import time
-from collections.abc import Sequence
-from pathlib import Path
 
 import docker
 
@@ -36,17 +32,12 @@ from ...tools.live_output import OutputEcho
 from ...tools.values import ExecResult
 from ...tools.workspace import PathInfo
 from .disk import DiskWatch
-from .sandbox import (
-    HOME,
-    SANDBOX_UID,
-    SKILLS_ROOT,
-    WORKSPACE,
-    MemoryUse,
-    Sandbox,
-    SandboxSpec,
-    size_text,
-)
+from .ownership import hand_back
+from .remote_copies import CHANGED_ARCHIVE_COMMAND, STAMP_COMMAND, unpack_changes
+from .sandbox import MemoryUse, Sandbox
+from .sandbox_spec import HOME, SKILLS_ROOT, WORKSPACE, SandboxSpec, size_text
 from .shell import ContainerShell, ShellEnded, ShellOutput, describe_status
+from .shell_files import ShellFiles
 
 __all__ = ["DockerWorkspace"]
 
@@ -59,13 +50,6 @@ _CLOCK_SLACK = 2.0
 systems keep coarse times (some to the second)."""
 _KEPT = "files in /workspace are kept, the shell's directory and variables are not"
 """What a new container keeps of the old one, for the notices."""
-_STAMP = "/tmp/.conjure-stamp"
-_TICK = "/tmp/.conjure-tick"
-_CHANGED = "/tmp/.conjure-changed"
-_LIST = (
-    "find -L {path} -mindepth 1 -maxdepth 2 \\( -name '.*' -o -name node_modules \\) "
-    "-prune -o -printf '%y %P\\0'"
-)
 
 
 class DockerWorkspace:
@@ -84,6 +68,8 @@ class DockerWorkspace:
         """The bind-mounted folders, for the file tools; none on a remote engine."""
         self._copies = Confined([Mount(WORKSPACE, spec.workdir, True)])
         """The host folder a remote engine's workspace volume is copied back into."""
+        self._shell_files = ShellFiles(self._internal)
+        """Paths the host mounts do not reach, through the sandbox's shell."""
         self._sandbox: Sandbox | None = None
         self._shell: ContainerShell | None = None
         self._lock = asyncio.Lock()
@@ -123,45 +109,18 @@ class DockerWorkspace:
     async def stat(self, path: str) -> PathInfo:
         with contextlib.suppress(OutsideMounts):
             return self._files.stat(self.resolve(path))
-        output = await self._internal(f"stat -L -c '%F %s' -- {shlex.quote(self.resolve(path))}")
-        if output.exit_code != 0:
-            if "ermission denied" in output.stderr:
-                raise PermissionError(errno.EACCES, "Permission denied", self.resolve(path))
-            return PathInfo("missing")
-        kind, _, size = output.stdout.strip().rpartition(" ")
-        if kind == "directory":
-            return PathInfo("directory", int(size))
-        return PathInfo("file" if kind.startswith("regular") else "other", int(size))
+        return await self._shell_files.stat(self.resolve(path))
 
     async def read(self, path: str, start: int = 0, end: int | None = None) -> bytes:
         with contextlib.suppress(OutsideMounts):
             return self._files.read(self.resolve(path), start, end)
-        quoted = shlex.quote(self.resolve(path))
-        command = f"tail -c +{start + 1} -- {quoted}"
-        if end is not None:
-            command += f" | head -c {max(end - start, 0)}"
-        data = bytearray()
-        output = await self._internal(f"set -o pipefail; {command}", raw_stdout=data)
-        if output.exit_code != 0:
-            raise OSError(_first_line(output.stderr) or f"cannot read {self.resolve(path)}")
-        return bytes(data)
+        return await self._shell_files.read(self.resolve(path), start, end)
 
     async def write(self, path: str, data: bytes) -> bool:
         target = self.resolve(path)
         with contextlib.suppress(OutsideMounts):
             return self._files.write(target, data)
-        quoted = shlex.quote(target)
-        # the shell's input holds the data next: it is read whole even when the file
-        # cannot be written (a link the sandbox swapped in, a full disk), or what is left
-        # of it would run as the shell's next command
-        output = await self._internal(
-            f"mkdir -p -- {shlex.quote(posixpath.dirname(target))}; [ -e {quoted} ]; "
-            f"existed=$?; head -c {len(data)} | {{ cat > {quoted}; written=$?; "
-            "cat > /dev/null; [ $written = 0 ] && echo $existed; }",
-            data=data,
-        )
-        if output.exit_code != 0:
-            raise OSError(_first_line(output.stderr) or f"cannot write {target}")
+        existed = await self._shell_files.write(target, data)
         if self.spec.remote and inside(target, WORKSPACE):
             try:
                 self._copies.write(target, data)
@@ -169,33 +128,18 @@ class DockerWorkspace:
                 raise OSError(
                     f"{target}: its copy on this machine would land outside {self.spec.workdir}"
                 ) from None
-        return output.stdout.strip() == "0"
+        return existed
 
     async def list_dir(self, path: str) -> list[str]:
         with contextlib.suppress(OutsideMounts):
             return self._files.list_dir(self.resolve(path))
-        data = bytearray()
-        output = await self._internal(
-            _LIST.format(path=shlex.quote(self.resolve(path))), raw_stdout=data
-        )
-        if output.exit_code != 0 and not data:
-            raise OSError(_first_line(output.stderr) or f"cannot list {self.resolve(path)}")
-        entries = []
-        for item in data.decode(errors="replace").split("\0"):
-            kind, _, name = item.partition(" ")
-            if name:
-                entries.append((name, kind == "d"))
-        return _tree_order(entries)
+        return await self._shell_files.list_dir(self.resolve(path))
 
     # -- commands -------------------------------------------------------------------------
 
     async def exec(self, command: str, *, timeout: float, keep: int) -> ExecResult:
         if self.spec.remote:
-            # the stamp must be older than anything the command writes, on a clock that
-            # may tick coarsely: wait until a file touched after it is newer
-            await self._internal(
-                f"touch {_STAMP} && until [ {_TICK} -nt {_STAMP} ]; do touch {_TICK}; done"
-            )
+            await self._internal(STAMP_COMMAND)  # what changed after it is copied back
         echo = OutputEcho()
         started = time.time()
         self._running = passed = asyncio.Event()
@@ -219,7 +163,7 @@ class DockerWorkspace:
         if self.spec.remote and self._sandbox is not None:  # also after `…; exit`
             await self._copy_back()
         if self._hand_back:
-            await asyncio.to_thread(_hand_back, self.spec.workdir, started - _CLOCK_SLACK)
+            await asyncio.to_thread(hand_back, self.spec.workdir, started - _CLOCK_SLACK)
         return ExecResult(
             -9 if exit_code is None else exit_code,
             output.stdout,
@@ -418,24 +362,9 @@ class DockerWorkspace:
     async def _copy_back(self) -> None:
         """Copy the workspace files the last command changed from the volume to the host."""
         archive = bytearray()
-        await self._internal(
-            f"find {WORKSPACE} -cnewer {_STAMP} -type f -printf '%P\\0' > {_CHANGED}; "
-            f"[ -s {_CHANGED} ] && tar -C {WORKSPACE} --null -T {_CHANGED} -cf -; true",
-            raw_stdout=archive,
-        )
+        await self._internal(CHANGED_ARCHIVE_COMMAND, raw_stdout=archive)
         if archive:
-            await asyncio.to_thread(self._unpack, bytes(archive))
-
-    def _unpack(self, archive: bytes) -> None:
-        with tarfile.open(fileobj=io.BytesIO(archive)) as files:
-            for member in files:
-                target = posixpath.normpath(posixpath.join(WORKSPACE, member.name))
-                source = files.extractfile(member) if member.isfile() else None
-                if source is None or not inside(target, WORKSPACE):
-                    continue
-                with contextlib.suppress(OutsideMounts):  # a link of the person's leads out
-                    # scripts stay executable
-                    self._copies.write(target, source.read(), add_mode=member.mode & 0o111)
+            await asyncio.to_thread(unpack_changes, self._copies, bytes(archive))
 
     async def aclose(self) -> None:
         """Remove the container: every process in it ends, whatever it was doing."""
@@ -451,43 +380,3 @@ async def _settled(stopped: threading.Event) -> bool:
     """Whether the container stopped, given a moment: the shell's stream may end a little
     before the switch's does."""
     return await asyncio.to_thread(stopped.wait, _STOP_NOTICE_WAIT)
-
-
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else ""
-
-
-def _tree_order(entries: Sequence[tuple[str, bool]]) -> list[str]:
-    """Entries (relative path, is a folder) two levels deep, in the local workspace's
-    order: sorted by name, each folder followed by its own entries."""
-    children: dict[str, list[tuple[str, bool]]] = {}
-    for name, is_dir in entries:
-        parent = posixpath.dirname(name)
-        children.setdefault(parent, []).append((name, is_dir))
-    ordered = []
-    for name, is_dir in sorted(children.get("", [])):
-        ordered.append(f"{name}/" if is_dir else name)
-        for child, child_is_dir in sorted(children.get(name, [])):
-            ordered.append(f"{child}/" if child_is_dir else child)
-    return ordered
-
-
-def _hand_back(workdir: Path, since: float) -> None:
-    """Give root what a root kernel's sandbox (uid 1000, group 0) made in the workspace:
-    the person owns it, and the sandbox keeps writing through the group.
-
-    Only a folder whose own time changed since ``since`` can hold a new entry, so only
-    those have their entries looked at; the others cost one ``stat`` each, whatever
-    number of files they hold.
-    """
-    try:
-        changed = os.stat(workdir).st_mtime >= since
-        entries = list(os.scandir(workdir))
-    except OSError:  # it went while we looked
-        return
-    for entry in entries:
-        with contextlib.suppress(OSError):
-            if changed and entry.stat(follow_symlinks=False).st_uid == SANDBOX_UID:
-                os.lchown(entry.path, 0, 0)
-            if entry.is_dir(follow_symlinks=False):
-                _hand_back(Path(entry.path), since)

@@ -1,8 +1,10 @@
 """The session history as a widget: a row per turn that opens onto the turn's messages.
 
 Rows of finished turns never change, so ``refresh`` only adds the rows of new turns
-and redraws the totals. The display bundle also carries ``%history``'s HTML table
-(``notebook.history``), which nbconvert and a frontend without widgets show instead.
+and redraws the totals, which are kept as running sums: a refresh after each turn costs
+the same at turn 200 as at turn 2. The display bundle also carries ``%history``'s HTML
+table (``notebook.history.HistoryTable``, which likewise draws each row once), for
+nbconvert and frontends without widgets; each row is redacted when it is drawn.
 """
 
 from __future__ import annotations
@@ -15,14 +17,16 @@ from typing import Any
 import ipywidgets as widgets
 from IPython.display import display
 
-from ...clients.base import Usage
 from ...clients.pricing import Spend
 from ...conversation.budget import turn_spend
 from ...conversation.transcript import TurnRecord
 from ...conversation.turn import Redact, TextEntry, ToolEntry
 from ...tools.output import one_line
-from ..display import _answer_html, _duration, _tool_title
-from ..history import _tokens, history_bundle
+from ..history import HistoryTable, _tokens
+from ..turn_html import answer_html as _answer_html
+from ..turn_labels import duration as _duration
+from ..turn_labels import tool_title as _tool_title
+from .shared import close_widgets, make, view_bundle
 
 __all__ = ["HistoryWidget"]
 
@@ -67,19 +71,21 @@ class HistoryWidget:
     ) -> None:
         self._redact = redact
         self._turns: list[TurnRecord] = []
+        self._table = HistoryTable(redact)
+        self._tools = 0
+        self._seconds = 0.0
+        """The turns' tool calls and time, summed as they are added."""
         self._messages = messages
         self._spent = spent
-        self._rows = widgets.VBox()
-        self._totals = widgets.HTML()
+        self._rows = make(widgets.VBox)
+        self._totals = make(widgets.HTML)
         head = "".join(f"<span>{html.escape(name)}</span>" for name in COLUMNS)
-        self.widget = widgets.VBox(
-            [
-                widgets.HTML(f'{_STYLE}<div class="conjure-history-head">{head}</div>'),
-                self._rows,
-                self._totals,
-            ]
+        heading = f'{_STYLE}<div class="conjure-history-head">{head}</div>'
+        self.widget = make(
+            widgets.VBox,
+            children=(make(widgets.HTML, value=heading), self._rows, self._totals),
+            _dom_classes=("conjure-history",),
         )
-        self.widget.add_class("conjure-history")
         self._display_id: str | None = None
         self.refresh(transcript, messages=messages, spent=spent)
 
@@ -96,13 +102,13 @@ class HistoryWidget:
         if len(transcript) < known or any(
             old is not new for old, new in zip(self._turns, transcript, strict=False)
         ):
-            self._turns, known = [], 0
-            self._rows.children = ()
+            self._start_afresh()
+            known = 0
         new = list(transcript[known:])
-        self._turns.extend(new)
         if new:
             rows = [self._row(number, turn) for number, turn in enumerate(new, known + 1)]
             self._rows.children = (*self._rows.children, *rows)
+            self._add(new)
         self._messages = self._messages if messages is None else messages
         self._spent = self._spent if spent is None else spent
         self._totals.value = self._totals_html()
@@ -116,10 +122,23 @@ class HistoryWidget:
         display(self, display_id=self._display_id)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-        table = history_bundle(
-            self._turns, self._redact, messages=self._messages, spent=self._spent
-        )
-        return {**self.widget._repr_mimebundle_(**kwargs), **table}
+        table = self._table.bundle(messages=self._messages, spent=self._spent)
+        return {**view_bundle(self.widget, table["text/plain"]), **table}
+
+    def _add(self, turns: list[TurnRecord]) -> None:
+        """Count ``turns`` in: the saved table, the totals."""
+        self._turns.extend(turns)
+        self._table.extend(turns)
+        self._tools += sum(len(turn.timeline.tools) for turn in turns)
+        self._seconds += sum(_turn_time(turn) for turn in turns)
+
+    def _start_afresh(self) -> None:
+        """Forget the turns shown: the transcript was reset or restored."""
+        for row in self._rows.children:
+            close_widgets(row)
+        self._rows.children = ()
+        self._turns, self._table = [], HistoryTable(self._redact)
+        self._tools, self._seconds = 0, 0.0
 
     def _row(self, number: int, turn: TurnRecord) -> widgets.HTML:
         clean = turn.redacted(self._redact)
@@ -134,20 +153,18 @@ class HistoryWidget:
             _duration(_turn_time(clean)),
         )
         summary = "".join(f"<span>{html.escape(cell)}</span>" for cell in cells)
-        return widgets.HTML(
-            f'<details class="conjure-history-row"><summary>{summary}</summary>'
-            f'<div class="conjure-history-turn">{_turn_html(clean)}</div></details>'
+        return make(
+            widgets.HTML,
+            value=f'<details class="conjure-history-row"><summary>{summary}</summary>'
+            f'<div class="conjure-history-turn">{_turn_html(clean)}</div></details>',
         )
 
     def _totals_html(self) -> str:
-        usage = sum((turn.usage for turn in self._turns), Usage())
-        spent = self._spent or sum((turn_spend(turn) for turn in self._turns), Spend())
-        tools = sum(len(turn.timeline.tools) for turn in self._turns)
-        seconds = sum(_turn_time(turn) for turn in self._turns)
+        spent = self._spent or self._table.spent
         line = (
-            f"{len(self._turns)} turn(s), {self._messages} message(s) · {tools} tool call(s)"
-            f" · {_tokens(usage)} tokens · {spent.short()} spent in this notebook"
-            f" · {_duration(seconds)} in all"
+            f"{len(self._turns)} turn(s), {self._messages} message(s) · {self._tools} tool"
+            f" call(s) · {_tokens(self._table.usage)} tokens · {spent.short()} spent in this"
+            f" notebook · {_duration(self._seconds)} in all"
         )
         return f'<div class="conjure-history-total">{html.escape(line)}</div>'
 

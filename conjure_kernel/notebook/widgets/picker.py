@@ -17,7 +17,8 @@ import ipywidgets as widgets
 from ...backends.registry import backend_names, get_backend
 from ...backends.settings import Setting
 from ...clients.pricing import PRICES
-from .rows import MUTED, close_widgets
+from .rows import MUTED
+from .shared import close_widgets
 
 __all__ = ["PickerWidget"]
 
@@ -125,7 +126,7 @@ class PickerWidget:
             close_widgets(row)
         self._fields = {}
         try:
-            declared = get_backend(name).settings
+            declared = get_backend(name).settings.declared()
         except Exception as error:  # a broken plug-in: say so here rather than nowhere
             self._settings.children = ()
             self._error.value = f'<div style="{_ERROR}">{html.escape(str(error))}</div>'

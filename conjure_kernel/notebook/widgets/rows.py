@@ -15,8 +15,14 @@ from typing import Any
 import ipywidgets as widgets
 
 from ...conversation.turn import ApprovalEntry, FileEntry, Redact, ToolEntry, ToolState
-from ..display import _approval_line, _call_title, _duration, _Files, _is_image, _tool_input
+from ..turn_labels import FileLinks as _Files
+from ..turn_labels import approval_line as _approval_line
+from ..turn_labels import call_title as _call_title
+from ..turn_labels import duration as _duration
+from ..turn_labels import is_image as _is_image
+from ..turn_labels import tool_input as _tool_input
 from .ansi import ansi_to_html
+from .shared import make
 
 __all__ = [
     "FOLD_LINES",
@@ -24,7 +30,6 @@ __all__ = [
     "MUTED",
     "ApprovalRow",
     "ToolRow",
-    "close_widgets",
     "file_widget",
 ]
 
@@ -72,24 +77,36 @@ class ToolRow:
         """Characters received, and when, at the last redraw of the printed text."""
         self._full = ""
         self._drawn_state: tuple[Any, ...] = ()
-        self._toggle = widgets.ToggleButton(value=True, description="▾")
-        self._toggle.layout = widgets.Layout(width="2.2em", height="1.8em", padding="0")
-        self._title = widgets.HTML()
-        self._output = widgets.HTML()
-        self._more = widgets.Button(description="show all", layout=widgets.Layout(display="none"))
+        self._toggle = make(
+            widgets.ToggleButton,
+            value=True,
+            description="▾",
+            layout=widgets.Layout(width="2.2em", height="1.8em", padding="0"),
+        )
+        self._title = make(widgets.HTML)
+        self._output = make(widgets.HTML)
+        self._more = make(
+            widgets.Button, description="show all", layout=widgets.Layout(display="none")
+        )
         self._more.on_click(self._show_all)
         call = entry.redacted(redact).call
-        self._body = widgets.VBox(
-            [
-                widgets.HTML(f'<pre style="{_PRE}">{html.escape(_tool_input(call))}</pre>'),
+        self._body = make(
+            widgets.VBox,
+            children=(
+                make(
+                    widgets.HTML,
+                    value=f'<pre style="{_PRE}">{html.escape(_tool_input(call))}</pre>',
+                ),
                 self._output,
                 self._more,
-            ],
+            ),
             layout=widgets.Layout(margin="0 0 0 2.4em"),
         )
         self._toggle.observe(self._fold, names="value")
-        self.widget = widgets.VBox([widgets.HBox([self._toggle, self._title]), self._body])
-        self.widget.add_class("conjure-tool")
+        header = make(widgets.HBox, children=(self._toggle, self._title))
+        self.widget = make(
+            widgets.VBox, children=(header, self._body), _dom_classes=("conjure-tool",)
+        )
         self.refresh()
 
     def refresh(self) -> None:
@@ -150,7 +167,7 @@ class ApprovalRow:
         self._entry = entry
         self._redact = redact
         self._drawn: tuple[Any, ...] = ()
-        self.widget = widgets.HTML()
+        self.widget = make(widgets.HTML)
         self.refresh()
 
     def refresh(self) -> None:
@@ -197,9 +214,9 @@ def file_widget(entry: FileEntry, redact: Redact, files: _Files) -> widgets.Widg
     link = files.link(path)
     code = f"<code>{html.escape(path)}</code>"
     shown = code if link is None else f'<a href="{html.escape(link)}" target="_blank">{code}</a>'
-    line = widgets.HTML(f'<div class="conjure-file">created {shown}</div>')
+    line = make(widgets.HTML, value=f'<div class="conjure-file">created {shown}</div>')
     image = _image_of(entry.path)
-    return line if image is None else widgets.VBox([line, image])
+    return line if image is None else make(widgets.VBox, children=(line, image))
 
 
 def _image_of(path: str) -> widgets.Image | None:
@@ -214,10 +231,3 @@ def _image_of(path: str) -> widgets.Image | None:
     except OSError:
         return None
     return widgets.Image(value=data, format=kind.split("/", 1)[1], layout={"max_width": "100%"})
-
-
-def close_widgets(widget: widgets.Widget) -> None:
-    """Close a widget and everything in it: the frontend no longer shows them."""
-    for child in getattr(widget, "children", ()):
-        close_widgets(child)
-    widget.close()

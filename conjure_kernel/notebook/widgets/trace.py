@@ -21,6 +21,7 @@ from IPython.display import display
 
 from ...clients.base import Usage
 from ...clients.pricing import Spend, spend_of
+from ...conversation.timeline import Timeline
 from ...conversation.transcript import TurnRecord
 from ...conversation.turn import (
     Entry,
@@ -28,7 +29,6 @@ from ...conversation.turn import (
     NoticeEntry,
     Redact,
     TextEntry,
-    Timeline,
     ToolEntry,
 )
 from ...events import (
@@ -41,9 +41,13 @@ from ...events import (
     TurnStarted,
     UsageReported,
 )
-from ..display import _Files, _live_answer_html, _notice_line, turn_bundle
+from ..display import turn_bundle
+from ..turn_html import live_answer_html as _live_answer_html
+from ..turn_labels import FileLinks as _Files
+from ..turn_labels import notice_line as _notice_line
 from ..views import StreamedMarkdown
-from .rows import MUTED, ApprovalRow, ToolRow, close_widgets, file_widget
+from .rows import MUTED, ApprovalRow, ToolRow, file_widget
+from .shared import close_widgets, make, view_bundle
 
 __all__ = ["TraceWidget"]
 
@@ -57,10 +61,11 @@ class TraceWidget:
         self._redact = redact
         self._timeline = Timeline()
         self._files = _Files("", os.getcwd())
-        self._entries = widgets.VBox()
-        self._footer = widgets.HTML()
-        self.widget = widgets.VBox([self._entries, self._footer])
-        self.widget.add_class("conjure-trace")
+        self._entries = make(widgets.VBox)
+        self.widget: widgets.VBox | None = None
+        """The entries above a footer; made after the first event, when the footer's
+        first line is known, and shown then."""
+        self._footer: widgets.HTML | None = None
         self._rows: list[_Row] = []
         self._calls: dict[str, ToolRow] = {}
         self._text: StreamedMarkdown | None = None
@@ -72,11 +77,8 @@ class TraceWidget:
         self._spend = Spend()
         self._status = "running…"
         self._display_id = uuid.uuid4().hex
-        self._shown = False
 
     def update(self, event: Event) -> None:
-        if not self._shown:
-            self._show()
         if isinstance(event, TurnStarted):
             self._header = self._redact(f"{event.model} · {event.backend} backend")
             self._model = event.model
@@ -97,7 +99,10 @@ class TraceWidget:
                 self._status, self._usage = "done", event.usage
             else:
                 self._status = f"failed: {type(event.error).__name__}"
-        if not isinstance(event, TextDelta):
+        if self._footer is None:
+            self._show()
+        elif not isinstance(event, TextDelta | ModelStepFinished):
+            # A step's cost is drawn with its usage, which every backend reports next.
             self._footer.value = self._footer_html()
 
     def finish(self, record: TurnRecord | None) -> None:
@@ -105,14 +110,16 @@ class TraceWidget:
         if record is None:
             return
         bundle = turn_bundle(record, self._redact)
-        display(bundle, raw=True, display_id=self._display_id, update=self._shown)
-        self._shown = True
-        close_widgets(self.widget)
+        display(bundle, raw=True, display_id=self._display_id, update=self.widget is not None)
+        close_widgets(self.widget or self._entries)
 
     def _show(self) -> None:
-        bundle = {**self.widget._repr_mimebundle_(), "text/plain": "conjure turn (tool trace)"}
+        self._footer = make(widgets.HTML, value=self._footer_html())
+        self.widget = make(
+            widgets.VBox, children=(self._entries, self._footer), _dom_classes=("conjure-trace",)
+        )
+        bundle = view_bundle(self.widget, "conjure turn (tool trace)")
         display(bundle, raw=True, display_id=self._display_id)
-        self._shown = True
 
     def _follow(self, *, streamed: bool) -> None:
         """Give new entries their widgets; redraw the text, and rows whose state changed
@@ -131,13 +138,13 @@ class TraceWidget:
     def _widget_for(self, entry: Entry) -> widgets.Widget:
         self._end_text()
         if isinstance(entry, TextEntry):
-            box = widgets.VBox()
-            self._text = StreamedMarkdown(_Blocks(box), self._draw_block)
+            box = make(widgets.VBox)
+            self._text = StreamedMarkdown(_Blocks(box), self._draw_block, redraws=True)
             return box
         if isinstance(entry, NoticeEntry):
             line = html.escape(_notice_line(entry.redacted(self._redact)))
             colour = "var(--jp-warn-color1)" if entry.level == "warning" else "inherit"
-            return widgets.HTML(f'<div style="{MUTED};color:{colour}">{line}</div>')
+            return make(widgets.HTML, value=f'<div style="{MUTED};color:{colour}">{line}</div>')
         if isinstance(entry, FileEntry):
             return file_widget(entry, self._redact, self._files)
         row: _Row = (
@@ -178,7 +185,8 @@ class TraceWidget:
 
 class _Blocks:
     """Where ``StreamedMarkdown`` puts a run of text: an HTML widget per block, in a box,
-    in place of the HTML view's display areas."""
+    in place of the HTML view's display areas. Widgets always redraw, so a block that
+    ends is redrawn finished in its own widget."""
 
     def __init__(self, box: widgets.VBox) -> None:
         self._box = box
@@ -188,16 +196,11 @@ class _Blocks:
 
 
 class _Block:
-    """One block's widget; a block that ended is removed rather than blanked."""
+    """One block's widget."""
 
     def __init__(self, box: widgets.VBox, bundle: dict[str, Any]) -> None:
-        self._box = box
-        self._html = widgets.HTML(bundle["text/html"])
+        self._html = make(widgets.HTML, value=bundle["text/html"])
         box.children = (*box.children, self._html)
 
     def show(self, bundle: dict[str, Any]) -> None:
         self._html.value = bundle["text/html"]  # traitlets send nothing when it is unchanged
-
-    def blank(self) -> None:
-        self._box.children = tuple(child for child in self._box.children if child is not self._html)
-        self._html.close()

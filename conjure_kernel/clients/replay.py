@@ -1,14 +1,17 @@
-"""A model client that answers from a recording, so a shared notebook re-runs with no key.
+"""Replay: a saved notebook's turns answer again, so it re-runs with no key.
 
-Only the model's side is replayed: tools really run again on the current backend, and
-``drift`` compares what they return now with what they returned when recorded. Paths
-that differ between machines (the working directory, skill folders) are mapped from
-the recording's values to the current ones before a recorded tool call runs, and back
-before results are compared.
+Only the model's side is replayed (``RecordedModel`` streams its steps): tools really
+run again on the current backend, and ``drift`` compares what they return now with what
+they returned when recorded. Paths that differ between machines (the working directory,
+skill folders) are mapped from the recording's values to the current ones before a
+recorded tool call runs, and back before results are compared.
 
-Hosted tools (code execution on Anthropic's side) are part of the model's answer, so
-they are replayed, not re-run: the stream carries their recorded blocks as the live
-one did, and the files they produced are named as recorded (nothing is downloaded).
+A ``Replay`` is a value handed to each turn (``TurnOptions.replay``): the loop reads the
+calls not to start again, the permission gate the recorded decisions, the hosted
+backend the files its hosted calls produced, and the session what drifted. Hosted tools
+(code execution on Anthropic's side) are part of the model's answer, so they are
+replayed, not re-run. A replay may hold the tools to one backend (``backend``): the
+notebook's own switches then do not move them.
 """
 
 from __future__ import annotations
@@ -18,32 +21,23 @@ import difflib
 import json
 import os
 import re
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import RecordingMismatch, ReplayedFailure
 from ..tools.output import one_line
-from .base import (
-    CREDENTIAL_ENV_VARS,
-    ModelRequest,
-    ModelResponse,
-    ServerToolResult,
-    ServerToolUse,
-    TextChunk,
-)
-from .server_tools import is_server_tool_result
+from .base import CREDENTIAL_ENV_VARS, ModelResponse
 
-__all__ = ["Drift", "RecordedTurn", "ReplayClient"]
+__all__ = ["UNFINISHED", "Drift", "Replay", "ReplayTurn"]
 
-_CHUNK = 24
-"""Characters per streamed chunk, so a replayed answer still appears progressively."""
-NOT_RERUN = "not run on replay: this call was interrupted when the notebook was recorded"
+UNFINISHED = "not run on replay: this call had not finished when the notebook was recorded"
+"""What the model is told of a call that was unfinished when recorded, instead of running it."""
 
 
 @dataclass(frozen=True)
-class RecordedTurn:
-    """What one recorded turn needs for replay."""
+class ReplayTurn:
+    """What replay reads of one saved turn record."""
 
     message: str
     responses: Sequence[ModelResponse]
@@ -56,7 +50,7 @@ class RecordedTurn:
     failure: Mapping[str, str] | None = None
     """How the turn ended early when recorded (``error``, ``message``), if it did."""
     unfinished: frozenset[str] = frozenset()
-    """Client tool calls that never finished when recorded: a replay does not start them."""
+    """Client tool calls that had not finished when recorded: a replay does not start them."""
     files: Mapping[str, Sequence[str]] = field(default_factory=dict)
     """Files hosted tool calls produced, by ``tool_use_id``: where they were saved on the host."""
     denied: frozenset[str] = frozenset()
@@ -77,17 +71,21 @@ class Drift:
         return {"tool_use_id": self.tool_use_id, "name": self.name, "diff": self.diff}
 
 
-class ReplayClient:
-    """Answers each request with the recorded response of the same turn and step."""
+class Replay:
+    """A notebook's recorded turns, and which one the turn running now answers from."""
 
-    def __init__(self, turns: Sequence[RecordedTurn], *, source: str = "") -> None:
+    def __init__(self, turns: Sequence[ReplayTurn], *, source: str = "", backend: str = "") -> None:
         self.turns = list(turns)
         self.source = source
-        self.current: RecordedTurn | None = None
+        """Where the turns were recorded (a notebook's name), for messages."""
+        self.backend = backend
+        """The backend the tools run on whatever the notebook switches to; empty: the
+        notebook's own switches apply."""
+        self.current: ReplayTurn | None = None
         self._next = 0
         self._to_current: dict[str, str] = {}
 
-    def prepare_turn(self, message: str, paths: Mapping[str, str]) -> RecordedTurn:
+    def prepare_turn(self, message: str, paths: Mapping[str, str]) -> ReplayTurn:
         """Pick the recorded turn for ``message``: the next unused one with the same text."""
         order = list(range(self._next, len(self.turns))) + list(range(self._next))
         for index in order:
@@ -113,37 +111,32 @@ class ReplayClient:
             hint=hint,
         )
 
-    async def stream(
-        self, request: ModelRequest
-    ) -> AsyncIterator[TextChunk | ServerToolUse | ServerToolResult | ModelResponse]:
+    def response(self, step: int) -> ModelResponse:
+        """The current turn's recorded response to model step ``step`` (from 0), its paths
+        mapped to this machine; where the recording ends, an error that says why."""
         if self.current is None:
             raise RecordingMismatch("replay has no current turn; call prepare_turn first")
-        step = _steps_taken(request.messages)
-        failure = self.current.failure
-        if step >= len(self.current.responses) and failure:
+        responses, failure = self.current.responses, self.current.failure
+        if step >= len(responses) and failure:
             ended = "was interrupted" if failure.get("error") == "TurnInterrupted" else "failed"
             raise ReplayedFailure(
                 f"the recording ends here: this turn {ended} when it was recorded "
                 f"({failure.get('error')}: {failure.get('message')})",
                 hint="the replay stopped where the recording did; re-record the cell to go on",
             )
-        if step >= len(self.current.responses):
+        if step >= len(responses):
             raise RecordingMismatch(
-                f"the recording of this turn has {len(self.current.responses)} model step(s), "
+                f"the recording of this turn has {len(responses)} model step(s), "
                 "but the re-run asked for another one",
                 hint="a tool result probably changed; compare the drift report with the recording",
             )
-        response = self._translate(self.current.responses[step])
-        for item in _streamed(response):
-            yield item
-        yield response
+        return self._translate(responses[step])
 
-    def recorded_files(self, tool_use_id: str) -> list[str]:
-        """The files a hosted call of the current turn produced, at their paths here."""
+    def unfinished(self) -> dict[str, str]:
+        """Calls of the current turn not to start again, with what the model is told instead."""
         if self.current is None:
-            return []
-        paths = self.current.files.get(tool_use_id, ())
-        return [_replace_all(path, self._to_current) for path in paths]
+            return {}
+        return dict.fromkeys(self.current.unfinished, UNFINISHED)
 
     def recorded_decisions(self) -> dict[str, tuple[bool, str]]:
         """Whether each call of the current turn may run again, as the recording decided: a
@@ -155,11 +148,12 @@ class ReplayClient:
             for call_id, (content, _) in self.current.tool_results.items()
         }
 
-    def not_rerun(self) -> dict[str, str]:
-        """Calls of the current turn not to start again, with what the model is told instead."""
+    def recorded_files(self, tool_use_id: str) -> list[str]:
+        """The files a hosted call of the current turn produced, at their paths here."""
         if self.current is None:
-            return {}
-        return dict.fromkeys(self.current.unfinished, NOT_RERUN)
+            return []
+        paths = self.current.files.get(tool_use_id, ())
+        return [_replace_all(path, self._to_current) for path in paths]
 
     def drift(self, results: Sequence[tuple[Any, Any]]) -> list[Drift]:
         """Compare re-run ``(ToolCall, ToolResult)`` pairs with the current recorded turn."""
@@ -206,38 +200,6 @@ class ReplayClient:
 
     def _where(self) -> str:
         return f" in {self.source}" if self.source else ""
-
-
-def _streamed(
-    response: ModelResponse,
-) -> Iterator[TextChunk | ServerToolUse | ServerToolResult]:
-    """What the live stream carried before the response, block by block: text in
-    pieces, server tool calls and their results whole."""
-    for block in response.message["content"]:
-        kind = block.get("type", "")
-        if kind == "text":
-            text = block.get("text", "")
-            for start in range(0, len(text), _CHUNK):
-                yield TextChunk(text[start : start + _CHUNK])
-        elif kind == "server_tool_use":
-            yield ServerToolUse(block["id"], block["name"], dict(block.get("input") or {}))
-        elif is_server_tool_result(kind):
-            yield ServerToolResult(block)
-
-
-def _steps_taken(messages: Sequence[Any]) -> int:
-    """How many assistant messages follow the turn's opening user message."""
-    steps = 0
-    for message in reversed(messages):
-        if message["role"] == "assistant":
-            steps += 1
-        elif not _is_tool_results(message["content"]):
-            return steps
-    return steps
-
-
-def _is_tool_results(content: Any) -> bool:
-    return isinstance(content, list) and any(b.get("type") == "tool_result" for b in content)
 
 
 def _replace_all(text: str, mapping: Mapping[str, str], *, escaped: bool = False) -> str:

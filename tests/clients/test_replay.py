@@ -1,4 +1,4 @@
-"""The replay client: recorded answers by message and step, mapped paths, and drift."""
+"""Replay and its recorded model: recorded answers by message and step, mapped paths, drift."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from conjure_kernel.clients.base import ModelRequest, ModelResponse, TextChunk, Usage
-from conjure_kernel.clients.replay_client import Drift, RecordedTurn, ReplayClient
+from conjure_kernel.clients.recorded_model import RecordedModel
+from conjure_kernel.clients.replay import UNFINISHED, Drift, Replay, ReplayTurn
 from conjure_kernel.errors import RecordingMismatch
 from conjure_kernel.tools.values import ToolCall, ToolResult
 
@@ -22,9 +23,11 @@ def tool_use(id_: str, name: str, **arguments: Any) -> dict[str, Any]:
     return {"type": "tool_use", "id": id_, "name": name, "input": arguments}
 
 
-def stream(client: ReplayClient, messages: list[dict[str, Any]]) -> list:
+def stream(replay: Replay, messages: list[dict[str, Any]]) -> list:
+    model = RecordedModel(replay)
+
     async def collect() -> list:
-        return [item async for item in client.stream(ModelRequest("m", "s", messages))]
+        return [item async for item in model.stream(ModelRequest("m", "s", messages))]
 
     return asyncio.run(collect())
 
@@ -37,7 +40,7 @@ def results_message(*ids: str) -> dict[str, Any]:
 
 
 LONG = "This answer is long enough to arrive in several streamed chunks, as it did live."
-TWO_STEPS = RecordedTurn(
+TWO_STEPS = ReplayTurn(
     "list the files",
     [answer(LONG, "tool_use", tool_use("t1", "bash_tool", command="ls")), answer("Two files.")],
     {"t1": ("a.txt\nb.txt", False)},
@@ -45,64 +48,64 @@ TWO_STEPS = RecordedTurn(
 
 
 def test_prepare_turn_picks_the_turn_with_the_same_message_ignoring_outer_whitespace():
-    turns = [RecordedTurn("first", [answer("1")]), RecordedTurn("second", [answer("2")])]
-    client = ReplayClient(turns)
-    assert client.prepare_turn("  second\n", {}) is turns[1]
-    assert client.current is turns[1]
+    turns = [ReplayTurn("first", [answer("1")]), ReplayTurn("second", [answer("2")])]
+    replay = Replay(turns)
+    assert replay.prepare_turn("  second\n", {}) is turns[1]
+    assert replay.current is turns[1]
 
 
 def test_a_repeated_message_takes_the_next_unused_recording():
     turns = [
-        RecordedTurn("again", [answer("first time")]),
-        RecordedTurn("other", [answer("other")]),
-        RecordedTurn("again", [answer("second time")]),
+        ReplayTurn("again", [answer("first time")]),
+        ReplayTurn("other", [answer("other")]),
+        ReplayTurn("again", [answer("second time")]),
     ]
-    client = ReplayClient(turns)
-    assert client.prepare_turn("again", {}) is turns[0]
-    assert client.prepare_turn("again", {}) is turns[2]
+    replay = Replay(turns)
+    assert replay.prepare_turn("again", {}) is turns[0]
+    assert replay.prepare_turn("again", {}) is turns[2]
 
 
 def test_the_search_wraps_around_to_earlier_turns():
-    turns = [RecordedTurn("a", [answer("A")]), RecordedTurn("b", [answer("B")])]
-    client = ReplayClient(turns)
-    assert client.prepare_turn("b", {}) is turns[1]
-    assert client.prepare_turn("a", {}) is turns[0]
-    assert client.prepare_turn("b", {}) is turns[1]
+    turns = [ReplayTurn("a", [answer("A")]), ReplayTurn("b", [answer("B")])]
+    replay = Replay(turns)
+    assert replay.prepare_turn("b", {}) is turns[1]
+    assert replay.prepare_turn("a", {}) is turns[0]
+    assert replay.prepare_turn("b", {}) is turns[1]
 
 
 def test_an_unrecorded_message_is_a_mismatch_that_says_how_to_re_record(monkeypatch):
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     monkeypatch.delenv("ANTHROPIC_AUTH_TOKEN", raising=False)
-    client = ReplayClient([RecordedTurn("hello", [answer("hi")])], source="demo.ipynb")
+    replay = Replay([ReplayTurn("hello", [answer("hi")])], source="demo.ipynb")
     with pytest.raises(RecordingMismatch) as raised:
-        client.prepare_turn("hello, edited", {})
+        replay.prepare_turn("hello, edited", {})
     assert str(raised.value) == (
         "no recorded turn matches this message in demo.ipynb "
         "(the cell was edited since it was recorded): 'hello, edited'"
     )
     assert raised.value.hint.startswith("set ANTHROPIC_API_KEY, turn replay off")
     assert "record it afresh" in raised.value.hint
-    assert client.current is None
+    assert replay.current is None
 
 
 def test_with_a_key_set_the_mismatch_offers_to_record_afresh(monkeypatch):
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
-    client = ReplayClient([RecordedTurn("hello", [answer("hi")])])
+    replay = Replay([ReplayTurn("hello", [answer("hi")])])
     with pytest.raises(RecordingMismatch) as raised:
-        client.prepare_turn("something else", {})
+        replay.prepare_turn("something else", {})
     assert raised.value.hint.startswith("an API key is set: turn replay off")
 
 
 def test_streaming_without_a_prepared_turn_is_a_mismatch():
-    client = ReplayClient([TWO_STEPS])
+    replay = Replay([TWO_STEPS])
     with pytest.raises(RecordingMismatch, match="prepare_turn"):
-        stream(client, [{"role": "user", "content": "list the files"}])
+        stream(replay, [{"role": "user", "content": "list the files"}])
 
 
 def test_stream_yields_text_chunks_then_the_recorded_response_of_the_first_step():
-    client = ReplayClient([TWO_STEPS])
-    client.prepare_turn("list the files", {})
-    items = stream(client, [{"role": "user", "content": "list the files"}])
+    replay = Replay([TWO_STEPS])
+    replay.prepare_turn("list the files", {})
+    items = stream(replay, [{"role": "user", "content": "list the files"}])
     chunks, last = items[:-1], items[-1]
     assert len(chunks) > 1 and all(isinstance(c, TextChunk) for c in chunks)
     assert "".join(c.text for c in chunks) == LONG
@@ -111,8 +114,8 @@ def test_stream_yields_text_chunks_then_the_recorded_response_of_the_first_step(
 
 def test_the_step_is_counted_from_the_turns_own_user_message():
     """Earlier turns in the history, with their own tool steps, do not count."""
-    client = ReplayClient([TWO_STEPS])
-    client.prepare_turn("list the files", {})
+    replay = Replay([TWO_STEPS])
+    replay.prepare_turn("list the files", {})
     earlier_turn = [
         {"role": "user", "content": "earlier"},
         {"role": "assistant", "content": [tool_use("t0", "view", path=".")]},
@@ -124,13 +127,13 @@ def test_the_step_is_counted_from_the_turns_own_user_message():
         TWO_STEPS.responses[0].message,
         results_message("t1"),
     ]
-    items = stream(client, earlier_turn + this_turn)
+    items = stream(replay, earlier_turn + this_turn)
     assert items == [TextChunk("Two files."), TWO_STEPS.responses[1]]
 
 
 def test_asking_past_the_recorded_steps_is_a_mismatch():
-    client = ReplayClient([TWO_STEPS])
-    client.prepare_turn("list the files", {})
+    replay = Replay([TWO_STEPS])
+    replay.prepare_turn("list the files", {})
     messages = [
         {"role": "user", "content": "list the files"},
         TWO_STEPS.responses[0].message,
@@ -139,20 +142,20 @@ def test_asking_past_the_recorded_steps_is_a_mismatch():
         results_message("t2"),
     ]
     with pytest.raises(RecordingMismatch, match="has 2 model step") as raised:
-        stream(client, messages)
+        stream(replay, messages)
     assert "drift" in raised.value.hint
 
 
-def mapped_turn(paths: dict[str, str], **arguments: Any) -> RecordedTurn:
-    return RecordedTurn(
+def mapped_turn(paths: dict[str, str], **arguments: Any) -> ReplayTurn:
+    return ReplayTurn(
         "go", [answer("", "tool_use", tool_use("t1", "bash_tool", **arguments))], paths=paths
     )
 
 
-def replayed_input(turn: RecordedTurn, current: dict[str, str]) -> dict[str, Any]:
-    client = ReplayClient([turn])
-    client.prepare_turn("go", current)
-    [response] = stream(client, [{"role": "user", "content": "go"}])
+def replayed_input(turn: ReplayTurn, current: dict[str, str]) -> dict[str, Any]:
+    replay = Replay([turn])
+    replay.prepare_turn("go", current)
+    [response] = stream(replay, [{"role": "user", "content": "go"}])
     return response.tool_uses()[0]["input"]
 
 
@@ -197,10 +200,10 @@ def test_paths_that_did_not_change_or_are_unknown_now_are_left_alone():
 def drift_of(
     recorded: tuple[str, bool], now: ToolResult, current: dict[str, str] | None = None
 ) -> list[Drift]:
-    turn = RecordedTurn("go", [answer("done")], {"t1": recorded}, {"workdir": "/old/wd"})
-    client = ReplayClient([turn])
-    client.prepare_turn("go", current or {"workdir": "/old/wd"})
-    return client.drift([(ToolCall("t1", "bash_tool", {}), now)])
+    turn = ReplayTurn("go", [answer("done")], {"t1": recorded}, {"workdir": "/old/wd"})
+    replay = Replay([turn])
+    replay.prepare_turn("go", current or {"workdir": "/old/wd"})
+    return replay.drift([(ToolCall("t1", "bash_tool", {}), now)])
 
 
 def test_a_result_equal_but_for_the_mapped_path_is_no_drift():
@@ -230,24 +233,24 @@ def test_a_changed_error_flag_is_drift_even_with_the_same_content():
     assert drift.diff == "error flag: recorded False, re-run True"
 
 
-def test_calls_missing_from_the_recording_and_unprepared_clients_report_no_drift():
+def test_calls_missing_from_the_recording_and_unprepared_replays_report_no_drift():
     assert drift_of(("same", False), ToolResult("t1", "same")) == []
-    client = ReplayClient([TWO_STEPS])
+    replay = Replay([TWO_STEPS])
     result = (ToolCall("t1", "bash_tool", {}), ToolResult("t1", "changed"))
-    assert client.drift([result]) == []
-    client.prepare_turn("list the files", {})
-    assert client.drift([(ToolCall("t9", "view", {}), ToolResult("t9", "new"))]) == []
+    assert replay.drift([result]) == []
+    replay.prepare_turn("list the files", {})
+    assert replay.drift([(ToolCall("t9", "view", {}), ToolResult("t9", "new"))]) == []
 
 
 def test_changed_skills_names_skills_whose_hash_differs_or_that_are_gone():
-    turn = RecordedTurn("go", [answer("ok")], skills={"pdf": "h1", "csv": "h2", "xlsx": "h3"})
-    client = ReplayClient([turn])
-    assert client.changed_skills({"pdf": "h1"}) == []
-    client.prepare_turn("go", {})
-    assert client.changed_skills({"pdf": "h1", "csv": "other", "new": "h9"}) == ["csv", "xlsx"]
+    turn = ReplayTurn("go", [answer("ok")], skills={"pdf": "h1", "csv": "h2", "xlsx": "h3"})
+    replay = Replay([turn])
+    assert replay.changed_skills({"pdf": "h1"}) == []
+    replay.prepare_turn("go", {})
+    assert replay.changed_skills({"pdf": "h1", "csv": "other", "new": "h9"}) == ["csv", "xlsx"]
 
 
-INTERRUPTED = RecordedTurn(
+INTERRUPTED = ReplayTurn(
     "wait",
     [answer("Waiting.", "tool_use", tool_use("t1", "bash_tool", command="sleep 120"))],
     failure={"error": "TurnInterrupted", "message": "the turn was interrupted by the user"},
@@ -255,24 +258,23 @@ INTERRUPTED = RecordedTurn(
 )
 
 
-def test_a_call_interrupted_when_recorded_is_not_run_again():
-    client = ReplayClient([INTERRUPTED])
-    client.prepare_turn("wait", {})
-    assert client.not_rerun() == {
-        "t1": "not run on replay: this call was interrupted when the notebook was recorded"
-    }
+def test_a_call_unfinished_when_recorded_is_not_run_again():
+    replay = Replay([INTERRUPTED])
+    replay.prepare_turn("wait", {})
+    assert replay.unfinished() == {"t1": UNFINISHED}
+    assert UNFINISHED.startswith("not run on replay: this call had not finished")
 
 
 def test_the_replay_of_an_interrupted_turn_ends_where_the_recording_did():
     from conjure_kernel.errors import ReplayedFailure
 
-    client = ReplayClient([INTERRUPTED])
-    client.prepare_turn("wait", {})
+    replay = Replay([INTERRUPTED])
+    replay.prepare_turn("wait", {})
     first = [{"role": "user", "content": "wait"}]
-    assert stream(client, first)[-1].stop_reason == "tool_use"
+    assert stream(replay, first)[-1].stop_reason == "tool_use"
     after_tools = [*first, INTERRUPTED.responses[0].message, results_message("t1")]
     with pytest.raises(ReplayedFailure) as raised:
-        stream(client, after_tools)
+        stream(replay, after_tools)
     assert str(raised.value) == (
         "the recording ends here: this turn was interrupted when it was recorded "
         "(TurnInterrupted: the turn was interrupted by the user)"

@@ -1,0 +1,187 @@
+"""One user turn on the hosted backend: its requests, continuations and files.
+
+Split from anthropic.py: the backend sets a session up, this runs a turn on it. The
+algorithm, in order:
+
+1. the turn's ``Hosting`` prepares (live: local skills uploaded, a container reused);
+2. send the messages with the code-execution tool and the container, and stream the
+   answer, reporting each server tool call and its result as they arrive, as local
+   calls are reported (a container the API refuses as expired is replaced once);
+3. the step's files come back (live: downloaded into the workdir);
+4. on ``pause_turn`` (the server's own loop reached its limit) send the paused content
+   back unchanged, with no new user message, at most ``max_continuations`` times: the
+   steps show as one turn;
+5. else the turn ends; a client tool call the model asked for is answered as not run.
+
+After any failure or interrupt the messages stay valid: an empty turn is taken back,
+and a server tool call the turn never saw answered (a pause cut short) is taken out of
+its message, since the API refuses such a call without its result.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import time
+from collections.abc import AsyncIterator
+
+from ..clients.api_errors import ContainerExpired
+from ..clients.base import (
+    ModelClient,
+    ModelRequest,
+    ModelResponse,
+    RetryWait,
+    ServerToolResult,
+    ServerToolUse,
+    StreamItem,
+    TextChunk,
+    Usage,
+)
+from ..clients.server_tools import file_ids, tool_call, tool_result
+from ..errors import IncompleteResponse, TurnLimitReached
+from ..events import (
+    Event,
+    ModelStepFinished,
+    Notice,
+    ServerToolCallFinished,
+    ServerToolCallStarted,
+    TextDelta,
+    ToolCallFinished,
+    ToolCallStarted,
+    TurnEnded,
+    UsageReported,
+)
+from ..tools.values import ToolCall, ToolResult
+from .base import TurnOptions
+from .hosted_session import AnthropicSession
+from .hosting import FileRef, Hosting
+from .loop import drop_unanswered_server_calls, repair_messages
+
+__all__ = ["NO_CLIENT_TOOLS", "HostedTurn"]
+
+NO_CLIENT_TOOLS = "not run: the anthropic backend runs only Anthropic's hosted tools"
+
+
+class HostedTurn:
+    """One user turn on the hosted backend; ``run`` yields its events."""
+
+    def __init__(
+        self,
+        session: AnthropicSession,
+        client: ModelClient,
+        options: TurnOptions,
+        hosting: Hosting,
+    ) -> None:
+        self.session = session
+        self.client = client
+        self.options = options
+        self.hosting = hosting
+        self.calls: dict[str, tuple[ToolCall, float]] = {}
+        """Server tool calls of this turn by id, with when each was seen (for its duration)."""
+        self.files: list[FileRef] = []
+        """Files the current step's results name, fetched once it ends."""
+        self.usage = Usage()
+        self.texts: list[str] = []
+
+    async def run(self, message: str) -> AsyncIterator[Event]:
+        messages = self.options.messages
+        turn_start = len(messages)
+        messages.append({"role": "user", "content": message})
+        answered: dict[str, ToolResult] = {}
+        try:
+            async for event in self.hosting.prepare():
+                yield event
+            for step in itertools.count(1):
+                response: ModelResponse | None = None
+                async for item in self._step():
+                    if isinstance(item, ModelResponse):
+                        response = item
+                    else:
+                        yield item
+                if response is None:
+                    raise IncompleteResponse("the model client ended without a final message")
+                async for event in self._finish_step(step, response):
+                    yield event
+                if response.stop_reason != "pause_turn":
+                    break
+                if step > self.session.max_continuations:
+                    raise TurnLimitReached(
+                        f"the server paused this turn {step} times (pause_turn), so it was stopped",
+                        hint="raise the max_continuations setting, or send a message to let Claude go on",
+                    )
+            for block in response.tool_uses():  # no client tools here: answered as not run
+                call = ToolCall(block["id"], block["name"], dict(block.get("input") or {}))
+                answered[call.id] = ToolResult(call.id, NO_CLIENT_TOOLS, is_error=True)
+                yield ToolCallStarted(call)
+                yield ToolCallFinished(call, answered[call.id])
+            for event in self.hosting.ended(len(self.calls)):
+                yield event
+            yield TurnEnded(response.stop_reason, "".join(self.texts), self.usage)
+        finally:
+            drop_unanswered_server_calls(messages, turn_start)
+            repair_messages(messages, turn_start, answered)
+
+    async def _finish_step(self, step: int, response: ModelResponse) -> AsyncIterator[Event]:
+        """Take the step's answer into the messages, and fetch the files its calls made."""
+        self.options.messages.append(response.message)  # type: ignore[arg-type]
+        self.usage = self.usage + response.usage
+        self.texts.append(response.text())
+        yield ModelStepFinished(step, response)
+        yield UsageReported(self.usage)
+        self.hosting.ran(response)
+        produced, self.files = self.files, []
+        async for event in self.hosting.files(produced):
+            yield event
+
+    async def _step(self) -> AsyncIterator[Event | ModelResponse]:
+        """One request and its stream; an expired container is replaced once, with a notice."""
+        for attempt in range(2):
+            for event in self.hosting.before_request():
+                yield event
+            try:
+                async for item in self.client.stream(self._request()):
+                    event = self._event(item)
+                    if event is not None:
+                        yield event
+                return
+            except ContainerExpired:
+                notice = None if attempt else self.hosting.container_refused()
+                if notice is None:
+                    raise
+                yield notice
+
+    def _request(self) -> ModelRequest:
+        return ModelRequest(
+            self.options.model,
+            self.session.system_prompt,
+            list(self.options.messages),
+            [{"type": self.session.tool, "name": "code_execution"}],
+            self.options.max_tokens,
+            self.hosting.container(),
+        )
+
+    def _event(self, item: StreamItem) -> Event | ModelResponse | None:
+        """The event a stream item stands for (the response itself passes through)."""
+        if isinstance(item, TextChunk):
+            return TextDelta(item.text)
+        if isinstance(item, RetryWait):  # a quiet turn must say why
+            return Notice(item.describe(), "warning")
+        if isinstance(item, ServerToolUse):
+            call = tool_call(item)
+            self.calls[call.id] = (call, time.perf_counter())
+            return ServerToolCallStarted(call)
+        if isinstance(item, ServerToolResult):
+            return self._finished(item)
+        if isinstance(item, ModelResponse):
+            return item
+        return None
+
+    def _finished(self, item: ServerToolResult) -> ServerToolCallFinished:
+        call, started = self.calls.get(item.tool_use_id) or (
+            ToolCall(item.tool_use_id, item.block_type.removesuffix("_tool_result")),
+            time.perf_counter(),
+        )
+        result = tool_result(item, limit=self.session.max_output_chars)
+        self.files += [(item.tool_use_id, file_id) for file_id in file_ids(item)]
+        duration = self.hosting.duration(started)
+        return ServerToolCallFinished(call, dataclasses.replace(result, duration=duration))

@@ -1,0 +1,133 @@
+"""The loop's ``Gate`` for one turn: decide, and ask the person what the rules leave open.
+
+Split from permissions.py, which decides without asking anyone: ``SessionGate`` adds
+what a recording decided (on replay) and asks the person through an ``Asker``, or
+denies at once when there is none (a headless run). A "yes, always" answer becomes an
+allow rule (``always_rule``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+
+from ..backends.gate import PermissionMode, Verdict
+from ..tools.values import ToolCall
+from .permissions import Permissions, decide, denied
+from .places import Places
+from .rules import COMMAND_TOOL, FILE_TOOLS, Rule, escape_pattern
+
+__all__ = [
+    "HEADLESS",
+    "Approval",
+    "ApprovalRequest",
+    "Asker",
+    "SessionGate",
+    "always_rule",
+]
+
+HEADLESS = "denied: no one could be asked (headless run) and no rule allows it"
+
+
+def always_rule(call: ToolCall, places: Places) -> Rule:
+    """What "yes, always" allows from then on: this command, path or input exactly."""
+    path = call.input.get("path")
+    if call.name in FILE_TOOLS and isinstance(path, str):
+        return Rule(call.name, escape_pattern(places.real(path)))
+    if call.name == COMMAND_TOOL:
+        return Rule(call.name, escape_pattern(str(call.input.get("command", ""))))
+    subject = call.input.get("command") or path
+    if not isinstance(subject, str):
+        subject = json.dumps(call.input, sort_keys=True, ensure_ascii=False)
+    return Rule(call.name, escape_pattern(subject))
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    """One question for the person: the call, what it would do, and what "always" allows."""
+
+    call: ToolCall
+    question: str
+    """``run `rm x` on the local backend``: the tool's action, command or path, backend."""
+    always: Rule
+
+
+@dataclass(frozen=True)
+class Approval:
+    """The person's answer."""
+
+    allowed: bool
+    always: bool = False
+    """Allow calls matching the request's rule for the rest of the session."""
+    reason: str = ""
+    """Why not, in the person's words; the model reads it."""
+    asked: bool = True
+    """False: no one could be asked (no stdin: nbclient, papermill, replay)."""
+
+
+Asker = Callable[[ApprovalRequest], Awaitable[Approval]]
+"""Asks the person and waits for the answer; a frontend provides it."""
+
+
+@dataclass
+class SessionGate:
+    """The loop's ``Gate`` for one turn of a session.
+
+    ``recorded`` (replay) holds what the recording decided: a call that ran when recorded
+    runs again without a question, one that was denied stays denied with the same words;
+    deny rules and the ``deny`` and ``read-only`` modes still win. An "always" answer
+    becomes an allow rule here at once (for the next calls of the step) and, through
+    ``remember``, in the session.
+    """
+
+    permissions: Permissions
+    mode: PermissionMode
+    places: Places
+    backend: str
+    asker: Asker | None = None
+    remember: Callable[[Rule], None] = field(default=lambda rule: None)
+    recorded: Mapping[str, tuple[bool, str]] = field(default_factory=dict)
+
+    def check(self, call: ToolCall) -> Verdict:
+        verdict = decide(call, self.mode, self.permissions, self.places, self.backend)
+        if verdict.allowed is False or call.id not in self.recorded:
+            return verdict
+        allowed, message = self.recorded[call.id]
+        if not allowed:
+            return denied("as recorded: denied when the notebook was recorded", message)
+        if verdict.allowed:
+            return verdict
+        as_recorded = Verdict(True, "as recorded: it ran when recorded")
+        return dataclasses.replace(
+            as_recorded, pinned=verdict.pinned, fresh_shell=verdict.fresh_shell
+        )
+
+    async def ask(self, call: ToolCall, question: Verdict) -> Verdict:
+        answer = await self._answer(call, question)
+        if not answer.allowed:
+            return answer
+        return dataclasses.replace(answer, pinned=question.pinned, fresh_shell=question.fresh_shell)
+
+    async def _answer(self, call: ToolCall, question: Verdict) -> Verdict:
+        if self.asker is None:
+            return denied("no one could be asked: a headless run", HEADLESS)
+        request = ApprovalRequest(call, question.prompt, always_rule(call, self.places))
+        try:
+            answer = await self.asker(request)
+        except Exception as error:  # a broken frontend must not run the call, nor end the turn
+            return denied(
+                f"the question failed ({type(error).__name__}: {error})",
+                "denied: the user could not be asked, and no rule allows it",
+            )
+        if not answer.asked:
+            return denied("no one could be asked: a headless run", HEADLESS)
+        if not answer.allowed:
+            said = f": {answer.reason}" if answer.reason else ""
+            return denied(f"by the person{said}", f"denied by the user{said}")
+        if answer.always:
+            self.permissions = self.permissions.adding(allow=[request.always])
+            self.remember(request.always)
+            return Verdict(True, f"by the person, always: {request.always} is allowed from now on")
+        return Verdict(True, "by the person")

@@ -1,0 +1,154 @@
+"""A turn as HTML: the rows of the live view, and the saved bundle's ``text/html``.
+
+Split from display.py: both views draw a timeline's entries with the same HTML (answer
+text as Markdown, a collapsible block per tool call, a line per notice, file and
+approval), and what follows it (drift, changed skills, the error, the footer).
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import textwrap
+
+import mistune
+
+from ..conversation.timeline import Timeline
+from ..conversation.transcript import TurnRecord
+from ..conversation.turn import Entry, FileEntry, NoticeEntry, TextEntry, ToolEntry
+from .turn_labels import (
+    FileLinks,
+    approval_line,
+    decision_of,
+    is_image,
+    notice_line,
+    tool_input,
+    tool_title,
+)
+
+__all__ = [
+    "answer_html",
+    "entry_html",
+    "footer_html",
+    "live_answer_html",
+    "live_html",
+    "problems_html",
+    "timeline_html",
+]
+
+_COLOURS = {
+    "running": "#b58900",
+    "ok": "#2e7d32",
+    "error": "#c0392b",
+    "interrupted": "#b58900",
+    "denied": "#c0392b",
+}
+
+
+_markdown = mistune.create_markdown(escape=True, plugins=["table", "strikethrough"])
+
+
+def timeline_html(timeline: Timeline, files: FileLinks, *, running: bool) -> str:
+    return "".join(entry_html(entry, files, running=running) for entry in timeline.entries)
+
+
+def entry_html(entry: Entry, files: FileLinks, *, running: bool) -> str:
+    if isinstance(entry, TextEntry):
+        return answer_html(entry.text)
+    if isinstance(entry, ToolEntry):
+        return _tool_html(entry, running=running)
+    if isinstance(entry, NoticeEntry):
+        return (
+            f'<div class="conjure-notice conjure-{entry.level}" style="opacity:0.8">'
+            f"{html.escape(notice_line(entry))}</div>"
+        )
+    if isinstance(entry, FileEntry):
+        return _file_html(entry, files)
+    return (
+        f'<div class="conjure-approval conjure-{decision_of(entry)}">'
+        f"<i>{html.escape(approval_line(entry))}</i></div>"
+    )
+
+
+def answer_html(text: str) -> str:
+    return f'<div class="conjure-answer">{_markdown(text)}</div>'
+
+
+def live_answer_html(block: str) -> str:
+    """A block of the answer on its own: dedented, since an indented block cut from a
+    list item would otherwise render as code."""
+    return live_html(answer_html(textwrap.dedent(block)))
+
+
+def live_html(piece: str) -> str:
+    """One piece of the live view, marked as the turn's (a browser test checks that
+    none is left once the saved bundle replaced them)."""
+    return f'<div class="conjure-turn">{piece}</div>'
+
+
+def _file_html(file: FileEntry, files: FileLinks) -> str:
+    """``created PATH``: a link when the file lies in the notebook's folder, followed
+    by the image itself for an image."""
+    code = f"<code>{html.escape(file.path)}</code>"
+    link = files.link(file.path)
+    if link is None:
+        return f'<div class="conjure-file">created {code}</div>'
+    href = html.escape(link)
+    shown = f'created <a href="{href}">{code}</a>'
+    if is_image(file.path):
+        name = html.escape(os.path.basename(file.path))
+        shown += f'<br><img src="{href}" alt="{name}" style="max-width:100%">'
+    return f'<div class="conjure-file">{shown}</div>'
+
+
+def _tool_html(tool: ToolEntry, *, running: bool) -> str:
+    result = (
+        ""
+        if tool.result is None
+        else f'<pre class="conjure-tool-result" style="border-top:1px dashed;padding-top:4px">'
+        f"{html.escape(tool.result.content)}</pre>"
+    )
+    if tool.result is None and tool.printed:  # a running command's latest output
+        result = f'<pre class="conjure-tool-output">{html.escape(tool.printed)}</pre>'
+    classes = f"conjure-tool conjure-{tool.state}" + (" conjure-server" if tool.server else "")
+    opened = " open" if running and tool.state == "running" else ""
+    return (
+        f'<details class="{classes}" style="border-left:3px solid {_COLOURS[tool.state]};'
+        f'padding-left:6px;margin:4px 0"{opened}>'
+        f"<summary><code>{html.escape(tool_title(tool))}</code></summary>"
+        f'<pre class="conjure-tool-input">{html.escape(tool_input(tool.call))}</pre>{result}</details>'
+    )
+
+
+def problems_html(record: TurnRecord) -> str:
+    out = ""
+    if record.skills_changed:
+        out += (
+            '<div class="conjure-drift">skills changed since the recording: '
+            f"{html.escape(', '.join(record.skills_changed))}</div>"
+        )
+    if record.environment_changed:
+        out += (
+            '<div class="conjure-drift">the tools run on another environment than recorded: '
+            f"{html.escape('; '.join(record.environment_changed))}</div>"
+        )
+    for drift in record.drift:
+        out += (
+            f'<div class="conjure-drift"><b>drift in {html.escape(drift["name"])}</b> '
+            f"(the re-run result differs from the recording)<pre>{html.escape(drift['diff'])}</pre></div>"
+        )
+    if record.error:
+        hint = record.error.get("hint")
+        out += (
+            f'<div class="conjure-error" style="color:#c0392b"><b>{html.escape(record.error["error"])}</b>: '
+            f"{html.escape(record.error['message'])}"
+            + (f'<div class="conjure-error-hint">{html.escape(hint)}</div>' if hint else "")
+            + "</div>"
+        )
+    return out
+
+
+def footer_html(text: str) -> str:
+    return (
+        f'<div class="conjure-footer" style="opacity:0.6;font-size:85%">{html.escape(text)}</div>'
+    )

@@ -1,0 +1,102 @@
+"""A turn that ends at once is shown once, in its saved form; one that runs a while is drawn
+as it runs, from the moment it has run ``start_after`` seconds (checked while it waits)."""
+
+from __future__ import annotations
+
+import pytest
+from golden.scenarios import EVENTS, record_of
+from live_frontends import Frontends
+
+from conjure_kernel.events import ApprovalAsked, TurnStarted
+from conjure_kernel.notebook import display, views
+from conjure_kernel.notebook.display import LiveTurnView, turn_bundle
+
+
+@pytest.fixture
+def quick(monkeypatch) -> Frontends:
+    """The frontends, with the view's own start delay (not the ``frontends`` fixture's 0)."""
+    fake = Frontends()
+    monkeypatch.setattr(views, "display", fake.display)
+    monkeypatch.setattr(views, "clear_output", fake.clear_output)
+    return fake
+
+
+class Clock:
+    """``display.monotonic``, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(display, "monotonic", fake)
+    return fake
+
+
+@pytest.mark.parametrize("name", sorted(set(EVENTS) - {"record_off"}))
+def test_a_turn_that_ends_at_once_is_one_output_and_a_console_prints_all_of_it(quick, clock, name):
+    events = EVENTS[name]()
+    record = record_of(events)
+    view = LiveTurnView(str)
+    for event in events:
+        if not isinstance(event, ApprovalAsked):  # an approval is drawn at once: below
+            view.update(event)
+    view.finish(record)
+    kinds = [message.kind for message in quick.messages]
+    assert kinds == ["display"], kinds
+    assert quick.notebook() == [turn_bundle(record, str)]
+    printed = quick.console()
+    assert printed == turn_bundle(record, str)["text/plain"] + "\n"
+    assert record.model in printed.splitlines()[-1]  # the footer, last
+
+
+def test_a_turn_that_waits_starts_drawing_once_it_has_run_a_while(quick, clock):
+    events = EVENTS["tool_calls"]()
+    view = LiveTurnView(str)
+    view.update(events[0])
+    view.update(events[1])
+    view.idle()
+    assert quick.messages == []  # not yet: the turn may still end at once
+    clock.now += LiveTurnView.start_after
+    view.idle()
+    shown = [message.kind for message in quick.messages]
+    assert shown and set(shown) == {"display"}  # the status line and what came so far
+    assert "running…" in quick.messages[0].bundle["text/plain"]
+    for event in events[2:]:
+        view.update(event)
+    view.finish(record_of(events))
+    assert quick.notebook() == [turn_bundle(record_of(events), str)]
+    assert "clear" in [message.kind for message in quick.messages]
+
+
+def test_an_event_after_the_delay_starts_drawing_without_idle(quick, clock):
+    events = EVENTS["plain_answer"]()
+    view = LiveTurnView(str)
+    view.update(events[0])
+    clock.now += LiveTurnView.start_after
+    view.update(events[1])
+    assert quick.messages and "running…" in quick.messages[0].bundle["text/plain"]
+
+
+def test_a_question_to_the_person_is_drawn_at_once(quick, clock):
+    events = EVENTS["hosted"]()
+    asked = next(i for i, event in enumerate(events) if isinstance(event, ApprovalAsked))
+    view = LiveTurnView(str)
+    for event in events[:asked]:
+        view.update(event)
+    assert quick.messages == []
+    view.update(events[asked])
+    console = quick.console()
+    assert "running…" in console and "approval" in console.lower()
+
+
+def test_a_turn_that_never_started_shows_nothing(quick, clock):
+    view = LiveTurnView(str)
+    view.update(TurnStarted("hi", "local", "m"))
+    view.finish(None)
+    assert quick.messages == []
