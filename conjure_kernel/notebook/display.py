@@ -152,6 +152,7 @@ class LiveTurnView:
             self._end_text()
             if isinstance(entry, TextEntry):
                 self._text = StreamedMarkdown(self._outputs, self._block_bundle)
+                self._text.follow(entry.text)  # all of it, when the view starts late
             else:
                 self._rows.append(EntryRow(entry, self._outputs.add(self._row_bundle(entry))))
         self._seen = len(entries)

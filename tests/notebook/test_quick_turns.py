@@ -10,6 +10,8 @@ from live_frontends import Frontends
 from conjure_kernel.events import ApprovalAsked, TurnStarted
 from conjure_kernel.notebook import display, views
 from conjure_kernel.notebook.display import LiveTurnView, turn_bundle
+from conjure_kernel.notebook.widgets import TraceWidget
+from conjure_kernel.notebook.widgets import trace as trace_module
 
 
 @pytest.fixture
@@ -35,7 +37,15 @@ class Clock:
 def clock(monkeypatch) -> Clock:
     fake = Clock()
     monkeypatch.setattr(display, "monotonic", fake)
+    monkeypatch.setattr(trace_module, "monotonic", fake)
     return fake
+
+
+@pytest.fixture
+def widget_displays(monkeypatch) -> list[tuple[dict, dict]]:
+    calls: list[tuple[dict, dict]] = []
+    monkeypatch.setattr(trace_module, "display", lambda obj, **kw: calls.append((obj, kw)))
+    return calls
 
 
 @pytest.mark.parametrize("name", sorted(set(EVENTS) - {"record_off"}))
@@ -100,3 +110,48 @@ def test_a_turn_that_never_started_shows_nothing(quick, clock):
     view.update(TurnStarted("hi", "local", "m"))
     view.finish(None)
     assert quick.messages == []
+
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def test_the_trace_of_a_turn_that_ends_at_once_makes_no_widget(widget_displays, clock):
+    events = EVENTS["tool_calls"]()
+    trace = TraceWidget(str)
+    for event in events:
+        trace.update(event)
+    trace.finish(record_of(events))
+    assert trace.widget is None
+    [(bundle, options)] = widget_displays
+    assert bundle == turn_bundle(record_of(events), str) and not options.get("update")
+
+
+def test_the_trace_of_a_turn_that_waits_is_made_with_all_it_did_so_far(widget_displays, clock):
+    events = EVENTS["tool_calls"]()
+    trace = TraceWidget(str)
+    for event in events[:5]:
+        trace.update(event)
+    trace.idle()
+    assert trace.widget is None
+    clock.now += TraceWidget.start_after
+    trace.idle()
+    assert trace.widget is not None and WIDGET_VIEW in widget_displays[0][0]
+    record = record_of(events[:5])
+    texts = [entry.text for entry in record.timeline.entries if hasattr(entry, "text")]
+    shown = repr(trace.widget)  # every HTML value is in the widget tree's repr
+    assert all(text.split()[0] in shown for text in texts if text.strip())
+    for event in events[5:]:
+        trace.update(event)
+    trace.finish(record_of(events))
+    assert widget_displays[-1][1].get("update") is True
+
+
+def test_the_trace_is_made_at_once_for_a_question(widget_displays, clock):
+    events = EVENTS["hosted"]()
+    asked = next(i for i, event in enumerate(events) if isinstance(event, ApprovalAsked))
+    trace = TraceWidget(str)
+    for event in events[:asked]:
+        trace.update(event)
+    assert trace.widget is None
+    trace.update(events[asked])
+    assert trace.widget is not None

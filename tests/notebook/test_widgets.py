@@ -92,8 +92,11 @@ def step(model: str, stop_reason: str = "end_turn") -> ModelStepFinished:
 
 @pytest.fixture
 def displayed(monkeypatch) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """The trace's and history's display calls, kept instead of sent."""
+    """The trace's and history's display calls, kept instead of sent; the trace is made
+    at the first event, as for a turn that runs a while (test_quick_turns.py covers the
+    turn that ends at once)."""
     calls: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    monkeypatch.setattr(TraceWidget, "start_after", 0.0)
 
     def record(obj: Any, **kwargs: Any) -> None:
         calls.append((obj, kwargs))

@@ -7,6 +7,10 @@ as the HTML view (``views.StreamedMarkdown``), a collapsible row per tool call w
 state, duration, exit code and output, and a line per notice, created file and approval.
 Tokens and the estimated cost are at the bottom. When the turn ends, the saved bundle
 replaces the widget's output, so the notebook keeps no widget state.
+
+As the HTML view does, the trace makes no widget for a turn that ends within
+``start_after`` seconds (the saved bundle is its one output); it is made once the turn
+has run that long (``idle`` is called while the turn waits), or at once for an approval.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import html
 import os
 import uuid
+from time import monotonic
 from typing import Any
 
 import ipywidgets as widgets
@@ -32,6 +37,7 @@ from ...conversation.turn import (
     ToolEntry,
 )
 from ...events import (
+    ApprovalAsked,
     Event,
     ModelStepFinished,
     TextDelta,
@@ -45,7 +51,7 @@ from ..display import turn_bundle
 from ..turn_html import live_answer_html as _live_answer_html
 from ..turn_labels import FileLinks as _Files
 from ..turn_labels import notice_line as _notice_line
-from ..views import StreamedMarkdown
+from ..views import REFRESH_SECONDS, StreamedMarkdown
 from .rows import MUTED, ApprovalRow, ToolRow, file_widget
 from .shared import close_widgets, make, view_bundle
 
@@ -57,11 +63,13 @@ _Row = ToolRow | ApprovalRow
 class TraceWidget:
     """Shows one turn live as widgets, then leaves the turn's saved bundle in its place."""
 
+    start_after = REFRESH_SECONDS
+
     def __init__(self, redact: Redact) -> None:
         self._redact = redact
         self._timeline = Timeline()
         self._files = _Files("", os.getcwd())
-        self._entries = make(widgets.VBox)
+        self._entries: widgets.VBox | None = None
         self.widget: widgets.VBox | None = None
         """The entries above a footer; made after the first event, when the footer's
         first line is known, and shown then."""
@@ -77,21 +85,24 @@ class TraceWidget:
         self._spend = Spend()
         self._status = "running…"
         self._display_id = uuid.uuid4().hex
+        self._started = monotonic()
 
     def update(self, event: Event) -> None:
         if isinstance(event, TurnStarted):
             self._header = self._redact(f"{event.model} · {event.backend} backend")
             self._model = event.model
+            self._started = monotonic()
         elif isinstance(event, ModelStepFinished):
             response = event.response
             self._spend = self._spend + spend_of(response.model or self._model, response.usage)
         elif isinstance(event, UsageReported):
             self._usage = event.usage
         elif isinstance(event, ToolOutput):
+            self._timeline.add(event)  # its tail, for a row made later
             if row := self._calls.get(event.tool_use_id):
                 row.add_printed(event.text)
             return
-        elif self._timeline.add(event):
+        elif self._timeline.add(event) and self.widget is not None:
             self._follow(streamed=isinstance(event, TextDelta))
         if isinstance(event, TurnEnded | TurnFailed):
             self._end_text()
@@ -99,11 +110,16 @@ class TraceWidget:
                 self._status, self._usage = "done", event.usage
             else:
                 self._status = f"failed: {type(event.error).__name__}"
-        if self._footer is None:
-            self._show()
-        elif not isinstance(event, TextDelta | ModelStepFinished):
+        if self._footer is not None and not isinstance(event, TextDelta | ModelStepFinished):
             # A step's cost is drawn with its usage, which every backend reports next.
             self._footer.value = self._footer_html()
+        elif self._footer is None:
+            self._start(now=isinstance(event, ApprovalAsked))
+
+    def idle(self) -> None:
+        """The turn is waiting (for the model, a command): make the trace if it is time."""
+        if self._footer is None:
+            self._start()
 
     def finish(self, record: TurnRecord | None) -> None:
         """Replace the widget's output with the saved bundle and free the widgets."""
@@ -111,9 +127,17 @@ class TraceWidget:
             return
         bundle = turn_bundle(record, self._redact)
         display(bundle, raw=True, display_id=self._display_id, update=self.widget is not None)
-        close_widgets(self.widget or self._entries)
+        if self.widget is not None:
+            close_widgets(self.widget)
+
+    def _start(self, *, now: bool = False) -> None:
+        """Make and show the trace with what the turn did so far, once it is time."""
+        if now or monotonic() - self._started >= self.start_after:
+            self._show()
+            self._follow(streamed=False)
 
     def _show(self) -> None:
+        self._entries = make(widgets.VBox)
         self._footer = make(widgets.HTML, value=self._footer_html())
         self.widget = make(
             widgets.VBox, children=(self._entries, self._footer), _dom_classes=("conjure-trace",)
@@ -125,11 +149,15 @@ class TraceWidget:
         """Give new entries their widgets; redraw the text, and rows whose state changed
         (a streamed delta changes no row)."""
         entries = self._timeline.entries
-        added = [self._widget_for(entry) for entry in entries[self._seen :]]
-        if added:
+        added = []
+        for entry in entries[self._seen :]:
+            added.append(self._widget_for(entry))
+            if self._text is not None and isinstance(entry, TextEntry):
+                self._text.follow(entry.text)  # all of it, when the trace starts late
+        if added and self._entries is not None:
             self._entries.children = (*self._entries.children, *added)
         self._seen = len(entries)
-        if self._text is not None and isinstance(entries[-1], TextEntry):
+        if self._text is not None and entries and isinstance(entries[-1], TextEntry):
             self._text.follow(entries[-1].text)
         if not streamed:
             for row in self._rows:
@@ -154,6 +182,8 @@ class TraceWidget:
         )
         if isinstance(row, ToolRow):
             self._calls[entry.call.id] = row
+            if entry.printed and entry.result is None:  # printed before the trace was made
+                row.add_printed(entry.printed)
         self._rows.append(row)
         return row.widget
 
