@@ -61,7 +61,7 @@ BOTH, RUN_RM = "backend, 1st result + closing", "`docker run --rm` echo hi"
 
 def make_spec(workdir: Path, tag: str) -> SandboxSpec:
     """A spec with the backend's default limits, as ``%backend docker`` makes it."""
-    return sandbox_spec(DockerBackend.settings(), workdir, kernel_id=tag)
+    return sandbox_spec(DockerBackend.settings_class(), workdir, kernel_id=tag)
 
 
 class Bench:

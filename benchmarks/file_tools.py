@@ -111,7 +111,7 @@ def main() -> None:
         workdir = Path(folder)
         (workdir / "small.txt").write_text(SMALL_FILE)
         client = docker.from_env()
-        spec = sandbox_spec(DockerBackend.settings(), workdir, kernel_id="bench")
+        spec = sandbox_spec(DockerBackend.settings_class(), workdir, kernel_id="bench")
         sandbox = DockerWorkspace(client, spec)
         local = LocalWorkspace(workdir)
         sandboxed = LocalWorkspace(

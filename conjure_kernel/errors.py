@@ -138,8 +138,8 @@ class TurnLimitReached(ConjureError):
 
 class BudgetExceeded(ConjureError):
     """A limit on what a cell or the notebook may spend was reached, or what is left could
-    not cover the next model call's worst case, so that call was not made; the history
-    stays valid.
+    not cover the next model call's worst case, so that call was not made; the messages
+    stay valid.
 
     ``scope`` is ``"cell"`` or ``"notebook"``, ``limit`` the limit as written (``$1.00``,
     ``200,000 tokens``) and ``raise_to`` a higher one to suggest, in the same unit
@@ -156,7 +156,7 @@ class BudgetExceeded(ConjureError):
 
 
 class TurnInterrupted(ConjureError):
-    """The user interrupted the turn; the history was repaired and stays valid."""
+    """The user interrupted the turn; the messages were repaired and stays valid."""
 
 
 class RecordingError(ConjureError):

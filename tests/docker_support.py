@@ -82,7 +82,7 @@ def engine_with_image() -> docker.DockerClient:
 
 def spec_for(workdir: Path, skills=(), **limits) -> SandboxSpec:
     """A sandbox of the test image on ``workdir`` with the backend's default limits, as
-    overridden by ``limits``, under a new session id."""
+    overridden by ``limits``, under a new sandbox id."""
     values = dict(memory="512m", cpus=1.0, pids=256, network="none", host="")
     values.update(limits)
     return SandboxSpec(

@@ -51,7 +51,7 @@ class AnthropicBackend:
     backend_type: ClassVar[str] = "anthropic"
     permission_mode: ClassVar[PermissionMode] = "auto"
     """Nothing runs on this machine, and the API runs its tools before any gate could ask."""
-    settings: ClassVar[type[AnthropicSettings]] = AnthropicSettings
+    settings_class: ClassVar[type[AnthropicSettings]] = AnthropicSettings
 
     async def open_session(
         self, skills: Sequence[Skill], options: SessionOptions
@@ -62,9 +62,9 @@ class AnthropicBackend:
         Skills API would refuse in each local skill, and the download folder: a bad one
         fails here, so ``%backend anthropic`` leaves the current backend in place.
         """
-        values = AnthropicSettings.of(options.settings)
-        remote = values.remote_skills
-        _check_count(len(skills), len(remote), values.max_skills)
+        settings = AnthropicSettings.of(options.settings)
+        remote = settings.remote_skills
+        _check_count(len(skills), len(remote), settings.max_skills)
         problems = [problem for skill in skills for problem in upload_problems(skill)]
         if problems:
             raise SkillError(
@@ -72,11 +72,11 @@ class AnthropicBackend:
                 hint="fix each SKILL.md or folder named; the Skills API is stricter than local loading",
             )
         return AnthropicSession(
-            workdir=host_workdir(values.workdir),
-            tool=values.tool,
+            workdir=host_workdir(settings.workdir),
+            tool=settings.tool,
             skills=tuple(skills),
             remote=remote,
-            max_continuations=values.max_continuations,
+            max_continuations=settings.max_continuations,
             max_output_chars=options.max_output_chars,
             system_prompt=render_system_prompt((), location=str, environment=ENVIRONMENT),
         )

@@ -107,7 +107,7 @@ class Backend(Protocol):
     """
 
     backend_type: ClassVar[str]
-    settings: ClassVar[type[BackendSettings]]
+    settings_class: ClassVar[type[BackendSettings]]
     """Its ``key=value`` options: a frozen ``BackendSettings`` dataclass (``NoSettings``)."""
 
     async def open_session(

@@ -88,7 +88,7 @@ def container_gone(container: dict[str, Any], why: str) -> Notice:
     """The warning that a container is replaced, and its files and state with it."""
     return Notice(
         f"container {container['id']} is gone ({why}); a new one is started, without the "
-        "files and state of the old one",
+        "files and Python state of the old one",
         "warning",
     )
 

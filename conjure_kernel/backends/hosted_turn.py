@@ -6,7 +6,8 @@ algorithm, in order:
 1. the turn's ``Hosting`` prepares (live: local skills uploaded, a container reused);
 2. send the messages with the code-execution tool and the container, and stream the
    answer, reporting each server tool call and its result as they arrive, as local
-   calls are reported (a container the API refuses as expired is replaced once);
+   calls are reported (a container the API refuses, as expired, unknown or with a 500,
+   is replaced once, with a notice: a second refusal ends the turn);
 3. the step's files come back (live: downloaded into the workdir);
 4. on ``pause_turn`` (the server's own loop reached its limit) send the paused content
    back unchanged, with no new user message, at most ``max_continuations`` times: the
@@ -134,7 +135,7 @@ class HostedTurn:
             yield event
 
     async def _step(self) -> AsyncIterator[Event | ModelResponse]:
-        """One request and its stream; an expired container is replaced once, with a notice."""
+        """One request and its stream; a refused container is replaced once, with a notice."""
         for attempt in range(2):
             for event in self.hosting.before_request():
                 yield event
@@ -144,8 +145,8 @@ class HostedTurn:
                     if event is not None:
                         yield event
                 return
-            except ContainerExpired:
-                notice = None if attempt else self.hosting.container_refused()
+            except ContainerExpired as refused:
+                notice = None if attempt else self.hosting.container_refused(refused.why)
                 if notice is None:
                     raise
                 yield notice

@@ -53,8 +53,8 @@ class Hosting(Protocol):
         """After a step: keep the container it ran in."""
         ...
 
-    def container_refused(self) -> Notice | None:
-        """The API refused the container as expired: its notice if a new one may be
+    def container_refused(self, why: str) -> Notice | None:
+        """The API refused the container (``why``: how): its notice if a new one may be
         started, None if the refusal stands."""
         ...
 
@@ -129,9 +129,9 @@ class LiveHosting:
         if response.container:
             self.session.container = dict(response.container)
 
-    def container_refused(self) -> Notice | None:
+    def container_refused(self, why: str) -> Notice | None:
         container, self.session.container = self.session.container, None
-        return container_gone(container, "the API says it has expired") if container else None
+        return container_gone(container, why) if container else None
 
     async def files(self, produced: Sequence[FileRef]) -> AsyncIterator[Event]:
         """Each file downloaded into the workdir; one that cannot be is a warning only."""
@@ -181,7 +181,7 @@ class RecordedHosting:
     def ran(self, response: ModelResponse) -> None:
         """The recorded container is long gone: the session keeps the one it had."""
 
-    def container_refused(self) -> Notice | None:
+    def container_refused(self, why: str) -> Notice | None:
         return None
 
     async def files(self, produced: Sequence[FileRef]) -> AsyncIterator[Event]:

@@ -70,7 +70,7 @@ class LocalBackend(ExecutorBackend):
     permission_mode: ClassVar[PermissionMode] = "auto"
     """With the default settings (sandbox on, network off) the sandbox is the safeguard,
     as docker's is; see ``permission_mode_for``."""
-    settings: ClassVar[type[LocalSettings]] = LocalSettings
+    settings_class: ClassVar[type[LocalSettings]] = LocalSettings
 
     def permission_mode_for(self, settings: LocalSettings) -> PermissionMode:
         """``auto`` in a sandbox without network: a command reaches only the workspace and

@@ -300,7 +300,7 @@ class NativeBackend(ExecutorBackend):
     backend_type: ClassVar[str] = "native"
     permission_mode: ClassVar[PermissionMode] = "auto"
     """The tools are the person's own methods, already running in their kernel."""
-    settings: ClassVar[type[NativeSettings]] = NativeSettings
+    settings_class: ClassVar[type[NativeSettings]] = NativeSettings
 
     async def open_session(self, skills: Sequence[Skill], options: SessionOptions) -> NativeSession:
         namespace = options.namespace if options.namespace is not None else {}

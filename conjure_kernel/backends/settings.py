@@ -165,7 +165,8 @@ def describe_settings(declared: Iterable[Setting]) -> list[str]:
     """One line per setting: ``name=TYPE (default …)  help``, for a ``--help`` listing."""
     lines = []
     for item in declared:
-        default = "" if item.default in (None, "") else f" (default {item.default})"
+        shown = f"{item.default:g}" if isinstance(item.default, float) else item.default
+        default = "" if item.default in (None, "") else f" (default {shown})"
         lines.append(f"  {item.name}={item.type_name}{default}  {item.help}")
     return lines
 

@@ -10,7 +10,9 @@ the SDK client; its neighbours do the rest:
 No silent waits: timeouts fit a person waiting at a notebook, and the client retries by
 itself (the SDK's ``max_retries`` is 0) so that each wait is a ``RetryWait`` item the
 person sees; a ``retry-after`` longer than ``max_retry_wait`` ends the request with the
-time to try again instead of a wait of an hour.
+time to try again instead of a wait of an hour. A connection that goes silent
+(``silence_timeout``) is dropped and tried once more, so a dead API is a clear error
+within two silences.
 
 The hosted backend also needs the account's other APIs (Skills, Files): ``api_call``
 lends it the same SDK client, with failures worded the same way, so this client is an
@@ -34,8 +36,11 @@ from traitlets.config import Configurable
 
 from ..errors import MissingApiKey, ModelError
 from .api_errors import (
+    ConnectionSilent,
+    ContainerExpired,
     describe_connection_error,
     describe_connection_failure,
+    describe_silence,
     describe_status_error,
     redact_credentials,
 )
@@ -62,16 +67,24 @@ class AnthropicClient(Configurable):
     - ``connect_timeout`` (10 s): a TCP and TLS handshake takes well under a second, so
       10 s leaves room for a slow proxy yet names a dead network within half a minute
       (three tries).
-    - ``read_timeout`` (120 s): the longest silence allowed between two reads, before
-      the reply starts and between stream events. A healthy stream is never quiet that
-      long (deltas as the model writes, ``ping`` events in between), while a long
-      prompt's first token or a long thinking pause still fits.
+    - ``silence_timeout`` (45 s): the longest a Messages API connection may stay silent,
+      no byte at all, from sending the request to the answer's last event. The API
+      sends a ``ping`` every few seconds while the model thinks, so a long thinking
+      pause never trips it, while a server that accepts and never answers, or a stream
+      that stalls, does. It is the request's read timeout, so it counts bytes, pings
+      included (see message_stream.py). A silent try is dropped and tried once more
+      while nothing of the answer has been passed on; a second silence, or one after
+      part of the answer was shown, ends the request. So a dead API gives a clear
+      error within about two silences: 90 s at the default, 30 to 60 s being the range
+      that suits the API's pings.
+    - ``read_timeout`` (120 s): the same for the Skills and Files APIs, which send no
+      pings while they work.
     - ``max_retry_wait`` (30 s): the longest wait before a retry. A ``retry-after``
       beyond it fails the request at once, saying when to try again: a person would
       rather know than watch a cell that waits for an hour.
 
-    A traitlets ``Configurable``: ``c.AnthropicClient.read_timeout = 300`` in a Jupyter or
-    IPython config file sets the kernel's default.
+    A traitlets ``Configurable``: ``c.AnthropicClient.silence_timeout = 60`` in a Jupyter
+    or IPython config file sets the kernel's default.
     """
 
     api_key = Unicode(None, allow_none=True, help="The API key; None: the SDK's environment.")
@@ -80,8 +93,14 @@ class AnthropicClient(Configurable):
         config=True
     )
     connect_timeout = Float(10.0, min=0.1, help="Seconds to open a connection.").tag(config=True)
+    silence_timeout = Float(
+        45.0,
+        min=0.1,
+        help="Seconds a Messages API connection may send no byte (data or ping) before it "
+        "is dropped and tried once more; 30 to 60 suits the API's pings.",
+    ).tag(config=True)
     read_timeout = Float(
-        120.0, min=0.1, help="Seconds of silence allowed before and between stream events."
+        120.0, min=0.1, help="Seconds a Skills or Files API call may send no byte."
     ).tag(config=True)
     max_retry_wait = Float(
         30.0, min=0.0, help="Longest wait before a retry; a longer retry-after fails at once."
@@ -99,33 +118,51 @@ class AnthropicClient(Configurable):
         """Yield the answer's items as they stream, then one ``ModelResponse``.
 
         A request that fails before its stream starts is retried as the SDK would,
-        yielding a ``RetryWait`` before each wait. Once the stream has started nothing
-        is retried: part of the answer may already be on the person's screen.
+        yielding a ``RetryWait`` before each wait. A silent connection is retried once,
+        and only while nothing has been yielded. Any other failure once the stream has
+        started is not retried: part of the answer may already be on the person's screen.
         """
         sdk = self._client()
         params = build_params(request)
         betas = {"anthropic-beta": TASK_BUDGET_BETA} if takes_task_budget(request) else {}
-        timeout = self._timeout()
+        timeout = self._timeout(self.silence_timeout)
+        silent_before = False
         for retry in itertools.count():
             headers = {**betas, _RETRY_COUNT_HEADER: str(retry)}
+            shown = False
             try:
                 async with sdk.messages.stream(
                     **params, extra_headers=headers, timeout=timeout
                 ) as stream:
                     items = read_stream(
-                        stream, request, self._base_url(sdk), timeout=timeout, secret=self.api_key
+                        stream,
+                        request,
+                        self._base_url(sdk),
+                        silence=self.silence_timeout,
+                        secret=self.api_key,
                     )
                     async for item in items:
+                        shown = True
                         yield item
                     return
-            # Only opening the stream raises these: ``read_stream`` turns each of its own
-            # failures into a ModelError.
+            # Opening the stream raises the SDK's errors below; ``read_stream`` turns each
+            # of its own failures into a ModelError, a silent stream into ConnectionSilent.
             except TypeError as err:
                 if _MISSING_CREDENTIAL not in str(err):
                     raise
                 raise MissingApiKey("no Anthropic API key is set", cause=err) from err
-            except (anthropic.APIStatusError, anthropic.APIConnectionError) as err:
-                wait = self._retry_wait(sdk, err, retry, request)
+            except (
+                ConnectionSilent,
+                anthropic.APIStatusError,
+                anthropic.APIConnectionError,
+            ) as err:
+                silence = self._silence_of(sdk, err)
+                if silence is not None:
+                    wait = self._silence_wait(silence, retry, again=shown or silent_before)
+                    silent_before = True
+                else:
+                    assert not isinstance(err, ConnectionSilent)
+                    wait = self._retry_wait(sdk, err, retry, request)
             yield wait
             await asyncio.sleep(wait.seconds)
 
@@ -146,7 +183,7 @@ class AnthropicClient(Configurable):
         """
         sdk = self._client()
         base_url = self._base_url(sdk)
-        timeout = self._timeout()
+        timeout = self._timeout(self.read_timeout)
         try:
             yield sdk.with_options(max_retries=self.max_retries, timeout=timeout)
         except TypeError as err:
@@ -173,6 +210,28 @@ class AnthropicClient(Configurable):
                 hint="the connection dropped; try again",
             ) from err
 
+    def _silence_of(self, sdk: anthropic.AsyncAnthropic, err: Exception) -> ConnectionSilent | None:
+        """The failure as a silence (no byte for ``silence_timeout``), or ``None``: a
+        stream's silence comes as one, an unanswered request as the SDK's read timeout."""
+        if isinstance(err, ConnectionSilent):
+            return err
+        if isinstance(err, anthropic.APITimeoutError) and not isinstance(
+            err.__cause__, httpx2.ConnectTimeout
+        ):
+            return describe_silence(
+                self._base_url(sdk), self.silence_timeout, started=False, cause=err
+            )
+        return None
+
+    def _silence_wait(self, silence: ConnectionSilent, retry: int, *, again: bool) -> RetryWait:
+        """The wait before trying a silent request once more, or ``silence`` itself when
+        that is not done: a second silence, part of the answer already passed on
+        (``again``), or no retries left."""
+        if again or retry >= self.max_retries:
+            raise silence
+        reason = f"silent for {self.silence_timeout:g} s (silence_timeout), connection dropped"
+        return RetryWait(retry + 1, self.max_retries, self._backoff(retry), reason)
+
     def _retry_wait(
         self,
         sdk: anthropic.AsyncAnthropic,
@@ -184,11 +243,12 @@ class AnthropicClient(Configurable):
 
         Whether to retry is the SDK's own policy (``x-should-retry``, 408, 409, 429,
         5xx, a 401 that refreshed a cached token; every connection error and timeout),
-        and so is reading ``retry-after-ms`` and ``retry-after``.
+        and so is reading ``retry-after-ms`` and ``retry-after``; but a hosted container
+        the API refused is not tried again (``ContainerExpired``: the caller decides).
         """
         base_url = self._base_url(sdk)
         if isinstance(err, anthropic.APIConnectionError):
-            timeout = self._timeout()
+            timeout = self._timeout(self.silence_timeout)
             if retry >= self.max_retries:
                 raise describe_connection_error(
                     err, base_url, timeout=timeout, secret=self.api_key, retries=retry
@@ -202,8 +262,9 @@ class AnthropicClient(Configurable):
             base_url=base_url,
             max_retries=retry,
             secret=self.api_key,
+            container=_container_id(request),
         )
-        if not sdk._should_retry(err.response):
+        if isinstance(failure, ContainerExpired) or not sdk._should_retry(err.response):
             raise failure from err
         asked = sdk._parse_retry_after_header(err.response.headers)
         if asked is not None and asked > self.max_retry_wait:  # say when, even after the last try
@@ -255,9 +316,17 @@ class AnthropicClient(Configurable):
     def _base_url(self, sdk: anthropic.AsyncAnthropic) -> str:
         return str(sdk.base_url).rstrip("/")
 
-    def _timeout(self) -> httpx2.Timeout:
-        """The connect and read timeouts of every request, from this client's settings."""
-        return httpx2.Timeout(self.read_timeout, connect=self.connect_timeout)
+    def _timeout(self, read: float) -> httpx2.Timeout:
+        """A request's timeouts: ``connect_timeout``, and ``read`` for each wait for bytes."""
+        return httpx2.Timeout(read, connect=self.connect_timeout)
+
+
+def _container_id(request: ModelRequest) -> str | None:
+    """The hosted container the request names, if any (a new one has no id yet)."""
+    container = request.container
+    if isinstance(container, str) or container is None:
+        return container
+    return container.get("id")
 
 
 def _duration(seconds: float) -> str:

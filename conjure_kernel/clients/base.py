@@ -158,7 +158,8 @@ class RetryWait:
     """How many retries the client makes at most."""
     seconds: float
     reason: str
-    """What failed: ``529 overloaded_error``, ``connection timed out after 120 s (read_timeout)``…"""
+    """What failed: ``529 overloaded_error``, ``silent for 45 s (silence_timeout), connection
+    dropped``…"""
 
     def describe(self) -> str:
         """A one-line notice, e.g. "waiting for the API: 529 overloaded_error, retry 2 of 2 in 1.3 s"."""
@@ -171,7 +172,7 @@ class ModelResponse:
     """The finished assistant message of one step."""
 
     message: dict[str, Any]
-    """The assistant ``MessageParam`` (role and content blocks), ready to append to the history."""
+    """The assistant ``MessageParam`` (role and content blocks), ready to append to the messages."""
     stop_reason: str
     usage: Usage = field(default_factory=Usage)
     model: str = ""

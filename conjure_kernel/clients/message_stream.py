@@ -7,9 +7,14 @@ type, then one ``ModelResponse`` that keeps the stop reason (``pause_turn`` too)
 hosted ``container``.
 
 Complete answers only: a stream that ends without a stop reason raises
-``IncompleteResponse``, and a stream the SDK cannot read (invalid JSON, bytes that are
-not UTF-8, a delta for a block never started) raises ``ModelError``: a half answer must
-never enter the history.
+``IncompleteResponse``, one that goes silent (no byte, not even a ``ping``, for the read
+timeout the client set: ``silence_timeout``) raises ``ConnectionSilent``, and a stream
+the SDK cannot read (invalid JSON, bytes that are not UTF-8, a delta for a block never
+started) raises ``ModelError``: a half answer must never enter the history.
+
+Silence is measured on the bytes, not on the SDK's events: the SDK drops ``ping``
+events before they reach us, so a gap between events says nothing, while httpx2's read
+timeout runs out only when no byte at all arrived, pings included.
 """
 
 from __future__ import annotations
@@ -24,7 +29,12 @@ from anthropic.lib.streaming import AsyncMessageStream
 
 from ..errors import IncompleteResponse, ModelError
 from ..tools.output import one_line
-from .api_errors import describe_connection_error, describe_status_error, redact_credentials
+from .api_errors import (
+    describe_broken_stream,
+    describe_silence,
+    describe_status_error,
+    redact_credentials,
+)
 from .base import (
     ModelRequest,
     ModelResponse,
@@ -53,12 +63,13 @@ async def read_stream(
     request: ModelRequest,
     base_url: str,
     *,
-    timeout: httpx2.Timeout,
+    silence: float,
     secret: str | None,
 ) -> AsyncIterator[StreamItem]:
     """The items of an opened stream, then its response; every failure a ``ModelError``.
 
-    ``timeout`` and ``secret`` are the client's, for the wording of a failure.
+    ``silence`` (the stream's read timeout) and ``secret`` are the client's, for the
+    wording of a failure.
     """
     events = aiter(stream)
     started = False
@@ -75,8 +86,10 @@ async def read_stream(
                 max_retries=0,
                 secret=secret,
             ) from err
+        except httpx2.TimeoutException as err:
+            raise describe_silence(base_url, silence, started=started, cause=err) from err
         except httpx2.HTTPError as err:
-            raise describe_connection_error(err, base_url, timeout=timeout, secret=secret) from err
+            raise describe_broken_stream(err, base_url, secret=secret) from err
         except _UNREADABLE_STREAM as err:
             raise _unreadable_stream(err, stream.request_id, secret) from err
         started = started or event.type == "message_start"

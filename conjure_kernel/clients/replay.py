@@ -29,7 +29,7 @@ from ..errors import RecordingMismatch, ReplayedFailure
 from ..tools.output import one_line
 from .base import CREDENTIAL_ENV_VARS, ModelResponse
 
-__all__ = ["UNFINISHED", "Drift", "Replay", "ReplayTurn"]
+__all__ = ["UNFINISHED", "Drift", "Replay", "ReplayTurn", "overridden_line"]
 
 UNFINISHED = "not run on replay: this call had not finished when the notebook was recorded"
 """What the model is told of a call that was unfinished when recorded, instead of running it."""
@@ -155,12 +155,18 @@ class Replay:
         paths = self.current.files.get(tool_use_id, ())
         return [_replace_all(path, self._to_current) for path in paths]
 
-    def drift(self, results: Sequence[tuple[Any, Any]]) -> list[Drift]:
-        """Compare re-run ``(ToolCall, ToolResult)`` pairs with the current recorded turn."""
+    def drift(self, results: Sequence[tuple[Any, Any]], steps: int) -> list[Drift]:
+        """Compare re-run ``(ToolCall, ToolResult)`` pairs with the current recorded turn,
+        and the ``steps`` the re-run took with the recorded ones: a turn that ended early
+        (hosted calls that the backend it now runs on cannot run) drifted too."""
         if self.current is None:
             return []
         to_recorded = {new: old for old, new in self._to_current.items()}
+        recorded_steps = len(self.current.responses)
         drifts = []
+        if steps < recorded_steps and self.current.failure is None:
+            ended = f"the turn ended after {steps} of its {recorded_steps} recorded model steps"
+            drifts.append(Drift("", "the turn", ended))
         for call, result in results:
             recorded = self.current.tool_results.get(call.id)
             if recorded is None:
@@ -221,3 +227,12 @@ def _diff(recorded: tuple[str, bool], now: tuple[str, bool]) -> str:
     if recorded[1] != now[1]:
         lines.append(f"error flag: recorded {recorded[1]}, re-run {now[1]}")
     return "\n".join(lines[:40])
+
+
+def overridden_line(backend: str, switched_to: Sequence[str]) -> str:
+    """Says the tools run on ``backend`` as asked, naming the notebook's ``%backend`` cells
+    that would have switched elsewhere (``a, b and c``)."""
+    cells = [f"`%backend {name}`" for name in dict.fromkeys(switched_to)]
+    listed = ", ".join(cells[:-1]) + f" and {cells[-1]}" if len(cells) > 1 else "".join(cells)
+    overridden = f": the notebook's {listed} cells are overridden" if listed else ""
+    return f"replaying on {backend} as asked{overridden}"

@@ -92,7 +92,7 @@ def build_params(request: ModelRequest) -> dict[str, Any]:
     ``cache_control`` breakpoint, and reads an entry back only when it ends within the
     ~20 blocks that end at one of the request's breakpoints. One breakpoint at the end
     misses once a step adds that many (ten parallel tool calls are 20 blocks of
-    ``tool_use`` and ``tool_result``), and the whole history is then paid again. So up
+    ``tool_use`` and ``tool_result``), and all the messages are then paid again. So up
     to three breakpoints, of the four allowed:
 
     1. the system prompt: it covers the tools too, and is the same for every request

@@ -9,7 +9,7 @@ it may write, thinking included. The request goes out only if that worst case fi
 the cell and the notebook have left: ``max_tokens`` is lowered until it does, and a
 request that cannot afford even a short answer (``MIN_ANSWER_TOKENS``) is not sent.
 ``BudgetExceeded`` then ends the turn the way a failed request does, so every backend's
-loop leaves the history valid. So spend never passes a limit, rather than passing it by
+loop leaves the messages valid. So spend never passes a limit, rather than passing it by
 one call. The tightest limit also goes with the request as a task budget, which the
 client tells a model that takes one. A replayed turn costs nothing and is not limited.
 """
@@ -111,6 +111,16 @@ class Budget:
 
     def describe(self) -> str:
         return f"cell={self.cell or 'none'} notebook={self.notebook or 'none'}"
+
+    def unchecked(self, model: str) -> str:
+        """Why a dollar limit cannot be checked for ``model`` (no price is known), or ``""``."""
+        limits = [limit for limit in (self.cell, self.notebook) if limit]
+        if price_of(model) is not None or not any(limit.unit == "dollars" for limit in limits):
+            return ""
+        return (
+            f"no price is known for the model {model}, so dollar limits cannot be "
+            "checked; its tokens are counted, and a limit in tokens still applies"
+        )
 
 
 @dataclass(frozen=True)
@@ -217,7 +227,7 @@ class BudgetedClient:
 _LEDGERS: weakref.WeakKeyDictionary[ModelClient, PromptLedger] = weakref.WeakKeyDictionary()
 """Each model client's ledger. A session wraps its client anew for each turn but keeps the
 client, so the first call of a turn is bounded from the last call of the turn before, not
-from every byte of the history. Any earlier prompt is a sound start (see ``PromptLedger``),
+from every byte of the messages. Any earlier prompt is a sound start (see ``PromptLedger``),
 so two sessions sharing a client only bound less tightly."""
 
 

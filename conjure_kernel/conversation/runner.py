@@ -4,7 +4,7 @@ A cell's code runs synchronously inside the kernel's own event loop, where an as
 turn cannot be awaited. ``TurnRunner`` keeps one event loop in a daemon thread for the
 session (so HTTP connections are reused), runs each turn there, and hands the events
 to the calling thread. Ctrl-C arrives in the calling thread as ``KeyboardInterrupt``:
-the runner cancels the turn's task, waits for its ``finally`` to repair the history and
+the runner cancels the turn's task, waits for its ``finally`` to repair the messages and
 kill running tools, and then raises ``TurnInterrupted``.
 
 Some work of a turn belongs on the calling thread: a kernel reads the person's answer
@@ -150,7 +150,7 @@ class TurnRunner:
         """Cancel the turn's task and wait until its cleanup has run.
 
         Further Ctrl-C's while it stops are absorbed: returning early would leave a
-        ``tool_use`` unanswered in the history (every later request would fail) and
+        ``tool_use`` unanswered in the messages (every later request would fail) and
         the turn unsaved. The wait is bounded by ``_CANCEL_GRACE`` all the same.
         """
         with _interrupts_held():

@@ -30,11 +30,12 @@ from ..backends.base import (
 )
 from ..backends.gate import PermissionMode
 from ..backends.registry import get_backend
+from ..backends.settings import BackendSettings
 from ..clients.account import AccountClient
 from ..clients.base import ModelClient, Usage
-from ..clients.pricing import Spend, price_of
+from ..clients.pricing import Spend
 from ..clients.recorded_model import RecordedModel
-from ..clients.replay import Replay
+from ..clients.replay import Replay, overridden_line
 from ..errors import ConjureError, SkillError, TurnInterrupted
 from ..events import Event, FileCreated, Notice, ToolCallFinished, TurnFailed, TurnStarted
 from ..skills.skill import Skill
@@ -65,8 +66,8 @@ class Session:
         backend: str | Backend = "local",
         skills: Iterable[Skill] = (),
         settings: Mapping[str, Any] | None = None,
-        setting_defaults: Mapping[str, Any] | None = None,
-        backend_defaults: Mapping[str, Mapping[str, Any]] | None = None,
+        shared_settings: Mapping[str, Any] | None = None,
+        backend_settings: Mapping[str, Mapping[str, Any]] | None = None,
         namespace: dict[str, Any] | None = None,
         secret_env_vars: AbstractSet[str] = frozenset(),
         max_output_chars: int = 30_000,
@@ -84,11 +85,10 @@ class Session:
         """Backends the replay kept the session off, by name: whether that was told yet."""
         self.model = model
         self.skills: list[Skill] = list(skills)
-        self.setting_defaults: dict[str, Any] = dict(setting_defaults or {})
-        """Configured defaults for backend settings, by setting name (``timeout``…)."""
-        self.backend_defaults = {name: dict(v) for name, v in (backend_defaults or {}).items()}
-        """Configured defaults for one backend's settings, by backend name; they win over
-        ``setting_defaults``."""
+        self.shared_settings: dict[str, Any] = dict(shared_settings or {})
+        """Configured defaults of every backend that declares them (``workdir``, ``timeout``)."""
+        self.backend_settings = {name: dict(v) for name, v in (backend_settings or {}).items()}
+        """Configured defaults of one backend, by its name; they win over the shared ones."""
         self.namespace = namespace
         self.secret_env_vars = secret_env_vars
         """Environment variables the tools must not see; a live set that may grow."""
@@ -155,20 +155,24 @@ class Session:
 
     def switch_backend(
         self, backend: str | Backend, settings: Mapping[str, Any] | None = None
-    ) -> None:
+    ) -> bool:
         """Run the next turns on another backend (or the same one, set up anew), keeping
-        the conversation.
+        the conversation; False when a replay holds the tools where they are.
 
         Settings are checked and the new backend session is opened first, so a bad value
         or a backend that cannot start (an engine that is down) fails here and the
         current backend stays in place. While a replay holds the tools on its backend, a
-        switch to another is overridden: the next turn says so, once per backend.
+        switch to another is overridden (its settings are still checked): the next turn
+        says so, once per backend.
         """
         held = self.replay.backend if self.replay is not None else ""
         if held and _name_of(backend) != held:
+            new_backend = get_backend(backend) if isinstance(backend, str) else backend
+            self._options_for(new_backend, settings or {})
             self._overridden.setdefault(_name_of(backend), False)
-            return
+            return False
         self._switch_to(backend, settings)
+        return True
 
     def _switch_to(self, backend: str | Backend, settings: Mapping[str, Any] | None) -> None:
         new_backend = get_backend(backend) if isinstance(backend, str) else backend
@@ -188,10 +192,17 @@ class Session:
         self.replay = replay
         self._overridden.clear()
 
-    def _options_for(self, backend: Backend, settings: Mapping[str, Any]) -> SessionOptions:
+    def settings_for(
+        self, backend: Backend, given: Mapping[str, Any] | None = None
+    ) -> BackendSettings:
+        """What ``backend`` is set up with: ``given``, else its configured defaults, else
+        its declared ones."""
         name = backend.backend_type
-        defaults = {**self.setting_defaults, **self.backend_defaults.get(name, {})}
-        values = backend.settings.parse(settings, defaults, backend=name)
+        defaults = {**self.shared_settings, **self.backend_settings.get(name, {})}
+        return backend.settings_class.parse(given, defaults, backend=name)
+
+    def _options_for(self, backend: Backend, settings: Mapping[str, Any]) -> SessionOptions:
+        values = self.settings_for(backend, settings)
         return SessionOptions(
             values, self.max_output_chars, self.namespace, self.secret_env_vars, self.kernel_id
         )
@@ -215,7 +226,7 @@ class Session:
         """Rebuild the conversation from saved turns (after a kernel restart)."""
         self._forget()
         for record in records:
-            self.messages.extend(record.history_messages())  # type: ignore[arg-type]
+            self.messages.extend(record.added_messages())  # type: ignore[arg-type]
             self.usage = self.usage + record.usage
         self.transcript.extend(records)
         self.spent = sum((turn_spend(record) for record in records), Spend())
@@ -250,7 +261,9 @@ class Session:
             leads_to = getattr(backend_session, "leads_to", os.path.realpath)
             host_workdir = str(getattr(backend_session, "workdir", ""))
             options.gate = self._gate(paths, leads_to, host_workdir, ask, replay)
-            for event in [*self._unchecked_limits(replay), *self._override_notices()]:
+            unchecked = self.budget.unchecked(self.model) if replay is None else ""
+            notices = [Notice(unchecked, "warning")] if unchecked else []
+            for event in [*notices, *self._override_notices()]:
                 recorder.add(event)
                 yield event
             async for event in self.backend.chat(backend_session, message, client, options):
@@ -325,30 +338,13 @@ class Session:
         """An "always" answer: the rule holds for the rest of the session."""
         self.permissions = self.permissions.adding(allow=[rule])
 
-    def _unchecked_limits(self, replay: Replay | None) -> list[Event]:
-        """A warning when a dollar limit cannot be checked: the model has no known price."""
-        limits = [limit for limit in (self.budget.cell, self.budget.notebook) if limit]
-        if replay is not None or price_of(self.model) is not None:
-            return []
-        if not any(limit.unit == "dollars" for limit in limits):
-            return []
-        return [
-            Notice(
-                f"no price is known for the model {self.model}, so dollar limits cannot be "
-                "checked; its tokens are counted, and a limit in tokens still applies",
-                "warning",
-            )
-        ]
-
     def _override_notices(self) -> list[Event]:
         """Once per backend: the notebook's switches to it were overridden by the replay."""
         untold = [name for name, told in self._overridden.items() if not told]
         if not untold or self.replay is None:
             return []
         self._overridden.update(dict.fromkeys(untold, True))
-        cells = " and ".join(f"`%backend {name}`" for name in untold)
-        asked = f"replaying on {self.replay.backend} as asked"
-        return [Notice(f"{asked}: the notebook's {cells} cells are overridden")]
+        return [Notice(overridden_line(self.replay.backend, untold))]
 
     def _observe(self, event: Event) -> None:
         if isinstance(event, ToolCallFinished) and event.call.name == "create_file":
@@ -367,7 +363,8 @@ class Session:
         else:  # a replayed turn costs nothing
             record.replayed = True
             record.model = next((step.model for step in record.steps if step.model), record.model)
-            record.drift = [drift.to_json() for drift in replay.drift(record.tool_calls)]
+            drifts = replay.drift(record.tool_calls, len(record.steps))
+            record.drift = [drift.to_json() for drift in drifts]
             record.skills_changed = replay.changed_skills(record.skills)
             record.environment_changed = replay.changed_environment(record.environment)
         self.transcript.append(record)

@@ -52,7 +52,7 @@ class TurnRecord:
     backend: str
     model: str
     steps: list[ModelResponse] = field(default_factory=list)
-    """The model's responses: what replay answers from and history is rebuilt from."""
+    """The model's responses: what replay answers from and the messages are rebuilt from."""
     timeline: Timeline = field(default_factory=Timeline)
     """What the person saw, in order: text, tool calls, notices, files, approvals."""
     stop_reason: str | None = None
@@ -91,10 +91,10 @@ class TurnRecord:
 
     @property
     def tool_calls(self) -> list[tuple[ToolCall, ToolResult]]:
-        """Every finished tool call with its result, for drift, replay and history."""
+        """Every finished tool call with its result, for drift, replay and restoring the messages."""
         return self.timeline.tool_calls
 
-    def history_messages(self) -> list[dict[str, Any]]:
+    def added_messages(self) -> list[dict[str, Any]]:
         """The messages this turn added to the conversation, for ``%history restore``."""
         if not self.steps:
             return []

@@ -3,11 +3,17 @@
 Split from magics.py: switching what a session runs on is its own job. The settings
 these magics change (``c.ConjureMagics.model``, ``default_backend``…) stay on
 ``ConjureMagics``, which creates this class and registers it beside itself.
+
+``%model`` shows the models the API lists (clients/models.py: cached a day, built in
+when the API cannot be asked), and checks a model it is given against that list: a
+retired model is refused with its replacement; one the list lacks (a typo, a model this
+key may not use) is set with a warning, since the list may be stale or built in.
 """
 
 from __future__ import annotations
 
 import shlex
+import sys
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
@@ -16,6 +22,8 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from IPython.display import display
 
 from ..backends.registry import backend_names, get_backend
+from ..clients.model_facts import Retirement
+from ..clients.models import Catalog, ModelCatalog, built_in_catalog, describe_catalog
 from ..errors import BackendSettingError, ConjureError, UnknownBackend
 from .frontends import widget_manager_connected
 from .status import notify_status_changed
@@ -34,6 +42,8 @@ class BackendMagics(Magics):
 
     def __init__(self, shell: Any = None, *, conjure: ConjureMagics, **kwargs: Any) -> None:
         self.conjure = conjure
+        self.catalog = ModelCatalog()
+        """The models the API lists, held for this kernel (and on disk for a day)."""
         super().__init__(shell=shell, **kwargs)
 
     @magic_arguments()
@@ -68,38 +78,79 @@ class BackendMagics(Magics):
         print(self._switch_backend(args.name, dict(item.split("=", 1) for item in args.settings)))
 
     @magic_arguments()
-    @argument("model_id", nargs="?", help="Model to use from the next turn on; omit to show it.")
+    @argument(
+        "model_id", nargs="?", help="Model to use from the next turn on; omit to list the models."
+    )
+    @argument(
+        "--refresh",
+        action="store_true",
+        help="Ask the API for its list of models now, rather than use the one kept for a day.",
+    )
     @line_magic("model")
     def magic_model(self, line: str) -> None:
-        """Show or set the Claude model."""
-        parse_argstring(self.magic_model, line)  # --help and stray options, as IPython does
-        words = shlex.split(line)  # IPython's own split keeps quotes: %model '' would be "''"
+        """Show or set the Claude model; alone, list the models the API offers."""
+        args = parse_argstring(self.magic_model, line)  # --help and stray options
+        # IPython's own split keeps quotes: %model '' would be "''"
+        words = [word for word in shlex.split(line) if word != "--refresh"]
         if words:
-            self._set_model(words[0])
+            warning = self._set_model(words[0], refresh=args.refresh)
+            print(self.conjure.model)
+            if warning:
+                print(warning, file=sys.stderr)
+            return
+        catalog = self._catalog(refresh=args.refresh)
         print(self.conjure.model)
-        if not words:
-            self._show_picker()
+        print("\n".join(describe_catalog(catalog, self.conjure.model)))
+        self._show_picker(catalog)
 
     def _switch_backend(self, name: str, settings: dict[str, str]) -> str:
         """What ``%backend NAME key=value…`` and the picker do; the new session's line."""
         backend = known_backend(name)
         session = self.conjure.session
         try:
-            session.switch_backend(backend, settings)
+            switched = session.switch_backend(backend, settings)
         except BackendSettingError as error:
-            raise UsageError(f"{error}; `%backend {name} --help` lists the settings") from None
+            hint = error.hint or f"`%backend {name} --help` lists the settings"
+            raise UsageError(f"{error}; {hint}") from None
         except ConjureError as error:  # the backend cannot start here (an engine that is down)
             raise worded_for_notebook(error) from None
+        if not switched:
+            held = session.backend_name
+            unused = " ".join(f"{key}={value}" for key, value in settings.items())
+            unused = f" (not applied: {unused})" if unused else ""
+            return (
+                f"replaying on {held} as asked: `%backend {name}` is overridden; the tools "
+                f"stay on {held}{unused}"
+            )
         notify_status_changed(self.shell)
         return session.backend_session.describe()
 
-    def _set_model(self, model: str) -> None:
-        """What ``%model ID`` and the picker do."""
-        if not model.strip():
-            raise UsageError("a model id cannot be empty; e.g. %model claude-sonnet-5-5")
-        self.conjure.model = model.strip()
+    def _set_model(self, model: str, *, refresh: bool = False) -> str:
+        """What ``%model ID`` and the picker do; returns a warning to show, or ``""``.
 
-    def _show_picker(self) -> None:
+        A retired model is refused, naming its replacement; one the catalog does not
+        list is set all the same, with a warning."""
+        model = model.strip()
+        if not model:
+            raise UsageError("a model id cannot be empty; e.g. %model claude-sonnet-5-5")
+        catalog = self._catalog(refresh=refresh)
+        retired = catalog.retirement(model)
+        if retired is not None:
+            raise UsageError(_retired_line(model, retired))
+        self.conjure.model = model
+        return _listing_warning(catalog, model)
+
+    def _catalog(self, *, refresh: bool = False) -> Catalog:
+        """The models the session's account can use, from the cache or the API; the
+        built-in list while no session can be made (a backend configured wrongly, which
+        the next turn reports), so that setting a model never depends on the backend."""
+        try:
+            session = self.conjure.session
+        except ConjureError as error:
+            return built_in_catalog(f"no session to ask the API from: {error}")
+        return session.runner.run(self.catalog.get(session.account, refresh=refresh))
+
+    def _show_picker(self, catalog: Catalog | None = None) -> None:
         """The backend and model picker, where the frontend draws widgets."""
         if not widget_manager_connected():
             return
@@ -111,8 +162,29 @@ class BackendMagics(Magics):
                 self.conjure.model,
                 switch_backend=self._switch_backend,
                 set_model=self._set_model,
+                models=(catalog or self._catalog()).usable,
             )
         )
+
+
+def _retired_line(model: str, retired: Retirement) -> str:
+    """``claude-sonnet-4-5 was retired on 2026-11-30; use claude-sonnet-5-5: %model …``."""
+    line = retired.describe(model)
+    if retired.replacement:
+        line = line.removesuffix(" instead") + f": %model {retired.replacement}"
+    return line
+
+
+def _listing_warning(catalog: Catalog, model: str) -> str:
+    """One line when ``model`` is deprecated or not listed; ``""`` when it is listed."""
+    found = catalog.find(model)
+    if found is not None:
+        status = found.describe_status()
+        return f"warning: {model} is {status}" if found.lifecycle == "deprecated" else ""
+    near = catalog.close_to(model)
+    hint = f"; did you mean {near}? (%model {near})" if near else "; %model lists them"
+    where = "the models the API lists" if catalog.from_api else "the built-in list of models"
+    return f"warning: {model} is not among {where}, but is set{hint}"
 
 
 def known_backend(name: str) -> Backend:

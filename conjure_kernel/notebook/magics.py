@@ -22,12 +22,13 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
-from traitlets import Bool, Dict, Float, Int, List, Type, Unicode, observe
+from traitlets import Bool, Dict, Float, Int, List, TraitError, Type, Unicode, observe, validate
 from traitlets.config import Configurable
 from traitlets.utils.importstring import import_item
 
+from ..backends.registry import get_backend
 from ..clients.base import DEFAULT_MODEL, ModelClient
-from ..errors import TurnInterrupted
+from ..errors import ConjureError, TurnInterrupted
 from ..skills.discovery import find_skills
 from .backend_magics import BackendMagics
 from .frontends import widget_manager_connected
@@ -102,7 +103,9 @@ class ConjureMagics(Magics):
 
     def __init__(self, shell=None, **kwargs) -> None:
         self._session: Session | None = None
+        self._started = False
         super().__init__(shell=shell, **kwargs)
+        self._started = True
         self._apply_environment()
         self.redact = Redactor(self.secret_env_vars)
         self.guard = GuardMagics(shell=shell, conjure=self)
@@ -119,6 +122,30 @@ class ConjureMagics(Magics):
         """``%config ConjureMagics.model = …`` mid-session applies from the next turn."""
         if self._session is not None:
             self._session.model = change["new"]
+
+    @validate("backend_settings")
+    def _valid_backend_settings(self, proposal: Any) -> dict[str, dict[str, Any]]:
+        """``%config`` of ``backend_settings`` is refused, naming the bad value, and the
+        old value stays. (The configuration read at start is checked when the session is
+        made, so a bad value there fails the cells that need it, not the kernel's start.)"""
+        if self._started:
+            _check_backend_settings(proposal["value"], TraitError)
+        return proposal["value"]
+
+    @observe("workdir", "timeout", "backend_settings")
+    def _backend_defaults_changed(self, change: dict[str, Any]) -> None:
+        """``%config`` of a backend default mid-session applies from the next ``%backend``
+        (or ``%reset``), when a backend session opens with it."""
+        if self._session is not None:
+            self._session.shared_settings = self._shared_settings()
+            self._session.backend_settings = self.backend_settings
+
+    def _shared_settings(self) -> dict[str, Any]:
+        return {"workdir": self.workdir, "timeout": self.timeout}
+
+    def _checked_backend_settings(self) -> dict[str, dict[str, Any]]:
+        _check_backend_settings(self.backend_settings, UsageError)
+        return self.backend_settings
 
     def _apply_environment(self) -> None:
         if os.environ.get("CONJURE_MODEL"):
@@ -146,8 +173,8 @@ class ConjureMagics(Magics):
             replay=replay,
             model=self.model,
             backend=self.default_backend,
-            setting_defaults={"workdir": self.workdir, "timeout": self.timeout},
-            backend_defaults=self.backend_settings,
+            shared_settings=self._shared_settings(),
+            backend_settings=self._checked_backend_settings(),
             kernel_id=_kernel_id(),
             namespace=self.user_namespace,
             secret_env_vars=self.redact.names,  # %secret names: hidden from the tools as they grow
@@ -257,6 +284,19 @@ class ConjureMagics(Magics):
         if issubclass(client_class, Configurable):
             return client_class(parent=self)
         return client_class()
+
+
+def _check_backend_settings(configured: dict[str, dict[str, Any]], raised: type[Exception]) -> None:
+    """Each backend's configured defaults, checked by its settings class, so a typo or a
+    bad value names the configuration it is in, not a later ``%backend``."""
+    for name, values in configured.items():
+        try:
+            get_backend(name).settings_class.parse(values, backend=name)
+        except ConjureError as error:
+            raise raised(
+                f"ConjureMagics.backend_settings[{name!r}]: {error}; fix it in the "
+                "configuration, or with %config ConjureMagics.backend_settings = {…}"
+            ) from None
 
 
 def _finish_despite_interrupts(view: TurnView, record: TurnRecord | None) -> None:

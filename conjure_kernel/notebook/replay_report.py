@@ -20,6 +20,7 @@ import nbformat
 from nbclient import NotebookClient
 
 from ..backends.registry import backend_names
+from ..clients.replay import overridden_line
 from ..conversation.transcript import TurnRecord
 from ..errors import RecordingError, UnknownBackend
 from ..tools.output import one_line
@@ -114,9 +115,7 @@ def _overridden(notebook: nbformat.NotebookNode, backend: str) -> str:
         for name in _BACKEND_CELL.findall(cell.source)
         if name != backend
     ]
-    cells = " and ".join(f"`%backend {name}`" for name in dict.fromkeys(names))
-    overridden = f": the notebook's {cells} cells are overridden" if cells else ""
-    return f"replaying on {backend} as asked{overridden}"
+    return overridden_line(backend, names)
 
 
 def _report(index: int, cell: nbformat.NotebookNode, recorded_backend: str) -> CellReport:
@@ -169,6 +168,8 @@ def _print_report(
     )
     for report in turns:
         state = f"{len(report.drift)} drifted" if report.drift else "same as recorded"
+        if report.error:
+            state = "failed"
         message = one_line(report.message, 60)
         hosted_calls = f", {report.hosted_calls} hosted (not re-run)" if report.hosted_calls else ""
         lines.append(
@@ -185,7 +186,8 @@ def _print_report(
             changed = "; ".join(report.environment_changed)
             lines.append(f"    the tools run on another environment than recorded: {changed}")
         for drift in report.drift:
-            lines.append(f"    drift in {drift['name']} ({drift['tool_use_id']}):")
+            call = f" ({drift['tool_use_id']})" if drift["tool_use_id"] else ""
+            lines.append(f"    drift in {drift['name']}{call}:")
             lines.append("      " + drift["diff"].replace("\n", "\n      "))
     lines += [f"  cell {report.index} failed: {report.error}" for report in failed]
     lines.append(f"drift: {len(drifted)} of {len(turns)} turn(s); errors: {len(failed)} cell(s)")

@@ -120,19 +120,13 @@ class SkillMagics(Magics):
         session = self.conjure.session
         if not session.skills:
             return _NO_SKILLS
-        docker = (
+        docker = cast(
+            "DockerSettings",
             session.options.settings
             if session.backend_name == "docker"
-            else get_backend("docker").settings.parse(
-                defaults=self.conjure.backend_settings.get("docker", {}), backend="docker"
-            )
+            else session.settings_for(get_backend("docker")),
         )
-        return check_skills(
-            session.skills,
-            image=cast("DockerSettings", docker).image,
-            host=cast("DockerSettings", docker).host,
-            magics=True,
-        )
+        return check_skills(session.skills, image=docker.image, host=docker.host, magics=True)
 
     def _remote_skills(self, upload: list[str], delete: list[str], *, listing: bool) -> None:
         """Uploads, then deletions, then the listing, through the session's account client."""

@@ -28,7 +28,7 @@ def backend_help(backend: Backend) -> str:
     name = backend.backend_type
     purpose = (inspect.getdoc(type(backend)) or "").split("\n", 1)[0].replace("``", "")
     lines = [f"{name}: {purpose}".rstrip(": ")]
-    declared = backend.settings.declared()
+    declared = backend.settings_class.declared()
     if declared:
         lines.append(f"settings (%backend {name} key=value ...):")
         lines += describe_settings(declared)

@@ -234,10 +234,10 @@ def finish(*blocks: dict, text: str = "Done.") -> Any:
 def test_registered_under_its_type_with_the_newest_code_execution_tool_by_default():
     backend = get_backend("anthropic")
     assert isinstance(backend, AnthropicBackend) and backend.backend_type == "anthropic"
-    tool = next(s for s in backend.settings.declared() if s.name == "tool")
+    tool = next(s for s in backend.settings_class.declared() if s.name == "tool")
     assert tool.default == CODE_EXECUTION_TOOLS[-1] == "code_execution_20260521"
     assert tool.choices == CODE_EXECUTION_TOOLS and "code_execution_20250825" in tool.choices
-    assert next(s for s in backend.settings.declared() if s.name == "max_skills").default == 8
+    assert next(s for s in backend.settings_class.declared() if s.name == "max_skills").default == 8
 
 
 def test_skill_references_name_anthropic_skills_by_name_and_custom_ones_by_id():

@@ -107,13 +107,13 @@ def test_tmpfs_is_cut_to_half_the_memory_limit():
 )
 def test_a_bad_tmpfs_or_disk_is_refused_in_one_line(given, message, tmp_path):
     with pytest.raises(BackendSettingError) as refused:
-        DockerBackend.settings.parse({"workdir": str(tmp_path), **given})
+        DockerBackend.settings_class.parse({"workdir": str(tmp_path), **given})
     assert str(refused.value) == message
 
 
 def test_backend_shows_every_bound_and_what_a_tool_can_read_write_and_reach(client, tmp_path):
     async def described(**given: str) -> str:
-        settings = DockerBackend.settings.parse({"workdir": str(tmp_path), **given})
+        settings = DockerBackend.settings_class.parse({"workdir": str(tmp_path), **given})
         session = await DockerBackend().open_session((), SessionOptions(settings=settings))
         try:
             return session.describe()

@@ -124,7 +124,7 @@ def test_a_missing_image_says_how_to_build_it():
 
 
 def open_session(**given: str) -> None:
-    settings = DockerBackend.settings.parse(given)
+    settings = DockerBackend.settings_class.parse(given)
 
     async def run() -> None:
         session = await DockerBackend().open_session((), SessionOptions(settings=settings))
@@ -203,7 +203,7 @@ def make_sandbox(
 
 @pytest.fixture
 def population(client: docker.DockerClient) -> Iterator[dict[str, str]]:
-    """Sandboxes of every kind, by role: their session ids. Removed afterwards."""
+    """Sandboxes of every kind, by role: their sandbox ids. Removed afterwards."""
     sessions = {
         "owner gone": make_sandbox(client, dead_pid()),
         "owner alive": make_sandbox(client, os.getpid()),

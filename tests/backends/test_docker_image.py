@@ -257,7 +257,7 @@ def test_an_unreachable_engine_is_one_line_naming_it(offline):
 def open_session(tmp_path: Path, **given: str) -> DockerSession:
     """A docker session opened (and closed again) with these settings, as ``%backend``
     opens one: the engine and the image are checked, no container is made."""
-    settings = DockerBackend.settings.parse({"workdir": str(tmp_path), **given})
+    settings = DockerBackend.settings_class.parse({"workdir": str(tmp_path), **given})
 
     async def run() -> DockerSession:
         backend = DockerBackend()

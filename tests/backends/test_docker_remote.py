@@ -296,7 +296,7 @@ def test_the_sandbox_lives_on_the_remote_engine_only_and_goes_with_the_session(
 async def open_docker_session(
     skills: tuple[Skill, ...], workdir: Path, **given: str
 ) -> DockerSession:
-    settings = DockerBackend.settings.parse({"workdir": str(workdir), **given})
+    settings = DockerBackend.settings_class.parse({"workdir": str(workdir), **given})
     return await DockerBackend().open_session(skills, SessionOptions(settings=settings))
 
 

@@ -496,7 +496,7 @@ def test_the_settings_help_lists_pass_env():
     assert (
         "  pass_env=text  comma-separated environment variables the tools may see "
         "even though they are secret"
-    ) in describe_settings(LocalBackend.settings.declared())
+    ) in describe_settings(LocalBackend.settings_class.declared())
 
 
 # the backend

@@ -63,4 +63,4 @@ def test_every_installed_backend_declares_its_settings():
     for name in backend_names():
         backend = get_backend(name)
         assert backend.backend_type == name
-        assert all(setting.help for setting in backend.settings.declared())
+        assert all(setting.help for setting in backend.settings_class.declared())

@@ -82,7 +82,7 @@ def test_a_bad_configured_default_is_an_error_too():
 
 def test_help_lines_show_type_default_and_purpose():
     assert describe_settings(Example.declared()) == [
-        "  timeout=number (default 300.0)  seconds before a call is killed",
+        "  timeout=number (default 300)  seconds before a call is killed",
         "  network=none|bridge (default none)  container network",
         "  read_only=true|false (default True)  mount the root file system read-only",
         "  pids=integer (default 256)  process limit",
@@ -126,6 +126,6 @@ def test_docker_sizes_read_in_any_case():
 def test_every_installed_backend_declares_typed_settings_with_help():
     for name in backend_names():
         backend = get_backend(name)
-        declared = backend.settings.declared()
+        declared = backend.settings_class.declared()
         assert all(item.help for item in declared), name
-        assert isinstance(backend.settings.parse(), backend.settings)
+        assert isinstance(backend.settings_class.parse(), backend.settings_class)

@@ -11,11 +11,13 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import anthropic
+import httpx2
 import pytest
 from fakeapi import FakeMessagesAPI, replies, sessions
 
 from conjure_kernel.clients import anthropic_client
 from conjure_kernel.clients.anthropic_client import AnthropicClient
+from conjure_kernel.clients.api_errors import ConnectionSilent, ContainerExpired
 from conjure_kernel.clients.base import (
     DEFAULT_MODEL,
     ModelClient,
@@ -615,7 +617,11 @@ def test_default_model_is_one_the_installed_sdk_knows():
 GUARD = 30.0
 """Seconds after which a scenario that must end promptly counts as hung."""
 SHORT = 1.0
-"""The read timeout of ``impatient`` clients: far above a local reply's gaps."""
+"""The silence timeout of ``impatient`` clients: far above a local reply's gaps."""
+PINGS = 0.1
+"""The fake API's ping interval where a test needs pings: well within ``SHORT``."""
+SILENT = f"silent for {SHORT:g} s (silence_timeout), connection dropped"
+"""The reason of the notice before a silent request is tried once more."""
 GARBLED_JSON = (
     b'event: content_block_delta\ndata: {"type": "content_block_delta", "index": 0, "del\n\n'
 )
@@ -632,8 +638,8 @@ BROKEN_UNKNOWN_EVENT = b"event: future_event\ndata: [1, 2]\n\n"
 
 
 def impatient(api: FakeMessagesAPI, **options: Any) -> AnthropicClient:
-    """A client with a short read timeout and short waits, so faults show up at once."""
-    options = {"read_timeout": SHORT, "max_retry_wait": 0.05, **options}
+    """A client with a short silence timeout and short waits, so faults show up at once."""
+    options = {"silence_timeout": SHORT, "max_retry_wait": 0.05, **options}
     return AnthropicClient(api_key="test-key", base_url=api.url, **options)
 
 
@@ -663,44 +669,113 @@ def collect_until_failure(
 
 def test_defaults_fit_a_notebook_not_the_sdks_ten_minutes(api):
     client = AnthropicClient(api_key="test-key", base_url=api.url)
-    assert (client.connect_timeout, client.read_timeout) == (10.0, 120.0)
+    assert (client.connect_timeout, client.silence_timeout, client.read_timeout) == (10, 45, 120)
     assert (client.max_retries, client.max_retry_wait) == (2, 30.0)
     api.script(replies.text("Hi."))
     answer(client, request())
-    assert api.requests[0].headers["x-stainless-read-timeout"] == "120.0"
+    assert api.requests[0].headers["x-stainless-read-timeout"] == "45.0"
 
 
-def test_a_reply_that_never_starts_is_retried_after_a_notice(api):
-    api.script(replies.slow(replies.text("too late"), 20), replies.text("Made it."))
+def test_a_long_quiet_spell_kept_alive_by_pings_is_not_silence(api):
+    """The SDK drops pings before its events: silence must be counted on the bytes."""
+    api.ping_interval = PINGS
+    api.script(replies.pause(replies.text("Thought it through."), 4 * SHORT, after_events=1))
+    items = guarded(impatient(api), request())
+    assert not any(isinstance(item, RetryWait) for item in items)
+    assert items[-1].text() == "Thought it through." and len(api.requests) == 1
+
+
+def test_a_server_that_never_answers_is_tried_once_more_after_a_notice(api):
+    api.script(replies.silence(), replies.text("Made it."))
     items = guarded(impatient(api), request())
     wait = items[0]
-    assert isinstance(wait, RetryWait) and (wait.retry, wait.of) == (1, 2)
-    assert wait.reason == f"connection timed out after {SHORT:g} s (read_timeout)"
+    assert isinstance(wait, RetryWait) and (wait.retry, wait.of, wait.reason) == (1, 2, SILENT)
+    assert wait.describe().startswith(f"waiting for the API: {SILENT}, retry 1 of 2 in ")
     assert wait.seconds <= 0.05  # max_retry_wait bounds the backoff too
     assert items[-1].text() == "Made it."
     assert len(api.requests) == 2
 
 
-def test_a_server_that_never_answers_ends_naming_the_timeout_and_its_setting(api):
-    never = replies.slow(replies.text("too late"), 20)
-    api.script(never, never)
-    items, error = collect_until_failure(impatient(api, max_retries=1), request())
+def test_a_second_silence_ends_the_request_saying_what_was_kept(api):
+    api.script(replies.silence(), replies.silence(), replies.text("never asked"))
+    items, error = collect_until_failure(impatient(api), request())  # two retries allowed
     assert [type(item) for item in items] == [RetryWait]
-    assert str(error) == f"connection to {api.url} timed out after {SHORT:g} s (read_timeout)"
-    assert "already retried 1 times" in error.hint and "raise read_timeout" in error.hint
-    assert isinstance(error.cause, anthropic.APITimeoutError)
-
-
-def test_a_stream_that_stalls_mid_answer_ends_naming_the_read_timeout_and_is_not_retried(api):
-    api.script(replies.stall(replies.text("Hello there, friend."), 20, after_events=4))
-    items, error = collect_until_failure(impatient(api), request())
-    assert items == [TextChunk("Hello ")]
+    assert isinstance(error, ConnectionSilent)
     assert str(error) == (
-        f"the Messages API at {api.url} sent nothing for {SHORT:g} s while the answer "
-        "streamed (read_timeout)"
+        f"the Messages API at {api.url} sent nothing, not even a ping, for {SHORT:g} s "
+        "before the answer began (silence_timeout), so the connection was dropped"
     )
-    assert "send the message again" in error.hint and "raise read_timeout" in error.hint
+    assert error.hint.startswith(
+        "the unfinished answer was not kept: the conversation holds every finished step"
+    )
+    assert isinstance(error.cause, anthropic.APITimeoutError)
+    assert len(api.requests) == 2 and api.pending == 1
+
+
+def test_without_retries_a_silence_is_not_tried_again(api):
+    api.script(replies.silence(), replies.text("never asked"))
+    items, error = collect_until_failure(impatient(api, max_retries=0), request())
+    assert items == [] and isinstance(error, ConnectionSilent) and len(api.requests) == 1
+
+
+def test_a_stream_that_stalls_before_anything_is_shown_is_tried_once_more(api):
+    stalled = replies.stall(replies.text("Lost."), 20, after_events=2)  # message and block start
+    api.script(stalled, replies.text("Made it."))
+    items = guarded(impatient(api), request())
+    assert items[0] == RetryWait(1, 2, items[0].seconds, SILENT)
+    assert items[-1].text() == "Made it." and len(api.requests) == 2
+
+
+def test_a_stream_that_stalls_mid_answer_ends_at_once_and_is_not_tried_again(api):
+    api.script(replies.stall(replies.text("Hello there, friend."), 20), replies.text("again"))
+    items, error = collect_until_failure(impatient(api), request())
+    assert items == [TextChunk("Hello ")]  # on screen: trying again would show it twice
+    assert isinstance(error, ConnectionSilent)
+    assert str(error) == (
+        f"the Messages API at {api.url} sent nothing, not even a ping, for {SHORT:g} s "
+        "while the answer streamed (silence_timeout), so the connection was dropped"
+    )
+    assert "unfinished answer was not kept" in error.hint and "send the message again" in error.hint
+    assert isinstance(error.cause, httpx2.ReadTimeout)
     assert len(api.requests) == 1
+
+
+def test_a_connection_that_cannot_be_made_is_not_silence(api):
+    """connect_timeout, not silence_timeout: retried as every connection failure is."""
+    with FakeMessagesAPI() as gone:
+        url = gone.url
+    client = AnthropicClient(api_key="test-key", base_url=url, max_retries=1, max_retry_wait=0.05)
+    items, error = collect_until_failure(client, request())
+    assert [type(item) for item in items] == [RetryWait]
+    assert not isinstance(error, ConnectionSilent)
+    assert str(error).startswith(f"connection to {url} failed")
+
+
+@pytest.mark.parametrize(
+    "container", ["container_old", {"id": "container_old", "skills": []}], ids=["id", "with-skills"]
+)
+def test_a_500_on_a_request_naming_a_container_is_not_tried_again_with_it(api, container):
+    api.hosted.stale_container("container_old")
+    items, error = collect_until_failure(impatient(api), request(container=container))
+    assert isinstance(error, ContainerExpired) and items == []
+    assert error.why.startswith("the API failed with 500 on a request naming it")
+    assert "500 api_error: Internal server error" in str(error)
+    assert "its files and Python state are gone" in error.hint
+    assert len(api.requests) == 1
+
+
+def test_a_500_without_a_container_is_retried_as_any_5xx(api):
+    api.script(replies.error(500, "api_error", "Internal server error"), replies.text("ok"))
+    items = guarded(impatient(api), request(container={"skills": []}))
+    assert items[0] == RetryWait(1, 2, items[0].seconds, "500 api_error")
+    assert items[-1].text() == "ok"
+
+
+def test_a_not_found_naming_the_container_is_a_refused_container(api):
+    api.hosted.stale_container("container_old", status=404)
+    _, error = collect_until_failure(impatient(api), request(container="container_old"))
+    assert isinstance(error, ContainerExpired) and error.why == "the API no longer knows it"
+    assert "404 not_found_error: Container container_old not found" in str(error)
 
 
 @pytest.mark.parametrize("max_retries", [2, 0], ids=["retries-left", "last-try"])

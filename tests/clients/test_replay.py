@@ -203,7 +203,7 @@ def drift_of(
     turn = ReplayTurn("go", [answer("done")], {"t1": recorded}, {"workdir": "/old/wd"})
     replay = Replay([turn])
     replay.prepare_turn("go", current or {"workdir": "/old/wd"})
-    return replay.drift([(ToolCall("t1", "bash_tool", {}), now)])
+    return replay.drift([(ToolCall("t1", "bash_tool", {}), now)], steps=1)
 
 
 def test_a_result_equal_but_for_the_mapped_path_is_no_drift():
@@ -237,9 +237,22 @@ def test_calls_missing_from_the_recording_and_unprepared_replays_report_no_drift
     assert drift_of(("same", False), ToolResult("t1", "same")) == []
     replay = Replay([TWO_STEPS])
     result = (ToolCall("t1", "bash_tool", {}), ToolResult("t1", "changed"))
-    assert replay.drift([result]) == []
+    assert replay.drift([result], steps=2) == []
     replay.prepare_turn("list the files", {})
-    assert replay.drift([(ToolCall("t9", "view", {}), ToolResult("t9", "new"))]) == []
+    new_call = (ToolCall("t9", "view", {}), ToolResult("t9", "new"))
+    assert replay.drift([new_call], steps=len(TWO_STEPS.responses)) == []
+
+
+def test_a_turn_that_ends_before_its_recorded_steps_drifted():
+    """Hosted calls replayed on a backend that cannot run them end the turn early."""
+    replay = Replay([TWO_STEPS])
+    replay.prepare_turn("list the files", {})
+    [drift] = replay.drift([], steps=1)
+    assert drift.to_json() == {
+        "tool_use_id": "",
+        "name": "the turn",
+        "diff": "the turn ended after 1 of its 2 recorded model steps",
+    }
 
 
 def test_changed_skills_names_skills_whose_hash_differs_or_that_are_gone():

@@ -145,6 +145,8 @@ def populate(root: Path) -> None:
     for arguments in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "start"]):
         subprocess.run([*git, *arguments], check=True, capture_output=True)
     (work / "README.md").write_text("changed since the commit: git status cleans it again\n")
+    later = (work / "main.py").stat().st_mtime + 5  # same size, newer: its content is
+    os.utime(work / "main.py", (later, later))  # read again, through the clean filter
     with (work / ".git" / "config").open("a") as config:
         config.write(hostile_git_config(outside))
 

@@ -317,8 +317,10 @@ def test_a_replay_on_an_asked_backend_overrides_switches_and_says_so_once(new_se
     session = new_session(ScriptedClient([]), namespace={"Shouter": Shouter})
     session.use_replay(Replay([SHOUTED, SHOUTED], backend="native"))
     assert session.backend_name == "native"
-    session.switch_backend("local")
+    assert session.switch_backend("local") is False
     assert session.backend_name == "native"
+    with pytest.raises(BackendSettingError, match="timeout=abc"):  # still checked
+        session.switch_backend("local", {"timeout": "abc"})
     events = chat(session, "shout hey")
     assert [e.text for e in events if isinstance(e, Notice)] == [
         "replaying on native as asked: the notebook's `%backend local` cells are overridden"
@@ -326,8 +328,9 @@ def test_a_replay_on_an_asked_backend_overrides_switches_and_says_so_once(new_se
     [record] = session.transcript
     assert record.backend == "native" and record.drift == []
     assert [result.content for _, result in record.tool_calls] == ["HEY"]
-    session.switch_backend("local")
+    assert session.switch_backend("local") is False
     assert not [e for e in chat(session, "shout hey") if isinstance(e, Notice)]
+    assert session.switch_backend("native") is True
 
 
 def test_a_session_made_with_a_replay_on_a_backend_starts_there(new_session):

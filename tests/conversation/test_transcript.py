@@ -175,7 +175,7 @@ def test_a_turn_saved_without_its_steps_keeps_everything_shown():
     assert read.timeline == record_of(turn_events()).timeline
     assert read.answer == "Looking. Found it."
     assert read.tool_calls == [(LS, LS_RESULT), (VIEW, VIEW_RESULT)]
-    assert read.history_messages() == []
+    assert read.added_messages() == []
 
 
 def without(data: dict[str, Any], *path: Any) -> dict[str, Any]:
@@ -279,7 +279,7 @@ def test_optional_fields_may_be_absent():
 
 def test_history_messages_answer_every_tool_use_in_order():
     record = record_of(turn_events())
-    assert record.history_messages() == [
+    assert record.added_messages() == [
         {"role": "user", "content": "find the file"},
         STEP_1.message,
         {"role": "user", "content": [LS_RESULT.to_param(), VIEW_RESULT.to_param()]},
@@ -289,7 +289,7 @@ def test_history_messages_answer_every_tool_use_in_order():
 
 def test_history_messages_answer_a_call_without_a_result_as_interrupted():
     record = record_of([*turn_events()[:8], TurnFailed(ModelError("gone"))])
-    messages = record.history_messages()
+    messages = record.added_messages()
     assert messages[-1] == {
         "role": "user",
         "content": [
@@ -306,7 +306,7 @@ def test_history_messages_answer_a_call_without_a_result_as_interrupted():
 
 def test_a_turn_without_model_steps_adds_no_history():
     record = record_of([TurnStarted("hi", "local", "m"), TurnFailed(ModelError("down"))])
-    assert record.history_messages() == []
+    assert record.added_messages() == []
 
 
 def test_to_replay_turn_keeps_what_replay_needs():
@@ -357,7 +357,7 @@ def test_a_schema_1_record_is_read_with_its_timeline_rebuilt_from_the_steps():
     record = record_of(turn_events())
     read = TurnRecord.from_json(schema_1(record))
     assert read == record
-    assert read.history_messages() == record.history_messages()
+    assert read.added_messages() == record.added_messages()
     assert read.to_json()["schema"] == TURN_SCHEMA
 
 
@@ -544,7 +544,7 @@ def test_restore_leaves_out_a_server_call_whose_pause_was_cut_short():
             TurnFailed(TurnInterrupted("the turn was interrupted by the user")),
         ]
     )
-    messages = TurnRecord.from_json(record.to_json()).history_messages()
+    messages = TurnRecord.from_json(record.to_json()).added_messages()
     assert messages == [
         {"role": "user", "content": "make the report"},
         {"role": "assistant", "content": [{"type": "text", "text": "Running it."}]},

@@ -10,9 +10,11 @@ name free of reserved words, a size limit, the same name for every version, and 
 skill deleted while it has versions.
 
 Containers: a reply scripted with ``container=replies.AUTO`` runs in the container the request
-names, or a new one, which then lives for an hour; ``expire_container`` makes the next
-request naming it fail with the API's ``container_expired`` error. Tests add the files
-a sandbox "produced" with ``add_file`` and script their ids in result blocks.
+names, or a new one, which then lives for an hour; ``expire_container`` makes every later
+request naming it fail with the API's ``container_expired`` error, and ``stale_container``
+with what a days-old container has been answered with instead: a plain 500 (or a 404).
+Tests add the files a sandbox "produced" with ``add_file`` and script their ids in
+result blocks.
 """
 
 from __future__ import annotations
@@ -145,6 +147,7 @@ class HostedState:
         self._files: dict[str, _File] = {}
         self._containers: dict[str, dict[str, Any]] = {}
         self._expired: set[str] = set()
+        self._stale: dict[str, ErrorReply] = {}
 
     # -- what tests set up and look at ----------------------------------------------------
 
@@ -166,9 +169,20 @@ class HostedState:
         return file_id
 
     def expire_container(self, container_id: str) -> None:
-        """The next request naming this container fails as the API fails an expired one."""
+        """Every later request naming this container fails as the API fails an expired one."""
         with self._lock:
             self._expired.add(container_id)
+
+    def stale_container(self, container_id: str, *, status: int = 500) -> None:
+        """Every later request naming this container fails as a days-old one has: a plain
+        500 "Internal server error" (no error code, nothing naming the container), or with
+        ``status=404`` a not-found that names it."""
+        if status == 500:
+            reply = ErrorReply(500, "api_error", "Internal server error")
+        else:
+            reply = ErrorReply(status, "not_found_error", f"Container {container_id} not found")
+        with self._lock:
+            self._stale[container_id] = reply
 
     def custom_skills(self) -> list[dict[str, Any]]:
         """Every uploaded skill as the API shows it, with its versions' files."""
@@ -189,11 +203,14 @@ class HostedState:
     # -- messages -----------------------------------------------------------------------
 
     def container_problem(self, body: Mapping[str, Any]) -> ErrorReply | None:
-        """The API's 400 for a request whose container cannot be used, else ``None``."""
+        """The API's error for a request whose container cannot be used, else ``None``."""
         container = body.get("container")
         if container is None:
             return None
         spec = {"id": container} if isinstance(container, str) else dict(container)
+        stale = self._stale.get(spec.get("id") or "")
+        if stale is not None:
+            return stale
         if spec.get("id") in self._expired:
             return ErrorReply(
                 400,

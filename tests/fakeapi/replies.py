@@ -23,7 +23,9 @@ the real API answers; a file the sandbox "made" comes from ``api.hosted.add_file
 API sends, so the SDK's own accumulator is what the tests exercise.
 
 Misbehaviour is scripted too: ``error(..., retry_after=…)``, ``slow`` (no first byte for
-a while), ``stall`` (silence mid-answer) and ``inject`` (raw bytes or an odd event in the
+a while), ``silence`` (accept the request and never answer), ``stall`` (silence
+mid-answer), ``pause`` (a quiet spell mid-answer that ``ping`` events keep alive, as the
+API keeps a long thinking pause alive) and ``inject`` (raw bytes or an odd event in the
 middle of an otherwise good stream)::
 
     api.script(replies.inject(replies.text("Hello there"), b"data: {oops\n\n", after_events=3))
@@ -44,6 +46,7 @@ __all__ = [
     "ErrorReply",
     "MessageReply",
     "Reply",
+    "SilentReply",
     "SlowReply",
     "StreamErrorReply",
     "TruncatedReply",
@@ -57,9 +60,11 @@ __all__ = [
     "message",
     "new_server_tool_use_id",
     "new_tool_use_id",
+    "pause",
     "reply_from_json",
     "server_tool_result",
     "server_tool_use",
+    "silence",
     "slow",
     "stall",
     "stream_error",
@@ -143,6 +148,12 @@ class SlowReply:
 
 
 @dataclass(frozen=True)
+class SilentReply:
+    """No answer at all: the request is read, then nothing is sent, not even the headers,
+    until the client hangs up (or the server stops)."""
+
+
+@dataclass(frozen=True)
 class DisturbedReply:
     """A message whose stream goes wrong after its first ``after_events`` SSE events.
 
@@ -150,15 +161,26 @@ class DisturbedReply:
     an event that breaks the protocol), then goes silent for ``pause`` seconds, then
     sends the rest of the good stream: a client that ends the answer did so because of
     the disturbance, not a cut-off. Without streaming the message is sent undisturbed.
+    A client that hangs up during the pause ends it.
     """
 
     reply: MessageReply
     after_events: int
     raw: bytes = b""
     pause: float = 0.0
+    pings: bool = False
+    """Keep the pause alive with a ``ping`` event every ``api.ping_interval`` seconds."""
 
 
-Reply = MessageReply | ErrorReply | StreamErrorReply | TruncatedReply | SlowReply | DisturbedReply
+Reply = (
+    MessageReply
+    | ErrorReply
+    | StreamErrorReply
+    | TruncatedReply
+    | SlowReply
+    | SilentReply
+    | DisturbedReply
+)
 
 
 def new_tool_use_id() -> str:
@@ -298,16 +320,31 @@ def truncated(text: str, *, drop_connection: bool = False) -> TruncatedReply:
 
 
 def slow(reply: Reply, seconds: float, *, between_events: bool = False) -> SlowReply:
-    """``reply`` after ``seconds`` without a byte (not even the headers), or that long before each event."""
+    """``reply`` after ``seconds`` without a byte (not even the headers), or that long
+    before each event (then with a ``ping`` every ``api.ping_interval`` meanwhile, as
+    the API sends while a stream is slow)."""
     return SlowReply(reply, seconds, between_events)
 
 
+def silence() -> SilentReply:
+    """Accept the request and never answer: a server that hangs before its headers."""
+    return SilentReply()
+
+
 def stall(reply: MessageReply, seconds: float, *, after_events: int = 4) -> DisturbedReply:
-    """``reply`` whose stream goes silent for ``seconds`` after ``after_events`` events.
+    """``reply`` whose stream goes silent, not even a ``ping``, for ``seconds`` after
+    ``after_events`` events.
 
     The default falls after the first text delta: the answer has started on screen.
     """
     return DisturbedReply(reply, after_events, pause=seconds)
+
+
+def pause(reply: MessageReply, seconds: float, *, after_events: int = 4) -> DisturbedReply:
+    """``reply`` whose stream sends no data for ``seconds`` after ``after_events`` events,
+    only a ``ping`` every ``api.ping_interval`` seconds: how the API streams while the
+    model thinks at length. ``after_events=1`` pauses right after ``message_start``."""
+    return DisturbedReply(reply, after_events, pause=seconds, pings=True)
 
 
 def inject(
@@ -379,9 +416,11 @@ def _parse_reply(line: Mapping[str, Any]) -> Reply:
         return stream_error(**line["stream_error"])
     if "truncated" in line:
         return truncated(**line["truncated"])
+    if line.get("silence"):
+        return silence()
     raise ValueError(
         f"unknown reply {json.dumps(line)[:80]}; use one of the keys text, tool_use, tool_uses, "
-        "content, error, stream_error, truncated"
+        "content, error, stream_error, truncated, silence"
     )
 
 

@@ -9,9 +9,14 @@ Requests the API would reject for their breakpoints (more than four, or one on a
 thinking block) get its 400.
 
 The hosted side (``hosted.HostedState``, at ``api.hosted``) serves the Skills and Files
-APIs and keeps code-execution containers. ``api.fail(method, path, reply)`` makes the
-next matching request of any route fail with ``reply`` (a 401 on an upload, a 403 on a
-download).
+APIs and keeps code-execution containers; the Models API (``models.ModelsState``, at
+``api.models``) lists models and refuses a retired one. ``api.fail(method, path,
+reply)`` makes the next matching request of any route fail with ``reply`` (a 401 on an
+upload, a 403 on a download).
+
+While a stream waits (a ``pause``, a slow stream) the server sends a ``ping`` event every
+``ping_interval`` seconds, as the real API does; a ``stall`` or a ``silence`` sends nothing
+at all. Every wait ends early when the client hangs up or the server stops.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from .hosted import FormPart, HostedState, Served
+from .models import ModelsState
+from .pauses import Pause, wait
 from .replies import (
     AUTO,
     ERROR_STATUS,
@@ -39,6 +46,7 @@ from .replies import (
     ErrorReply,
     MessageReply,
     Reply,
+    SilentReply,
     SlowReply,
     StreamErrorReply,
     TruncatedReply,
@@ -164,6 +172,7 @@ class FakeMessagesAPI:
         self,
         *,
         latency: float = 0.0,
+        ping_interval: float = 5.0,
         responder: Responder | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -171,12 +180,18 @@ class FakeMessagesAPI:
     ) -> None:
         self.latency = latency
         """Seconds slept before every response (for benchmarks)."""
+        self.ping_interval = ping_interval
+        """Seconds between the ``ping`` events of a stream that waits; the real API sends
+        one every few seconds, tests set a fraction of their client's silence timeout."""
+        self.stopped = threading.Event()
+        """Set once the server stops, so that a handler keeping a client waiting gives up."""
         self.responder = responder
         """Answers a request (its parsed body) when the script is empty."""
         self.log = log
         self.requests: list[RecordedRequest] = []
         self.cache = PromptCache()
         self.hosted = HostedState()
+        self.models = ModelsState()
         self._failures: deque[tuple[str, str, ErrorReply]] = deque()
         self._address = (host, port)
         self._queue: deque[Reply] = deque()
@@ -222,6 +237,7 @@ class FakeMessagesAPI:
 
     def start(self) -> FakeMessagesAPI:
         if self._server is None:
+            self.stopped.clear()
             self._server = _Server(self._address, _Handler, self)
             self._thread = threading.Thread(
                 target=self._server.serve_forever,
@@ -234,6 +250,7 @@ class FakeMessagesAPI:
 
     def stop(self) -> None:
         if self._server is not None:
+            self.stopped.set()
             self._server.shutdown()
             self._server.server_close()
             assert self._thread is not None
@@ -313,6 +330,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_error(hosted)
             elif hosted is not None:
                 self._send_served(hosted)
+            elif self.command == "GET" and path.startswith("/v1/models"):
+                listed = api.models.handle(path, url.query)
+                if isinstance(listed, ErrorReply):
+                    self._send_error(listed)
+                else:
+                    self._send_served(listed)
             elif (self.command, path) == ("POST", "/v1/messages"):
                 self._messages(body)
             elif (self.command, path) == ("POST", "/v1/messages/count_tokens"):
@@ -348,8 +371,8 @@ class _Handler(BaseHTTPRequestHandler):
         if problem is not None:  # rejected before any reply is used, as the API would
             self._send_error(ErrorReply(400, "invalid_request_error", problem))
             return
-        refused = api.hosted.container_problem(body)
-        if refused is not None:  # so is a container that expired or names unknown skills
+        refused = api.models.refusal(body) or api.hosted.container_problem(body)
+        if refused is not None:  # so is a retired model, an expired container, unknown skills
             self._send_error(refused)
             return
         try:
@@ -370,9 +393,11 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> None:
         if isinstance(reply, SlowReply):
             if not (reply.between_events and streaming):
-                time.sleep(reply.seconds)
+                self._wait(reply.seconds)
             delay = reply.seconds if reply.between_events else event_delay
             self._send_reply(reply.reply, body, streaming=streaming, event_delay=delay)
+        elif isinstance(reply, SilentReply):
+            self._wait(float("inf"))
         elif isinstance(reply, ErrorReply):
             self._send_error(reply)
         elif isinstance(reply, MessageReply):
@@ -439,18 +464,24 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_events(
         self,
-        events: Iterable[Mapping[str, Any] | bytes],
+        events: Iterable[Mapping[str, Any] | bytes | Pause],
         *,
         delay: float = 0.0,
         finish: bool = True,
     ) -> None:
-        """Stream ``events`` as SSE; a ``bytes`` item is written as it is."""
+        """Stream ``events`` as SSE; a ``bytes`` item is written as it is, a ``Pause`` waited.
+
+        ``delay`` passes before each event, with pings as the API sends while it is slow.
+        """
         self._start(
             200, "text/event-stream", {"transfer-encoding": "chunked", "cache-control": "no-cache"}
         )
         for event in events:
+            if isinstance(event, Pause):
+                self._wait(event.seconds, pings=event.pings)
+                continue
             if delay:
-                time.sleep(delay)
+                self._wait(delay, pings=True)
             self._write_chunk(event if isinstance(event, bytes) else encode_event(event))
         if finish:
             self.wfile.write(b"0\r\n\r\n")
@@ -461,6 +492,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _write_chunk(self, data: bytes) -> None:
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         self.wfile.flush()
+
+    def _wait(self, seconds: float, *, pings: bool = False) -> None:
+        """Let ``seconds`` pass (see ``pauses.wait``), with a ``ping`` event every
+        ``ping_interval`` if ``pings`` (the stream's headers are sent by then)."""
+        api = self.server.api
+        ping = (lambda: self._write_chunk(encode_event({"type": "ping"}))) if pings else None
+        wait(self.connection, seconds, stopped=api.stopped, ping=ping, interval=api.ping_interval)
 
     def _send_error(self, reply: ErrorReply) -> None:
         extra = {}
@@ -509,16 +547,16 @@ def _json(raw: bytes) -> Any:
 
 def _disturbed(
     events: list[dict[str, Any]], reply: DisturbedReply
-) -> Iterator[Mapping[str, Any] | bytes]:
-    """``events`` with the reply's raw bytes and silence after the first ``after_events``.
+) -> Iterator[Mapping[str, Any] | bytes | Pause]:
+    """``events`` with the reply's raw bytes and pause after the first ``after_events``.
 
-    The silence is a sleep between two writes, so the bytes before it are already sent.
+    The pause falls between two writes, so the bytes before it are already sent.
     """
     yield from events[: reply.after_events]
     if reply.raw:
         yield reply.raw
     if reply.pause:
-        time.sleep(reply.pause)
+        yield Pause(reply.pause, reply.pings)
     yield from events[reply.after_events :]
 
 

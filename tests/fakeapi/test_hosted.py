@@ -152,6 +152,27 @@ def test_an_expired_container_is_a_400_with_its_code_and_uses_no_reply(api):
 
 
 @pytest.mark.parametrize(
+    ("status", "error", "words"),
+    [
+        (500, anthropic.InternalServerError, "Internal server error"),
+        (404, anthropic.NotFoundError, "Container container_old not found"),
+    ],
+)
+def test_a_stale_container_fails_every_request_naming_it_and_uses_no_reply(
+    api, status, error, words
+):
+    api.script(replies.message({"type": "text", "text": "ok"}, container=replies.AUTO))
+    api.hosted.stale_container("container_old", status=status)
+    client = sdk(api)
+    for _ in range(2):  # it stays stale
+        with pytest.raises(error, match=words) as raised:
+            ask(client, container={"id": "container_old", "skills": []})
+        assert raised.value.status_code == status and raised.value.error_code is None
+    assert api.pending == 1
+    assert ask(client).container.id != "container_old"
+
+
+@pytest.mark.parametrize(
     ("skills", "refusal"),
     [
         ([{"type": "anthropic", "skill_id": "xlsx"}] * 9, "at most 8"),

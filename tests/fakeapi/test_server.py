@@ -296,6 +296,34 @@ def test_a_stalled_stream_sends_its_first_events_then_nothing(api):
     ]
 
 
+def test_a_pause_sends_no_data_only_pings_then_the_rest_of_the_stream(api):
+    api.ping_interval = 0.05
+    api.script(replies.pause(replies.text("Hello there"), 0.6, after_events=1))
+    lines, failure = raw_stream(api, timeout=0.5)  # longer than the pause: only pings kept it alive
+    assert failure is None
+    names = event_names(lines)
+    assert names[0] == "message_start" and names[-1] == "message_stop"
+    pings = names[1 : names.index("content_block_start")]
+    assert len(pings) >= 5 and set(pings) == {"ping"}
+
+
+def test_slow_events_are_kept_alive_with_pings(api):
+    api.ping_interval = 0.05
+    api.script(replies.slow(replies.text("a b"), 0.3, between_events=True))
+    lines, failure = raw_stream(api, timeout=0.2)  # shorter than each wait: pings fill them
+    assert failure is None
+    names = event_names(lines)
+    assert names.count("ping") >= 2 * (len(names) - names.count("ping"))
+
+
+def test_a_silent_reply_sends_nothing_until_the_client_hangs_up(api):
+    api.script(replies.silence(), replies.text("next"))
+    body = {"model": "m", "max_tokens": 10, "messages": HELLO, "stream": True}
+    with pytest.raises(httpx2.ReadTimeout):
+        httpx2.post(f"{api.url}/v1/messages", json=body, timeout=httpx2.Timeout(0.5))
+    assert event_names(raw_stream(api)[0])[-1] == "message_stop"  # the server serves on
+
+
 def test_a_disturbed_reply_is_sent_whole_without_streaming(api):
     api.script(replies.stall(replies.text("whole"), 30), replies.inject(replies.text("too"), b"x"))
     client = sdk(api, max_retries=0)
@@ -329,6 +357,7 @@ def test_jsonl_script_lines_become_replies(tmp_path: Path):
         {"stream_error": {"type": "api_error"}},
         {"truncated": {"text": "cut"}},
         {"text": "later", "delay": 0.5},
+        {"silence": True},
     ]
     path = tmp_path / "script.jsonl"
     path.write_text("# a comment\n" + "\n".join(json.dumps(line) for line in lines) + "\n\n")
@@ -341,6 +370,7 @@ def test_jsonl_script_lines_become_replies(tmp_path: Path):
     assert script[5].type == "api_error"
     assert script[6] == replies.truncated("cut")
     assert script[7] == replies.slow(replies.text("later"), 0.5)
+    assert script[8] == replies.silence()
 
 
 def hosted_step() -> tuple[list[dict], dict]:

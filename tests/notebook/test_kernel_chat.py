@@ -322,7 +322,7 @@ def test_environment_sets_model_backend_and_skills_at_start(api, tmp_path):
         assert "claude-env-model" in kernel.run("%model").text()
         assert "env-greeter" in kernel.run("%skills").text()
         assert kernel.run("Hi").status == "ok"
-    body = api.requests[0].body
+    body = api.requests_to("POST", "/v1/messages")[0].body
     assert body["model"] == "claude-env-model"
     assert "<name>env-greeter</name>" in body["system"][0]["text"]
 

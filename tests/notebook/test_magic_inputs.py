@@ -39,7 +39,7 @@ def test_backend_help_lists_each_setting_with_type_and_default(kernel):
     text = result.text()
     assert text.startswith("local: Runs tools on this machine, in a bubblewrap sandbox")
     assert "settings (%backend local key=value ...):" in text
-    assert "  timeout=number (default 300.0)  seconds before one tool call is killed" in text
+    assert "  timeout=number (default 300)  seconds before one tool call is killed" in text
     assert "  workdir=text  folder the tools work in" in text
     assert "  sandbox=on|off (default on)  run commands in bubblewrap" in text
     assert "  network=off|on (default off)  network access from the sandbox" in text
@@ -92,7 +92,7 @@ def test_config_model_mid_session_applies_to_the_next_turn(api, kernel):
         "claude-haiku-5-5",
     ]
     assert second.turn()["model"] == "claude-haiku-5-5"
-    assert kernel.run("%model").text().strip() == "claude-haiku-5-5"
+    assert kernel.run("%model").text().splitlines()[0] == "claude-haiku-5-5"
 
 
 @pytest.mark.parametrize("line", ["%model ''", '%model "   "'])
@@ -167,3 +167,17 @@ def test_skills_cuts_long_descriptions_with_an_ellipsis(kernel, tmp_path):
     line = next(line for line in result.text().splitlines() if line.startswith("wordy: "))
     shown = line.removeprefix("wordy: ").split("  (")[0]
     assert len(shown) == 100 and shown.endswith("…")
+
+
+def test_backend_defaults_set_with_config_are_checked_and_apply_at_the_next_switch(kernel):
+    shown = "%%python\nprint(get_ipython().find_magic('conjure').__self__.backend_settings)"
+    bad = kernel.run("%config ConjureMagics.backend_settings = {'docker': {'memory': 'lots'}}")
+    assert "ConjureMagics.backend_settings['docker']: memory=lots: expected a size" in bad.text()
+    typo = kernel.run("%config ConjureMagics.backend_settings = {'local': {'timout': '5'}}")
+    assert "unknown setting 'timout'" in typo.text()
+    assert kernel.run(shown).text().strip() == "{}"  # both refused: the old value stays
+    assert kernel.run("%config ConjureMagics.timeout = 60").status == "ok"
+    assert "timeout=60 s" in kernel.run("%backend local").text()
+    fine = "%config ConjureMagics.backend_settings = {'local': {'timeout': '45'}}"
+    assert kernel.run(fine).status == "ok"
+    assert "timeout=45 s" in kernel.run("%backend local").text()

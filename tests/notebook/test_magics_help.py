@@ -38,8 +38,11 @@ def test_backend_help_is_pinned():
 def test_model_help_is_pinned():
     assert_help(
         BackendMagics.magic_model.__doc__,
-        "::\n\n  %model [model_id]\n\nShow or set the Claude model.\n\n",
-        "model_id Model to use from the next turn on; omit to show it.",
+        "::\n\n  %model [--refresh] [model_id]\n\n"
+        "Show or set the Claude model; alone, list the models the API offers.\n\n",
+        "model_id Model to use from the next turn on; omit to list the models. "
+        "options: --refresh Ask the API for its list of models now, rather than use the one "
+        "kept for a day.",
     )
 
 

@@ -13,6 +13,7 @@ import ipywidgets as widgets
 import pytest
 
 from conjure_kernel.clients.base import ModelResponse, Usage
+from conjure_kernel.clients.models import built_in_catalog
 from conjure_kernel.clients.pricing import spend_of
 from conjure_kernel.conversation.transcript import TurnRecord, TurnRecorder
 from conjure_kernel.events import (
@@ -386,9 +387,10 @@ def test_a_shown_history_renews_its_saved_table_on_refresh(displayed):
 class Magics:
     """What the magics hand the picker: their own switch and model setters."""
 
-    def __init__(self, refuse: Exception | None = None) -> None:
+    def __init__(self, refuse: Exception | None = None, warn: str | None = None) -> None:
         self.calls: list[tuple[str, Any]] = []
         self.refuse = refuse
+        self.warn = warn
 
     def switch_backend(self, name: str, settings: dict[str, str]) -> str:
         self.calls.append(("backend", (name, settings)))
@@ -396,8 +398,9 @@ class Magics:
             raise self.refuse
         return f"{name}: tools run here"
 
-    def set_model(self, model: str) -> None:
+    def set_model(self, model: str) -> str | None:
         self.calls.append(("model", model))
+        return self.warn
 
 
 def picker_for(magics: Magics) -> PickerWidget:
@@ -454,6 +457,42 @@ def test_the_picker_sets_the_model():
     click(picker)
     assert magics.calls == [("model", "claude-opus-5")]
     assert picker.model == "claude-opus-5"
+
+
+def test_the_picker_offers_the_catalogs_models_and_what_it_knows_of_the_chosen_one():
+    magics = Magics()
+    catalog = built_in_catalog()
+    picker = PickerWidget(
+        "local",
+        "claude-sonnet-5-5",
+        switch_backend=magics.switch_backend,
+        set_model=magics.set_model,
+        models=catalog.usable,
+    )
+    model = field(picker, widgets.Combobox, "model")
+    assert model.options == tuple(entry.id for entry in catalog.usable)
+    assert "claude-sonnet-4-5" not in model.options  # retired
+    assert (
+        "Claude Sonnet 5.5 · context 1M · $2 / $10 per MTok in / out · "
+        "supports thinking, effort, context editing?"
+    ) in shown(picker.widget)
+    model.value = "claude-fable-5-2"
+    assert "Claude Fable 5.2 · context unknown · $8 / $40 per MTok in / out" in shown(picker.widget)
+    model.value = "claude-my-own-1"  # free text stays possible
+    assert "not in the list: the API says whether it exists" in shown(picker.widget)
+    click(picker)
+    assert magics.calls == [("model", "claude-my-own-1")]
+
+
+def test_a_models_warning_shows_beside_the_change():
+    magics = Magics(warn="warning: claude-nova-1 is not among the models the API lists")
+    picker = picker_for(magics)
+    field(picker, widgets.Combobox, "model").value = "claude-nova-1"
+    click(picker)
+    assert picker.model == "claude-nova-1"
+    assert (
+        "model: claude-nova-1 (warning: claude-nova-1 is not among the models the API lists)"
+    ) in shown(picker.widget)
 
 
 def test_a_refused_switch_shows_a_red_line_and_keeps_the_backend():

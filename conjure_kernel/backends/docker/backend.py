@@ -96,26 +96,26 @@ class DockerBackend(ExecutorBackend):
     permission_mode: ClassVar[PermissionMode] = "auto"
     """The sandbox is the safeguard: commands run without asking, since they reach only
     the container and the workspace folder."""
-    settings: ClassVar[type[DockerSettings]] = DockerSettings
+    settings_class: ClassVar[type[DockerSettings]] = DockerSettings
 
     async def open_session(self, skills: Sequence[Skill], options: SessionOptions) -> DockerSession:
         """Reach the engine and check the image now, so ``%backend docker`` fails at once
         with the reason; the container itself is made by the first tool call."""
-        values = DockerSettings.of(options.settings)
-        workdir = host_workdir(values.workdir)
-        client = await asyncio.to_thread(connect, values.host)
+        settings = DockerSettings.of(options.settings)
+        workdir = host_workdir(settings.workdir)
+        client = await asyncio.to_thread(connect, settings.host)
         try:
-            image = await asyncio.to_thread(_check_engine, client, values)
+            image = await asyncio.to_thread(_check_engine, client, settings)
             labels = image.labels or {}
         except BaseException:
             client.close()
             raise
         remote = not client.api.base_url.startswith(_LOCAL_URLS)
         spec = sandbox_spec(
-            values, workdir, skills=skills, kernel_id=options.kernel_id, remote=remote
+            settings, workdir, skills=skills, kernel_id=options.kernel_id, remote=remote
         )
         workspace = DockerWorkspace(client, spec)
-        timeout = values.timeout
+        timeout = settings.timeout
         return DockerSession(
             workdir=workdir,
             workspace=workspace,
@@ -141,49 +141,49 @@ class DockerBackend(ExecutorBackend):
 
 
 def sandbox_spec(
-    values: DockerSettings,
+    settings: DockerSettings,
     workdir: Path,
     *,
     skills: Sequence[Skill] = (),
     kernel_id: str = "",
     remote: bool = False,
 ) -> SandboxSpec:
-    """The sandbox a session with these settings gets, under a new session id."""
+    """The sandbox a session with these settings gets, under a new sandbox id."""
     return SandboxSpec(
-        image=image_tag(values.image),
-        memory=values.memory,
-        cpus=values.cpus,
-        pids=values.pids,
-        network=values.network,
-        host=values.host,
+        image=image_tag(settings.image),
+        memory=settings.memory,
+        cpus=settings.cpus,
+        pids=settings.pids,
+        network=settings.network,
+        host=settings.host,
         workdir=workdir,
         skills=tuple(skills),
         sandbox_id=secrets.token_hex(6),
         kernel_id=kernel_id,
         remote=remote,
         environment={"LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg"},
-        tmpfs=values.tmpfs,
-        disk=values.disk,
+        tmpfs=settings.tmpfs,
+        disk=settings.disk,
     )
 
 
-def _check_engine(client: docker.DockerClient, values: DockerSettings) -> Image:
+def _check_engine(client: docker.DockerClient, settings: DockerSettings) -> Image:
     """The image, once the engine is known to have the CPUs and memory asked for and the
     image: each is one line at ``%backend`` time, not a failure at the first tool call."""
-    cpus, memory = engine_room(client, values.host)
-    where = engine_name(values.host)
-    if cpus and values.cpus > cpus:
+    cpus, memory = engine_room(client, settings.host)
+    where = engine_name(settings.host)
+    if cpus and settings.cpus > cpus:
         raise BackendSettingError(
-            f"cpus={values.cpus:g}: more than the {cpus} CPUs of {where}",
+            f"cpus={settings.cpus:g}: more than the {cpus} CPUs of {where}",
             hint=f"choose at most cpus={cpus}",
         )
-    if memory and docker.utils.parse_bytes(values.memory) > memory:
+    if memory and docker.utils.parse_bytes(settings.memory) > memory:
         raise BackendSettingError(
-            f"memory={values.memory}: more than the {size_text(memory)} of memory of {where}",
+            f"memory={settings.memory}: more than the {size_text(memory)} of memory of {where}",
             hint=f"choose at most memory={memory >> 20}m",
         )
-    tag = image_tag(values.image)
-    return require_image(client, tag, values.host, variant=variant_of(tag))
+    tag = image_tag(settings.image)
+    return require_image(client, tag, settings.host, variant=variant_of(tag))
 
 
 def _stale_note(image: str, labels: Mapping[str, str]) -> str:

@@ -3,7 +3,8 @@
 The widget only collects a choice: switching goes through the callbacks the magics
 give it, so choosing here does exactly what typing the magic does. A setting left
 blank is not passed, and so takes its configured or declared default, as a setting
-left out of ``%backend NAME key=value`` does.
+left out of ``%backend NAME key=value`` does. The model list offers the catalog's
+models (clients/models.py) with a line on the one chosen; any other id may be typed.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import ipywidgets as widgets
 
 from ...backends.registry import backend_names, get_backend
 from ...backends.settings import Setting
-from ...clients.pricing import PRICES
+from ...clients.models import CatalogModel
 from .rows import MUTED
 from .shared import close_widgets
 
@@ -24,6 +25,8 @@ __all__ = ["PickerWidget"]
 
 SwitchBackend = Callable[[str, dict[str, str]], str]
 """``(name, settings) -> describe line``; raises when the backend cannot be used."""
+SetModel = Callable[[str], "str | None"]
+"""``(model) -> a warning or nothing``; raises when the model cannot be used."""
 
 _ERROR = "color:var(--jp-error-color1, #d32f2f)"
 _LABEL = {"description_width": "9em"}
@@ -38,8 +41,8 @@ class PickerWidget:
         model: str,
         *,
         switch_backend: SwitchBackend,
-        set_model: Callable[[str], None],
-        models: Sequence[str] = tuple(PRICES),
+        set_model: SetModel,
+        models: Sequence[CatalogModel] = (),
     ) -> None:
         self.backend = backend
         self.model = model
@@ -56,12 +59,18 @@ class PickerWidget:
         )
         self._settings = widgets.VBox()
         self._fields: dict[str, widgets.ValueWidget] = {}
+        self._catalog = {entry.id: entry for entry in models}
         self._models = widgets.Combobox(
             value=model,
-            options=sorted(models),
+            options=list(self._catalog),
             ensure_option=False,
             description="model",
             style=_LABEL,
+        )
+        self._model_facts = widgets.HTML(self._facts_html(model))
+        self._models.observe(
+            lambda change: setattr(self._model_facts, "value", self._facts_html(change["new"])),
+            names="value",
         )
         apply = widgets.Button(description="Apply", button_style="primary")
         apply.on_click(self.apply)
@@ -72,6 +81,7 @@ class PickerWidget:
                 self._backends,
                 self._settings,
                 self._models,
+                self._model_facts,
                 apply,
                 self._status,
                 self._error,
@@ -101,9 +111,9 @@ class PickerWidget:
                 self.backend, self._applied = name, settings
             model = self._models.value.strip()
             if model != self.model:
-                self._set_model(model)
+                warning = self._set_model(model)
                 self.model = model
-                done.append(f"model: {model}")
+                done.append(f"model: {model}" + (f" ({warning})" if warning else ""))
         except Exception as error:  # shown in the widget: a button's callback has no cell
             hint = getattr(error, "hint", "")
             message = f"{error}" + (f" — {hint}" if hint else "")
@@ -126,7 +136,7 @@ class PickerWidget:
             close_widgets(row)
         self._fields = {}
         try:
-            declared = get_backend(name).settings.declared()
+            declared = get_backend(name).settings_class.declared()
         except Exception as error:  # a broken plug-in: say so here rather than nowhere
             self._settings.children = ()
             self._error.value = f'<div style="{_ERROR}">{html.escape(str(error))}</div>'
@@ -139,6 +149,21 @@ class PickerWidget:
             )
             for setting, field in zip(declared, self._fields.values(), strict=True)
         )
+
+    def _facts_html(self, model: str) -> str:
+        """What the catalog knows of ``model``: name, context window, price, support."""
+        entry = self._catalog.get(model.strip())
+        if entry is None:
+            text = "not in the list: the API says whether it exists when it is used"
+        else:
+            price = entry.describe_price() + (" per MTok in / out" if entry.price else "")
+            text = (
+                f"{entry.display_name} · context {entry.describe_context()} · {price} · "
+                f"supports {entry.supports.describe()}"
+            )
+            if entry.describe_status():
+                text += f" · {entry.describe_status()}"
+        return f'<span style="{MUTED}">{html.escape(text)}</span>'
 
     @staticmethod
     def _status_html(text: str) -> str:
