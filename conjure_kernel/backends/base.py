@@ -84,6 +84,14 @@ class BackendSession(Protocol):
     """What a backend keeps for one conversation (a working directory, a container...)."""
 
     backend_type: str
+    workdir: Path
+    """The folder on this machine that the tools' files are in (or are downloaded to)."""
+    environment: Mapping[str, str]
+    """What the tools run on (an image's id, program versions): recorded with each turn,
+    and compared by a replay."""
+    leads_to: Callable[[str], str]
+    """Where a path leads on this machine, links followed as the tools' workspace follows
+    them: what a permission decision on a path is made on."""
 
     @property
     def paths(self) -> Mapping[str, str]:

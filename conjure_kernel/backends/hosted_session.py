@@ -6,6 +6,8 @@ backend, by a turn's loop and by the live side of a turn alike.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,6 +34,10 @@ class AnthropicSession:
     remote: tuple[dict[str, str], ...] = ()
     """Skills already on Anthropic's side (the ``skills`` setting), as ``container.skills``."""
     max_continuations: int = 10
+    environment: dict[str, str] = field(default_factory=dict)
+    """Nothing is known of Anthropic's container before it runs."""
+    leads_to: Callable[[str], str] = field(default=os.path.realpath, repr=False)
+    """No tool of this machine's runs: a path is only ever a download's."""
     max_output_chars: int = 30_000
     system_prompt: str = field(default="", repr=False)
     uploads: SkillUploads = field(default_factory=SkillUploads, repr=False)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any
@@ -255,11 +254,10 @@ class Session:
             backend_session = self._backend_session
             paths = dict(backend_session.paths)
             recorder.paths.update(paths)
-            recorder.environment.update(getattr(backend_session, "environment", {}))
+            recorder.environment.update(backend_session.environment)
             if replay is not None:
                 replay.prepare_turn(message, paths)
-            leads_to = getattr(backend_session, "leads_to", os.path.realpath)
-            host_workdir = str(getattr(backend_session, "workdir", ""))
+            leads_to, host_workdir = backend_session.leads_to, str(backend_session.workdir)
             options.gate = self._gate(paths, leads_to, host_workdir, ask, replay)
             unchecked = self.budget.unchecked(self.model) if replay is None else ""
             notices = [Notice(unchecked, "warning")] if unchecked else []
