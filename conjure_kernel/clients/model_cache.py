@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from jupyter_core.paths import jupyter_data_dir
+
+from .atomic_write import write_atomically
 
 __all__ = ["CachedList", "ModelListCache"]
 
@@ -64,7 +64,7 @@ class ModelListCache:
         lists[base_url] = {"fetched_at": listed.fetched_at, "models": listed.models}
         text = json.dumps({"schema": _SCHEMA, "lists": lists}, indent=1, sort_keys=True)
         with contextlib.suppress(OSError):  # a read-only home: the kernel's memory still serves
-            _replace_file(self.path, text)
+            write_atomically(self.path, text)
 
     def _lists(self) -> dict[str, Any]:
         try:
@@ -78,17 +78,3 @@ class ModelListCache:
 def _fetched_at(entry: Mapping[str, Any]) -> float:
     fetched_at = entry.get("fetched_at")
     return float(fetched_at) if isinstance(fetched_at, int | float) else float("-inf")
-
-
-def _replace_file(path: Path, text: str) -> None:
-    """Write ``text`` to a new file beside ``path`` and move it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise

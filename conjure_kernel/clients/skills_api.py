@@ -23,7 +23,6 @@ import contextlib
 import json
 import os
 import stat
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -36,6 +35,7 @@ from ..errors import ModelError, SkillError
 from ..skills.discovery import load_skill
 from ..skills.skill import Skill
 from ..skills.validation import check_skill
+from .atomic_write import write_atomically
 
 if TYPE_CHECKING:
     from .account import AccountClient
@@ -155,17 +155,8 @@ class SkillUploads:
     def _changing(self) -> Iterator[dict[str, Any]]:
         apis = self._read()
         yield apis
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         text = json.dumps({"schema": _CACHE_SCHEMA, "apis": apis}, indent=1, sort_keys=True)
-        handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".skill_uploads.")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as file:
-                file.write(text)
-            os.replace(temporary, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise
+        write_atomically(self.path, text)
 
 
 def parse_skill_refs(text: str) -> list[dict[str, str]]:
