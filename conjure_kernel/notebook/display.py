@@ -15,7 +15,6 @@ The renderings are beside this module: turn_html.py (the live rows and the saved
 from __future__ import annotations
 
 import os
-from time import monotonic
 from typing import Any
 
 from ..clients.pricing import Spend, spend_of
@@ -44,6 +43,7 @@ from .views import (
     DisplayArea,
     EntryRow,
     LiveOutputs,
+    StartDelay,
     StreamedMarkdown,
     Throttle,
 )
@@ -99,15 +99,13 @@ class LiveTurnView:
         self._seen = 0
         """How many of the timeline's entries have their display areas."""
         self._printing = Throttle()
-        self._started = monotonic()
-        self._live = False
-        """Whether the turn is drawn as it runs (see the class's docstring)."""
+        self._delay = StartDelay(self.start_after)
 
     def update(self, event: Event) -> None:
         if isinstance(event, TurnStarted):
             self._header = f"{event.model} · {event.backend} backend"
             self._model = event.model
-            self._started = monotonic()
+            self._delay.restart()
             self._go_live()
         elif isinstance(event, ModelStepFinished):
             response = event.response
@@ -135,9 +133,13 @@ class LiveTurnView:
         clean = record.redacted(self._redact)
         self._outputs.replace(_bundle(clean, os.getcwd()), _summary(clean))
 
+    @property
+    def _live(self) -> bool:
+        """Whether the turn is drawn as it runs: its status line shows from then on."""
+        return self._status is not None
+
     def _go_live(self, *, now: bool = False) -> None:
-        if now or monotonic() - self._started >= self.start_after:
-            self._live = True
+        if self._delay.due(now=now):
             self._show_status()
             self._follow(streamed=False)
 

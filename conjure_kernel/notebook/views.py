@@ -18,6 +18,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from time import monotonic
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from IPython import get_ipython
@@ -35,6 +36,7 @@ __all__ = [
     "EntryRow",
     "LiveOutputs",
     "MarkdownBlocks",
+    "StartDelay",
     "StreamedMarkdown",
     "Throttle",
     "TurnView",
@@ -274,6 +276,23 @@ class StreamedMarkdown:
         if size > _LONG_BLOCK and size < self._drawn_size * 1.1:
             return False
         return time.monotonic() - self._drawn >= REFRESH_SECONDS
+
+
+class StartDelay:
+    """When a view starts drawing a turn: once the turn has run ``seconds``, or at once
+    when told (the person is asked something). A turn that ends sooner is never drawn
+    live, only saved."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._began = monotonic()
+
+    def restart(self) -> None:
+        """The turn begins now."""
+        self._began = monotonic()
+
+    def due(self, *, now: bool = False) -> bool:
+        return now or monotonic() - self._began >= self.seconds
 
 
 class Throttle:

@@ -8,7 +8,7 @@ from golden.scenarios import EVENTS, record_of
 from live_frontends import Frontends
 
 from conjure_kernel.events import ApprovalAsked, TurnStarted
-from conjure_kernel.notebook import display, views
+from conjure_kernel.notebook import views
 from conjure_kernel.notebook.display import LiveTurnView, turn_bundle
 from conjure_kernel.notebook.widgets import TraceWidget
 from conjure_kernel.notebook.widgets import trace as trace_module
@@ -24,7 +24,7 @@ def quick(monkeypatch) -> Frontends:
 
 
 class Clock:
-    """``display.monotonic``, moved by hand."""
+    """``views.monotonic``, moved by hand."""
 
     def __init__(self) -> None:
         self.now = 100.0
@@ -36,8 +36,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch) -> Clock:
     fake = Clock()
-    monkeypatch.setattr(display, "monotonic", fake)
-    monkeypatch.setattr(trace_module, "monotonic", fake)
+    monkeypatch.setattr(views, "monotonic", fake)
     return fake
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import html
 import os
 import uuid
-from time import monotonic
 from typing import Any
 
 import ipywidgets as widgets
@@ -51,7 +50,7 @@ from ..display import turn_bundle
 from ..turn_html import live_answer_html as _live_answer_html
 from ..turn_labels import FileLinks as _Files
 from ..turn_labels import notice_line as _notice_line
-from ..views import REFRESH_SECONDS, StreamedMarkdown
+from ..views import REFRESH_SECONDS, StartDelay, StreamedMarkdown
 from .rows import MUTED, ApprovalRow, ToolRow, file_widget
 from .shared import close_widgets, make, view_bundle
 
@@ -85,13 +84,13 @@ class TraceWidget:
         self._spend = Spend()
         self._status = "running…"
         self._display_id = uuid.uuid4().hex
-        self._started = monotonic()
+        self._delay = StartDelay(self.start_after)
 
     def update(self, event: Event) -> None:
         if isinstance(event, TurnStarted):
             self._header = self._redact(f"{event.model} · {event.backend} backend")
             self._model = event.model
-            self._started = monotonic()
+            self._delay.restart()
         elif isinstance(event, ModelStepFinished):
             response = event.response
             self._spend = self._spend + spend_of(response.model or self._model, response.usage)
@@ -132,7 +131,7 @@ class TraceWidget:
 
     def _start(self, *, now: bool = False) -> None:
         """Make and show the trace with what the turn did so far, once it is time."""
-        if now or monotonic() - self._started >= self.start_after:
+        if self._delay.due(now=now):
             self._show()
             self._follow(streamed=False)
 
