@@ -23,6 +23,7 @@ __all__ = [
     "ServerToolCallFinished",
     "ServerToolCallStarted",
     "TextDelta",
+    "ThinkingDelta",
     "ToolCallFinished",
     "ToolCallStarted",
     "ToolOutput",
@@ -53,6 +54,18 @@ class TurnStarted:
 class TextDelta:
     text: str
     type: Literal["text_delta"] = "text_delta"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "text": self.text}
+
+
+@dataclass(frozen=True)
+class ThinkingDelta:
+    """A piece of the model's summarised thinking, as it streams; the person sees it as
+    a muted row, folded once the step goes on."""
+
+    text: str
+    type: Literal["thinking_delta"] = "thinking_delta"
 
     def to_json(self) -> dict[str, Any]:
         return {"type": self.type, "text": self.text}
@@ -231,6 +244,7 @@ class TurnFailed:
 Event = (
     TurnStarted
     | TextDelta
+    | ThinkingDelta
     | ToolCallStarted
     | ToolCallFinished
     | ToolOutput

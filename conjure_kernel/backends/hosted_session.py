@@ -17,7 +17,7 @@ from ..clients.skills_api import SkillUploads, Upload
 from ..events import Notice
 from ..skills.skill import Skill
 
-__all__ = ["AnthropicSession", "container_gone", "expired", "expires_at", "until"]
+__all__ = ["AnthropicSession", "container_gone", "until"]
 
 
 @dataclass(kw_only=True)
@@ -73,21 +73,15 @@ class AnthropicSession:
         )
 
 
-def expired(container: dict[str, Any]) -> bool:
-    """Whether the container's ``expires_at`` has passed (one without it never expires here)."""
-    expires = _expiry(container)
-    return expires is not None and expires <= datetime.now(timezone.utc)
-
-
-def expires_at(container: dict[str, Any]) -> str:
-    """When the container expires, in local time (``14:05``)."""
-    expires = _expiry(container)
-    return expires.astimezone().strftime("%H:%M") if expires else "an unknown time"
-
-
 def until(container: dict[str, Any]) -> str:
-    """`` (expires 14:05)`` to follow the container's id, or nothing when it does not say."""
-    return f" (expires {expires_at(container)})" if _expiry(container) else ""
+    """`` (expiry last given: 2026-12-04 14:05)`` to follow the container's id, or nothing.
+
+    ``expires_at`` is a rolling value the API moves on while the container is used, not
+    the end of its life (about 30 days), so it is shown as what the API last said and
+    the container is reused until the API refuses it."""
+    expires = _expiry(container)
+    when = expires.astimezone().strftime("%Y-%m-%d %H:%M") if expires else ""
+    return f" (expiry last given: {when})" if when else ""
 
 
 def container_gone(container: dict[str, Any], why: str) -> Notice:

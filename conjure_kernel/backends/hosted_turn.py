@@ -28,6 +28,7 @@ from collections.abc import AsyncIterator
 
 from ..clients.api_errors import ContainerExpired
 from ..clients.base import (
+    ContextEdited,
     ModelClient,
     ModelRequest,
     ModelResponse,
@@ -36,6 +37,7 @@ from ..clients.base import (
     ServerToolUse,
     StreamItem,
     TextChunk,
+    ThinkingChunk,
     Usage,
 )
 from ..clients.server_tools import file_ids, tool_call, tool_result
@@ -47,6 +49,7 @@ from ..events import (
     ServerToolCallFinished,
     ServerToolCallStarted,
     TextDelta,
+    ThinkingDelta,
     ToolCallFinished,
     ToolCallStarted,
     TurnEnded,
@@ -137,8 +140,6 @@ class HostedTurn:
     async def _step(self) -> AsyncIterator[Event | ModelResponse]:
         """One request and its stream; a refused container is replaced once, with a notice."""
         for attempt in range(2):
-            for event in self.hosting.before_request():
-                yield event
             try:
                 async for item in self.client.stream(self._request()):
                     event = self._event(item)
@@ -165,8 +166,12 @@ class HostedTurn:
         """The event a stream item stands for (the response itself passes through)."""
         if isinstance(item, TextChunk):
             return TextDelta(item.text)
+        if isinstance(item, ThinkingChunk):
+            return ThinkingDelta(item.text)
         if isinstance(item, RetryWait):  # a quiet turn must say why
             return Notice(item.describe(), "warning")
+        if isinstance(item, ContextEdited):
+            return Notice(item.describe())
         if isinstance(item, ServerToolUse):
             call = tool_call(item)
             self.calls[call.id] = (call, time.perf_counter())

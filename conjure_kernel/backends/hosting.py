@@ -26,7 +26,7 @@ from ..clients.skills_api import upload_skill
 from ..errors import BackendError, ModelError
 from ..events import Event, FileCreated, Notice
 from .base import TurnOptions
-from .hosted_session import AnthropicSession, container_gone, expired, expires_at, until
+from .hosted_session import AnthropicSession, container_gone, until
 
 __all__ = ["Hosting", "LiveHosting", "RecordedHosting", "hosting_for"]
 
@@ -39,10 +39,6 @@ class Hosting(Protocol):
 
     def prepare(self) -> AsyncIterator[Event]:
         """Before the first request: the skills on Anthropic's side, the container's reuse."""
-        ...
-
-    def before_request(self) -> list[Event]:
-        """Before each request: a container that expired meanwhile is let go, with a notice."""
         ...
 
     def container(self) -> dict[str, Any] | None:
@@ -107,15 +103,8 @@ class LiveHosting:
                 if upload.action != "unchanged":
                     yield Notice(upload.describe())
             self.skills.append(session.uploaded[skill.name][1].param)
-        if session.container and not expired(session.container):
+        if session.container:  # reused until the API says it is gone (see hosted_turn.py)
             yield Notice(f"reusing container {session.container['id']}{until(session.container)}")
-
-    def before_request(self) -> list[Event]:
-        container = self.session.container
-        if not container or not expired(container):
-            return []
-        self.session.container = None
-        return [container_gone(container, f"it expired at {expires_at(container)}")]
 
     def container(self) -> dict[str, Any] | None:
         container: dict[str, Any] = {}
@@ -171,9 +160,6 @@ class RecordedHosting:
     async def prepare(self) -> AsyncIterator[Event]:
         return
         yield  # an async generator with nothing to say
-
-    def before_request(self) -> list[Event]:
-        return []
 
     def container(self) -> dict[str, Any] | None:
         return None

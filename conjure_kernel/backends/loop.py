@@ -31,11 +31,13 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..clients.base import (
+    ContextEdited,
     ModelClient,
     ModelRequest,
     ModelResponse,
     RetryWait,
     TextChunk,
+    ThinkingChunk,
     Usage,
 )
 from ..clients.replay import Replay
@@ -47,6 +49,7 @@ from ..events import (
     ModelStepFinished,
     Notice,
     TextDelta,
+    ThinkingDelta,
     ToolCallFinished,
     ToolCallStarted,
     ToolOutput,
@@ -106,8 +109,12 @@ async def run_tool_loop(
             async for item in client.stream(request):
                 if isinstance(item, TextChunk):
                     yield TextDelta(item.text)
+                elif isinstance(item, ThinkingChunk):
+                    yield ThinkingDelta(item.text)
                 elif isinstance(item, RetryWait):  # a quiet turn must say why
                     yield Notice(item.describe(), "warning")
+                elif isinstance(item, ContextEdited):
+                    yield Notice(item.describe())
                 elif isinstance(item, ModelResponse):
                     response = item
             if response is None:

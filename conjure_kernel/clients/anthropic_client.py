@@ -124,14 +124,18 @@ class AnthropicClient(Configurable):
         """
         sdk = self._client()
         params = build_params(request)
-        betas = {"anthropic-beta": TASK_BUDGET_BETA} if takes_task_budget(request) else {}
+        # A request that uses a beta (context management) is read as the beta API's
+        # message, which carries what the beta adds (applied edits, compaction blocks).
+        messages_api = sdk.beta.messages if request.betas else sdk.messages
+        named = [*request.betas, *([TASK_BUDGET_BETA] if takes_task_budget(request) else [])]
+        betas = {"anthropic-beta": ",".join(named)} if named else {}
         timeout = self._timeout(self.silence_timeout)
         silent_before = False
         for retry in itertools.count():
             headers = {**betas, _RETRY_COUNT_HEADER: str(retry)}
             shown = False
             try:
-                async with sdk.messages.stream(
+                async with messages_api.stream(
                     **params, extra_headers=headers, timeout=timeout
                 ) as stream:
                     items = read_stream(

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CREDENTIAL_ENV_VARS",
     "DEFAULT_MODEL",
+    "ContextEdited",
     "ModelClient",
     "ModelRequest",
     "ModelResponse",
@@ -91,6 +92,9 @@ class ModelRequest:
     task_budget: BetaTokenTaskBudgetParam | None = None
     """The tokens the model may still spend (``{"type": "tokens", "total": N, "remaining": M}``),
     told to a model that takes a task budget; a client or model without them leaves it out."""
+    betas: tuple[str, ...] = ()
+    """Beta features the request uses (``context-management-2025-06-27``…), sent in the
+    ``anthropic-beta`` header."""
 
 
 @dataclass(frozen=True)
@@ -168,6 +172,18 @@ class RetryWait:
 
 
 @dataclass(frozen=True)
+class ContextEdited:
+    """What was done to fit the conversation in the model's window, by the API or the
+    kernel: a notice of its own, so the person sees why earlier results went missing."""
+
+    text: str
+    """``cleared 31 earlier tool results, ~112k tokens``."""
+
+    def describe(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
 class ModelResponse:
     """The finished assistant message of one step."""
 
@@ -179,6 +195,9 @@ class ModelResponse:
     id: str = ""
     container: Mapping[str, Any] | None = None
     """The hosted container the step ran in (``id``, ``expires_at``), if any."""
+    applied_edits: tuple[Mapping[str, Any], ...] = ()
+    """The context edits the API applied to this step's prompt (``clear_tool_uses_20250919``
+    with ``cleared_tool_uses``, ``cleared_input_tokens``…), as it reported them."""
 
     def tool_uses(self) -> list[dict[str, Any]]:
         return [block for block in self.message["content"] if block.get("type") == "tool_use"]
@@ -196,6 +215,11 @@ class ModelResponse:
             "usage": self.usage.to_json(),
             "message": self.message,
             **({"container": dict(self.container)} if self.container else {}),
+            **(
+                {"applied_edits": [dict(e) for e in self.applied_edits]}
+                if self.applied_edits
+                else {}
+            ),
         }
 
     @classmethod
@@ -222,6 +246,7 @@ class ModelResponse:
             model=data.get("model", ""),
             id=data.get("id", ""),
             container=data.get("container"),
+            applied_edits=tuple(dict(edit) for edit in data.get("applied_edits") or ()),
         )
 
 
@@ -241,6 +266,7 @@ StreamItem = (
     | ServerToolUse
     | ServerToolResult
     | RetryWait
+    | ContextEdited
     | ModelResponse
 )
 """What a client's stream yields; the last item is always the ``ModelResponse``."""

@@ -136,7 +136,14 @@ def _response_from(final: Any) -> ModelResponse:
         model=final.model,
         id=final.id,
         container=_container(final.container),
+        applied_edits=_applied_edits(getattr(final, "context_management", None)),
     )
+
+
+def _applied_edits(context_management: Any) -> tuple[dict[str, Any], ...]:
+    """The context edits a beta answer says the API applied to its prompt."""
+    edits = getattr(context_management, "applied_edits", None) or ()
+    return tuple(_plain_block(edit) for edit in edits)
 
 
 def _container(container: Any) -> dict[str, Any] | None:

@@ -53,6 +53,8 @@ class Supports:
     """``output_config.effort``."""
     context_editing: bool | None = None
     """``context_management`` edits: clearing tool uses or thinking, compaction."""
+    thinking_off: bool | None = None
+    """``thinking: {"type": "disabled"}``: False for a model that always thinks."""
 
     def describe(self) -> str:
         """``thinking, effort?`` : what it supports, unknown ones marked ``?``; ``-`` for none."""
@@ -95,6 +97,8 @@ _UNKNOWN = ModelFacts(None, Supports())
 # [whats-new]: Fable 5.1, Opus 5.5, Sonnet 5.5 and Haiku 5.5 have a 1M context, adaptive
 # thinking and a default effort (so they take one); context editing is not listed there.
 _GENERATION_5_5 = ModelFacts(_MILLION, Supports(thinking=True, effort=True))
+# [api-2026-12]: Opus 5.5 cannot have thinking disabled (effort replaces it).
+_OPUS_5_5 = ModelFacts(_MILLION, Supports(thinking=True, effort=True, thinking_off=False))
 # [models.md]: Fable 5, Opus 4.8 and 4.7 have a 1M context and adaptive thinking (always on
 # for Fable); Opus 4.8 "same API surface as Opus 4.7", Fable 5 "same as Opus 4.7/4.8", and
 # the Models API example for Opus 4.8 shows effort supported. [README]: compaction (context
@@ -113,7 +117,7 @@ _MYTHOS_PREVIEW = ModelFacts(None, Supports(thinking=True))
 
 BUILT_IN_FACTS: dict[str, ModelFacts] = {
     "claude-fable-5-1": _GENERATION_5_5,
-    "claude-opus-5-5": _GENERATION_5_5,
+    "claude-opus-5-5": _OPUS_5_5,
     "claude-sonnet-5-5": _GENERATION_5_5,
     "claude-haiku-5-5": _GENERATION_5_5,
     "claude-fable-5": _FABLE_5,

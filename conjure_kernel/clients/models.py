@@ -121,6 +121,9 @@ class CatalogModel:
                 thinking=_supported(capabilities, "thinking"),
                 effort=_supported(capabilities, "effort"),
                 context_editing=_supported(capabilities, "context_management"),
+                thinking_off=_supported(
+                    getattr(getattr(capabilities, "thinking", None), "types", None), "disabled"
+                ),
             )
         retires_at = getattr(info, "retires_at", None)
         return cls(
@@ -280,6 +283,15 @@ class ModelCatalog:
         self.cache.write(base_url, CachedList(now, models), keep_for=self.ttl)
         self._held[base_url] = (catalog, now + self.ttl)
         return catalog
+
+    def known(self, model: str) -> CatalogModel | None:
+        """``model`` in a catalog this kernel holds already, without asking anything:
+        what a turn reads of the model (its window, what it supports)."""
+        for catalog, _ in self._held.values():
+            found = catalog.find(model)
+            if found is not None:
+                return found
+        return None
 
     def _recall(self, base_url: str) -> Catalog | None:
         """The catalog held in memory, else the one on disk, while they are fresh."""

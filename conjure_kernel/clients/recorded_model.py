@@ -10,7 +10,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
-from .base import ModelRequest, ModelResponse, ServerToolResult, ServerToolUse, TextChunk
+from .base import (
+    ModelRequest,
+    ModelResponse,
+    ServerToolResult,
+    ServerToolUse,
+    StreamItem,
+    TextChunk,
+    ThinkingChunk,
+)
 from .replay import Replay
 from .server_tools import is_server_tool_result
 
@@ -26,9 +34,7 @@ class RecordedModel:
     def __init__(self, replay: Replay) -> None:
         self.replay = replay
 
-    async def stream(
-        self, request: ModelRequest
-    ) -> AsyncIterator[TextChunk | ServerToolUse | ServerToolResult | ModelResponse]:
+    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamItem]:
         response = self.replay.response(_steps_taken(request.messages))
         for item in _streamed(response):
             yield item
@@ -37,7 +43,7 @@ class RecordedModel:
 
 def _streamed(
     response: ModelResponse,
-) -> Iterator[TextChunk | ServerToolUse | ServerToolResult]:
+) -> Iterator[TextChunk | ThinkingChunk | ServerToolUse | ServerToolResult]:
     """What the live stream carried before the response, block by block: text in
     pieces, server tool calls and their results whole."""
     for block in response.message["content"]:
@@ -46,6 +52,8 @@ def _streamed(
             text = block.get("text", "")
             for start in range(0, len(text), _CHUNK):
                 yield TextChunk(text[start : start + _CHUNK])
+        elif kind == "thinking" and block.get("thinking"):
+            yield ThinkingChunk(block["thinking"])
         elif kind == "server_tool_use":
             yield ServerToolUse(block["id"], block["name"], dict(block.get("input") or {}))
         elif is_server_tool_result(kind):

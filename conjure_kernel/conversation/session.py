@@ -39,6 +39,7 @@ from ..errors import ConjureError, SkillError, TurnInterrupted
 from ..events import Event, FileCreated, Notice, ToolCallFinished, TurnFailed, TurnStarted
 from ..skills.skill import Skill
 from .budget import Budget, BudgetedClient, BudgetGuard, steps_spend, turn_spend
+from .context import ContextClient, ContextKeeper
 from .permissions import Permissions
 from .places import Places
 from .rules import Rule
@@ -106,6 +107,8 @@ class Session:
         """A script's session runs every tool unless told otherwise; the notebook passes the
         configured permissions, whose unset mode is the backend's default."""
         self.budget = budget or Budget()
+        self.context = ContextKeeper()
+        """The model options, and what makes the conversation fit the model's window."""
         self.spent = Spend()
         """What the notebook's turns have cost, restored ones included; kept across reset."""
         self.messages: list[MessageParam] = []
@@ -216,6 +219,7 @@ class Session:
         self._drop_backend_session()
 
     def _forget(self) -> None:
+        self.context.reset()
         self.messages.clear()
         self.transcript.clear()
         self.usage = Usage()
@@ -224,9 +228,13 @@ class Session:
     def restore(self, records: Sequence[TurnRecord]) -> None:
         """Rebuild the conversation from saved turns (after a kernel restart)."""
         self._forget()
-        for record in records:
+        thinking_cut = 0
+        for index, record in enumerate(records):
+            if index and records[index - 1].model != record.model:
+                thinking_cut = len(self.messages)  # the thinking before is another model's
             self.messages.extend(record.added_messages())  # type: ignore[arg-type]
             self.usage = self.usage + record.usage
+        self.context.reset(thinking_cut=thinking_cut, model=records[-1].model if records else None)
         self.transcript.extend(records)
         self.spent = sum((turn_spend(record) for record in records), Spend())
 
@@ -244,7 +252,8 @@ class Session:
         options = TurnOptions(self.model, self.messages, self.max_iterations, self.max_tokens)
         options.replay, options.account = replay, self.account
         guard = BudgetGuard(self.budget, cell=cell_spent or Spend(), notebook=self.spent)
-        client = RecordedModel(replay) if replay is not None else BudgetedClient(self.client, guard)
+        inner = RecordedModel(replay) if replay is not None else BudgetedClient(self.client, guard)
+        client = ContextClient(inner, self.context)
         started = TurnStarted(message, self.backend_name, self.model)
         recorder.add(started)
         yield started

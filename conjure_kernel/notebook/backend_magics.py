@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
@@ -22,7 +23,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from IPython.display import display
 
 from ..backends.registry import backend_names, get_backend
-from ..clients.model_facts import Retirement
+from ..clients.model_facts import ModelFacts, Retirement, facts_of
 from ..clients.models import Catalog, ModelCatalog, built_in_catalog, describe_catalog
 from ..errors import BackendSettingError, ConjureError, UnknownBackend
 from .frontends import widget_manager_connected
@@ -79,7 +80,11 @@ class BackendMagics(Magics):
 
     @magic_arguments()
     @argument(
-        "model_id", nargs="?", help="Model to use from the next turn on; omit to list the models."
+        "words",
+        nargs="*",
+        metavar="MODEL|OPTION",
+        help="The model to use from the next turn on, and how it thinks: effort=low|medium|"
+        "high|xhigh|max|default, thinking=on|off|auto; omit all to list the models.",
     )
     @argument(
         "--refresh",
@@ -88,20 +93,34 @@ class BackendMagics(Magics):
     )
     @line_magic("model")
     def magic_model(self, line: str) -> None:
-        """Show or set the Claude model; alone, list the models the API offers."""
+        """Show or set the Claude model and its effort and thinking; alone, list the models."""
         args = parse_argstring(self.magic_model, line)  # --help and stray options
         # IPython's own split keeps quotes: %model '' would be "''"
         words = [word for word in shlex.split(line) if word != "--refresh"]
         if words:
-            warning = self._set_model(words[0], refresh=args.refresh)
-            print(self.conjure.model)
+            options = [word for word in words if "=" in word]
+            named = [word for word in words if "=" not in word]
+            if len(named) > 1:
+                raise UsageError(f"one model at a time, got {' '.join(named)}")
+            model = named[0] if named else self.conjure.model
+            warning = self._set_model(model, refresh=args.refresh, options=options)
+            print(self._current())
             if warning:
                 print(warning, file=sys.stderr)
             return
         catalog = self._catalog(refresh=args.refresh)
-        print(self.conjure.model)
+        print(self._current())
         print("\n".join(describe_catalog(catalog, self.conjure.model)))
         self._show_picker(catalog)
+
+    def model_facts(self, model: str) -> ModelFacts:
+        """What a turn knows of ``model``: from the API's list this kernel holds, else built in."""
+        known = self.catalog.known(model)
+        return ModelFacts(known.context_window, known.supports) if known else facts_of(model)
+
+    def _current(self) -> str:
+        """``claude-opus-5-5 effort=high``: the model and the options set for it."""
+        return f"{self.conjure.model} {self.conjure.model_options.describe()}".rstrip()
 
     def _switch_backend(self, name: str, settings: dict[str, str]) -> str:
         """What ``%backend NAME key=value…`` and the picker do; the new session's line."""
@@ -125,10 +144,12 @@ class BackendMagics(Magics):
         notify_status_changed(self.shell)
         return session.backend_session.describe()
 
-    def _set_model(self, model: str, *, refresh: bool = False) -> str:
-        """What ``%model ID`` and the picker do; returns a warning to show, or ``""``.
+    def _set_model(self, model: str, *, refresh: bool = False, options: Sequence[str] = ()) -> str:
+        """What ``%model ID [effort=…] [thinking=…]`` and the picker do; returns a warning
+        to show, or ``""``.
 
-        A retired model is refused, naming its replacement; one the catalog does not
+        A retired model is refused, naming its replacement, and so are options the model
+        would refuse (the model and options in force stay); a model the catalog does not
         list is set all the same, with a warning."""
         model = model.strip()
         if not model:
@@ -137,6 +158,14 @@ class BackendMagics(Magics):
         retired = catalog.retirement(model)
         if retired is not None:
             raise UsageError(_retired_line(model, retired))
+        try:
+            wanted = self.conjure.model_options.updated(options)
+        except ConjureError as error:
+            raise UsageError(f"{error}; {error.hint}" if error.hint else str(error)) from None
+        refused = wanted.refusal(model, self.model_facts(model).supports)
+        if refused:
+            raise UsageError(refused)
+        self.conjure.model_options = wanted
         self.conjure.model = model
         return _listing_warning(catalog, model)
 

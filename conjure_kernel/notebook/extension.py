@@ -18,7 +18,12 @@ def load_ipython_extension(ipython: Any) -> None:
     listen_for_widget_manager()
     magics = ConjureMagics(shell=ipython)
     ipython.register_magics(
-        magics, magics.guard, magics.backend_magics, magics.skill_magics, magics.history_magics
+        magics,
+        magics.guard,
+        magics.backend_magics,
+        magics.skill_magics,
+        magics.history_magics,
+        magics.context_magics,
     )
     _magics[id(ipython)] = magics
 

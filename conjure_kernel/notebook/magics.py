@@ -22,15 +22,29 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
-from traitlets import Bool, Dict, Float, Int, List, TraitError, Type, Unicode, observe, validate
+from traitlets import (
+    Bool,
+    Dict,
+    Enum,
+    Float,
+    Int,
+    List,
+    TraitError,
+    Type,
+    Unicode,
+    observe,
+    validate,
+)
 from traitlets.config import Configurable
 from traitlets.utils.importstring import import_item
 
 from ..backends.registry import get_backend
 from ..clients.base import DEFAULT_MODEL, ModelClient
+from ..clients.model_options import EFFORTS, THINKING_MODES, ModelOptions
 from ..errors import ConjureError, TurnInterrupted
 from ..skills.discovery import find_skills
 from .backend_magics import BackendMagics
+from .context_magics import ContextMagics
 from .frontends import widget_manager_connected
 from .guard_magics import GuardMagics
 from .history_magics import HistoryMagics, environment_replay
@@ -74,6 +88,24 @@ class ConjureMagics(Magics):
         config=True
     )
     max_tokens = Int(16000, help="max_tokens of each Messages API call.").tag(config=True)
+    effort = Enum(
+        ("default", *EFFORTS),
+        "default",
+        help="How hard the model works on each step (output_config.effort), where it takes "
+        "an effort; default: the model's own. %model NAME effort=… sets it.",
+    ).tag(config=True)
+    thinking = Enum(
+        THINKING_MODES,
+        "auto",
+        help="auto: summarised thinking, shown in the trace, where the model thinks; on: ask "
+        "for it; off: turn it off where the model allows. %model NAME thinking=… sets it.",
+    ).tag(config=True)
+    context_window = Int(
+        0,
+        min=0,
+        help="Input tokens a request may hold before the conversation is made to fit "
+        "(old tool results cleared, early turns compacted); 0: the model's own window.",
+    ).tag(config=True)
     timeout = Float(
         300.0, help="Seconds before one tool call is killed: every backend's timeout= default."
     ).tag(config=True)
@@ -116,12 +148,33 @@ class ConjureMagics(Magics):
         """``%skills``; registered beside this."""
         self.history_magics = HistoryMagics(shell=shell, conjure=self)
         """``%history``, ``%replay`` and ``%reset``; registered beside this."""
+        self.context_magics = ContextMagics(shell=shell, conjure=self)
+        """``%context`` and ``%compact``; registered beside this."""
 
     @observe("model")
     def _model_changed(self, change: dict[str, Any]) -> None:
         """``%config ConjureMagics.model = …`` mid-session applies from the next turn."""
         if self._session is not None:
             self._session.model = change["new"]
+
+    @property
+    def model_options(self) -> ModelOptions:
+        """The effort and thinking set with ``%model`` or configured (``effort``, ``thinking``)."""
+        return ModelOptions(None if self.effort == "default" else self.effort, self.thinking)
+
+    @model_options.setter
+    def model_options(self, options: ModelOptions) -> None:
+        self.effort, self.thinking = options.effort or "default", options.thinking
+
+    @observe("effort", "thinking")
+    def _model_options_changed(self, change: dict[str, Any]) -> None:
+        if self._session is not None:
+            self._session.context.options = self.model_options
+
+    @observe("context_window")
+    def _context_window_changed(self, change: dict[str, Any]) -> None:
+        if self._session is not None:
+            self._session.context.window_limit = change["new"] or None
 
     @validate("backend_settings")
     def _valid_backend_settings(self, proposal: Any) -> dict[str, dict[str, Any]]:
@@ -183,6 +236,9 @@ class ConjureMagics(Magics):
             permissions=self.guard.configured_permissions(),
             budget=self.guard.configured_budget(),
         )
+        session.context.facts = self.backend_magics.model_facts
+        session.context.options = self.model_options
+        session.context.window_limit = self.context_window or None
         if self.skills_path:
             found = find_skills(self.skills_path)
             session.add_skills(found.skills)

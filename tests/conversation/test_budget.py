@@ -306,7 +306,8 @@ def test_no_task_budget_goes_where_the_api_would_refuse_it(api, sessions, model,
     session = sessions(api, Budget(cell=limit), model=model)
     assert isinstance(chat(session, "Hello")[-1], TurnEnded)
     [request] = model_requests(api)
-    assert "output_config" not in request.body and "anthropic-beta" not in request.headers
+    assert "task_budget" not in request.body.get("output_config", {})
+    assert TASK_BUDGET_BETA not in request.headers.get("anthropic-beta", "")
 
 
 def test_without_limits_a_request_goes_out_as_asked(api, sessions):

@@ -38,9 +38,10 @@ def test_backend_help_is_pinned():
 def test_model_help_is_pinned():
     assert_help(
         BackendMagics.magic_model.__doc__,
-        "::\n\n  %model [--refresh] [model_id]\n\n"
-        "Show or set the Claude model; alone, list the models the API offers.\n\n",
-        "model_id Model to use from the next turn on; omit to list the models. "
+        "::\n\n  %model [--refresh] [MODEL|OPTION ...]\n\n"
+        "Show or set the Claude model and its effort and thinking; alone, list the models.\n\n",
+        "MODEL|OPTION The model to use from the next turn on, and how it thinks: "
+        "effort=low|medium|high|xhigh|max|default, thinking=on|off|auto; omit all to list the models. "
         "options: --refresh Ask the API for its list of models now, rather than use the one "
         "kept for a day.",
     )
