@@ -38,6 +38,7 @@ __all__ = [
     "IncompleteResponse",
     "MissingApiKey",
     "ModelError",
+    "PromptTooLong",
     "RecordingError",
     "RecordingMismatch",
     "ReplayedFailure",
@@ -126,6 +127,25 @@ class MissingApiKey(ModelError):
         "set ANTHROPIC_API_KEY in the environment that starts Jupyter "
         "(export ANTHROPIC_API_KEY=sk-ant-...), or replay a recorded notebook"
     )
+
+
+class PromptTooLong(ModelError):
+    """The API refused a request whose prompt outgrew the model's window.
+
+    Its own class so that the session can make room and send it once more; ``tokens``
+    (what the API counted, when it says) corrects the session's estimate.
+    """
+
+    def __init__(
+        self, message: str, *, tokens: int | None, cause: BaseException | None = None
+    ) -> None:
+        super().__init__(
+            message,
+            cause=cause,
+            hint="the conversation no longer fits the model's window: %compact makes room, "
+            "%reset starts afresh",
+        )
+        self.tokens = tokens
 
 
 class IncompleteResponse(ModelError):

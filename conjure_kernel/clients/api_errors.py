@@ -10,11 +10,12 @@ credential is ever echoed.
 from __future__ import annotations
 
 import os
+import re
 
 import anthropic
 import httpx2
 
-from ..errors import ModelError
+from ..errors import ModelError, PromptTooLong
 from .base import CREDENTIAL_ENV_VARS
 from .models import known_retirement
 
@@ -56,6 +57,9 @@ class ContainerExpired(ModelError):
         self.why = why
 
 
+_TOO_LONG = re.compile(r"prompt is too long: (\d+) tokens")
+
+
 class ConnectionSilent(ModelError):
     """The API sent no byte at all, neither data nor a ``ping``, for ``silence_timeout``
     seconds, so the connection was dropped.
@@ -92,6 +96,9 @@ def describe_status_error(
             hint="the API failed while the answer streamed, and streams are not retried; send the message again shortly",
         )
     message = f"the {api} answered {status} {kind}: {detail}{request_id}"
+    too_long = _TOO_LONG.search(detail) if api == MESSAGES_API and status == 400 else None
+    if too_long is not None:
+        return PromptTooLong(message, tokens=int(too_long.group(1)), cause=err)
     refused = _refused_container(err, container) if api == MESSAGES_API else None
     if refused is not None:
         return ContainerExpired(

@@ -34,6 +34,7 @@ from typing import Any
 from ..clients.base import ContextEdited, ModelClient, ModelRequest, ModelResponse, StreamItem
 from ..clients.model_facts import ModelFacts, facts_of
 from ..clients.model_options import ModelOptions
+from ..errors import PromptTooLong
 from .context_edits import (
     cleared_results,
     clearing_point,
@@ -178,6 +179,15 @@ class ContextKeeper:
                 max(billed / chars, _TOKENS_PER_CHAR[0]), _TOKENS_PER_CHAR[1]
             )
         return notices
+
+    def counted(self, request: ModelRequest, count: int | None) -> bool:
+        """Take the API's token count of a request it refused as too long; whether it
+        corrects the estimate (a count the estimate fell short of)."""
+        chars = self._chars(request)
+        if not count or not chars or count <= self.estimate(request):
+            return False
+        self.tokens_per_char = min(count / chars, _TOKENS_PER_CHAR[1])
+        return True
 
     def compact_now(self, messages: Sequence[Mapping[str, Any]]) -> str:
         """``%compact``: the turns so far go into a digest from the next request on."""
@@ -328,11 +338,24 @@ class ContextClient:
         self.keeper = keeper
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[StreamItem]:
+        """The shaped request's stream. A prompt the API finds too long (the estimate
+        was short of its count) is shaped again with the API's count and sent once more,
+        if that makes room; else its error stands."""
         sent, notices = self.keeper.shape(request)
-        for notice in notices:
-            yield notice
-        async for item in self.client.stream(sent):
-            if isinstance(item, ModelResponse):
-                for notice in self.keeper.learn(sent, item):
-                    yield notice
-            yield item
+        for again in (False, True):
+            for notice in notices:
+                yield notice
+            try:
+                async for item in self.client.stream(sent):
+                    if isinstance(item, ModelResponse):
+                        for notice in self.keeper.learn(sent, item):
+                            yield notice
+                    yield item
+                return
+            except PromptTooLong as error:
+                if again or not self.keeper.counted(sent, error.tokens):
+                    raise
+                retried, notices = self.keeper.shape(request)
+                if retried.messages == sent.messages:
+                    raise
+                sent = retried

@@ -20,7 +20,7 @@ from conjure_kernel.clients.model_options import ModelOptions
 from conjure_kernel.conversation.context import ContextKeeper
 from conjure_kernel.conversation.context_edits import turn_starts
 from conjure_kernel.conversation.session import Session
-from conjure_kernel.errors import ConjureError
+from conjure_kernel.errors import ConjureError, PromptTooLong
 from conjure_kernel.events import Notice, TurnFailed
 
 BIG_OUTPUT = "head -c 3000 /dev/zero | tr '\\0' a"
@@ -282,3 +282,41 @@ def test_restored_turns_of_another_model_send_no_thinking(new_session):
     later.restore(records)
     chat(later, "second")
     assert thinking_blocks(later.client.requests[0]) == 0  # type: ignore[attr-defined]
+
+
+class CountingClient(ScriptedClient):
+    """Refuses the first request whose prompt is over ``limit`` characters as the API
+    does, counting one token a character: more than the session's estimate."""
+
+    def __init__(self, responses: list[ModelResponse], limit: int) -> None:
+        super().__init__(responses)
+        self.limit = limit
+        self.refused = 0
+
+    async def stream(self, request: ModelRequest):  # type: ignore[override]
+        size = len(str(request.messages))
+        if size > self.limit and not self.refused:
+            self.refused += 1
+            raise PromptTooLong(f"prompt is too long: {size} tokens > {self.limit}", tokens=size)
+        async for item in super().stream(request):
+            yield item
+
+
+def test_a_prompt_the_api_counts_too_long_is_sent_again_once_room_is_made(new_session):
+    client = CountingClient(tool_turns(8), limit=9_000)
+    session = new_session(client, window=12_000)
+    said = []
+    for turn in range(8):
+        events = chat(session, f"question {turn}")
+        assert not any(isinstance(event, TurnFailed) for event in events)
+        said += notices(events)
+    assert client.refused == 1, said
+    assert any(text.startswith(("cleared ", "compacted ")) for text in said), said
+
+
+def test_a_prompt_that_cannot_be_made_smaller_fails_with_what_to_do(new_session):
+    client = CountingClient([text_reply("never")], limit=10)
+    session = new_session(client, window=12_000)
+    [failed] = [event for event in chat(session, "hello there") if isinstance(event, TurnFailed)]
+    assert isinstance(failed.error, PromptTooLong) and "%compact" in failed.error.hint
+    assert session.messages == []  # the turn left nothing half done
