@@ -9,9 +9,10 @@ A notebook is one long conversation, kept open for days. Before each request the
   window and compact the early conversation past ``COMPACT_AT``; the API says what it
   did in each answer (``applied_edits``, a ``compaction`` block kept in the messages);
 - **by the kernel**, where it does not (or it is not known to): the same two steps on
-  what is sent (context_edits.py). Past ``CLEAR_AT`` every tool result but the last
-  ``KEEP_RESULTS`` is replaced by a placeholder; past ``COMPACT_AT`` the turns before the
-  current one are replaced by a digest. Both are watermarks that only move forward, so
+  what is sent (context_edits.py). Past ``CLEAR_AT`` the tool results of the earlier
+  turns are replaced by a placeholder, and within the current turn all but the last
+  ``KEEP_RESULTS``; if that is not enough, the turns before the current one are
+  replaced by a digest (``DIGEST_SHARE`` of the window at most). Both are watermarks that only move forward, so
   the prompt's prefix stays the same between edits and prompt caching keeps working.
 
 Either way the session keeps every message: ``%history``, the notebook's record and a
@@ -51,7 +52,7 @@ __all__ = ["CLEAR_AT", "COMPACT_AT", "ContextClient", "ContextKeeper", "tokens"]
 CLEAR_AT = 0.5
 """Share of the window past which old tool results are cleared."""
 COMPACT_AT = 0.7
-"""Share of the window past which, once cleared, the earlier turns are compacted."""
+"""Share of the window past which the API compacts the earlier turns."""
 KEEP_RESULTS = 4
 """Tool results kept whole when the older ones are cleared: the ones the model is using."""
 DIGEST_SHARE = 0.1
@@ -132,7 +133,10 @@ class ContextKeeper:
         sent = replace(request, messages=self._edited(request.messages))
         estimate = self.estimate(sent)
         if estimate > CLEAR_AT * window:
-            point = clearing_point(request.messages, KEEP_RESULTS)
+            # Every result of the earlier turns at once, so the next clearing is turns
+            # away and the prefix between stays cached; within the turn, the newest stay.
+            starts = turn_starts(request.messages)
+            point = max(clearing_point(request.messages, KEEP_RESULTS), starts[-1] if starts else 0)
             if point > self.cleared_before:
                 cleared = results_between(request.messages, self.cleared_before, point)
                 self.cleared_before = point
@@ -145,7 +149,7 @@ class ContextKeeper:
                     )
                 )
                 estimate -= freed
-        if estimate > COMPACT_AT * window:
+        if estimate > CLEAR_AT * window:  # clearing was not enough: compact
             starts = turn_starts(request.messages)
             if starts and starts[-1] > self.compacted_through:
                 compacted = len(turn_starts(request.messages[: starts[-1]]))
@@ -211,15 +215,17 @@ class ContextKeeper:
     def describe(self, model: str) -> list[str]:
         """``%context``: how full the window is, what takes it, and what was done."""
         window = self.window(model)
-        how = (
-            "the API clears old tool results and compacts (context editing)"
-            if self.by_api(model)
-            else "the kernel clears old tool results and compacts the earlier turns"
-        )
-        lines = [
-            f"{model}: a window of {tokens(window)} tokens; {how} past "
-            f"{tokens(CLEAR_AT * window)} and {tokens(COMPACT_AT * window)}"
-        ]
+        if self.by_api(model):
+            how = (
+                f"the API clears old tool results past {tokens(CLEAR_AT * window)} and "
+                f"compacts past {tokens(COMPACT_AT * window)} (context editing)"
+            )
+        else:
+            how = (
+                f"the kernel clears old tool results past {tokens(CLEAR_AT * window)}, "
+                "and compacts the earlier turns if that is not enough"
+            )
+        lines = [f"{model}: a window of {tokens(window)} tokens; {how}"]
         if self.sent is None:
             return [*lines, "no request was sent yet in this conversation"]
         request, billed = self.sent.request, self.sent.input_tokens

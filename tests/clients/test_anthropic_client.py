@@ -204,7 +204,7 @@ def test_hosted_step_streams_every_item_in_order_then_keeps_container_and_pause_
         "expires_at": "2026-11-25T12:30:00Z",
         "skills": skills,
     }
-    assert response.message["content"] == blocks
+    assert response.message["content"] == [api.signatures.sign(b, DEFAULT_MODEL) for b in blocks]
     assert json.loads(json.dumps(response.to_json())) == response.to_json()
 
 
@@ -225,7 +225,7 @@ def test_paused_message_goes_back_unchanged_with_the_container(api, client):
     sent = [
         {k: v for k, v in b.items() if k != "cache_control"} for b in body["messages"][1]["content"]
     ]
-    assert sent == blocks
+    assert sent == [api.signatures.sign(b, DEFAULT_MODEL) for b in blocks]  # as they came
     assert marked(body["messages"][1]) == [1]  # the server_tool_use, not a thinking block
 
 

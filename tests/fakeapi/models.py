@@ -8,6 +8,10 @@ leaves them out. A Messages API request that names a retired model is answered 4
 ``not_found_error``, the API's answer to a model it no longer serves.
 
 ``api.models.models`` is the list; tests add to it with ``model_info(...)`` or change it.
+What it lists is what the Messages API holds a request to (``today.TodayRules``): the
+window is ``max_input_tokens``, and each ``supported: false`` in ``capabilities`` is a
+400 for a request that uses that feature. Claude Opus 5.5 lists ``thinking.types.disabled``
+unsupported: it always thinks.
 """
 
 from __future__ import annotations
@@ -21,15 +25,27 @@ from urllib.parse import parse_qsl
 from .hosted import Served
 from .replies import ErrorReply
 
-__all__ = ["ModelsState", "capabilities", "model_info"]
+__all__ = ["DEFAULT_WINDOW", "ModelsState", "base_id", "capabilities", "model_info"]
 
 _MAX_LIMIT = 1000
 _DEFAULT_LIFECYCLES = ("active", "deprecated")
 _DATE_SUFFIX = re.compile(r"-\d{8}$")
+DEFAULT_WINDOW = 1_000_000
+"""The context window of a model the list lacks."""
 
 
-def capabilities(*, thinking: bool = True, effort: bool = True, editing: bool = True) -> dict:
-    """The whole capability tree the API gives every model, ``supported`` at each leaf."""
+def base_id(model: str) -> str:
+    """``claude-opus-5-5`` for ``claude-opus-5-5-20260922``: the id without its date."""
+    return _DATE_SUFFIX.sub("", model)
+
+
+def capabilities(
+    *, thinking: bool = True, effort: bool = True, editing: bool = True, thinking_off: bool = True
+) -> dict:
+    """The whole capability tree the API gives every model, ``supported`` at each leaf.
+
+    ``thinking_off=False`` is a model that always thinks (``{"type": "disabled"}`` is a 400).
+    """
 
     def support(flag: bool) -> dict[str, bool]:
         return {"supported": flag}
@@ -61,7 +77,7 @@ def capabilities(*, thinking: bool = True, effort: bool = True, editing: bool = 
             "types": {
                 "adaptive": support(thinking),
                 "enabled": support(False),
-                "disabled": support(True),
+                "disabled": support(thinking_off or not thinking),
                 "between_tools": support(True),
             },
         },
@@ -99,7 +115,13 @@ def default_models() -> list[dict[str, Any]]:
     """A short list in the API's shape: three current models, one deprecated, one retired."""
     return [
         model_info("claude-sonnet-5-5", "Claude Sonnet 5.5", line="sonnet", released="2026-11-02"),
-        model_info("claude-opus-5-5", "Claude Opus 5.5", line="opus", released="2026-09-22"),
+        model_info(
+            "claude-opus-5-5",
+            "Claude Opus 5.5",
+            line="opus",
+            released="2026-09-22",
+            caps=capabilities(thinking_off=False),
+        ),
         model_info(
             "claude-haiku-5-5",
             "Claude Haiku 5.5",
@@ -153,11 +175,28 @@ class ModelsState:
     def refusal(self, body: Mapping[str, Any]) -> ErrorReply | None:
         """The 404 for a Messages API request naming a retired model (by id or alias)."""
         named = str(body.get("model", ""))
-        with self._lock:
-            retired = [m["id"] for m in self.models if m["lifecycle"] == "retired"]
-        if any(named in (model, _DATE_SUFFIX.sub("", model)) for model in retired):
+        found = self.find(named)
+        if found is not None and found["lifecycle"] == "retired":
             return ErrorReply(404, "not_found_error", f"model: {named}")
         return None
+
+    def find(self, model: str) -> dict[str, Any] | None:
+        """The listed model ``model`` names: its id, its id without the date (an alias),
+        or a dated id of a model listed without one; ``None`` when none is listed."""
+        with self._lock:
+            models = list(self.models)
+        for candidate in models:
+            if (
+                model in (candidate["id"], base_id(candidate["id"]))
+                or base_id(model) == candidate["id"]
+            ):
+                return candidate
+        return None
+
+    def window(self, model: str) -> int:
+        """The most input tokens a request to ``model`` may hold (``max_input_tokens``)."""
+        found = self.find(model)
+        return (found or {}).get("max_input_tokens") or DEFAULT_WINDOW
 
     def _page(self, models: list[dict[str, Any]], query: list[tuple[str, str]]) -> Served:
         lifecycles = {value for key, value in query if key in ("lifecycle", "lifecycle[]")}

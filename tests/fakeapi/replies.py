@@ -20,7 +20,12 @@ the real API answers; a file the sandbox "made" comes from ``api.hosted.add_file
                                container=replies.AUTO))
 
 ``stream_events`` turns a finished message into the exact SSE event sequence the real
-API sends, so the SDK's own accumulator is what the tests exercise.
+API sends, so the SDK's own accumulator is what the tests exercise. Thinking streams as
+``thinking_delta`` pieces and a ``signature_delta``; a ``compaction`` block starts with
+its signature and gets its summary in one ``compaction_delta``; ``context_management``
+comes in ``message_delta``, where the SDK's beta accumulator reads it. A scripted
+``thinking`` block's ``signature`` is a placeholder: the server signs each thinking,
+redacted thinking and compaction block for the request's model (``signatures.py``).
 
 Misbehaviour is scripted too: ``error(..., retry_after=…)``, ``slow`` (no first byte for
 a while), ``silence`` (accept the request and never answer), ``stall`` (silence
@@ -223,7 +228,10 @@ def new_server_tool_use_id() -> str:
 
 
 def thinking(text: str, signature: str = "fake-signature") -> dict[str, Any]:
-    """A thinking block; it streams as ``thinking_delta`` pieces, then a ``signature_delta``."""
+    """A thinking block; it streams as ``thinking_delta`` pieces, then a ``signature_delta``.
+
+    The server sends it signed for the request's model, whatever ``signature`` says.
+    """
     return {"type": "thinking", "thinking": text, "signature": signature}
 
 
@@ -432,6 +440,7 @@ def stream_events(message: Mapping[str, Any], *, complete: bool = True) -> Itera
     start = {**message, "content": [], "stop_reason": None, "stop_sequence": None}
     start["usage"] = {**message["usage"], "output_tokens": 1}
     start.pop("container", None)  # the API reports it at the end, in message_delta
+    start.pop("context_management", None)  # and so is this (the SDK reads it there)
     yield {"type": "message_start", "message": start}
     for index, block in enumerate(message["content"]):
         events = _block_events(index, block)
@@ -444,7 +453,10 @@ def stream_events(message: Mapping[str, Any], *, complete: bool = True) -> Itera
     delta = {"stop_reason": message["stop_reason"], "stop_sequence": None}
     if message.get("container") is not None:
         delta["container"] = message["container"]
-    yield {"type": "message_delta", "delta": delta, "usage": message["usage"]}
+    event = {"type": "message_delta", "delta": delta, "usage": message["usage"]}
+    if message.get("context_management") is not None:
+        event["context_management"] = message["context_management"]
+    yield event
     yield {"type": "message_stop"}
 
 
@@ -458,11 +470,18 @@ def _block_events(index: int, block: Mapping[str, Any]) -> Iterator[dict[str, An
         yield _block_start(index, {**block, "input": {}})
         for piece in split_json(block["input"]):
             yield _delta(index, {"type": "input_json_delta", "partial_json": piece})
-    elif kind == "thinking":
+    elif kind == "thinking":  # omitted thinking (empty) sends its signature alone
         yield _block_start(index, {"type": "thinking", "thinking": "", "signature": ""})
-        for piece in split_text(block["thinking"]):
+        for piece in split_text(block["thinking"]) if block["thinking"] else ():
             yield _delta(index, {"type": "thinking_delta", "thinking": piece})
         yield _delta(index, {"type": "signature_delta", "signature": block.get("signature", "")})
+    elif kind == "compaction":  # the signature comes first, the summary in one delta
+        yield _block_start(index, {**block, "content": None, "encrypted_content": None})
+        summary = {
+            "content": block.get("content"),
+            "encrypted_content": block.get("encrypted_content"),
+        }
+        yield _delta(index, {"type": "compaction_delta", **summary})
     else:  # redacted thinking and server tool results arrive whole, without deltas
         yield _block_start(index, dict(block))
     yield {"type": "content_block_stop", "index": index}

@@ -6,7 +6,10 @@ auth are all the SDK's own. Replies come from a FIFO script, then from a respond
 Usage numbers come from the requests themselves, including a prompt-cache simulation
 (``PromptCache``), so tests and benchmarks can measure where cache breakpoints pay off.
 Requests the API would reject for their breakpoints (more than four, or one on a
-thinking block) get its 400.
+thinking block) get its 400, and so do requests today's API refuses (``today.py``: model
+rules, context-management betas, thinking and compaction signatures, the context
+window); each accepted one is kept in ``api.prompts`` with what the model read of it and
+the context edits applied. Thinking blocks go out signed (``signatures.py``).
 
 The hosted side (``hosted.HostedState``, at ``api.hosted``) serves the Skills and Files
 APIs and keeps code-execution containers; the Models API (``models.ModelsState``, at
@@ -21,7 +24,6 @@ at all. Every wait ends early when the client hangs up or the server stops.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 import threading
@@ -39,6 +41,7 @@ from urllib.parse import parse_qsl, urlsplit
 from .hosted import FormPart, HostedState, Served
 from .models import ModelsState
 from .pauses import Pause, wait
+from .prompts import PromptCache, breakpoint_problem
 from .replies import (
     AUTO,
     ERROR_STATUS,
@@ -53,11 +56,12 @@ from .replies import (
     encode_event,
     stream_events,
 )
+from .signatures import Signatures
+from .today import PreparedRequest, TodayRules
 
 __all__ = ["FakeMessagesAPI", "PromptCache", "RecordedRequest"]
 
 Responder = Callable[[dict[str, Any]], Reply]
-MAX_BREAKPOINTS = 4
 
 
 @dataclass(frozen=True)
@@ -73,96 +77,6 @@ class RecordedRequest:
     query: dict[str, str] = field(default_factory=dict)
     form: tuple[FormPart, ...] = ()
     """The parts of a multipart body (a skill upload), in order."""
-
-
-class PromptCache:
-    """A simulated prompt cache: a prefix is written at each ``cache_control`` breakpoint
-    and read back by a later request whose prompt starts with it.
-
-    The prompt is rendered as the API does (tools, system, then messages) into blocks.
-    A block's tokens are approximated as ``len(json) // 4`` (at least 1): not the real
-    tokenizer, but proportional enough to compare shares of the input. Like the API, a
-    request reads the longest prefix written before, looking at each of its breakpoints
-    and the blocks before it, ``LOOKBACK`` positions in all (the breakpoint counts as the
-    first, so a step that adds 20 blocks or more after the last entry misses it); it
-    writes the prefix at every breakpoint, and pays the blocks between what it read and
-    its last breakpoint as the cache write. Caches are per model; entries never expire
-    (tests run well within the 5 minute TTL), and there is no minimum cacheable length.
-    """
-
-    LOOKBACK = 20
-
-    def __init__(self) -> None:
-        self._written: set[str] = set()
-        self._lock = threading.Lock()
-
-    def count_tokens(self, body: Mapping[str, Any]) -> int:
-        return sum(tokens for tokens, _, _ in _prompt_blocks(body))
-
-    def usage(self, body: Mapping[str, Any]) -> dict[str, int]:
-        """Input token counts of one request, writing its breakpoints to the cache."""
-        blocks = list(_prompt_blocks(body))
-        breakpoints = [i for i, (_, _, marked) in enumerate(blocks) if marked]
-        with self._lock:
-            read_blocks = max((self._hit(blocks, b) for b in breakpoints), default=0)
-            self._written.update(blocks[b][1] for b in breakpoints)
-        read = sum(tokens for tokens, _, _ in blocks[:read_blocks])
-        cached_end = breakpoints[-1] + 1 if breakpoints else 0
-        written = sum(tokens for tokens, _, _ in blocks[read_blocks:cached_end])
-        total = sum(tokens for tokens, _, _ in blocks)
-        return {
-            "input_tokens": total - read - written,
-            "cache_creation_input_tokens": written,
-            "cache_read_input_tokens": read,
-        }
-
-    def _hit(self, blocks: list[tuple[int, str, bool]], breakpoint: int) -> int:
-        """How many leading blocks an earlier entry covers, looking back from ``breakpoint``."""
-        for i in range(breakpoint, max(-1, breakpoint - self.LOOKBACK), -1):
-            if blocks[i][1] in self._written:
-                return i + 1
-        return 0
-
-
-def _prompt_blocks(body: Mapping[str, Any]) -> Iterator[tuple[int, str, bool]]:
-    """(tokens, hash of the prompt up to and including this block, has a breakpoint)."""
-    digest = hashlib.sha256(str(body.get("model", "")).encode())
-    for role, block in _rendered_blocks(body):
-        marked = isinstance(block, dict) and "cache_control" in block
-        if isinstance(block, dict):
-            block = {key: value for key, value in block.items() if key != "cache_control"}
-        encoded = json.dumps([role, block], sort_keys=True)
-        digest.update(encoded.encode())
-        yield max(1, len(encoded) // 4), digest.copy().hexdigest(), marked
-
-
-def _breakpoint_problem(body: Mapping[str, Any]) -> str | None:
-    """The API's 400 message when ``body`` places breakpoints it would reject, else ``None``."""
-    marked = 0
-    for role, block in _rendered_blocks(body):
-        if not (isinstance(block, dict) and "cache_control" in block):
-            continue
-        if block.get("type") in ("thinking", "redacted_thinking"):
-            return f"{role} {block['type']} block: cache_control: Extra inputs are not permitted"
-        marked += 1
-    if marked > MAX_BREAKPOINTS:
-        return f"A maximum of {MAX_BREAKPOINTS} blocks with cache_control may be provided. Found {marked}."
-    return None
-
-
-def _rendered_blocks(body: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
-    for tool in body.get("tools") or []:
-        yield "tool", tool
-    yield from _content_blocks("system", body.get("system") or [])
-    for message in body.get("messages") or []:
-        yield from _content_blocks(message.get("role", ""), message.get("content", []))
-
-
-def _content_blocks(role: str, content: Any) -> Iterator[tuple[str, Any]]:
-    if isinstance(content, str):
-        content = [{"type": "text", "text": content}]
-    for block in content:
-        yield role, block
 
 
 class FakeMessagesAPI:
@@ -192,6 +106,11 @@ class FakeMessagesAPI:
         self.cache = PromptCache()
         self.hosted = HostedState()
         self.models = ModelsState()
+        self.signatures = Signatures()
+        self.today = TodayRules(self.models, self.signatures)
+        """Today's API rules (``today.py``), checked before any scripted reply is used."""
+        self.prompts: list[PreparedRequest] = []
+        """Each accepted Messages API request, with the prompt the model read of it."""
         self._failures: deque[tuple[str, str, ErrorReply]] = deque()
         self._address = (host, port)
         self._queue: deque[Reply] = deque()
@@ -267,6 +186,10 @@ class FakeMessagesAPI:
         with self._lock:
             self.requests.append(request)
 
+    def record_prompt(self, prepared: PreparedRequest) -> None:
+        with self._lock:
+            self.prompts.append(prepared)
+
     def next_reply(self, body: dict[str, Any]) -> Reply | None:
         """The next scripted reply, else the responder's; ``None`` when there is neither."""
         with self._lock:
@@ -339,7 +262,7 @@ class _Handler(BaseHTTPRequestHandler):
             elif (self.command, path) == ("POST", "/v1/messages"):
                 self._messages(body)
             elif (self.command, path) == ("POST", "/v1/messages/count_tokens"):
-                self._send_json(200, {"input_tokens": api.cache.count_tokens(body or {})})
+                self._send_json(200, api.today.count(body or {}))
             else:
                 message = f"fake Messages API has no route {self.command} {path}"
                 self._send_error(ErrorReply(404, "not_found_error", message))
@@ -367,13 +290,26 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(ErrorReply(400, "invalid_request_error", "body must be a JSON object"))
             return
         api = self.server.api
-        problem = _breakpoint_problem(body)
+        problem = breakpoint_problem(body)
         if problem is not None:  # rejected before any reply is used, as the API would
             self._send_error(ErrorReply(400, "invalid_request_error", problem))
             return
         refused = api.models.refusal(body) or api.hosted.container_problem(body)
         if refused is not None:  # so is a retired model, an expired container, unknown skills
             self._send_error(refused)
+            return
+        prepared = api.today.prepare(body, self.headers.get("anthropic-beta", ""))
+        if isinstance(prepared, ErrorReply):  # and whatever today's API refuses
+            self._send_error(prepared)
+            return
+        api.record_prompt(prepared)
+        if prepared.paused:  # the compaction block alone: no scripted reply is used
+            self._send_reply(
+                MessageReply((), "compaction"),
+                prepared,
+                streaming=bool(body.get("stream")),
+                event_delay=0.0,
+            )
             return
         try:
             reply = api.next_reply(body)
@@ -386,73 +322,69 @@ class _Handler(BaseHTTPRequestHandler):
                 "responder is set; script more replies or set api.responder"
             )
             reply = ErrorReply(500, "api_error", message)
-        self._send_reply(reply, body, streaming=bool(body.get("stream")), event_delay=0.0)
+        self._send_reply(reply, prepared, streaming=bool(body.get("stream")), event_delay=0.0)
 
     def _send_reply(
-        self, reply: Reply, body: dict[str, Any], *, streaming: bool, event_delay: float
+        self, reply: Reply, request: PreparedRequest, *, streaming: bool, event_delay: float
     ) -> None:
         if isinstance(reply, SlowReply):
             if not (reply.between_events and streaming):
                 self._wait(reply.seconds)
             delay = reply.seconds if reply.between_events else event_delay
-            self._send_reply(reply.reply, body, streaming=streaming, event_delay=delay)
+            self._send_reply(reply.reply, request, streaming=streaming, event_delay=delay)
         elif isinstance(reply, SilentReply):
             self._wait(float("inf"))
         elif isinstance(reply, ErrorReply):
             self._send_error(reply)
         elif isinstance(reply, MessageReply):
+            container = self._container(reply, request)
             message = _message(
-                body,
-                reply.content,
-                reply.stop_reason,
-                self.server.api.cache,
-                self._container(reply, body),
+                self.server.api, request, reply.content, reply.stop_reason, container
             )
             if streaming:
                 self._send_events(stream_events(message), delay=event_delay)
             else:
                 self._send_json(200, message)
         elif isinstance(reply, StreamErrorReply):
-            self._send_stream_error(reply, body, streaming=streaming, delay=event_delay)
+            self._send_stream_error(reply, request, streaming=streaming, delay=event_delay)
         elif isinstance(reply, DisturbedReply):
-            self._send_disturbed(reply, body, streaming=streaming, delay=event_delay)
+            self._send_disturbed(reply, request, streaming=streaming, delay=event_delay)
         else:
-            self._send_truncated(reply, body, streaming=streaming, delay=event_delay)
+            self._send_truncated(reply, request, streaming=streaming, delay=event_delay)
 
-    def _container(self, reply: MessageReply, body: dict[str, Any]) -> Mapping[str, Any] | None:
+    def _container(self, reply: MessageReply, request: PreparedRequest) -> Mapping[str, Any] | None:
         if reply.container == AUTO:
-            return self.server.api.hosted.container_for(body)
+            return self.server.api.hosted.container_for(request.body)
         return reply.container if isinstance(reply.container, Mapping) else None
 
     def _send_stream_error(
-        self, reply: StreamErrorReply, body: dict[str, Any], *, streaming: bool, delay: float
+        self, reply: StreamErrorReply, request: PreparedRequest, *, streaming: bool, delay: float
     ) -> None:
         status = ERROR_STATUS.get(reply.type, 500)
         if not streaming:  # without a stream the same failure is an HTTP error up front
             self._send_error(ErrorReply(status, reply.type, reply.message))
             return
         content = ({"type": "text", "text": reply.after_text},) if reply.after_text else ()
-        message = _message(body, content, None, self.server.api.cache)
+        message = _message(self.server.api, request, content, None)
         failure = {"type": "error", "error": {"type": reply.type, "message": reply.message}}
         self._send_events([*stream_events(message, complete=False), failure], delay=delay)
 
     def _send_disturbed(
-        self, reply: DisturbedReply, body: dict[str, Any], *, streaming: bool, delay: float
+        self, reply: DisturbedReply, request: PreparedRequest, *, streaming: bool, delay: float
     ) -> None:
         inner = reply.reply
         if not streaming:
-            self._send_reply(inner, body, streaming=False, event_delay=delay)
+            self._send_reply(inner, request, streaming=False, event_delay=delay)
             return
-        cache = self.server.api.cache
-        container = self._container(inner, body)
-        message = _message(body, inner.content, inner.stop_reason, cache, container)
+        container = self._container(inner, request)
+        message = _message(self.server.api, request, inner.content, inner.stop_reason, container)
         self._send_events(_disturbed(list(stream_events(message)), reply), delay=delay)
 
     def _send_truncated(
-        self, reply: TruncatedReply, body: dict[str, Any], *, streaming: bool, delay: float
+        self, reply: TruncatedReply, request: PreparedRequest, *, streaming: bool, delay: float
     ) -> None:
         content = ({"type": "text", "text": reply.text},)
-        message = _message(body, content, None, self.server.api.cache)
+        message = _message(self.server.api, request, content, None)
         if streaming:
             events = stream_events(message, complete=False)
             self._send_events(events, delay=delay, finish=not reply.drop_connection)
@@ -561,24 +493,45 @@ def _disturbed(
 
 
 def _message(
-    body: Mapping[str, Any],
-    content: Iterable[dict[str, Any]],
+    api: FakeMessagesAPI,
+    request: PreparedRequest,
+    content: Iterable[Mapping[str, Any]],
     stop_reason: str | None,
-    cache: PromptCache,
     container: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A full Message for ``body``, with usage computed from the request and the content."""
-    content = [dict(block) for block in content]
-    usage = {**cache.usage(body), "output_tokens": 1 + len(json.dumps(content)) // 4}
-    extra = {"container": dict(container)} if container is not None else {}
+    """A full Message for ``request``: its content shaped by today's rules (``today.py``),
+    usage computed from the prompt the model read and from the content."""
+    blocks = api.today.shape(request, content)
+    usage: dict[str, Any] = {
+        **api.cache.usage(request.prompt),
+        "output_tokens": 1 + len(json.dumps(blocks)) // 4,
+    }
+    if request.compaction is not None:  # the compaction's own work, apart from the answer's
+        usage["iterations"] = [_compaction_usage(request), {"type": "message", **usage}]
+    extra: dict[str, Any] = {}
+    if container is not None:
+        extra["container"] = dict(container)
+    if request.context_management is not None:
+        extra["context_management"] = request.context_management
     return {
         "id": f"msg_fake{uuid.uuid4().hex[:20]}",
         "type": "message",
         "role": "assistant",
-        "model": body.get("model", ""),
-        "content": content,
+        "model": request.model,
+        "content": blocks,
         "stop_reason": stop_reason,
         "stop_sequence": None,
         "usage": usage,
         **extra,
+    }
+
+
+def _compaction_usage(request: PreparedRequest) -> dict[str, Any]:
+    """Usage of the compaction step: it read the whole prompt and wrote the summary."""
+    return {
+        "type": "compaction",
+        "input_tokens": request.input_tokens,
+        "output_tokens": 1 + len(json.dumps(request.compaction)) // 4,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
     }

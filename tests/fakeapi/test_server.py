@@ -402,16 +402,16 @@ def test_hosted_blocks_container_and_pause_turn_stream_as_the_sdk_expects(api):
         final = stream.get_final_message()
     assert {"thinking", "signature", "input_json"} <= set(events)
     assert [block.type for block in final.content] == [block["type"] for block in blocks]
-    assert (
-        final.content[0].thinking == "Build it with openpyxl."
-        and final.content[0].signature == "sig-1"
-    )
+    signed = [api.signatures.sign(block, "claude-sonnet-5-5") for block in blocks]
+    assert final.content[0].thinking == "Build it with openpyxl."
+    assert final.content[0].signature == signed[0]["signature"] != "sig-1"
     assert final.content[2].input == {"command": "python make.py"}
     assert final.content[3].content.content[0].file_id == "file_011"
     assert final.content[5].content.is_file_update is False
+    assert final.content[6].data.startswith("opaque.")
     assert final.stop_reason == "pause_turn"
     assert final.container.id == container["id"] and final.container.skills[0].skill_id == "xlsx"
-    assert [b.to_dict(exclude_none=True) for b in final.content] == blocks
+    assert [b.to_dict(exclude_none=True) for b in final.content] == signed
 
 
 def sse_events(api: FakeMessagesAPI, body: dict) -> list[dict]:
