@@ -40,6 +40,7 @@ from .context_edits import (
     cleared_results,
     clearing_point,
     digest,
+    from_last_compaction,
     json_chars,
     results_between,
     turn_starts,
@@ -128,7 +129,8 @@ class ContextKeeper:
         request = replace(request, extra=extra)
         if self.by_api(request.model):
             request = self._with_api_edits(request)
-            return replace(request, messages=self._edited(request.messages)), notices
+            messages = from_last_compaction(self._edited(request.messages))
+            return replace(request, messages=messages), notices
         window = self.window(request.model)
         sent = replace(request, messages=self._edited(request.messages))
         estimate = self.estimate(sent)
@@ -140,6 +142,7 @@ class ContextKeeper:
             if point > self.cleared_before:
                 cleared = results_between(request.messages, self.cleared_before, point)
                 self.cleared_before = point
+                self._prefix_changed(request)
                 sent = replace(request, messages=self._edited(request.messages))
                 self.cleared += cleared
                 freed = estimate - self.estimate(sent)
@@ -155,6 +158,7 @@ class ContextKeeper:
                 compacted = len(turn_starts(request.messages[: starts[-1]]))
                 self.compacted_through = starts[-1]
                 self.compactions += 1
+                self._prefix_changed(request)
                 sent = replace(request, messages=self._edited(request.messages))
                 after = self.estimate(sent)
                 notices.append(
@@ -242,10 +246,7 @@ class ContextKeeper:
             f"last request: {tokens(billed)} input tokens, {share:.0%} of the window: "
             + " · ".join(f"{name} ~{tokens(n * self.tokens_per_char)}" for name, n in parts.items())
         )
-        lines.append(
-            f"so far: {self.cleared} tool results cleared, {self.compactions} compactions"
-            + (", thinking of earlier models dropped" if self.thinking_cut else "")
-        )
+        lines.append(f"so far: {self.cleared} tool results cleared, {self.compactions} compactions")
         return lines
 
     def _model_changed(self, request: ModelRequest) -> list[ContextEdited]:
@@ -263,6 +264,12 @@ class ContextKeeper:
                 f"{request.model} would refuse them"
             )
         ]
+
+    def _prefix_changed(self, request: ModelRequest) -> None:
+        """An edit changed what comes before the thinking blocks so far: they are bound
+        to the transcript before them, so they are dropped (later ones bind to the
+        edited transcript and go back as they come)."""
+        self.thinking_cut = max(self.thinking_cut, len(request.messages))
 
     def _with_api_edits(self, request: ModelRequest) -> ModelRequest:
         window = self.window(request.model)

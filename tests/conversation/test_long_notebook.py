@@ -36,11 +36,14 @@ WINDOW = 20_000
 
 
 def answer(body: dict[str, Any]) -> replies.Reply:
-    """A turn: view the file, then say so; the model's side of every turn alike."""
+    """A turn: think, view the file, then say so; the model's side of every turn alike.
+    The thinking comes back signed, and must go back unchanged or not at all."""
     last = body["messages"][-1]["content"]
     if isinstance(last, list) and any(b.get("type") == "tool_result" for b in last):
         return replies.text("I read it: a long page of the letter x.")
-    return replies.tool_use("view", {"path": "page.txt", "description": "read the page"})
+    view = {"path": "page.txt", "description": "read the page"}
+    use = {"type": "tool_use", "id": replies.new_tool_use_id(), "name": "view", "input": view}
+    return replies.message(replies.thinking("The page again."), use, stop_reason="tool_use")
 
 
 @pytest.fixture

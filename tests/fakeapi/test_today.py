@@ -326,10 +326,10 @@ def test_compaction_opens_the_reply_and_the_prompt_is_then_counted_from_it(api, 
     assert first.usage.input_tokens < 1_000
     assert [i.type for i in first.usage.iterations] == ["compaction", "message"]
     assert first.usage.iterations[0].input_tokens == api.prompts[0].input_tokens > 5_000
-    later = [*history, sent(first), said("And now?")]
+    later = [sent(first), said("And now?")]  # the block first, in place of what it summarises
     second = ask(client, later, betas=[COMPACTING], context_management=compact())
     assert second.content[0].text == "next answer"
-    assert api.prompts[1].counted_from == 3 and second.usage.input_tokens < 1_000
+    assert api.prompts[1].counted_from == 0 and second.usage.input_tokens < 1_000
     assert client.messages.count_tokens(model=SONNET, messages=later).input_tokens < 1_000
 
 
@@ -341,9 +341,7 @@ def test_pause_after_compaction_returns_the_block_alone_and_the_turn_resumes(api
     )
     assert [b.type for b in paused.content] == ["compaction"] and paused.stop_reason == "compaction"
     assert api.pending == 1
-    resumed = ask(
-        client, [*history, sent(paused)], betas=[COMPACTING], context_management=compact()
-    )
+    resumed = ask(client, [sent(paused)], betas=[COMPACTING], context_management=compact())
     assert resumed.content[0].text == "resumed" and resumed.content[0].type == "text"
 
 
@@ -360,3 +358,14 @@ def test_a_compaction_block_changed_or_forged_is_refused(api, client):
         error = refused(client, history, betas=[COMPACTING])
         assert error.error_code == code
         assert error.body["error"]["message"].startswith("messages.1.content.0: ")
+
+
+def test_a_compaction_block_goes_back_first_and_alone(api, client):
+    api.script(replies.text("a"))
+    first = ask(client, [said(BIG * 3)], betas=[COMPACTING], context_management=compact())
+    block = sent(first)
+    misplaced = refused(client, [said("Hi"), block, said("Go on")], betas=[COMPACTING])
+    assert misplaced.error_code == "compaction_block_misplaced"
+    twice = {"role": "assistant", "content": [*block["content"], *block["content"]]}
+    ambiguous = refused(client, [twice, said("Go on")], betas=[COMPACTING])
+    assert ambiguous.error_code == "compaction_block_ambiguous"

@@ -132,6 +132,7 @@ class TodayRules:
             self._model_problem(body)
             or self._editing_problem(body, {beta.strip() for beta in betas.split(",")})
             or self._signature_problem(body)
+            or _compaction_problem(body.get("messages") or [])
         )
         if refused is not None:
             return refused
@@ -304,6 +305,30 @@ def _supported(caps: Mapping[str, Any], *path: str) -> bool:
     for key in path:
         node = node.get(key) if isinstance(node, Mapping) else None
     return isinstance(node, Mapping) and bool(node.get("supported"))
+
+
+def _compaction_problem(messages: list[Any]) -> ErrorReply | None:
+    """The API's 400 when a compaction block is sent anywhere but first, or with another
+    one (the SDK's ``compaction_block_misplaced`` and ``compaction_block_ambiguous``)."""
+    found = [
+        (i, j)
+        for i, message in enumerate(messages)
+        if isinstance(message.get("content"), list)
+        for j, block in enumerate(message["content"])
+        if isinstance(block, Mapping) and block.get("type") == "compaction" and block.get("content")
+    ]
+    if len(found) > 1:
+        message = "messages holds more than one compaction block with content"
+        return ErrorReply(
+            400, "invalid_request_error", message, error_code="compaction_block_ambiguous"
+        )
+    if found and found[0] != (0, 0):
+        i, j = found[0]
+        message = f"messages.{i}.content.{j}: the compaction block is not the first block of the conversation"
+        return ErrorReply(
+            400, "invalid_request_error", message, error_code="compaction_block_misplaced"
+        )
+    return None
 
 
 def _invalid(message: str) -> ErrorReply:
