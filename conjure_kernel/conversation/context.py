@@ -97,13 +97,13 @@ class ContextKeeper:
         self.options = ModelOptions()
         self.reset()
 
-    def reset(self, *, thinking_cut: int = 0, model: str | None = None) -> None:
-        """Start again for a new conversation, or one rebuilt from saved turns: thinking
-        before ``thinking_cut`` was written by another model than ``model``."""
+    def reset(self, *, thinking_cut: int = 0) -> None:
+        """Start again for a new conversation, or one rebuilt from saved turns whose
+        thinking, before ``thinking_cut``, is not sent again."""
         self.cleared_before = 0
         self.compacted_through = 0
         self.thinking_cut = thinking_cut
-        self.last_model = model
+        self.last_model: str | None = None
         self.tokens_per_char = _FIRST_TOKENS_PER_CHAR
         self.cleared = 0
         self.compactions = 0

@@ -228,13 +228,13 @@ class Session:
     def restore(self, records: Sequence[TurnRecord]) -> None:
         """Rebuild the conversation from saved turns (after a kernel restart)."""
         self._forget()
-        thinking_cut = 0
-        for index, record in enumerate(records):
-            if index and records[index - 1].model != record.model:
-                thinking_cut = len(self.messages)  # the thinking before is another model's
+        for record in records:
             self.messages.extend(record.added_messages())  # type: ignore[arg-type]
             self.usage = self.usage + record.usage
-        self.context.reset(thinking_cut=thinking_cut, model=records[-1].model if records else None)
+        # Restored thinking is not sent again: a saved turn's thinking may have been
+        # redacted (a secret in it), which breaks its signature, and the model reads only
+        # the thinking of the turn under way.
+        self.context.reset(thinking_cut=len(self.messages))
         self.transcript.extend(records)
         self.spent = sum((turn_spend(record) for record in records), Spend())
 

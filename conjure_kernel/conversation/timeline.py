@@ -24,6 +24,7 @@ from ..events import (
     ServerToolCallFinished,
     ServerToolCallStarted,
     TextDelta,
+    ThinkingDelta,
     ToolCallFinished,
     ToolCallStarted,
     ToolOutput,
@@ -38,6 +39,7 @@ from .turn import (
     NoticeEntry,
     Redact,
     TextEntry,
+    ThinkingEntry,
     ToolEntry,
     entry_from_json,
 )
@@ -62,7 +64,9 @@ class Timeline:
         ignored, so a caller can pass every event of the turn.
         """
         if isinstance(event, TextDelta):
-            return self._add_text(event.text)
+            return self._grow(TextEntry, event.text)
+        if isinstance(event, ThinkingDelta):
+            return self._grow(ThinkingEntry, event.text)
         if isinstance(event, ToolCallStarted):
             self._start(event.call, server=isinstance(event, ServerToolCallStarted))
         elif isinstance(event, ToolCallFinished):
@@ -90,7 +94,7 @@ class Timeline:
 
     @property
     def answer(self) -> str:
-        """The answer's text: every text run, joined."""
+        """The answer's text: every text run, joined (thinking is not part of it)."""
         return "".join(entry.text for entry in self.entries if isinstance(entry, TextEntry))
 
     @property
@@ -143,7 +147,7 @@ class Timeline:
         for step in steps:
             for block in step.message["content"]:
                 if block.get("type") == "text" and block.get("text"):
-                    timeline._add_text(block["text"])
+                    timeline._grow(TextEntry, block["text"])
                 elif block.get("type") == "tool_use":
                     call = ToolCall(block["id"], block["name"], dict(block.get("input") or {}))
                     named.add(call.id)
@@ -152,17 +156,20 @@ class Timeline:
             if call.id not in named:
                 timeline.entries.append(_finished(call, result))
         if not steps and answer:
-            timeline._add_text(answer)
+            timeline._grow(TextEntry, answer)
         return timeline
 
-    def _add_text(self, text: str) -> bool:
+    def _grow(self, kind: type[TextEntry | ThinkingEntry], text: str) -> bool:
+        """Grow the run of ``kind`` that the last entry is, or start one after any other
+        entry: a step's thinking comes before its text and calls, so each step's
+        thinking is a row of its own."""
         if not text:
             return False
         last = self.entries[-1] if self.entries else None
-        if isinstance(last, TextEntry):
+        if isinstance(last, kind):
             last.text += text
         else:
-            self.entries.append(TextEntry(text))
+            self.entries.append(kind(text))
         return True
 
     def _start(self, call: ToolCall, *, server: bool) -> ToolEntry:

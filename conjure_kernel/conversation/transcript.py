@@ -35,12 +35,14 @@ from .turn import (
 
 __all__ = ["TURN_SCHEMA", "TurnRecord", "TurnRecorder"]
 
-TURN_SCHEMA = 2
+TURN_SCHEMA = 3
 """Bumped on any incompatible change of ``TurnRecord.to_json``; readers reject newer ones.
 
 1: the view was rebuilt from ``steps``, with the answer and tool results kept beside
 them (``answer``, ``tool_calls``). 2: the view is the ``timeline``; ``answer`` and
-``tool_calls`` are read from it.
+``tool_calls`` are read from it. 3: the timeline may hold ``thinking`` entries (a step's
+summarised thinking), which a schema 2 reader would reject; records of 1 and 2 read as
+before, without thinking.
 """
 
 
@@ -54,7 +56,7 @@ class TurnRecord:
     steps: list[ModelResponse] = field(default_factory=list)
     """The model's responses: what replay answers from and the messages are rebuilt from."""
     timeline: Timeline = field(default_factory=Timeline)
-    """What the person saw, in order: text, tool calls, notices, files, approvals."""
+    """What the person saw, in order: text, thinking, tool calls, notices, files, approvals."""
     stop_reason: str | None = None
     usage: Usage = field(default_factory=Usage)
     skills: dict[str, str] = field(default_factory=dict)

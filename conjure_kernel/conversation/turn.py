@@ -1,10 +1,10 @@
 """The turn model: what the person saw of one turn, entry by entry.
 
-A turn's ``Timeline`` (timeline.py) is a list of these entries: text runs, tool calls
-(run by the backend or on the server) with their state and result, notices, created
-files, and approvals asked and answered. Each entry can be redacted and saved as JSON,
-and read back (``entry_from_json``), so the views, the notebook's bundle and the
-JupyterLab renderer all draw the same thing.
+A turn's ``Timeline`` (timeline.py) is a list of these entries: text runs, the model's
+thinking, tool calls (run by the backend or on the server) with their state and result,
+notices, created files, and approvals asked and answered. Each entry can be redacted and
+saved as JSON, and read back (``entry_from_json``), so the views, the notebook's bundle
+and the JupyterLab renderer all draw the same thing.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ __all__ = [
     "NoticeEntry",
     "Redact",
     "TextEntry",
+    "ThinkingEntry",
     "ToolEntry",
     "ToolState",
     "entry_from_json",
@@ -51,6 +52,19 @@ class TextEntry:
 
     def to_json(self) -> dict[str, Any]:
         return {"type": "text", "text": self.text}
+
+
+@dataclass
+class ThinkingEntry:
+    """A step's summarised thinking; consecutive deltas grow it. Never part of the answer."""
+
+    text: str
+
+    def redacted(self, redact: Redact) -> ThinkingEntry:
+        return ThinkingEntry(redact(self.text))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": "thinking", "text": self.text}
 
 
 @dataclass
@@ -144,7 +158,7 @@ class ApprovalEntry:
         }
 
 
-Entry = TextEntry | ToolEntry | NoticeEntry | FileEntry | ApprovalEntry
+Entry = TextEntry | ThinkingEntry | ToolEntry | NoticeEntry | FileEntry | ApprovalEntry
 
 
 def redact_value(value: Any, redact: Redact) -> Any:
@@ -184,6 +198,8 @@ def entry_from_json(data: Any) -> Entry:
     kind = data["type"]
     if kind == "text":
         return TextEntry(str(data["text"]))
+    if kind == "thinking":
+        return ThinkingEntry(str(data["text"]))
     if kind == "tool":
         state = data["state"]
         if state not in _TOOL_STATES:

@@ -15,19 +15,30 @@ The renderings are beside this module: turn_html.py (the live rows and the saved
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from typing import Any
 
 from ..clients.pricing import Spend, spend_of
 from ..conversation.timeline import Timeline
 from ..conversation.transcript import TurnRecord
-from ..conversation.turn import Entry, Redact, TextEntry
-from ..events import ApprovalAsked, Event, ModelStepFinished, TextDelta, ToolOutput, TurnStarted
+from ..conversation.turn import Entry, Redact, TextEntry, ThinkingEntry
+from ..events import (
+    ApprovalAsked,
+    Event,
+    ModelStepFinished,
+    TextDelta,
+    ThinkingDelta,
+    ToolOutput,
+    TurnStarted,
+)
 from .turn_html import (
     entry_html,
     footer_html,
     live_answer_html,
     live_html,
     problems_html,
+    thinking_html,
     timeline_html,
 )
 from .turn_labels import FileLinks
@@ -46,6 +57,7 @@ from .views import (
     StartDelay,
     StreamedMarkdown,
     Throttle,
+    redraw_due,
 )
 
 __all__ = ["TURN_MIME_TYPE", "LiveTurnView", "turn_bundle"]
@@ -72,10 +84,11 @@ class LiveTurnView:
     A ``TurnView`` (see ``views.py``). Each piece has its own display area, so a redraw
     sends what changed, never the turn so far: a status line; each finished block of
     text, its Markdown rendered once; the block being streamed, redrawn at most every
-    ``views.REFRESH_SECONDS``; and a row per tool call, notice, created file and
-    approval, redrawn when its state changes. A frontend without redraws (``jupyter
-    console``) prints the status line, each block of text once it is finished, and one
-    line per tool call as it starts.
+    ``views.REFRESH_SECONDS``; a step's thinking, muted, shown as it streams and folded
+    once the step goes on; and a row per tool call, notice, created file and approval,
+    redrawn when its state changes. A frontend without redraws (``jupyter console``)
+    prints the status line, each block of text once it is finished, a line per step's
+    thinking once it is over, and one line per tool call as it starts.
 
     A turn that ends within ``start_after`` seconds is never drawn live: only its saved
     bundle is shown, as one output (a console prints its text, the footer last). The view starts
@@ -96,6 +109,7 @@ class LiveTurnView:
         self._status: DisplayArea | None = None
         self._rows: list[EntryRow] = []
         self._text: StreamedMarkdown | None = None
+        self._thinking: _LiveThinking | None = None
         self._seen = 0
         """How many of the timeline's entries have their display areas."""
         self._printing = Throttle()
@@ -117,7 +131,8 @@ class LiveTurnView:
                 self._go_live(now=isinstance(event, ApprovalAsked))
             else:
                 self._follow(
-                    streamed=isinstance(event, TextDelta), printed=isinstance(event, ToolOutput)
+                    streamed=isinstance(event, TextDelta | ThinkingDelta),
+                    printed=isinstance(event, ToolOutput),
                 )
 
     def idle(self) -> None:
@@ -127,7 +142,7 @@ class LiveTurnView:
 
     def finish(self, record: TurnRecord | None) -> None:
         """Replace the live view with the turn's saved bundle."""
-        self._end_text()
+        self._end_runs()
         if record is None:
             return
         clean = record.redacted(self._redact)
@@ -151,25 +166,33 @@ class LiveTurnView:
             return
         entries = self._timeline.entries
         for entry in entries[self._seen :]:
-            self._end_text()
+            self._end_runs()
             if isinstance(entry, TextEntry):
                 self._text = StreamedMarkdown(self._outputs, self._block_bundle)
                 self._text.follow(entry.text)  # all of it, when the view starts late
+            elif isinstance(entry, ThinkingEntry):
+                self._thinking = _LiveThinking(self._outputs, entry, self._thinking_bundle)
             else:
                 self._rows.append(EntryRow(entry, self._outputs.add(self._row_bundle(entry))))
         self._seen = len(entries)
         last = entries[-1] if entries else None
         if self._text is not None and isinstance(last, TextEntry):
             self._text.follow(last.text)
+        if self._thinking is not None and isinstance(last, ThinkingEntry):
+            self._thinking.follow()
         if not streamed:
             for row in self._rows:
                 if row.changed():
                     row.area.show(self._row_bundle(row.entry))
 
-    def _end_text(self) -> None:
+    def _end_runs(self) -> None:
+        """The text or thinking being streamed is over: another entry starts, or the turn ends."""
         if self._text is not None:
             self._text.end()
             self._text = None
+        if self._thinking is not None:
+            self._thinking.end()
+            self._thinking = None
 
     def _block_bundle(self, block: str, *, finished: bool) -> dict[str, Any]:
         """A block of the answer; only a finished one has ``text/plain``, so a terminal
@@ -178,6 +201,14 @@ class LiveTurnView:
         bundle = {"text/html": live_answer_html(clean)}
         if finished:
             bundle["text/plain"] = clean + "\n"  # a blank line after it, as in Markdown
+        return bundle
+
+    def _thinking_bundle(self, entry: ThinkingEntry, *, streaming: bool) -> dict[str, Any]:
+        """A step's thinking; only folded has it ``text/plain``, one line for a terminal."""
+        clean = entry.redacted(self._redact)
+        bundle = {"text/html": live_html(thinking_html(clean, streaming=streaming))}
+        if not streaming:
+            bundle["text/plain"] = entry_plain(clean)
         return bundle
 
     def _row_bundle(self, entry: Entry) -> dict[str, Any]:
@@ -193,6 +224,39 @@ class LiveTurnView:
             self._status = self._outputs.add(bundle)
         else:
             self._status.show(bundle)
+
+
+class _LiveThinking:
+    """A step's thinking in the live view: one area, drawn open and redrawn as the
+    thinking streams (paced by ``views.redraw_due``); once the step goes on, blanked and
+    followed by the folded row, which a terminal prints as one line."""
+
+    def __init__(
+        self, outputs: LiveOutputs, entry: ThinkingEntry, draw: Callable[..., dict[str, Any]]
+    ) -> None:
+        self._outputs = outputs
+        self._entry = entry
+        """The timeline's own entry, which grows as the thinking streams."""
+        self._draw = draw
+        self._open: DisplayArea | None = None
+        self._drawn = (0.0, 0)
+        """When the open area was last drawn, and how many characters it showed."""
+
+    def follow(self) -> None:
+        """Show the thinking so far: at once the first time, then when it is due."""
+        size = len(self._entry.text)
+        if self._open is None:
+            self._open = self._outputs.add(self._draw(self._entry, streaming=True))
+        elif redraw_due(*self._drawn, size):
+            self._open.show(self._draw(self._entry, streaming=True))
+        else:
+            return
+        self._drawn = (time.monotonic(), size)
+
+    def end(self) -> None:
+        if self._open is not None:
+            self._open.blank()
+        self._outputs.add(self._draw(self._entry, streaming=False))
 
 
 def turn_bundle(record: TurnRecord, redact: Redact, *, folder: str | None = None) -> dict[str, Any]:

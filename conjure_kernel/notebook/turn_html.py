@@ -1,8 +1,9 @@
 """A turn as HTML: the rows of the live view, and the saved bundle's ``text/html``.
 
 Split from display.py: both views draw a timeline's entries with the same HTML (answer
-text as Markdown, a collapsible block per tool call, a line per notice, file and
-approval), and what follows it (drift, changed skills, the error, the footer).
+text as Markdown, a muted folded block per step's thinking, a collapsible block per tool
+call, a line per notice, file and approval), and what follows it (drift, changed skills,
+the error, the footer).
 """
 
 from __future__ import annotations
@@ -15,13 +16,21 @@ import mistune
 
 from ..conversation.timeline import Timeline
 from ..conversation.transcript import TurnRecord
-from ..conversation.turn import Entry, FileEntry, NoticeEntry, TextEntry, ToolEntry
+from ..conversation.turn import (
+    Entry,
+    FileEntry,
+    NoticeEntry,
+    TextEntry,
+    ThinkingEntry,
+    ToolEntry,
+)
 from .turn_labels import (
     FileLinks,
     approval_line,
     decision_of,
     is_image,
     notice_line,
+    thinking_line,
     tool_input,
     tool_title,
 )
@@ -33,6 +42,7 @@ __all__ = [
     "live_answer_html",
     "live_html",
     "problems_html",
+    "thinking_html",
     "timeline_html",
 ]
 
@@ -55,6 +65,8 @@ def timeline_html(timeline: Timeline, files: FileLinks, *, running: bool) -> str
 def entry_html(entry: Entry, files: FileLinks, *, running: bool) -> str:
     if isinstance(entry, TextEntry):
         return answer_html(entry.text)
+    if isinstance(entry, ThinkingEntry):
+        return thinking_html(entry)
     if isinstance(entry, ToolEntry):
         return _tool_html(entry, running=running)
     if isinstance(entry, NoticeEntry):
@@ -72,6 +84,18 @@ def entry_html(entry: Entry, files: FileLinks, *, running: bool) -> str:
 
 def answer_html(text: str) -> str:
     return f'<div class="conjure-answer">{_markdown(text)}</div>'
+
+
+def thinking_html(thinking: ThinkingEntry, *, streaming: bool = False) -> str:
+    """A step's thinking, muted: open while it streams, then folded under its length.
+    Shown as plain text (not Markdown), so it stays one muted block wherever it is drawn."""
+    opened = " open" if streaming else ""
+    return (
+        f'<details class="conjure-thinking" style="opacity:0.65;margin:4px 0"{opened}>'
+        f"<summary>{html.escape(thinking_line(thinking, streaming=streaming))}</summary>"
+        '<div class="conjure-thinking-text" style="white-space:pre-wrap;font-size:90%">'
+        f"{html.escape(thinking.text)}</div></details>"
+    )
 
 
 def live_answer_html(block: str) -> str:

@@ -1,9 +1,9 @@
 """The one-line labels of a turn's entries, spelt the same in labextension/src/turnView.ts.
 
-Split from display.py: a tool call's title, a notice, a created file (and where it can
-be linked from), an approval: every rendering (the live view, the saved bundle's HTML,
-Markdown and plain text, the widgets, the JupyterLab renderer) writes them alike, and
-tests/golden holds the Python and TypeScript sides to the same records.
+Split from display.py: a tool call's title, a step's thinking, a notice, a created file
+(and where it can be linked from), an approval: every rendering (the live view, the saved
+bundle's HTML, Markdown and plain text, the widgets, the JupyterLab renderer) writes them
+alike, and tests/golden holds the Python and TypeScript sides to the same records.
 """
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import urllib.parse
 
-from ..conversation.turn import ApprovalEntry, FileEntry, NoticeEntry, ToolEntry
+from ..conversation.turn import ApprovalEntry, FileEntry, NoticeEntry, ThinkingEntry, ToolEntry
 from ..tools.values import ToolCall
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "file_line",
     "is_image",
     "notice_line",
+    "thinking_line",
     "tool_input",
     "tool_title",
 ]
@@ -51,6 +53,21 @@ def duration(seconds: float) -> str:
         return f"{ms} ms"
     centiseconds = math.floor(seconds * 100 + 0.5)
     return f"{centiseconds // 100}.{centiseconds % 100:02d} s"
+
+
+_WORD = re.compile(r"[^\s\ufeff]+")
+"""A word of thinking: a run between spaces, where a space is what either Python's or
+JavaScript's regular expressions call one (JavaScript's add U+FEFF, Python's U+001C to
+U+001F and U+0085), so turnView.ts counts the same words."""
+
+
+def thinking_line(thinking: ThinkingEntry, *, streaming: bool = False) -> str:
+    """``thinking · 42 words``, the summary a step's folded thinking shows; ``thinking…``
+    while it streams."""
+    if streaming:
+        return "thinking…"
+    words = len(_WORD.findall(thinking.text))
+    return f"thinking · {words} word{'' if words == 1 else 's'}"
 
 
 def notice_line(notice: NoticeEntry) -> str:

@@ -2,7 +2,8 @@
 
 Split from display.py: the fallbacks a notebook shows where neither the JupyterLab
 renderer nor HTML is available (GitHub, a terminal, ``jupyter nbconvert --to markdown``):
-the timeline's entries, then drift, changed skills and the error.
+the timeline's entries, then drift, changed skills and the error. A step's thinking is one
+short line here, never its text: these are read straight through, where it cannot fold.
 """
 
 from __future__ import annotations
@@ -12,13 +13,21 @@ import re
 
 from ..conversation.timeline import Timeline
 from ..conversation.transcript import TurnRecord
-from ..conversation.turn import Entry, FileEntry, NoticeEntry, TextEntry, ToolEntry
+from ..conversation.turn import (
+    Entry,
+    FileEntry,
+    NoticeEntry,
+    TextEntry,
+    ThinkingEntry,
+    ToolEntry,
+)
 from .turn_labels import (
     FileLinks,
     approval_line,
     file_line,
     is_image,
     notice_line,
+    thinking_line,
     tool_input,
     tool_title,
 )
@@ -37,6 +46,8 @@ def timeline_markdown(timeline: Timeline, files: FileLinks) -> list[str]:
     for entry in timeline.entries:
         if isinstance(entry, TextEntry):
             parts.append(entry.text.strip())
+        elif isinstance(entry, ThinkingEntry):
+            parts.append(f"> *{thinking_line(entry)}*")
         elif isinstance(entry, ToolEntry):
             part = f"**{tool_title(entry)}**\n\n{_fenced(tool_input(entry.call))}"
             if entry.result is not None:
@@ -68,6 +79,8 @@ def timeline_plain(timeline: Timeline) -> list[str]:
 def entry_plain(entry: Entry) -> str:
     if isinstance(entry, TextEntry):
         return entry.text
+    if isinstance(entry, ThinkingEntry):
+        return f"[{thinking_line(entry)}]"
     if isinstance(entry, ToolEntry):
         return f"[{tool_title(entry)}]"
     if isinstance(entry, NoticeEntry):

@@ -40,6 +40,7 @@ __all__ = [
     "StreamedMarkdown",
     "Throttle",
     "TurnView",
+    "redraw_due",
 ]
 
 Bundle = dict[str, Any]
@@ -269,13 +270,19 @@ class StreamedMarkdown:
         self._drawn, self._drawn_size = time.monotonic(), len(self._blocks.open)
 
     def _due(self) -> bool:
-        """A block's first text shows at once, then at most every ``REFRESH_SECONDS``."""
+        """A block's first text shows at once, then as ``redraw_due`` says."""
         if self._open is None:
             return True
-        size = len(self._blocks.open)
-        if size > _LONG_BLOCK and size < self._drawn_size * 1.1:
-            return False
-        return time.monotonic() - self._drawn >= REFRESH_SECONDS
+        return redraw_due(self._drawn, self._drawn_size, len(self._blocks.open))
+
+
+def redraw_due(drawn_at: float, drawn_size: int, size: int) -> bool:
+    """Whether streamed text, now ``size`` characters, that was drawn at ``drawn_at``
+    (``time.monotonic``) with ``drawn_size``, is redrawn now: at most every
+    ``REFRESH_SECONDS``, and past ``_LONG_BLOCK`` characters once it grew by a tenth."""
+    if size > _LONG_BLOCK and size < drawn_size * 1.1:
+        return False
+    return time.monotonic() - drawn_at >= REFRESH_SECONDS
 
 
 class StartDelay:

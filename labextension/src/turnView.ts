@@ -3,21 +3,23 @@
  * `conjure_kernel/conversation/transcript.py`).
  *
  * The layout follows the `text/html` fallback of `conjure_kernel/notebook/display.py`:
- * the turn's timeline (text runs, tool calls, notices, created files, approvals) in
- * the order the person saw it, then drift, changed skills and errors, then a footer.
- * The one-line labels (a tool call's summary, a notice, a file, an approval, an error)
- * read exactly as in the Python renderings; tests/labextension/turn_view.test.mjs
- * holds both to the golden records in tests/golden. Text from the record is set with
- * `textContent`; the only HTML inserted is Markdown that went through the sanitizer.
+ * the turn's timeline (text runs, thinking, tool calls, notices, created files,
+ * approvals) in the order the person saw it, then drift, changed skills and errors,
+ * then a footer. The one-line labels (a tool call's summary, a step's thinking, a
+ * notice, a file, an approval, an error) read exactly as in the Python renderings;
+ * tests/labextension/turn_view.test.mjs holds both to the golden records in
+ * tests/golden. Text from the record is set with `textContent`; the only HTML inserted
+ * is Markdown that went through the sanitizer.
  */
 
 import { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 
 /**
  * The newest record schema this renderer reads (`TURN_SCHEMA` in transcript.py).
- * Schema 1 records (no timeline) are read from their model steps.
+ * Schema 1 records (no timeline) are read from their model steps; schema 3 added
+ * thinking entries to the timeline.
  */
-export const SUPPORTED_SCHEMA = 2;
+export const SUPPORTED_SCHEMA = 3;
 
 const PREFIX = 'jp-RenderedConjureTurn';
 
@@ -112,7 +114,7 @@ function check(record: JSONObject): void {
   }
 }
 
-const ENTRY_TYPES = ['text', 'tool', 'notice', 'file', 'approval'];
+const ENTRY_TYPES = ['text', 'thinking', 'tool', 'notice', 'file', 'approval'];
 
 type JSONObject = { [key: string]: unknown };
 
@@ -128,6 +130,7 @@ const TOOL_STATES: ToolState[] = ['running', 'ok', 'error', 'interrupted', 'deni
  */
 type Entry =
   | { kind: 'text'; text: string }
+  | { kind: 'thinking'; text: string }
   | { kind: 'tool'; call: JSONObject; result?: JSONObject; state: ToolState; server: boolean }
   | { kind: 'notice'; text: string; level: string }
   | { kind: 'file'; path: string }
@@ -157,6 +160,8 @@ function line(entry: Exclude<Entry, { kind: 'text' | 'file' }>): HTMLElement {
   switch (entry.kind) {
     case 'tool':
       return toolCall(entry);
+    case 'thinking':
+      return thinking(entry.text);
     case 'notice': {
       const node = el('div', `${PREFIX}-note`, noticeLine(entry.text, entry.level));
       node.dataset.level = entry.level;
@@ -257,6 +262,8 @@ function timelineEntries(record: JSONObject): Entry[] {
     switch (entry.type) {
       case 'text':
         return { kind: 'text', text: String(entry.text ?? '') };
+      case 'thinking':
+        return { kind: 'thinking', text: String(entry.text ?? '') };
       case 'tool':
         return {
           kind: 'tool',
@@ -442,6 +449,18 @@ function detailOf(input: JSONObject): string {
 
 function callTitle(call: JSONObject): string {
   return `${String(call.name ?? 'tool')} ${detailOf(asObject(call.input))}`.trim();
+}
+
+/**
+ * A step's thinking, muted like a notice and folded under `thinking · N words`
+ * (`thinking_line` in turn_labels.py: words split where either language's `\s` does).
+ */
+function thinking(text: string): HTMLElement {
+  const words = text.match(/[^\s\x1c-\x1f\x85]+/g)?.length ?? 0;
+  const row = el('details', `${PREFIX}-note ${PREFIX}-thinking`);
+  row.append(el('summary', '', `thinking · ${words} word${words === 1 ? '' : 's'}`));
+  row.append(el('div', `${PREFIX}-plainText`, text));
+  return row;
 }
 
 function noticeLine(text: string, level: string): string {

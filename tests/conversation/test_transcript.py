@@ -21,6 +21,7 @@ from conjure_kernel.conversation.turn import (
     FileEntry,
     NoticeEntry,
     TextEntry,
+    ThinkingEntry,
     ToolEntry,
 )
 from conjure_kernel.errors import ModelError, RecordingError, TurnInterrupted
@@ -33,6 +34,7 @@ from conjure_kernel.events import (
     ServerToolCallFinished,
     ServerToolCallStarted,
     TextDelta,
+    ThinkingDelta,
     ToolCallFinished,
     ToolCallStarted,
     TurnEnded,
@@ -400,6 +402,8 @@ def hosted_events() -> list:
     return [
         TurnStarted("draw and clean", "anthropic", "claude-test"),
         Notice("reusing the container"),
+        ThinkingDelta("A chart, "),
+        ThinkingDelta("then the cleanup."),
         TextDelta("Drawing."),
         ServerToolCallStarted(RUN),
         ServerToolCallFinished(RUN, RUN_RESULT),
@@ -420,6 +424,7 @@ def test_the_timeline_keeps_every_kind_of_entry_in_the_order_seen():
     assert record_of(hosted_events()).timeline == Timeline(
         [
             NoticeEntry("reusing the container"),
+            ThinkingEntry("A chart, then the cleanup."),
             TextEntry("Drawing."),
             ToolEntry(RUN, server=True, result=RUN_RESULT, state="ok"),
             FileEntry("/work/chart.png", "s1"),
@@ -481,6 +486,51 @@ def test_only_what_a_view_shows_counts_as_a_change():
     assert timeline.entries == [TextEntry("ab")]
 
 
+def test_each_steps_thinking_is_a_row_of_its_own_and_never_part_of_the_answer():
+    timeline = Timeline()
+    for event in [
+        ThinkingDelta("Look "),
+        ThinkingDelta("first."),
+        TextDelta("Looking."),
+        ToolCallStarted(LS),
+        ThinkingDelta("Found it."),
+        ToolCallFinished(LS, ToolResult(LS.id, "a.txt", False, 0)),
+        ThinkingDelta(" Now answer."),
+        TextDelta("It is a.txt."),
+        ThinkingDelta("Anything else?"),
+        TextDelta(" Done."),
+    ]:
+        assert timeline.add(event) is True
+    assert [e.to_json() for e in timeline.entries if not isinstance(e, ToolEntry)] == [
+        {"type": "thinking", "text": "Look first."},
+        {"type": "text", "text": "Looking."},
+        {"type": "thinking", "text": "Found it. Now answer."},
+        {"type": "text", "text": "It is a.txt."},
+        {"type": "thinking", "text": "Anything else?"},
+        {"type": "text", "text": " Done."},
+    ]
+    assert timeline.answer == "Looking.It is a.txt. Done."
+    assert timeline.add(ThinkingDelta("")) is False
+
+
+def test_a_record_with_thinking_survives_a_json_round_trip_as_schema_3():
+    record = record_of([TurnStarted("hi", "local", "m"), ThinkingDelta("Hmm."), TextDelta("Hi.")])
+    data = json.loads(json.dumps(record.to_json()))
+    assert data["schema"] == TURN_SCHEMA == 3
+    assert data["timeline"][0] == {"type": "thinking", "text": "Hmm."}
+    assert TurnRecord.from_json(data) == record
+    assert TurnRecord.from_json(data).answer == "Hi."
+
+
+def test_a_schema_2_record_still_reads_and_has_no_thinking():
+    data = record_of(hosted_events()).to_json()
+    data["schema"] = 2
+    data["timeline"] = [entry for entry in data["timeline"] if entry["type"] != "thinking"]
+    read = TurnRecord.from_json(data)
+    assert not any(isinstance(entry, ThinkingEntry) for entry in read.timeline.entries)
+    assert read.to_json() == {**data, "schema": TURN_SCHEMA}
+
+
 def test_redacted_replaces_the_secret_in_every_text_and_leaves_the_original():
     secret = "s3cret-value"
     call = ToolCall(f"id-{secret}", "bash_tool", {"command": f"echo {secret}", "env": [secret]})
@@ -490,6 +540,7 @@ def test_redacted_replaces_the_secret_in_every_text_and_leaves_the_original():
     record = record_of(
         [
             TurnStarted(f"use {secret}", f"local-{secret}", f"model-{secret}"),
+            ThinkingDelta(f"I could use {secret}"),
             TextDelta(f"I used {secret}"),
             ModelStepFinished(1, step),
             Notice(f"note {secret}"),
@@ -512,6 +563,7 @@ def test_redacted_replaces_the_secret_in_every_text_and_leaves_the_original():
     assert secret not in json.dumps(clean.to_json())
     assert json.dumps(record.to_json()) == before
     assert clean.timeline.tools[0].call.input == {"command": "echo [secret]", "env": ["[secret]"]}
+    assert clean.timeline.entries[0] == ThinkingEntry("I could use [secret]")
     assert clean.usage == record.usage and clean.timeline.tools[0].result.duration == 1.0
 
 

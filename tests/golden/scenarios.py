@@ -27,6 +27,7 @@ from conjure_kernel.events import (
     ServerToolCallFinished,
     ServerToolCallStarted,
     TextDelta,
+    ThinkingDelta,
     ToolCallFinished,
     ToolCallStarted,
     TurnEnded,
@@ -221,6 +222,39 @@ def hosted() -> list[Event]:
     ]
 
 
+def thinking() -> list[Event]:
+    """Summarised thinking before each step's text and calls: a folded row per step,
+    never part of the answer. The first step's words are split by a blank line, a tab,
+    a no-break space and U+0085, the second's is one word, so the Python and TypeScript
+    word counts are held to the same edge cases."""
+    first_thought = "The person asks about HTML files.\n\nI should list the folder "
+    second_thought = "first,\tthen\u00a0count\u0085them."
+    first = step("Let me count the files.", LS, stop_reason="tool_use", usage=Usage(900, 60))
+    first.message["content"].insert(0, _thinking_block(first_thought + second_thought, "sig1"))
+    second = step("There are two: `index.html` and `page.html`.", usage=Usage(1000, 20))
+    second.message["content"].insert(0, _thinking_block("Two.", "sig2"))
+    total = first.usage + second.usage
+    return [
+        TurnStarted("How many HTML files are there?", "local", MODEL),
+        ThinkingDelta(first_thought),
+        ThinkingDelta(second_thought),
+        TextDelta("Let me count the files."),
+        ModelStepFinished(1, first),
+        UsageReported(first.usage),
+        ToolCallStarted(LS),
+        ToolCallFinished(LS, LS_RESULT),
+        ThinkingDelta("Two."),
+        TextDelta("There are two: `index.html` and `page.html`."),
+        ModelStepFinished(2, second),
+        UsageReported(total),
+        TurnEnded("end_turn", second.text(), total),
+    ]
+
+
+def _thinking_block(text: str, signature: str) -> dict[str, Any]:
+    return {"type": "thinking", "thinking": text, "signature": signature}
+
+
 def record_of(events: list[Event]) -> TurnRecord:
     """The record the session would save: folded by ``TurnRecorder``, version pinned."""
     ticks = iter(range(0, 1000, 2))  # each turn "takes" two seconds, whatever the machine
@@ -265,6 +299,7 @@ EVENTS: dict[str, Callable[[], list[Event]]] = {
     "failed": failed,
     "interrupted": interrupted,
     "hosted": hosted,
+    "thinking": thinking,
 }
 """Scenarios that are nothing but their events (a live view can be fed them too)."""
 

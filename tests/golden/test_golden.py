@@ -2,9 +2,10 @@
 
 Each scenario of ``scenarios.py`` is folded into a record; the record's JSON and its
 three renderings must equal the files ``NAME.record.json``, ``NAME.html``, ``NAME.md``
-and ``NAME.txt`` here. ``schema1_quickstart.record.json`` is an input only: a turn
-saved by an older version (from notebooks/quickstart.ipynb), whose renderings must
-stay readable. tests/labextension/turn_view.test.mjs draws every record with the
+and ``NAME.txt`` here. ``schema1_quickstart.record.json`` and
+``schema2_tool_calls.record.json`` are inputs only: turns saved by older versions (from
+notebooks/quickstart.ipynb, and ``tool_calls`` as schema 2 saved it), whose renderings
+must stay readable. tests/labextension/turn_view.test.mjs draws every record with the
 JupyterLab renderer and checks it against ``NAME.txt``.
 
 After a deliberate change of the format or the renderings, regenerate the files and
@@ -28,7 +29,7 @@ from conjure_kernel.notebook.display import TURN_MIME_TYPE, turn_bundle
 
 GOLDEN = Path(__file__).resolve().parent
 UPDATE = os.environ.get("CONJURE_UPDATE_GOLDEN") == "1"
-LEGACY = ["schema1_quickstart"]
+LEGACY = ["schema1_quickstart", "schema2_tool_calls"]
 RENDERINGS = {".html": "text/html", ".md": "text/markdown", ".txt": "text/plain"}
 
 
@@ -88,3 +89,21 @@ def test_the_legacy_record_is_schema_1_and_keeps_its_tool_calls():
     ]
     assert record.answer == data["answer"]
     assert record.tool_calls == TurnRecord.from_json(record.to_json()).tool_calls
+
+
+def test_a_schema_2_record_reads_as_the_same_turn_saved_now():
+    def saved(name: str) -> dict[str, Any]:
+        return json.loads((GOLDEN / f"{name}.record.json").read_text(encoding="utf-8"))
+
+    old, now = saved("schema2_tool_calls"), saved("tool_calls")
+    assert (old["schema"], now["schema"]) == (2, TURN_SCHEMA)
+    assert TurnRecord.from_json(old).to_json() == now
+
+
+def test_thinking_is_a_folded_row_per_step_and_never_part_of_the_answer():
+    record = SCENARIOS["thinking"]()
+    lines = rendered_files(record)[".txt"].splitlines()
+    assert lines[0] == "[thinking · 15 words]" and "[thinking · 1 word]" in lines
+    assert "The person asks" not in rendered_files(record)[".txt"]
+    assert "The person asks" not in rendered_files(record)[".md"]
+    assert record.answer == "Let me count the files.There are two: `index.html` and `page.html`."

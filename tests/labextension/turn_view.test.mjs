@@ -1,8 +1,8 @@
 // The JupyterLab renderer (labextension/lib/turnView.js, compiled from src/turnView.ts)
 // drawn in jsdom on every golden record of tests/golden, checked against the Python
 // plain rendering saved beside it: every line the person reads there (answer text,
-// each tool call's title with its state, notices, files, approvals, drift, errors)
-// must be in the renderer's visible text too.
+// each step's thinking line, each tool call's title with its state, notices, files,
+// approvals, drift, errors) must be in the renderer's visible text too.
 //
 // Run: node --disable-warning=MODULE_TYPELESS_PACKAGE_JSON --test tests/labextension/turn_view.test.mjs
 // (tests/labextension/test_renderer.py runs it under pytest). The compiled module is
@@ -66,7 +66,7 @@ function missing(node, lines) {
 test('there are golden records to check, of every schema the renderer reads', () => {
   assert.ok(RECORDS.length >= 7, RECORDS.join(', '));
   const schemas = new Set(RECORDS.map(name => JSON.parse(read(name, '.record.json')).schema));
-  assert.deepEqual([...schemas].sort(), [1, SUPPORTED_SCHEMA]);
+  assert.deepEqual([...schemas].sort(), [1, 2, SUPPORTED_SCHEMA]);
 });
 
 for (const name of RECORDS) {
@@ -86,12 +86,13 @@ for (const name of RECORDS) {
     const record = JSON.parse(read(name, '.record.json'));
     const plain = read(name, '.txt');
     const { node } = await render(record, plain);
-    // The Python titles are the bracketed lines that are not notices, files or approvals.
+    // The Python titles are the bracketed lines that are not thinking, notices, files or
+    // approvals.
     const titles = plain
       .split('\n')
       .filter(line => line.startsWith('[') && line.endsWith(']'))
       .map(line => line.slice(1, -1))
-      .filter(line => !/^(notice: |warning: |created |approval for )/.test(line));
+      .filter(line => !/^(thinking · |notice: |warning: |created |approval for )/.test(line));
     const summaries = [...node.querySelectorAll(`.${PREFIX}-toolSummary`)];
     assert.deepEqual(
       summaries.map(summary => summary.textContent),
@@ -122,6 +123,45 @@ for (const name of RECORDS) {
     assert.equal(node.querySelector(`.${PREFIX}-footer`).textContent, python);
   });
 }
+
+for (const name of RECORDS) {
+  test(`${name}: each step's thinking is a folded row under its Python label`, async () => {
+    const record = JSON.parse(read(name, '.record.json'));
+    const plain = read(name, '.txt');
+    const { node } = await render(record, plain);
+    const rows = [...node.querySelectorAll(`details.${PREFIX}-thinking`)];
+    assert.deepEqual(
+      rows.map(row => [row.querySelector('summary').textContent, row.open]),
+      [...plain.matchAll(/^\[(thinking · .*)\]$/gm)].map(match => [match[1], false])
+    );
+    const thoughts = (record.timeline ?? []).filter(entry => entry.type === 'thinking');
+    assert.deepEqual(
+      rows.map(row => row.querySelector(`.${PREFIX}-plainText`).textContent),
+      thoughts.map(entry => entry.text)
+    );
+  });
+}
+
+test('the golden records check thinking', () => {
+  assert.ok(RECORDS.some(name => read(name, '.txt').includes('[thinking · ')));
+});
+
+test('thinking words are counted as turn_labels.thinking_line counts them', async () => {
+  // Expected labels from conjure_kernel.notebook.turn_labels.thinking_line.
+  const cases = [
+    ['', 'thinking · 0 words'],
+    [' \n\t ', 'thinking · 0 words'],
+    ['one', 'thinking · 1 word'],
+    ['a\x1cb\x1dc\x1ed\x1ff', 'thinking · 5 words'],
+    ['a\ufeffb\u3000c\u2028d', 'thinking · 4 words'],
+    ['a\u200bb', 'thinking · 1 word']
+  ];
+  const record = JSON.parse(read('plain_answer', '.record.json'));
+  for (const [text, expected] of cases) {
+    const { node } = await render({ ...record, timeline: [{ type: 'thinking', text }] }, '');
+    assert.equal(node.querySelector(`.${PREFIX}-thinking summary`).textContent, expected, text);
+  }
+});
 
 test('the golden records check a footer with spend', () => {
   assert.ok(RECORDS.some(name => JSON.parse(read(name, '.record.json')).total_spend));

@@ -29,6 +29,7 @@ from conjure_kernel.events import (
     ServerToolCallFinished,
     ServerToolCallStarted,
     TextDelta,
+    ThinkingDelta,
     ToolCallFinished,
     ToolCallStarted,
     ToolOutput,
@@ -252,16 +253,18 @@ def a_turn_with_the_secret_in_every_field() -> TurnRecord:
     call = ToolCall(
         f"id-{SECRET}", f"tool-{SECRET}", {"command": f"echo {SECRET}", "env": {"PW": [SECRET]}}
     )
+    thought = {"type": "thinking", "thinking": f"maybe {SECRET}", "signature": "sig"}
     step = ModelResponse(
         {
             "role": "assistant",
-            "content": [{"type": "text", "text": f"I see {SECRET}"}, tool_use(call)],
+            "content": [thought, {"type": "text", "text": f"I see {SECRET}"}, tool_use(call)],
         },
         "tool_use",
         Usage(1, 1),
     )
     events = [
         TurnStarted(f"use {SECRET}", f"backend-{SECRET}", f"model-{SECRET}"),
+        ThinkingDelta(f"maybe {SECRET}"),
         TextDelta(f"I see {SECRET}"),
         ModelStepFinished(1, step),
         Notice(f"retrying with {SECRET}"),
@@ -460,6 +463,54 @@ def test_the_live_view_redacts_what_it_shows(frontends, monkeypatch):
     shown = frontends.notebook()
     assert "[secret]" in shown[-1]["text/plain"] and "[secret]" in shown[-1]["text/html"]
     assert plain_outputs(frontends)[1] == "the password is [secret]\n"
+
+
+def thinking_events() -> list:
+    return [
+        TurnStarted("hi", "local", "m"),
+        ThinkingDelta("The password hunter2 "),
+        ThinkingDelta("is <old>."),
+    ]
+
+
+def test_thinking_shows_muted_and_open_as_it_streams_and_a_terminal_prints_none_of_it(
+    frontends, monkeypatch
+):
+    monkeypatch.setattr(views, "REFRESH_SECONDS", 0.0)
+    view = LiveTurnView(lambda text: text.replace("hunter2", "[secret]"))
+    for event in thinking_events():
+        view.update(event)
+    streaming = frontends.notebook()[-1]
+    assert set(streaming) == {"text/html"}
+    assert '<details class="conjure-thinking" style="opacity:' in streaming["text/html"]
+    assert " open><summary>thinking…</summary>" in streaming["text/html"]
+    assert "The password [secret] is &lt;old&gt;." in streaming["text/html"]
+    assert frontends.console() == "m · local backend · running…\n"
+
+
+def test_thinking_folds_to_one_line_once_the_step_goes_on(frontends, monkeypatch):
+    monkeypatch.setattr(views, "REFRESH_SECONDS", 0.0)
+    view = LiveTurnView(lambda text: text.replace("hunter2", "[secret]"))
+    for event in [*thinking_events(), TextDelta("Done.\n\n")]:
+        view.update(event)
+    [folded] = [out for out in frontends.notebook() if "conjure-thinking" in out["text/html"]]
+    assert folded["text/plain"] == "[thinking · 5 words]"
+    assert "<summary>thinking · 5 words</summary>" in folded["text/html"]
+    assert " open" not in folded["text/html"] and "[secret] is &lt;old&gt;." in folded["text/html"]
+    assert plain_outputs(frontends)[1:] == ["[thinking · 5 words]", "Done.\n"]
+    sent = json.dumps([message.bundle for message in frontends.messages])
+    assert "hunter2" not in sent and "password" not in frontends.console()
+
+
+def test_streamed_thinking_is_redrawn_at_most_every_refresh_and_folds_whole(frontends, monkeypatch):
+    monkeypatch.setattr(views, "REFRESH_SECONDS", 3600.0)
+    view = LiveTurnView(str)
+    for event in thinking_events():
+        view.update(event)
+    assert "The password hunter2" in frontends.shown_html()
+    assert "&lt;old&gt;" not in frontends.shown_html()  # throttled, not lost:
+    view.update(ToolCallStarted(LS))
+    assert "The password hunter2 is &lt;old&gt;." in frontends.shown_html()
 
 
 def printed_form(entry: Entry) -> str:

@@ -7,7 +7,7 @@ import pytest
 from golden.scenarios import EVENTS, record_of
 from live_frontends import Frontends
 
-from conjure_kernel.events import ApprovalAsked, TurnStarted
+from conjure_kernel.events import ApprovalAsked, ThinkingDelta, TurnStarted
 from conjure_kernel.notebook import views
 from conjure_kernel.notebook.display import LiveTurnView, turn_bundle
 from conjure_kernel.notebook.widgets import TraceWidget
@@ -83,6 +83,22 @@ def test_a_turn_that_waits_starts_drawing_once_it_has_run_a_while(quick, clock):
     assert "clear" in [message.kind for message in quick.messages]
 
 
+def test_a_view_that_starts_late_shows_finished_thinking_folded_and_the_latest_open(quick, clock):
+    events = EVENTS["thinking"]()
+    second = max(i for i, event in enumerate(events) if isinstance(event, ThinkingDelta))
+    view = LiveTurnView(str)
+    for event in events[: second + 1]:
+        view.update(event)
+    assert quick.messages == []
+    clock.now += LiveTurnView.start_after
+    view.idle()
+    thinking = [out["text/html"] for out in quick.notebook() if "conjure-thinking" in str(out)]
+    assert len(thinking) == 2
+    assert "<summary>thinking · 15 words</summary>" in thinking[0] and " open" not in thinking[0]
+    assert " open><summary>thinking…</summary>" in thinking[1]
+    assert quick.console().count("[thinking · 15 words]") == 1
+
+
 def test_an_event_after_the_delay_starts_drawing_without_idle(quick, clock):
     events = EVENTS["plain_answer"]()
     view = LiveTurnView(str)
@@ -154,3 +170,22 @@ def test_the_trace_is_made_at_once_for_a_question(widget_displays, clock):
     assert trace.widget is None
     trace.update(events[asked])
     assert trace.widget is not None
+
+
+def test_a_trace_made_late_folds_finished_thinking_and_leaves_the_latest_open(
+    widget_displays, clock
+):
+    events = EVENTS["thinking"]()
+    second = max(i for i, event in enumerate(events) if isinstance(event, ThinkingDelta))
+    trace = TraceWidget(str)
+    for event in events[: second + 1]:
+        trace.update(event)
+    clock.now += TraceWidget.start_after
+    trace.idle()
+    rows = [
+        row for row in trace.widget.children[0].children if "conjure-thinking" in row._dom_classes
+    ]
+    toggles = [row.children[0].children[0].value for row in rows]
+    titles = [row.children[0].children[1].value for row in rows]
+    assert toggles == [False, True]
+    assert "thinking · 15 words" in titles[0] and "thinking…" in titles[1]

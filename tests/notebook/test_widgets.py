@@ -6,11 +6,14 @@ No browser: the assertions read the widgets' values, as the frontend would draw 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
 import pytest
+from golden.scenarios import EVENTS
 
 from conjure_kernel.clients.base import ModelResponse, Usage
 from conjure_kernel.clients.models import built_in_catalog
@@ -24,6 +27,7 @@ from conjure_kernel.events import (
     ModelStepFinished,
     Notice,
     TextDelta,
+    ThinkingDelta,
     ToolCallFinished,
     ToolCallStarted,
     ToolOutput,
@@ -31,6 +35,7 @@ from conjure_kernel.events import (
     TurnStarted,
     UsageReported,
 )
+from conjure_kernel.notebook import views
 from conjure_kernel.notebook.display import TURN_MIME_TYPE
 from conjure_kernel.notebook.widgets import HistoryWidget, PickerWidget, TraceWidget
 from conjure_kernel.notebook.widgets import history as history_module
@@ -194,6 +199,37 @@ def test_streamed_text_renders_each_finished_block_once(displayed):
     assert len(htmls(text)) == 2 and "<p>Next</p>" in htmls(text)[1]
 
 
+def test_thinking_is_a_muted_row_open_as_it_streams_and_folded_when_the_step_goes_on(
+    displayed, monkeypatch
+):
+    monkeypatch.setattr(views, "REFRESH_SECONDS", 0.0)
+    trace = TraceWidget(keep)
+    feed(trace, [TurnStarted("hi", "local", PRICED), ThinkingDelta("Look at ")])
+    (row,) = entries(trace)
+    [toggle] = find(row, widgets.ToggleButton)
+    trace.update(ThinkingDelta("the <files> first."))
+    assert toggle.value is True and "thinking…" in shown(row)
+    assert "Look at the &lt;files&gt; first." in shown(row)
+    assert all("var(--jp-ui-font-color2)" in value for value in htmls(row))
+    feed(trace, [TextDelta("Let me look."), ToolCallStarted(LS), ThinkingDelta("Done.")])
+    assert toggle.value is False and row.children[1].layout.display == "none"
+    assert "thinking · 5 words" in shown(row) and "Look at the" in shown(row)
+    last = entries(trace)[3]
+    assert len(entries(trace)) == 4 and "thinking…" in shown(last)
+    trace.update(TurnEnded("end_turn", "", Usage()))
+    assert "thinking · 1 word" in shown(last) and "Look at" not in footer(trace)
+
+
+def test_the_traces_thinking_rows_read_as_the_golden_plain_lines(displayed):
+    trace = TraceWidget(keep)
+    feed(trace, EVENTS["thinking"]())
+    golden = Path(__file__).parents[1] / "golden" / "thinking.txt"
+    lines = [line[1:-1] for line in golden.read_text().splitlines() if line.startswith("[thinking")]
+    rows = [row for row in entries(trace) if "conjure-thinking" in row._dom_classes]
+    titles = [re.sub("<[^>]+>", "", row.children[0].children[1].value) for row in rows]
+    assert len(lines) == 2 and titles == lines
+
+
 def test_a_call_cut_off_by_the_turns_end_is_interrupted(displayed):
     trace = TraceWidget(keep)
     feed(trace, [TurnStarted("hi", "local", PRICED), ToolCallStarted(LS)])
@@ -228,6 +264,7 @@ def test_everything_the_trace_shows_is_redacted(displayed):
         trace,
         [
             TurnStarted("use sk-secret", "local", PRICED),
+            ThinkingDelta("Try sk-secret."),
             TextDelta("The key sk-secret works.\n\n"),
             ToolCallStarted(call),
             ToolOutput("t1", "sent sk-secret\n"),

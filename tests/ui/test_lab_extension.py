@@ -1,5 +1,6 @@
 """The labextension in a real JupyterLab: the status-bar item, per-cell highlighting, saved
-turns in a notebook opened with no kernel, and the turn renderer in the light and dark themes.
+turns (thinking included) in a notebook opened with no kernel, and the turn renderer in the
+light and dark themes.
 
 Fixtures and Chromium as in test_lab_quickstart.py (tests/ui/conftest.py). With
 ``CONJURE_README_SHOT=1`` the theme test also refreshes docs/turn-light.png and
@@ -8,6 +9,7 @@ docs/turn-dark.png.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -29,6 +31,8 @@ from lab_pages import (
 )
 
 from conjure_kernel.clients.base import DEFAULT_MODEL
+from conjure_kernel.conversation.transcript import TURN_SCHEMA
+from conjure_kernel.notebook.display import TURN_MIME_TYPE
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 TURN_1_ANSWER = "has 4 lines, 18 words and 100 characters"
@@ -112,12 +116,30 @@ def test_chat_cells_are_highlighted_as_markdown_and_python_cells_as_python(
         )
 
 
+THOUGHT = "The person wants a poem.\n\nFour lines, then count them."
+
+
+def _with_thinking(root: Path) -> str:
+    """A copy of the quickstart whose first turn thought before it answered (schema 3)."""
+    notebook = json.loads((root / "quickstart.ipynb").read_text(encoding="utf-8"))
+    turns = [
+        output["data"][TURN_MIME_TYPE]
+        for cell in notebook["cells"]
+        for output in cell.get("outputs", [])
+        if TURN_MIME_TYPE in output.get("data", {})
+    ]
+    turns[0]["schema"] = TURN_SCHEMA
+    turns[0]["timeline"].insert(0, {"type": "thinking", "text": THOUGHT})
+    (root / "thinking.ipynb").write_text(json.dumps(notebook), encoding="utf-8")
+    return "thinking.ipynb"
+
+
 def test_a_saved_notebook_opened_with_no_kernel_renders_its_turns(
     lab_server_without_conjure_kernel: Any, browser: Any, tmp_path: Path
 ) -> None:
     server = lab_server_without_conjure_kernel
     with lab_page(browser, server, tmp_path / "no-kernel-failure.png") as page:
-        open_notebook(page, server, "quickstart.ipynb", kernel=False)
+        open_notebook(page, server, _with_thinking(server.root), kernel=False)
         # Its kernel is not available here, so JupyterLab asks; keep "No Kernel".
         dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
         assert dialog.locator("select").input_value() == "null"
@@ -135,6 +157,17 @@ def test_a_saved_notebook_opened_with_no_kernel_renders_its_turns(
             "at",
             "night",
         ]
+        # The thinking: one muted row above the answer, folded under its length until opened.
+        thinking = first.locator("details.jp-RenderedConjureTurn-thinking")
+        assert page.locator(".jp-RenderedConjureTurn-thinking").count() == thinking.count() == 1
+        assert thinking.locator("summary").inner_text() == "thinking · 10 words"
+        assert not thinking.get_by_text("Four lines").is_visible()
+        colour = "node => getComputedStyle(node).color"
+        muted = thinking.locator("summary").evaluate(colour)
+        answer = first.locator(".jp-RenderedConjureTurn-answer").first.evaluate(colour)
+        assert muted != answer
+        thinking.locator("summary").click()
+        thinking.get_by_text("Four lines").wait_for()
         # No Conjure kernel, no status; the highlighting comes from the notebook's metadata.
         assert not page.locator(CONJURE_STATUS).is_visible()
         cells = page.locator(".jp-Notebook .jp-CodeCell")

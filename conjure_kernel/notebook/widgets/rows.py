@@ -1,7 +1,8 @@
-"""The rows of the tool trace: a tool call, an approval, a created file.
+"""The rows of the tool trace: a tool call, a step's thinking, an approval, a created file.
 
 Split from trace.py: a tool call's row (its state, its live output, folding) is its own
-concern. Each row redraws itself only when what it shows changed.
+concern, and a step's thinking folds the same way. Each row redraws itself only when
+what it shows changed.
 """
 
 from __future__ import annotations
@@ -14,13 +15,22 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from ...conversation.turn import ApprovalEntry, FileEntry, Redact, ToolEntry, ToolState
+from ...conversation.turn import (
+    ApprovalEntry,
+    FileEntry,
+    Redact,
+    ThinkingEntry,
+    ToolEntry,
+    ToolState,
+)
 from ..turn_labels import FileLinks as _Files
 from ..turn_labels import approval_line as _approval_line
 from ..turn_labels import call_title as _call_title
 from ..turn_labels import duration as _duration
 from ..turn_labels import is_image as _is_image
+from ..turn_labels import thinking_line as _thinking_line
 from ..turn_labels import tool_input as _tool_input
+from ..views import redraw_due
 from .ansi import ansi_to_html
 from .shared import make
 
@@ -29,6 +39,7 @@ __all__ = [
     "LIVE_OUTPUT_CHARS",
     "MUTED",
     "ApprovalRow",
+    "ThinkingRow",
     "ToolRow",
     "file_widget",
 ]
@@ -64,7 +75,28 @@ _PRE = (
 MUTED = "color:var(--jp-ui-font-color2);font-size:var(--jp-ui-font-size0, 85%)"
 
 
-class ToolRow:
+class _FoldingRow:
+    """A header line (a ▾/▸ toggle and a title) that opens onto a body; open at first."""
+
+    def __init__(self, body: tuple[widgets.Widget, ...], css_class: str) -> None:
+        self._toggle = make(
+            widgets.ToggleButton,
+            value=True,
+            description="▾",
+            layout=widgets.Layout(width="2.2em", height="1.8em", padding="0"),
+        )
+        self._title = make(widgets.HTML)
+        self._body = make(widgets.VBox, children=body, layout=widgets.Layout(margin="0 0 0 2.4em"))
+        self._toggle.observe(self._fold, names="value")
+        header = make(widgets.HBox, children=(self._toggle, self._title))
+        self.widget = make(widgets.VBox, children=(header, self._body), _dom_classes=(css_class,))
+
+    def _fold(self, change: dict[str, Any]) -> None:
+        self._body.layout.display = "" if change["new"] else "none"
+        self._toggle.description = "▾" if change["new"] else "▸"
+
+
+class ToolRow(_FoldingRow):
     """A tool call: a header line (state badge, title, exit code, duration) that opens
     onto its input and output. Open while running; a call that went well folds."""
 
@@ -77,36 +109,16 @@ class ToolRow:
         """Characters received, and when, at the last redraw of the printed text."""
         self._full = ""
         self._drawn_state: tuple[Any, ...] = ()
-        self._toggle = make(
-            widgets.ToggleButton,
-            value=True,
-            description="▾",
-            layout=widgets.Layout(width="2.2em", height="1.8em", padding="0"),
-        )
-        self._title = make(widgets.HTML)
         self._output = make(widgets.HTML)
         self._more = make(
             widgets.Button, description="show all", layout=widgets.Layout(display="none")
         )
         self._more.on_click(self._show_all)
         call = entry.redacted(redact).call
-        self._body = make(
-            widgets.VBox,
-            children=(
-                make(
-                    widgets.HTML,
-                    value=f'<pre style="{_PRE}">{html.escape(_tool_input(call))}</pre>',
-                ),
-                self._output,
-                self._more,
-            ),
-            layout=widgets.Layout(margin="0 0 0 2.4em"),
+        given = make(
+            widgets.HTML, value=f'<pre style="{_PRE}">{html.escape(_tool_input(call))}</pre>'
         )
-        self._toggle.observe(self._fold, names="value")
-        header = make(widgets.HBox, children=(self._toggle, self._title))
-        self.widget = make(
-            widgets.VBox, children=(header, self._body), _dom_classes=("conjure-tool",)
-        )
+        super().__init__((given, self._output, self._more), "conjure-tool")
         self.refresh()
 
     def refresh(self) -> None:
@@ -155,9 +167,39 @@ class ToolRow:
         self._output.value = _output_html(self._full)
         self._more.layout.display = "none"
 
-    def _fold(self, change: dict[str, Any]) -> None:
-        self._body.layout.display = "" if change["new"] else "none"
-        self._toggle.description = "▾" if change["new"] else "▸"
+
+class ThinkingRow(_FoldingRow):
+    """A step's thinking, muted: open while it streams, then folded under its length
+    (``thinking · 42 words``) once the step goes on."""
+
+    def __init__(self, entry: ThinkingEntry, redact: Redact) -> None:
+        self._entry = entry
+        self._redact = redact
+        self._text = make(widgets.HTML)
+        self._drawn = (0.0, 0)
+        """When the text was last drawn, and its length then."""
+        super().__init__((self._text,), "conjure-thinking")
+        self._draw(streaming=True)
+
+    def follow(self) -> None:
+        """Redraw the thinking so far, when ``views.redraw_due`` says so."""
+        if redraw_due(*self._drawn, len(self._entry.text)):
+            self._draw(streaming=True)
+
+    def finish(self) -> None:
+        """The step went on: show all the thinking, folded."""
+        self._draw(streaming=False)
+        self._toggle.value = False
+
+    def _draw(self, *, streaming: bool) -> None:
+        clean = self._entry.redacted(self._redact)
+        line = html.escape(_thinking_line(clean, streaming=streaming))
+        self._title.value = f'<span style="{MUTED}">{line}</span>'
+        self._text.value = (
+            f'<div class="conjure-thinking-text" style="{MUTED};white-space:pre-wrap">'
+            f"{html.escape(clean.text)}</div>"
+        )
+        self._drawn = (time.monotonic(), len(self._entry.text))
 
 
 class ApprovalRow:

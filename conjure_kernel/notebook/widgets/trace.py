@@ -3,7 +3,8 @@
 A ``TurnView`` (see ``views.py``) for frontends with a widget manager. It folds the
 events into its own ``Timeline`` and gives each entry a widget of its own, so an event
 redraws only the entry it changed: the answer's text through the same block streaming
-as the HTML view (``views.StreamedMarkdown``), a collapsible row per tool call with its
+as the HTML view (``views.StreamedMarkdown``), a muted row per step's thinking (open as
+it streams, folded once the step goes on), a collapsible row per tool call with its
 state, duration, exit code and output, and a line per notice, created file and approval.
 Tokens and the estimated cost are at the bottom. When the turn ends, the saved bundle
 replaces the widget's output, so the notebook keeps no widget state.
@@ -33,6 +34,7 @@ from ...conversation.turn import (
     NoticeEntry,
     Redact,
     TextEntry,
+    ThinkingEntry,
     ToolEntry,
 )
 from ...events import (
@@ -40,6 +42,7 @@ from ...events import (
     Event,
     ModelStepFinished,
     TextDelta,
+    ThinkingDelta,
     ToolOutput,
     TurnEnded,
     TurnFailed,
@@ -51,12 +54,16 @@ from ..turn_html import live_answer_html as _live_answer_html
 from ..turn_labels import FileLinks as _Files
 from ..turn_labels import notice_line as _notice_line
 from ..views import REFRESH_SECONDS, StartDelay, StreamedMarkdown
-from .rows import MUTED, ApprovalRow, ToolRow, file_widget
+from .rows import MUTED, ApprovalRow, ThinkingRow, ToolRow, file_widget
 from .shared import close_widgets, make, view_bundle
 
 __all__ = ["TraceWidget"]
 
 _Row = ToolRow | ApprovalRow
+
+_FOOTER_UNCHANGED = (TextDelta, ThinkingDelta, ModelStepFinished)
+"""Events after which the footer is not redrawn: streamed text changes nothing in it,
+and a step's cost is drawn with its usage, which every backend reports next."""
 
 
 class TraceWidget:
@@ -76,6 +83,7 @@ class TraceWidget:
         self._rows: list[_Row] = []
         self._calls: dict[str, ToolRow] = {}
         self._text: StreamedMarkdown | None = None
+        self._thinking: ThinkingRow | None = None
         self._seen = 0
         """How many of the timeline's entries have their widgets."""
         self._header = ""
@@ -102,15 +110,14 @@ class TraceWidget:
                 row.add_printed(event.text)
             return
         elif self._timeline.add(event) and self.widget is not None:
-            self._follow(streamed=isinstance(event, TextDelta))
+            self._follow(streamed=isinstance(event, TextDelta | ThinkingDelta))
         if isinstance(event, TurnEnded | TurnFailed):
-            self._end_text()
+            self._end_runs()
             if isinstance(event, TurnEnded):
                 self._status, self._usage = "done", event.usage
             else:
                 self._status = f"failed: {type(event.error).__name__}"
-        if self._footer is not None and not isinstance(event, TextDelta | ModelStepFinished):
-            # A step's cost is drawn with its usage, which every backend reports next.
+        if self._footer is not None and not isinstance(event, _FOOTER_UNCHANGED):
             self._footer.value = self._footer_html()
         elif self._footer is None:
             self._start(now=isinstance(event, ApprovalAsked))
@@ -156,18 +163,24 @@ class TraceWidget:
         if added and self._entries is not None:
             self._entries.children = (*self._entries.children, *added)
         self._seen = len(entries)
-        if self._text is not None and entries and isinstance(entries[-1], TextEntry):
-            self._text.follow(entries[-1].text)
+        last = entries[-1] if entries else None
+        if self._text is not None and isinstance(last, TextEntry):
+            self._text.follow(last.text)
+        if self._thinking is not None and isinstance(last, ThinkingEntry):
+            self._thinking.follow()
         if not streamed:
             for row in self._rows:
                 row.refresh()
 
     def _widget_for(self, entry: Entry) -> widgets.Widget:
-        self._end_text()
+        self._end_runs()
         if isinstance(entry, TextEntry):
             box = make(widgets.VBox)
             self._text = StreamedMarkdown(_Blocks(box), self._draw_block, redraws=True)
             return box
+        if isinstance(entry, ThinkingEntry):
+            self._thinking = ThinkingRow(entry, self._redact)
+            return self._thinking.widget
         if isinstance(entry, NoticeEntry):
             line = html.escape(_notice_line(entry.redacted(self._redact)))
             colour = "var(--jp-warn-color1)" if entry.level == "warning" else "inherit"
@@ -186,10 +199,14 @@ class TraceWidget:
         self._rows.append(row)
         return row.widget
 
-    def _end_text(self) -> None:
+    def _end_runs(self) -> None:
+        """The text or thinking being streamed is over: another entry starts, or the turn ends."""
         if self._text is not None:
             self._text.end()
             self._text = None
+        if self._thinking is not None:
+            self._thinking.finish()
+            self._thinking = None
 
     def _draw_block(self, block: str, *, finished: bool) -> dict[str, Any]:
         """A finished block of the answer as Markdown, rendered once; the block being
