@@ -133,11 +133,17 @@ class PromptTooLong(ModelError):
     """The API refused a request whose prompt outgrew the model's window.
 
     Its own class so that the session can make room and send it once more; ``tokens``
-    (what the API counted, when it says) corrects the session's estimate.
+    and ``maximum`` (what the API counted and allows, when it says) correct the
+    session's estimate and window.
     """
 
     def __init__(
-        self, message: str, *, tokens: int | None, cause: BaseException | None = None
+        self,
+        message: str,
+        *,
+        tokens: int | None,
+        maximum: int | None = None,
+        cause: BaseException | None = None,
     ) -> None:
         super().__init__(
             message,
@@ -146,6 +152,7 @@ class PromptTooLong(ModelError):
             "%reset starts afresh",
         )
         self.tokens = tokens
+        self.maximum = maximum
 
 
 class IncompleteResponse(ModelError):

@@ -57,7 +57,7 @@ class ContainerExpired(ModelError):
         self.why = why
 
 
-_TOO_LONG = re.compile(r"prompt is too long: (\d+) tokens")
+_TOO_LONG = re.compile(r"prompt is too long: (\d+) tokens(?: > (\d+) maximum)?")
 
 
 class ConnectionSilent(ModelError):
@@ -98,7 +98,10 @@ def describe_status_error(
     message = f"the {api} answered {status} {kind}: {detail}{request_id}"
     too_long = _TOO_LONG.search(detail) if api == MESSAGES_API and status == 400 else None
     if too_long is not None:
-        return PromptTooLong(message, tokens=int(too_long.group(1)), cause=err)
+        count, maximum = too_long.groups()
+        return PromptTooLong(
+            message, tokens=int(count), maximum=int(maximum) if maximum else None, cause=err
+        )
     refused = _refused_container(err, container) if api == MESSAGES_API else None
     if refused is not None:
         return ContainerExpired(

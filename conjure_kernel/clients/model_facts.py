@@ -55,6 +55,18 @@ class Supports:
     """``context_management`` edits: clearing tool uses or thinking, compaction."""
     thinking_off: bool | None = None
     """``thinking: {"type": "disabled"}``: False for a model that always thinks."""
+    adaptive: bool | None = None
+    """``thinking: {"type": "adaptive"}``; a model may take only a token budget."""
+    efforts: tuple[str, ...] | None = None
+    """The effort levels it takes (``low`` … ``max``); None: not known which."""
+    edits: tuple[str, ...] | None = None
+    """The context edits it takes (``clear_tool_uses_20250919``…); None: not known which."""
+
+    def __post_init__(self) -> None:  # read back from JSON, the lists are tuples again
+        for name in ("efforts", "edits"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, tuple):
+                object.__setattr__(self, name, tuple(value))
 
     def describe(self) -> str:
         """``thinking, effort?`` : what it supports, unknown ones marked ``?``; ``-`` for none."""

@@ -70,11 +70,16 @@ class ModelOptions:
     def refusal(self, model: str, supports: Supports) -> str:
         """Why ``model`` would refuse these options, in one line; ``""`` when it would not."""
         if self.thinking == "off" and supports.thinking_off is False:
-            return f"{model} always thinks, so thinking=off is refused; lower its effort instead"
+            return (
+                f"{model} always thinks, so thinking=off is refused: use thinking=auto, "
+                "and a lower effort to make it think less"
+            )
         if self.thinking == "on" and supports.thinking is False:
             return f"{model} does not think, so thinking=on is refused"
-        if self.effort is not None and supports.effort is False:
-            return f"{model} takes no effort setting, so effort={self.effort} is refused"
+        if self.effort is not None and not self._effort_taken(supports):
+            levels = ", ".join(supports.efforts or ())
+            taken = f"only effort {levels}" if levels else "no effort setting"
+            return f"{model} takes {taken}, so effort={self.effort} is refused"
         return ""
 
     def request_fields(self, supports: Supports) -> dict[str, Any]:
@@ -83,11 +88,19 @@ class ModelOptions:
         always = supports.thinking_off is False  # it thinks whatever it is told: show it
         if self.thinking == "off" and not always:
             fields["thinking"] = {"type": "disabled"}
-        elif self.thinking == "on" or supports.thinking or always:
+        elif supports.adaptive is not False and (
+            self.thinking == "on" or supports.thinking or always
+        ):
             fields["thinking"] = {"type": "adaptive", "display": "summarized"}
-        if self.effort is not None and supports.effort is not False:
+        if self.effort is not None and self._effort_taken(supports):
             fields["output_config"] = {"effort": self.effort}
         return fields
+
+    def _effort_taken(self, supports: Supports) -> bool:
+        """Whether the effort set is one the model takes, as far as is known."""
+        if supports.effort is False:
+            return False
+        return supports.efforts is None or self.effort in supports.efforts
 
     def describe(self) -> str:
         """``effort=high thinking=on``: the options set, as ``%model`` takes them; ``""``

@@ -117,14 +117,7 @@ class CatalogModel:
         capabilities = getattr(info, "capabilities", None)
         supports = facts.supports
         if capabilities is not None:
-            supports = Supports(
-                thinking=_supported(capabilities, "thinking"),
-                effort=_supported(capabilities, "effort"),
-                context_editing=_supported(capabilities, "context_management"),
-                thinking_off=_supported(
-                    getattr(getattr(capabilities, "thinking", None), "types", None), "disabled"
-                ),
-            )
+            supports = _supports(capabilities)
         retires_at = getattr(info, "retires_at", None)
         return cls(
             id=info.id,
@@ -146,6 +139,38 @@ class CatalogModel:
 
 def _supported(capabilities: Any, name: str) -> bool | None:
     return getattr(getattr(capabilities, name, None), "supported", None)
+
+
+_EFFORT_LEVELS = ("low", "medium", "high", "xhigh", "max")
+_EDITS = ("clear_tool_uses_20250919", "clear_thinking_20251015", "compact_20260112")
+
+
+def _supports(capabilities: Any) -> Supports:
+    """What the Models API says a model takes, down to each thinking type, effort level
+    and context edit: a model may list thinking but only with a budget, or editing but
+    not compaction, and a request with the rest is refused."""
+    thinking_types = getattr(getattr(capabilities, "thinking", None), "types", None)
+    effort = getattr(capabilities, "effort", None)
+    editing = getattr(capabilities, "context_management", None)
+    return Supports(
+        thinking=_supported(capabilities, "thinking"),
+        effort=_supported(capabilities, "effort"),
+        context_editing=_supported(capabilities, "context_management"),
+        thinking_off=_supported(thinking_types, "disabled"),
+        adaptive=_supported(thinking_types, "adaptive"),
+        efforts=_listed(effort, _EFFORT_LEVELS),
+        edits=_listed(editing, _EDITS),
+    )
+
+
+def _listed(capability: Any, names: tuple[str, ...]) -> tuple[str, ...] | None:
+    """Which of ``names`` the capability marks supported; None when it says nothing of them."""
+    if capability is None:
+        return None
+    known = {name: _supported(capability, name) for name in names}
+    if all(value is None for value in known.values()):
+        return None
+    return tuple(name for name, value in known.items() if value)
 
 
 @dataclass(frozen=True)
@@ -285,10 +310,13 @@ class ModelCatalog:
         return catalog
 
     def known(self, model: str) -> CatalogModel | None:
-        """``model`` in a catalog this kernel holds already, without asking anything:
-        what a turn reads of the model (its window, what it supports)."""
-        for catalog, _ in self._held.values():
-            found = catalog.find(model)
+        """``model`` in a list this kernel holds, or one kept on disk and still fresh,
+        without asking the API: what a turn reads of the model (its window, what it
+        supports), the same before and after a kernel restart."""
+        held = [catalog for catalog, _ in self._held.values()]
+        kept = (self._recall(url) for url in self.cache.base_urls())
+        for catalog in [*held, *kept]:
+            found = catalog.find(model) if catalog is not None else None
             if found is not None:
                 return found
         return None

@@ -12,35 +12,54 @@ A notebook is one long conversation, kept open for days. Before each request the
   what is sent (context_edits.py). Past ``CLEAR_AT`` the tool results of the earlier
   turns are replaced by a placeholder, and within the current turn all but the last
   ``KEEP_RESULTS``; if that is not enough, the turns before the current one are
-  replaced by a digest (``DIGEST_SHARE`` of the window at most). Both are watermarks that only move forward, so
-  the prompt's prefix stays the same between edits and prompt caching keeps working.
+  replaced by a digest (``DIGEST_SHARE`` of the window at most, its text fixed when it
+  is made). Both are watermarks that only move forward, so the prompt's prefix stays
+  the same between edits and prompt caching keeps working.
+
+A compaction block the next request cannot carry (the model changed, the model no
+longer edits, or the conversation was restored) becomes the kernel's compaction: its
+summary opens the digest.
 
 Either way the session keeps every message: ``%history``, the notebook's record and a
 replay see the whole conversation, and a replay derives the same edits from the same
 recorded answers. Each edit is a ``ContextEdited`` notice in the trace.
 
 The token count is estimated from the JSON length of what is sent, scaled by the ratio
-the last answer's reported input showed, so it follows the real tokenizer within a
-step. The keeper also applies the ``ModelOptions`` (effort, thinking), and drops the
-thinking blocks of earlier models when the model changes: they are bound to the model
-that wrote them and another would refuse the request.
+the last answer's reported input showed (not a hosted step's, whose input adds up over
+its server-side loop), so it follows the real tokenizer within a step; a request the
+API still finds too long corrects both the ratio and, if the API names a smaller
+maximum, the window. The keeper also applies the ``ModelOptions`` (effort, thinking),
+and drops the thinking blocks written before a model change or an edit of the
+transcript before them: a thinking block is bound to both.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..clients.base import ContextEdited, ModelClient, ModelRequest, ModelResponse, StreamItem
+from ..clients.base import ContextEdited, ModelRequest, ModelResponse
 from ..clients.model_facts import ModelFacts, facts_of
 from ..clients.model_options import ModelOptions
-from ..errors import PromptTooLong
+from .context_api import (
+    CLEAR_AT,
+    COMPACT_AT,
+    CONTEXT_BETAS,
+    KEEP_RESULTS,
+    api_edits,
+    applied_words,
+    edits_taken,
+    from_compaction,
+    is_compaction,
+    last_compaction,
+    tokens,
+    without_compaction,
+)
 from .context_edits import (
     cleared_results,
     clearing_point,
     digest,
-    from_last_compaction,
     json_chars,
     results_between,
     turn_starts,
@@ -48,31 +67,17 @@ from .context_edits import (
     without_thinking,
 )
 
-__all__ = ["CLEAR_AT", "COMPACT_AT", "ContextClient", "ContextKeeper", "tokens"]
+__all__ = ["ContextKeeper"]
 
-CLEAR_AT = 0.5
-"""Share of the window past which old tool results are cleared."""
-COMPACT_AT = 0.7
-"""Share of the window past which the API compacts the earlier turns."""
-KEEP_RESULTS = 4
-"""Tool results kept whole when the older ones are cleared: the ones the model is using."""
 DIGEST_SHARE = 0.1
 """Share of the window the kernel's digest of the earlier turns may take."""
 DEFAULT_WINDOW = 200_000
 """The window assumed for a model whose window no source gives: the smallest in use."""
-CONTEXT_BETAS = ("context-management-2025-06-27", "compact-2026-01-12")
 _FIRST_TOKENS_PER_CHAR = 1 / 3
 """The estimate before any answer reported its input: more tokens than English text has."""
 _TOKENS_PER_CHAR = (1 / 6, 1.0)
 """The ratios a report is believed within: from long English words to one token a
 character (Chinese, Japanese); outside them the report is not of this request."""
-
-
-def tokens(count: float) -> str:
-    """``112k``, ``1.2M``, ``640``: a token count for a notice."""
-    if count >= 1_000_000:
-        return f"{count / 1_000_000:.3g}M"
-    return f"{count / 1000:.3g}k" if count >= 1000 else f"{count:.0f}"
 
 
 @dataclass(frozen=True)
@@ -104,47 +109,64 @@ class ContextKeeper:
         self.compacted_through = 0
         self.thinking_cut = thinking_cut
         self.last_model: str | None = None
+        self.compaction_model: str | None = None
+        """The model whose compaction block the messages hold (None: none, or not known)."""
         self.tokens_per_char = _FIRST_TOKENS_PER_CHAR
+        self.window_caps: dict[str, int] = {}
+        """Maxima the API named when it refused a prompt, by model."""
         self.cleared = 0
         self.compactions = 0
         self.sent: _Sent | None = None
-        self._digest: tuple[int, int, str] = (0, 0, "")
+        self._digest: tuple[int, str] = (0, "")
 
     def window(self, model: str) -> int:
         known = self.facts(model).context_window or DEFAULT_WINDOW
-        return min(known, self.window_limit) if self.window_limit else known
+        return min(known, self.window_limit or known, self.window_caps.get(model, known))
 
     def by_api(self, model: str) -> bool:
-        """Whether the API makes room for ``model`` (it supports context editing)."""
-        return self.facts(model).supports.context_editing is True
+        """Whether the API makes room for ``model`` (it takes our context edits)."""
+        return bool(edits_taken(self.facts(model).supports))
 
     def shape(self, request: ModelRequest) -> tuple[ModelRequest, list[ContextEdited]]:
-        """``request`` as it is sent: options applied, earlier models' thinking dropped,
+        """``request`` as it is sent: options applied, thinking it cannot take dropped,
         and room made in the window; with a notice for each edit made now."""
-        notices = self._model_changed(request)
+        length = len(request.messages)
+        self.thinking_cut = min(self.thinking_cut, length)
+        self.cleared_before = min(self.cleared_before, length)
+        notices = [*self._model_changed(request), *self._carried_compaction(request)]
         supports = self.facts(request.model).supports
         extra = dict(request.extra)
         for name, value in self.options.request_fields(supports).items():
             extra[name] = {**extra.get(name, {}), **value} if isinstance(value, dict) else value
         request = replace(request, extra=extra)
         if self.by_api(request.model):
-            request = self._with_api_edits(request)
-            messages = from_last_compaction(self._edited(request.messages))
-            return replace(request, messages=messages), notices
-        window = self.window(request.model)
+            edits = api_edits(self.window(request.model), edits_taken(supports), request.messages)
+            betas = tuple(dict.fromkeys([*request.betas, *CONTEXT_BETAS]))
+            extra = {**request.extra, "context_management": {"edits": edits}}
+            request = replace(request, extra=extra, betas=betas)
         sent = replace(request, messages=self._edited(request.messages))
+        if self.by_api(request.model):
+            return sent, notices
+        return self._make_room(request, sent, notices)
+
+    def _make_room(
+        self, request: ModelRequest, sent: ModelRequest, notices: list[ContextEdited]
+    ) -> tuple[ModelRequest, list[ContextEdited]]:
+        """The kernel's edits: clear the earlier results past ``CLEAR_AT`` of the window,
+        then, if that was not enough, compact the earlier turns."""
+        window = self.window(request.model)
         estimate = self.estimate(sent)
+        starts = turn_starts(request.messages)
         if estimate > CLEAR_AT * window:
             # Every result of the earlier turns at once, so the next clearing is turns
             # away and the prefix between stays cached; within the turn, the newest stay.
-            starts = turn_starts(request.messages)
             point = max(clearing_point(request.messages, KEEP_RESULTS), starts[-1] if starts else 0)
-            if point > self.cleared_before:
-                cleared = results_between(request.messages, self.cleared_before, point)
+            cleared = results_between(request.messages, self.cleared_before, point)
+            if cleared:
                 self.cleared_before = point
+                self.cleared += cleared
                 self._prefix_changed(request)
                 sent = replace(request, messages=self._edited(request.messages))
-                self.cleared += cleared
                 freed = estimate - self.estimate(sent)
                 notices.append(
                     ContextEdited(
@@ -152,61 +174,66 @@ class ContextKeeper:
                     )
                 )
                 estimate -= freed
-        if estimate > CLEAR_AT * window:  # clearing was not enough: compact
-            starts = turn_starts(request.messages)
-            if starts and starts[-1] > self.compacted_through:
-                compacted = len(turn_starts(request.messages[: starts[-1]]))
-                self.compacted_through = starts[-1]
-                self.compactions += 1
-                self._prefix_changed(request)
-                sent = replace(request, messages=self._edited(request.messages))
-                after = self.estimate(sent)
-                notices.append(
-                    ContextEdited(
-                        f"compacted {compacted} earlier turns into a digest, "
-                        f"~{tokens(estimate)} → ~{tokens(after)} tokens"
-                    )
+        if estimate > CLEAR_AT * window and starts and starts[-1] > self.compacted_through:
+            compacted = len(turn_starts(request.messages[self.compacted_through : starts[-1]]))
+            self._compact(request.messages, starts[-1], request.model)
+            self._prefix_changed(request)
+            sent = replace(request, messages=self._edited(request.messages))
+            notices.append(
+                ContextEdited(
+                    f"compacted {compacted} earlier turns into a digest, "
+                    f"~{tokens(estimate)} → ~{tokens(self.estimate(sent))} tokens"
                 )
+            )
         return sent, notices
 
     def learn(self, sent: ModelRequest, response: ModelResponse) -> list[ContextEdited]:
         """Take in an answer: the input it reports calibrates the estimate, and what the
         API says it edited becomes notices."""
-        notices = [ContextEdited(_applied(edit)) for edit in response.applied_edits]
-        if any(block.get("type") == "compaction" for block in response.message["content"]):
+        notices = [ContextEdited(applied_words(edit)) for edit in response.applied_edits]
+        compacted = any(is_compaction(block) for block in response.message["content"])
+        if compacted:
             self.compactions += 1
+            self.compaction_model = response.model or sent.model
             notices.append(
                 ContextEdited("the API compacted the earlier conversation into a summary")
             )
         billed = response.usage.all_input
         self.sent = _Sent(sent, billed)
-        edited_by_api = response.applied_edits or _holds_compaction(sent.messages)
+        kinds = {block.get("type") for block in response.message["content"]}
+        edited_by_api = (
+            response.applied_edits or compacted or last_compaction(sent.messages) is not None
+        )
         chars = self._chars(sent)
-        if billed and chars and not edited_by_api:
+        # A hosted step's input adds up over its server-side loop: not this prompt's size.
+        if billed and chars and not edited_by_api and "server_tool_use" not in kinds:
             self.tokens_per_char = min(
                 max(billed / chars, _TOKENS_PER_CHAR[0]), _TOKENS_PER_CHAR[1]
             )
         return notices
 
-    def counted(self, request: ModelRequest, count: int | None) -> bool:
-        """Take the API's token count of a request it refused as too long; whether it
-        corrects the estimate (a count the estimate fell short of)."""
+    def counted(self, request: ModelRequest, count: int | None, maximum: int | None) -> bool:
+        """Take the API's count and maximum for a request it refused as too long; whether
+        either corrects what the keeper knew (a count the estimate fell short of, a
+        window smaller than the one assumed)."""
+        corrected = False
+        if maximum and maximum < self.window(request.model):
+            self.window_caps[request.model] = maximum
+            corrected = True
         chars = self._chars(request)
-        if not count or not chars or count <= self.estimate(request):
-            return False
-        self.tokens_per_char = min(count / chars, _TOKENS_PER_CHAR[1])
-        return True
+        if count and chars and count > self.estimate(request):
+            self.tokens_per_char = min(count / chars, _TOKENS_PER_CHAR[1])
+            corrected = True
+        return corrected
 
-    def compact_now(self, messages: Sequence[Mapping[str, Any]]) -> str:
+    def compact_now(self, messages: Sequence[Mapping[str, Any]], model: str) -> str:
         """``%compact``: the turns so far go into a digest from the next request on."""
-        done = len(turn_starts(messages))
-        if len(messages) <= self.compacted_through or not done:
+        done = len(turn_starts(messages[self.compacted_through :]))
+        if not done:
             return "nothing to compact: no turn since the last compaction"
         before = self._messages_tokens(self._edited(messages, through=0))
-        self.compacted_through = len(messages)
-        self.compactions += 1
-        summary = self._digest_of(messages, len(messages), self._digest_chars(self.last_model))
-        after = json_chars(summary) * self.tokens_per_char
+        self._compact(messages, len(messages), model)
+        after = json_chars(self._digest[1]) * self.tokens_per_char
         return (
             f"compacted {done} turns into a digest, ~{tokens(before)} → ~{tokens(after)} tokens; "
             "it is sent from the next turn on, and %history still lists every turn"
@@ -265,52 +292,67 @@ class ContextKeeper:
             )
         ]
 
+    def _carried_compaction(self, request: ModelRequest) -> list[ContextEdited]:
+        """A compaction block this request cannot carry (another model's, one the model
+        no longer takes, one restored from a saved notebook) becomes the kernel's
+        compaction, from the turn after it; its summary opens the digest."""
+        found = last_compaction(request.messages)
+        if found is None or self._carries_compaction(request.model):
+            return []
+        starts = [i for i in turn_starts(request.messages) if i > found[0]]
+        if not starts or starts[0] <= self.compacted_through:
+            return []
+        self._compact(request.messages, starts[0], request.model)
+        self._prefix_changed(request)
+        return [
+            ContextEdited(
+                "the API's summary of the earlier conversation goes on as text: "
+                f"{request.model} cannot take the compaction block it came in"
+            )
+        ]
+
+    def _carries_compaction(self, model: str) -> bool:
+        return self.by_api(model) and model == self.compaction_model
+
+    def _compact(self, messages: Sequence[Mapping[str, Any]], through: int, model: str) -> None:
+        """Move the digest's watermark to ``through`` and write its text, fixed from now on
+        (a digest that changed with the estimate would miss the cache)."""
+        limit = int(DIGEST_SHARE * self.window(model) / max(self.tokens_per_char, 1e-3))
+        found = last_compaction(messages[:through])
+        opening = ""
+        start = 0
+        if found is not None:  # the API's summary, then the turns after it
+            summary = messages[found[0]]["content"][found[1]]["content"]
+            opening = f"[The API's summary of the earlier conversation:]\n{summary}"
+            start = next((i for i in turn_starts(messages) if i > found[0]), through)
+        rest = digest(messages[start:through], limit) if start < through else ""
+        self._digest = (through, "\n\n".join(part for part in (opening, rest) if part))
+        self.compacted_through = through
+        self.compactions += 1
+
     def _prefix_changed(self, request: ModelRequest) -> None:
         """An edit changed what comes before the thinking blocks so far: they are bound
         to the transcript before them, so they are dropped (later ones bind to the
         edited transcript and go back as they come)."""
         self.thinking_cut = max(self.thinking_cut, len(request.messages))
 
-    def _with_api_edits(self, request: ModelRequest) -> ModelRequest:
-        window = self.window(request.model)
-        edits = [
-            {
-                "type": "clear_tool_uses_20250919",
-                "trigger": {"type": "input_tokens", "value": int(CLEAR_AT * window)},
-                "keep": {"type": "tool_uses", "value": KEEP_RESULTS},
-                "clear_at_least": {"type": "input_tokens", "value": int(0.05 * window)},
-            },
-            {
-                "type": "compact_20260112",
-                "trigger": {"type": "input_tokens", "value": int(COMPACT_AT * window)},
-            },
-        ]
-        extra = {**request.extra, "context_management": {"edits": edits}}
-        betas = tuple(dict.fromkeys([*request.betas, *CONTEXT_BETAS]))
-        return replace(request, extra=extra, betas=betas)
-
     def _edited(
         self, messages: Sequence[Mapping[str, Any]], *, through: int | None = None
     ) -> list[Any]:
-        """The messages with the watermarks applied: thinking of earlier models, cleared
-        results, then the digest (``through`` overrides how far it reaches)."""
+        """The messages as sent: thinking before its cut left out, cleared results, then
+        the digest (``through`` overrides how far it reaches), then the compaction block
+        first where the model takes it, else none."""
         through = self.compacted_through if through is None else through
         edited, _ = without_thinking(messages, self.thinking_cut)
         edited, _ = cleared_results(edited, self.cleared_before)
-        if 0 < through < len(edited):
-            summary = self._digest_of(messages, through, self._digest_chars(self.last_model))
-            edited = with_digest(edited, through, summary)
-        return edited
-
-    def _digest_of(self, messages: Sequence[Mapping[str, Any]], through: int, limit: int) -> str:
-        """The digest of ``messages[:through]``, made once per watermark."""
-        if self._digest[:2] != (through, limit):
-            self._digest = (through, limit, digest(messages[:through], limit))
-        return self._digest[2]
-
-    def _digest_chars(self, model: str | None) -> int:
-        window = self.window(model) if model else DEFAULT_WINDOW
-        return int(DIGEST_SHARE * window / max(self.tokens_per_char, 1e-3))
+        if 0 < through < len(edited) and self._digest[0] == through:
+            edited = with_digest(edited, through, self._digest[1])
+        found = last_compaction(edited)
+        if found is None:
+            return edited
+        if self.last_model is not None and self._carries_compaction(self.last_model):
+            return from_compaction(edited, found)
+        return without_compaction(edited)
 
     def _chars(self, request: ModelRequest) -> int:
         return (
@@ -321,54 +363,3 @@ class ContextKeeper:
 
     def _messages_tokens(self, messages: Sequence[Any]) -> float:
         return sum(json_chars(m) for m in messages) * self.tokens_per_char
-
-
-def _holds_compaction(messages: Sequence[Mapping[str, Any]]) -> bool:
-    return any(
-        isinstance(block, Mapping) and block.get("type") == "compaction"
-        for message in messages
-        if isinstance(message.get("content"), list)
-        for block in message["content"]
-    )
-
-
-def _applied(edit: Mapping[str, Any]) -> str:
-    """An edit the API reported, in words."""
-    freed = f", ~{tokens(int(edit.get('cleared_input_tokens') or 0))} tokens"
-    if edit.get("type") == "clear_tool_uses_20250919":
-        return f"the API cleared {edit.get('cleared_tool_uses', 0)} earlier tool results{freed}"
-    if edit.get("type") == "clear_thinking_20251015":
-        return f"the API cleared the thinking of {edit.get('cleared_thinking_turns', 0)} earlier turns{freed}"
-    return f"the API edited the context ({edit.get('type', 'unknown edit')}){freed}"
-
-
-class ContextClient:
-    """A ``ModelClient`` that sends each request as its ``ContextKeeper`` shapes it, and
-    passes the keeper's notices on as stream items before the answer."""
-
-    def __init__(self, client: ModelClient, keeper: ContextKeeper) -> None:
-        self.client = client
-        self.keeper = keeper
-
-    async def stream(self, request: ModelRequest) -> AsyncIterator[StreamItem]:
-        """The shaped request's stream. A prompt the API finds too long (the estimate
-        was short of its count) is shaped again with the API's count and sent once more,
-        if that makes room; else its error stands."""
-        sent, notices = self.keeper.shape(request)
-        for again in (False, True):
-            for notice in notices:
-                yield notice
-            try:
-                async for item in self.client.stream(sent):
-                    if isinstance(item, ModelResponse):
-                        for notice in self.keeper.learn(sent, item):
-                            yield notice
-                    yield item
-                return
-            except PromptTooLong as error:
-                if again or not self.keeper.counted(sent, error.tokens):
-                    raise
-                retried, notices = self.keeper.shape(request)
-                if retried.messages == sent.messages:
-                    raise
-                sent = retried

@@ -23,7 +23,6 @@ __all__ = [
     "cleared_results",
     "clearing_point",
     "digest",
-    "from_last_compaction",
     "json_chars",
     "results_between",
     "turn_starts",
@@ -215,18 +214,3 @@ def with_digest(
         {**first, "content": [{"type": "text", "text": summary}, *blocks]},
         *messages[through + 1 :],
     ]
-
-
-def from_last_compaction(messages: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """``messages`` from the API's last ``compaction`` block on: the API takes that block
-    only as the first block of the conversation, in place of what it summarises, and
-    refuses a second one."""
-    for index in range(len(messages) - 1, -1, -1):
-        content = messages[index].get("content")
-        if messages[index].get("role") != "assistant" or not isinstance(content, list):
-            continue
-        for position in range(len(content) - 1, -1, -1):
-            block = content[position]
-            if isinstance(block, Mapping) and block.get("type") == "compaction":
-                return [{**messages[index], "content": content[position:]}, *messages[index + 1 :]]
-    return list(messages)

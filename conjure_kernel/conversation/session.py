@@ -39,7 +39,8 @@ from ..errors import ConjureError, SkillError, TurnInterrupted
 from ..events import Event, FileCreated, Notice, ToolCallFinished, TurnFailed, TurnStarted
 from ..skills.skill import Skill
 from .budget import Budget, BudgetedClient, BudgetGuard, steps_spend, turn_spend
-from .context import ContextClient, ContextKeeper
+from .context import ContextKeeper
+from .context_client import ContextClient
 from .permissions import Permissions
 from .places import Places
 from .rules import Rule

@@ -43,4 +43,4 @@ class ContextMagics(Magics):
         ``%history`` and the notebook keep every turn."""
         parse_argstring(self.compact, line)
         session = self.conjure.session
-        print(session.context.compact_now(session.messages))
+        print(session.context.compact_now(session.messages, session.model))

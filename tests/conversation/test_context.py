@@ -106,7 +106,7 @@ def test_the_digest_opens_the_first_kept_turn_and_names_the_earlier_ones(new_ses
     session = new_session(client)
     for turn in range(3):
         chat(session, f"question {turn}")
-    line = session.context.compact_now(session.messages)
+    line = session.context.compact_now(session.messages, session.model)
     assert line.startswith("compacted 3 turns into a digest")
     chat(session, "and now?")
     first = client.requests[-1].messages[0]
@@ -120,8 +120,10 @@ def test_the_digest_opens_the_first_kept_turn_and_names_the_earlier_ones(new_ses
 def test_compacting_twice_without_a_turn_between_says_there_is_nothing_to_do(new_session):
     session = new_session(ScriptedClient(tool_turns(1)))
     chat(session, "question")
-    session.context.compact_now(session.messages)
-    assert session.context.compact_now(session.messages).startswith("nothing to compact")
+    session.context.compact_now(session.messages, session.model)
+    assert session.context.compact_now(session.messages, session.model).startswith(
+        "nothing to compact"
+    )
 
 
 def test_cleared_results_keep_every_call_answered_and_the_newest_whole(new_session):
@@ -322,3 +324,83 @@ def test_a_prompt_that_cannot_be_made_smaller_fails_with_what_to_do(new_session)
     [failed] = [event for event in chat(session, "hello there") if isinstance(event, TurnFailed)]
     assert isinstance(failed.error, PromptTooLong) and "%compact" in failed.error.hint
     assert session.messages == []  # the turn left nothing half done
+
+
+# -- what a model's listing allows, and edge cases of the edits ---------------------------
+
+
+def test_only_what_the_listing_names_is_asked_for():
+    no_adaptive = Supports(thinking=True, adaptive=False, effort=True, efforts=("low", "high"))
+    options = ModelOptions(effort="high")
+    assert options.request_fields(no_adaptive) == {"output_config": {"effort": "high"}}
+    assert "takes only effort low, high" in ModelOptions(effort="max").refusal("m", no_adaptive)
+    assert "effort" not in ModelOptions(effort="max").request_fields(no_adaptive)
+    clearing_only = Supports(context_editing=True, edits=("clear_tool_uses_20250919",))
+    keeper = ContextKeeper(lambda model: ModelFacts(100_000, clearing_only))
+    sent, _ = keeper.shape(ModelRequest("m", "", [{"role": "user", "content": "hi"}]))
+    assert [e["type"] for e in sent.extra["context_management"]["edits"]] == [
+        "clear_tool_uses_20250919"
+    ]
+    none_listed = Supports(context_editing=True, edits=())
+    assert not ContextKeeper(lambda model: ModelFacts(100_000, none_listed)).by_api("m")
+
+
+def test_a_hosted_continuation_is_not_asked_to_compact():
+    keeper = ContextKeeper(lambda model: ModelFacts(100_000, Supports(context_editing=True)))
+    paused = [
+        {"role": "user", "content": "go"},
+        {"role": "assistant", "content": [{"type": "text", "text": "…"}]},
+    ]
+    sent, _ = keeper.shape(ModelRequest("m", "", paused))
+    assert [e["type"] for e in sent.extra["context_management"]["edits"]] == [
+        "clear_tool_uses_20250919"
+    ]
+
+
+def test_a_failed_compaction_is_no_summary_and_cuts_nothing():
+    keeper = ContextKeeper(lambda model: ModelFacts(100_000, Supports(context_editing=True)))
+    failed = {"role": "assistant", "content": [{"type": "compaction", "content": None}]}
+    messages = [{"role": "user", "content": "one"}, failed, {"role": "user", "content": "two"}]
+    keeper.last_model = keeper.compaction_model = "m"
+    sent, _ = keeper.shape(ModelRequest("m", "", messages))
+    assert len(sent.messages) == 3
+    response = ModelResponse(failed, "end_turn", Usage(10, 1))
+    assert keeper.learn(sent, response) == []
+
+
+def test_plain_chat_past_the_window_is_compacted_without_an_empty_clearing(new_session):
+    replies_ = [text_reply("x" * 4000) for _ in range(8)]
+    session = new_session(ScriptedClient(replies_), window=6_000)
+    said = [text for turn in range(8) for text in notices(chat(session, f"question {turn}"))]
+    assert said and not any(text.startswith("cleared 0") for text in said)
+    assert any(text.startswith("compacted ") for text in said)
+
+
+def test_the_maximum_the_api_names_becomes_the_window():
+    keeper = ContextKeeper(lambda model: ModelFacts(1_000_000, Supports()))
+    request = ModelRequest("m", "", [{"role": "user", "content": "hi"}])
+    assert keeper.counted(request, 5, 200_000) and keeper.window("m") == 200_000
+    assert not keeper.counted(request, 5, 300_000)  # nothing new
+
+
+def test_a_hosted_step_does_not_calibrate_the_estimate():
+    keeper = ContextKeeper()
+    request = ModelRequest("m", "", [{"role": "user", "content": "hi " * 100}])
+    use = {"type": "server_tool_use", "id": "s1", "name": "bash_code_execution", "input": {}}
+    hosted = ModelResponse({"role": "assistant", "content": [use]}, "end_turn", Usage(50_000, 1))
+    before = keeper.tokens_per_char
+    keeper.learn(request, hosted)
+    assert keeper.tokens_per_char == before
+
+
+def test_the_digest_stays_the_same_text_whatever_the_estimate_says(new_session):
+    client = ScriptedClient([*tool_turns(3), text_reply("a"), text_reply("b")])
+    session = new_session(client)
+    for turn in range(3):
+        chat(session, f"question {turn}")
+    session.context.compact_now(session.messages, session.model)
+    chat(session, "four")
+    session.context.tokens_per_char = 0.9  # a very different ratio
+    chat(session, "five")
+    first, second = (request.messages[0]["content"][0] for request in client.requests[-2:])
+    assert first == second

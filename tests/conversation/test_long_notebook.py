@@ -23,12 +23,12 @@ from fakeapi.models import capabilities, model_info
 
 from conjure_kernel.clients.anthropic_client import AnthropicClient
 from conjure_kernel.clients.model_cache import ModelListCache
-from conjure_kernel.clients.model_facts import ModelFacts
+from conjure_kernel.clients.model_facts import ModelFacts, Supports
 from conjure_kernel.clients.models import ModelCatalog
 from conjure_kernel.clients.replay import Replay
 from conjure_kernel.conversation.session import Session
 from conjure_kernel.conversation.transcript import TurnRecord
-from conjure_kernel.events import TurnFailed
+from conjure_kernel.events import Notice, TurnFailed
 
 TURNS = 300
 WINDOW = 20_000
@@ -126,3 +126,61 @@ def test_three_hundred_turns_past_the_window_keep_answering_and_replay(api, tmp_
             assert notices(replayed) == notices(recorded)
     finally:
         again.close()
+
+
+def compacting_session(api: FakeMessagesAPI, workdir: Path) -> Session:
+    """A session on claude-a-1 (the API's editing) after the API compacted its turns;
+    claude-b-1 edits too, claude-c-1 does not."""
+    for name, editing in (("claude-a-1", True), ("claude-b-1", True), ("claude-c-1", False)):
+        caps = capabilities(editing=editing)
+        api.models.models.append(model_info(name, name, context=WINDOW, caps=caps))
+    api.responder = lambda body: replies.message(
+        replies.thinking("Hmm."), {"type": "text", "text": "ok"}
+    )
+    client = AnthropicClient(api_key="test-key", base_url=api.url)
+    session = Session(client=client, model="claude-a-1", settings={"workdir": str(workdir)})
+    listed = session.runner.run(ModelCatalog(ModelListCache(workdir / "m.json")).get(client))
+    session.context.facts = lambda name: ModelFacts(
+        listed.find(name).context_window, listed.find(name).supports
+    )
+    for turn in range(40):
+        said = [e.text for e in run(session, f"turn {turn} " + "y" * 3000) if isinstance(e, Notice)]
+        if "the API compacted the earlier conversation into a summary" in said:
+            return session
+    raise AssertionError("the API never compacted")
+
+
+@pytest.mark.parametrize("model", ["claude-b-1", "claude-c-1"])
+def test_after_the_api_compacted_another_model_gets_its_summary_as_text(api, tmp_path, model):
+    session = compacting_session(api, tmp_path)
+    try:
+        session.model = model
+        events = run(session, "and now?")
+        assert not [event for event in events if isinstance(event, TurnFailed)]
+        said = [event.text for event in events if isinstance(event, Notice)]
+        assert any(
+            "the API's summary of the earlier conversation goes on as text" in t for t in said
+        )
+        sent = api.requests_to("POST", "/v1/messages")[-1].body["messages"]
+        assert "[The API's summary of the earlier conversation:]" in sent[0]["content"][0]["text"]
+        assert not any(
+            block.get("type") == "compaction"
+            for message in sent
+            if isinstance(message["content"], list)
+            for block in message["content"]
+        )
+    finally:
+        session.close()
+
+
+def test_after_a_restore_a_compacted_conversation_goes_on(api, tmp_path):
+    session = compacting_session(api, tmp_path)
+    try:
+        session.restore([TurnRecord.from_json(r.to_json()) for r in session.transcript])
+        # as a new kernel that has not read the API's list: the model is not known to edit
+        session.context.facts = lambda name: ModelFacts(None, Supports())
+        for turn in range(3):
+            events = run(session, f"after the restart {turn}")
+            assert not [event for event in events if isinstance(event, TurnFailed)]
+    finally:
+        session.close()

@@ -38,8 +38,8 @@ def test_effort_and_thinking_set_with_the_model_go_out_with_each_request(api, ke
 def test_options_the_model_refuses_are_one_line_and_change_nothing(kernel):
     refused = kernel.run("%model claude-opus-5-5 thinking=off")
     assert refused.error == (
-        "UsageError: claude-opus-5-5 always thinks, so thinking=off is refused; "
-        "lower its effort instead"
+        "UsageError: claude-opus-5-5 always thinks, so thinking=off is refused: use "
+        "thinking=auto, and a lower effort to make it think less"
     )
     unknown = kernel.run("%model effort=huge")
     assert unknown.error.startswith("UsageError: effort='huge' is not a choice")
