@@ -6,8 +6,8 @@ through ``AnthropicClient`` against the fake Messages API (``tests/fakeapi``), w
 model has a window of ``--window`` tokens (tokens ≈ JSON characters / 4, the fake's
 count) and a simulated prompt cache. Three ways:
 
-(a) **unmanaged**: the keeper's window is set a thousand times larger, so nothing is
-    edited, as before this change: the first request past the window fails the turn;
+(a) **unmanaged**: the keeper sends every request as the loop built it, as before this
+    change: the first request past the window fails the turn;
 (b) **by the kernel**: the model has no context editing, the kernel clears and compacts;
 (c) **by the API**: the model has context editing, the fake API clears and compacts.
 
@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from conjure_kernel.clients.anthropic_client import AnthropicClient
-from conjure_kernel.clients.base import Usage
+from conjure_kernel.clients.base import ContextEdited, ModelRequest, Usage
 from conjure_kernel.clients.model_facts import ModelFacts, Supports
+from conjure_kernel.conversation.context import ContextKeeper
 from conjure_kernel.conversation.session import Session
 from conjure_kernel.events import ModelStepFinished, Notice, TurnFailed
 
@@ -46,6 +47,13 @@ def answer(body: dict[str, Any]) -> replies.Reply:
     if isinstance(last, list) and any(block.get("type") == "tool_result" for block in last):
         return replies.text("I read it: a long page of the letter x.")
     return replies.tool_use("view", {"path": "page.txt", "description": "read the page"})
+
+
+class Unmanaged(ContextKeeper):
+    """The session before this change: every request goes out as the loop built it."""
+
+    def shape(self, request: ModelRequest) -> tuple[ModelRequest, list[ContextEdited]]:
+        return request, []
 
 
 @dataclass
@@ -66,8 +74,9 @@ def play(way: str, turns: int, window: int) -> Outcome:
         (workdir / "page.txt").write_text(("x" * 99 + "\n") * 25)
         client = AnthropicClient(api_key="bench", base_url=api.url)
         session = Session(client=client, model=MODEL, settings={"workdir": folder})
-        known = window * 1000 if way == "unmanaged" else window
-        session.context.facts = lambda name: ModelFacts(known, Supports(context_editing=editing))
+        if way == "unmanaged":
+            session.context = Unmanaged()
+        session.context.facts = lambda name: ModelFacts(window, Supports(context_editing=editing))
         outcome = Outcome(steps=[], edits=[])
         try:
             for turn in range(turns):
