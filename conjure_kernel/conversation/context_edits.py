@@ -87,19 +87,26 @@ def cleared_results(
     by a placeholder, and how many were replaced (placeholders already there do not count)."""
     edited: list[Mapping[str, Any]] = list(messages)
     cleared = 0
-    for index in range(min(before, len(edited))):
-        message = edited[index]
-        content = message.get("content")
-        if message.get("role") != "user" or not isinstance(content, list):
-            continue
+    for index, content in _contents_before(edited, before, "user"):
         blocks = []
         for block in content:
             if _clearable(block):
                 block = {**block, "content": _placeholder(block.get("content"))}
                 cleared += 1
             blocks.append(block)
-        edited[index] = {**message, "content": blocks}
+        edited[index] = {**edited[index], "content": blocks}
     return edited, cleared
+
+
+def _contents_before(
+    messages: Sequence[Mapping[str, Any]], before: int, role: str
+) -> Iterator[tuple[int, list[Any]]]:
+    """(index, content) of the messages of ``role`` before index ``before`` that are lists
+    of blocks: the ones an edit may rewrite."""
+    for index in range(min(before, len(messages))):
+        content = messages[index].get("content")
+        if messages[index].get("role") == role and isinstance(content, list):
+            yield index, content
 
 
 def _clearable(block: Any) -> bool:
@@ -127,17 +134,14 @@ def without_thinking(
     ``before``, and how many were dropped. A message left empty says so in a text block."""
     edited: list[Mapping[str, Any]] = list(messages)
     dropped = 0
-    for index in range(min(before, len(edited))):
-        message = edited[index]
-        content = message.get("content")
-        if message.get("role") != "assistant" or not isinstance(content, list):
-            continue
+    for index, content in _contents_before(edited, before, "assistant"):
         kept = [
             b for b in content if not (isinstance(b, Mapping) and b.get("type") in THINKING_BLOCKS)
         ]
         if len(kept) != len(content):
             dropped += len(content) - len(kept)
-            edited[index] = {**message, "content": kept or [{"type": "text", "text": "(thinking)"}]}
+            text = [{"type": "text", "text": "(thinking)"}]
+            edited[index] = {**edited[index], "content": kept or text}
     return edited, dropped
 
 
