@@ -7,7 +7,8 @@ The rule, so that a message that shows code goes through as written:
 - elsewhere ``{{`` and ``}}`` are a literal ``{`` and ``}``;
 - ``{…}`` on one line, with no brace inside, whose text parses as a Python expression is
   evaluated in the user namespace and replaced by the value (``value_blocks.py`` says
-  how); any other ``{…}`` (``{"a": 1}``, ``{ }``) stays as written.
+  how); any other ``{…}`` (``{"a": 1}``, ``{ }``) stays as written, and so do the
+  groups of a LaTeX command (``$\\frac{a}{b}$``, ``\\mathbf{x}``).
 
 An expression that fails (a name not defined) stops the whole message before anything is
 sent, with one line naming it.
@@ -29,6 +30,7 @@ __all__ = ["expand_message"]
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _INLINE_CODE = re.compile(r"(`+).+?\1", re.DOTALL)
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}\n]+)\}")
+_LATEX_COMMAND = re.compile(r"\\[A-Za-z]+$")
 
 Content = str | list[dict[str, Any]]
 
@@ -46,9 +48,12 @@ def expand_message(message: str, evaluate: Callable[[str], Any], formatter: Any 
         if is_code:
             _append(blocks, [_text(text)])
             continue
-        position = 0
+        position = latex_end = 0
         for match in _PLACEHOLDER.finditer(text):
             token, source = match.group(0), match.group(1)
+            if source is not None and _is_latex(text, match.start(), latex_end):
+                latex_end = match.end()
+                continue
             if source is not None and not _is_expression(source):
                 continue
             _append(blocks, [_text(text[position : match.start()])])
@@ -93,6 +98,12 @@ def _inline_split(text: str) -> list[tuple[str, bool]]:
         runs += [(text[position : match.start()], False), (match.group(0), True)]
         position = match.end()
     return [*runs, (text[position:], False)]
+
+
+def _is_latex(text: str, start: int, latex_end: int) -> bool:
+    """A group of a LaTeX command (``\\frac{a}{b}``, ``\\mathbf{x}``): right after the
+    command, or right after its previous group."""
+    return (0 < start == latex_end) or bool(_LATEX_COMMAND.search(text, max(0, start - 64), start))
 
 
 def _is_expression(source: str) -> bool:

@@ -85,3 +85,9 @@ def test_a_failing_representation_falls_back_to_the_text_one():
             return "Broken()"
 
     assert filled("{b}", b=Broken()) == "Broken()"
+
+
+def test_the_groups_of_a_latex_command_stay_as_written():
+    message = r"Is $\frac{a}{b} = \mathbf{x}$ for {x}?"
+    assert filled(message, x=2) == r"Is $\frac{a}{b} = \mathbf{x}$ for 2?"
+    assert filled("{a}{b}", a=1, b=2) == "12"
