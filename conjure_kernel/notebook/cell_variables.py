@@ -133,6 +133,11 @@ def _value(source: str, evaluate: Callable[[str], Any], formatter: Any) -> list[
         blocks = value_blocks(value, formatter)
     except ValueTooLarge as error:
         raise UsageError(f"{{{source}}}: {error}, so nothing was sent; make it smaller") from None
+    except Exception as error:  # a broken __repr__, an image Pillow cannot write
+        raise UsageError(
+            f"{{{source}}} could not be shown ({type(error).__name__}: {error}), "
+            "so nothing was sent"
+        ) from None
     if blocks[0]["type"] == "text" and "\n" in blocks[0]["text"]:
         blocks = [_text("\n" + blocks[0]["text"].strip("\n") + "\n")]
     return blocks

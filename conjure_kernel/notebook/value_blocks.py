@@ -58,7 +58,8 @@ def _text_of(value: Any, formatter: Any) -> str:
     markdown = _called(value, "_repr_markdown_")
     if isinstance(markdown, str) and markdown:
         return markdown
-    return formatter(value) if formatter is not None else repr(value)
+    text = formatter(value) if formatter is not None else None
+    return text if isinstance(text, str) else repr(value)  # IPython's gives None on failure
 
 
 def _bounded(text: str, limit: int = MAX_VALUE_CHARS) -> str:

@@ -91,3 +91,12 @@ def test_the_groups_of_a_latex_command_stay_as_written():
     message = r"Is $\frac{a}{b} = \mathbf{x}$ for {x}?"
     assert filled(message, x=2) == r"Is $\frac{a}{b} = \mathbf{x}$ for 2?"
     assert filled("{a}{b}", a=1, b=2) == "12"
+
+
+def test_a_value_that_cannot_be_shown_is_one_line():
+    class Unshowable:
+        def __repr__(self):
+            raise RuntimeError("no repr")
+
+    with pytest.raises(UsageError, match=r"^\{u\} could not be shown \(RuntimeError: no repr\)"):
+        filled("{u}", u=Unshowable())
