@@ -207,3 +207,20 @@ def test_a_notebook_with_a_dataframe_and_an_image_replays_with_no_key_and_no_pyt
     first, second = records_of(notebook)
     assert first.replayed and first.answer == "Oslo, by the picture too."
     assert (first.sent, second.sent) == (recorded[0].sent, recorded[1].sent)
+
+
+def test_a_large_image_weighs_its_pixels_not_its_base64_in_the_window_and_the_budget(api, kernel):
+    """A 3 MB picture (some 1,300 tokens to the API) must neither make room in the window
+    by compacting the turn before it, nor be refused by a cell budget of ten cents."""
+    noise = "%%python\nimport os\nfrom PIL import Image\n"
+    noise += "img = Image.frombytes('RGB', (1000, 1000), os.urandom(3_000_000))"
+    assert kernel.run(noise).status == "ok"
+    assert kernel.run("%budget cell=$0.10").status == "ok"
+    api.script(replies.text("Noise."), replies.text("Still noise."))
+    first = kernel.run("What is {img}?")
+    assert first.status == "ok", first.error
+    second = kernel.run("And now?")
+    assert second.status == "ok", second.error
+    assert "compacted" not in second.text()
+    assert "so far: 0 tool results cleared, 0 compactions" in kernel.run("%context").text()
+    assert sent_contents(api)[0][1]["type"] == "image"
