@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from ..clients.base import ModelClient
 from ..clients.skills_api import upload_problems
@@ -84,7 +84,7 @@ class AnthropicBackend:
     async def chat(
         self,
         session: AnthropicSession,
-        message: str,
+        message: str | list[dict[str, Any]],
         api_callback: ModelClient,
         options: TurnOptions,
     ) -> AsyncIterator[Event]:

@@ -125,7 +125,7 @@ class Backend(Protocol):
     def chat(
         self,
         session: BackendSession,
-        message: str,
+        message: str | list[dict[str, Any]],
         api_callback: ModelClient,
         options: TurnOptions,
     ) -> AsyncIterator[Event]: ...
@@ -181,7 +181,7 @@ class ExecutorBackend:
     async def chat(
         self,
         session: ExecutorSession,
-        message: str,
+        message: str | list[dict[str, Any]],
         api_callback: ModelClient,
         options: TurnOptions,
     ) -> AsyncIterator[Event]:

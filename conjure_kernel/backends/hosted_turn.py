@@ -25,6 +25,7 @@ import dataclasses
 import itertools
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 from ..clients.api_errors import ContainerExpired
 from ..clients.base import (
@@ -87,7 +88,7 @@ class HostedTurn:
         self.usage = Usage()
         self.texts: list[str] = []
 
-    async def run(self, message: str) -> AsyncIterator[Event]:
+    async def run(self, message: str | list[dict[str, Any]]) -> AsyncIterator[Event]:
         messages = self.options.messages
         turn_start = len(messages)
         messages.append({"role": "user", "content": message})

@@ -57,6 +57,9 @@ class ReplayTurn:
     """Client tool calls that were denied permission when recorded: they stay denied."""
     environment: Mapping[str, str] = field(default_factory=dict)
     """What the tools ran on when recorded (image id, tool versions)."""
+    sent: str | list[dict[str, Any]] | None = None
+    """What the model was sent, where it differs from ``message`` (the cell's ``{name}``
+    filled in): a replay sends it again, so it needs none of the notebook's variables."""
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from .images import IMAGE_ESTIMATE_CHARS, base64_images
+
 __all__ = [
     "cleared_results",
     "clearing_point",
@@ -37,8 +39,13 @@ _ANSWER_CHARS = 1500
 
 
 def json_chars(value: Any) -> int:
-    """The length of ``value`` as JSON: what the token estimate is made from."""
-    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+    """The length of ``value`` as JSON: what the token estimate is made from. An image
+    counts as ``IMAGE_ESTIMATE_CHARS``, whatever the length of its base64."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if "image" not in text:
+        return len(text)
+    images, data_chars = base64_images(value)
+    return len(text) - data_chars + images * IMAGE_ESTIMATE_CHARS
 
 
 def is_turn_start(message: Mapping[str, Any]) -> bool:

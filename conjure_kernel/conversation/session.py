@@ -240,9 +240,17 @@ class Session:
         self.spent = sum((turn_spend(record) for record in records), Spend())
 
     async def chat(
-        self, message: str, *, ask: Asker | None = None, cell_spent: Spend | None = None
+        self,
+        message: str,
+        *,
+        ask: Asker | None = None,
+        cell_spent: Spend | None = None,
+        sent: str | list[dict[str, Any]] | None = None,
     ) -> AsyncIterator[Event]:
         """Run one turn; a ``ConjureError`` ends it with ``TurnFailed`` instead of raising.
+
+        ``sent`` is what the model gets instead of ``message`` (the notebook's values filled
+        in); the record keeps both. A replayed turn sends what its recording sent.
 
         ``ask`` answers permission questions (None: no one can be asked, so a call that
         needs asking is denied at once); ``cell_spent`` is what earlier turns of the same
@@ -266,7 +274,10 @@ class Session:
             recorder.paths.update(paths)
             recorder.environment.update(backend_session.environment)
             if replay is not None:
-                replay.prepare_turn(message, paths)
+                sent = replay.prepare_turn(message, paths).sent
+            content = message if sent is None else sent
+            if recorder.record is not None and content != message:
+                recorder.record.sent = content
             leads_to, host_workdir = backend_session.leads_to, str(backend_session.workdir)
             options.gate = self._gate(paths, leads_to, host_workdir, ask, replay)
             unchecked = self.budget.unchecked(self.model) if replay is None else ""
@@ -274,7 +285,7 @@ class Session:
             for event in [*notices, *self._override_notices()]:
                 recorder.add(event)
                 yield event
-            async for event in self.backend.chat(backend_session, message, client, options):
+            async for event in self.backend.chat(backend_session, content, client, options):
                 recorder.add(event)
                 self._observe(event)
                 yield event
@@ -296,6 +307,7 @@ class Session:
         ask: Callable[[ApprovalRequest], Approval] | None = None,
         cell_spent: Spend | None = None,
         idle: Callable[[], None] | None = None,
+        sent: str | list[dict[str, Any]] | None = None,
     ) -> Iterator[Event]:
         """``chat`` for synchronous callers; Ctrl-C raises ``TurnInterrupted``.
 
@@ -308,7 +320,9 @@ class Session:
             return await self.runner.on_caller_thread(lambda: ask(request))
 
         return self.runner.iterate(
-            lambda: self.chat(message, ask=asker if ask else None, cell_spent=cell_spent),
+            lambda: self.chat(
+                message, ask=asker if ask else None, cell_spent=cell_spent, sent=sent
+            ),
             idle=idle,
         )
 

@@ -43,6 +43,10 @@ them (``answer``, ``tool_calls``). 2: the view is the ``timeline``; ``answer`` a
 ``tool_calls`` are read from it. 3: the timeline may hold ``thinking`` entries (a step's
 summarised thinking), which a schema 2 reader would reject; records of 1 and 2 read as
 before, without thinking.
+
+A record may carry ``sent`` (what the model was sent, where the cell's ``{name}`` were
+filled in). It needs no new schema: a reader that ignores it still replays the turn, since
+replay matches the cell's text (``message``) and answers from the recorded steps.
 """
 
 
@@ -51,8 +55,12 @@ class TurnRecord:
     """One chat turn, as saved in the notebook."""
 
     message: str
+    """The cell's text, as written: what replay matches and views show."""
     backend: str
     model: str
+    sent: str | list[dict[str, Any]] | None = None
+    """What the model was sent instead of ``message``, where they differ: the text with the
+    notebook's values filled in, as content blocks where there are images."""
     steps: list[ModelResponse] = field(default_factory=list)
     """The model's responses: what replay answers from and the messages are rebuilt from."""
     timeline: Timeline = field(default_factory=Timeline)
@@ -100,7 +108,8 @@ class TurnRecord:
         """The messages this turn added to the conversation, for ``%history restore``."""
         if not self.steps:
             return []
-        messages: list[dict[str, Any]] = [{"role": "user", "content": self.message}]
+        sent = self.message if self.sent is None else self.sent
+        messages: list[dict[str, Any]] = [{"role": "user", "content": sent}]
         results = {call.id: result for call, result in self.tool_calls}
         for step in self.steps:
             messages.append(step.message)
@@ -135,6 +144,7 @@ class TurnRecord:
             ),
             files=self.timeline.files_by_call(),
             environment=dict(self.environment),
+            sent=self.sent,
         )
 
     def redacted(self, redact: Redact) -> TurnRecord:
@@ -146,6 +156,7 @@ class TurnRecord:
         return dataclasses.replace(
             self,
             message=redact(self.message),
+            sent=_redacted_sent(self.sent, redact),
             backend=redact(self.backend),
             model=redact(self.model),
             steps=[
@@ -167,6 +178,7 @@ class TurnRecord:
             "schema": TURN_SCHEMA,
             "version": self.version,
             "message": self.message,
+            **({} if self.sent is None else {"sent": self.sent}),
             "backend": self.backend,
             "model": self.model,
             "skills": self.skills,
@@ -217,6 +229,7 @@ class TurnRecord:
                 timeline = Timeline.from_json(data["timeline"])
             return cls(
                 message=str(data["message"]),
+                sent=_sent(data.get("sent")),
                 backend=str(data["backend"]),
                 model=str(data["model"]),
                 steps=steps,
@@ -243,6 +256,24 @@ class TurnRecord:
                 f"a recorded turn is malformed ({type(error).__name__}: {error})",
                 hint="the notebook's conjure output was edited by hand; re-record the cell",
             ) from None
+
+
+def _sent(data: Any) -> str | list[dict[str, Any]] | None:
+    if data is None or isinstance(data, str):
+        return data
+    if not isinstance(data, list) or not all(isinstance(block, dict) for block in data):
+        raise TypeError("sent is neither text nor a list of content blocks")
+    return data
+
+
+def _redacted_sent(sent: str | list[dict[str, Any]] | None, redact: Redact) -> Any:
+    """``sent`` redacted, its images left whole: a secret's letters in base64 are chance,
+    and changing them would break the picture."""
+    if not isinstance(sent, list):
+        return redact_value(sent, redact)
+    return [
+        block if block.get("type") == "image" else redact_value(block, redact) for block in sent
+    ]
 
 
 def _spend(data: Any) -> Spend | None:

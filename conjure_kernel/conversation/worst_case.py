@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from ..clients.base import ModelRequest, Usage
 from ..clients.pricing import Price, price_of
+from .images import IMAGE_TOKENS_BOUND, base64_images
 
 __all__ = [
     "PROMPT_OVERHEAD_TOKENS",
@@ -47,8 +48,9 @@ class PromptLedger:
     shorter than the text the model reads. Without a previous prompt to the same model
     (tokenizers differ) every byte counts, with what the API adds for tools and skills.
     Any earlier prompt to the same model is a sound start, since what it shares with the
-    new one is covered by its tokens. Content a request refers to rather than holds (an
-    image by URL, a file id) is not bounded; this package sends none.
+    new one is covered by its tokens, and an image is bounded by its pixels
+    (``images.py``). Content a request refers to rather than holds (an image by URL, a
+    file id) is not bounded; this package sends none.
     """
 
     def __init__(self) -> None:
@@ -150,6 +152,8 @@ def _container_skills(request: ModelRequest) -> list[Any]:
 
 
 def _bytes(value: Any) -> int:
-    """UTF-8 bytes of ``value`` (a string as it is, anything else as JSON): at least its tokens."""
+    """UTF-8 bytes of ``value`` (a string as it is, anything else as JSON): at least its
+    tokens. An image counts as ``IMAGE_TOKENS_BOUND``: its base64 says nothing of its tokens."""
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    return len(text.encode())
+    images, data_chars = (0, 0) if isinstance(value, str) else base64_images(value)
+    return len(text.encode()) - data_chars + images * IMAGE_TOKENS_BOUND

@@ -48,6 +48,7 @@ from .context_magics import ContextMagics
 from .frontends import widget_manager_connected
 from .guard_magics import GuardMagics
 from .history_magics import HistoryMagics, environment_replay
+from .notebook_data import NotebookData, chat_options
 from .secrets import Redactor
 from .skill_magics import SkillMagics
 from .wording import worded_for_notebook
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
     from ..clients.account import AccountClient
     from ..conversation.session import Session
     from ..conversation.transcript import TurnRecord
+    from .chat_answer import ChatAnswer
     from .views import TurnView
 
 # What a cell needs only when it first needs it is imported there, not here: the kernel
@@ -150,6 +152,8 @@ class ConjureMagics(Magics):
         """``%history``, ``%replay`` and ``%reset``; registered beside this."""
         self.context_magics = ContextMagics(shell=shell, conjure=self)
         """``%context`` and ``%compact``; registered beside this."""
+        self.data = NotebookData(shell)
+        """The notebook's variables in messages, answers into variables, the last error."""
 
     @observe("model")
     def _model_changed(self, change: dict[str, Any]) -> None:
@@ -250,16 +254,47 @@ class ConjureMagics(Magics):
 
     @line_cell_magic
     def conjure(self, line: str, cell: str | None = None) -> None:
-        """Send a message to Claude: ``%conjure MESSAGE`` or a ``%%conjure`` cell."""
-        message = (cell if cell is not None else line).strip()
+        """Send a message to Claude: ``%conjure [-o NAME] MESSAGE`` or a ``%%conjure [-o NAME]``
+        cell. ``{name}`` and ``{expression}`` in it are filled from the notebook's variables
+        (``{{`` for a brace); ``-o NAME`` keeps the answer in NAME, and ``_conjure`` always
+        holds the last; ``%conjure fix`` sends the last Python error and asks for a fix."""
+        name, fix, rest = chat_options(line)
+        if cell is not None and rest.strip():
+            raise UsageError(
+                f"%%conjure takes only -o NAME or fix on its first line, not {rest.strip()!r}: "
+                "write the message below it"
+            )
+        message = (cell if cell is not None else rest).strip()
+        if fix:
+            self._fix(message, name)
+            return
         if not message:
             raise UsageError(
                 "write a message: %conjure MESSAGE, or %%conjure with the message below"
             )
-        self.chat(message)
+        replaying = self.session.replay is not None  # the recording says what was sent
+        self.chat(message, output=name, sent=None if replaying else self.data.filled(message))
 
-    def chat(self, message: str) -> None:
-        """Run one turn, showing it live; a failed turn raises so Run All stops here."""
+    def _fix(self, extra: str, name: str | None) -> None:
+        """Send the last error and its cell; offer the answer's code as the next cell."""
+        replaying = self.session.replay is not None
+        sent = None if replaying else self.data.fix_request(extra)
+        answer = self.chat(" ".join(["%conjure fix", extra]).strip(), output=name, sent=sent)
+        if answer is not None:
+            self.data.offer_code(answer)
+
+    def chat(
+        self,
+        message: str,
+        *,
+        output: str | None = None,
+        sent: str | list[dict[str, Any]] | None = None,
+    ) -> ChatAnswer | None:
+        """Run one turn, showing it live; a failed turn raises so Run All stops here.
+
+        ``sent`` is what the model gets instead of ``message``; the answer goes to
+        ``_conjure``, and to ``output`` when named.
+        """
         from .views import TurnView
 
         view = self._view_class()(self.redact)
@@ -276,6 +311,7 @@ class ConjureMagics(Magics):
             ask=self.guard.ask,
             cell_spent=self.guard.cell_spent(),
             idle=getattr(view, "idle", None),
+            sent=sent,
         )
         failure: BaseException | None = None
         try:
@@ -300,6 +336,9 @@ class ConjureMagics(Magics):
             self.history_magics.refresh()
         if failure is not None:
             raise worded_for_notebook(failure)
+        if record is None:
+            return None
+        return self.data.keep_answer(session.transcript[-1], output)
 
     def _view_class(self) -> type:
         """The configured view; else the widget trace where a widget manager listens (the
@@ -319,6 +358,7 @@ class ConjureMagics(Magics):
         self.redact.add(*names)
 
     def close(self) -> None:
+        self.data.close()
         if self._session is not None:
             self._session.close()
 

@@ -614,3 +614,28 @@ def test_the_recorder_times_the_turn_and_the_time_survives_saving():
     older = recorder.record.to_json()
     del older["duration"]
     assert TurnRecord.from_json(older).duration is None  # saved before turns were timed
+
+
+IMAGE = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "c2Vj"}}
+
+
+def test_what_was_sent_is_kept_restored_replayed_and_redacted_but_its_images_whole():
+    record = dataclasses.replace(
+        record_of(turn_events()), sent=[{"type": "text", "text": "see sec"}, IMAGE]
+    )
+    data = json.loads(json.dumps(record.to_json()))
+    assert data["schema"] == TURN_SCHEMA and data["sent"] == record.sent
+    read = TurnRecord.from_json(data)
+    assert read.sent == record.sent and read.message == record.message
+    assert read.added_messages()[0] == {"role": "user", "content": record.sent}
+    assert read.to_replay_turn().sent == record.sent
+    hidden = record.redacted(lambda text: text.replace("sec", "***"))
+    assert hidden.sent == [{"type": "text", "text": "see ***"}, IMAGE]
+
+
+def test_a_turn_that_sent_its_message_as_written_saves_no_sent_key():
+    data = record_of(turn_events()).to_json()
+    assert "sent" not in data  # older readers see exactly what they know
+    assert TurnRecord.from_json(data).sent is None
+    with pytest.raises(RecordingError, match="malformed"):
+        TurnRecord.from_json({**data, "sent": [1]})

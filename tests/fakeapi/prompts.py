@@ -3,13 +3,18 @@
 Split from server.py: the cache, the context window and the context edits (``editing``,
 ``today``) must agree on what a block is and what it weighs. A block's tokens are
 ``len(json) // 4`` of ``[role, block]`` (at least 1), ``cache_control`` left out: not
-the real tokenizer, but proportional enough to compare shares of a prompt.
+the real tokenizer, but proportional enough to compare shares of a prompt. An image block
+weighs what the API says an image does, ``width * height / 750`` once scaled to fit 1568
+pixels a side and 1.15 megapixels, whatever the length of its base64.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import io
 import json
+import math
 import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -74,7 +79,19 @@ def count_tokens(body: Mapping[str, Any]) -> int:
 
 def block_tokens(role: str, block: Any) -> int:
     """What one block of the prompt weighs, ``cache_control`` left out."""
+    if isinstance(block, dict) and block.get("type") == "image":
+        return image_tokens(block)
     return max(1, len(_encoded(role, block)) // 4)
+
+
+def image_tokens(block: Mapping[str, Any]) -> int:
+    """An image's tokens, from its pixels as the API scales them."""
+    from PIL import Image
+
+    data = base64.b64decode(block["source"]["data"])
+    width, height = Image.open(io.BytesIO(data)).size
+    scale = min(1.0, 1568 / max(width, height), math.sqrt(1_150_000 / (width * height)))
+    return max(1, math.ceil(width * height * scale * scale / 750))
 
 
 def _encoded(role: str, block: Any) -> str:
@@ -90,7 +107,7 @@ def _prompt_blocks(body: Mapping[str, Any]) -> Iterator[tuple[int, str, bool]]:
         marked = isinstance(block, dict) and "cache_control" in block
         encoded = _encoded(role, block)
         digest.update(encoded.encode())
-        yield max(1, len(encoded) // 4), digest.copy().hexdigest(), marked
+        yield block_tokens(role, block), digest.copy().hexdigest(), marked
 
 
 def breakpoint_problem(body: Mapping[str, Any]) -> str | None:

@@ -88,8 +88,11 @@ def test_replay_help_is_pinned():
 
 
 def test_plain_magics_keep_their_docstrings():
-    assert ConjureMagics.conjure.__doc__ == (
-        "Send a message to Claude: ``%conjure MESSAGE`` or a ``%%conjure`` cell."
+    assert " ".join(ConjureMagics.conjure.__doc__.split()) == (
+        "Send a message to Claude: ``%conjure [-o NAME] MESSAGE`` or a ``%%conjure [-o NAME]`` "
+        "cell. ``{name}`` and ``{expression}`` in it are filled from the notebook's variables "
+        "(``{{`` for a brace); ``-o NAME`` keeps the answer in NAME, and ``_conjure`` always "
+        "holds the last; ``%conjure fix`` sends the last Python error and asks for a fix."
     )
     assert HistoryMagics.reset.__doc__ == (
         "Start a fresh conversation (backend, model and skills stay)."

@@ -1,0 +1,72 @@
+"""A chat turn's answer as a Python value: what ``%%conjure -o NAME`` and ``_conjure`` hold."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ..conversation.turn import FileEntry
+
+if TYPE_CHECKING:
+    from ..conversation.transcript import TurnRecord
+
+__all__ = ["LAST_ANSWER", "ChatAnswer", "code_blocks", "files_of"]
+
+LAST_ANSWER = "_conjure"
+"""The user-namespace name that always holds the last answer."""
+
+_FENCED = re.compile(
+    r"^ {0,3}(`{3,}|~{3,})[ \t]*([\w+.#-]*)[^\n]*\n(.*?)^ {0,3}\1[ \t]*$", re.M | re.S
+)
+
+
+@dataclass
+class ChatAnswer:
+    """The answer of one chat turn: its text, the code in it, the files the turn made."""
+
+    text: str
+    code_blocks: list[tuple[str, str]] = field(default_factory=list)
+    """(language, code) of each fenced block of ``text``, in order; language may be ''."""
+    files: list[str] = field(default_factory=list)
+    """Paths of the files the turn created, as the tools named them."""
+    record: TurnRecord | None = field(default=None, repr=False)
+    """The whole turn (tool calls, usage, steps), for those who want more."""
+
+    @classmethod
+    def of(cls, record: TurnRecord) -> ChatAnswer:
+        return cls(record.answer, code_blocks(record.answer), files_of(record), record)
+
+    def code(self, language: str = "python") -> str:
+        """The first code block in ``language`` (blocks with no language count), or ''."""
+        for block_language, code in self.code_blocks:
+            if block_language.lower() in (language.lower(), ""):
+                return code
+        return ""
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        shown = self.text if len(self.text) <= 60 else self.text[:59] + "…"
+        return f"ChatAnswer({shown!r}, {len(self.code_blocks)} code block(s), files={self.files!r})"
+
+    def _repr_markdown_(self) -> str:
+        return self.text
+
+
+def files_of(record: TurnRecord) -> list[str]:
+    """The files a turn made: ``create_file``'s paths, then those downloaded from a hosted
+    sandbox, each once."""
+    created = [
+        str(call.input.get("path", ""))
+        for call, result in record.tool_calls
+        if call.name == "create_file" and not result.is_error
+    ]
+    downloaded = [entry.path for entry in record.timeline.entries if isinstance(entry, FileEntry)]
+    return list(dict.fromkeys(path for path in [*created, *downloaded] if path))
+
+
+def code_blocks(text: str) -> list[tuple[str, str]]:
+    """The fenced code blocks of Markdown ``text`` as (language, code)."""
+    return [(match.group(2), match.group(3)) for match in _FENCED.finditer(text)]
