@@ -158,12 +158,12 @@ def _supports(capabilities: Any) -> Supports:
         context_editing=_supported(capabilities, "context_management"),
         thinking_off=_supported(thinking_types, "disabled"),
         adaptive=_supported(thinking_types, "adaptive"),
-        efforts=_listed(effort, _EFFORT_LEVELS),
-        edits=_listed(editing, _EDITS),
+        efforts=_supported_among(effort, _EFFORT_LEVELS),
+        edits=_supported_among(editing, _EDITS),
     )
 
 
-def _listed(capability: Any, names: tuple[str, ...]) -> tuple[str, ...] | None:
+def _supported_among(capability: Any, names: tuple[str, ...]) -> tuple[str, ...] | None:
     """Which of ``names`` the capability marks supported; None when it says nothing of them."""
     if capability is None:
         return None

@@ -85,8 +85,24 @@ class Replay:
         """The backend the tools run on whatever the notebook switches to; empty: the
         notebook's own switches apply."""
         self.current: ReplayTurn | None = None
+        self._overridden: dict[str, bool] = {}
+        """Backends the notebook switched to that this replay kept the tools off, by name:
+        whether that was told yet."""
         self._next = 0
         self._to_current: dict[str, str] = {}
+
+    def override(self, backend: str) -> None:
+        """The notebook switched to ``backend``, and the tools stay on this replay's."""
+        self._overridden.setdefault(backend, False)
+
+    def untold_overrides(self) -> str:
+        """Once per backend: the line saying the notebook's switches to it were
+        overridden; ``""`` when there is nothing new to say."""
+        untold = [name for name, told in self._overridden.items() if not told]
+        if not untold:
+            return ""
+        self._overridden.update(dict.fromkeys(untold, True))
+        return overridden_line(self.backend, untold)
 
     def prepare_turn(self, message: str, paths: Mapping[str, str]) -> ReplayTurn:
         """Pick the recorded turn for ``message``: the next unused one with the same text."""

@@ -34,10 +34,10 @@ from ..clients.account import AccountClient
 from ..clients.base import ModelClient, Usage
 from ..clients.pricing import Spend
 from ..clients.recorded_model import RecordedModel
-from ..clients.replay import Replay, overridden_line
+from ..clients.replay import Replay
 from ..errors import ConjureError, SkillError, TurnInterrupted
 from ..events import Event, FileCreated, Notice, ToolCallFinished, TurnFailed, TurnStarted
-from ..skills.skill import Skill
+from ..skills.skill import Skill, loaded_line
 from .budget import Budget, BudgetedClient, BudgetGuard, steps_spend, turn_spend
 from .context import ContextKeeper
 from .context_client import ContextClient
@@ -82,8 +82,6 @@ class Session:
         """The model client of live turns."""
         self.account = account
         """The account's Skills and Files APIs (None: the hosted backend cannot reach them)."""
-        self._overridden: dict[str, bool] = {}
-        """Backends the replay kept the session off, by name: whether that was told yet."""
         self.model = model
         self.skills: list[Skill] = list(skills)
         self.shared_settings: dict[str, Any] = dict(shared_settings or {})
@@ -152,7 +150,7 @@ class Session:
         loaded = [skill.name for skill in self.skills]
         unknown = [name for name in names if name not in loaded]
         if unknown:
-            raise SkillError(f"no skill named {unknown[0]!r} is loaded ({_listed(loaded)})")
+            raise SkillError(f"no skill named {unknown[0]!r} is loaded ({loaded_line(loaded)})")
         self.skills = [skill for skill in self.skills if skill.name not in names]
         self._drop_backend_session()
 
@@ -172,7 +170,7 @@ class Session:
         if held and _name_of(backend) != held:
             new_backend = get_backend(backend) if isinstance(backend, str) else backend
             self._options_for(new_backend, settings or {})
-            self._overridden.setdefault(_name_of(backend), False)
+            self.replay.override(_name_of(backend))
             return False
         self._switch_to(backend, settings)
         return True
@@ -193,7 +191,6 @@ class Session:
         if replay is not None and replay.backend and replay.backend != self.backend_name:
             self._switch_to(replay.backend, None)
         self.replay = replay
-        self._overridden.clear()
 
     def settings_for(
         self, backend: Backend, given: Mapping[str, Any] | None = None
@@ -282,7 +279,9 @@ class Session:
             options.gate = self._gate(paths, leads_to, host_workdir, ask, replay)
             unchecked = self.budget.unchecked(self.model) if replay is None else ""
             notices = [Notice(unchecked, "warning")] if unchecked else []
-            for event in [*notices, *self._override_notices()]:
+            overridden = replay.untold_overrides() if replay is not None else ""
+            notices += [Notice(overridden)] if overridden else []
+            for event in notices:
                 recorder.add(event)
                 yield event
             async for event in self.backend.chat(backend_session, content, client, options):
@@ -360,14 +359,6 @@ class Session:
         """An "always" answer: the rule holds for the rest of the session."""
         self.permissions = self.permissions.adding(allow=[rule])
 
-    def _override_notices(self) -> list[Event]:
-        """Once per backend: the notebook's switches to it were overridden by the replay."""
-        untold = [name for name, told in self._overridden.items() if not told]
-        if not untold or self.replay is None:
-            return []
-        self._overridden.update(dict.fromkeys(untold, True))
-        return [Notice(overridden_line(self.replay.backend, untold))]
-
     def _observe(self, event: Event) -> None:
         if isinstance(event, ToolCallFinished) and event.call.name == "create_file":
             path = str(event.call.input.get("path", ""))
@@ -404,11 +395,3 @@ class Session:
 
 def _name_of(backend: str | Backend) -> str:
     return backend if isinstance(backend, str) else backend.backend_type
-
-
-def _listed(names: Sequence[str], shown: int = 10) -> str:
-    """``loaded: a, b, c`` kept to one short line however many skills there are."""
-    if not names:
-        return "no skills are loaded"
-    more = f" and {len(names) - shown} more" if len(names) > shown else ""
-    return f"loaded: {', '.join(names[:shown])}{more}"

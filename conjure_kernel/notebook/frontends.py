@@ -12,9 +12,10 @@ HTML views, whose saved form needs no widget state.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
-__all__ = ["listen_for_widget_manager", "widget_manager_connected"]
+__all__ = ["kernel_id", "listen_for_widget_manager", "widget_manager_connected"]
 
 _CONTROL_TARGET = "jupyter.widget.control"
 _seen = False
@@ -43,3 +44,14 @@ def widget_manager_connected() -> bool:
         return True
     widgets = sys.modules.get("ipywidgets")
     return widgets is not None and getattr(widgets.Widget, "_control_comm", None) is not None
+
+
+def kernel_id() -> str:
+    """The running kernel's id (from its connection file's name); empty outside a kernel."""
+    try:
+        from ipykernel.connect import get_connection_file
+
+        name = Path(get_connection_file()).stem
+    except Exception:  # IPython in a terminal: no kernel, no connection file
+        return ""
+    return name.removeprefix("kernel-")

@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
@@ -45,7 +44,7 @@ from ..errors import ConjureError, TurnInterrupted
 from ..skills.discovery import find_skills
 from .backend_magics import BackendMagics
 from .context_magics import ContextMagics
-from .frontends import widget_manager_connected
+from .frontends import kernel_id, widget_manager_connected
 from .guard_magics import GuardMagics
 from .history_magics import HistoryMagics, environment_replay
 from .notebook_data import NotebookData, chat_options
@@ -56,9 +55,7 @@ from .wording import worded_for_notebook
 if TYPE_CHECKING:
     from ..clients.account import AccountClient
     from ..conversation.session import Session
-    from ..conversation.transcript import TurnRecord
     from .chat_answer import ChatAnswer
-    from .views import TurnView
 
 # What a cell needs only when it first needs it is imported there, not here: the kernel
 # loads this module at start, and the SDK and nbformat would add seconds.
@@ -232,7 +229,7 @@ class ConjureMagics(Magics):
             backend=self.default_backend,
             shared_settings=self._shared_settings(),
             backend_settings=self._checked_backend_settings(),
-            kernel_id=_kernel_id(),
+            kernel_id=kernel_id(),
             namespace=self.user_namespace,
             secret_env_vars=self.redact.names,  # %secret names: hidden from the tools as they grow
             max_iterations=self.max_iterations,
@@ -295,7 +292,7 @@ class ConjureMagics(Magics):
         ``sent`` is what the model gets instead of ``message``; the answer goes to
         ``_conjure``, and to ``output`` when named.
         """
-        from .views import TurnView
+        from .views import TurnView, finish_despite_interrupts
 
         view = self._view_class()(self.redact)
         if not isinstance(view, TurnView):
@@ -332,7 +329,7 @@ class ConjureMagics(Magics):
                 # Only the replay data goes: the timeline still shows the whole turn, and
                 # the session keeps the full record for history and export.
                 record = dataclasses.replace(record, steps=[])
-            _finish_despite_interrupts(view, record)
+            finish_despite_interrupts(view, record)
             self.history_magics.refresh()
         if failure is not None:
             raise worded_for_notebook(failure)
@@ -393,25 +390,3 @@ def _check_backend_settings(configured: dict[str, dict[str, Any]], raised: type[
                 f"ConjureMagics.backend_settings[{name!r}]: {error}; fix it in the "
                 "configuration, or with %config ConjureMagics.backend_settings = {…}"
             ) from None
-
-
-def _finish_despite_interrupts(view: TurnView, record: TurnRecord | None) -> None:
-    """Leave the turn's saved form in the cell even if ■ is pressed again meanwhile: the
-    turn is over by now, and a cell cut short here would show "running…" for good."""
-    while True:
-        try:
-            view.finish(record)
-            return
-        except KeyboardInterrupt:
-            continue
-
-
-def _kernel_id() -> str:
-    """The running kernel's id (from its connection file's name); empty outside a kernel."""
-    try:
-        from ipykernel.connect import get_connection_file
-
-        name = Path(get_connection_file()).stem
-    except Exception:  # IPython in a terminal: no kernel, no connection file
-        return ""
-    return name.removeprefix("kernel-")

@@ -40,6 +40,7 @@ __all__ = [
     "StreamedMarkdown",
     "Throttle",
     "TurnView",
+    "finish_despite_interrupts",
     "redraw_due",
 ]
 
@@ -341,3 +342,14 @@ def _state_of(entry: Entry) -> tuple[Any, ...]:
     if isinstance(entry, ApprovalEntry):
         return (entry.allowed, entry.reason)
     return ()
+
+
+def finish_despite_interrupts(view: TurnView, record: TurnRecord | None) -> None:
+    """Leave the turn's saved form in the cell even if ■ is pressed again meanwhile: the
+    turn is over by now, and a cell cut short here would show "running…" for good."""
+    while True:
+        try:
+            view.finish(record)
+            return
+        except KeyboardInterrupt:
+            continue

@@ -8,6 +8,7 @@ archive is read from the folder the archive was checked and unpacked into at loa
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -17,7 +18,15 @@ from conjure_kernel.errors import SkillError
 from conjure_kernel.skills.archive import SkillArchive, update_digest
 from conjure_kernel.skills.frontmatter import split_frontmatter
 
-__all__ = ["Diagnostic", "Skill", "SkillMetadata", "SkillSource", "origin_of", "root_of"]
+__all__ = [
+    "Diagnostic",
+    "Skill",
+    "SkillMetadata",
+    "SkillSource",
+    "loaded_line",
+    "origin_of",
+    "root_of",
+]
 
 SkillSource = Path | SkillArchive
 """Where a skill came from: its folder on the host, or the ``.skill`` archive unpacked."""
@@ -138,3 +147,11 @@ def root_of(source: SkillSource) -> Path:
 def origin_of(source: SkillSource) -> Path:
     """A skill's folder, or ``<archive>/<name>`` for an archive: the path diagnostics show."""
     return source.origin if isinstance(source, SkillArchive) else source
+
+
+def loaded_line(names: Sequence[str], shown: int = 10) -> str:
+    """``loaded: a, b, c`` kept to one short line however many skills there are."""
+    if not names:
+        return "no skills are loaded"
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return f"loaded: {', '.join(names[:shown])}{more}"
