@@ -53,10 +53,6 @@ class ModelListCache:
             return None
         return CachedList(float(fetched_at), entry["models"])
 
-    def base_urls(self) -> list[str]:
-        """The APIs a list is kept for."""
-        return list(self._lists())
-
     def write(self, base_url: str, listed: CachedList, *, keep_for: float) -> None:
         """Keep ``listed`` for ``base_url``; lists fetched more than ``keep_for`` seconds
         before it go."""

@@ -310,13 +310,12 @@ class ModelCatalog:
         return catalog
 
     def known(self, model: str) -> CatalogModel | None:
-        """``model`` in a list this kernel holds, or one kept on disk and still fresh,
-        without asking the API: what a turn reads of the model (its window, what it
-        supports), the same before and after a kernel restart."""
-        held = [catalog for catalog, _ in self._held.values()]
-        kept = (self._recall(url) for url in self.cache.base_urls())
-        for catalog in [*held, *kept]:
-            found = catalog.find(model) if catalog is not None else None
+        """``model`` in a list this kernel holds, without asking anything: what a turn
+        reads of the model (its window, what it supports). The lists kept on disk are not
+        read here: they are kept per API, and a turn does not know which API its client
+        will resolve to before it asks."""
+        for catalog, _ in self._held.values():
+            found = catalog.find(model)
             if found is not None:
                 return found
         return None

@@ -104,17 +104,15 @@ def test_a_second_look_asks_the_server_nothing_until_the_list_is_a_day_old(api, 
     assert listings(api) == 3
 
 
-def test_a_new_kernel_knows_a_listed_model_from_the_disk_without_asking(api, tmp_path):
+def test_a_listed_model_is_known_to_turns_once_listed_and_nothing_is_asked(api, tmp_path):
     api.models.models.append(model_info("claude-small-1", "Claude Small 1", context=20_000))
     client = AnthropicClient(api_key="test-key", base_url=api.url)
-    cache, clock = ModelListCache(tmp_path / "models.json"), Clock()
-    catalog_of(client, ModelCatalog(cache, clock=clock))
-    restarted = ModelCatalog(cache, clock=clock)
-    found = restarted.known("claude-small-1")
+    catalog = ModelCatalog(ModelListCache(tmp_path / "models.json"))
+    assert catalog.known("claude-small-1") is None  # nothing is fetched for a turn
+    catalog_of(client, catalog)
+    found = catalog.known("claude-small-1")
     assert found is not None and found.context_window == 20_000
     assert listings(api) == 1
-    clock.now += CACHE_TTL + 1  # a stale list is not relied on
-    assert ModelCatalog(cache, clock=clock).known("claude-small-1") is None
 
 
 def test_lists_are_kept_apart_by_base_url_and_old_ones_are_dropped(api, tmp_path):
