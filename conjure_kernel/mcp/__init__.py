@@ -1,0 +1,6 @@
+"""MCP servers as tool sources: their definitions, connections, tools and results.
+
+A layer between ``events`` and ``backends``: it knows the official ``mcp`` SDK and the
+tool values, and nothing of where a backend runs its tools; a backend says how a
+stdio server starts in its place (``StdioPlace``).
+"""
