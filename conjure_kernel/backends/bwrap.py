@@ -167,6 +167,11 @@ class Sandbox:
         wrapper = ["bash", "-c", _WRAPPER, _WRAPPER_NAME, command, str(status_fd)]
         return [self.bwrap, *self._options(), "--", *wrapper]
 
+    def program_argv(self, argv: list[str]) -> list[str]:
+        """``bwrap … PROGRAM ARGS``: a long-running program (an MCP server) in the same
+        sandbox as the commands, its stdin and stdout passed through."""
+        return [self.bwrap, *self._options(), "--", *argv]
+
     def is_machinery(self, command_line: str) -> bool:
         """Whether a process (by its command line) is bwrap's or the wrapper's, not the
         command's: those are not reported as left running."""

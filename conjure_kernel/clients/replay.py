@@ -74,13 +74,22 @@ class Drift:
 class Replay:
     """A notebook's recorded turns, and which one the turn running now answers from."""
 
-    def __init__(self, turns: Sequence[ReplayTurn], *, source: str = "", backend: str = "") -> None:
+    def __init__(
+        self,
+        turns: Sequence[ReplayTurn],
+        *,
+        source: str = "",
+        backend: str = "",
+        live: bool = False,
+    ) -> None:
         self.turns = list(turns)
         self.source = source
         """Where the turns were recorded (a notebook's name), for messages."""
         self.backend = backend
         """The backend the tools run on whatever the notebook switches to; empty: the
         notebook's own switches apply."""
+        self.live = live
+        """Re-run MCP calls whose server runs here; False: answer them as recorded."""
         self.current: ReplayTurn | None = None
         self._next = 0
         self._to_current: dict[str, str] = {}

@@ -28,6 +28,7 @@ from ..backends.base import (
     default_permission_mode,
 )
 from ..backends.gate import PermissionMode
+from ..backends.mcp_sources import mcp_tools_for
 from ..backends.registry import get_backend
 from ..backends.settings import BackendSettings
 from ..clients.account import AccountClient
@@ -37,6 +38,7 @@ from ..clients.recorded_model import RecordedModel
 from ..clients.replay import Replay, overridden_line
 from ..errors import ConjureError, SkillError, TurnInterrupted
 from ..events import Event, FileCreated, Notice, ToolCallFinished, TurnFailed, TurnStarted
+from ..mcp.registry import McpServers
 from ..skills.skill import Skill
 from .budget import Budget, BudgetedClient, BudgetGuard, steps_spend, turn_spend
 from .context import ContextClient, ContextKeeper
@@ -115,6 +117,7 @@ class Session:
         self.transcript: list[TurnRecord] = []
         self.usage = Usage()
         self.files: list[str] = []
+        self.mcp = McpServers()  # their tools are offered beside the backend's
         self._backend_session: BackendSession | None = None
         self._runner: TurnRunner | None = None
 
@@ -268,6 +271,8 @@ class Session:
                 replay.prepare_turn(message, paths)
             leads_to, host_workdir = backend_session.leads_to, str(backend_session.workdir)
             options.gate = self._gate(paths, leads_to, host_workdir, ask, replay)
+            limit = self.max_output_chars
+            options.more_tools = await mcp_tools_for(self.mcp, backend_session, limit, replay)
             unchecked = self.budget.unchecked(self.model) if replay is None else ""
             notices = [Notice(unchecked, "warning")] if unchecked else []
             for event in [*notices, *self._override_notices()]:
@@ -318,6 +323,7 @@ class Session:
         return self._runner
 
     def close(self) -> None:
+        self.mcp.close()
         self._drop_backend_session()
         if self._runner is not None:
             self._runner.close()
