@@ -50,10 +50,16 @@ class McpServers:
     def add(self, server: ServerDefinition) -> McpConnection:
         """Define ``server`` (replacing one of that name) and start it; a failure to start
         is kept as its state, not raised: the definition stays, to start again later."""
+        connection = self.define(server)
+        self._start(connection)
+        return connection
+
+    def define(self, server: ServerDefinition) -> McpConnection:
+        """Define ``server`` (replacing one of that name) without starting it: it starts
+        when a turn needs its tools."""
         self.remove(server.name)
         connection = McpConnection(server, self._place)
         self.connections[server.name] = connection
-        self._start(connection)
         return connection
 
     def remove(self, name: str) -> bool:

@@ -48,6 +48,7 @@ from .context_magics import ContextMagics
 from .frontends import widget_manager_connected
 from .guard_magics import GuardMagics
 from .history_magics import HistoryMagics, environment_replay
+from .mcp_magics import McpMagics
 from .secrets import Redactor
 from .skill_magics import SkillMagics
 from .wording import worded_for_notebook
@@ -150,6 +151,8 @@ class ConjureMagics(Magics):
         """``%history``, ``%replay`` and ``%reset``; registered beside this."""
         self.context_magics = ContextMagics(shell=shell, conjure=self)
         """``%context`` and ``%compact``; registered beside this."""
+        self.mcp_magics = McpMagics(shell=shell, conjure=self)
+        """``%mcp`` and the configured MCP servers; registered beside this."""
 
     @observe("model")
     def _model_changed(self, change: dict[str, Any]) -> None:
@@ -238,6 +241,7 @@ class ConjureMagics(Magics):
         )
         session.context.facts = self.backend_magics.model_facts
         session.context.options = self.model_options
+        self.mcp_magics.configure(session)
         session.context.window_limit = self.context_window or None
         if self.skills_path:
             found = find_skills(self.skills_path)
