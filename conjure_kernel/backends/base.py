@@ -182,6 +182,10 @@ class ExecutorSession:
     def paths(self) -> Mapping[str, str]:
         return {"workdir": str(self.workdir), **skill_paths(self.skills)}
 
+    async def ready_for_programs(self) -> None:
+        """Make ready what a program (a stdio MCP server) starts in: a sandbox made on
+        first use (a container) is made now."""
+
 
 class ExecutorBackend:
     """``chat`` and ``close`` for backends whose sessions are ``ExecutorSession``s."""

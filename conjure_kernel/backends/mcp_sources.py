@@ -21,14 +21,14 @@ from .base import BackendSession, ExecutorSession
 __all__ = ["mcp_tools_for", "place_servers"]
 
 
-def place_servers(servers: McpServers, session: BackendSession) -> bool:
-    """Start stdio servers where ``session``'s tools run; False where tools do not run
-    client-side (the hosted backend), so no MCP tool can be offered."""
+def place_servers(servers: McpServers, session: BackendSession) -> ExecutorSession | None:
+    """Start stdio servers where ``session``'s tools run, and return it; None where tools
+    do not run client-side (the hosted backend), so no MCP tool can be offered."""
     if not isinstance(session, ExecutorSession):
-        return False
+        return None
     place = session.mcp_place or StdioPlace(cwd=str(session.workdir))
     servers.use_place(place, session)
-    return True
+    return session
 
 
 async def mcp_tools_for(
@@ -37,18 +37,19 @@ async def mcp_tools_for(
     """The servers' tools for this turn (None when there are none to offer); a server that
     will not start is said in the session's notices, and the turn goes on without it."""
     recorded, names = _recorded_calls(replay)
-    if not (servers or names) or not place_servers(servers, session):
+    placed = place_servers(servers, session) if servers or names else None
+    if placed is None:
         return None
-    assert isinstance(session, ExecutorSession)
     live = replay is None or replay.live
-    if live:
-        session.notices.extend(await asyncio.to_thread(servers.start_stopped))
+    if live and not all(connection.running for connection in servers.connections.values()):
+        await placed.ready_for_programs()
+        placed.notices.extend(await asyncio.to_thread(servers.start_stopped))
     running = {name for name, connection in servers.connections.items() if connection.running}
     served = [name for name in names if not live or _server_of(name) not in running]
     tools = servers.tools(
         max_output_chars=max_output_chars, recorded=recorded, recorded_names=served
     )
-    tools.notices = session.notices  # said in the trace as soon as they are
+    tools.notices = placed.notices  # said in the trace as soon as they are
     return tools
 
 

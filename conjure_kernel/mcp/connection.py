@@ -17,7 +17,7 @@ import contextlib
 import os
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +34,7 @@ from ..tools.output import one_line
 from .offered import OfferedTool, offer_tools
 from .servers import HttpServer, ServerDefinition, StdioServer
 
-__all__ = ["McpConnection", "StdioPlace"]
+__all__ = ["McpConnection", "StdioPlace", "as_is"]
 
 _START_SECONDS = 30.0
 """How long a server may take to start and list its tools."""
@@ -43,12 +43,17 @@ _CONNECTION_CLOSED = -32000
 _REQUEST_TIMEOUT = -32001
 
 
+def as_is(argv: list[str], env: Mapping[str, str]) -> list[str]:
+    """A command line started on this machine, its environment passed as the process's."""
+    return argv
+
+
 @dataclass(frozen=True)
 class StdioPlace:
-    """Where a stdio server starts: its command line as the backend wraps it (a sandbox,
-    a container), in its working folder; the default is this machine, as it is."""
+    """Where a stdio server starts: its command line (and environment) as the backend wraps
+    it for a sandbox or a container, in its working folder; by default this machine."""
 
-    wrap: Callable[[list[str]], list[str]] = field(default=list)
+    wrap: Callable[[list[str], Mapping[str, str]], list[str]] = field(default=as_is)
     cwd: str | None = None
     where: str = "on this machine"
 
@@ -161,7 +166,7 @@ class McpConnection:
         if isinstance(server, HttpServer):
             client = create_mcp_http_client(headers=dict(server.headers))
             return streamable_http_client(server.url, http_client=client)
-        argv = self.place.wrap([server.command, *server.args])
+        argv = self.place.wrap([server.command, *server.args], server.env)
         parameters = StdioServerParameters(
             command=argv[0], args=argv[1:], env=dict(server.env) or None, cwd=self.place.cwd
         )

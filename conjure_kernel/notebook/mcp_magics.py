@@ -107,7 +107,10 @@ class McpMagics(Magics):
             session.mcp.define(server)
             print(f"{server.name}: defined; this replay answers its calls as recorded")
             return
-        if not place_servers(session.mcp, session.backend_session):
+        placed = place_servers(session.mcp, session.backend_session)
+        if placed is not None:
+            session.runner.run(placed.ready_for_programs())
+        else:
             print(
                 f"warning: the {session.backend_name} backend runs no client-side tools, so "
                 "MCP tools are offered on local, docker and native only",

@@ -10,9 +10,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["DEMO", "demo_argv", "serving_http"]
+__all__ = ["DEMO", "PLAIN", "demo_argv", "serving_http"]
 
 DEMO = Path(__file__).with_name("demo.py")
+PLAIN = Path(__file__).with_name("plain.py")
+"""An MCP server without the SDK, for the docker image."""
 
 
 def demo_argv() -> list[str]:
