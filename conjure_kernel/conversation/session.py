@@ -273,6 +273,7 @@ class Session:
             options.gate = self._gate(paths, leads_to, host_workdir, ask, replay)
             limit = self.max_output_chars
             options.more_tools = await mcp_tools_for(self.mcp, backend_session, limit, replay)
+            options.gate.outside = options.more_tools.outside if options.more_tools else {}
             unchecked = self.budget.unchecked(self.model) if replay is None else ""
             notices = [Notice(unchecked, "warning")] if unchecked else []
             for event in [*notices, *self._override_notices()]:

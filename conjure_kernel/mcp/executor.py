@@ -11,6 +11,7 @@ from ..tools.values import ToolCall, ToolResult
 from .connection import McpConnection
 from .offered import PREFIX, OfferedTool
 from .results import tool_result
+from .servers import HttpServer
 
 __all__ = ["McpTools"]
 
@@ -43,6 +44,16 @@ class McpTools:
             for connection in connections
             if connection.running
             for tool in connection.tools
+        }
+
+    @property
+    def outside(self) -> dict[str, str]:
+        """The tools of servers reached over HTTP, by name → the server's URL: they run
+        outside any sandbox, so the gate asks about them."""
+        return {
+            name: connection.server.url
+            for name, (connection, _) in self._tools.items()
+            if isinstance(connection.server, HttpServer)
         }
 
     @property

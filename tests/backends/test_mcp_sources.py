@@ -219,3 +219,51 @@ def test_started_events_name_the_mcp_tool(workdir):
         assert started.call.name == "mcp__demo__echo" and started.call.input == {"text": "x"}
     finally:
         session.close()
+
+
+def test_a_url_server_is_asked_about_once_per_server_unless_a_rule_allows_it(workdir):
+    from mcp_servers import serving_http
+
+    from conjure_kernel.conversation.session_gate import HEADLESS, Approval
+    from conjure_kernel.mcp.servers import HttpServer
+
+    asked = []
+
+    async def say_yes(request):
+        asked.append((request.question, str(request.always)))
+        return Approval(True)
+
+    replies = [
+        tool_use_reply(("toolu_1", "mcp__web__echo", {"text": "a"})),
+        tool_use_reply(("toolu_2", "mcp__web__shout", {"text": "b"})),
+        text_reply("ok"),
+        tool_use_reply(("toolu_3", "mcp__web__echo", {"text": "c"})),
+        text_reply("ok"),
+        tool_use_reply(("toolu_4", "mcp__web__echo", {"text": "d"})),
+        text_reply("ok"),
+    ]
+    with serving_http() as url:
+        session = session_for(workdir, replies)  # sandboxed local: auto mode
+        try:
+            session.mcp.add(HttpServer("web", url))
+
+            async def collect(message, ask):
+                return [event async for event in session.chat(message, ask=ask)]
+
+            events = asyncio.run(collect("two calls", say_yes))
+            assert [done.result.content for done in finished(events)] == ["a", "B"]
+            assert asked == [
+                (
+                    f'run mcp__web__echo with {{"text": "a"}} at {url}, reached from the kernel, '
+                    "outside the local backend's boundary",
+                    "mcp__web__*(*)",
+                )
+            ]
+            session.permissions = Permissions("auto")  # forget the server's rule
+            [denied] = finished(asyncio.run(collect("headless", None)))
+            assert (denied.result.content, denied.result.is_error) == (HEADLESS, True)
+            session.permissions = Permissions("auto").adding(allow=[Rule.parse("mcp__web__*")])
+            [allowed] = finished(asyncio.run(collect("allowed by a rule", None)))
+            assert allowed.result.content == "d"
+        finally:
+            session.close()
