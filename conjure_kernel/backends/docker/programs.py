@@ -8,6 +8,7 @@ network; the container is made first if no command has run yet.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Mapping
 
@@ -32,7 +33,8 @@ def container_place(workspace: DockerWorkspace) -> StdioPlace:
         if not workspace.container:
             raise McpServerError("the sandbox container is not running")
         uid, gid = workspace.spec.user
-        host = ["--host", workspace.spec.host] if workspace.spec.host else []
+        engine = workspace.spec.host or os.environ.get("DOCKER_HOST", "")
+        host = ["--host", engine] if engine else []  # the server's process gets no DOCKER_HOST
         environment = {"HOME": HOME, **workspace.spec.environment, **env}
         settings = [f"--env={name}={value}" for name, value in environment.items()]
         options = ["--interactive", f"--user={uid}:{gid}", f"--workdir={WORKSPACE}", *settings]
