@@ -14,7 +14,15 @@ from typing import Any
 
 from ..errors import McpServerError
 
-__all__ = ["HttpServer", "ServerDefinition", "StdioServer", "server_from_json", "servers_from_json"]
+__all__ = [
+    "HttpServer",
+    "ServerDefinition",
+    "StdioServer",
+    "check_name",
+    "read_servers",
+    "server_from_json",
+    "servers_from_json",
+]
 
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")
 _HTTP_TYPES = {"http", "streamable-http", "streamable_http"}
@@ -91,14 +99,31 @@ def server_from_json(name: str, data: Any, *, source: str = "") -> ServerDefinit
 
 
 def servers_from_json(data: Any, *, source: str = "") -> list[ServerDefinition]:
-    """Every server of a ``.mcp.json``-shaped object (``{"mcpServers": {...}}``, or the inner map)."""
+    """Every server of a ``.mcp.json``-shaped object (``{"mcpServers": {...}}``, or the
+    inner map); the first bad entry raises."""
+    servers, problems = read_servers(data, source=source)
+    if problems:
+        raise problems[0]
+    return servers
+
+
+def read_servers(
+    data: Any, *, source: str = ""
+) -> tuple[list[ServerDefinition], list[McpServerError]]:
+    """The good servers of a ``.mcp.json``-shaped object, and what is wrong with the others:
+    one bad entry does not cost a file its other servers."""
     if isinstance(data, Mapping) and "mcpServers" in data:
         data = data["mcpServers"]
     if not isinstance(data, Mapping):
-        raise McpServerError(
-            f"the MCP servers{' in ' + source if source else ''} are not an object"
-        )
-    return [server_from_json(str(name), entry, source=source) for name, entry in data.items()]
+        where = f" in {source}" if source else ""
+        return [], [McpServerError(f"the MCP servers{where} are not an object")]
+    servers, problems = [], []
+    for name, entry in data.items():
+        try:
+            servers.append(server_from_json(str(name), entry, source=source))
+        except McpServerError as error:
+            problems.append(error)
+    return servers, problems
 
 
 def _strings(value: Any, name: str, field_name: str, where: str) -> dict[str, str]:

@@ -23,7 +23,7 @@ from ..backends.mcp_sources import place_servers
 from ..errors import ConjureError
 from ..mcp.connection import McpConnection
 from ..mcp.registry import McpServers
-from ..mcp.servers import HttpServer, ServerDefinition, StdioServer, check_name, servers_from_json
+from ..mcp.servers import HttpServer, ServerDefinition, StdioServer, check_name, read_servers
 from .recording import current_notebook
 from .wording import worded_for_notebook
 
@@ -141,10 +141,10 @@ class McpMagics(Magics):
             except (OSError, ValueError) as error:
                 print(f"warning: {project} cannot be read: {error}", file=sys.stderr)
         for source, data in sources:
-            try:
-                found.update({s.name: s for s in servers_from_json(data, source=source)})
-            except ConjureError as error:
-                print(f"warning: {error}; its MCP servers are left out", file=sys.stderr)
+            servers, problems = read_servers(data, source=source)
+            found.update({server.name: server for server in servers})
+            for problem in problems:
+                print(f"warning: {problem}; it is left out", file=sys.stderr)
         return list(found.values())
 
     def _project_file(self) -> Path | None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from fakeapi import FakeMessagesAPI, replies
-from kernel_harness import TURN_MIME, RunningKernel, tool_results_of
+from kernel_harness import TURN_MIME, RunningKernel, assert_every_tool_use_answered, tool_results_of
 from mcp_servers import DEMO
 
 from conjure_kernel.conversation.transcript import TurnRecord
@@ -101,6 +101,23 @@ def test_a_failing_tool_and_a_hung_one_are_error_results_and_the_session_goes_on
     assert last_results(api)[0]["content"] == "still"
 
 
+def test_an_interrupt_cancels_a_hung_call_and_the_server_goes_on(api, kernel):
+    api.script(replies.tool_use("mcp__demo__hang", {"seconds": 120}))
+    msg_id = kernel.start("Hang for a while")
+    while True:  # until the live view shows the call running
+        html = kernel.client.get_iopub_msg(timeout=30)["content"].get("data", {})
+        if "mcp__demo__hang" in html.get("text/html", "") and "running" in html["text/html"]:
+            break
+    kernel.manager.interrupt_kernel()
+    result = kernel.wait_for(msg_id, timeout=30)
+    assert result.reply["content"]["ename"] == "TurnInterrupted"
+    api.script(replies.tool_use("mcp__demo__echo", {"text": "awake"}), replies.text("Back."))
+    assert kernel.run("Still there?").status == "ok"
+    history = api.requests[-1].body["messages"]
+    assert_every_tool_use_answered(history)
+    assert last_results(api)[0]["content"] == "awake"
+
+
 def test_mcp_add_list_and_remove(kernel, work):
     command = f"%mcp add other -- {sys.executable} {work / 'demo.py'}"
     assert "other [stdio:" in kernel.run(command).text()
@@ -160,3 +177,17 @@ def test_replay_with_no_server_and_no_key_answers_from_the_recording(tmp_path):
     assert "replayed: the MCP server demo's calls are answered as recorded, not re-run" in plain
     [(call, result)] = TurnRecord.from_json(output["data"][TURN_MIME]).tool_calls
     assert (call.name, result.content, result.is_error) == ("mcp__demo__shout", "HI HI", False)
+
+
+def test_a_bad_project_file_entry_is_one_warning_and_the_rest_is_kept(tmp_path):
+    folder = project_folder(tmp_path / "bad")
+    servers = json.loads((folder / ".mcp.json").read_text())
+    servers["mcpServers"]["broken"] = {"type": "sse", "url": "http://h/sse"}
+    (folder / ".mcp.json").write_text(json.dumps(servers))
+    with RunningKernel("conjure", cwd=folder, env={}) as kernel:
+        listed = kernel.run("%mcp")
+    assert listed.status == "ok"
+    assert f"warning: the MCP server 'broken' in {folder / '.mcp.json'} has type 'sse'" in (
+        listed.text()
+    )
+    assert "demo [stdio:" in listed.text()  # the file's other servers are kept
