@@ -108,6 +108,12 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--strict", action="store_true", help="Exit with status 1 when any tool result drifted."
     )
+    replay.add_argument(
+        "--live",
+        action="store_true",
+        help="Re-run recorded MCP calls on their servers where they run here (else they are "
+        "answered as recorded).",
+    )
     replay.add_argument("--output", type=Path, help="Also save the re-run notebook here.")
     replay.add_argument(
         "--timeout", type=int, default=600, help="Seconds allowed per cell (default 600)."
@@ -308,6 +314,7 @@ def _replay(args: argparse.Namespace) -> int:
         args.notebook,
         backend=args.backend,
         strict=args.strict,
+        live=args.live,
         output=args.output,
         timeout=args.timeout,
         quiet=args.quiet,

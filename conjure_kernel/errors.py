@@ -9,6 +9,7 @@
      │   ├─ BackendUnavailable          its infrastructure is missing or down
      │   ├─ UnknownBackend              no backend is registered under that name
      │   ├─ BackendSettingError         a backend setting is unknown or has a bad value
+     │   ├─ McpServerError              an MCP server is misdefined, will not start or broke
      │   └─ ToolExecutionError          a tool failed in a way the model cannot be told about
      ├─ ModelError                      the Messages API failed (wraps the SDK's exception)
      │   ├─ MissingApiKey               no credential is configured
@@ -36,6 +37,7 @@ __all__ = [
     "BudgetExceeded",
     "ConjureError",
     "IncompleteResponse",
+    "McpServerError",
     "MissingApiKey",
     "ModelError",
     "PromptTooLong",
@@ -104,6 +106,10 @@ class UnknownBackend(BackendError):
 
 class BackendSettingError(BackendError):
     """A ``key=value`` backend setting is unknown, or its value has the wrong type."""
+
+
+class McpServerError(BackendError):
+    """An MCP server is misdefined, would not start, or broke its connection."""
 
 
 class ToolExecutionError(BackendError):

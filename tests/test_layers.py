@@ -1,7 +1,7 @@
 """The layers import one way only, read from the source, so a cycle cannot creep back in.
 
 Order (each layer may import only the layers before it): errors, processes → tools, skills →
-clients → events → backends → conversation → notebook. ``tools`` and ``skills`` share
+clients → events → mcp → backends → conversation → notebook. ``tools`` and ``skills`` share
 a rank and do not import each other. IPython, ipykernel and ipywidgets appear only in
 ``notebook``, so the library serves plain scripts. The entry modules (the package's
 ``__init__``, ``__main__`` and ``cli``) sit above every layer.
@@ -26,10 +26,11 @@ RANKS = {
     "skills": 1,
     "clients": 2,
     "events": 3,
-    "backends": 4,
-    "conversation": 5,
-    "doctor": 6,
-    "notebook": 7,
+    "mcp": 4,
+    "backends": 5,
+    "conversation": 6,
+    "doctor": 7,
+    "notebook": 8,
 }
 ENTRY_MODULES = {"__init__", "__main__", "cli"}
 NOTEBOOK_ONLY = {"IPython", "ipykernel", "ipywidgets"}

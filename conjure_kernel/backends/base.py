@@ -21,7 +21,9 @@ from ..clients.account import AccountClient
 from ..clients.base import ModelClient
 from ..clients.replay import Replay
 from ..events import Event, Notice
+from ..mcp.connection import StdioPlace
 from ..skills.skill import Skill
+from ..tools.combined import CombinedTools
 from ..tools.executor import Executor
 from .gate import Gate, PermissionMode
 from .loop import run_tool_loop
@@ -77,6 +79,9 @@ class TurnOptions:
     account: AccountClient | None = None
     """The account's Skills and Files APIs, for a backend that needs them (the hosted one
     uploads skills and downloads files through it); None: they cannot be reached."""
+    more_tools: Executor | None = None
+    """Tools offered beside the session's own this turn (the MCP servers'); a backend
+    whose tools run client-side offers them through the same loop and gate."""
 
 
 @runtime_checkable
@@ -169,10 +174,17 @@ class ExecutorSession:
     leads_to: Callable[[str], str] = field(default=os.path.realpath, repr=False)
     """Where a file tool's path leads, links followed as its workspace follows them: what
     a permission decision on a path is made on (``tools.confined``)."""
+    mcp_place: StdioPlace | None = field(default=None, repr=False)
+    """Where a stdio MCP server starts (inside the sandbox); None: on this machine, in
+    ``workdir``."""
 
     @property
     def paths(self) -> Mapping[str, str]:
         return {"workdir": str(self.workdir), **skill_paths(self.skills)}
+
+    async def ready_for_programs(self) -> None:
+        """Make ready what a program (a stdio MCP server) starts in: a sandbox made on
+        first use (a container) is made now."""
 
 
 class ExecutorBackend:
@@ -185,10 +197,13 @@ class ExecutorBackend:
         api_callback: ModelClient,
         options: TurnOptions,
     ) -> AsyncIterator[Event]:
+        executor = session.executor
+        if options.more_tools is not None:  # closed by its owner, not with the turn
+            executor = CombinedTools(executor, options.more_tools)
         turn = run_tool_loop(
             message,
             api_callback,
-            session.executor,
+            executor,
             system=session.system_prompt,
             model=options.model,
             messages=options.messages,

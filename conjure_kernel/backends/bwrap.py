@@ -34,7 +34,7 @@ import shutil
 import stat
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -166,6 +166,12 @@ class Sandbox:
         """``bwrap … bash -c WRAPPER`` for ``command``, its exit status written to ``status_fd``."""
         wrapper = ["bash", "-c", _WRAPPER, _WRAPPER_NAME, command, str(status_fd)]
         return [self.bwrap, *self._options(), "--", *wrapper]
+
+    def program_argv(self, argv: list[str], env: Mapping[str, str] | None = None) -> list[str]:
+        """``bwrap … PROGRAM ARGS``: a long-running program (an MCP server) in the same
+        sandbox as the commands, its stdin and stdout passed through (and its environment,
+        ``env`` included, as bwrap's own)."""
+        return [self.bwrap, *self._options(), "--", *argv]
 
     def is_machinery(self, command_line: str) -> bool:
         """Whether a process (by its command line) is bwrap's or the wrapper's, not the

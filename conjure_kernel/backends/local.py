@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from ..errors import BackendError
+from ..mcp.connection import StdioPlace
 from ..skills.prompt import render_system_prompt
 from ..skills.skill import Skill
 from ..tools.workspace import WorkspaceTools
@@ -118,6 +119,7 @@ class LocalBackend(ExecutorBackend):
             notices=[UNSANDBOXED] if sandbox is None else [],  # said by the first turn
             leads_to=workspace.leads_to,
             environment=versions,
+            mcp_place=_mcp_place(workdir, sandbox),
         )
 
 
@@ -131,6 +133,13 @@ async def _open_sandbox(workdir: Path, skills: Sequence[Path], network: bool) ->
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return sandbox
+
+
+def _mcp_place(workdir: Path, sandbox: Sandbox | None) -> StdioPlace:
+    """Where a stdio MCP server starts: in the sandbox the commands run in, if there is one."""
+    if sandbox is None:
+        return StdioPlace(cwd=str(workdir))
+    return StdioPlace(sandbox.program_argv, str(workdir), "in the local sandbox")
 
 
 def _environment(workdir: Path, sandbox: Sandbox | None) -> str:

@@ -77,13 +77,22 @@ class Drift:
 class Replay:
     """A notebook's recorded turns, and which one the turn running now answers from."""
 
-    def __init__(self, turns: Sequence[ReplayTurn], *, source: str = "", backend: str = "") -> None:
+    def __init__(
+        self,
+        turns: Sequence[ReplayTurn],
+        *,
+        source: str = "",
+        backend: str = "",
+        live: bool = False,
+    ) -> None:
         self.turns = list(turns)
         self.source = source
         """Where the turns were recorded (a notebook's name), for messages."""
         self.backend = backend
         """The backend the tools run on whatever the notebook switches to; empty: the
         notebook's own switches apply."""
+        self.live = live
+        """Re-run MCP calls whose server runs here; False: answer them as recorded."""
         self.current: ReplayTurn | None = None
         self._overridden: dict[str, bool] = {}
         """Backends the notebook switched to that this replay kept the tools off, by name:

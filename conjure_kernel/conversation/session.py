@@ -28,6 +28,7 @@ from ..backends.base import (
     default_permission_mode,
 )
 from ..backends.gate import PermissionMode
+from ..backends.mcp_sources import mcp_tools_for
 from ..backends.registry import get_backend
 from ..backends.settings import BackendSettings
 from ..clients.account import AccountClient
@@ -37,6 +38,7 @@ from ..clients.recorded_model import RecordedModel
 from ..clients.replay import Replay
 from ..errors import ConjureError, SkillError, TurnInterrupted
 from ..events import Event, FileCreated, Notice, ToolCallFinished, TurnFailed, TurnStarted
+from ..mcp.registry import McpServers
 from ..skills.skill import Skill, loaded_line
 from .budget import Budget, BudgetedClient, BudgetGuard, steps_spend, turn_spend
 from .context import ContextKeeper
@@ -114,6 +116,7 @@ class Session:
         self.transcript: list[TurnRecord] = []
         self.usage = Usage()
         self.files: list[str] = []
+        self.mcp = McpServers()  # their tools are offered beside the backend's
         self._backend_session: BackendSession | None = None
         self._runner: TurnRunner | None = None
 
@@ -275,8 +278,19 @@ class Session:
             content = message if sent is None else sent
             if recorder.record is not None and content != message:
                 recorder.record.sent = content
-            leads_to, host_workdir = backend_session.leads_to, str(backend_session.workdir)
-            options.gate = self._gate(paths, leads_to, host_workdir, ask, replay)
+            where = str(backend_session.workdir)
+            options.gate = SessionGate(
+                self.permissions,
+                self.permission_mode,
+                Places.of(paths, self.skills, backend_session.leads_to, where),
+                self.backend_name,
+                ask,
+                remember=self._remember,
+                recorded=replay.recorded_decisions() if replay is not None else {},
+            )
+            limit = self.max_output_chars
+            options.more_tools = await mcp_tools_for(self.mcp, backend_session, limit, replay)
+            options.gate.outside = options.more_tools.outside if options.more_tools else {}
             unchecked = self.budget.unchecked(self.model) if replay is None else ""
             notices = [Notice(unchecked, "warning")] if unchecked else []
             overridden = replay.untold_overrides() if replay is not None else ""
@@ -332,28 +346,11 @@ class Session:
         return self._runner
 
     def close(self) -> None:
+        self.mcp.close()
         self._drop_backend_session()
         if self._runner is not None:
             self._runner.close()
             self._runner = None
-
-    def _gate(
-        self,
-        paths: Mapping[str, str],
-        leads_to: Callable[[str], str],
-        host_workdir: str,
-        ask: Asker | None,
-        replay: Replay | None,
-    ) -> SessionGate:
-        return SessionGate(
-            self.permissions,
-            self.permission_mode,
-            Places.of(paths, self.skills, leads_to, host_workdir),
-            self.backend_name,
-            ask,
-            remember=self._remember,
-            recorded=replay.recorded_decisions() if replay is not None else {},
-        )
 
     def _remember(self, rule: Rule) -> None:
         """An "always" answer: the rule holds for the rest of the session."""

@@ -13,7 +13,7 @@ import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
-from ..backends.gate import PermissionMode, Verdict
+from ..backends.gate import OPEN, PermissionMode, Verdict
 from ..tools.values import ToolCall
 from .permissions import Permissions, decide, denied
 from .places import Places
@@ -89,11 +89,15 @@ class SessionGate:
     asker: Asker | None = None
     remember: Callable[[Rule], None] = field(default=lambda rule: None)
     recorded: Mapping[str, tuple[bool, str]] = field(default_factory=dict)
+    outside: Mapping[str, str] = field(default_factory=dict)
+    """Tools that run outside the backend's boundary, by name → where (an MCP server
+    reached over HTTP from the kernel): asked about where the mode would just run them,
+    once per server, until a rule allows them."""
 
     def check(self, call: ToolCall) -> Verdict:
         verdict = decide(call, self.mode, self.permissions, self.places, self.backend)
         if verdict.allowed is False or call.id not in self.recorded:
-            return verdict
+            return self._outside_asked(call, verdict)
         allowed, message = self.recorded[call.id]
         if not allowed:
             return denied("as recorded: denied when the notebook was recorded", message)
@@ -102,6 +106,17 @@ class SessionGate:
         as_recorded = Verdict(True, "as recorded: it ran when recorded")
         return dataclasses.replace(
             as_recorded, pinned=verdict.pinned, fresh_shell=verdict.fresh_shell
+        )
+
+    def _outside_asked(self, call: ToolCall, verdict: Verdict) -> Verdict:
+        where = self.outside.get(call.name)
+        if where is None or verdict != OPEN:
+            return verdict
+        subject = json.dumps(call.input, ensure_ascii=False)
+        return Verdict(
+            None,
+            prompt=f"run {call.name} with {subject} at {where}, reached from "
+            f"the kernel, outside the {self.backend} backend's boundary",
         )
 
     async def ask(self, call: ToolCall, question: Verdict) -> Verdict:
@@ -113,7 +128,10 @@ class SessionGate:
     async def _answer(self, call: ToolCall, question: Verdict) -> Verdict:
         if self.asker is None:
             return denied("no one could be asked: a headless run", HEADLESS)
-        request = ApprovalRequest(call, question.prompt, always_rule(call, self.places))
+        always = always_rule(call, self.places)
+        if call.name in self.outside:  # once per server: a yes allows the server's tools
+            always = Rule(f"{call.name.rpartition('__')[0]}__*")
+        request = ApprovalRequest(call, question.prompt, always)
         try:
             answer = await self.asker(request)
         except Exception as error:  # a broken frontend must not run the call, nor end the turn
@@ -126,7 +144,7 @@ class SessionGate:
         if not answer.allowed:
             said = f": {answer.reason}" if answer.reason else ""
             return denied(f"by the person{said}", f"denied by the user{said}")
-        if answer.always:
+        if answer.always or call.name in self.outside:
             self.permissions = self.permissions.adding(allow=[request.always])
             self.remember(request.always)
             return Verdict(True, f"by the person, always: {request.always} is allowed from now on")

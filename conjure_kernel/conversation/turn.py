@@ -186,6 +186,7 @@ def tool_result_from_json(data: Any) -> ToolResult:
         bool(data.get("is_error", False)),
         data.get("exit_code"),
         float(data.get("duration") or 0.0),
+        tuple(dict(image) for image in data.get("images") or ()),
     )
 
 

@@ -24,6 +24,7 @@ def load_ipython_extension(ipython: Any) -> None:
         magics.skill_magics,
         magics.history_magics,
         magics.context_magics,
+        magics.mcp_magics,
     )
     _magics[id(ipython)] = magics
 

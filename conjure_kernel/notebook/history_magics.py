@@ -130,6 +130,11 @@ class HistoryMagics(Magics):
         default="",
         help="Run the tools on this backend; the notebook's own %%backend cells are overridden.",
     )
+    @argument(
+        "--live",
+        action="store_true",
+        help="Re-run recorded MCP calls on their servers where they run here.",
+    )
     @line_magic
     def replay(self, line: str) -> None:
         """Answer from a notebook's recording instead of the API; tools still run for real."""
@@ -143,6 +148,7 @@ class HistoryMagics(Magics):
             known_backend(backend)
         notebook = resolve_notebook(args.notebook, self.conjure.user_namespace)
         replay = read_replay(notebook, backend=backend)
+        replay.live = args.live
         session = self.conjure.session
         switching = bool(backend) and backend != session.backend_name
         try:
@@ -161,7 +167,9 @@ def environment_replay(namespace: Mapping[str, Any] | None) -> Replay | None:
     replayed = os.environ.get("CONJURE_REPLAY")
     if not replayed:
         return None
-    return read_replay(resolve_notebook(replayed, namespace), backend=_replay_backend())
+    replay = read_replay(resolve_notebook(replayed, namespace), backend=_replay_backend())
+    replay.live = bool(os.environ.get("CONJURE_REPLAY_LIVE"))
+    return replay
 
 
 def _replay_backend() -> str:

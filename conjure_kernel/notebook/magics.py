@@ -47,6 +47,7 @@ from .context_magics import ContextMagics
 from .frontends import kernel_id, widget_manager_connected
 from .guard_magics import GuardMagics
 from .history_magics import HistoryMagics, environment_replay
+from .mcp_magics import McpMagics
 from .notebook_data import NotebookData, chat_options
 from .secrets import Redactor
 from .skill_magics import SkillMagics
@@ -151,6 +152,8 @@ class ConjureMagics(Magics):
         """``%context`` and ``%compact``; registered beside this."""
         self.data = NotebookData(shell)
         """The notebook's variables in messages, answers into variables, the last error."""
+        self.mcp_magics = McpMagics(shell=shell, conjure=self)
+        """``%mcp`` and the configured MCP servers; registered beside this."""
 
     @observe("model")
     def _model_changed(self, change: dict[str, Any]) -> None:
@@ -239,6 +242,7 @@ class ConjureMagics(Magics):
         )
         session.context.facts = self.backend_magics.model_facts
         session.context.options = self.model_options
+        self.mcp_magics.configure(session)
         session.context.window_limit = self.context_window or None
         if self.skills_path:
             found = find_skills(self.skills_path)

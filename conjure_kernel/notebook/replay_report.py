@@ -62,12 +62,14 @@ def replay_notebook(
     *,
     backend: str | None = None,
     strict: bool = False,
+    live: bool = False,
     output: Path | None = None,
     timeout: int = 600,
     quiet: bool = False,
 ) -> int:
     """Run the notebook against its recording (its tools on ``backend`` if named, whatever
-    its ``%backend`` cells say); print a report; return the exit status."""
+    its ``%backend`` cells say; its MCP calls re-run when ``live``); print a report; return
+    the exit status."""
     path = path.resolve()
     if not path.is_file():
         raise RecordingError(f"{path}: no such notebook")
@@ -77,6 +79,7 @@ def replay_notebook(
     recorded = {index: _recorded_backend(cell) for index, cell in enumerate(notebook.cells, 1)}
     overridden = _overridden(notebook, backend) if backend else ""
     env = {**os.environ, "CONJURE_REPLAY": os.fspath(path), "CONJURE_REPLAY_BACKEND": backend or ""}
+    env["CONJURE_REPLAY_LIVE"] = "1" if live else ""
     kernel = notebook.metadata.get("kernelspec", {}).get("name", "conjure")
     client = NotebookClient(
         notebook,

@@ -62,21 +62,30 @@ class ToolResult:
     """The shell's exit status, for tools that run a command."""
     duration: float = 0.0
     """Seconds the tool took, measured around the executor call."""
+    images: tuple[dict[str, Any], ...] = ()
+    """Image blocks (``{"type": "image", "source": {...}}``) sent after the text: what an
+    MCP tool returned as pictures."""
 
     def to_param(self) -> dict[str, Any]:
         """The ``tool_result`` block the Messages API expects."""
+        text = self.content or "(no output)"
+        content: str | list[dict[str, Any]] = text
+        if self.images:
+            content = [{"type": "text", "text": text}, *self.images]
         return {
             "type": "tool_result",
             "tool_use_id": self.tool_use_id,
-            "content": self.content or "(no output)",
+            "content": content,
             "is_error": self.is_error,
         }
 
     def to_json(self) -> dict[str, Any]:
+        shown = {"images": list(self.images)} if self.images else {}
         return {
             "tool_use_id": self.tool_use_id,
             "content": self.content,
             "is_error": self.is_error,
             "exit_code": self.exit_code,
             "duration": round(self.duration, 4),
+            **shown,
         }

@@ -79,11 +79,12 @@ def test_history_help_is_pinned():
 def test_replay_help_is_pinned():
     assert_help(
         HistoryMagics.replay.__doc__,
-        "::\n\n  %replay [--backend NAME] [notebook]\n\n"
+        "::\n\n  %replay [--backend NAME] [--live] [notebook]\n\n"
         "Answer from a notebook's recording instead of the API; tools still run for real.\n\n",
         "notebook Recorded notebook to answer from, or 'off'; default: this notebook. "
         "options: --backend NAME Run the tools on this backend; the notebook's own %backend "
-        "cells are overridden.",
+        "cells are overridden. --live Re-run recorded MCP calls on their servers where they "
+        "run here.",
     )
 
 

@@ -38,6 +38,7 @@ from .images import (
     recipe_hash,
     variant_of,
 )
+from .programs import container_place
 from .sandbox_spec import HOME, SKILLS_ROOT, WORKSPACE, SandboxSpec, sandbox_user, size_text
 from .settings import DockerSettings
 from .workspace import DockerWorkspace
@@ -62,6 +63,10 @@ class DockerSession(ExecutorSession):
     def paths(self) -> dict[str, str]:
         skills = {f"skill:{s.name}": f"{SKILLS_ROOT}/{s.name}" for s in self.skills}
         return {"workdir": WORKSPACE, **skills}
+
+    async def ready_for_programs(self) -> None:
+        """Make the container (a command makes it) before a program starts in it."""
+        await self.workspace.exec("true", timeout=120, keep=1024)
 
     def describe(self) -> str:
         """Every limit in force, and what a tool can read, write and reach."""
@@ -122,6 +127,7 @@ class DockerBackend(ExecutorBackend):
             notices=workspace.notices,
             leads_to=workspace.leads_to,
             environment={"image": spec.image, "image_id": image.id},
+            mcp_place=container_place(workspace),
             timeout=timeout,
             image_note=_stale_note(spec.image, labels),
             skills=tuple(skills),

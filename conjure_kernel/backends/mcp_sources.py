@@ -1,0 +1,72 @@
+"""A session's MCP servers as a tool source for one turn, started where its tools run.
+
+Split from base.py: where a stdio server starts follows the backend session (its
+``mcp_place``: the local sandbox, the docker container, else this machine in the
+working folder), and a replay answers MCP calls from the recording unless it re-runs
+them live (``Replay.live``) and their server runs here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from ..clients.replay import Replay
+from ..mcp.connection import StdioPlace
+from ..mcp.executor import McpTools
+from ..mcp.offered import PREFIX
+from ..mcp.registry import McpServers
+from ..tools.values import ToolResult
+from .base import BackendSession, ExecutorSession
+
+__all__ = ["mcp_tools_for", "place_servers"]
+
+
+def place_servers(servers: McpServers, session: BackendSession) -> ExecutorSession | None:
+    """Start stdio servers where ``session``'s tools run, and return it; None where tools
+    do not run client-side (the hosted backend), so no MCP tool can be offered."""
+    if not isinstance(session, ExecutorSession):
+        return None
+    place = session.mcp_place or StdioPlace(cwd=str(session.workdir))
+    servers.use_place(place, session)
+    return session
+
+
+async def mcp_tools_for(
+    servers: McpServers, session: BackendSession, max_output_chars: int, replay: Replay | None
+) -> McpTools | None:
+    """The servers' tools for this turn (None when there are none to offer); a server that
+    will not start is said in the session's notices, and the turn goes on without it."""
+    recorded, names = _recorded_calls(replay)
+    placed = place_servers(servers, session) if servers or names else None
+    if placed is None:
+        return None
+    live = replay is None or replay.live
+    if live and not all(connection.running for connection in servers.connections.values()):
+        await placed.ready_for_programs()
+        placed.notices.extend(await asyncio.to_thread(servers.start_stopped))
+    running = {name for name, connection in servers.connections.items() if connection.running}
+    served = [name for name in names if not live or _server_of(name) not in running]
+    tools = servers.tools(
+        max_output_chars=max_output_chars, recorded=recorded, recorded_names=served
+    )
+    tools.notices = placed.notices  # said in the trace as soon as they are
+    return tools
+
+
+def _recorded_calls(replay: Replay | None) -> tuple[dict[str, ToolResult], list[str]]:
+    """The current recorded turn's MCP results by call id, and its MCP tool names."""
+    if replay is None or replay.current is None:
+        return {}, []
+    turn = replay.current
+    calls = [call for response in turn.responses for call in response.tool_uses()]
+    mcp_calls = [call for call in calls if str(call["name"]).startswith(PREFIX)]
+    results = {
+        call["id"]: ToolResult(call["id"], *turn.tool_results[call["id"]])
+        for call in mcp_calls
+        if call["id"] in turn.tool_results
+    }
+    return results, sorted({call["name"] for call in mcp_calls})
+
+
+def _server_of(tool_name: str) -> str:
+    return tool_name.removeprefix(PREFIX).split("__")[0]

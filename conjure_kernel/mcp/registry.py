@@ -1,0 +1,104 @@
+"""The session's MCP servers: what each is, its connection, and where stdio ones start.
+
+A stdio server runs where the tools run (the backend's ``StdioPlace``): when the place
+changes (another backend, a new sandbox) the stdio servers stop, and start again there
+when next used. A URL server is reached from the kernel wherever the tools run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping, Sequence
+
+from ..errors import McpServerError
+from ..tools.values import ToolResult
+from .connection import McpConnection, StdioPlace
+from .executor import McpTools
+from .servers import ServerDefinition, StdioServer
+
+__all__ = ["McpServers"]
+
+
+class McpServers:
+    """Definitions by name and their connections; ``add``, ``remove``, ``tools``, ``close``."""
+
+    def __init__(self, *, timeout: float = 300.0) -> None:
+        self.timeout = timeout
+        """Seconds one tool call may take before it is answered as timed out."""
+        self.connections: dict[str, McpConnection] = {}
+        self._place = StdioPlace()
+        self._place_key: object = None
+
+    def __bool__(self) -> bool:
+        return bool(self.connections)
+
+    @property
+    def place(self) -> StdioPlace:
+        return self._place
+
+    def use_place(self, place: StdioPlace, key: object) -> None:
+        """Start stdio servers in ``place`` from now on; ``key`` (the backend session) tells
+        a new place from the same one, and a new place stops those running elsewhere."""
+        if key is self._place_key:
+            return
+        self._place, self._place_key = place, key
+        for name, connection in self.connections.items():
+            if isinstance(connection.server, StdioServer):
+                connection.close()
+                self.connections[name] = McpConnection(connection.server, place)
+
+    def add(self, server: ServerDefinition) -> McpConnection:
+        """Define ``server`` (replacing one of that name) and start it; a failure to start
+        is kept as its state, not raised: the definition stays, to start again later."""
+        connection = self.define(server)
+        self._start(connection)
+        return connection
+
+    def define(self, server: ServerDefinition) -> McpConnection:
+        """Define ``server`` (replacing one of that name) without starting it: it starts
+        when a turn needs its tools."""
+        self.remove(server.name)
+        connection = McpConnection(server, self._place)
+        self.connections[server.name] = connection
+        return connection
+
+    def remove(self, name: str) -> bool:
+        connection = self.connections.pop(name, None)
+        if connection is not None:
+            connection.close()
+        return connection is not None
+
+    def start_stopped(self) -> list[str]:
+        """Start every server not running (a new place, a crash); a line for each that fails."""
+        faults = []
+        for connection in self.connections.values():
+            if not connection.running:
+                self._start(connection)
+                if connection.fault:
+                    faults.append(connection.fault)
+        return faults
+
+    def tools(
+        self,
+        *,
+        max_output_chars: int,
+        recorded: Mapping[str, ToolResult] | None = None,
+        recorded_names: Sequence[str] = (),
+    ) -> McpTools:
+        """The running servers' tools for one turn (see ``McpTools`` for ``recorded``)."""
+        return McpTools(
+            list(self.connections.values()),
+            timeout=self.timeout,
+            max_output_chars=max_output_chars,
+            recorded=recorded,
+            recorded_names=recorded_names,
+        )
+
+    def close(self) -> None:
+        for connection in self.connections.values():
+            connection.close()
+
+    @staticmethod
+    def _start(connection: McpConnection) -> None:
+        with contextlib.suppress(McpServerError):  # its state says why (connection.fault)
+            connection.start()

@@ -1,0 +1,156 @@
+"""A live connection to the demo MCP server, over stdio and HTTP: tools, results, faults."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import pytest
+from mcp_servers import demo_argv, serving_http
+
+from conjure_kernel.errors import McpServerError
+from conjure_kernel.mcp.connection import McpConnection
+from conjure_kernel.mcp.executor import McpTools
+from conjure_kernel.mcp.servers import HttpServer, StdioServer
+from conjure_kernel.tools.values import ToolCall
+
+DEMO_TOOLS = {"echo", "shout", "forecast", "pixel", "fail", "hang", "crash", "where"}
+
+
+def stdio_demo(name: str = "demo") -> McpConnection:
+    command, *args = demo_argv()
+    return McpConnection(StdioServer(name, command, tuple(args)))
+
+
+@pytest.fixture
+def demo():
+    connection = stdio_demo()
+    connection.start()
+    yield McpTools([connection], timeout=30, max_output_chars=30_000)
+    connection.close()
+
+
+def run(tools: McpTools, name: str, **arguments):
+    return asyncio.run(tools.run(ToolCall("toolu_1", f"mcp__demo__{name}", arguments)))
+
+
+def test_the_tools_are_offered_under_prefixed_names_with_their_schemas(demo):
+    offered = {tool["name"]: tool for tool in demo.tools}
+    assert set(offered) == {f"mcp__demo__{name}" for name in DEMO_TOOLS}
+    echo = offered["mcp__demo__echo"]
+    assert echo["input_schema"]["type"] == "object"
+    assert echo["input_schema"]["required"] == ["text"]
+    assert echo["description"] == "Say the text back."
+
+
+def test_text_structured_content_and_image_results(demo):
+    assert run(demo, "echo", text="hello").content == "hello"
+    forecast = run(demo, "forecast", city="Oslo")
+    assert '"celsius": 21' in forecast.content and not forecast.is_error
+    pixel = run(demo, "pixel")
+    assert pixel.images[0]["source"]["media_type"] == "image/png"
+    assert pixel.to_param()["content"][1]["type"] == "image"
+
+
+def test_a_tool_error_is_an_error_result_with_its_reason(demo):
+    failed = run(demo, "fail", reason="no data")
+    assert failed.is_error and "it failed: no data" in failed.content
+
+
+def test_a_hung_call_times_out_as_one_line_and_the_server_goes_on():
+    connection = stdio_demo()
+    connection.start()
+    try:
+        tools = McpTools([connection], timeout=1, max_output_chars=1000)
+        hung = run(tools, "hang")
+        assert hung.is_error
+        assert (
+            hung.content == "the MCP server demo (on this machine): hang did not answer within 1 s"
+        )
+        assert run(tools, "echo", text="still here").content == "still here"
+    finally:
+        connection.close()
+
+
+def test_cancelling_a_call_leaves_the_connection_usable(demo):
+    async def interrupt_then_echo():
+        hung = asyncio.ensure_future(demo.run(ToolCall("toolu_1", "mcp__demo__hang", {})))
+        await asyncio.sleep(0.3)
+        hung.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await hung
+        return await demo.run(ToolCall("toolu_2", "mcp__demo__echo", {"text": "after"}))
+
+    assert asyncio.run(interrupt_then_echo()).content == "after"
+
+
+def test_a_server_that_exits_mid_call_is_an_error_result_and_its_state():
+    connection = stdio_demo()
+    connection.start()
+    tools = McpTools([connection], timeout=30, max_output_chars=1000)
+    crashed = run(tools, "crash")
+    assert crashed.is_error
+    assert (
+        crashed.content == "the MCP server demo (on this machine): it exited during a call of crash"
+    )
+    assert connection.state == f"failed: {crashed.content}"
+    again = run(tools, "echo", text="x")
+    assert again.is_error and "exited" in again.content
+    connection.start()  # it can be started again
+    assert connection.running
+    connection.close()
+
+
+def test_a_program_that_does_not_exist_fails_to_start_in_one_line():
+    connection = McpConnection(StdioServer("nope", "no-such-mcp-server-xyz"))
+    with pytest.raises(McpServerError) as raised:
+        connection.start()
+    assert str(raised.value) == (
+        "the MCP server nope (on this machine): it did not start: "
+        "No such file or directory (no-such-mcp-server-xyz)"
+    )
+    assert connection.state.startswith("failed: ")
+
+
+def test_a_server_that_exits_at_start_says_what_it_wrote_to_stderr():
+    script = "import sys; print('boom: no config file', file=sys.stderr); sys.exit(2)"
+    connection = McpConnection(StdioServer("dies", sys.executable, ("-c", script)))
+    with pytest.raises(
+        McpServerError, match="it exited before it answered; it said: boom: no config file"
+    ):
+        connection.start()
+
+
+def test_a_server_that_is_not_mcp_is_a_fault_not_a_hang():
+    script = "print('hello, I am not MCP', flush=True); import time; time.sleep(60)"
+    connection = McpConnection(StdioServer("chatty", sys.executable, ("-c", script)))
+    with pytest.raises(McpServerError) as raised:
+        connection.start()
+    assert str(raised.value) == (
+        "the MCP server chatty (on this machine): "
+        "it printed something that is not MCP on stdout (log to stderr)"
+    )
+    connection.close()
+
+
+def test_tools_over_streamable_http():
+    with serving_http() as url:
+        connection = McpConnection(HttpServer("web", url))
+        connection.start()
+        try:
+            tools = McpTools([connection], timeout=30, max_output_chars=1000)
+            result = asyncio.run(
+                tools.run(ToolCall("t", "mcp__web__shout", {"text": "hi", "times": 2}))
+            )
+            assert result.content == "HI HI"
+        finally:
+            connection.close()
+
+
+def test_an_http_server_that_is_not_there_fails_in_one_line():
+    connection = McpConnection(HttpServer("gone", "http://127.0.0.1:9/mcp"))
+    with pytest.raises(McpServerError) as raised:
+        connection.start()
+    assert str(raised.value).startswith(
+        "the MCP server gone (over HTTP): it could not be reached at http://127.0.0.1:9/mcp: "
+    )

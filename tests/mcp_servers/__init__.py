@@ -1,0 +1,42 @@
+"""MCP servers the tests start (see demo.py), and where to find them."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["DEMO", "PLAIN", "demo_argv", "serving_http"]
+
+DEMO = Path(__file__).with_name("demo.py")
+PLAIN = Path(__file__).with_name("plain.py")
+"""An MCP server without the SDK, for the docker image."""
+
+
+def demo_argv() -> list[str]:
+    """The command line of the demo server over stdio."""
+    return [sys.executable, str(DEMO)]
+
+
+@contextlib.contextmanager
+def serving_http() -> Iterator[str]:
+    """The demo server over streamable HTTP on a free port; yields its URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [*demo_argv(), "http", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        for _ in range(300):
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                break
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        process.kill()
+        process.wait()

@@ -1,0 +1,70 @@
+"""An MCP server in plain Python, without the SDK: for sandboxes that do not have it
+(the docker image). It speaks just enough of the protocol over stdio: initialize,
+tools/list and tools/call for ``echo``, ``where`` and ``reach``."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+
+TOOLS = [
+    {
+        "name": "echo",
+        "description": "Say the text back.",
+        "inputSchema": {
+            "type": "object",
+            "properties": {"text": {"type": "string"}},
+            "required": ["text"],
+        },
+    },
+    {
+        "name": "where",
+        "description": "Working folder and user id.",
+        "inputSchema": {"type": "object"},
+    },
+    {"name": "reach", "description": "Try the network.", "inputSchema": {"type": "object"}},
+]
+
+
+def call(name: str, arguments: dict) -> tuple[str, bool]:
+    if name == "echo":
+        return str(arguments.get("text", "")), False
+    if name == "where":
+        return f"{os.getcwd()} uid={os.getuid()}", False
+    if name == "reach":
+        try:
+            socket.create_connection(("1.1.1.1", 53), 2).close()
+        except OSError as error:
+            return f"unreachable: {error}", True
+        return "reached", False
+    return f"no tool {name}", True
+
+
+def answer(message: dict) -> dict | None:
+    method, params = message.get("method"), message.get("params") or {}
+    if "id" not in message:
+        return None  # a notification
+    if method == "initialize":
+        result = {
+            "protocolVersion": params.get("protocolVersion", "2025-06-18"),
+            "capabilities": {"tools": {}},
+            "serverInfo": {"name": "plain", "version": "1"},
+        }
+    elif method == "tools/list":
+        result = {"tools": TOOLS}
+    elif method == "tools/call":
+        text, failed = call(params["name"], params.get("arguments") or {})
+        result = {"content": [{"type": "text", "text": text}], "isError": failed}
+    else:
+        error = {"code": -32601, "message": f"no method {method}"}
+        return {"jsonrpc": "2.0", "id": message["id"], "error": error}
+    return {"jsonrpc": "2.0", "id": message["id"], "result": result}
+
+
+for line in sys.stdin:
+    if line.strip():
+        reply = answer(json.loads(line))
+        if reply is not None:
+            print(json.dumps(reply), flush=True)
