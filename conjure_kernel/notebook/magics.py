@@ -20,7 +20,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class, no_var_expand
 from traitlets import (
     Bool,
     Dict,
@@ -253,6 +253,7 @@ class ConjureMagics(Magics):
 
     # -- chat ---------------------------------------------------------------------------
 
+    @no_var_expand  # the kernel fills {…} itself, keeps {{ and $, and records the words typed
     @line_cell_magic
     def conjure(self, line: str, cell: str | None = None) -> None:
         """Send a message to Claude: ``%conjure [-o NAME] MESSAGE`` or a ``%%conjure [-o NAME]``

@@ -72,6 +72,18 @@ def test_a_dataframe_and_an_image_reach_the_model_and_the_record_keeps_both_form
     assert record.sent == content  # what was sent: replay sends it again
 
 
+def test_the_one_line_form_is_filled_by_the_kernel_not_by_ipython(api, kernel):
+    """IPython would expand ``{x}``, ``{{`` and ``$x`` in a line magic before the kernel
+    saw it; ``%conjure`` takes its line as typed, like ``%%conjure`` takes its cell."""
+    assert kernel.run("%%python\nx, literal = 5, 'L'").status == "ok"
+    api.script(replies.text("Five."))
+    line = "Say what {x}, {{literal}} and $x are."
+    result = kernel.run(f"%conjure {line}")
+    assert result.status == "ok", result.error
+    assert sent_contents(api) == ["Say what 5, {literal} and $x are."]
+    assert result.record().message == line
+
+
 def test_an_undefined_name_is_one_line_and_nothing_is_sent(api, kernel):
     result = kernel.run("Summarise {sales} please")
     assert result.error == (
@@ -192,10 +204,13 @@ def test_a_notebook_with_a_dataframe_and_an_image_replays_with_no_key_and_no_pyt
     the namespace and the answers and their records come back as they were."""
     with FakeMessagesAPI() as api:
         api.script(replies.text("Oslo, by the picture too."), replies.text("Done."))
-        notebook = conjure_notebook(DATA, "Wettest in {df}? Look at {img}.", "Thanks {{!}}")
+        notebook = conjure_notebook(
+            DATA, "Wettest in {df}? Look at {img}.", "%conjure Thanks {{!}} for {df.shape}"
+        )
         execute(notebook, tmp_path, {"ANTHROPIC_API_KEY": "sk-rec", "ANTHROPIC_BASE_URL": api.url})
     recorded = records_of(notebook)
-    assert recorded[0].sent[1]["type"] == "image" and recorded[1].sent == "Thanks {!}"
+    assert recorded[0].sent[1]["type"] == "image"
+    assert recorded[1].sent == "Thanks {!} for (3, 2)"
     notebook.cells.pop(0)  # no Python state on replay
     path = tmp_path / "recorded.ipynb"
     nbformat.write(notebook, path)
