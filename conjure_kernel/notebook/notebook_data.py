@@ -38,6 +38,10 @@ class NotebookData:
         self.shell = shell
         self.last_error: tuple[str, str] | None = None
         """(cell source, formatted traceback) of the last cell that raised in Python."""
+        self._failed_cell: tuple[str | None, str] = (None, "")
+        """(frontend cell id, source) of that cell: running it again without error
+        forgets the error, and so does running the code a fix offered."""
+        self._offered = ""
         if shell is not None:
             shell.events.register("post_run_cell", self._remember_error)
 
@@ -78,6 +82,7 @@ class NotebookData:
         code = answer.code("python")
         if not code:
             return False
+        self._offered = code.strip()
         kernel = getattr(self.shell, "kernel", None)
         if getattr(kernel, "implementation", "") == "conjure":
             code = f"{_PYTHON_MARKER}\n{code}"  # else the Conjure kernel would chat it
@@ -92,18 +97,37 @@ class NotebookData:
         return self.shell.display_formatter.formatters["text/plain"](value)
 
     def _remember_error(self, result: Any) -> None:
-        """After each cell: remember it if Python raised (not a chat turn or a magic's
-        usage error, which are Conjure's, not the code's)."""
-        error = result.error_in_exec
-        if error is None or isinstance(error, UsageError | ConjureError | KeyboardInterrupt):
-            return
-        source = result.info.raw_cell if result.info is not None else ""
+        """After each cell: remember it if Python raised, at compile time (a SyntaxError)
+        or while running; forget the error when its cell, or the code a fix offered, runs
+        without one. A chat turn's or a magic's usage error is Conjure's, not the code's."""
+        info = result.info
+        source = info.raw_cell if info is not None else ""
         if source.lstrip().startswith(_PYTHON_MARKER):
             source = source.lstrip().split("\n", 1)[1] if "\n" in source.lstrip() else ""
-        lines = self.shell.InteractiveTB.structured_traceback(
-            type(error), error, error.__traceback__
-        )
+        cell_id = getattr(info, "cell_id", None)
+        error = result.error_before_exec or result.error_in_exec
+        if error is None:
+            if self.last_error is not None and self._reruns_failed(cell_id, source):
+                self.last_error = None
+            return
+        if isinstance(error, UsageError | ConjureError | KeyboardInterrupt):
+            return
+        if isinstance(error, SyntaxError) and result.error_before_exec is error:
+            # as IPython shows it: the line and the caret, not IPython's own frames
+            lines = self.shell.SyntaxTB.structured_traceback(type(error), error, [])
+        else:
+            lines = self.shell.InteractiveTB.structured_traceback(
+                type(error), error, error.__traceback__
+            )
         self.last_error = (source, _ANSI.sub("", "\n".join(lines)))
+        self._failed_cell = (cell_id, source)
+
+    def _reruns_failed(self, cell_id: str | None, source: str) -> bool:
+        """Whether a cell is the one that failed (the same frontend cell, or the same
+        source where the frontend names no cell) or the code a fix offered."""
+        failed_id, failed_source = self._failed_cell
+        same_cell = cell_id == failed_id if cell_id and failed_id else source == failed_source
+        return same_cell or (bool(self._offered) and source.strip() == self._offered)
 
 
 def chat_options(line: str) -> tuple[str | None, bool, str]:

@@ -196,6 +196,34 @@ def test_fix_sends_the_cell_and_traceback_and_offers_the_code_as_the_next_cell(a
     assert result.record().message == "%conjure fix"
 
 
+def test_fix_sends_a_syntax_error_and_forgets_an_error_once_its_cell_or_the_fix_runs(api, kernel):
+    """A SyntaxError never runs (IPython keeps it apart from errors raised while running);
+    an error is forgotten when the same cell, or the code the fix offered, runs cleanly."""
+    assert kernel.run("%%python\n1 / 0").status == "error"
+    assert kernel.run("%%python\ndef area(w, h:\n    return w * h").status == "error"
+    api.script(
+        replies.text("A missing parenthesis.\n```python\ndef area(w, h):\n    return w * h\n```")
+    )
+    fix = kernel.run("%conjure fix")
+    assert fix.status == "ok", fix.error
+    [content] = sent_contents(api)
+    assert "```python\ndef area(w, h:\n    return w * h\n```" in content
+    assert "SyntaxError:" in content and "ZeroDivisionError" not in content
+    assert "interactiveshell.py" not in content  # IPython's own frames are not the error
+    [payload] = fix.reply["content"]["payload"]
+    assert kernel.run(payload["text"]).status == "ok"
+    nothing = "UsageError: no Python error to fix yet: run a cell that fails, then %conjure fix"
+    assert kernel.run("%conjure fix").error == nothing
+    failing = "%%python\nhalf = total / 2"
+    assert kernel.run(failing).status == "error"
+    assert kernel.run("%%python\ntotal = 10").status == "ok"
+    api.script(replies.text("Define total first."))
+    assert kernel.run("%conjure fix").status == "ok"  # another cell ran, not this one
+    assert "NameError: name 'total' is not defined" in sent_contents(api)[-1]
+    assert kernel.run(failing).status == "ok"
+    assert kernel.run("%conjure fix").error == nothing
+
+
 def test_a_notebook_with_a_dataframe_and_an_image_replays_with_no_key_and_no_python_state(
     tmp_path,
 ):
