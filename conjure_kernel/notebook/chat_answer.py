@@ -20,6 +20,10 @@ _FENCED = re.compile(
     r"^ {0,3}(`{3,}|~{3,})[ \t]*([\w+.#-]*)[^\n]*\n(.*?)^ {0,3}\1[ \t]*$", re.M | re.S
 )
 
+_PYTHON_NAMES = {"python", "py", "python3", "ipython", "ipython3"}
+_ALIASES = dict.fromkeys(_PYTHON_NAMES, _PYTHON_NAMES)
+"""The names a fence may give one language."""
+
 
 @dataclass
 class ChatAnswer:
@@ -38,11 +42,13 @@ class ChatAnswer:
         return cls(record.answer, code_blocks(record.answer), files_of(record), record)
 
     def code(self, language: str = "python") -> str:
-        """The first code block in ``language`` (blocks with no language count), or ''."""
-        for block_language, code in self.code_blocks:
-            if block_language.lower() in (language.lower(), ""):
-                return code
-        return ""
+        """The first code block in ``language`` (or one of its other names: ``py`` for
+        ``python``), else the first with no language, else ''. An answer that quotes a
+        traceback in a plain fence before its ``python`` block offers the Python."""
+        names = _ALIASES.get(language.lower(), {language.lower()})
+        labelled = [code for block, code in self.code_blocks if block.lower() in names]
+        plain = [code for block, code in self.code_blocks if not block]
+        return (labelled or plain or [""])[0]
 
     def __str__(self) -> str:
         return self.text

@@ -18,6 +18,18 @@ def test_code_blocks_keep_their_language_and_their_own_fences():
     assert ChatAnswer("none").code() == "" and str(answer) == ANSWER
 
 
+def answered(text: str) -> ChatAnswer:
+    return ChatAnswer(text, code_blocks(text))
+
+
+def test_code_prefers_the_language_by_any_of_its_names_over_a_plain_block():
+    quoted = "It says:\n```\nZeroDivisionError: division by zero\n```\n"
+    assert answered(quoted + "```py\nx = 1\n```").code() == "x = 1\n"
+    assert answered(quoted + "```IPython3\nx = 2\n```").code("python") == "x = 2\n"
+    assert answered(quoted).code() == "ZeroDivisionError: division by zero\n"
+    assert answered("```bash\nls\n```\n```\nplain\n```").code("sh") == "plain\n"
+
+
 @pytest.mark.parametrize(
     ("line", "read"),
     [

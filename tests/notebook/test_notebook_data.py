@@ -182,7 +182,10 @@ def test_fix_without_an_error_is_one_line(api, kernel):
 def test_fix_sends_the_cell_and_traceback_and_offers_the_code_as_the_next_cell(api, kernel):
     failing = kernel.run("%%python\ndef ratio(a, b):\n    return a / b\n\nratio(1, 0)")
     assert failing.status == "error"
-    fixed = "Dividing by zero.\n```python\ndef ratio(a, b):\n    return a / b if b else 0.0\n```"
+    fixed = (
+        "Dividing by zero:\n```\nZeroDivisionError: division by zero\n```\n"
+        "```python\ndef ratio(a, b):\n    return a / b if b else 0.0\n```"
+    )
     api.script(replies.text(fixed))
     result = kernel.run("%conjure fix")
     assert result.status == "ok", result.error
