@@ -259,7 +259,7 @@ class ConjureMagics(Magics):
         """Send a message to Claude: ``%conjure [-o NAME] MESSAGE`` or a ``%%conjure [-o NAME]``
         cell. ``{name}`` and ``{expression}`` in it are filled from the notebook's variables
         (``{{`` for a brace); ``-o NAME`` keeps the answer in NAME, and ``_conjure`` always
-        holds the last; ``%conjure fix`` sends the last Python error and asks for a fix."""
+        holds the last; ``%conjure fix [WORDS]`` sends the last Python error and asks for a fix."""
         name, fix, rest = chat_options(line)
         if cell is not None and rest.strip():
             raise UsageError(

@@ -8,6 +8,7 @@ the last error) and writes to it (``-o NAME``, ``_conjure``, the next cell).
 
 from __future__ import annotations
 
+import keyword
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -131,15 +132,18 @@ class NotebookData:
 
 
 def chat_options(line: str) -> tuple[str | None, bool, str]:
-    """A chat magic's line read as ``[-o NAME] [fix] [MESSAGE]``: (NAME, fix, the rest)."""
+    """A chat magic's line read as ``[-o NAME] [fix] [MESSAGE]``: (NAME, fix, the rest).
+    After ``fix`` the rest is further instructions, as the body of ``%%conjure fix`` is."""
     words = line.split(maxsplit=2)
     name = None
     if words[:1] in (["-o"], ["--output"]):
-        if len(words) < 2 or not words[1].isidentifier():
+        if len(words) < 2 or not words[1].isidentifier() or keyword.iskeyword(words[1]):
             raise UsageError("-o needs a Python name for the answer: %%conjure -o answer")
         name, line = words[1], (words[2] if len(words) > 2 else "")
-    fix = line.strip() == FIX_COMMAND
-    return name, fix, "" if fix else line
+    first, *rest = line.split(maxsplit=1)[:2] or [""]
+    if first == FIX_COMMAND:
+        return name, True, "".join(rest).strip()
+    return name, False, line
 
 
 def _cut(text: str, limit: int, *, keep_end: bool = False) -> str:

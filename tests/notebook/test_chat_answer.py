@@ -38,14 +38,16 @@ def test_code_prefers_the_language_by_any_of_its_names_over_a_plain_block():
         ("-o answer What is 2+2?", ("answer", False, "What is 2+2?")),
         ("fix", (None, True, "")),
         ("--output result fix", ("result", True, "")),
-        ("fix the grammar of this", (None, False, "fix the grammar of this")),
+        ("fix use numpy", (None, True, "use numpy")),
+        ("-o fixed fix  keep it short ", ("fixed", True, "keep it short")),
+        ("fixed the grammar of this", (None, False, "fixed the grammar of this")),
     ],
 )
 def test_the_line_reads_an_output_name_and_fix(line, read):
     assert chat_options(line) == read
 
 
-@pytest.mark.parametrize("line", ["-o", "-o 9lives", "-o a.b"])
+@pytest.mark.parametrize("line", ["-o", "-o 9lives", "-o a.b", "-o class", "-o None hi"])
 def test_an_output_that_is_not_a_name_is_refused(line):
     with pytest.raises(UsageError, match="-o needs a Python name"):
         chat_options(line)

@@ -93,7 +93,7 @@ def test_plain_magics_keep_their_docstrings():
         "Send a message to Claude: ``%conjure [-o NAME] MESSAGE`` or a ``%%conjure [-o NAME]`` "
         "cell. ``{name}`` and ``{expression}`` in it are filled from the notebook's variables "
         "(``{{`` for a brace); ``-o NAME`` keeps the answer in NAME, and ``_conjure`` always "
-        "holds the last; ``%conjure fix`` sends the last Python error and asks for a fix."
+        "holds the last; ``%conjure fix [WORDS]`` sends the last Python error and asks for a fix."
     )
     assert HistoryMagics.reset.__doc__ == (
         "Start a fresh conversation (backend, model and skills stay)."

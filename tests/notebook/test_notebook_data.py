@@ -221,8 +221,11 @@ def test_fix_sends_a_syntax_error_and_forgets_an_error_once_its_cell_or_the_fix_
     assert kernel.run(failing).status == "error"
     assert kernel.run("%%python\ntotal = 10").status == "ok"
     api.script(replies.text("Define total first."))
-    assert kernel.run("%conjure fix").status == "ok"  # another cell ran, not this one
+    named = kernel.run("%conjure fix use a default of 0")  # another cell ran, not this one
+    assert named.status == "ok", named.error
     assert "NameError: name 'total' is not defined" in sent_contents(api)[-1]
+    assert sent_contents(api)[-1].endswith("```\n\nuse a default of 0")
+    assert named.record().message == "%conjure fix use a default of 0"
     assert kernel.run(failing).status == "ok"
     assert kernel.run("%conjure fix").error == nothing
 
