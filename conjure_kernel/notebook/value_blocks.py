@@ -12,6 +12,7 @@ import io
 from typing import Any
 
 __all__ = [
+    "MAX_API_SIDE",
     "MAX_IMAGE_BYTES",
     "MAX_IMAGE_SIDE",
     "MAX_TABLE_COLUMNS",
@@ -30,6 +31,9 @@ MAX_CELL_CHARS = 40
 """The most characters of one table cell."""
 MAX_IMAGE_SIDE = 1568
 """A Pillow image's longest side is scaled down to this (the API's own recommended size)."""
+MAX_API_SIDE = 8000
+"""The longest side, in pixels, the API takes; an image over it without Pillow to scale it
+down is refused."""
 MAX_IMAGE_BYTES = 3_750_000
 """An image larger than this is refused: base64, it would pass the API's 5 MB per image."""
 
@@ -88,7 +92,11 @@ def _table_preview(value: Any) -> str:
     rows, columns = frame.shape
     kind = type(value).__name__
     shown_columns = list(frame.columns[:MAX_TABLE_COLUMNS])
-    dtypes = ", ".join(f"{name} {frame.dtypes[name]}" for name in shown_columns)
+    # by position: a name two columns share would pick a Series of both
+    dtypes = ", ".join(
+        f"{_cell(name)} {dtype}"
+        for name, dtype in zip(shown_columns, frame.dtypes.iloc[:MAX_TABLE_COLUMNS], strict=True)
+    )
     lines = [f"pandas {kind}, shape {value.shape}", f"dtypes: {dtypes}"]
     if columns > MAX_TABLE_COLUMNS:
         lines.append(f"(first {MAX_TABLE_COLUMNS} of {columns} columns shown)")
@@ -143,6 +151,7 @@ def _pillow_png(image: Any) -> bytes:
 
 
 def _block(media_type: str, data: bytes) -> dict[str, Any]:
+    data = _within_side(media_type, data)
     if len(data) > MAX_IMAGE_BYTES:
         raise ValueTooLarge(
             f"the image is {len(data) / 1e6:.1f} MB, over the {MAX_IMAGE_BYTES / 1e6:.2f} MB "
@@ -153,3 +162,44 @@ def _block(media_type: str, data: bytes) -> dict[str, Any]:
         "type": "image",
         "source": {"type": "base64", "media_type": media_type, "data": encoded},
     }
+
+
+def _within_side(media_type: str, data: bytes) -> bytes:
+    """Image bytes scaled down to ``MAX_IMAGE_SIDE`` where Pillow is installed and can read
+    them; without Pillow, refused when a side passes what the API takes."""
+    try:
+        from PIL import Image
+    except ImportError:
+        side = max(_pixel_size(data) or (0,))
+        if side > MAX_API_SIDE:
+            raise ValueTooLarge(
+                f"the image is {side} px on its longest side, over the {MAX_API_SIDE} px the "
+                "API takes; install Pillow to have it scaled down"
+            ) from None
+        return data
+    try:
+        image = Image.open(io.BytesIO(data))
+        if max(image.size) <= MAX_IMAGE_SIDE:
+            return data
+        image.thumbnail((MAX_IMAGE_SIDE, MAX_IMAGE_SIDE))
+    except (OSError, Image.DecompressionBombError):
+        return data  # not an image Pillow reads: sent as it is, for the API to judge
+    buffer = io.BytesIO()
+    if media_type == "image/jpeg":
+        image.convert("RGB").save(buffer, format="JPEG", quality=90)
+        return buffer.getvalue()
+    return _pillow_png(image)
+
+
+def _pixel_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) read from a PNG or JPEG header, without Pillow; None if unknown."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR":
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    at = 2 if data.startswith(b"\xff\xd8") else len(data)
+    while at + 9 <= len(data) and data[at] == 0xFF:
+        marker = data[at + 1]
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # a frame header
+            height, width = data[at + 5 : at + 7], data[at + 7 : at + 9]
+            return int.from_bytes(width, "big"), int.from_bytes(height, "big")
+        at += 2 + int.from_bytes(data[at + 2 : at + 4], "big")
+    return None

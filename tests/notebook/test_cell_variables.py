@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import sys
 
 import pandas as pd
 import pytest
@@ -53,6 +54,52 @@ def test_a_wide_long_series_and_frame_are_cut_to_their_bounds():
     assert "| … 90 more rows |" in text and "| 99 | 99 |" in text and "c20" not in text
     series = filled("{s}", s=pd.Series([1.5, 2.5], name="x"))
     assert series.startswith("\npandas Series, shape (2,)\ndtypes: x float64\n")
+
+
+def test_shared_and_long_column_names_keep_the_dtypes_line_one_short_line():
+    long_name = "measured_" * 10
+    frame = pd.DataFrame([[1, 2.5, True, 3]], columns=["a", "a", "b", long_name])
+    dtypes = value_blocks(frame)[0]["text"].splitlines()[1]
+    cut = long_name[:39] + "…"
+    assert dtypes == f"dtypes: a int64, a float64, b bool, {cut} int64"
+
+
+def image_bytes(size: tuple[int, int], kind: str) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("L", size).save(buffer, format=kind)
+    return buffer.getvalue()
+
+
+class Picture:
+    """An object that shows itself as PNG or JPEG bytes, as plotting libraries do."""
+
+    def __init__(self, data: bytes, kind: str) -> None:
+        self.data, self.kind = data, kind
+
+    def _repr_png_(self):
+        return self.data if self.kind == "PNG" else None
+
+    def _repr_jpeg_(self):
+        return self.data if self.kind == "JPEG" else None
+
+
+@pytest.mark.parametrize("kind", ["PNG", "JPEG"])
+def test_a_wide_png_or_jpeg_representation_is_scaled_down_with_pillow(kind):
+    [block] = value_blocks(Picture(image_bytes((9000, 300), kind), kind))
+    assert png_size(block) == (MAX_IMAGE_SIDE, 52)
+    small = image_bytes((30, 20), kind)
+    [kept] = value_blocks(Picture(small, kind))
+    assert base64.b64decode(kept["source"]["data"]) == small
+
+
+@pytest.mark.parametrize("kind", ["PNG", "JPEG"])
+def test_without_pillow_an_image_wider_than_the_api_takes_is_refused(kind, monkeypatch):
+    wide, small = image_bytes((300, 9000), kind), image_bytes((30, 20), kind)
+    monkeypatch.setitem(sys.modules, "PIL", None)  # a notebook without Pillow
+    with pytest.raises(UsageError, match=r"^\{p\}: the image is 9000 px on its longest side"):
+        filled("{p}", p=Picture(wide, kind))
+    [kept] = value_blocks(Picture(small, kind))
+    assert base64.b64decode(kept["source"]["data"]) == small
 
 
 def test_images_of_each_kind_become_png_or_jpeg_blocks_and_big_ones_shrink():
