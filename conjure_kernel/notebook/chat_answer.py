@@ -6,12 +6,10 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..conversation.turn import FileEntry
-
 if TYPE_CHECKING:
     from ..conversation.transcript import TurnRecord
 
-__all__ = ["LAST_ANSWER", "ChatAnswer", "code_blocks", "files_of"]
+__all__ = ["LAST_ANSWER", "ChatAnswer", "code_blocks"]
 
 LAST_ANSWER = "_conjure"
 """The user-namespace name that always holds the last answer."""
@@ -33,13 +31,14 @@ class ChatAnswer:
     code_blocks: list[tuple[str, str]] = field(default_factory=list)
     """(language, code) of each fenced block of ``text``, in order; language may be ''."""
     files: list[str] = field(default_factory=list)
-    """Paths of the files the turn created, as the tools named them."""
+    """Paths on this machine of the files the turn made or changed in the workdir (by any
+    tool: a command's too), and of those downloaded from a hosted sandbox."""
     record: TurnRecord | None = field(default=None, repr=False)
     """The whole turn (tool calls, usage, steps), for those who want more."""
 
     @classmethod
-    def of(cls, record: TurnRecord) -> ChatAnswer:
-        return cls(record.answer, code_blocks(record.answer), files_of(record), record)
+    def of(cls, record: TurnRecord, files: list[str]) -> ChatAnswer:
+        return cls(record.answer, code_blocks(record.answer), files, record)
 
     def code(self, language: str = "python") -> str:
         """The first code block in ``language`` (or one of its other names: ``py`` for
@@ -59,18 +58,6 @@ class ChatAnswer:
 
     def _repr_markdown_(self) -> str:
         return self.text
-
-
-def files_of(record: TurnRecord) -> list[str]:
-    """The files a turn made: ``create_file``'s paths, then those downloaded from a hosted
-    sandbox, each once."""
-    created = [
-        str(call.input.get("path", ""))
-        for call, result in record.tool_calls
-        if call.name == "create_file" and not result.is_error
-    ]
-    downloaded = [entry.path for entry in record.timeline.entries if isinstance(entry, FileEntry)]
-    return list(dict.fromkeys(path for path in [*created, *downloaded] if path))
 
 
 def code_blocks(text: str) -> list[tuple[str, str]]:

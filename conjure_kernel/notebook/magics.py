@@ -308,6 +308,7 @@ class ConjureMagics(Magics):
         session = self.session
         session.max_iterations, session.max_tokens = self.max_iterations, self.max_tokens
         turns_before = len(session.transcript)
+        self.data.list_workdir(session)
         events = session.chat_sync(
             message,
             ask=self.guard.ask,

@@ -17,8 +17,10 @@ from IPython.core.error import UsageError
 from ..errors import ConjureError
 from .cell_variables import Content, expand_message
 from .chat_answer import LAST_ANSWER, ChatAnswer
+from .turn_files import WorkdirListing
 
 if TYPE_CHECKING:
+    from ..conversation.session import Session
     from ..conversation.transcript import TurnRecord
 
 __all__ = ["FIX_COMMAND", "NotebookData", "chat_options"]
@@ -43,6 +45,7 @@ class NotebookData:
         """(frontend cell id, source) of that cell: running it again without error
         forgets the error, and so does running the code a fix offered."""
         self._offered = ""
+        self._listing: WorkdirListing | None = None
         if shell is not None:
             shell.events.register("post_run_cell", self._remember_error)
 
@@ -68,9 +71,14 @@ class NotebookData:
         ]
         return "\n\n".join([*parts, *([extra.strip()] if extra.strip() else [])])
 
+    def list_workdir(self, session: Session) -> None:
+        """Note the workdir's files before a turn, to tell which the turn made."""
+        self._listing = WorkdirListing.of(session)
+
     def keep_answer(self, record: TurnRecord, name: str | None) -> ChatAnswer:
         """Put the turn's answer in ``_conjure``, and in ``name`` when one is given."""
-        answer = ChatAnswer.of(record)
+        files = self._listing.made_by(record) if self._listing is not None else []
+        answer = ChatAnswer.of(record, files)
         namespace = self.shell.user_ns
         namespace[LAST_ANSWER] = answer
         if name:

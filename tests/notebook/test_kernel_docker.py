@@ -90,6 +90,10 @@ def test_skill_scripts_run_in_the_sandbox_and_files_land_in_the_host_workspace(
     made = tmp_path / "out.txt"
     assert made.read_text() == "hi\n"
     assert (made.stat().st_uid, made.stat().st_gid) == (os.getuid(), os.getgid())
+    files = kernel.run(
+        "%%python\nprint(_conjure.files)"
+    ).text()  # the host's path, not /workspace's
+    assert files == f"{[str(made)]!r}\n"
     system = api.requests[0].body["system"][0]["text"]
     assert "/mnt/skills/whoami/SKILL.md" in system and "/workspace" in system
     assert result.record().answer == "All done."

@@ -119,23 +119,29 @@ def test_other_values_use_their_richest_bounded_representation(api, kernel):
     assert content.endswith("word \n… [cut: 7000 more characters]\n")
 
 
-def test_o_name_and_underscore_conjure_hold_the_answer_in_the_conjure_kernel(api, kernel):
+def test_o_name_and_underscore_conjure_hold_the_answer_in_the_conjure_kernel(api, kernel, tmp_path):
+    """``.files`` names what the turn made in the workdir, by any tool (a command that
+    writes a document too), as paths on this machine; files it left alone are not named."""
+    (tmp_path / "old.txt").write_text("untouched\n")
     answer = "Here:\n```python\nprint('hi')\n```\n"
     api.script(
         replies.tool_use("create_file", {"path": "made.txt", "file_text": "x\n"}),
+        replies.tool_use("bash_tool", {"command": "mkdir -p out && echo d > out/report.docx"}),
         replies.text(answer),
         replies.text("Second."),
     )
     result = kernel.run("%%conjure -o reply\nWrite a file and some code")
     assert result.status == "ok", result.error
     check = kernel.run(
-        "%%python\nprint(reply.text == _conjure.text, reply.code_blocks, reply.files)\n"
-        "print(repr(reply))"
+        "%%python\nprint(reply.text == _conjure.text, reply.code_blocks)\n"
+        "print(reply.files)\nprint(repr(reply))"
     )
+    made = [str(tmp_path / "made.txt"), str(tmp_path / "out" / "report.docx")]
     assert check.text().splitlines() == [
-        "True [('python', \"print('hi')\\n\")] ['made.txt']",
+        "True [('python', \"print('hi')\\n\")]",
+        repr(made),
         "ChatAnswer(\"Here:\\n```python\\nprint('hi')\\n```\\n\", 1 code block(s), "
-        "files=['made.txt'])",
+        f"files={made!r})",
     ]
     assert kernel.run("A plain chat cell").status == "ok"
     shown = kernel.run("%%python\nprint(_conjure.text, reply is _conjure)").text()
