@@ -74,13 +74,14 @@ def test_a_dataframe_and_an_image_reach_the_model_and_the_record_keeps_both_form
 
 def test_the_one_line_form_is_filled_by_the_kernel_not_by_ipython(api, kernel):
     """IPython would expand ``{x}``, ``{{`` and ``$x`` in a line magic before the kernel
-    saw it; ``%conjure`` takes its line as typed, like ``%%conjure`` takes its cell."""
+    saw it, and take a line ending in ``?`` as a request for help on its last word;
+    ``%conjure`` takes its line as typed, like ``%%conjure`` takes its cell."""
     assert kernel.run("%%python\nx, literal = 5, 'L'").status == "ok"
     api.script(replies.text("Five."))
-    line = "Say what {x}, {{literal}} and $x are."
+    line = "What are {x}, {{literal}} and $x?"
     result = kernel.run(f"%conjure {line}")
     assert result.status == "ok", result.error
-    assert sent_contents(api) == ["Say what 5, {literal} and $x are."]
+    assert sent_contents(api) == ["What are 5, {literal} and $x?"]
     assert result.record().message == line
 
 
