@@ -57,6 +57,11 @@ class StdioPlace:
     cwd: str | None = None
     where: str = "on this machine"
 
+    @property
+    def sandboxed(self) -> bool:
+        """A place that wraps the command line runs it in a sandbox or a container."""
+        return self.wrap is not as_is
+
 
 class McpConnection:
     """A started server's session and tools; ``start``, ``call``, ``close``."""

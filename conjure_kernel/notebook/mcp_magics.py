@@ -4,11 +4,14 @@ Split from magics.py: MCP servers are their own source of tools. Servers come fr
 configuration (``c.McpMagics.servers``) and from ``.mcp.json`` in the notebook's folder,
 the project file Claude Code reads (``{"mcpServers": {NAME: {"command", "args", "env"} |
 {"type": "http", "url", "headers"}}}``), when the session is made; ``%mcp add`` adds one
-for this session. ``ConjureMagics`` creates this class and registers it beside itself.
+for this session. The project file's servers that would run outside a sandbox start
+only after ``%mcp trust``: a cloned folder's file must not run programs on this machine
+unasked. ``ConjureMagics`` creates this class and registers it beside itself.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shlex
 import sys
@@ -20,7 +23,7 @@ from IPython.core.magic import Magics, line_magic, magics_class
 from traitlets import Bool, Dict, Float, observe
 
 from ..backends.mcp_sources import place_servers
-from ..errors import ConjureError
+from ..errors import ConjureError, McpServerError
 from ..mcp.connection import McpConnection
 from ..mcp.registry import McpServers
 from ..mcp.servers import HttpServer, ServerDefinition, StdioServer, check_name, read_servers
@@ -37,7 +40,7 @@ PROJECT_FILE = ".mcp.json"
 _SHOWN_TOOLS = 12
 USAGE = (
     "%mcp | %mcp add NAME [env=K=V …] -- COMMAND ARGS… | "
-    "%mcp add NAME URL [header=K:V …] | %mcp remove NAME"
+    "%mcp add NAME URL [header=K:V …] | %mcp remove NAME | %mcp trust"
 )
 
 
@@ -72,8 +75,8 @@ class McpMagics(Magics):
         entry is one warning line and is skipped."""
         self._servers = session.mcp
         session.mcp.timeout = self.timeout
-        for server in self._configured():
-            session.mcp.define(server)
+        for server, project_file in self._configured():
+            session.mcp.define(server, project_file=project_file)
 
     @line_magic
     def mcp(self, line: str) -> None:
@@ -83,6 +86,7 @@ class McpMagics(Magics):
         %mcp add NAME [env=K=V …] -- COMMAND ARGS…   a stdio server, started where the tools run
         %mcp add NAME URL [header=K:V …]        a streamable HTTP server, reached from the kernel
         %mcp remove NAME                        stop and forget it
+        %mcp trust                              start the project file's servers (.mcp.json)
         """
         words = shlex.split(line)
         action = words[0] if words else "list"
@@ -95,6 +99,8 @@ class McpMagics(Magics):
                 if not self.conjure.session.mcp.remove(words[1]):
                     raise UsageError(f"no MCP server is named {words[1]!r}; %mcp lists them")
                 print(f"removed the MCP server {words[1]}")
+            elif action == "trust" and len(words) == 1:
+                self._trust()
             else:
                 raise UsageError(f"usage: {USAGE}")
         except ConjureError as error:
@@ -107,42 +113,67 @@ class McpMagics(Magics):
             session.mcp.define(server)
             print(f"{server.name}: defined; this replay answers its calls as recorded")
             return
+        if not self._placed():
+            session.mcp.define(server)
+            print(f"{server.name}: defined; it starts on a backend that runs tools here")
+            return
+        _print_started(session.mcp.add(server))
+
+    def _trust(self) -> None:
+        session = self.conjure.session
+        names = session.mcp.trust()
+        if not names:
+            print("no MCP server waits for approval")
+            return
+        print(f"approved for this session: {', '.join(names)}")
+        if self._placed():
+            for name in names:
+                connection = session.mcp.connections[name]
+                if not connection.running:
+                    with contextlib.suppress(McpServerError):  # its state says why
+                        connection.start()
+                _print_started(connection)
+
+    def _placed(self) -> bool:
+        """Place the stdio servers where the session's tools run; False (and a warning) on
+        a backend that runs no tools here, where no MCP server may start."""
+        session = self.conjure.session
         placed = place_servers(session.mcp, session.backend_session)
-        if placed is not None:
-            session.runner.run(placed.ready_for_programs())
-        else:
+        if placed is None:
             print(
                 f"warning: the {session.backend_name} backend runs no client-side tools, so "
                 "MCP tools are offered on local, docker and native only",
                 file=sys.stderr,
             )
-        connection = session.mcp.add(server)
-        print(describe(connection), file=sys.stdout if connection.running else sys.stderr)
-        for refused in connection.refused:
-            print(f"  left out (the API would refuse it): {refused}", file=sys.stderr)
+            return False
+        session.runner.run(placed.ready_for_programs())
+        return True
 
     def _list(self) -> None:
-        connections = self.conjure.session.mcp.connections
-        if not connections:
+        servers = self.conjure.session.mcp
+        if not servers.connections:
             print(f"no MCP servers; add one with {USAGE.split(' | ', 1)[1]}")
             return
-        for connection in connections.values():
-            print(describe(connection))
+        for connection in servers.connections.values():
+            file = servers.awaiting.get(connection.server.name)
+            waits = f" (from {file}: outside a sandbox it starts after %mcp trust)" if file else ""
+            print(describe(connection) + waits)
 
-    def _configured(self) -> list[ServerDefinition]:
-        found: dict[str, ServerDefinition] = {}
-        sources: list[tuple[str, Any]] = (
-            [("c.McpMagics.servers", self.servers)] if self.servers else []
+    def _configured(self) -> list[tuple[ServerDefinition, str]]:
+        """The configured servers, each with the project file it came from (else empty)."""
+        found: dict[str, tuple[ServerDefinition, str]] = {}
+        sources: list[tuple[str, Any, str]] = (
+            [("c.McpMagics.servers", self.servers, "")] if self.servers else []
         )
         project = self._project_file()
         if project is not None:
             try:
-                sources.append((str(project), json.loads(project.read_text())))
+                sources.append((str(project), json.loads(project.read_text()), str(project)))
             except (OSError, ValueError) as error:
                 print(f"warning: {project} cannot be read: {error}", file=sys.stderr)
-        for source, data in sources:
+        for source, data, project_file in sources:
             servers, problems = read_servers(data, source=source)
-            found.update({server.name: server for server in servers})
+            found.update({server.name: (server, project_file) for server in servers})
             for problem in problems:
                 print(f"warning: {problem}; it is left out", file=sys.stderr)
         return list(found.values())
@@ -182,6 +213,12 @@ def describe(connection: McpConnection) -> str:
     more = f", … {len(names) - _SHOWN_TOOLS} more" if len(names) > _SHOWN_TOOLS else ""
     listed = ", ".join(names[:_SHOWN_TOOLS]) + more
     return f"{head}: running {connection.place_label()}; {len(names)} tool(s): {listed}"
+
+
+def _print_started(connection: McpConnection) -> None:
+    print(describe(connection), file=sys.stdout if connection.running else sys.stderr)
+    for refused in connection.refused:
+        print(f"  left out (the API would refuse it): {refused}", file=sys.stderr)
 
 
 def _pair(option: str, prefix: str, separator: str) -> tuple[str, str]:

@@ -267,3 +267,35 @@ def test_a_url_server_is_asked_about_once_per_server_unless_a_rule_allows_it(wor
             assert allowed.result.content == "d"
         finally:
             session.close()
+
+
+def test_a_project_files_server_outside_a_sandbox_waits_for_approval(workdir):
+    replies = [text_reply("without it"), text_reply("still without"), text_reply("with it")]
+    session = session_for(workdir, replies, settings={"sandbox": "off"})
+    try:
+        session.mcp.define(demo_server(workdir), project_file="/repo/.mcp.json")
+        events = chat(session, "hello")
+        notices = [event.text for event in events if isinstance(event, Notice)]
+        assert [text for text in notices if "demo" in text] == [
+            "the MCP server(s) demo from /repo/.mcp.json are not started: they would run "
+            "outside any sandbox (on this machine, or reached from the kernel); read the "
+            "file, then %mcp trust starts them"
+        ]
+        assert not session.mcp.connections["demo"].running
+        again = chat(session, "again")  # said once
+        assert not [event for event in again if isinstance(event, Notice) and "demo" in event.text]
+        assert session.mcp.trust() == ["demo"]
+        chat(session, "now")
+        assert session.mcp.connections["demo"].running
+    finally:
+        session.close()
+
+
+def test_a_project_files_server_starts_unasked_inside_the_sandbox(workdir):
+    session = session_for(workdir, [text_reply("with it")])
+    try:
+        session.mcp.define(demo_server(workdir), project_file="/repo/.mcp.json")
+        chat(session, "hello")
+        assert session.mcp.connections["demo"].running
+    finally:
+        session.close()

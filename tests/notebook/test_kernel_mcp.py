@@ -191,3 +191,20 @@ def test_a_bad_project_file_entry_is_one_warning_and_the_rest_is_kept(tmp_path):
         listed.text()
     )
     assert "demo [stdio:" in listed.text()  # the file's other servers are kept
+
+
+def test_outside_a_sandbox_the_project_files_server_starts_only_after_mcp_trust(tmp_path):
+    folder = project_folder(tmp_path / "cloned")
+    with FakeMessagesAPI() as api:
+        env = {"ANTHROPIC_API_KEY": KEY, "ANTHROPIC_BASE_URL": api.url}
+        with RunningKernel("conjure", cwd=folder, env=env) as kernel:
+            switched = kernel.run("%backend local sandbox=off")
+            assert switched.status == "ok", switched.error
+            api.script(replies.text("No tools."))
+            turn = kernel.run("hello")
+            assert "demo from " in turn.text() and "%mcp trust starts them" in turn.text()
+            assert "mcp__demo__echo" not in {t["name"] for t in api.requests[-1].body["tools"]}
+            assert "after %mcp trust" in kernel.run("%mcp").text()
+            trusted = kernel.run("%mcp trust").text()
+            assert "approved for this session: demo" in trusted
+            assert "running on this machine; 8 tool(s)" in trusted
