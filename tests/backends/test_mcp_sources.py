@@ -255,7 +255,8 @@ def test_a_url_server_is_asked_about_once_per_server_unless_a_rule_allows_it(wor
             assert asked == [
                 (
                     f'run mcp__web__echo with {{"text": "a"}} at {url}, reached from the kernel, '
-                    "outside the local backend's boundary",
+                    "outside the local backend's boundary (yes allows every tool of web for "
+                    "this session)",
                     "mcp__web__*(*)",
                 )
             ]
@@ -299,3 +300,71 @@ def test_a_project_files_server_starts_unasked_inside_the_sandbox(workdir):
         assert session.mcp.connections["demo"].running
     finally:
         session.close()
+
+
+def test_in_ask_mode_a_yes_to_a_url_servers_call_allows_that_call_only(workdir):
+    from mcp_servers import serving_http
+
+    from conjure_kernel.conversation.session_gate import Approval
+    from conjure_kernel.mcp.servers import HttpServer
+
+    asked = []
+
+    async def say_yes(request):
+        asked.append(request.question)
+        return Approval(True)
+
+    replies = [
+        tool_use_reply(("toolu_1", "mcp__web__echo", {"text": "a"})),
+        tool_use_reply(("toolu_2", "mcp__web__shout", {"text": "b"})),
+        text_reply("ok"),
+    ]
+    with serving_http() as url:
+        session = session_for(workdir, replies, permissions=Permissions("ask"))
+        try:
+            session.mcp.add(HttpServer("web", url))
+
+            async def collect():
+                return [event async for event in session.chat("two calls", ask=say_yes)]
+
+            assert [done.result.content for done in finished(asyncio.run(collect()))] == ["a", "B"]
+            assert asked == [
+                f'run mcp__web__echo with {{"text": "a"}} at {url}, reached from the kernel, '
+                "outside the local backend's boundary",
+                f'run mcp__web__shout with {{"text": "b"}} at {url}, reached from the kernel, '
+                "outside the local backend's boundary",
+            ]
+            assert not session.permissions.allow
+        finally:
+            session.close()
+
+
+def test_the_server_wide_rule_is_made_from_the_servers_name():
+    from conjure_kernel.conversation.places import Places
+    from conjure_kernel.conversation.session_gate import Approval, SessionGate
+    from conjure_kernel.tools.values import ToolCall
+
+    asked = []
+
+    async def say_yes(request):
+        asked.append(str(request.always))
+        return Approval(True)
+
+    gate = SessionGate(
+        Permissions(),
+        "auto",
+        Places.of({"workdir": "/w"}, (), lambda path: path, "/w"),
+        "local",
+        say_yes,
+        outside={name: ("gh", "https://h/mcp") for name in ("mcp__gh__repo__get", "mcp__gh__x")},
+    )
+
+    async def both():
+        for name in ("mcp__gh__repo__get", "mcp__gh__x"):
+            call = ToolCall("toolu_" + name, name, {})
+            verdict = gate.check(call)
+            if verdict.allowed is None:
+                await gate.ask(call, verdict)
+
+    asyncio.run(both())
+    assert asked == ["mcp__gh__*(*)"]
