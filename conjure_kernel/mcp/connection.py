@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+import pydantic
 from mcp import types
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
@@ -211,6 +212,8 @@ class McpConnection:
             return self._line(f"it exited {when}", since=0)
         if isinstance(error, McpServerError):
             return str(error)
+        if isinstance(error, pydantic.ValidationError):  # a listed tool breaks MCP's schema
+            return self._line(f"its answer does not fit MCP: {_first_fault(error)}")
         if isinstance(error, asyncio.CancelledError):
             return self._line("it was stopped")
         if isinstance(self.server, HttpServer) and starting:
@@ -266,3 +269,11 @@ def _innermost(error: BaseException) -> BaseException:
     while getattr(error, "exceptions", None):
         error = error.exceptions[0]  # type: ignore[attr-defined]
     return error
+
+
+def _first_fault(error: pydantic.ValidationError) -> str:
+    """Where the first fault is and what it is: ``tools.2.inputSchema: Input should be …``."""
+    fault = error.errors()[0]
+    where = ".".join(str(part) for part in fault["loc"])
+    more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    return f"{where}: {fault['msg']}{more}"

@@ -106,6 +106,10 @@ class McpServers:
                 self._start(connection)
                 if connection.fault:
                     faults.append(connection.fault)
+                faults += [
+                    f"the MCP server {name} left out a tool the API would refuse: {refused}"
+                    for refused in connection.refused
+                ]
         for file, names in waiting.items():
             if file not in self._told:
                 self._told.add(file)

@@ -158,6 +158,8 @@ class McpMagics(Magics):
             file = servers.awaiting.get(connection.server.name)
             waits = f" (from {file}: outside a sandbox it starts after %mcp trust)" if file else ""
             print(describe(connection) + waits)
+            for refused in connection.refused:
+                print(f"  left out (the API would refuse it): {refused}")
 
     def _configured(self) -> list[tuple[ServerDefinition, str]]:
         """The configured servers, each with the project file it came from (else empty)."""

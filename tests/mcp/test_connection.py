@@ -154,3 +154,51 @@ def test_an_http_server_that_is_not_there_fails_in_one_line():
     assert str(raised.value).startswith(
         "the MCP server gone (over HTTP): it could not be reached at http://127.0.0.1:9/mcp: "
     )
+
+
+def plain_with(more_tools: list[dict]) -> McpConnection:
+    """The plain server, listing ``more_tools`` as they are beside its own."""
+    import json
+
+    from mcp_servers import PLAIN
+
+    env = {"PLAIN_MORE_TOOLS": json.dumps(more_tools)}
+    return McpConnection(StdioServer("plain", sys.executable, (str(PLAIN),), env))
+
+
+def test_tools_whose_schemas_the_api_refuses_are_left_out_when_the_server_starts():
+    from conjure_kernel.mcp.registry import McpServers
+
+    either = {"type": "object", "oneOf": [{"required": ["a"]}, {"required": ["b"]}]}
+    misspelt = {"type": "object", "properties": {"a": {"type": "strng"}}}
+    more = [{"name": "either", "inputSchema": either}, {"name": "bad", "inputSchema": misspelt}]
+    servers = McpServers()
+    servers.connections["plain"] = plain_with(more)
+    try:
+        notices = servers.start_stopped()
+        assert {tool.name for tool in servers.connections["plain"].tools} == {
+            "echo",
+            "where",
+            "reach",
+            "garble",
+        }
+        assert notices == [
+            "the MCP server plain left out a tool the API would refuse: 'either': its input "
+            "schema has oneOf at its top level, which the API does not take",
+            "the MCP server plain left out a tool the API would refuse: 'bad': its input "
+            "schema is not valid JSON Schema at $.properties.a.type: 'strng' is not valid "
+            "under any of the given schemas",
+        ]
+    finally:
+        servers.close()
+
+
+def test_a_tool_that_breaks_mcps_schema_is_one_worded_line():
+    connection = plain_with([{"name": "broken", "inputSchema": "not an object"}])
+    with pytest.raises(McpServerError) as raised:
+        connection.start()
+    assert str(raised.value) == (
+        "the MCP server plain (on this machine): its answer does not fit MCP: "
+        "tools.4.inputSchema: Input should be a valid dictionary or instance of InputSchema"
+    )
+    connection.close()

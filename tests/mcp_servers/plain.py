@@ -1,6 +1,8 @@
 """An MCP server in plain Python, without the SDK: for sandboxes that do not have it
 (the docker image). It speaks just enough of the protocol over stdio: initialize,
-tools/list and tools/call for ``echo``, ``where`` and ``reach``."""
+tools/list and tools/call for ``echo``, ``where`` and ``reach``; ``garble`` prints a line
+that is not JSON-RPC and never answers. ``PLAIN_MORE_TOOLS`` (JSON) lists more tools, as
+they are to be listed: ones the API would refuse, or that break MCP's own schema."""
 
 from __future__ import annotations
 
@@ -25,6 +27,8 @@ TOOLS = [
         "inputSchema": {"type": "object"},
     },
     {"name": "reach", "description": "Try the network.", "inputSchema": {"type": "object"}},
+    {"name": "garble", "description": "Print garbage.", "inputSchema": {"type": "object"}},
+    *json.loads(os.environ.get("PLAIN_MORE_TOOLS", "[]")),
 ]
 
 
@@ -54,6 +58,9 @@ def answer(message: dict) -> dict | None:
         }
     elif method == "tools/list":
         result = {"tools": TOOLS}
+    elif method == "tools/call" and params["name"] == "garble":
+        print("this is not JSON-RPC", flush=True)
+        return None
     elif method == "tools/call":
         text, failed = call(params["name"], params.get("arguments") or {})
         result = {"content": [{"type": "text", "text": text}], "isError": failed}
