@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import logging
 import os
 import tempfile
 import threading
@@ -42,6 +43,11 @@ _START_SECONDS = 30.0
 _STOP_SECONDS = 10.0
 _CONNECTION_CLOSED = -32000
 _REQUEST_TIMEOUT = -32001
+_GARBLED = "it printed something that is not MCP on stdout (log to stderr)"
+
+_sdk_log = logging.getLogger("mcp.client.stdio")
+_sdk_log.addHandler(logging.NullHandler())
+_sdk_log.propagate = False  # its tracebacks would land in the cell; the fault is said in one line
 
 
 def as_is(argv: list[str], env: Mapping[str, str]) -> list[str]:
@@ -81,6 +87,8 @@ class McpConnection:
         self._thread: threading.Thread | None = None
         self._starting: anyio.CancelScope | None = None
         self._garbled = ""
+        self._calls: set[asyncio.Task[Any]] = set()
+        """The calls waiting for an answer, failed at once by a line that is not MCP."""
         self._stderr = tempfile.TemporaryFile(  # noqa: SIM115 - kept as long as the connection
             "w+", encoding="utf-8", errors="replace"
         )
@@ -161,11 +169,15 @@ class McpConnection:
                 self.fault = self.fault or line
 
     async def _on_message(self, message: Any) -> None:
-        """A line that is not JSON-RPC ends a start at once (rather than at its timeout);
-        once running, the SDK's reply timeouts cover it."""
-        if isinstance(message, Exception) and self._starting is not None:
-            self._garbled = "it printed something that is not MCP on stdout (log to stderr)"
+        """A line that is not JSON-RPC ends a start, or fails the calls waiting, at once
+        (rather than at their timeout): which call it belonged to cannot be told."""
+        if not isinstance(message, Exception):
+            return
+        self._garbled = _GARBLED
+        if self._starting is not None:
             self._starting.cancel()
+        for task in self._calls:
+            task.cancel(_GARBLED)
 
     def _transport(self) -> contextlib.AbstractAsyncContextManager[Any]:
         server = self.server
@@ -183,8 +195,18 @@ class McpConnection:
     ) -> types.CallToolResult:
         assert self._session is not None
         said_before = _size(self._stderr)
+        task = asyncio.current_task()
+        assert task is not None
+        self._calls.add(task)
         try:
             return await self._session.call_tool(tool, arguments, read_timeout_seconds=timeout)
+        except asyncio.CancelledError as cancelled:
+            if cancelled.args != (_GARBLED,):
+                raise  # an interrupt
+            task.uncancel()
+            raise McpServerError(
+                self._line(f"{tool} answered outside the protocol: {_GARBLED}")
+            ) from None
         except MCPError as error:
             if error.code == _REQUEST_TIMEOUT:
                 raise McpServerError(
@@ -198,6 +220,8 @@ class McpConnection:
             raise McpServerError(
                 self._line(f"{tool} answered outside the protocol: {error}")
             ) from None
+        finally:
+            self._calls.discard(task)
 
     def _describe(self, error: BaseException, *, starting: bool) -> str:
         error = _innermost(error)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 
 import pytest
 from mcp_servers import demo_argv, serving_http
@@ -202,3 +203,51 @@ def test_a_tool_that_breaks_mcps_schema_is_one_worded_line():
         "tools.4.inputSchema: Input should be a valid dictionary or instance of InputSchema"
     )
     connection.close()
+
+
+def test_garbage_during_a_call_fails_it_at_once_in_one_line():
+    connection = plain_with([])
+    connection.start()
+    tools = McpTools([connection], timeout=20, max_output_chars=30_000)
+    try:
+        done = asyncio.run(tools.run(ToolCall("toolu_1", "mcp__plain__garble", {})))
+        assert (done.content, done.is_error) == (
+            "the MCP server plain (on this machine): garble answered outside the protocol: "
+            "it printed something that is not MCP on stdout (log to stderr)",
+            True,
+        )
+        again = asyncio.run(tools.run(ToolCall("toolu_2", "mcp__plain__echo", {"text": "here"})))
+        assert again.content == "here"
+    finally:
+        connection.close()
+
+
+GARBLE = """
+import asyncio, sys
+from conjure_kernel.mcp.connection import McpConnection
+from conjure_kernel.mcp.executor import McpTools
+from conjure_kernel.mcp.servers import StdioServer
+from conjure_kernel.tools.values import ToolCall
+connection = McpConnection(StdioServer("plain", sys.executable, (sys.argv[1],)))
+connection.start()
+tools = McpTools([connection], timeout=20, max_output_chars=3000)
+print(asyncio.run(tools.run(ToolCall("toolu_1", "mcp__plain__garble", {}))).content)
+connection.close()
+"""
+
+
+def test_garbage_during_a_call_prints_no_traceback_where_the_person_reads():
+    """Outside pytest, whose log capture would hide what the SDK's logger prints."""
+    import subprocess
+
+    from mcp_servers import PLAIN
+
+    ran = subprocess.run(
+        [sys.executable, "-c", GARBLE, str(PLAIN)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).parents[2],  # this checkout's conjure_kernel
+    )
+    assert "answered outside the protocol" in ran.stdout, ran.stderr
+    assert "Traceback" not in ran.stderr and "Failed to parse" not in ran.stderr
