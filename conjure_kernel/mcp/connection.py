@@ -81,10 +81,13 @@ class McpConnection:
         """A line for each tool left out because the API would refuse its name or schema."""
         self.fault = ""
         """Why the connection is not running (it failed to start, or broke), else empty."""
+        self.failed_to_start = False
+        """Its last start failed: it is not tried again until asked (``%mcp restart``)."""
         self._session: ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
+        self._task: asyncio.Task[Any] | None = None
         self._starting: anyio.CancelScope | None = None
         self._garbled = ""
         self._calls: set[asyncio.Task[Any]] = set()
@@ -107,6 +110,7 @@ class McpConnection:
         """Start the server and list its tools (blocks); ``McpServerError`` when it cannot."""
         self.close()
         self.fault = ""
+        self.failed_to_start = True  # until it is running
         ready: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._thread = threading.Thread(
             target=asyncio.run,
@@ -118,11 +122,13 @@ class McpConnection:
         try:
             ready.result(_START_SECONDS + 5)
         except concurrent.futures.TimeoutError:
+            self._abandon()
             self._fail(f"it did not start within {_START_SECONDS:g} s")
         except McpServerError as error:
             self.fault = str(error)
             self.close()
             raise
+        self.failed_to_start = False
 
     async def call(
         self, tool: str, arguments: dict[str, Any], timeout: float
@@ -136,16 +142,26 @@ class McpConnection:
     def close(self) -> None:
         """End the session and the server (stdio: the process is stopped)."""
         loop, stop, thread = self._loop, self._stop, self._thread
-        self._session = self._loop = self._stop = self._thread = None
+        self._session = self._loop = self._stop = self._thread = self._task = None
         if loop is not None and stop is not None:
             with contextlib.suppress(RuntimeError):  # the loop ended already
                 loop.call_soon_threadsafe(stop.set)
         if thread is not None:
             thread.join(_STOP_SECONDS)
 
+    def _abandon(self) -> None:
+        """Cancel a start stuck past its timeout, so neither its thread nor its process is
+        left behind, and close."""
+        loop, task = self._loop, self._task
+        if loop is not None and task is not None:
+            with contextlib.suppress(RuntimeError):  # the loop ended already
+                loop.call_soon_threadsafe(task.cancel)
+        self.close()
+
     async def _serve(self, ready: concurrent.futures.Future[None]) -> None:
         """The connection's one task: enter the transport and session, list, wait for stop."""
         self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+        self._task = asyncio.current_task()
         try:
             async with contextlib.AsyncExitStack() as stack:
                 read, write = await stack.enter_async_context(self._transport())

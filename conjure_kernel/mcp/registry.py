@@ -94,15 +94,25 @@ class McpServers:
             connection.close()
         return connection is not None
 
+    def restart(self, name: str) -> McpConnection | None:
+        """Start ``name`` again (after a failed start, or to pick up a new program); None
+        when no server has that name."""
+        connection = self.connections.get(name)
+        if connection is not None:
+            self._start(connection)
+        return connection
+
     def start_stopped(self) -> list[str]:
-        """Start every server not running (a new place, a crash); a line for each that fails,
-        and one, once a session, for each project file whose servers wait for approval."""
+        """Start every server not running (a new place, a crash), but not one whose start
+        failed (a turn would wait for it each time; ``restart`` or a new place tries
+        again); a line for each that fails, and one, once a session, for each project file
+        whose servers wait for approval."""
         faults = []
         waiting: dict[str, list[str]] = {}
         for name, connection in self.connections.items():
             if file := self.unapproved(connection):
                 waiting.setdefault(file, []).append(name)
-            elif not connection.running:
+            elif not connection.running and not connection.failed_to_start:
                 self._start(connection)
                 if connection.fault:
                     faults.append(connection.fault)

@@ -40,7 +40,7 @@ PROJECT_FILE = ".mcp.json"
 _SHOWN_TOOLS = 12
 USAGE = (
     "%mcp | %mcp add NAME [env=K=V …] -- COMMAND ARGS… | "
-    "%mcp add NAME URL [header=K:V …] | %mcp remove NAME | %mcp trust"
+    "%mcp add NAME URL [header=K:V …] | %mcp remove NAME | %mcp restart NAME | %mcp trust"
 )
 
 
@@ -86,6 +86,7 @@ class McpMagics(Magics):
         %mcp add NAME [env=K=V …] -- COMMAND ARGS…   a stdio server, started where the tools run
         %mcp add NAME URL [header=K:V …]        a streamable HTTP server, reached from the kernel
         %mcp remove NAME                        stop and forget it
+        %mcp restart NAME                       start it again (a failed start is not retried)
         %mcp trust                              start the project file's servers (.mcp.json)
         """
         words = shlex.split(line)
@@ -99,6 +100,8 @@ class McpMagics(Magics):
                 if not self.conjure.session.mcp.remove(words[1]):
                     raise UsageError(f"no MCP server is named {words[1]!r}; %mcp lists them")
                 print(f"removed the MCP server {words[1]}")
+            elif action == "restart" and len(words) == 2:
+                self._restart(words[1])
             elif action == "trust" and len(words) == 1:
                 self._trust()
             else:
@@ -118,6 +121,16 @@ class McpMagics(Magics):
             print(f"{server.name}: defined; it starts on a backend that runs tools here")
             return
         _print_started(session.mcp.add(server))
+
+    def _restart(self, name: str) -> None:
+        servers = self.conjure.session.mcp
+        connection = servers.connections.get(name)
+        if connection is None:
+            raise UsageError(f"no MCP server is named {name!r}; %mcp lists them")
+        if self._placed():
+            if file := servers.unapproved(servers.connections[name]):
+                raise UsageError(f"{name} comes from {file}: %mcp trust starts its servers")
+            _print_started(servers.restart(name) or connection)
 
     def _trust(self) -> None:
         session = self.conjure.session
@@ -210,7 +223,8 @@ def describe(connection: McpConnection) -> str:
     kind = "http" if isinstance(server, HttpServer) else "stdio"
     head = f"{server.name} [{kind}: {server.describe()}]"
     if not connection.running:
-        return f"{head}: {connection.state}"
+        again = f" (%mcp restart {server.name} tries again)" if connection.failed_to_start else ""
+        return f"{head}: {connection.state}{again}"
     names = [tool.name for tool in connection.tools]
     more = f", … {len(names) - _SHOWN_TOOLS} more" if len(names) > _SHOWN_TOOLS else ""
     listed = ", ".join(names[:_SHOWN_TOOLS]) + more

@@ -118,13 +118,18 @@ def test_a_crash_mid_call_is_an_error_result_and_the_next_turn_restarts_it(workd
 
 
 def test_a_server_that_will_not_start_is_a_notice_and_the_turn_goes_on(workdir):
-    session = session_for(workdir, [text_reply("fine")])
+    session = session_for(workdir, [text_reply("fine"), text_reply("again")])
     try:
-        session.mcp.add(StdioServer("nope", "no-such-mcp-program"))
+        session.mcp.define(StdioServer("nope", "no-such-mcp-program"))
         events = chat(session, "hello")
         notices = [event.text for event in events if isinstance(event, Notice)]
         assert any("the MCP server nope" in text for text in notices)
         assert events[-1].text == "fine"
+        again = chat(session, "and again")  # not tried again: a turn must not wait for it
+        assert not [event for event in again if isinstance(event, Notice) and "nope" in event.text]
+        assert session.mcp.connections["nope"].failed_to_start
+        retried = session.mcp.restart("nope")
+        assert retried is not None and "no-such-mcp-program" in retried.fault
     finally:
         session.close()
 
