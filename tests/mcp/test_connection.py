@@ -182,6 +182,7 @@ def test_tools_whose_schemas_the_api_refuses_are_left_out_when_the_server_starts
             "where",
             "reach",
             "garble",
+            "env",
         }
         assert notices == [
             "the MCP server plain left out a tool the API would refuse: 'either': its input "
@@ -200,7 +201,7 @@ def test_a_tool_that_breaks_mcps_schema_is_one_worded_line():
         connection.start()
     assert str(raised.value) == (
         "the MCP server plain (on this machine): its answer does not fit MCP: "
-        "tools.4.inputSchema: Input should be a valid dictionary or instance of InputSchema"
+        "tools.5.inputSchema: Input should be a valid dictionary or instance of InputSchema"
     )
     connection.close()
 

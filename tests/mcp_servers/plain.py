@@ -1,6 +1,7 @@
 """An MCP server in plain Python, without the SDK: for sandboxes that do not have it
 (the docker image). It speaks just enough of the protocol over stdio: initialize,
-tools/list and tools/call for ``echo``, ``where`` and ``reach``; ``garble`` prints a line
+tools/list and tools/call for ``echo``, ``where``, ``reach`` and ``env`` (a variable of
+its environment); ``garble`` prints a line
 that is not JSON-RPC and never answers. ``PLAIN_MORE_TOOLS`` (JSON) lists more tools, as
 they are to be listed: ones the API would refuse, or that break MCP's own schema."""
 
@@ -28,6 +29,7 @@ TOOLS = [
     },
     {"name": "reach", "description": "Try the network.", "inputSchema": {"type": "object"}},
     {"name": "garble", "description": "Print garbage.", "inputSchema": {"type": "object"}},
+    {"name": "env", "description": "A variable's value.", "inputSchema": {"type": "object"}},
     *json.loads(os.environ.get("PLAIN_MORE_TOOLS", "[]")),
 ]
 
@@ -37,6 +39,8 @@ def call(name: str, arguments: dict) -> tuple[str, bool]:
         return str(arguments.get("text", "")), False
     if name == "where":
         return f"{os.getcwd()} uid={os.getuid()}", False
+    if name == "env":
+        return os.environ.get(str(arguments.get("name")), "(not set)"), False
     if name == "reach":
         try:
             socket.create_connection(("1.1.1.1", 53), 2).close()
