@@ -63,6 +63,8 @@ def offer_tools(server: str, listed: Sequence[Any]) -> tuple[list[OfferedTool], 
         schema = tool.input_schema
         if not _API_NAME.fullmatch(name):
             refused.append(f"{tool.name!r}: the name {name!r} is not 1-64 letters, digits, _ or -")
+        elif any(kept.offered_name == name for kept in offered):
+            refused.append(f"{tool.name!r}: the server lists a tool of that name already")
         elif problem := schema_problem(schema):
             refused.append(f"{tool.name!r}: its input schema {problem}")
         else:

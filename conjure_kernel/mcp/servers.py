@@ -67,11 +67,14 @@ ServerDefinition = StdioServer | HttpServer
 
 
 def check_name(name: str) -> str:
-    """A server's name goes into tool names (``mcp__NAME__TOOL``): letters, digits, ``_``, ``-``."""
-    if not _NAME.fullmatch(name) or "__" in name:
+    """A server's name goes into tool names (``mcp__NAME__TOOL``): letters, digits, ``_``, ``-``;
+    no ``__`` and no ``_`` at either end, so that one name and tool cannot spell another's
+    (``gh_`` with ``x`` and ``gh`` with ``_x``)."""
+    if not _NAME.fullmatch(name) or "__" in name or name.startswith("_") or name.endswith("_"):
         raise McpServerError(
             f"{name!r} cannot name an MCP server",
-            hint="use up to 40 letters, digits, '_' or '-' (no '__'), e.g. github",
+            hint="use up to 40 letters, digits, '_' or '-' (no '__', no '_' at either end), "
+            "e.g. github",
         )
     return name
 

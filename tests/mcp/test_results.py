@@ -88,10 +88,12 @@ def test_tools_the_api_would_refuse_are_left_out_with_a_reason():
         types.Tool(name="fine", input_schema={"type": "object"}),
         types.Tool(name="x" * 60, input_schema={"type": "object"}),
         types.Tool(name="has space", input_schema={"type": "object"}),
+        types.Tool(name="fine", input_schema={"type": "object", "properties": {}}),
     ]
     offered, refused = offer_tools("srv", listed)
     assert [tool.offered_name for tool in offered] == ["mcp__srv__fine"]
     assert refused == [
         f"{'x' * 60!r}: the name 'mcp__srv__{'x' * 60}' is not 1-64 letters, digits, _ or -",
         "'has space': the name 'mcp__srv__has space' is not 1-64 letters, digits, _ or -",
+        "'fine': the server lists a tool of that name already",
     ]

@@ -45,9 +45,10 @@ def test_a_bad_entry_is_one_line_naming_server_and_file(entry, problem):
     assert str(raised.value) == problem
 
 
-def test_a_name_that_cannot_go_into_tool_names_is_refused():
+@pytest.mark.parametrize("name", ["a b", "gh__x", "gh_", "_gh"])
+def test_a_name_that_cannot_go_into_tool_names_is_refused(name):
     with pytest.raises(McpServerError, match="cannot name an MCP server"):
-        servers_from_json({"a b": {"command": "x"}})
+        servers_from_json({name: {"command": "x"}})
     with pytest.raises(McpServerError, match="cannot name an MCP server"):
         servers_from_json({"a__b": {"command": "x"}})
 
