@@ -233,8 +233,9 @@ class McpConnection:
                 raise McpServerError(self.fault) from None
             raise McpServerError(self._line(f"{tool} failed: {error.message}")) from None
         except (ValueError, TypeError) as error:  # a reply that breaks the protocol
+            why = _first_fault(error) if isinstance(error, pydantic.ValidationError) else error
             raise McpServerError(
-                self._line(f"{tool} answered outside the protocol: {error}")
+                self._line(f"{tool} answered outside the protocol: {why}")
             ) from None
         finally:
             self._calls.discard(task)

@@ -183,6 +183,7 @@ def test_tools_whose_schemas_the_api_refuses_are_left_out_when_the_server_starts
             "reach",
             "garble",
             "env",
+            "misshapen",
         }
         assert notices == [
             "the MCP server plain left out a tool the API would refuse: 'either': its input "
@@ -201,7 +202,7 @@ def test_a_tool_that_breaks_mcps_schema_is_one_worded_line():
         connection.start()
     assert str(raised.value) == (
         "the MCP server plain (on this machine): its answer does not fit MCP: "
-        "tools.5.inputSchema: Input should be a valid dictionary or instance of InputSchema"
+        "tools.6.inputSchema: Input should be a valid dictionary or instance of InputSchema"
     )
     connection.close()
 
@@ -219,6 +220,11 @@ def test_garbage_during_a_call_fails_it_at_once_in_one_line():
         )
         again = asyncio.run(tools.run(ToolCall("toolu_2", "mcp__plain__echo", {"text": "here"})))
         assert again.content == "here"
+        bad = asyncio.run(tools.run(ToolCall("toolu_3", "mcp__plain__misshapen", {})))
+        assert bad.content == (
+            "the MCP server plain (on this machine): misshapen answered outside the protocol: "
+            "content: Input should be a valid list"
+        )
     finally:
         connection.close()
 

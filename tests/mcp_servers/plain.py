@@ -2,7 +2,8 @@
 (the docker image). It speaks just enough of the protocol over stdio: initialize,
 tools/list and tools/call for ``echo``, ``where``, ``reach`` and ``env`` (a variable of
 its environment); ``garble`` prints a line
-that is not JSON-RPC and never answers. ``PLAIN_MORE_TOOLS`` (JSON) lists more tools, as
+that is not JSON-RPC and never answers, ``misshapen`` answers with content that is not
+a list. ``PLAIN_MORE_TOOLS`` (JSON) lists more tools, as
 they are to be listed: ones the API would refuse, or that break MCP's own schema."""
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ TOOLS = [
     {"name": "reach", "description": "Try the network.", "inputSchema": {"type": "object"}},
     {"name": "garble", "description": "Print garbage.", "inputSchema": {"type": "object"}},
     {"name": "env", "description": "A variable's value.", "inputSchema": {"type": "object"}},
+    {"name": "misshapen", "description": "A bad result.", "inputSchema": {"type": "object"}},
     *json.loads(os.environ.get("PLAIN_MORE_TOOLS", "[]")),
 ]
 
@@ -65,6 +67,8 @@ def answer(message: dict) -> dict | None:
     elif method == "tools/call" and params["name"] == "garble":
         print("this is not JSON-RPC", flush=True)
         return None
+    elif method == "tools/call" and params["name"] == "misshapen":
+        result = {"content": "not a list"}
     elif method == "tools/call":
         text, failed = call(params["name"], params.get("arguments") or {})
         result = {"content": [{"type": "text", "text": text}], "isError": failed}
