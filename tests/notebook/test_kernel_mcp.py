@@ -125,6 +125,10 @@ def test_mcp_add_list_and_remove(kernel, work):
     broken = kernel.run("%mcp add nope -- no-such-mcp-program")
     assert broken.status == "ok"
     assert "nope [stdio: no-such-mcp-program]: failed: the MCP server nope" in broken.text()
+    assert "(%mcp restart nope tries again)" in kernel.run("%mcp").text()
+    retried = kernel.run("%mcp restart nope")
+    assert retried.status == "ok" and "nope [stdio: no-such-mcp-program]: failed" in retried.text()
+    assert "no MCP server is named 'gone'" in kernel.run("%mcp restart gone").error
     bad = kernel.run("%mcp add web not-a-url")
     assert bad.status == "error" and "'not-a-url' is not a URL" in bad.error
     assert "removed the MCP server other" in kernel.run("%mcp remove other").text()
