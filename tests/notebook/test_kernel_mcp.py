@@ -212,3 +212,16 @@ def test_outside_a_sandbox_the_project_files_server_starts_only_after_mcp_trust(
             trusted = kernel.run("%mcp trust").text()
             assert "approved for this session: demo" in trusted
             assert "running on this machine; 8 tool(s)" in trusted
+
+
+def test_on_the_hosted_backend_mcp_add_defines_a_server_without_starting_it(api, tmp_path):
+    shutil.copy(DEMO, tmp_path / "demo.py")
+    env = {"ANTHROPIC_API_KEY": KEY, "ANTHROPIC_BASE_URL": api.url}
+    with RunningKernel("conjure", cwd=tmp_path, env=env) as kernel:
+        switched = kernel.run("%backend anthropic")
+        assert switched.status == "ok", switched.error
+        added = kernel.run(f"%mcp add demo -- {sys.executable} {tmp_path / 'demo.py'}")
+        assert "demo: defined; it starts on a backend that runs tools here" in added.text()
+        assert f"demo [stdio: {sys.executable} {tmp_path / 'demo.py'}]: stopped" in (
+            kernel.run("%mcp").text()
+        )
