@@ -11,7 +11,6 @@ unasked. ``ConjureMagics`` creates this class and registers it beside itself.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shlex
 import sys
@@ -23,7 +22,7 @@ from IPython.core.magic import Magics, line_magic, magics_class
 from traitlets import Bool, Dict, Float, observe
 
 from ..backends.mcp_sources import place_servers
-from ..errors import ConjureError, McpServerError
+from ..errors import ConjureError
 from ..mcp.connection import McpConnection
 from ..mcp.registry import McpServers
 from ..mcp.servers import HttpServer, ServerDefinition, StdioServer, check_name, read_servers
@@ -124,13 +123,15 @@ class McpMagics(Magics):
 
     def _restart(self, name: str) -> None:
         servers = self.conjure.session.mcp
-        connection = servers.connections.get(name)
-        if connection is None:
+        if name not in servers.connections:
             raise UsageError(f"no MCP server is named {name!r}; %mcp lists them")
-        if self._placed():
-            if file := servers.unapproved(servers.connections[name]):
-                raise UsageError(f"{name} comes from {file}: %mcp trust starts its servers")
-            _print_started(servers.restart(name) or connection)
+        if not self._placed():
+            return
+        connection = servers.connections[name]  # placing may have made it anew
+        if file := servers.unapproved(connection):
+            raise UsageError(f"{name} comes from {file}: %mcp trust starts its servers")
+        servers.restart(name)
+        _print_started(connection)
 
     def _trust(self) -> None:
         session = self.conjure.session
@@ -143,8 +144,7 @@ class McpMagics(Magics):
             for name in names:
                 connection = session.mcp.connections[name]
                 if not connection.running:
-                    with contextlib.suppress(McpServerError):  # its state says why
-                        connection.start()
+                    session.mcp.restart(name)
                 _print_started(connection)
 
     def _placed(self) -> bool:
