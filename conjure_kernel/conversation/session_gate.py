@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from ..backends.gate import OPEN, PermissionMode, Verdict
+from ..mcp.offered import tool_name
 from ..tools.values import ToolCall
 from .permissions import Permissions, decide, denied
 from .places import Places
@@ -89,10 +90,13 @@ class SessionGate:
     asker: Asker | None = None
     remember: Callable[[Rule], None] = field(default=lambda rule: None)
     recorded: Mapping[str, tuple[bool, str]] = field(default_factory=dict)
-    outside: Mapping[str, str] = field(default_factory=dict)
-    """Tools that run outside the backend's boundary, by name → where (an MCP server
-    reached over HTTP from the kernel): asked about where the mode would just run them,
-    once per server, until a rule allows them."""
+    outside: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    """Tools that run outside the backend's boundary, by name → (their server, where it
+    is): an MCP server reached over HTTP from the kernel. Where the mode would just run
+    them, they are asked about once per server (a yes allows the server's tools) until a
+    rule allows them; where it asks anyway, the question says where they run."""
+    _server_wide: set[str] = field(default_factory=set, init=False, repr=False)
+    """Ids of the calls whose question was asked for their whole server."""
 
     def check(self, call: ToolCall) -> Verdict:
         verdict = decide(call, self.mode, self.permissions, self.places, self.backend)
@@ -109,15 +113,19 @@ class SessionGate:
         )
 
     def _outside_asked(self, call: ToolCall, verdict: Verdict) -> Verdict:
-        where = self.outside.get(call.name)
-        if where is None or verdict != OPEN:
+        outside = self.outside.get(call.name)
+        if outside is None or (verdict.allowed is not None and verdict != OPEN):
             return verdict
+        server, where = outside
         subject = json.dumps(call.input, ensure_ascii=False)
-        return Verdict(
-            None,
-            prompt=f"run {call.name} with {subject} at {where}, reached from "
-            f"the kernel, outside the {self.backend} backend's boundary",
+        prompt = (
+            f"run {call.name} with {subject} at {where}, reached from the kernel, "
+            f"outside the {self.backend} backend's boundary"
         )
+        if verdict == OPEN:  # the mode would run it: asked once for the whole server
+            self._server_wide.add(call.id)
+            prompt += f" (yes allows every tool of {server} for this session)"
+        return Verdict(None, prompt=prompt)
 
     async def ask(self, call: ToolCall, question: Verdict) -> Verdict:
         answer = await self._answer(call, question)
@@ -128,9 +136,10 @@ class SessionGate:
     async def _answer(self, call: ToolCall, question: Verdict) -> Verdict:
         if self.asker is None:
             return denied("no one could be asked: a headless run", HEADLESS)
+        server_wide = call.id in self._server_wide
         always = always_rule(call, self.places)
-        if call.name in self.outside:  # once per server: a yes allows the server's tools
-            always = Rule(f"{call.name.rpartition('__')[0]}__*")
+        if server_wide:  # a yes allows the server's tools
+            always = Rule(tool_name(self.outside[call.name][0], "*"))
         request = ApprovalRequest(call, question.prompt, always)
         try:
             answer = await self.asker(request)
@@ -144,7 +153,7 @@ class SessionGate:
         if not answer.allowed:
             said = f": {answer.reason}" if answer.reason else ""
             return denied(f"by the person{said}", f"denied by the user{said}")
-        if answer.always or call.name in self.outside:
+        if answer.always or server_wide:
             self.permissions = self.permissions.adding(allow=[request.always])
             self.remember(request.always)
             return Verdict(True, f"by the person, always: {request.always} is allowed from now on")

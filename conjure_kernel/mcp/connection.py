@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import logging
 import os
 import tempfile
 import threading
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+import pydantic
 from mcp import types
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
@@ -41,6 +43,11 @@ _START_SECONDS = 30.0
 _STOP_SECONDS = 10.0
 _CONNECTION_CLOSED = -32000
 _REQUEST_TIMEOUT = -32001
+_GARBLED = "it printed something that is not MCP on stdout (log to stderr)"
+
+_sdk_log = logging.getLogger("mcp.client.stdio")
+_sdk_log.addHandler(logging.NullHandler())
+_sdk_log.propagate = False  # its tracebacks would land in the cell; the fault is said in one line
 
 
 def as_is(argv: list[str], env: Mapping[str, str]) -> list[str]:
@@ -57,6 +64,11 @@ class StdioPlace:
     cwd: str | None = None
     where: str = "on this machine"
 
+    @property
+    def sandboxed(self) -> bool:
+        """A place that wraps the command line runs it in a sandbox or a container."""
+        return self.wrap is not as_is
+
 
 class McpConnection:
     """A started server's session and tools; ``start``, ``call``, ``close``."""
@@ -69,12 +81,17 @@ class McpConnection:
         """A line for each tool left out because the API would refuse its name or schema."""
         self.fault = ""
         """Why the connection is not running (it failed to start, or broke), else empty."""
+        self.failed_to_start = False
+        """Its last start failed: it is not tried again until asked (``%mcp restart``)."""
         self._session: ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
+        self._task: asyncio.Task[Any] | None = None
         self._starting: anyio.CancelScope | None = None
         self._garbled = ""
+        self._calls: set[asyncio.Task[Any]] = set()
+        """The calls waiting for an answer, failed at once by a line that is not MCP."""
         self._stderr = tempfile.TemporaryFile(  # noqa: SIM115 - kept as long as the connection
             "w+", encoding="utf-8", errors="replace"
         )
@@ -93,6 +110,7 @@ class McpConnection:
         """Start the server and list its tools (blocks); ``McpServerError`` when it cannot."""
         self.close()
         self.fault = ""
+        self.failed_to_start = True  # until it is running
         ready: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._thread = threading.Thread(
             target=asyncio.run,
@@ -104,11 +122,13 @@ class McpConnection:
         try:
             ready.result(_START_SECONDS + 5)
         except concurrent.futures.TimeoutError:
+            self._abandon()
             self._fail(f"it did not start within {_START_SECONDS:g} s")
         except McpServerError as error:
             self.fault = str(error)
             self.close()
             raise
+        self.failed_to_start = False
 
     async def call(
         self, tool: str, arguments: dict[str, Any], timeout: float
@@ -122,16 +142,26 @@ class McpConnection:
     def close(self) -> None:
         """End the session and the server (stdio: the process is stopped)."""
         loop, stop, thread = self._loop, self._stop, self._thread
-        self._session = self._loop = self._stop = self._thread = None
+        self._session = self._loop = self._stop = self._thread = self._task = None
         if loop is not None and stop is not None:
             with contextlib.suppress(RuntimeError):  # the loop ended already
                 loop.call_soon_threadsafe(stop.set)
         if thread is not None:
             thread.join(_STOP_SECONDS)
 
+    def _abandon(self) -> None:
+        """Cancel a start stuck past its timeout, so neither its thread nor its process is
+        left behind, and close."""
+        loop, task = self._loop, self._task
+        if loop is not None and task is not None:
+            with contextlib.suppress(RuntimeError):  # the loop ended already
+                loop.call_soon_threadsafe(task.cancel)
+        self.close()
+
     async def _serve(self, ready: concurrent.futures.Future[None]) -> None:
         """The connection's one task: enter the transport and session, list, wait for stop."""
         self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+        self._task = asyncio.current_task()
         try:
             async with contextlib.AsyncExitStack() as stack:
                 read, write = await stack.enter_async_context(self._transport())
@@ -155,11 +185,15 @@ class McpConnection:
                 self.fault = self.fault or line
 
     async def _on_message(self, message: Any) -> None:
-        """A line that is not JSON-RPC ends a start at once (rather than at its timeout);
-        once running, the SDK's reply timeouts cover it."""
-        if isinstance(message, Exception) and self._starting is not None:
-            self._garbled = "it printed something that is not MCP on stdout (log to stderr)"
+        """A line that is not JSON-RPC ends a start, or fails the calls waiting, at once
+        (rather than at their timeout): which call it belonged to cannot be told."""
+        if not isinstance(message, Exception):
+            return
+        self._garbled = _GARBLED
+        if self._starting is not None:
             self._starting.cancel()
+        for task in self._calls:
+            task.cancel(_GARBLED)
 
     def _transport(self) -> contextlib.AbstractAsyncContextManager[Any]:
         server = self.server
@@ -177,8 +211,18 @@ class McpConnection:
     ) -> types.CallToolResult:
         assert self._session is not None
         said_before = _size(self._stderr)
+        task = asyncio.current_task()
+        assert task is not None
+        self._calls.add(task)
         try:
             return await self._session.call_tool(tool, arguments, read_timeout_seconds=timeout)
+        except asyncio.CancelledError as cancelled:
+            if cancelled.args != (_GARBLED,):
+                raise  # an interrupt
+            task.uncancel()
+            raise McpServerError(
+                self._line(f"{tool} answered outside the protocol: {_GARBLED}")
+            ) from None
         except MCPError as error:
             if error.code == _REQUEST_TIMEOUT:
                 raise McpServerError(
@@ -189,9 +233,12 @@ class McpConnection:
                 raise McpServerError(self.fault) from None
             raise McpServerError(self._line(f"{tool} failed: {error.message}")) from None
         except (ValueError, TypeError) as error:  # a reply that breaks the protocol
+            why = _first_fault(error) if isinstance(error, pydantic.ValidationError) else error
             raise McpServerError(
-                self._line(f"{tool} answered outside the protocol: {error}")
+                self._line(f"{tool} answered outside the protocol: {why}")
             ) from None
+        finally:
+            self._calls.discard(task)
 
     def _describe(self, error: BaseException, *, starting: bool) -> str:
         error = _innermost(error)
@@ -206,6 +253,8 @@ class McpConnection:
             return self._line(f"it exited {when}", since=0)
         if isinstance(error, McpServerError):
             return str(error)
+        if isinstance(error, pydantic.ValidationError):  # a listed tool breaks MCP's schema
+            return self._line(f"its answer does not fit MCP: {_first_fault(error)}")
         if isinstance(error, asyncio.CancelledError):
             return self._line("it was stopped")
         if isinstance(self.server, HttpServer) and starting:
@@ -261,3 +310,11 @@ def _innermost(error: BaseException) -> BaseException:
     while getattr(error, "exceptions", None):
         error = error.exceptions[0]  # type: ignore[attr-defined]
     return error
+
+
+def _first_fault(error: pydantic.ValidationError) -> str:
+    """Where the first fault is and what it is: ``tools.2.inputSchema: Input should be …``."""
+    fault = error.errors()[0]
+    where = ".".join(str(part) for part in fault["loc"])
+    more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    return f"{where}: {fault['msg']}{more}"

@@ -47,11 +47,11 @@ class McpTools:
         }
 
     @property
-    def outside(self) -> dict[str, str]:
-        """The tools of servers reached over HTTP, by name → the server's URL: they run
-        outside any sandbox, so the gate asks about them."""
+    def outside(self) -> dict[str, tuple[str, str]]:
+        """The tools of servers reached over HTTP, by name → (the server's name, its URL):
+        they run outside any sandbox, so the gate asks about them."""
         return {
-            name: connection.server.url
+            name: (connection.server.name, connection.server.url)
             for name, (connection, _) in self._tools.items()
             if isinstance(connection.server, HttpServer)
         }

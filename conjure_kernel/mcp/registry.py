@@ -3,6 +3,11 @@
 A stdio server runs where the tools run (the backend's ``StdioPlace``): when the place
 changes (another backend, a new sandbox) the stdio servers stop, and start again there
 when next used. A URL server is reached from the kernel wherever the tools run.
+
+A server read from a project file (a cloned repository's ``.mcp.json``) is not started
+where it would run outside any sandbox (on this machine, or a URL reached from the
+kernel) until the person approves the file's servers (``trust``); until then a turn says
+so once, and goes on without them.
 """
 
 from __future__ import annotations
@@ -28,6 +33,9 @@ class McpServers:
         self.connections: dict[str, McpConnection] = {}
         self._place = StdioPlace()
         self._place_key: object = None
+        self.awaiting: dict[str, str] = {}
+        """Servers from a project file not yet approved, by name → the file."""
+        self._told: set[str] = set()
 
     def __bool__(self) -> bool:
         return bool(self.connections)
@@ -54,28 +62,68 @@ class McpServers:
         self._start(connection)
         return connection
 
-    def define(self, server: ServerDefinition) -> McpConnection:
+    def define(self, server: ServerDefinition, *, project_file: str = "") -> McpConnection:
         """Define ``server`` (replacing one of that name) without starting it: it starts
-        when a turn needs its tools."""
+        when a turn needs its tools; one from ``project_file`` only once approved where it
+        would run outside a sandbox."""
         self.remove(server.name)
         connection = McpConnection(server, self._place)
         self.connections[server.name] = connection
+        if project_file:
+            self.awaiting[server.name] = project_file
         return connection
+
+    def unapproved(self, connection: McpConnection) -> str:
+        """The project file whose approval ``connection`` waits for before it starts, else
+        empty: a URL server, or a stdio one whose place is no sandbox."""
+        file = self.awaiting.get(connection.server.name, "")
+        if isinstance(connection.server, StdioServer) and connection.place.sandboxed:
+            return ""
+        return file
+
+    def trust(self) -> list[str]:
+        """Approve every project file's servers for this session; their names."""
+        names = sorted(self.awaiting)
+        self.awaiting.clear()
+        return names
 
     def remove(self, name: str) -> bool:
         connection = self.connections.pop(name, None)
+        self.awaiting.pop(name, None)
         if connection is not None:
             connection.close()
         return connection is not None
 
+    def restart(self, name: str) -> McpConnection | None:
+        """Start ``name`` again (after a failed start, or to pick up a new program); None
+        when no server has that name."""
+        connection = self.connections.get(name)
+        if connection is not None:
+            self._start(connection)
+        return connection
+
     def start_stopped(self) -> list[str]:
-        """Start every server not running (a new place, a crash); a line for each that fails."""
+        """Start every server not running (a new place, a crash), but not one whose start
+        failed (a turn would wait for it each time; ``restart`` or a new place tries
+        again); a line for each that fails, and one, once a session, for each project file
+        whose servers wait for approval."""
         faults = []
-        for connection in self.connections.values():
-            if not connection.running:
+        waiting: dict[str, list[str]] = {}
+        for name, connection in self.connections.items():
+            if file := self.unapproved(connection):
+                waiting.setdefault(file, []).append(name)
+            elif not connection.running and not connection.failed_to_start:
                 self._start(connection)
                 if connection.fault:
                     faults.append(connection.fault)
+                faults += [
+                    f"the MCP server {name} left out a tool the API would refuse: {refused}"
+                    for refused in connection.refused
+                ]
+        for file, names in waiting.items():
+            if file not in self._told:
+                self._told.add(file)
+                faults.append(_waiting_line(file, names))
         return faults
 
     def tools(
@@ -102,3 +150,12 @@ class McpServers:
     def _start(connection: McpConnection) -> None:
         with contextlib.suppress(McpServerError):  # its state says why (connection.fault)
             connection.start()
+
+
+def _waiting_line(file: str, names: list[str]) -> str:
+    listed = ", ".join(names)
+    return (
+        f"the MCP server(s) {listed} from {file} are not started: they would run outside "
+        "any sandbox (on this machine, or reached from the kernel); read the file, then "
+        "%mcp trust starts them"
+    )

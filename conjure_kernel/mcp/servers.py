@@ -2,11 +2,14 @@
 
 Read from the shape Claude Code's project file ``.mcp.json`` uses, so one file serves
 both: ``{"mcpServers": {NAME: {"command", "args", "env"} | {"type": "http", "url",
-"headers"}}}``. Each fault is one line that names the server and the field.
+"headers"}}}``, with ``${VAR}`` and ``${VAR:-default}`` filled from the kernel's
+environment in command, args, env, url and headers, so a file can name a secret without
+holding it. Each fault is one line that names the server and the field.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,6 +29,7 @@ __all__ = [
 
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,40}")
 _HTTP_TYPES = {"http", "streamable-http", "streamable_http"}
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 @dataclass(frozen=True)
@@ -63,11 +67,14 @@ ServerDefinition = StdioServer | HttpServer
 
 
 def check_name(name: str) -> str:
-    """A server's name goes into tool names (``mcp__NAME__TOOL``): letters, digits, ``_``, ``-``."""
-    if not _NAME.fullmatch(name) or "__" in name:
+    """A server's name goes into tool names (``mcp__NAME__TOOL``): letters, digits, ``_``, ``-``;
+    no ``__`` and no ``_`` at either end, so that one name and tool cannot spell another's
+    (``gh_`` with ``x`` and ``gh`` with ``_x``)."""
+    if not _NAME.fullmatch(name) or "__" in name or name.startswith("_") or name.endswith("_"):
         raise McpServerError(
             f"{name!r} cannot name an MCP server",
-            hint="use up to 40 letters, digits, '_' or '-' (no '__'), e.g. github",
+            hint="use up to 40 letters, digits, '_' or '-' (no '__', no '_' at either end), "
+            "e.g. github",
         )
     return name
 
@@ -78,6 +85,7 @@ def server_from_json(name: str, data: Any, *, source: str = "") -> ServerDefinit
     if not isinstance(data, Mapping):
         raise McpServerError(f"the MCP server {name!r}{where} is not an object")
     check_name(name)
+    data = _expanded(data, f"the MCP server {name!r}{where}")
     kind = str(data.get("type") or ("http" if "url" in data else "stdio"))
     if kind in _HTTP_TYPES:
         url = data.get("url")
@@ -134,3 +142,38 @@ def _strings(value: Any, name: str, field_name: str, where: str) -> dict[str, st
             f"the {field_name} of the MCP server {name!r}{where} must map names to strings"
         )
     return {str(key): val for key, val in value.items()}
+
+
+def _expanded(data: Mapping[str, Any], server: str) -> dict[str, Any]:
+    """``data`` with ``${VAR}`` and ``${VAR:-default}`` filled in the fields that take them."""
+    filled = dict(data)
+    for key in ("command", "url"):
+        if isinstance(filled.get(key), str):
+            filled[key] = _fill(filled[key], server)
+    if isinstance(filled.get("args"), list):
+        filled["args"] = [
+            _fill(arg, server) if isinstance(arg, str) else arg for arg in filled["args"]
+        ]
+    for key in ("env", "headers"):
+        if isinstance(filled.get(key), Mapping):
+            filled[key] = {
+                name: _fill(value, server) if isinstance(value, str) else value
+                for name, value in filled[key].items()
+            }
+    return filled
+
+
+def _fill(text: str, server: str) -> str:
+    def value(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        found = os.environ.get(name)
+        if found is not None:
+            return found
+        if default is not None:
+            return default
+        raise McpServerError(
+            f"{server} uses ${{{name}}}, which is not set in the kernel's environment",
+            hint=f"set {name} before starting the kernel, or give a default: ${{{name}:-value}}",
+        )
+
+    return _VARIABLE.sub(value, text)

@@ -4,7 +4,9 @@ Split from magics.py: MCP servers are their own source of tools. Servers come fr
 configuration (``c.McpMagics.servers``) and from ``.mcp.json`` in the notebook's folder,
 the project file Claude Code reads (``{"mcpServers": {NAME: {"command", "args", "env"} |
 {"type": "http", "url", "headers"}}}``), when the session is made; ``%mcp add`` adds one
-for this session. ``ConjureMagics`` creates this class and registers it beside itself.
+for this session. The project file's servers that would run outside a sandbox start
+only after ``%mcp trust``: a cloned folder's file must not run programs on this machine
+unasked. ``ConjureMagics`` creates this class and registers it beside itself.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ PROJECT_FILE = ".mcp.json"
 _SHOWN_TOOLS = 12
 USAGE = (
     "%mcp | %mcp add NAME [env=K=V …] -- COMMAND ARGS… | "
-    "%mcp add NAME URL [header=K:V …] | %mcp remove NAME"
+    "%mcp add NAME URL [header=K:V …] | %mcp remove NAME | %mcp restart NAME | %mcp trust"
 )
 
 
@@ -72,8 +74,8 @@ class McpMagics(Magics):
         entry is one warning line and is skipped."""
         self._servers = session.mcp
         session.mcp.timeout = self.timeout
-        for server in self._configured():
-            session.mcp.define(server)
+        for server, project_file in self._configured():
+            session.mcp.define(server, project_file=project_file)
 
     @line_magic
     def mcp(self, line: str) -> None:
@@ -83,6 +85,8 @@ class McpMagics(Magics):
         %mcp add NAME [env=K=V …] -- COMMAND ARGS…   a stdio server, started where the tools run
         %mcp add NAME URL [header=K:V …]        a streamable HTTP server, reached from the kernel
         %mcp remove NAME                        stop and forget it
+        %mcp restart NAME                       start it again (a failed start is not retried)
+        %mcp trust                              start the project file's servers (.mcp.json)
         """
         words = shlex.split(line)
         action = words[0] if words else "list"
@@ -95,6 +99,10 @@ class McpMagics(Magics):
                 if not self.conjure.session.mcp.remove(words[1]):
                     raise UsageError(f"no MCP server is named {words[1]!r}; %mcp lists them")
                 print(f"removed the MCP server {words[1]}")
+            elif action == "restart" and len(words) == 2:
+                self._restart(words[1])
+            elif action == "trust" and len(words) == 1:
+                self._trust()
             else:
                 raise UsageError(f"usage: {USAGE}")
         except ConjureError as error:
@@ -107,42 +115,80 @@ class McpMagics(Magics):
             session.mcp.define(server)
             print(f"{server.name}: defined; this replay answers its calls as recorded")
             return
+        if not self._placed():
+            session.mcp.define(server)
+            print(f"{server.name}: defined; it starts on a backend that runs tools here")
+            return
+        _print_started(session.mcp.add(server))
+
+    def _restart(self, name: str) -> None:
+        servers = self.conjure.session.mcp
+        if name not in servers.connections:
+            raise UsageError(f"no MCP server is named {name!r}; %mcp lists them")
+        if not self._placed():
+            return
+        connection = servers.connections[name]  # placing may have made it anew
+        if file := servers.unapproved(connection):
+            raise UsageError(f"{name} comes from {file}: %mcp trust starts its servers")
+        servers.restart(name)
+        _print_started(connection)
+
+    def _trust(self) -> None:
+        session = self.conjure.session
+        names = session.mcp.trust()
+        if not names:
+            print("no MCP server waits for approval")
+            return
+        print(f"approved for this session: {', '.join(names)}")
+        if self._placed():
+            for name in names:
+                connection = session.mcp.connections[name]
+                if not connection.running:
+                    session.mcp.restart(name)
+                _print_started(connection)
+
+    def _placed(self) -> bool:
+        """Place the stdio servers where the session's tools run; False (and a warning) on
+        a backend that runs no tools here, where no MCP server may start."""
+        session = self.conjure.session
         placed = place_servers(session.mcp, session.backend_session)
-        if placed is not None:
-            session.runner.run(placed.ready_for_programs())
-        else:
+        if placed is None:
             print(
                 f"warning: the {session.backend_name} backend runs no client-side tools, so "
                 "MCP tools are offered on local, docker and native only",
                 file=sys.stderr,
             )
-        connection = session.mcp.add(server)
-        print(describe(connection), file=sys.stdout if connection.running else sys.stderr)
-        for refused in connection.refused:
-            print(f"  left out (the API would refuse it): {refused}", file=sys.stderr)
+            return False
+        session.runner.run(placed.ready_for_programs())
+        return True
 
     def _list(self) -> None:
-        connections = self.conjure.session.mcp.connections
-        if not connections:
+        servers = self.conjure.session.mcp
+        if not servers.connections:
             print(f"no MCP servers; add one with {USAGE.split(' | ', 1)[1]}")
             return
-        for connection in connections.values():
-            print(describe(connection))
+        for connection in servers.connections.values():
+            file = servers.awaiting.get(connection.server.name)
+            waits = f" (from {file}: outside a sandbox it starts after %mcp trust)" if file else ""
+            print(describe(connection) + waits)
+            for refused in connection.refused:
+                print(f"  left out (the API would refuse it): {refused}")
 
-    def _configured(self) -> list[ServerDefinition]:
-        found: dict[str, ServerDefinition] = {}
-        sources: list[tuple[str, Any]] = (
-            [("c.McpMagics.servers", self.servers)] if self.servers else []
+    def _configured(self) -> list[tuple[ServerDefinition, str]]:
+        """The configured servers, each with the project file it came from (else empty)."""
+        found: dict[str, tuple[ServerDefinition, str]] = {}
+        sources: list[tuple[str, Any, str]] = (
+            [("c.McpMagics.servers", self.servers, "")] if self.servers else []
         )
         project = self._project_file()
         if project is not None:
             try:
-                sources.append((str(project), json.loads(project.read_text())))
+                sources.append((str(project), json.loads(project.read_text()), str(project)))
             except (OSError, ValueError) as error:
                 print(f"warning: {project} cannot be read: {error}", file=sys.stderr)
-        for source, data in sources:
+        for source, data, project_file in sources:
             servers, problems = read_servers(data, source=source)
-            found.update({server.name: server for server in servers})
+            found.update({server.name: (server, project_file) for server in servers})
             for problem in problems:
                 print(f"warning: {problem}; it is left out", file=sys.stderr)
         return list(found.values())
@@ -177,11 +223,18 @@ def describe(connection: McpConnection) -> str:
     kind = "http" if isinstance(server, HttpServer) else "stdio"
     head = f"{server.name} [{kind}: {server.describe()}]"
     if not connection.running:
-        return f"{head}: {connection.state}"
+        again = f" (%mcp restart {server.name} tries again)" if connection.failed_to_start else ""
+        return f"{head}: {connection.state}{again}"
     names = [tool.name for tool in connection.tools]
     more = f", … {len(names) - _SHOWN_TOOLS} more" if len(names) > _SHOWN_TOOLS else ""
     listed = ", ".join(names[:_SHOWN_TOOLS]) + more
     return f"{head}: running {connection.place_label()}; {len(names)} tool(s): {listed}"
+
+
+def _print_started(connection: McpConnection) -> None:
+    print(describe(connection), file=sys.stdout if connection.running else sys.stderr)
+    for refused in connection.refused:
+        print(f"  left out (the API would refuse it): {refused}", file=sys.stderr)
 
 
 def _pair(option: str, prefix: str, separator: str) -> tuple[str, str]:

@@ -118,13 +118,18 @@ def test_a_crash_mid_call_is_an_error_result_and_the_next_turn_restarts_it(workd
 
 
 def test_a_server_that_will_not_start_is_a_notice_and_the_turn_goes_on(workdir):
-    session = session_for(workdir, [text_reply("fine")])
+    session = session_for(workdir, [text_reply("fine"), text_reply("again")])
     try:
-        session.mcp.add(StdioServer("nope", "no-such-mcp-program"))
+        session.mcp.define(StdioServer("nope", "no-such-mcp-program"))
         events = chat(session, "hello")
         notices = [event.text for event in events if isinstance(event, Notice)]
         assert any("the MCP server nope" in text for text in notices)
         assert events[-1].text == "fine"
+        again = chat(session, "and again")  # not tried again: a turn must not wait for it
+        assert not [event for event in again if isinstance(event, Notice) and "nope" in event.text]
+        assert session.mcp.connections["nope"].failed_to_start
+        retried = session.mcp.restart("nope")
+        assert retried is not None and "no-such-mcp-program" in retried.fault
     finally:
         session.close()
 
@@ -255,7 +260,8 @@ def test_a_url_server_is_asked_about_once_per_server_unless_a_rule_allows_it(wor
             assert asked == [
                 (
                     f'run mcp__web__echo with {{"text": "a"}} at {url}, reached from the kernel, '
-                    "outside the local backend's boundary",
+                    "outside the local backend's boundary (yes allows every tool of web for "
+                    "this session)",
                     "mcp__web__*(*)",
                 )
             ]
@@ -267,3 +273,103 @@ def test_a_url_server_is_asked_about_once_per_server_unless_a_rule_allows_it(wor
             assert allowed.result.content == "d"
         finally:
             session.close()
+
+
+def test_a_project_files_server_outside_a_sandbox_waits_for_approval(workdir):
+    replies = [text_reply("without it"), text_reply("still without"), text_reply("with it")]
+    session = session_for(workdir, replies, settings={"sandbox": "off"})
+    try:
+        session.mcp.define(demo_server(workdir), project_file="/repo/.mcp.json")
+        events = chat(session, "hello")
+        notices = [event.text for event in events if isinstance(event, Notice)]
+        assert [text for text in notices if "demo" in text] == [
+            "the MCP server(s) demo from /repo/.mcp.json are not started: they would run "
+            "outside any sandbox (on this machine, or reached from the kernel); read the "
+            "file, then %mcp trust starts them"
+        ]
+        assert not session.mcp.connections["demo"].running
+        again = chat(session, "again")  # said once
+        assert not [event for event in again if isinstance(event, Notice) and "demo" in event.text]
+        assert session.mcp.trust() == ["demo"]
+        chat(session, "now")
+        assert session.mcp.connections["demo"].running
+    finally:
+        session.close()
+
+
+def test_a_project_files_server_starts_unasked_inside_the_sandbox(workdir):
+    session = session_for(workdir, [text_reply("with it")])
+    try:
+        session.mcp.define(demo_server(workdir), project_file="/repo/.mcp.json")
+        chat(session, "hello")
+        assert session.mcp.connections["demo"].running
+    finally:
+        session.close()
+
+
+def test_in_ask_mode_a_yes_to_a_url_servers_call_allows_that_call_only(workdir):
+    from mcp_servers import serving_http
+
+    from conjure_kernel.conversation.session_gate import Approval
+    from conjure_kernel.mcp.servers import HttpServer
+
+    asked = []
+
+    async def say_yes(request):
+        asked.append(request.question)
+        return Approval(True)
+
+    replies = [
+        tool_use_reply(("toolu_1", "mcp__web__echo", {"text": "a"})),
+        tool_use_reply(("toolu_2", "mcp__web__shout", {"text": "b"})),
+        text_reply("ok"),
+    ]
+    with serving_http() as url:
+        session = session_for(workdir, replies, permissions=Permissions("ask"))
+        try:
+            session.mcp.add(HttpServer("web", url))
+
+            async def collect():
+                return [event async for event in session.chat("two calls", ask=say_yes)]
+
+            assert [done.result.content for done in finished(asyncio.run(collect()))] == ["a", "B"]
+            assert asked == [
+                f'run mcp__web__echo with {{"text": "a"}} at {url}, reached from the kernel, '
+                "outside the local backend's boundary",
+                f'run mcp__web__shout with {{"text": "b"}} at {url}, reached from the kernel, '
+                "outside the local backend's boundary",
+            ]
+            assert not session.permissions.allow
+        finally:
+            session.close()
+
+
+def test_the_server_wide_rule_is_made_from_the_servers_name():
+    from conjure_kernel.conversation.places import Places
+    from conjure_kernel.conversation.session_gate import Approval, SessionGate
+    from conjure_kernel.tools.values import ToolCall
+
+    asked = []
+
+    async def say_yes(request):
+        asked.append(str(request.always))
+        return Approval(True)
+
+    gate = SessionGate(
+        Permissions(),
+        "auto",
+        Places.of({"workdir": "/w"}, (), lambda path: path, "/w"),
+        "local",
+        say_yes,
+        outside={name: ("gh", "https://h/mcp") for name in ("mcp__gh__repo__get", "mcp__gh__x")},
+    )
+
+    async def both():
+        for name in ("mcp__gh__repo__get", "mcp__gh__x"):
+            call = ToolCall("toolu_" + name, name, {})
+            verdict = gate.check(call)
+            if verdict.allowed is None:
+                await gate.ask(call, verdict)
+
+    asyncio.run(both())
+    assert asked == ["mcp__gh__*(*)"]

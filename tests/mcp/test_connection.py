@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from pathlib import Path
 
 import pytest
 from mcp_servers import demo_argv, serving_http
@@ -154,3 +155,106 @@ def test_an_http_server_that_is_not_there_fails_in_one_line():
     assert str(raised.value).startswith(
         "the MCP server gone (over HTTP): it could not be reached at http://127.0.0.1:9/mcp: "
     )
+
+
+def plain_with(more_tools: list[dict]) -> McpConnection:
+    """The plain server, listing ``more_tools`` as they are beside its own."""
+    import json
+
+    from mcp_servers import PLAIN
+
+    env = {"PLAIN_MORE_TOOLS": json.dumps(more_tools)}
+    return McpConnection(StdioServer("plain", sys.executable, (str(PLAIN),), env))
+
+
+def test_tools_whose_schemas_the_api_refuses_are_left_out_when_the_server_starts():
+    from conjure_kernel.mcp.registry import McpServers
+
+    either = {"type": "object", "oneOf": [{"required": ["a"]}, {"required": ["b"]}]}
+    misspelt = {"type": "object", "properties": {"a": {"type": "strng"}}}
+    more = [{"name": "either", "inputSchema": either}, {"name": "bad", "inputSchema": misspelt}]
+    servers = McpServers()
+    servers.connections["plain"] = plain_with(more)
+    try:
+        notices = servers.start_stopped()
+        assert {tool.name for tool in servers.connections["plain"].tools} == {
+            "echo",
+            "where",
+            "reach",
+            "garble",
+            "env",
+            "misshapen",
+        }
+        assert notices == [
+            "the MCP server plain left out a tool the API would refuse: 'either': its input "
+            "schema has oneOf at its top level, which the API does not take",
+            "the MCP server plain left out a tool the API would refuse: 'bad': its input "
+            "schema is not valid JSON Schema at $.properties.a.type: 'strng' is not valid "
+            "under any of the given schemas",
+        ]
+    finally:
+        servers.close()
+
+
+def test_a_tool_that_breaks_mcps_schema_is_one_worded_line():
+    connection = plain_with([{"name": "broken", "inputSchema": "not an object"}])
+    with pytest.raises(McpServerError) as raised:
+        connection.start()
+    assert str(raised.value) == (
+        "the MCP server plain (on this machine): its answer does not fit MCP: "
+        "tools.6.inputSchema: Input should be a valid dictionary or instance of InputSchema"
+    )
+    connection.close()
+
+
+def test_garbage_during_a_call_fails_it_at_once_in_one_line():
+    connection = plain_with([])
+    connection.start()
+    tools = McpTools([connection], timeout=20, max_output_chars=30_000)
+    try:
+        done = asyncio.run(tools.run(ToolCall("toolu_1", "mcp__plain__garble", {})))
+        assert (done.content, done.is_error) == (
+            "the MCP server plain (on this machine): garble answered outside the protocol: "
+            "it printed something that is not MCP on stdout (log to stderr)",
+            True,
+        )
+        again = asyncio.run(tools.run(ToolCall("toolu_2", "mcp__plain__echo", {"text": "here"})))
+        assert again.content == "here"
+        bad = asyncio.run(tools.run(ToolCall("toolu_3", "mcp__plain__misshapen", {})))
+        assert bad.content == (
+            "the MCP server plain (on this machine): misshapen answered outside the protocol: "
+            "content: Input should be a valid list"
+        )
+    finally:
+        connection.close()
+
+
+GARBLE = """
+import asyncio, sys
+from conjure_kernel.mcp.connection import McpConnection
+from conjure_kernel.mcp.executor import McpTools
+from conjure_kernel.mcp.servers import StdioServer
+from conjure_kernel.tools.values import ToolCall
+connection = McpConnection(StdioServer("plain", sys.executable, (sys.argv[1],)))
+connection.start()
+tools = McpTools([connection], timeout=20, max_output_chars=3000)
+print(asyncio.run(tools.run(ToolCall("toolu_1", "mcp__plain__garble", {}))).content)
+connection.close()
+"""
+
+
+def test_garbage_during_a_call_prints_no_traceback_where_the_person_reads():
+    """Outside pytest, whose log capture would hide what the SDK's logger prints."""
+    import subprocess
+
+    from mcp_servers import PLAIN
+
+    ran = subprocess.run(
+        [sys.executable, "-c", GARBLE, str(PLAIN)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).parents[2],  # this checkout's conjure_kernel
+    )
+    assert "answered outside the protocol" in ran.stdout, ran.stderr
+    assert "Traceback" not in ran.stderr and "Failed to parse" not in ran.stderr

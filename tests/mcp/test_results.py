@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import base64
+import io
 
 from mcp import types
 
 from conjure_kernel.mcp.offered import offer_tools
 from conjure_kernel.mcp.results import tool_result
 
-PNG = base64.b64encode(b"\x89PNG" + b"\0" * 300).decode()
+PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 300).decode()
+JPEG = base64.b64encode(b"\xff\xd8\xff\xe0" + b"\0" * 100).decode()
 
 
 def result(*content, structured=None, is_error=False) -> types.CallToolResult:
@@ -41,10 +43,36 @@ def test_an_image_within_the_cap_goes_as_an_image_block():
     ]
 
 
-def test_an_image_over_the_cap_is_named_instead():
-    done = tool_result("t", result(image()), 100)
+def test_an_image_is_bounded_by_the_apis_limits_not_the_output_cap():
+    assert len(tool_result("t", result(image()), 100).images) == 1
+    big = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 4_000_000).decode()
+    done = tool_result("t", result(image(big)), 100)
     assert done.images == ()
-    assert done.content == "[image/png, 306 bytes, left out: larger than the output cap]"
+    assert (
+        done.content == "[image/png, 4,000,008 bytes, left out: over the API's 5 MB for an image]"
+    )
+
+
+def test_an_image_wider_than_the_api_takes_is_named_instead():
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("1", (8001, 1)).save(buffer, format="PNG")
+    wide = base64.b64encode(buffer.getvalue()).decode()
+    done = tool_result("t", result(image(wide)), 1000)
+    assert done.images == ()
+    assert done.content.endswith("left out: 8001 px a side, over the API's 8000]")
+
+
+def test_an_image_is_typed_by_its_bytes_and_a_non_image_is_named():
+    done = tool_result("t", result(image(JPEG, "image/png")), 1000)
+    assert [block["source"]["media_type"] for block in done.images] == ["image/jpeg"]
+    text = base64.b64encode(b"hello, not a picture").decode()
+    named = tool_result("t", result(image(text)), 1000)
+    assert named.images == ()
+    assert named.content == "[image/png, 20 bytes, left out: not a PNG, JPEG, GIF or WEBP image]"
+    broken = tool_result("t", result(image("not base64 at all!")), 1000)
+    assert broken.content == "[image/png, left out: its base64 is broken]"
 
 
 def test_long_text_is_cut_to_the_cap_and_errors_carry_over():
@@ -60,10 +88,12 @@ def test_tools_the_api_would_refuse_are_left_out_with_a_reason():
         types.Tool(name="fine", input_schema={"type": "object"}),
         types.Tool(name="x" * 60, input_schema={"type": "object"}),
         types.Tool(name="has space", input_schema={"type": "object"}),
+        types.Tool(name="fine", input_schema={"type": "object", "properties": {}}),
     ]
     offered, refused = offer_tools("srv", listed)
     assert [tool.offered_name for tool in offered] == ["mcp__srv__fine"]
     assert refused == [
         f"{'x' * 60!r}: the name 'mcp__srv__{'x' * 60}' is not 1-64 letters, digits, _ or -",
         "'has space': the name 'mcp__srv__has space' is not 1-64 letters, digits, _ or -",
+        "'fine': the server lists a tool of that name already",
     ]

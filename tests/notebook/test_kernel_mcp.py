@@ -125,6 +125,10 @@ def test_mcp_add_list_and_remove(kernel, work):
     broken = kernel.run("%mcp add nope -- no-such-mcp-program")
     assert broken.status == "ok"
     assert "nope [stdio: no-such-mcp-program]: failed: the MCP server nope" in broken.text()
+    assert "(%mcp restart nope tries again)" in kernel.run("%mcp").text()
+    retried = kernel.run("%mcp restart nope")
+    assert retried.status == "ok" and "nope [stdio: no-such-mcp-program]: failed" in retried.text()
+    assert "no MCP server is named 'gone'" in kernel.run("%mcp restart gone").error
     bad = kernel.run("%mcp add web not-a-url")
     assert bad.status == "error" and "'not-a-url' is not a URL" in bad.error
     assert "removed the MCP server other" in kernel.run("%mcp remove other").text()
@@ -191,3 +195,33 @@ def test_a_bad_project_file_entry_is_one_warning_and_the_rest_is_kept(tmp_path):
         listed.text()
     )
     assert "demo [stdio:" in listed.text()  # the file's other servers are kept
+
+
+def test_outside_a_sandbox_the_project_files_server_starts_only_after_mcp_trust(tmp_path):
+    folder = project_folder(tmp_path / "cloned")
+    with FakeMessagesAPI() as api:
+        env = {"ANTHROPIC_API_KEY": KEY, "ANTHROPIC_BASE_URL": api.url}
+        with RunningKernel("conjure", cwd=folder, env=env) as kernel:
+            switched = kernel.run("%backend local sandbox=off")
+            assert switched.status == "ok", switched.error
+            api.script(replies.text("No tools."))
+            turn = kernel.run("hello")
+            assert "demo from " in turn.text() and "%mcp trust starts them" in turn.text()
+            assert "mcp__demo__echo" not in {t["name"] for t in api.requests[-1].body["tools"]}
+            assert "after %mcp trust" in kernel.run("%mcp").text()
+            trusted = kernel.run("%mcp trust").text()
+            assert "approved for this session: demo" in trusted
+            assert "running on this machine; 8 tool(s)" in trusted
+
+
+def test_on_the_hosted_backend_mcp_add_defines_a_server_without_starting_it(api, tmp_path):
+    shutil.copy(DEMO, tmp_path / "demo.py")
+    env = {"ANTHROPIC_API_KEY": KEY, "ANTHROPIC_BASE_URL": api.url}
+    with RunningKernel("conjure", cwd=tmp_path, env=env) as kernel:
+        switched = kernel.run("%backend anthropic")
+        assert switched.status == "ok", switched.error
+        added = kernel.run(f"%mcp add demo -- {sys.executable} {tmp_path / 'demo.py'}")
+        assert "demo: defined; it starts on a backend that runs tools here" in added.text()
+        assert f"demo [stdio: {sys.executable} {tmp_path / 'demo.py'}]: stopped" in (
+            kernel.run("%mcp").text()
+        )

@@ -35,8 +35,11 @@ def container_place(workspace: DockerWorkspace) -> StdioPlace:
         uid, gid = workspace.spec.user
         engine = workspace.spec.host or os.environ.get("DOCKER_HOST", "")
         host = ["--host", engine] if engine else []  # the server's process gets no DOCKER_HOST
-        environment = {"HOME": HOME, **workspace.spec.environment, **env}
-        settings = [f"--env={name}={value}" for name, value in environment.items()]
+        fixed = {"HOME": HOME, **workspace.spec.environment}
+        settings = [f"--env={name}={value}" for name, value in fixed.items() if name not in env]
+        # The server's own values (tokens) reach docker exec through its environment, as
+        # the process's, and go on from there: a command line is in the host's process list.
+        settings += [f"--env={name}" for name in env]
         options = ["--interactive", f"--user={uid}:{gid}", f"--workdir={WORKSPACE}", *settings]
         return [docker, *host, "exec", *options, workspace.container, *argv]
 
