@@ -29,16 +29,12 @@ from typing import Any
 
 from ..clients.api_errors import ContainerExpired
 from ..clients.base import (
-    ContextEdited,
     ModelClient,
     ModelRequest,
     ModelResponse,
-    RetryWait,
     ServerToolResult,
     ServerToolUse,
     StreamItem,
-    TextChunk,
-    ThinkingChunk,
     Usage,
 )
 from ..clients.server_tools import file_ids, tool_call, tool_result
@@ -46,11 +42,8 @@ from ..errors import IncompleteResponse, TurnLimitReached
 from ..events import (
     Event,
     ModelStepFinished,
-    Notice,
     ServerToolCallFinished,
     ServerToolCallStarted,
-    TextDelta,
-    ThinkingDelta,
     ToolCallFinished,
     ToolCallStarted,
     TurnEnded,
@@ -60,7 +53,7 @@ from ..tools.values import ToolCall, ToolResult
 from .base import TurnOptions
 from .hosted_session import AnthropicSession
 from .hosting import FileRef, Hosting
-from .loop import drop_unanswered_server_calls, repair_messages
+from .loop import drop_unanswered_server_calls, progress_event, repair_messages
 
 __all__ = ["NO_CLIENT_TOOLS", "HostedTurn"]
 
@@ -165,14 +158,6 @@ class HostedTurn:
 
     def _event(self, item: StreamItem) -> Event | ModelResponse | None:
         """The event a stream item stands for (the response itself passes through)."""
-        if isinstance(item, TextChunk):
-            return TextDelta(item.text)
-        if isinstance(item, ThinkingChunk):
-            return ThinkingDelta(item.text)
-        if isinstance(item, RetryWait):  # a quiet turn must say why
-            return Notice(item.describe(), "warning")
-        if isinstance(item, ContextEdited):
-            return Notice(item.describe())
         if isinstance(item, ServerToolUse):
             call = tool_call(item)
             self.calls[call.id] = (call, time.perf_counter())
@@ -181,7 +166,7 @@ class HostedTurn:
             return self._finished(item)
         if isinstance(item, ModelResponse):
             return item
-        return None
+        return progress_event(item)
 
     def _finished(self, item: ServerToolResult) -> ServerToolCallFinished:
         call, started = self.calls.get(item.tool_use_id) or (

@@ -36,6 +36,7 @@ from ..clients.base import (
     ModelRequest,
     ModelResponse,
     RetryWait,
+    StreamItem,
     TextChunk,
     ThinkingChunk,
     Usage,
@@ -69,6 +70,7 @@ __all__ = [
     "INTERRUPTED",
     "answer",
     "drop_unanswered_server_calls",
+    "progress_event",
     "repair_messages",
     "run_tool_loop",
 ]
@@ -107,16 +109,10 @@ async def run_tool_loop(
             request = ModelRequest(model, system, list(messages), executor.tools, max_tokens)
             response: ModelResponse | None = None
             async for item in client.stream(request):
-                if isinstance(item, TextChunk):
-                    yield TextDelta(item.text)
-                elif isinstance(item, ThinkingChunk):
-                    yield ThinkingDelta(item.text)
-                elif isinstance(item, RetryWait):  # a quiet turn must say why
-                    yield Notice(item.describe(), "warning")
-                elif isinstance(item, ContextEdited):
-                    yield Notice(item.describe())
-                elif isinstance(item, ModelResponse):
+                if isinstance(item, ModelResponse):
                     response = item
+                elif (event := progress_event(item)) is not None:
+                    yield event
             if response is None:
                 raise IncompleteResponse("the model client ended without a final message")
             messages.append(response.message)  # type: ignore[arg-type]
@@ -151,6 +147,20 @@ async def run_tool_loop(
         )
     finally:
         repair_messages(messages, turn_start, results)
+
+
+def progress_event(item: StreamItem) -> Event | None:
+    """The event for a stream item that shows the step's progress (text, thinking, a
+    wait, a context edit) in either tool loop; None for the items each loop handles."""
+    if isinstance(item, TextChunk):
+        return TextDelta(item.text)
+    if isinstance(item, ThinkingChunk):
+        return ThinkingDelta(item.text)
+    if isinstance(item, RetryWait):  # a quiet turn must say why
+        return Notice(item.describe(), "warning")
+    if isinstance(item, ContextEdited):
+        return Notice(item.describe())
+    return None
 
 
 async def _decide(

@@ -139,13 +139,14 @@ class ContextKeeper:
         for name, value in self.options.request_fields(supports).items():
             extra[name] = {**extra.get(name, {}), **value} if isinstance(value, dict) else value
         request = replace(request, extra=extra)
-        if self.by_api(request.model):
-            edits = api_edits(self.window(request.model), edits_taken(supports), request.messages)
+        taken = edits_taken(supports)  # the API makes room for this model
+        if taken:
+            edits = api_edits(self.window(request.model), taken, request.messages)
             betas = tuple(dict.fromkeys([*request.betas, *CONTEXT_BETAS]))
             extra = {**request.extra, "context_management": {"edits": edits}}
             request = replace(request, extra=extra, betas=betas)
         sent = replace(request, messages=self._edited(request.messages))
-        if self.by_api(request.model):
+        if taken:
             return sent, notices
         return self._make_room(request, sent, notices)
 
