@@ -112,6 +112,20 @@ def in_sandbox(client, spec: SandboxSpec, scenario: Callable[[DockerWorkspace], 
             container.remove(force=True)
 
 
+class Heard:
+    """A ``CallWatch`` that keeps what it hears: what a workspace told the person."""
+
+    def __init__(self) -> None:
+        self.output: list[str] = []
+        self.notices: list[str] = []
+
+    def printed(self, text: str) -> None:
+        self.output.append(text)
+
+    def notice(self, text: str) -> None:
+        self.notices.append(text)
+
+
 def sandboxes(client: docker.DockerClient, session: str | None = None) -> list:
     """Conjure's containers on the engine (of one session, if given), running or not."""
     label = LABEL if session is None else f"{LABEL}={session}"

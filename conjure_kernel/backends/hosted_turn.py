@@ -22,7 +22,6 @@ its message, since the API refuses such a call without its result.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -35,25 +34,22 @@ from ..clients.base import (
     ServerToolResult,
     ServerToolUse,
     StreamItem,
-    Usage,
 )
 from ..clients.server_tools import file_ids, tool_call, tool_result
-from ..errors import IncompleteResponse, TurnLimitReached
+from ..errors import TurnLimitReached
 from ..events import (
     Event,
-    ModelStepFinished,
     ServerToolCallFinished,
     ServerToolCallStarted,
     ToolCallFinished,
     ToolCallStarted,
     TurnEnded,
-    UsageReported,
 )
 from ..tools.values import ToolCall, ToolResult
 from .base import TurnOptions
 from .hosted_session import AnthropicSession
 from .hosting import FileRef, Hosting
-from .loop import drop_unanswered_server_calls, progress_event, repair_messages
+from .loop import Steps, drop_unanswered_server_calls, progress_event, repair_messages
 
 __all__ = ["NO_CLIENT_TOOLS", "HostedTurn"]
 
@@ -78,7 +74,7 @@ class HostedTurn:
         """Server tool calls of this turn by id, with when each was seen (for its duration)."""
         self.files: list[FileRef] = []
         """Files the current step's results name, fetched once it ends."""
-        self.usage = Usage()
+        self.steps = Steps(client, options.messages)
         self.texts: list[str] = []
 
     async def run(self, message: str | list[dict[str, Any]]) -> AsyncIterator[Event]:
@@ -89,22 +85,18 @@ class HostedTurn:
         try:
             async for event in self.hosting.prepare():
                 yield event
-            for step in itertools.count(1):
-                response: ModelResponse | None = None
-                async for item in self._step():
-                    if isinstance(item, ModelResponse):
-                        response = item
-                    else:
-                        yield item
-                if response is None:
-                    raise IncompleteResponse("the model client ended without a final message")
-                async for event in self._finish_step(step, response):
+            while True:
+                async for event in self._step():
+                    yield event
+                response = self.steps.last
+                async for event in self._finish_step(response):
                     yield event
                 if response.stop_reason != "pause_turn":
                     break
-                if step > self.session.max_continuations:
+                if self.steps.count > self.session.max_continuations:
                     raise TurnLimitReached(
-                        f"the server paused this turn {step} times (pause_turn), so it was stopped",
+                        f"the server paused this turn {self.steps.count} times (pause_turn), "
+                        "so it was stopped",
                         hint="raise the max_continuations setting, or send a message to let Claude go on",
                     )
             for block in response.tool_uses():  # no client tools here: answered as not run
@@ -114,31 +106,25 @@ class HostedTurn:
                 yield ToolCallFinished(call, answered[call.id])
             for event in self.hosting.ended(len(self.calls)):
                 yield event
-            yield TurnEnded(response.stop_reason, "".join(self.texts), self.usage)
+            yield TurnEnded(response.stop_reason, "".join(self.texts), self.steps.usage)
         finally:
             drop_unanswered_server_calls(messages, turn_start)
             repair_messages(messages, turn_start, answered)
 
-    async def _finish_step(self, step: int, response: ModelResponse) -> AsyncIterator[Event]:
-        """Take the step's answer into the messages, and fetch the files its calls made."""
-        self.options.messages.append(response.message)  # type: ignore[arg-type]
-        self.usage = self.usage + response.usage
+    async def _finish_step(self, response: ModelResponse) -> AsyncIterator[Event]:
+        """Note what the step ran on, and fetch the files its calls made."""
         self.texts.append(response.text())
-        yield ModelStepFinished(step, response)
-        yield UsageReported(self.usage)
         self.hosting.ran(response)
         produced, self.files = self.files, []
         async for event in self.hosting.files(produced):
             yield event
 
-    async def _step(self) -> AsyncIterator[Event | ModelResponse]:
+    async def _step(self) -> AsyncIterator[Event]:
         """One request and its stream; a refused container is replaced once, with a notice."""
         for attempt in range(2):
             try:
-                async for item in self.client.stream(self._request()):
-                    event = self._event(item)
-                    if event is not None:
-                        yield event
+                async for event in self.steps.stream(self._request(), self._event):
+                    yield event
                 return
             except ContainerExpired as refused:
                 notice = None if attempt else self.hosting.container_refused(refused.why)
@@ -156,16 +142,15 @@ class HostedTurn:
             self.hosting.container(),
         )
 
-    def _event(self, item: StreamItem) -> Event | ModelResponse | None:
-        """The event a stream item stands for (the response itself passes through)."""
+    def _event(self, item: StreamItem) -> Event | None:
+        """The event a stream item stands for: a server tool call's start or end, or the
+        progress every step shows."""
         if isinstance(item, ServerToolUse):
             call = tool_call(item)
             self.calls[call.id] = (call, time.perf_counter())
             return ServerToolCallStarted(call)
         if isinstance(item, ServerToolResult):
             return self._finished(item)
-        if isinstance(item, ModelResponse):
-            return item
         return progress_event(item)
 
     def _finished(self, item: ServerToolResult) -> ServerToolCallFinished:

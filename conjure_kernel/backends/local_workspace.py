@@ -18,6 +18,7 @@ from collections.abc import Set as AbstractSet
 from pathlib import Path
 
 from ..clients.base import CREDENTIAL_ENV_VARS
+from ..tools.call_watch import UNWATCHED, CallWatch
 from ..tools.confined import Confined, Mount
 from ..tools.values import ExecResult
 from ..tools.workspace import PathInfo
@@ -87,7 +88,9 @@ class LocalWorkspace:
     async def list_dir(self, path: str) -> list[str]:
         return self.files.list_dir(self.resolve(path))
 
-    async def exec(self, command: str, *, timeout: float, keep: int) -> ExecResult:
+    async def exec(
+        self, command: str, *, timeout: float, keep: int, watch: CallWatch = UNWATCHED
+    ) -> ExecResult:
         """Run ``command`` in a new process group until bash exits.
 
         The group is killed on timeout or cancel. Processes the command left running in
@@ -98,22 +101,27 @@ class LocalWorkspace:
         """
         self._forget_ended_groups()
         if self.sandbox is None:
-            return await self._run(command, timeout, keep, None)
+            return await self._run(command, timeout, keep, None, watch)
         for _ in range(START_TRIES):
             with StatusPipe() as status:
-                result = await self._run(command, timeout, keep, status)
+                result = await self._run(command, timeout, keep, status, watch)
             if status.code is not None or not did_not_start(result):
                 break
         return result
 
     async def _run(
-        self, command: str, timeout: float, keep: int, status: StatusPipe | None
+        self,
+        command: str,
+        timeout: float,
+        keep: int,
+        status: StatusPipe | None,
+        watch: CallWatch,
     ) -> ExecResult:
         argv = ["bash", "-c", command]
         if self.sandbox is not None and status is not None:  # one goes with the other
             argv = self.sandbox.argv(command, status.write_fd)
         transport, capture = await start_command(
-            argv, self.workdir, self._environment(), keep, status
+            argv, self.workdir, self._environment(), keep, status, watch
         )
         group = transport.get_pid()
         self._running.add(group)

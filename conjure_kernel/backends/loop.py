@@ -59,7 +59,6 @@ from ..events import (
 )
 from ..tools.decisions import Decided, decided
 from ..tools.executor import Executor
-from ..tools.live_output import listening
 from ..tools.values import ToolCall, ToolResult
 from .gate import Gate
 
@@ -68,6 +67,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "INTERRUPTED",
+    "Steps",
     "answer",
     "drop_unanswered_server_calls",
     "progress_event",
@@ -102,23 +102,14 @@ async def run_tool_loop(
     unfinished = replay.unfinished() if replay is not None else {}
     turn_start = len(messages)
     messages.append({"role": "user", "content": message})
-    usage = Usage()
+    steps = Steps(client, messages)
     results: dict[str, ToolResult] = {}
     try:
-        for step in range(1, max_iterations + 1):
+        for _ in range(max_iterations):
             request = ModelRequest(model, system, list(messages), executor.tools, max_tokens)
-            response: ModelResponse | None = None
-            async for item in client.stream(request):
-                if isinstance(item, ModelResponse):
-                    response = item
-                elif (event := progress_event(item)) is not None:
-                    yield event
-            if response is None:
-                raise IncompleteResponse("the model client ended without a final message")
-            messages.append(response.message)  # type: ignore[arg-type]
-            usage = usage + response.usage
-            yield ModelStepFinished(step, response)
-            yield UsageReported(usage)
+            async for event in steps.stream(request):
+                yield event
+            response = steps.last
             calls = [
                 ToolCall(b["id"], b["name"], b.get("input") or {}) for b in response.tool_uses()
             ]
@@ -127,7 +118,7 @@ async def run_tool_loop(
                 for call in calls:  # shown and answered as what happened: never run
                     yield ToolCallStarted(call)
                     yield ToolCallFinished(call, results[call.id])
-                yield TurnEnded(response.stop_reason, response.text(), usage)
+                yield TurnEnded(response.stop_reason, response.text(), steps.usage)
                 return
             results = {
                 c.id: ToolResult(c.id, unfinished[c.id], True) for c in calls if c.id in unfinished
@@ -161,6 +152,47 @@ def progress_event(item: StreamItem) -> Event | None:
     if isinstance(item, ContextEdited):
         return Notice(item.describe())
     return None
+
+
+class Steps:
+    """The model steps of one turn, as both tool loops (this one and the hosted one) take
+    them: each request streamed as events, its answer added to the messages, its usage
+    to the turn's, then ``ModelStepFinished`` and ``UsageReported``."""
+
+    def __init__(self, client: ModelClient, messages: list[MessageParam]) -> None:
+        self.client = client
+        self.messages = messages
+        self.usage = Usage()
+        self.count = 0
+        self._last: ModelResponse | None = None
+
+    @property
+    def last(self) -> ModelResponse:
+        """The answer of the step streamed last (there is one once ``stream`` ended)."""
+        assert self._last is not None, "no step has been streamed yet"
+        return self._last
+
+    async def stream(
+        self,
+        request: ModelRequest,
+        event_of: Callable[[StreamItem], Event | None] = progress_event,
+    ) -> AsyncIterator[Event]:
+        """Send ``request`` and yield what ``event_of`` makes of each stream item (by
+        default the progress every step shows), then the step's end."""
+        response: ModelResponse | None = None
+        async for item in self.client.stream(request):
+            if isinstance(item, ModelResponse):
+                response = item
+            elif (event := event_of(item)) is not None:
+                yield event
+        if response is None:
+            raise IncompleteResponse("the model client ended without a final message")
+        self.messages.append(response.message)  # type: ignore[arg-type]
+        self.usage = self.usage + response.usage
+        self.count += 1
+        self._last = response
+        yield ModelStepFinished(self.count, response)
+        yield UsageReported(self.usage)
 
 
 async def _decide(
@@ -197,8 +229,8 @@ async def _run_calls(
     decided_by: Mapping[str, Decided],
 ) -> AsyncIterator[Event]:
     """Start every call not settled already at once and report each as it finishes, with
-    what its command prints meanwhile; cancel the rest on exit. A settled call (denied, or
-    unfinished when recorded) finishes at once."""
+    what its watch heard meanwhile (its printing, notices); cancel the rest on exit. A
+    settled call (denied, or unfinished when recorded) finishes at once."""
     known = {tool["name"] for tool in executor.tools}
     settled = dict(results)
     for call in calls:
@@ -207,35 +239,41 @@ async def _run_calls(
         if call.id in settled:
             yield ToolCallFinished(call, settled[call.id])
     pending = [call for call in calls if call.id not in settled]
-    printed: asyncio.Queue[ToolOutput] = asyncio.Queue()
+    heard: asyncio.Queue[ToolOutput | Notice] = asyncio.Queue()
     running = {
         asyncio.ensure_future(
-            _run_one(executor, call, known, printed.put_nowait, decided_by.get(call.id, Decided()))
+            _run_one(
+                executor,
+                call,
+                known,
+                _Watch(call.id, heard.put_nowait),
+                decided_by.get(call.id, Decided()),
+            )
         )
         for call in pending
     }
     finished: list[asyncio.Future[tuple[ToolCall, ToolResult]]] = []
     for task in running:
         task.add_done_callback(finished.append)  # in the order they finish
-    next_print: asyncio.Future[ToolOutput] | None = None
+    next_news: asyncio.Future[ToolOutput | Notice] | None = None
     try:
         while running or finished:
             if not finished:
-                next_print = next_print or asyncio.ensure_future(printed.get())
-                await asyncio.wait([*running, next_print], return_when=asyncio.FIRST_COMPLETED)
-                if next_print.done():
-                    yield next_print.result()
-                    next_print = None
+                next_news = next_news or asyncio.ensure_future(heard.get())
+                await asyncio.wait([*running, next_news], return_when=asyncio.FIRST_COMPLETED)
+                if next_news.done():
+                    yield next_news.result()
+                    next_news = None
                 continue
-            while not printed.empty():  # what a call printed comes before its end
-                yield printed.get_nowait()
+            while not heard.empty():  # what a call's watch heard comes before its end
+                yield heard.get_nowait()
             task = finished.pop(0)
             running.discard(task)
             call, result = task.result()
             results[call.id] = result
             yield ToolCallFinished(call, result)
     finally:
-        for task in [*running, *([next_print] if next_print else [])]:
+        for task in [*running, *([next_news] if next_news else [])]:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
 
@@ -244,7 +282,7 @@ async def _run_one(
     executor: Executor,
     call: ToolCall,
     known: set[str],
-    emit: Callable[[ToolOutput], None],
+    watch: _Watch,
     decision: Decided,
 ) -> tuple[ToolCall, ToolResult]:
     """Run a call as its ``decision`` fixed it; unknown tools and unexpected exceptions
@@ -258,30 +296,33 @@ async def _run_one(
         )
     else:
         try:
-            with listening(_LiveOutput(call.id, emit)), decided(decision):
-                result = await executor.run(call)
+            with decided(decision):
+                result = await executor.run(call, watch)
         except Exception as error:  # a tool's crash is the model's to see
             result = ToolResult(call.id, f"{type(error).__name__}: {error}", True)
     duration = time.perf_counter() - started
     return call, dataclasses.replace(result, duration=duration)
 
 
-class _LiveOutput:
-    """Passes one call's printed text on as events, up to ``_LIVE_OUTPUT_CHARS``: the trace
-    shows a command's progress and its result shows the ends, so a flood (``yes``) never
-    reaches the frontend."""
+class _Watch:
+    """One call's ``CallWatch``: what it hears becomes the turn's events. Printed text
+    passes up to ``_LIVE_OUTPUT_CHARS``: the trace shows a command's progress and its
+    result shows the ends, so a flood (``yes``) never reaches the frontend."""
 
-    def __init__(self, call_id: str, emit: Callable[[ToolOutput], None]) -> None:
+    def __init__(self, call_id: str, emit: Callable[[ToolOutput | Notice], None]) -> None:
         self.call_id = call_id
         self.emit = emit
         self.left = _LIVE_OUTPUT_CHARS
 
-    def __call__(self, text: str) -> None:
+    def printed(self, text: str) -> None:
         if self.left <= 0:
             return
         piece = text[: self.left]
         self.left -= len(piece)
         self.emit(ToolOutput(self.call_id, piece, cut=self.left <= 0))
+
+    def notice(self, text: str) -> None:
+        self.emit(Notice(text, "warning"))
 
 
 def _not_run(call: ToolCall, stop_reason: str) -> ToolResult:

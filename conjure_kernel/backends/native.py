@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ..errors import BackendError
 from ..skills.prompt import render_system_prompt
 from ..skills.skill import Skill
+from ..tools.call_watch import UNWATCHED, CallWatch
 from ..tools.output import truncate_output
 from ..tools.schemas import check_tool_input
 from ..tools.values import ToolCall, ToolResult
@@ -158,8 +159,9 @@ class NativeExecutor:
     def tools(self) -> Sequence[ToolParam]:
         return list(self._tools.values())
 
-    async def run(self, call: ToolCall) -> ToolResult:
-        """Call the method; its return value or its exception becomes the result."""
+    async def run(self, call: ToolCall, watch: CallWatch = UNWATCHED) -> ToolResult:
+        """Call the method; its return value or its exception becomes the result (a
+        callable's own prints are the kernel's, so ``watch`` hears nothing)."""
         if call.name not in self._routes:
             return ToolResult(call.id, f"unknown tool {call.name!r}", is_error=True)
         problem = check_tool_input(self._tools[call.name], call.input)

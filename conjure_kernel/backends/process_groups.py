@@ -16,7 +16,7 @@ import subprocess
 from collections.abc import Callable, Collection
 from pathlib import Path
 
-from ..tools.live_output import OutputEcho
+from ..tools.call_watch import UNWATCHED, CallWatch, OutputEcho
 from ..tools.output import StreamCapture
 
 __all__ = [
@@ -53,9 +53,11 @@ async def start_command(
     environment: dict[str, str],
     keep: int,
     status: StatusPipe | None = None,
+    watch: CallWatch = UNWATCHED,
 ) -> tuple[asyncio.SubprocessTransport, CommandCapture]:
     """Start ``argv`` (bash, or bwrap and bash); an interrupt during start-up lets it
-    start, then kills it. A sandbox gets the write end of ``status``.
+    start, then kills it. A sandbox gets the write end of ``status``; what the command
+    prints goes to ``watch`` as it arrives.
 
     ``loop.subprocess_exec`` rather than ``create_subprocess_exec`` (which wraps it): its
     transport can be closed, freeing the pipes when a process that left the group
@@ -64,7 +66,7 @@ async def start_command(
     """
     starting = asyncio.ensure_future(
         asyncio.get_running_loop().subprocess_exec(
-            lambda: CommandCapture(keep),
+            lambda: CommandCapture(keep, watch),
             *argv,
             cwd=workdir,
             env=environment,
@@ -137,9 +139,9 @@ class CommandCapture(asyncio.SubprocessProtocol):
     a process it left in the background delays for as long as that process runs.
     """
 
-    def __init__(self, keep: int) -> None:
+    def __init__(self, keep: int, watch: CallWatch = UNWATCHED) -> None:
         self.streams = {1: StreamCapture(keep), 2: StreamCapture(keep)}
-        self.echo = OutputEcho()  # made in the call's task: it finds the call's listener
+        self.echo = OutputEcho(watch)
         loop = asyncio.get_running_loop()
         self.exited: asyncio.Future[None] = loop.create_future()
         self.finished: asyncio.Future[None] = loop.create_future()

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import McpServerError
+from ..tools.call_watch import UNWATCHED, CallWatch
 from ..tools.values import ToolCall, ToolResult
 from .connection import McpConnection
 from .offered import PREFIX, OfferedTool
@@ -62,7 +63,7 @@ class McpTools:
         served = sorted(self.recorded_names - self._tools.keys())
         return live + [{"name": name, "input_schema": {"type": "object"}} for name in served]
 
-    async def run(self, call: ToolCall) -> ToolResult:
+    async def run(self, call: ToolCall, watch: CallWatch = UNWATCHED) -> ToolResult:
         if call.name in self.recorded_names and call.id in self.recorded:
             self._tell_served(call.name)
             return self.recorded[call.id]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from .call_watch import UNWATCHED, CallWatch
 from .executor import Executor
 from .values import ToolCall, ToolResult
 
@@ -35,10 +36,10 @@ class CombinedTools:
                     tools.append(tool)
         return tools
 
-    async def run(self, call: ToolCall) -> ToolResult:
+    async def run(self, call: ToolCall, watch: CallWatch = UNWATCHED) -> ToolResult:
         for executor in self.executors:
             if any(tool["name"] == call.name for tool in executor.tools):
-                return await executor.run(call)
+                return await executor.run(call, watch)
         raise KeyError(call.name)
 
     async def aclose(self) -> None:

@@ -1,7 +1,8 @@
 """The seam between the tool-use loop and whatever runs tool calls.
 
 An executor knows which tools it offers and runs one call at a time; the loop runs
-several concurrently. Executors report failures as ``ToolResult(is_error=True)``
+several concurrently, each with the ``CallWatch`` its news goes to (the trace). Executors
+report failures as ``ToolResult(is_error=True)``
 rather than raising, so the model can see and react to them. ``WorkspaceTools``
 (tools/workspace.py) is the executor of the four skill tools over any workspace.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from .call_watch import UNWATCHED, CallWatch
 from .values import ToolCall, ToolResult
 
 if TYPE_CHECKING:
@@ -28,8 +30,9 @@ class Executor(Protocol):
         """The tool definitions sent to the model."""
         ...
 
-    async def run(self, call: ToolCall) -> ToolResult:
-        """Run one call. Cancelling the task must stop the work (kill the process) promptly."""
+    async def run(self, call: ToolCall, watch: CallWatch = UNWATCHED) -> ToolResult:
+        """Run one call, telling ``watch`` what it prints and what happens meanwhile.
+        Cancelling the task must stop the work (kill the process) promptly."""
         ...
 
     async def aclose(self) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
+from .call_watch import UNWATCHED, CallWatch
 from .files import create_file, replace_once, view_path
 from .output import format_exec_result, truncate_output
 from .schemas import SKILL_TOOLS, check_tool_input
@@ -68,8 +69,13 @@ class Workspace(Protocol):
         """
         ...
 
-    async def exec(self, command: str, *, timeout: float, keep: int) -> ExecResult:
+    async def exec(
+        self, command: str, *, timeout: float, keep: int, watch: CallWatch = UNWATCHED
+    ) -> ExecResult:
         """Run ``bash -c command`` in the working directory; the call ends when bash does.
+
+        What it prints goes to ``watch`` as it arrives, and so does what the person should
+        hear about the place it runs in (a sandbox replaced, a limit reached).
 
         After ``timeout`` seconds the command and everything it started are killed and
         the result says ``timed_out``; cancelling the call kills them too. Processes it
@@ -101,7 +107,7 @@ class WorkspaceTools:
     def tools(self) -> Sequence[ToolParam]:
         return SKILL_TOOLS
 
-    async def run(self, call: ToolCall) -> ToolResult:
+    async def run(self, call: ToolCall, watch: CallWatch = UNWATCHED) -> ToolResult:
         tool = _TOOLS_BY_NAME.get(call.name)
         if tool is None:
             return ToolResult(call.id, f"unknown tool {call.name!r}", is_error=True)
@@ -110,7 +116,7 @@ class WorkspaceTools:
             return ToolResult(call.id, problem, is_error=True)
         try:
             if call.name == "bash_tool":
-                return await self._bash(call)
+                return await self._bash(call, watch)
             text = await self._file_tool(call.name, call.input)
         except (OSError, ValueError) as error:
             return ToolResult(call.id, str(error), is_error=True)
@@ -129,10 +135,12 @@ class WorkspaceTools:
         new = arguments.get("new_str") or ""
         return await replace_once(self.workspace, path, arguments["old_str"], new)
 
-    async def _bash(self, call: ToolCall) -> ToolResult:
+    async def _bash(self, call: ToolCall, watch: CallWatch) -> ToolResult:
         # each end of a stream shows at most half the limit, in characters of up to 4 bytes
         keep = self.max_output_chars // 2 * _BYTES_PER_CHAR
-        result = await self.workspace.exec(call.input["command"], timeout=self.timeout, keep=keep)
+        result = await self.workspace.exec(
+            call.input["command"], timeout=self.timeout, keep=keep, watch=watch
+        )
         return ToolResult(
             call.id,
             format_exec_result(result, self.max_output_chars, timeout=self.timeout),

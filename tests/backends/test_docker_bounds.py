@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 import pytest
-from docker_support import engine_with_image, in_sandbox, sandboxes, spec_for, wait_until
+from docker_support import Heard, engine_with_image, in_sandbox, sandboxes, spec_for, wait_until
 
 from conjure_kernel.backends.base import SessionOptions
 from conjure_kernel.backends.docker.backend import DockerBackend
@@ -70,13 +70,17 @@ def test_output_to_the_containers_main_process_is_not_logged_and_the_switch_stil
 
 def test_tmpfs_folders_are_sized_and_a_full_tmp_leaves_the_sandbox_working(client, tmp_path):
     async def scenario(ws: DockerWorkspace):
+        heard = Heard()
         sizes = await ws.exec(
-            "stat -f -c '%n %b %S' /tmp ~ /dev/shm; ulimit -H -f", timeout=30, keep=KEEP
+            "stat -f -c '%n %b %S' /tmp ~ /dev/shm; ulimit -H -f",
+            timeout=30,
+            keep=KEEP,
+            watch=heard,
         )
-        tmp = await ws.exec("head -c 2G /dev/zero > /tmp/x", timeout=120, keep=KEEP)
-        home = await ws.exec("head -c 2G /dev/zero > ~/x", timeout=120, keep=KEEP)
-        after = await ws.exec("python3 -c 'print(\"works\")'", timeout=60, keep=KEEP)
-        return sizes, tmp, home, after, list(ws.notices)
+        tmp = await ws.exec("head -c 2G /dev/zero > /tmp/x", timeout=120, keep=KEEP, watch=heard)
+        home = await ws.exec("head -c 2G /dev/zero > ~/x", timeout=120, keep=KEEP, watch=heard)
+        after = await ws.exec("python3 -c 'print(\"works\")'", timeout=60, keep=KEEP, watch=heard)
+        return sizes, tmp, home, after, list(heard.notices)
 
     sizes, tmp, home, after, notices = in_sandbox(
         client, spec_for(tmp_path, memory="512m", tmpfs="256m", disk="1g"), scenario
@@ -139,9 +143,12 @@ def test_backend_shows_every_bound_and_what_a_tool_can_read_write_and_reach(clie
 
 def test_one_file_past_the_disk_limit_is_stopped_at_the_limit(client, tmp_path):
     async def scenario(ws: DockerWorkspace):
-        big = await ws.exec("head -c 200M /dev/zero > big; echo after", timeout=120, keep=KEEP)
-        notices = list(ws.notices)
-        freed = await ws.exec("rm big && echo freed", timeout=30, keep=KEEP)
+        heard = Heard()
+        big = await ws.exec(
+            "head -c 200M /dev/zero > big; echo after", timeout=120, keep=KEEP, watch=heard
+        )
+        notices = list(heard.notices)
+        freed = await ws.exec("rm big && echo freed", timeout=30, keep=KEEP, watch=heard)
         return big, notices, freed
 
     big, notices, freed = in_sandbox(client, spec_for(tmp_path, disk="50m"), scenario)
@@ -153,11 +160,13 @@ def test_one_file_past_the_disk_limit_is_stopped_at_the_limit(client, tmp_path):
 
 def test_many_small_files_past_the_disk_limit_are_stopped_near_it(client, tmp_path):
     async def scenario(ws: DockerWorkspace):
+        heard = Heard()
         return await ws.exec(
             "for i in $(seq 400); do head -c 1M /dev/zero > f$i; done; echo all written",
             timeout=300,
             keep=KEEP,
-        ), list(ws.notices)
+            watch=heard,
+        ), list(heard.notices)
 
     loop, notices = in_sandbox(client, spec_for(tmp_path, disk="50m"), scenario)
     assert "stopped: the workspace passed its disk limit of 50m (disk=)" in loop.stderr
@@ -186,13 +195,14 @@ def test_a_background_writer_past_the_limit_between_commands_stops_the_container
     )
 
     async def scenario(ws: DockerWorkspace):
-        await ws.exec(f"setsid bash -c '{writer}'", timeout=30, keep=KEEP)
+        heard = Heard()
+        await ws.exec(f"setsid bash -c '{writer}'", timeout=30, keep=KEEP, watch=heard)
         first = ws.container
         stopped = await asyncio.to_thread(
             wait_until, lambda: not sandboxes(client, ws.spec.sandbox_id), timeout=120
         )
-        after = await ws.exec("echo fresh", timeout=30, keep=KEEP)
-        return first, stopped, after, ws.container, list(ws.notices)
+        after = await ws.exec("echo fresh", timeout=30, keep=KEEP, watch=heard)
+        return first, stopped, after, ws.container, list(heard.notices)
 
     first, stopped, after, second, notices = in_sandbox(
         client, spec_for(tmp_path, disk="50m"), scenario
@@ -207,11 +217,12 @@ def test_a_shell_killed_for_memory_is_replaced_with_a_notice_that_says_so(client
     hog = "python3 -c 'blocks = bytearray(200 << 20)'"
 
     async def scenario(ws: DockerWorkspace):
-        await ws.exec("export KEPT=1", timeout=30, keep=KEEP)
-        command = await ws.exec(hog, timeout=120, keep=KEEP)
-        shell = await ws.exec(f"exec {hog}", timeout=120, keep=KEEP)
-        notices = list(ws.notices)
-        after = await ws.exec("echo fresh ${KEPT:-unset}", timeout=30, keep=KEEP)
+        heard = Heard()
+        await ws.exec("export KEPT=1", timeout=30, keep=KEEP, watch=heard)
+        command = await ws.exec(hog, timeout=120, keep=KEEP, watch=heard)
+        shell = await ws.exec(f"exec {hog}", timeout=120, keep=KEEP, watch=heard)
+        notices = list(heard.notices)
+        after = await ws.exec("echo fresh ${KEPT:-unset}", timeout=30, keep=KEEP, watch=heard)
         return command, shell, notices, after
 
     command, shell, notices, after = in_sandbox(client, spec_for(tmp_path, memory="64m"), scenario)
@@ -224,12 +235,13 @@ def test_a_shell_killed_for_memory_is_replaced_with_a_notice_that_says_so(client
 
 def test_a_shell_killed_from_outside_is_replaced_and_the_notice_says_how(client, tmp_path):
     async def scenario(ws: DockerWorkspace):
-        await ws.exec("echo $$ > /tmp/shell.pid", timeout=30, keep=KEEP)
+        heard = Heard()
+        await ws.exec("echo $$ > /tmp/shell.pid", timeout=30, keep=KEEP, watch=heard)
         client.api.exec_start(
             client.api.exec_create(ws.container, ["bash", "-c", "kill -9 $(cat /tmp/shell.pid)"])
         )
         assert await asyncio.to_thread(shell_seen_gone, ws)
-        return await ws.exec("echo fresh", timeout=30, keep=KEEP), list(ws.notices)
+        return await ws.exec("echo fresh", timeout=30, keep=KEEP, watch=heard), list(heard.notices)
 
     after, notices = in_sandbox(client, spec_for(tmp_path), scenario)
     assert after.stdout == "fresh\n"
@@ -238,15 +250,18 @@ def test_a_shell_killed_from_outside_is_replaced_and_the_notice_says_how(client,
 
 def test_a_container_where_no_shell_starts_is_replaced_by_a_new_one(client, tmp_path):
     async def scenario(ws: DockerWorkspace):
-        await ws.exec("echo kept > file.txt; echo $$ > /tmp/shell.pid", timeout=30, keep=KEEP)
+        heard = Heard()
+        await ws.exec(
+            "echo kept > file.txt; echo $$ > /tmp/shell.pid", timeout=30, keep=KEEP, watch=heard
+        )
         first = ws.container
         client.api.exec_start(
             client.api.exec_create(first, ["bash", "-c", "kill -9 $(cat /tmp/shell.pid)"])
         )
         assert await asyncio.to_thread(shell_seen_gone, ws)
         client.api.pause(first)  # and nothing can start in it any more
-        after = await ws.exec("cat file.txt", timeout=30, keep=KEEP)
-        return first, ws.container, after, list(ws.notices)
+        after = await ws.exec("cat file.txt", timeout=30, keep=KEEP, watch=heard)
+        return first, ws.container, after, list(heard.notices)
 
     first, second, after, notices = in_sandbox(client, spec_for(tmp_path), scenario)
     assert second and second != first

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from docker_support import (
     IMAGE,
+    Heard,
     container_processes,
     engine_with_image,
     in_sandbox,
@@ -215,10 +216,11 @@ def test_cancelling_a_call_stops_it_within_seconds(client, tmp_path):
 
 def test_an_exit_ends_the_shell_and_the_next_command_gets_a_new_one(client, tmp_path):
     async def scenario(ws: DockerWorkspace):
-        await ws.exec("export GONE=1", timeout=30, keep=KEEP)
-        ended = await ws.exec("exit 3", timeout=30, keep=KEEP)
-        notices = list(ws.notices)
-        after = await ws.exec("echo ${GONE:-unset}; pwd", timeout=30, keep=KEEP)
+        heard = Heard()
+        await ws.exec("export GONE=1", timeout=30, keep=KEEP, watch=heard)
+        ended = await ws.exec("exit 3", timeout=30, keep=KEEP, watch=heard)
+        notices = list(heard.notices)
+        after = await ws.exec("echo ${GONE:-unset}; pwd", timeout=30, keep=KEEP, watch=heard)
         return ended, notices, after
 
     ended, notices, after = in_sandbox(client, spec_for(tmp_path), scenario)
@@ -229,12 +231,13 @@ def test_an_exit_ends_the_shell_and_the_next_command_gets_a_new_one(client, tmp_
 
 def test_a_container_that_died_is_replaced_and_the_workspace_kept(client, tmp_path):
     async def scenario(ws: DockerWorkspace):
-        await ws.exec("echo kept > file.txt", timeout=30, keep=KEEP)
+        heard = Heard()
+        await ws.exec("echo kept > file.txt", timeout=30, keep=KEEP, watch=heard)
         first = ws.container
         client.api.kill(first)
         assert wait_until(lambda: not sandboxes(client, ws.spec.sandbox_id))
-        after = await ws.exec("cat file.txt", timeout=30, keep=KEEP)
-        return first, ws.container, after, list(ws.notices)
+        after = await ws.exec("cat file.txt", timeout=30, keep=KEEP, watch=heard)
+        return first, ws.container, after, list(heard.notices)
 
     first, second, after, notices = in_sandbox(client, spec_for(tmp_path), scenario)
     assert second and second != first
@@ -378,12 +381,13 @@ def test_a_command_over_the_memory_limit_is_killed_and_the_session_goes_on(clien
 
 def test_a_shell_killed_from_outside_is_replaced_with_a_notice(client, tmp_path):
     async def scenario(ws: DockerWorkspace):
-        await ws.exec("echo $$ > /tmp/shell.pid", timeout=30, keep=KEEP)
+        heard = Heard()
+        await ws.exec("echo $$ > /tmp/shell.pid", timeout=30, keep=KEEP, watch=heard)
         client.api.exec_start(
             client.api.exec_create(ws.container, ["bash", "-c", "kill -9 $(cat /tmp/shell.pid)"])
         )
         await asyncio.sleep(0.2)
-        return await ws.exec("echo fresh", timeout=30, keep=KEEP), list(ws.notices)
+        return await ws.exec("echo fresh", timeout=30, keep=KEEP, watch=heard), list(heard.notices)
 
     after, notices = in_sandbox(client, spec_for(tmp_path), scenario)
     assert after.stdout == "fresh\n"

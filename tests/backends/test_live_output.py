@@ -75,3 +75,56 @@ def test_docker_output_streams_while_the_command_runs(tmp_path):
 def test_a_silent_command_streams_nothing(tmp_path):
     events = run_turn(LocalWorkspace(tmp_path), "true", tmp_path)
     assert printed(events) == ""
+
+
+def test_a_sandbox_replaced_during_a_call_is_a_notice_inside_that_call(tmp_path):
+    """The notice is an event of the call it happened in, between its start and its end;
+    one raised by a file tool's command in the sandbox's shell waits for the next command."""
+    from docker_support import engine_with_image, spec_for, wait_until
+
+    from conjure_kernel.backends.docker.workspace import DockerWorkspace
+    from conjure_kernel.events import Notice, ToolCallStarted
+
+    client = engine_with_image()
+    workspace = DockerWorkspace(client, spec_for(tmp_path))
+
+    def kill(workspace: DockerWorkspace) -> None:
+        """Kill the container from outside, and wait until its shell's stream ended, so
+        the next call finds it dead rather than dying under it."""
+        shell = workspace._shell
+        client.containers.get(workspace.container).kill()
+        assert wait_until(lambda: shell is None or not shell.alive, timeout=GUARD)
+
+    async def collect() -> list:
+        scripted = ScriptedClient(
+            [
+                tool_use_reply(("t1", "bash_tool", {"command": "echo one"})),
+                tool_use_reply(("t2", "bash_tool", {"command": "echo two"})),
+                tool_use_reply(("t3", "view", {"path": "/etc/hostname"})),
+                tool_use_reply(("t4", "bash_tool", {"command": "echo four"})),
+                text_reply("done"),
+            ]
+        )
+        tools = WorkspaceTools(workspace, timeout=GUARD, max_output_chars=10_000)
+        events = []
+        try:
+            turn = run_tool_loop("go", scripted, tools, system="s", model="m", messages=[])
+            async for event in turn:
+                events.append(event)
+                if isinstance(event, ToolCallFinished) and event.call.id in ("t1", "t2"):
+                    await asyncio.to_thread(kill, workspace)
+        finally:
+            await tools.aclose()
+        return events
+
+    events = asyncio.run(asyncio.wait_for(collect(), GUARD * 2))
+    where = [
+        e.call.id if isinstance(e, ToolCallStarted | ToolCallFinished) else "notice"
+        for e in events
+        if isinstance(e, ToolCallStarted | ToolCallFinished)
+        or (isinstance(e, Notice) and "container stopped" in e.text)
+    ]
+    assert where == ["t1", "t1", "t2", "notice", "t2", "t3", "t3", "t4", "notice", "t4"], where
+    results = {e.call.id: e.result for e in events if isinstance(e, ToolCallFinished)}
+    assert "two" in results["t2"].content and "four" in results["t4"].content
+    assert not results["t3"].is_error, results["t3"].content

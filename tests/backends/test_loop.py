@@ -30,6 +30,7 @@ from conjure_kernel.events import (
     TurnEnded,
     UsageReported,
 )
+from conjure_kernel.tools.call_watch import UNWATCHED, CallWatch
 from conjure_kernel.tools.values import ToolCall, ToolResult
 
 GUARD = 10.0
@@ -53,7 +54,7 @@ class FakeExecutor:
     def tools(self) -> list[dict[str, Any]]:
         return self._tools
 
-    async def run(self, call: ToolCall) -> ToolResult:
+    async def run(self, call: ToolCall, watch: CallWatch = UNWATCHED) -> ToolResult:
         self.calls.append(call)
         return await self.handler(call)
 

@@ -12,6 +12,7 @@ import os
 import posixpath
 from collections.abc import Callable
 
+from conjure_kernel.tools.call_watch import UNWATCHED, CallWatch
 from conjure_kernel.tools.output import StreamCapture
 from conjure_kernel.tools.values import ExecResult
 from conjure_kernel.tools.workspace import PathInfo
@@ -78,7 +79,9 @@ class FakeWorkspace:
                 entries += [self._entry(grandchild, root) for grandchild in self._children(child)]
         return entries
 
-    async def exec(self, command: str, *, timeout: float, keep: int) -> ExecResult:
+    async def exec(
+        self, command: str, *, timeout: float, keep: int, watch: CallWatch = UNWATCHED
+    ) -> ExecResult:
         """Run the scripted command, its output capped as a real workspace caps it."""
         self.commands.append((command, timeout, keep))
         exit_code, stdout, stderr = self.command(command)

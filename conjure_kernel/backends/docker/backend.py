@@ -124,7 +124,6 @@ class DockerBackend(ExecutorBackend):
         return DockerSession(
             workdir=workdir,
             workspace=workspace,
-            notices=workspace.notices,
             leads_to=workspace.leads_to,
             environment={"image": spec.image, "image_id": image.id},
             mcp_place=container_place(workspace),

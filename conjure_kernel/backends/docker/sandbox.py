@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -123,7 +124,9 @@ class Sandbox:
                 working_dir=WORKSPACE,
                 environment=spec.environment,
                 labels=owner_labels(spec.sandbox_id, spec.kernel_id),
-                name=f"conjure-{spec.sandbox_id}",
+                # a name of its own: the container it replaces (killed from outside, out of
+                # memory) may still be being removed under the session's name
+                name=f"conjure-{spec.sandbox_id}-{secrets.token_hex(3)}",
                 host_config=host_config,
                 network_disabled=spec.network == "none",
             )["Id"]

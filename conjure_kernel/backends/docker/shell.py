@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 import docker.errors
 
-from ...tools.live_output import OutputEcho
+from ...tools.call_watch import OutputEcho
 from ...tools.output import StreamCapture
 from ...tools.values import Gap
 from .shell_protocol import PRELUDE, RunningCommand, parse_frames, wrap_command

@@ -20,7 +20,7 @@ import re
 import struct
 from collections.abc import Callable
 
-from ...tools.live_output import OutputEcho
+from ...tools.call_watch import OutputEcho
 from ...tools.output import StreamCapture
 
 __all__ = ["PRELUDE", "MarkedStream", "RunningCommand", "parse_frames", "wrap_command"]

@@ -10,7 +10,8 @@ works, is followed as the container would follow it, and one towards ``/etc`` le
 the container's ``/etc`` through the shell, never to the host's.
 
 Commands run in one persistent shell (``shell.py``). The container is created on first
-use and created again if it dies; what happened reaches the person as notices. File
+use and created again if it dies; what happened reaches the person as notices to the
+watch of the command it happened in (``tools.call_watch``). File
 operations through the shell are ``shell_files.py``; a remote engine's copies of the
 workspace, ``remote_copies.py``; a root kernel's file ownership, ``ownership.py``.
 """
@@ -26,9 +27,9 @@ import time
 
 import docker
 
+from ...tools.call_watch import UNWATCHED, CallWatch, OutputEcho
 from ...tools.confined import Confined, Mount, OutsideMounts, inside
 from ...tools.decisions import wants_fresh_shell
-from ...tools.live_output import OutputEcho
 from ...tools.values import ExecResult
 from ...tools.workspace import PathInfo
 from .disk import DiskWatch
@@ -58,9 +59,9 @@ class DockerWorkspace:
     def __init__(self, client: docker.DockerClient, spec: SandboxSpec) -> None:
         self.client = client
         self.spec = spec
-        self.notices: list[str] = []
-        """What the person should hear about (a new container, a restarted shell); the
-        backend moves them into the turn's trace."""
+        self._unsaid: list[str] = []
+        """Notices raised where no call watched (a file tool's command in the sandbox's
+        shell): the next command's watch says them."""
         self._hand_back = not spec.remote and os.getuid() == 0
         self._files = Confined(
             [] if spec.remote else self._host_folders(), group_writable=self._hand_back
@@ -137,14 +138,22 @@ class DockerWorkspace:
 
     # -- commands -------------------------------------------------------------------------
 
-    async def exec(self, command: str, *, timeout: float, keep: int) -> ExecResult:
+    async def exec(
+        self, command: str, *, timeout: float, keep: int, watch: CallWatch = UNWATCHED
+    ) -> ExecResult:
+        """Run the command in the sandbox's shell; what happens to the sandbox meanwhile (a
+        new container, a new shell, the disk limit) is said to ``watch`` as it happens."""
+        echo = OutputEcho(watch)
+        if watch is UNWATCHED:  # the workspace's own (a program's start): say it later
+            watch = _Later(self._unsaid)
+        while self._unsaid and not isinstance(watch, _Later):
+            watch.notice(self._unsaid.pop(0))
         if self.spec.remote:
-            await self._internal(STAMP_COMMAND)  # what changed after it is copied back
-        echo = OutputEcho()
+            await self._internal(STAMP_COMMAND, watch=watch)  # what changed is copied back
         started = time.time()
         self._running = passed = asyncio.Event()
         try:
-            shell, output = await self._run(command, timeout, keep, echo, passed)
+            shell, output = await self._run(command, timeout, keep, echo, passed, watch)
             if await self._disk_checked():  # the write that ended the command
                 passed.set()
         except ShellEnded as error:  # not even a new container's shell starts
@@ -153,15 +162,15 @@ class DockerWorkspace:
             self._running = None
         exit_code, why = output.exit_code, ""
         if exit_code is None:
-            exit_code, why = await self._shell_ended(shell)
+            exit_code, why = await self._shell_ended(shell, watch)
         elif exit_code == 137 and not output.stopped:
             news = await self._memory_news()
             if news is not None and news.oom_kills:
                 why = f"killed: the sandbox ran out of memory (memory={self.spec.memory})"
         if passed.is_set():
-            why = self._disk_passed()
+            why = self._disk_passed(watch)
         if self.spec.remote and self._sandbox is not None:  # also after `…; exit`
-            await self._copy_back()
+            await self._copy_back(watch)
         if self._hand_back:
             await asyncio.to_thread(hand_back, self.spec.workdir, started - _CLOCK_SLACK)
         return ExecResult(
@@ -175,11 +184,17 @@ class DockerWorkspace:
         )
 
     async def _run(
-        self, command: str, timeout: float, keep: int, echo: OutputEcho, stop: asyncio.Event
+        self,
+        command: str,
+        timeout: float,
+        keep: int,
+        echo: OutputEcho,
+        stop: asyncio.Event,
+        watch: CallWatch,
     ) -> tuple[ContainerShell, ShellOutput]:
         """Run a person's command, once more in a new shell if the old one was gone; in a
         shell of its own when its permission rules judged it as a new shell reads it."""
-        shell = await self._ready()
+        shell = await self._ready(watch)
         if wants_fresh_shell() and self._sandbox is not None:
             fresh = await self._open_shell(self._sandbox)
             try:
@@ -190,8 +205,8 @@ class DockerWorkspace:
         try:
             return shell, await shell.run(command, timeout=timeout, keep=keep, echo=echo, stop=stop)
         except ShellEnded:  # gone before the command reached it
-            await self._shell_ended(shell)
-        shell = await self._ready()
+            await self._shell_ended(shell, watch)
+        shell = await self._ready(watch)
         return shell, await shell.run(command, timeout=timeout, keep=keep, echo=echo, stop=stop)
 
     async def _disk_checked(self) -> bool:
@@ -202,24 +217,31 @@ class DockerWorkspace:
             return await self._disk.check()
         return False
 
-    def _disk_passed(self) -> str:
+    def _disk_passed(self, watch: CallWatch) -> str:
         """Tell the person that a command was stopped for disk; what Claude is told."""
         assert self._disk is not None
         limit = f"the workspace passed its disk limit of {self.spec.disk} (disk=), with "
         limit += f"{size_text(self._disk.passed)} written since the session began"
-        self.notices.append(
+        watch.notice(
             f"a command was stopped: {limit}; files in /workspace are kept: delete some, or "
             "raise the limit with %backend docker disk=SIZE"
         )
         return f"stopped: {limit}; delete files to make room, or ask the user to raise disk="
 
     async def _internal(
-        self, command: str, *, data: bytes | None = None, raw_stdout: bytearray | None = None
+        self,
+        command: str,
+        *,
+        data: bytes | None = None,
+        raw_stdout: bytearray | None = None,
+        watch: CallWatch | None = None,
     ) -> ShellOutput:
-        """A command of the workspace's own, in the sandbox's shell."""
+        """A command of the workspace's own, in the sandbox's shell; without a ``watch``
+        (a file tool's), what it has to say waits for the next command."""
+        watch = watch or _Later(self._unsaid)
         shell = None
         try:
-            shell = await self._ready()
+            shell = await self._ready(watch)
             return await shell.run(
                 command,
                 timeout=_INTERNAL_TIMEOUT,
@@ -229,25 +251,25 @@ class DockerWorkspace:
             )
         except ShellEnded as error:
             if shell is not None:
-                await self._shell_ended(shell)
+                await self._shell_ended(shell, watch)
             raise OSError(f"{error}; try again") from None
 
-    async def _ready(self) -> ContainerShell:
+    async def _ready(self, watch: CallWatch) -> ContainerShell:
         """The running shell: the container is made on first use, and made again if it died
         or if no shell starts in it any more (its memory still taken, say)."""
         async with self._lock:
             if self._shell is not None:
                 if self._shell.alive:
                     return self._shell
-                await self._shell_ended(self._shell)  # it died between two calls
+                await self._shell_ended(self._shell, watch)  # it died between two calls
             if self._sandbox is not None and self._sandbox.stopped.is_set():
-                await self._container_stopped()
+                await self._container_stopped(watch)
             if self._sandbox is not None:
                 try:
                     self._shell = await self._open_shell(self._sandbox)
                     return self._shell
                 except ShellEnded as error:
-                    await self._replace_sandbox(str(error))
+                    await self._replace_sandbox(str(error), watch)
             self._sandbox = await self._new_sandbox()
             self._shell = await self._open_shell(self._sandbox)
             return self._shell
@@ -272,10 +294,10 @@ class DockerWorkspace:
             self._watcher = asyncio.create_task(self._disk.watch(self._disk_reached))
         return sandbox
 
-    async def _replace_sandbox(self, error: str) -> None:
+    async def _replace_sandbox(self, error: str, watch: CallWatch) -> None:
         """No shell starts in the container: say why, and drop it for a new one."""
         how = await self._how_memory_went(None)
-        self.notices.append(
+        watch.notice(
             f"{error}{f' ({how})' if how else ''}; the sandbox continues in a new container: "
             f"{_KEPT}"
         )
@@ -293,18 +315,18 @@ class DockerWorkspace:
             )
             await self._sandbox.kill()
 
-    async def _shell_ended(self, shell: ContainerShell) -> tuple[int | None, str]:
+    async def _shell_ended(self, shell: ContainerShell, watch: CallWatch) -> tuple[int | None, str]:
         """Say why the shell is gone, and return its exit status if known with that reason;
         the next command opens a new shell (and a new container, if that is what died)."""
         status = None
         if self._sandbox is not None and await _settled(self._sandbox.stopped):
-            why = await self._container_stopped()
+            why = await self._container_stopped(watch)
         else:
             status = await asyncio.to_thread(shell.exit_status)
             how = describe_status(status) if status is not None else "the engine does not say how"
             memory = await self._how_memory_went(status)
             why = f"the sandbox's shell exited ({how}{f', {memory}' if memory else ''})"
-            self.notices.append(
+            watch.notice(
                 f"{why}; the next command starts a new one in /workspace, without the "
                 "directory and variables the old one had"
             )
@@ -340,13 +362,13 @@ class DockerWorkspace:
     async def _held_open(self) -> dict[int, int]:
         return await self._sandbox.held_open() if self._sandbox is not None else {}
 
-    async def _container_stopped(self) -> str:
+    async def _container_stopped(self, watch: CallWatch) -> str:
         """The container died (out of memory, removed from outside, the disk limit): say
         so, and drop it; the next command makes a new one on the same workspace."""
         why = self._stop_reason or "killed or removed from outside, or out of memory"
         self._stop_reason = ""
         what = f"the sandbox container stopped ({why})"
-        self.notices.append(f"{what}; the next command runs in a new one: {_KEPT}")
+        watch.notice(f"{what}; the next command runs in a new one: {_KEPT}")
         await self._drop_sandbox()
         return what
 
@@ -359,10 +381,10 @@ class DockerWorkspace:
             await self._sandbox.remove()
             self._sandbox = None
 
-    async def _copy_back(self) -> None:
+    async def _copy_back(self, watch: CallWatch) -> None:
         """Copy the workspace files the last command changed from the volume to the host."""
         archive = bytearray()
-        await self._internal(CHANGED_ARCHIVE_COMMAND, raw_stdout=archive)
+        await self._internal(CHANGED_ARCHIVE_COMMAND, raw_stdout=archive, watch=watch)
         if archive:
             await asyncio.to_thread(unpack_changes, self._copies, bytes(archive))
 
@@ -380,3 +402,16 @@ async def _settled(stopped: threading.Event) -> bool:
     """Whether the container stopped, given a moment: the shell's stream may end a little
     before the switch's does."""
     return await asyncio.to_thread(stopped.wait, _STOP_NOTICE_WAIT)
+
+
+class _Later:
+    """A watch for commands no call watches: it keeps the notices for the next one."""
+
+    def __init__(self, unsaid: list[str]) -> None:
+        self.unsaid = unsaid
+
+    def printed(self, text: str) -> None:
+        return None
+
+    def notice(self, text: str) -> None:
+        self.unsaid.append(text)
