@@ -25,6 +25,7 @@ from ..mcp.connection import StdioPlace
 from ..skills.skill import Skill
 from ..tools.combined import CombinedTools
 from ..tools.executor import Executor
+from ..tools.printed_limits import MODEL_CHARS
 from .gate import Gate, PermissionMode
 from .loop import run_tool_loop
 from .settings import BackendSettings
@@ -51,7 +52,7 @@ class SessionOptions:
     settings: BackendSettings | None = None
     """The backend's settings, parsed and checked (an instance of its ``settings`` class);
     None: its declared defaults."""
-    max_output_chars: int = 30_000
+    max_output_chars: int = MODEL_CHARS
     """Tool output longer than this reaches the model shortened (head and tail kept)."""
     namespace: dict[str, Any] | None = None
     """The user's namespace, where the native backend finds NativeSkill subclasses."""

@@ -16,6 +16,7 @@ from typing import Any
 from ..clients.skills_api import SkillUploads, Upload
 from ..events import Notice
 from ..skills.skill import Skill
+from ..tools.printed_limits import MODEL_CHARS
 
 __all__ = ["AnthropicSession", "container_gone", "until"]
 
@@ -38,7 +39,7 @@ class AnthropicSession:
     """Nothing is known of Anthropic's container before it runs."""
     leads_to: Callable[[str], str] = field(default=os.path.realpath, repr=False)
     """No tool of this machine's runs: a path is only ever a download's."""
-    max_output_chars: int = 30_000
+    max_output_chars: int = MODEL_CHARS
     system_prompt: str = field(default="", repr=False)
     uploads: SkillUploads = field(default_factory=SkillUploads, repr=False)
     container: dict[str, Any] | None = None

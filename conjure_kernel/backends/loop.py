@@ -59,6 +59,7 @@ from ..events import (
 )
 from ..tools.decisions import Decided, decided
 from ..tools.executor import Executor
+from ..tools.printed_limits import LIVE_CHARS
 from ..tools.values import ToolCall, ToolResult
 from .gate import Gate
 
@@ -74,9 +75,6 @@ __all__ = [
     "repair_messages",
     "run_tool_loop",
 ]
-
-_LIVE_OUTPUT_CHARS = 64_000
-"""The most of one call's printed text the live trace gets as it comes."""
 
 INTERRUPTED = "interrupted by the user before this tool call finished"
 
@@ -306,13 +304,13 @@ async def _run_one(
 
 class _Watch:
     """One call's ``CallWatch``: what it hears becomes the turn's events. Printed text
-    passes up to ``_LIVE_OUTPUT_CHARS``: the trace shows a command's progress and its
+    passes up to ``LIVE_CHARS``: the trace shows a command's progress and its
     result shows the ends, so a flood (``yes``) never reaches the frontend."""
 
     def __init__(self, call_id: str, emit: Callable[[ToolOutput | Notice], None]) -> None:
         self.call_id = call_id
         self.emit = emit
-        self.left = _LIVE_OUTPUT_CHARS
+        self.left = LIVE_CHARS
 
     def printed(self, text: str) -> None:
         if self.left <= 0:

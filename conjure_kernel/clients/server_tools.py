@@ -16,19 +16,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..tools.output import format_exec_result, truncate_output
+from ..tools.printed_limits import MODEL_CHARS
 from ..tools.values import ExecResult, ToolCall, ToolResult
 from .base import ServerToolResult, ServerToolUse
 
 __all__ = [
-    "DEFAULT_OUTPUT_LIMIT",
     "file_ids",
     "is_server_tool_result",
     "tool_call",
     "tool_result",
 ]
 
-DEFAULT_OUTPUT_LIMIT = 30_000
-"""Characters of a result's text kept by default, as for the local tools' output."""
 ENCRYPTED_STDOUT = "(stdout is encrypted: the code called another server tool)"
 """What stands for the stdout of an ``encrypted_code_execution_result``."""
 
@@ -49,7 +47,7 @@ def tool_call(use: ServerToolUse) -> ToolCall:
     return ToolCall(use.id, use.name, dict(use.input))
 
 
-def tool_result(result: ServerToolResult, *, limit: int = DEFAULT_OUTPUT_LIMIT) -> ToolResult:
+def tool_result(result: ServerToolResult, *, limit: int = MODEL_CHARS) -> ToolResult:
     """What a server tool's result block says, as text the way a local tool shows it.
 
     Command results read like the local bash tool's (stdout, ``stderr:``, exit code)

@@ -40,6 +40,7 @@ from ..errors import ConjureError, SkillError, TurnInterrupted
 from ..events import Event, FileCreated, Notice, ToolCallFinished, TurnFailed, TurnStarted
 from ..mcp.registry import McpServers
 from ..skills.skill import Skill, loaded_line
+from ..tools.printed_limits import MODEL_CHARS
 from .budget import Budget, BudgetedClient, BudgetGuard, steps_spend, turn_spend
 from .context import ContextKeeper
 from .context_client import ContextClient
@@ -73,7 +74,7 @@ class Session:
         backend_settings: Mapping[str, Mapping[str, Any]] | None = None,
         namespace: dict[str, Any] | None = None,
         secret_env_vars: AbstractSet[str] = frozenset(),
-        max_output_chars: int = 30_000,
+        max_output_chars: int = MODEL_CHARS,
         max_iterations: int = 25,
         max_tokens: int = 16000,
         permissions: Permissions | None = None,

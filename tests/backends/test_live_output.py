@@ -55,7 +55,7 @@ def test_local_output_streams_while_the_command_runs(tmp_path):
 
 
 def test_a_flood_reaches_the_trace_only_up_to_the_limit(tmp_path, monkeypatch):
-    monkeypatch.setattr(loop, "_LIVE_OUTPUT_CHARS", 1000)
+    monkeypatch.setattr(loop, "LIVE_CHARS", 1000)
     events = run_turn(LocalWorkspace(tmp_path), "yes | head -c 5000000", tmp_path)
     pieces = [e for e in events if isinstance(e, ToolOutput)]
     assert len(printed(events)) == 1000
