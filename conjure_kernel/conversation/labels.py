@@ -69,7 +69,11 @@ def call_detail(call: ToolCall) -> str:
     """The first line of what says what a call is about: its description, path,
     command or code."""
     detail = next(
-        (call.input[key] for key in ("description", "path", "command", "code") if call.input.get(key)),
+        (
+            call.input[key]
+            for key in ("description", "path", "command", "code")
+            if call.input.get(key)
+        ),
         "",
     )
     return str(detail).splitlines()[0].strip() if str(detail).strip() else ""

@@ -58,8 +58,10 @@ class ShownOutput:
 
     def is_verbatim(self, content: str) -> bool:
         """Whether it shows ``content`` as it is: one unstyled run, no fold."""
-        return self.fold is None and all(not run.style for run in self.runs) and (
-            "".join(run.text for run in self.runs) == content
+        return (
+            self.fold is None
+            and all(not run.style for run in self.runs)
+            and ("".join(run.text for run in self.runs) == content)
         )
 
     def to_json(self) -> dict[str, object]:
@@ -78,7 +80,9 @@ def shown_output(content: str) -> ShownOutput:
     cut = _fold_at(text)
     if cut is None:
         return ShownOutput(runs)
-    more = f"show all {lines:,} lines" if lines > FOLD_LINES else f"show all {len(text):,} characters"
+    more = (
+        f"show all {lines:,} lines" if lines > FOLD_LINES else f"show all {len(text):,} characters"
+    )
     head, tail = _split(runs, cut)
     return ShownOutput([*head, *tail], len(head), more)
 

@@ -144,8 +144,11 @@ class _Style:
             code = codes[index]
             if code in (38, 48):  # 38;5;N or 38;2;R;G;B, and the background's
                 kind = codes[index + 1] if index + 1 < len(codes) else 0
-                if kind == 5 and index + 2 < len(codes) and codes[index + 2] < 16:
-                    self._colour(code == 38, codes[index + 2])
+                number = codes[index + 2] if kind == 5 and index + 2 < len(codes) else 16
+                if number < 16:
+                    self._colour(code == 38, number)
+                else:  # a colour without a class: shown in the default one
+                    setattr(self, "foreground" if code == 38 else "background", "")
                 index += {5: 3, 2: 5}.get(kind, 2)
                 continue
             self._code(code)

@@ -282,4 +282,3 @@ def _bundle(clean: TurnRecord, folder: str) -> dict[str, Any]:
         "text/markdown": markdown + "\n",
         "text/plain": "\n".join([*timeline_plain(clean.timeline), *problems_plain(clean), footer]),
     }
-

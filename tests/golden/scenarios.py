@@ -68,14 +68,18 @@ DELETE = ToolCall(
 )
 
 TESTS = ToolCall(
-    "toolu_tests", "bash_tool", {"command": "python -m pytest --color=yes", "description": "Run the tests"}
+    "toolu_tests",
+    "bash_tool",
+    {"command": "python -m pytest --color=yes", "description": "Run the tests"},
 )
 LISTING = ToolCall(
     "toolu_listing",
     "bash_tool",
     {"command": "ls --color=always && git log --oneline --color=always -2 && ./fetch.sh"},
 )
-LOG = ToolCall("toolu_log", "bash_tool", {"command": "python make_log.py", "description": "Make the log"})
+LOG = ToolCall(
+    "toolu_log", "bash_tool", {"command": "python make_log.py", "description": "Make the log"}
+)
 
 STEP_USAGE = Usage(100, 10)
 
@@ -284,7 +288,9 @@ def coloured_output() -> list[Event]:
     """Two calls at once whose commands print in colour (pytest, ls, git), a link (OSC 8)
     and a progress bar redrawn with carriage returns: every rendering shows them as a
     terminal would, no escape left in sight."""
-    tests = ToolResult(TESTS.id, format_exec_result(ExecResult(1, PYTEST_PRINTED, ""), 30_000), True, 1, 1.5)
+    tests = ToolResult(
+        TESTS.id, format_exec_result(ExecResult(1, PYTEST_PRINTED, ""), 30_000), True, 1, 1.5
+    )
     listing = ToolResult(
         LISTING.id, format_exec_result(ExecResult(0, LISTING_PRINTED, ""), 30_000), False, 0, 0.25
     )
@@ -348,7 +354,10 @@ def budget_stop() -> TurnRecord:
     """The cell's spending limit stops the turn before its second model call."""
     first = step("Running the tests first.", TESTS, stop_reason="tool_use", usage=Usage(4000, 300))
     limit = BudgetExceeded(
-        "this cell has spent $0.051 of its $0.05 limit", scope="cell", limit="$0.05", raise_to="$0.10"
+        "this cell has spent $0.051 of its $0.05 limit",
+        scope="cell",
+        limit="$0.05",
+        raise_to="$0.10",
     )
     record = record_of(
         [
@@ -357,7 +366,9 @@ def budget_stop() -> TurnRecord:
             ModelStepFinished(1, first),
             UsageReported(first.usage),
             ToolCallStarted(TESTS),
-            ToolCallFinished(TESTS, ToolResult(TESTS.id, "1 failed, 2 passed\nexit code: 1", True, 1, 1.25)),
+            ToolCallFinished(
+                TESTS, ToolResult(TESTS.id, "1 failed, 2 passed\nexit code: 1", True, 1, 1.25)
+            ),
             TurnFailed(limit),
         ]
     )

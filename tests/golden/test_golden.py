@@ -73,7 +73,9 @@ def test_a_scripted_turn_saves_the_golden_record_renderings_and_labels(name):
     assert data["schema"] == TURN_SCHEMA
     assert turn_bundle(record, str, folder=FOLDER)[TURN_MIME_TYPE] == data
     labels = record_text(label_lists.of_record(data))
-    check(name, {".record.json": record_text(data), **rendered_files(record), ".labels.json": labels})
+    check(
+        name, {".record.json": record_text(data), **rendered_files(record), ".labels.json": labels}
+    )
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS) + LEGACY)
@@ -99,7 +101,14 @@ def test_every_rendering_shows_exactly_the_labels_the_record_carries(name):
 def test_the_scenarios_cover_every_kind_of_label_entry_state_and_decision():
     data = [saved(name) for name in SCENARIOS]
     kinds = {kind for record in data for kind, _ in label_lists.of_record(record)}
-    assert kinds == {*label_lists.ENTRY_KINDS.values(), "more", "problem", "error", "hint", "footer"}
+    assert kinds == {
+        *label_lists.ENTRY_KINDS.values(),
+        "more",
+        "problem",
+        "error",
+        "hint",
+        "footer",
+    }
     entries = [entry for record in data for entry in record["timeline"]]
     assert {entry["state"] for entry in entries if entry["type"] == "tool"} == {
         "ok",
@@ -113,24 +122,27 @@ def test_the_scenarios_cover_every_kind_of_label_entry_state_and_decision():
         "denied",
     }
     assert any(entry.get("server") for entry in entries)
-    assert any("ansi-" in json.dumps(entry["labels"].get("output")) for entry in entries if entry["type"] == "tool")
+    assert any(
+        "ansi-" in json.dumps(entry["labels"].get("output"))
+        for entry in entries
+        if entry["type"] == "tool"
+    )
     errors = {record["error"]["error"] for record in data if record["error"]}
     assert errors == {"ModelError", "TurnInterrupted", "BudgetExceeded"}
 
 
 def test_a_coloured_output_is_saved_as_styled_runs_and_shows_no_escape():
     data = saved("coloured_output")
-    tests = data["timeline"][1]
+    tests, listing = (entry for entry in data["timeline"] if entry["type"] == "tool")
     assert tests["result"]["content"].startswith("\x1b[1m=====")  # what the model saw
     runs = tests["labels"]["output"]["runs"]
-    assert ["E       assert 3 == 4", "ansi-red-fg ansi-bold"] in [run[:2] for run in runs] or any(
-        "E       assert 3 == 4" in text and "ansi-bold" in style for text, style in runs
-    )
-    listing = "".join(text for text, _ in data["timeline"][2]["labels"]["output"]["runs"])
-    assert "(#7)" in listing and "fetching  100%\n" in listing and "10%" not in listing
+    assert ["1 failed", "ansi-red-fg ansi-bold"] in runs and ["2 passed", "ansi-green-fg"] in runs
+    shown = "".join(text for text, _ in listing["labels"]["output"]["runs"])
+    assert "Count words (#7)\n" in shown and "fetching  100%\n" in shown and "10%" not in shown
     for suffix in (".html", ".md", ".txt"):
         assert "\x1b" not in (GOLDEN / f"coloured_output{suffix}").read_text(encoding="utf-8")
-    assert '<span style="color:#00a250">' in (GOLDEN / "coloured_output.html").read_text()
+    page = (GOLDEN / "coloured_output.html").read_text(encoding="utf-8")
+    assert '<span style="color:#e75c58;font-weight:bold">1 failed</span>' in page
 
 
 def test_a_3_mb_output_folds_after_its_first_lines():

@@ -203,7 +203,10 @@ def test_files_in_the_notebook_folder_are_links_and_images_show_inline(tmp_path,
     assert f'<a href="{encoded}">{line}' in rendered
     assert f'<img src="{encoded}" alt="&lt;b onclick=&#x27;x&#x27;&gt;.PNG"' in rendered
     assert '<a href="data%20%281%29.csv">' in rendered
-    assert f'<div class="conjure-file"><code data-label="file">{html.escape(lines[2])}</code>' in rendered
+    assert (
+        f'<div class="conjure-file"><code data-label="file">{html.escape(lines[2])}</code>'
+        in rendered
+    )
     assert rendered.count("<img") == 1
     markdown = bundle["text/markdown"]
     assert label_lists.of_markdown(markdown)[:3] == lines
