@@ -101,8 +101,9 @@ class _Screen:
                 self.styles[:blanked] = [""] * blanked
 
     def new_line(self) -> None:
+        """End the line; the newline takes the style then, so a coloured block stays one run."""
         self._flush()
-        self.done.append(Run("\n", self._last_style()))
+        self.done.append(Run("\n", self._style.classes()))
 
     def runs(self) -> list[Run]:
         self._flush()
@@ -121,10 +122,6 @@ class _Screen:
                 self.done.append(Run("".join(self.characters[start:index]), self.styles[start]))
                 start = index
         self.characters, self.styles, self.cursor = [], [], 0
-
-    def _last_style(self) -> str:
-        """A newline takes the style before it, so a coloured block stays one run."""
-        return self.done[-1].style if self.done else ""
 
 
 class _Style:

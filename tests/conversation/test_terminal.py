@@ -30,8 +30,8 @@ def test_the_sixteen_colours_of_256_keep_their_name_and_others_are_dropped():
     ]
 
 
-def test_a_line_ending_in_a_colour_keeps_its_newline_in_its_run():
-    assert terminal_runs("\x1b[31mred\nstill\x1b[0m\n") == [Run("red\nstill\n", "ansi-red-fg")]
+def test_a_newline_takes_the_style_it_is_printed_in():
+    assert terminal_runs("\x1b[31mred\nstill\x1b[0m\n") == [Run("red\nstill", "ansi-red-fg"), Run("\n")]
 
 
 @pytest.mark.parametrize(

@@ -210,7 +210,7 @@ def test_files_in_the_notebook_folder_are_links_and_images_show_inline(tmp_path,
     assert rendered.count("<img") == 1
     markdown = bundle["text/markdown"]
     assert label_lists.of_markdown(markdown)[:3] == lines
-    assert f"![\\<b onclick='x'\\>.PNG]({encoded})" in markdown
+    assert f"![\\<b onclick='x'>.PNG]({encoded})" in markdown
     assert "](data%20%281%29.csv)*" in markdown and "outside.png](" not in markdown
     assert bundle["text/plain"].splitlines()[1] == f"[{lines[1]}]"
     data = bundle[TURN_MIME_TYPE]
