@@ -231,8 +231,9 @@ class TurnRecord:
 
     @classmethod
     def from_json(cls, data: Any) -> TurnRecord:
-        """Read a saved turn of any schema up to ``TURN_SCHEMA``; a hand-edited or
-        foreign one raises ``RecordingError``."""
+        """Read a saved turn of any schema up to ``TURN_SCHEMA`` (its labels are not
+        read: ``to_json`` computes them afresh); a hand-edited or foreign one raises
+        ``RecordingError``."""
         try:
             schema = data["schema"]
             if not isinstance(schema, int):

@@ -31,7 +31,10 @@ def test_the_sixteen_colours_of_256_keep_their_name_and_others_are_dropped():
 
 
 def test_a_newline_takes_the_style_it_is_printed_in():
-    assert terminal_runs("\x1b[31mred\nstill\x1b[0m\n") == [Run("red\nstill", "ansi-red-fg"), Run("\n")]
+    assert terminal_runs("\x1b[31mred\nstill\x1b[0m\n") == [
+        Run("red\nstill", "ansi-red-fg"),
+        Run("\n"),
+    ]
 
 
 @pytest.mark.parametrize(
