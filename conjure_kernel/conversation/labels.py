@@ -28,8 +28,10 @@ if TYPE_CHECKING:
     from .transcript import TurnRecord
 
 __all__ = [
+    "SEPARATOR",
     "STOP_REASONS",
     "approval_line",
+    "call_detail",
     "call_title",
     "decision_of",
     "duration",
@@ -57,6 +59,7 @@ STOP_REASONS = {
 """The footer's words for a stop reason a person should notice."""
 
 SEPARATOR = " · "
+"""Between the parts of a title, an approval's line and the footer."""
 
 
 def call_title(call: ToolCall) -> str:
