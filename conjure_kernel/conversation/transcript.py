@@ -22,11 +22,22 @@ from ..clients.base import ModelResponse, Usage
 from ..clients.pricing import Spend
 from ..clients.replay import ReplayTurn
 from ..errors import RecordingError
-from ..events import Event, ModelStepFinished, TurnEnded, TurnFailed, TurnStarted
+from ..events import (
+    Event,
+    ModelStepFinished,
+    ToolCallFinished,
+    TurnEnded,
+    TurnFailed,
+    TurnStarted,
+)
 from ..tools.values import ToolCall, ToolResult
+from .file_links import FileLinks
+from .labels import entry_labels, record_labels
+from .saved_output import saved_content
 from .timeline import Timeline
 from .turn import (
     ApprovalEntry,
+    Entry,
     Redact,
     redact_value,
     tool_call_from_json,
@@ -35,14 +46,22 @@ from .turn import (
 
 __all__ = ["TURN_SCHEMA", "TurnRecord", "TurnRecorder"]
 
-TURN_SCHEMA = 3
+TURN_SCHEMA = 4
 """Bumped on any incompatible change of ``TurnRecord.to_json``; readers reject newer ones.
 
 1: the view was rebuilt from ``steps``, with the answer and tool results kept beside
 them (``answer``, ``tool_calls``). 2: the view is the ``timeline``; ``answer`` and
 ``tool_calls`` are read from it. 3: the timeline may hold ``thinking`` entries (a step's
-summarised thinking), which a schema 2 reader would reject; records of 1 and 2 read as
-before, without thinking.
+summarised thinking), which a schema 2 reader would reject. 4: the record carries its
+labels (labels.py): each entry but answer text has ``labels`` (a tool call's title and
+its parts, its output as styled runs where it is coloured or long, the line of a
+thinking, notice, file or approval), and the record has ``labels`` (the footer's parts,
+problems, the error), so a renderer lays them out and words none; a schema 3 renderer
+would not know to read them.
+
+Records of 1 to 3 are read as before and saved again as 4, their labels computed then;
+a record's labels are never read back, only computed afresh from what it holds, so
+they cannot disagree with it.
 
 A record may carry ``sent`` (what the model was sent, where the cell's ``{name}`` were
 filled in). It needs no new schema: a reader that ignores it still replays the turn, since
@@ -173,7 +192,11 @@ class TurnRecord:
             environment_changed=redact_value(self.environment_changed, redact),
         )
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, *, folder: str | None = None) -> dict[str, Any]:
+        """The record as saved, with its labels; created files under ``folder`` (the
+        notebook's; by default the workdir) linked relative to it."""
+        workdir = self.paths.get("workdir", "")
+        links = FileLinks(workdir, workdir if folder is None else folder)
         return {
             "schema": TURN_SCHEMA,
             "version": self.version,
@@ -186,7 +209,7 @@ class TurnRecord:
             **({"environment": self.environment} if self.environment else {}),
             "stop_reason": self.stop_reason,
             "usage": self.usage.to_json(),
-            "timeline": self.timeline.to_json(),
+            "timeline": [_labelled(entry, links) for entry in self.timeline.entries],
             "steps": [step.to_json() for step in self.steps],
             "error": self.error,
             "replayed": self.replayed,
@@ -203,12 +226,14 @@ class TurnRecord:
                 if value is not None
             },
             **({} if self.duration is None else {"duration": self.duration}),
+            "labels": record_labels(self),
         }
 
     @classmethod
     def from_json(cls, data: Any) -> TurnRecord:
-        """Read a saved turn of any schema up to ``TURN_SCHEMA``; a hand-edited or
-        foreign one raises ``RecordingError``."""
+        """Read a saved turn of any schema up to ``TURN_SCHEMA`` (its labels are not
+        read: ``to_json`` computes them afresh); a hand-edited or foreign one raises
+        ``RecordingError``."""
         try:
             schema = data["schema"]
             if not isinstance(schema, int):
@@ -258,6 +283,12 @@ class TurnRecord:
             ) from None
 
 
+def _labelled(entry: Entry, links: FileLinks) -> dict[str, Any]:
+    data = entry.to_json()
+    labels = entry_labels(entry, links)
+    return data if labels is None else {**data, "labels": labels}
+
+
 def _sent(data: Any) -> str | list[dict[str, Any]] | None:
     if data is None or isinstance(data, str):
         return data
@@ -285,7 +316,8 @@ def _seconds(data: Any) -> float | None:
 
 
 class TurnRecorder:
-    """Folds a turn's events into a ``TurnRecord``."""
+    """Folds a turn's events into a ``TurnRecord``, each tool result as the record keeps
+    it (``saved_output.saved_content``)."""
 
     def __init__(
         self,
@@ -319,6 +351,12 @@ class TurnRecorder:
         record = self.record
         if record is None:
             return
+        if isinstance(event, ToolCallFinished):
+            kept = saved_content(event.result.content)
+            if kept is not event.result.content:
+                event = dataclasses.replace(
+                    event, result=dataclasses.replace(event.result, content=kept)
+                )
         record.timeline.add(event)
         if isinstance(event, ModelStepFinished):
             record.steps.append(event.response)

@@ -7,9 +7,10 @@ JupyterLab renderer) plus ``text/html``, ``text/markdown`` and ``text/plain``
 fallbacks, so the notebook reads well anywhere, before any extension is installed.
 
 The renderings are beside this module: turn_html.py (the live rows and the saved
-``text/html``), turn_text.py (``text/markdown`` and ``text/plain``) and turn_labels.py
-(the one-line labels, spelt the same way by the JupyterLab renderer in
-``labextension/src``; tests/golden holds both sides to the same records).
+``text/html``) and turn_text.py (``text/markdown`` and ``text/plain``). Their labels
+are worded by ``conversation.labels``, which the saved record carries too, so the
+JupyterLab renderer in ``labextension/src`` lays them out without wording any;
+tests/golden holds every rendering to the same labels.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..clients.pricing import Spend, spend_of
+from ..conversation.file_links import FileLinks
+from ..conversation.labels import footer_line
 from ..conversation.timeline import Timeline
 from ..conversation.transcript import TurnRecord
 from ..conversation.turn import Entry, Redact, TextEntry, ThinkingEntry
@@ -41,8 +44,8 @@ from .turn_html import (
     thinking_html,
     timeline_html,
 )
-from .turn_labels import FileLinks
 from .turn_text import (
+    emphasis,
     entry_plain,
     problems_markdown,
     problems_plain,
@@ -63,15 +66,6 @@ from .views import (
 __all__ = ["TURN_MIME_TYPE", "LiveTurnView", "turn_bundle"]
 
 TURN_MIME_TYPE = "application/vnd.conjure.turn.v1+json"
-
-_STOP_REASONS = {
-    "max_tokens": "the answer reached max_tokens and was cut off",
-    "refusal": "the model declined to answer",
-    "model_context_window_exceeded": "the conversation no longer fits the model's context window",
-    "stop_sequence": "a stop sequence was reached",
-    "pause_turn": "the server paused the turn",
-}
-
 
 _GOES_ON = ("tool_use", "pause_turn")
 """Stop reasons after which the turn makes another model call: the spend line is redrawn
@@ -146,7 +140,7 @@ class LiveTurnView:
         if record is None:
             return
         clean = record.redacted(self._redact)
-        self._outputs.replace(_bundle(clean, os.getcwd()), _summary(clean))
+        self._outputs.replace(_bundle(clean, os.getcwd()), footer_line(clean))
 
     @property
     def _live(self) -> bool:
@@ -273,35 +267,18 @@ def turn_bundle(record: TurnRecord, redact: Redact, *, folder: str | None = None
 def _bundle(clean: TurnRecord, folder: str) -> dict[str, Any]:
     """``turn_bundle`` of a record already redacted."""
     files = FileLinks(clean.paths.get("workdir", ""), folder)
-    footer = _summary(clean)
+    footer = footer_line(clean)
     html_body = (
         timeline_html(clean.timeline, files, running=False)
         + problems_html(clean)
         + footer_html(footer)
     )
     markdown = "\n\n".join(
-        [*timeline_markdown(clean.timeline, files), *problems_markdown(clean), f"*{footer}*"]
+        [*timeline_markdown(clean.timeline, files), *problems_markdown(clean), emphasis(footer)]
     )
     return {
-        TURN_MIME_TYPE: clean.to_json(),
+        TURN_MIME_TYPE: clean.to_json(folder=folder),
         "text/html": f'<div class="conjure-turn">{html_body}</div>',
         "text/markdown": markdown + "\n",
         "text/plain": "\n".join([*timeline_plain(clean.timeline), *problems_plain(clean), footer]),
     }
-
-
-def _summary(record: TurnRecord) -> str:
-    usage = record.usage
-    tokens = f"{usage.all_input:,} in"
-    if usage.cache_read_input_tokens:
-        tokens += f" ({usage.cache_read_input_tokens:,} from cache)"
-    parts = [record.model, f"{record.backend} backend", f"{tokens} / {usage.output_tokens:,} out"]
-    if record.spend is not None and record.total_spend is not None:
-        parts.append(
-            f"{record.spend.short()} this turn, {record.total_spend.short()} in this notebook"
-        )
-    if record.replayed:
-        parts.append("replayed from the recording")
-    if record.stop_reason not in (None, "end_turn", "tool_use"):
-        parts.append(f"stopped: {_STOP_REASONS.get(record.stop_reason, record.stop_reason)}")
-    return " · ".join(parts)

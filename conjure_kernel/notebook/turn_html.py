@@ -3,7 +3,10 @@
 Split from display.py: both views draw a timeline's entries with the same HTML (answer
 text as Markdown, a muted folded block per step's thinking, a collapsible block per tool
 call, a line per notice, file and approval), and what follows it (drift, changed skills,
-the error, the footer).
+the error, the footer). Every label is worded by ``conversation.labels`` and marked
+with a ``data-label`` attribute naming its kind, as the JupyterLab renderer marks its
+own, so tests/golden can hold the two to the same labels; a tool's output is drawn from
+the runs ``conversation.saved_output`` reads (colours kept), folded after its first lines.
 """
 
 from __future__ import annotations
@@ -14,6 +17,19 @@ import textwrap
 
 import mistune
 
+from ..conversation.file_links import FileLinks, is_image
+from ..conversation.labels import (
+    approval_line,
+    decision_of,
+    error_labels,
+    file_line,
+    notice_line,
+    problem_labels,
+    thinking_line,
+    tool_input,
+    tool_title,
+)
+from ..conversation.saved_output import shown_output
 from ..conversation.timeline import Timeline
 from ..conversation.transcript import TurnRecord
 from ..conversation.turn import (
@@ -24,16 +40,7 @@ from ..conversation.turn import (
     ThinkingEntry,
     ToolEntry,
 )
-from .turn_labels import (
-    FileLinks,
-    approval_line,
-    decision_of,
-    is_image,
-    notice_line,
-    thinking_line,
-    tool_input,
-    tool_title,
-)
+from .ansi import ansi_to_html, runs_html
 
 __all__ = [
     "answer_html",
@@ -72,13 +79,13 @@ def entry_html(entry: Entry, files: FileLinks, *, running: bool) -> str:
     if isinstance(entry, NoticeEntry):
         return (
             f'<div class="conjure-notice conjure-{entry.level}" style="opacity:0.8">'
-            f"{html.escape(notice_line(entry))}</div>"
+            f"{_label('notice', notice_line(entry))}</div>"
         )
     if isinstance(entry, FileEntry):
         return _file_html(entry, files)
     return (
         f'<div class="conjure-approval conjure-{decision_of(entry)}">'
-        f"<i>{html.escape(approval_line(entry))}</i></div>"
+        f"{_label('approval', approval_line(entry), 'i')}</div>"
     )
 
 
@@ -92,7 +99,7 @@ def thinking_html(thinking: ThinkingEntry, *, streaming: bool = False) -> str:
     opened = " open" if streaming else ""
     return (
         f'<details class="conjure-thinking" style="opacity:0.65;margin:4px 0"{opened}>'
-        f"<summary>{html.escape(thinking_line(thinking, streaming=streaming))}</summary>"
+        f"{_label('thinking', thinking_line(thinking, streaming=streaming), 'summary')}"
         '<div class="conjure-thinking-text" style="white-space:pre-wrap;font-size:90%">'
         f"{html.escape(thinking.text)}</div></details>"
     )
@@ -110,15 +117,20 @@ def live_html(piece: str) -> str:
     return f'<div class="conjure-turn">{piece}</div>'
 
 
+def _label(kind: str, text: str, tag: str = "span") -> str:
+    """A label's element: its kind in ``data-label``, its text (and nothing else) inside."""
+    return f'<{tag} data-label="{kind}">{html.escape(text)}</{tag}>'
+
+
 def _file_html(file: FileEntry, files: FileLinks) -> str:
-    """``created PATH``: a link when the file lies in the notebook's folder, followed
-    by the image itself for an image."""
-    code = f"<code>{html.escape(file.path)}</code>"
+    """The file's line, a link when the file lies in the notebook's folder, followed by
+    the image itself for an image."""
+    line = _label("file", file_line(file), "code")
     link = files.link(file.path)
     if link is None:
-        return f'<div class="conjure-file">created {code}</div>'
+        return f'<div class="conjure-file">{line}</div>'
     href = html.escape(link)
-    shown = f'created <a href="{href}">{code}</a>'
+    shown = f'<a href="{href}">{line}</a>'
     if is_image(file.path):
         name = html.escape(os.path.basename(file.path))
         shown += f'<br><img src="{href}" alt="{name}" style="max-width:100%">'
@@ -126,53 +138,52 @@ def _file_html(file: FileEntry, files: FileLinks) -> str:
 
 
 def _tool_html(tool: ToolEntry, *, running: bool) -> str:
-    result = (
-        ""
-        if tool.result is None
-        else f'<pre class="conjure-tool-result" style="border-top:1px dashed;padding-top:4px">'
-        f"{html.escape(tool.result.content)}</pre>"
-    )
+    result = "" if tool.result is None else _output_html(tool.result.content)
     if tool.result is None and tool.printed:  # a running command's latest output
-        result = f'<pre class="conjure-tool-output">{html.escape(tool.printed)}</pre>'
+        result = f'<pre class="conjure-tool-output">{ansi_to_html(tool.printed)}</pre>'
     classes = f"conjure-tool conjure-{tool.state}" + (" conjure-server" if tool.server else "")
     opened = " open" if running and tool.state == "running" else ""
     return (
         f'<details class="{classes}" style="border-left:3px solid {_COLOURS[tool.state]};'
         f'padding-left:6px;margin:4px 0"{opened}>'
-        f"<summary><code>{html.escape(tool_title(tool))}</code></summary>"
+        f"<summary><code>{_label('title', tool_title(tool))}</code></summary>"
         f'<pre class="conjure-tool-input">{html.escape(tool_input(tool.call))}</pre>{result}</details>'
+    )
+
+
+_RESULT = '<pre class="conjure-tool-result" style="border-top:1px dashed;padding-top:4px;margin:0">'
+
+
+def _output_html(content: str) -> str:
+    """The output in colour; past its first lines, the rest under "show all"."""
+    shown = shown_output(content)
+    if shown.fold is None:
+        return f"{_RESULT}{runs_html(shown.runs)}</pre>"
+    rest = runs_html(shown.runs[shown.fold :])
+    return (
+        f"{_RESULT}{runs_html(shown.runs[: shown.fold])}</pre>"
+        f'<details class="conjure-more">{_label("more", shown.more, "summary")}'
+        f'<pre class="conjure-tool-result" style="margin:0">{rest}</pre></details>'
     )
 
 
 def problems_html(record: TurnRecord) -> str:
     out = ""
-    if record.skills_changed:
+    for problem in problem_labels(record):
+        diff = f"<pre>{html.escape(problem['diff'])}</pre>" if "diff" in problem else ""
+        out += f'<div class="conjure-drift">{_label("problem", problem["line"], "b")}{diff}</div>'
+    error = error_labels(record)
+    if error:
+        hint = _label("hint", error["hint"], "div") if "hint" in error else ""
         out += (
-            '<div class="conjure-drift">skills changed since the recording: '
-            f"{html.escape(', '.join(record.skills_changed))}</div>"
-        )
-    if record.environment_changed:
-        out += (
-            '<div class="conjure-drift">the tools run on another environment than recorded: '
-            f"{html.escape('; '.join(record.environment_changed))}</div>"
-        )
-    for drift in record.drift:
-        out += (
-            f'<div class="conjure-drift"><b>drift in {html.escape(drift["name"])}</b> '
-            f"(the re-run result differs from the recording)<pre>{html.escape(drift['diff'])}</pre></div>"
-        )
-    if record.error:
-        hint = record.error.get("hint")
-        out += (
-            f'<div class="conjure-error" style="color:#c0392b"><b>{html.escape(record.error["error"])}</b>: '
-            f"{html.escape(record.error['message'])}"
-            + (f'<div class="conjure-error-hint">{html.escape(hint)}</div>' if hint else "")
-            + "</div>"
+            f'<div class="conjure-error" style="color:#c0392b">'
+            f"{_label('error', error['line'], 'b')}{hint}</div>"
         )
     return out
 
 
 def footer_html(text: str) -> str:
     return (
-        f'<div class="conjure-footer" style="opacity:0.6;font-size:85%">{html.escape(text)}</div>'
+        '<div class="conjure-footer" style="opacity:0.6;font-size:85%">'
+        f"{_label('footer', text)}</div>"
     )

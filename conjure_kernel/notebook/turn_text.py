@@ -2,8 +2,12 @@
 
 Split from display.py: the fallbacks a notebook shows where neither the JupyterLab
 renderer nor HTML is available (GitHub, a terminal, ``jupyter nbconvert --to markdown``):
-the timeline's entries, then drift, changed skills and the error. A step's thinking is one
-short line here, never its text: these are read straight through, where it cannot fold.
+the timeline's entries, then drift, changed skills and the error. Every label is worded by
+``conversation.labels``; in Markdown each is a paragraph of its own in emphasis (a tool's
+title in bold), in plain text a line in brackets (the footer, last, is bare), so
+tests/golden can find them. A step's thinking is one short line here, never its text:
+these are read straight through, where it cannot fold. A tool's output keeps its text,
+its terminal colours and control sequences resolved away (``conversation.terminal``).
 """
 
 from __future__ import annotations
@@ -11,6 +15,18 @@ from __future__ import annotations
 import os
 import re
 
+from ..conversation.file_links import FileLinks, is_image
+from ..conversation.labels import (
+    approval_line,
+    error_labels,
+    file_line,
+    notice_line,
+    problem_labels,
+    thinking_line,
+    tool_input,
+    tool_title,
+)
+from ..conversation.terminal import plain_text
 from ..conversation.timeline import Timeline
 from ..conversation.transcript import TurnRecord
 from ..conversation.turn import (
@@ -21,18 +37,9 @@ from ..conversation.turn import (
     ThinkingEntry,
     ToolEntry,
 )
-from .turn_labels import (
-    FileLinks,
-    approval_line,
-    file_line,
-    is_image,
-    notice_line,
-    thinking_line,
-    tool_input,
-    tool_title,
-)
 
 __all__ = [
+    "emphasis",
     "entry_plain",
     "problems_markdown",
     "problems_plain",
@@ -47,29 +54,29 @@ def timeline_markdown(timeline: Timeline, files: FileLinks) -> list[str]:
         if isinstance(entry, TextEntry):
             parts.append(entry.text.strip())
         elif isinstance(entry, ThinkingEntry):
-            parts.append(f"> *{thinking_line(entry)}*")
+            parts.append(f"> {emphasis(thinking_line(entry))}")
         elif isinstance(entry, ToolEntry):
-            part = f"**{tool_title(entry)}**\n\n{_fenced(tool_input(entry.call))}"
+            part = f"**{_escape_markdown(tool_title(entry))}**\n\n{_fenced(tool_input(entry.call))}"
             if entry.result is not None:
-                part += f"\n\n{_fenced(entry.result.content)}"
+                part += f"\n\n{_fenced(plain_text(entry.result.content))}"
             parts.append(part)
         elif isinstance(entry, FileEntry):
             parts.append(_file_markdown(entry, files))
         else:
             line = notice_line(entry) if isinstance(entry, NoticeEntry) else approval_line(entry)
-            parts.append(f"*{_escape_markdown(line)}*")
+            parts.append(emphasis(line))
     return parts
 
 
 def _file_markdown(file: FileEntry, files: FileLinks) -> str:
     link = files.link(file.path)
+    line = _escape_markdown(file_line(file))
     if link is None:
-        return f"created `{file.path}`"
+        return f"*{line}*"
     if is_image(file.path):
-        return (
-            f"created `{file.path}`\n\n![{_escape_markdown(os.path.basename(file.path))}]({link})"
-        )
-    return f"created [`{file.path}`]({link})"
+        name = _escape_markdown(os.path.basename(file.path))
+        return f"*[{line}]({link})*\n\n![{name}]({link})"
+    return f"*[{line}]({link})*"
 
 
 def timeline_plain(timeline: Timeline) -> list[str]:
@@ -92,39 +99,36 @@ def entry_plain(entry: Entry) -> str:
 
 def problems_markdown(record: TurnRecord) -> list[str]:
     parts = []
-    if record.skills_changed:
-        parts.append(f"*skills changed since the recording: {', '.join(record.skills_changed)}*")
-    if record.environment_changed:
-        changed = _escape_markdown("; ".join(record.environment_changed))
-        parts.append(f"*the tools run on another environment than recorded: {changed}*")
-    for drift in record.drift:
-        parts.append(
-            f"**drift in {drift['name']}** (the re-run result differs from the recording)\n\n"
-            f"{_fenced(drift['diff'], 'diff')}"
-        )
-    if record.error:
-        error = f"**{record.error['error']}**: {record.error['message']}"
-        if record.error.get("hint"):
-            error += f"\n\n*{_escape_markdown(record.error['hint'])}*"
-        parts.append(error)
+    for problem in problem_labels(record):
+        part = emphasis(problem["line"])
+        if "diff" in problem:
+            part += f"\n\n{_fenced(problem['diff'], 'diff')}"
+        parts.append(part)
+    error = error_labels(record)
+    if error:
+        parts.append(f"**{_escape_markdown(error['line'])}**")
+        if "hint" in error:
+            parts.append(emphasis(error["hint"]))
     return parts
 
 
 def problems_plain(record: TurnRecord) -> list[str]:
     lines = []
-    if record.skills_changed:
-        lines.append(f"skills changed since the recording: {', '.join(record.skills_changed)}")
-    if record.environment_changed:
-        changed = "; ".join(record.environment_changed)
-        lines.append(f"the tools run on another environment than recorded: {changed}")
-    for drift in record.drift:
-        lines.append(f"drift in {drift['name']} (the re-run result differs from the recording)")
-        lines.append(drift["diff"])
-    if record.error:
-        lines.append(f"{record.error['error']}: {record.error['message']}")
-        if record.error.get("hint"):
-            lines.append(record.error["hint"])
+    for problem in problem_labels(record):
+        lines.append(f"[{problem['line']}]")
+        if "diff" in problem:
+            lines.append(problem["diff"])
+    error = error_labels(record)
+    if error:
+        lines.append(f"[{error['line']}]")
+        if "hint" in error:
+            lines.append(f"[{error['hint']}]")
     return lines
+
+
+def emphasis(line: str) -> str:
+    """A label's paragraph: ``line`` in emphasis, its Markdown punctuation escaped."""
+    return f"*{_escape_markdown(line)}*"
 
 
 def _fenced(text: str, language: str = "") -> str:
@@ -134,6 +138,12 @@ def _fenced(text: str, language: str = "") -> str:
     return f"{fence}{language}\n{text}\n{fence}"
 
 
+_MARKUP = re.compile(r"[\\`*\[\]<]|~(?=~)|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+"""What Markdown could read as markup in a one-line paragraph: a backslash, code, emphasis,
+strikethrough (``~~``), links, HTML; an underscore only at a word's edge (``bash_tool`` and
+``~/notes`` stay as they are)."""
+
+
 def _escape_markdown(text: str) -> str:
-    """``text`` shown literally inside emphasis: Markdown's punctuation escaped."""
-    return re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", text)
+    """``text`` shown literally inside emphasis, with as few backslashes as that takes."""
+    return _MARKUP.sub(lambda match: "\\" + match.group(), text)

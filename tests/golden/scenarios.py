@@ -16,7 +16,7 @@ from typing import Any
 from conjure_kernel.clients.base import ModelResponse, Usage
 from conjure_kernel.clients.pricing import Spend
 from conjure_kernel.conversation.transcript import TurnRecord, TurnRecorder
-from conjure_kernel.errors import ModelError, TurnInterrupted
+from conjure_kernel.errors import BudgetExceeded, ModelError, TurnInterrupted
 from conjure_kernel.events import (
     ApprovalAnswered,
     ApprovalAsked,
@@ -35,7 +35,8 @@ from conjure_kernel.events import (
     TurnStarted,
     UsageReported,
 )
-from conjure_kernel.tools.values import ToolCall, ToolResult
+from conjure_kernel.tools.output import StreamCapture, format_exec_result
+from conjure_kernel.tools.values import ExecResult, ToolCall, ToolResult
 
 __all__ = ["EVENTS", "FOLDER", "SCENARIOS", "record_of"]
 
@@ -64,6 +65,20 @@ HOSTED_EDIT = ToolCall(
 READ = ToolCall("toolu_read", "view", {"path": "README.md"})
 DELETE = ToolCall(
     "toolu_delete", "bash_tool", {"command": "rm -rf build", "description": "Clean the build"}
+)
+
+TESTS = ToolCall(
+    "toolu_tests",
+    "bash_tool",
+    {"command": "python -m pytest --color=yes", "description": "Run the tests"},
+)
+LISTING = ToolCall(
+    "toolu_listing",
+    "bash_tool",
+    {"command": "ls --color=always && git log --oneline --color=always -2 && ./fetch.sh"},
+)
+LOG = ToolCall(
+    "toolu_log", "bash_tool", {"command": "python make_log.py", "description": "Make the log"}
 )
 
 STEP_USAGE = Usage(100, 10)
@@ -251,6 +266,117 @@ def thinking() -> list[Event]:
     ]
 
 
+PYTEST_PRINTED = (
+    "\x1b[1m============================= test session starts ==============================\x1b[0m\n"
+    "collected 3 items\n\n"
+    "tests/test_words.py \x1b[32m.\x1b[0m\x1b[32m.\x1b[0m\x1b[31mF\x1b[0m\x1b[31m"
+    "                                    [100%]\x1b[0m\n\n"
+    "\x1b[31m\x1b[1m_________________________________ test_count _________________________________\x1b[0m\n"
+    "\x1b[1m\x1b[31mE       assert 3 == 4\x1b[0m\n"
+    "\x1b[31m========================= \x1b[31m\x1b[1m1 failed\x1b[0m, \x1b[32m2 passed\x1b[0m"
+    "\x1b[31m in 0.02s\x1b[0m\x1b[31m ==========================\x1b[0m\n"
+)
+LISTING_PRINTED = (
+    "\x1b[0m\x1b[01;34mdocs\x1b[0m  notes.md  \x1b[01;32mrun.sh\x1b[0m\n"
+    "\x1b[33m1a2b3c4\x1b[m Count words \x1b]8;;https://example.com/pr/7\x1b\\(#7)\x1b]8;;\x1b\\\n"
+    "\x1b[33m9f8e7d6\x1b[m Start\n"
+    "fetching   10%\rfetching   55%\rfetching  100%\x1b[K\n"
+)
+
+
+def coloured_output() -> list[Event]:
+    """Two calls at once whose commands print in colour (pytest, ls, git), a link (OSC 8)
+    and a progress bar redrawn with carriage returns: every rendering shows them as a
+    terminal would, no escape left in sight."""
+    tests = ToolResult(
+        TESTS.id, format_exec_result(ExecResult(1, PYTEST_PRINTED, ""), 30_000), True, 1, 1.5
+    )
+    listing = ToolResult(
+        LISTING.id, format_exec_result(ExecResult(0, LISTING_PRINTED, ""), 30_000), False, 0, 0.25
+    )
+    first = step("Running both.", TESTS, LISTING, stop_reason="tool_use")
+    second = step("One test fails: `test_count` expects 4 words.")
+    total = first.usage + second.usage
+    return [
+        TurnStarted("Run the tests and show me the folder", "local", MODEL),
+        TextDelta("Running both."),
+        ModelStepFinished(1, first),
+        ToolCallStarted(TESTS),
+        ToolCallStarted(LISTING),
+        ToolCallFinished(LISTING, listing),
+        ToolCallFinished(TESTS, tests),
+        TextDelta("One test fails: `test_count` expects 4 words."),
+        ModelStepFinished(2, second),
+        UsageReported(total),
+        TurnEnded("end_turn", second.text(), total),
+    ]
+
+
+def long_output() -> list[Event]:
+    """A command printed 3 MB: the model got its head and tail (the backend's cap, made
+    small here), and the saved turn shows its first lines and "show all"."""
+    capture = StreamCapture(3_000)
+    for number in range(80_000):
+        capture.feed(f"{number:07d} {'x' * 30}\n".encode())
+    printed, gap = capture.result()
+    content = format_exec_result(ExecResult(0, printed, "", stdout_gap=gap), 6_000)
+    first = step("Making the log.", LOG, stop_reason="tool_use")
+    second = step("The log has 80,000 lines.")
+    total = first.usage + second.usage
+    return [
+        TurnStarted("Make the log", "local", MODEL),
+        TextDelta("Making the log."),
+        ModelStepFinished(1, first),
+        ToolCallStarted(LOG),
+        ToolCallFinished(LOG, ToolResult(LOG.id, content, False, 0, 2.0)),
+        TextDelta("The log has 80,000 lines."),
+        ModelStepFinished(2, second),
+        UsageReported(total),
+        TurnEnded("end_turn", second.text(), total),
+    ]
+
+
+def interrupted_while_asking() -> list[Event]:
+    """Ctrl-C while the person was asked whether a call may run: the question stays
+    asked, the call interrupted."""
+    first = step("Cleaning up.", DELETE, stop_reason="tool_use")
+    return [
+        TurnStarted("Clean up", "local", MODEL),
+        TextDelta("Cleaning up."),
+        ModelStepFinished(1, first),
+        ToolCallStarted(DELETE),
+        ApprovalAsked(DELETE, "Run `rm -rf build` ($((6*7)) files)?"),
+        TurnFailed(TurnInterrupted("the turn was interrupted by the user")),
+    ]
+
+
+def budget_stop() -> TurnRecord:
+    """The cell's spending limit stops the turn before its second model call."""
+    first = step("Running the tests first.", TESTS, stop_reason="tool_use", usage=Usage(4000, 300))
+    limit = BudgetExceeded(
+        "this cell has spent $0.051 of its $0.05 limit",
+        scope="cell",
+        limit="$0.05",
+        raise_to="$0.10",
+    )
+    record = record_of(
+        [
+            TurnStarted("Fix the failing test", "local", MODEL),
+            TextDelta("Running the tests first."),
+            ModelStepFinished(1, first),
+            UsageReported(first.usage),
+            ToolCallStarted(TESTS),
+            ToolCallFinished(
+                TESTS, ToolResult(TESTS.id, "1 failed, 2 passed\nexit code: 1", True, 1, 1.25)
+            ),
+            TurnFailed(limit),
+        ]
+    )
+    record.spend = Spend(0.0512, 4300)
+    record.total_spend = Spend(0.0987, 8100)
+    return record
+
+
 def _thinking_block(text: str, signature: str) -> dict[str, Any]:
     return {"type": "thinking", "thinking": text, "signature": signature}
 
@@ -300,6 +426,9 @@ EVENTS: dict[str, Callable[[], list[Event]]] = {
     "interrupted": interrupted,
     "hosted": hosted,
     "thinking": thinking,
+    "coloured_output": coloured_output,
+    "long_output": long_output,
+    "interrupted_while_asking": interrupted_while_asking,
 }
 """Scenarios that are nothing but their events (a live view can be fed them too)."""
 
@@ -307,5 +436,6 @@ SCENARIOS: dict[str, Callable[[], TurnRecord]] = {
     **{name: (lambda events=events: record_of(events())) for name, events in EVENTS.items()},
     "record_off": record_off,
     "replayed": replayed,
+    "budget_stop": budget_stop,
 }
 """Golden name → the record saved for it."""

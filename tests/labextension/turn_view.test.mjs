@@ -1,8 +1,9 @@
 // The JupyterLab renderer (labextension/lib/turnView.js, compiled from src/turnView.ts)
-// drawn in jsdom on every golden record of tests/golden, checked against the Python
-// plain rendering saved beside it: every line the person reads there (answer text,
-// each step's thinking line, each tool call's title with its state, notices, files,
-// approvals, drift, errors) must be in the renderer's visible text too.
+// drawn in jsdom on every golden record of tests/golden: it must show exactly the
+// labels the record carries (NAME.labels.json, which tests/golden/test_golden.py holds
+// the Python renderings to), each read from the element whose data-label names its
+// kind, in order; lay out each tool call's state, output runs and fold; link files
+// where the record says; and show an older, newer or unreadable record as saved.
 //
 // Run: node --disable-warning=MODULE_TYPELESS_PACKAGE_JSON --test tests/labextension/turn_view.test.mjs
 // (tests/labextension/test_renderer.py runs it under pytest). The compiled module is
@@ -29,171 +30,100 @@ const { renderTurn, SUPPORTED_SCHEMA } = await import(
 const PREFIX = 'jp-RenderedConjureTurn';
 const CONTEXT = { sanitizer: { sanitize: html => html }, markdownParser: null };
 
-const RECORDS = readdirSync(golden)
+const SCENARIOS = readdirSync(golden)
+  .filter(name => name.endsWith('.labels.json'))
+  .map(name => name.slice(0, -'.labels.json'.length))
+  .sort();
+const LEGACY = readdirSync(golden)
   .filter(name => name.endsWith('.record.json'))
   .map(name => name.slice(0, -'.record.json'.length))
-  .sort();
+  .filter(name => !SCENARIOS.includes(name));
 
 function read(name, suffix) {
   return readFileSync(path.join(golden, name + suffix), 'utf-8');
 }
 
+const record = name => JSON.parse(read(name, '.record.json'));
+
 /** The rendered turn in a detached element, as the widget's node would hold it. */
-async function render(record, plain) {
-  const view = await renderTurn(record, plain, CONTEXT);
+async function render(data, plain = '', context = CONTEXT, html = '') {
+  const view = await renderTurn(data, plain, context, html);
   const node = document.createElement('div');
   node.append(...view.children);
   return { node, failed: view.failed };
 }
 
-const squash = text => text.replace(/\s+/g, ' ').trim();
+/** Every label shown, as [kind, text], in document order. */
+const labelsOf = node => [...node.querySelectorAll('[data-label]')].map(el => [el.dataset.label, el.textContent]);
 
-/** The lines of the plain rendering, without the brackets around one-line entries. */
-function keyLines(plain) {
-  return plain
-    .split('\n')
-    .map(line => line.trim())
-    .filter(Boolean)
-    .map(line => (line.startsWith('[') && line.endsWith(']') ? line.slice(1, -1) : line));
-}
-
-/** The lines the node's text does not show. */
-function missing(node, lines) {
-  const shown = squash(node.textContent);
-  return lines.filter(line => !shown.includes(squash(line)));
-}
-
-test('there are golden records to check, of every schema the renderer reads', () => {
-  assert.ok(RECORDS.length >= 7, RECORDS.join(', '));
-  const schemas = new Set(RECORDS.map(name => JSON.parse(read(name, '.record.json')).schema));
-  assert.deepEqual([...schemas].sort(), [1, 2, SUPPORTED_SCHEMA]);
+test('there are golden records of every kind to check', () => {
+  assert.ok(SCENARIOS.length >= 11, SCENARIOS.join(', '));
+  assert.deepEqual(new Set(SCENARIOS.map(name => record(name).schema)), new Set([SUPPORTED_SCHEMA]));
+  assert.deepEqual(LEGACY.sort(), ['schema1_quickstart', 'schema2_tool_calls']);
+  const kinds = new Set(SCENARIOS.flatMap(name => JSON.parse(read(name, '.labels.json')).map(([kind]) => kind)));
+  assert.deepEqual([...kinds].sort(), ['approval', 'error', 'file', 'footer', 'hint', 'more', 'notice', 'problem', 'thinking', 'title']);
 });
 
-for (const name of RECORDS) {
-  test(`${name}: the renderer shows every line of the Python plain rendering`, async () => {
-    const record = JSON.parse(read(name, '.record.json'));
-    const plain = read(name, '.txt');
-    const { node, failed } = await render(record, plain);
+for (const name of SCENARIOS) {
+  test(`${name}: the renderer shows exactly the record's labels`, async () => {
+    const data = record(name);
+    const { node, failed } = await render(data, read(name, '.txt'));
     // The fallback would show the plain text itself, and so pass for the wrong reason.
-    assert.equal(node.querySelector(`.${PREFIX}-fallback`), null, 'the record was not readable');
-    assert.deepEqual(missing(node, keyLines(plain)), []);
-    assert.equal(failed, Boolean(record.error));
+    assert.equal(node.querySelector(`.${PREFIX}-notice`), null, 'the record was not readable');
+    assert.deepEqual(labelsOf(node), JSON.parse(read(name, '.labels.json')));
+    assert.equal(failed, Boolean(data.error));
   });
-}
 
-for (const name of RECORDS) {
-  test(`${name}: each tool call's summary reads as its Python title`, async () => {
-    const record = JSON.parse(read(name, '.record.json'));
-    const plain = read(name, '.txt');
-    const { node } = await render(record, plain);
-    // The Python titles are the bracketed lines that are not thinking, notices, files or
-    // approvals.
-    const titles = plain
-      .split('\n')
-      .filter(line => line.startsWith('[') && line.endsWith(']'))
-      .map(line => line.slice(1, -1))
-      .filter(line => !/^(thinking · |notice: |warning: |created |approval for )/.test(line));
-    const summaries = [...node.querySelectorAll(`.${PREFIX}-toolSummary`)];
-    assert.deepEqual(
-      summaries.map(summary => summary.textContent),
-      titles
-    );
-  });
-}
-
-for (const name of RECORDS.filter(n => JSON.parse(read(n, '.record.json')).timeline)) {
-  test(`${name}: each tool call's row carries its state and where it ran`, async () => {
-    const record = JSON.parse(read(name, '.record.json'));
-    const { node } = await render(record, read(name, '.txt'));
+  test(`${name}: each tool call's row carries its state, where it ran and its output`, async () => {
+    const data = record(name);
+    const { node } = await render(data);
+    const tools = data.timeline.filter(entry => entry.type === 'tool');
     const rows = [...node.querySelectorAll(`.${PREFIX}-toolCall`)];
-    const tools = record.timeline.filter(entry => entry.type === 'tool');
     assert.deepEqual(
       rows.map(row => [row.dataset.status, row.dataset.server === 'true']),
       tools.map(tool => [tool.state, tool.server])
     );
-  });
-}
-
-for (const name of RECORDS) {
-  test(`${name}: the footer says what the Python footer says`, async () => {
-    const record = JSON.parse(read(name, '.record.json'));
-    const { node } = await render(record, read(name, '.txt'));
-    // The Markdown rendering ends with the Python footer in emphasis: *model · … *.
-    const python = read(name, '.md').trim().split('\n').pop().slice(1, -1);
-    assert.equal(node.querySelector(`.${PREFIX}-footer`).textContent, python);
-  });
-}
-
-for (const name of RECORDS) {
-  test(`${name}: each step's thinking is a folded row under its Python label`, async () => {
-    const record = JSON.parse(read(name, '.record.json'));
-    const plain = read(name, '.txt');
-    const { node } = await render(record, plain);
-    const rows = [...node.querySelectorAll(`details.${PREFIX}-thinking`)];
     assert.deepEqual(
-      rows.map(row => [row.querySelector('summary').textContent, row.open]),
-      [...plain.matchAll(/^\[(thinking · .*)\]$/gm)].map(match => [match[1], false])
-    );
-    const thoughts = (record.timeline ?? []).filter(entry => entry.type === 'thinking');
-    assert.deepEqual(
-      rows.map(row => row.querySelector(`.${PREFIX}-plainText`).textContent),
-      thoughts.map(entry => entry.text)
+      rows.map(row => [...row.querySelectorAll(`.${PREFIX}-toolResultText`)].map(pre => pre.textContent).join('')),
+      tools.map(tool => (tool.labels.output ? tool.labels.output.runs.map(([text]) => text).join('') : tool.result?.content ?? ''))
     );
   });
 }
 
-test('the golden records check thinking', () => {
-  assert.ok(RECORDS.some(name => read(name, '.txt').includes('[thinking · ')));
+test('coloured output is laid out as its runs, styled by class, with no escape left', async () => {
+  const { node } = await render(record('coloured_output'));
+  const spans = [...node.querySelectorAll(`.${PREFIX}-toolResultText span`)];
+  assert.ok(spans.some(span => span.className === 'ansi-red-fg ansi-bold' && span.textContent === '1 failed'));
+  assert.ok(spans.some(span => span.className === 'ansi-green-fg' && span.textContent === '2 passed'));
+  assert.ok(node.querySelector(`.${PREFIX}-toolResult`).classList.contains('jp-RenderedText'));
+  assert.doesNotMatch(node.textContent, /\x1b/);
 });
 
-test('thinking words are counted as turn_labels.thinking_line counts them', async () => {
-  // Expected labels from conjure_kernel.notebook.turn_labels.thinking_line.
-  const cases = [
-    ['', 'thinking · 0 words'],
-    [' \n\t ', 'thinking · 0 words'],
-    ['one', 'thinking · 1 word'],
-    ['a\x1cb\x1dc\x1ed\x1ff', 'thinking · 5 words'],
-    ['a\ufeffb\u3000c\u2028d', 'thinking · 4 words'],
-    ['a\u200bb', 'thinking · 1 word']
-  ];
-  const record = JSON.parse(read('plain_answer', '.record.json'));
-  for (const [text, expected] of cases) {
-    const { node } = await render({ ...record, timeline: [{ type: 'thinking', text }] }, '');
-    assert.equal(node.querySelector(`.${PREFIX}-thinking summary`).textContent, expected, text);
-  }
+test('a run whose style is not an ANSI class is shown as plain text', async () => {
+  const data = record('coloured_output');
+  data.timeline[1].labels.output.runs = [['x', 'jp-mod-error" onclick="y'], ['z', 'ansi-red-fg']];
+  const { node } = await render(data);
+  const pre = node.querySelector(`.${PREFIX}-toolResultText`);
+  assert.deepEqual([...pre.childNodes].map(child => [child.nodeName, child.textContent]), [['#text', 'x'], ['SPAN', 'z']]);
 });
 
-test('the golden records check a footer with spend', () => {
-  assert.ok(RECORDS.some(name => JSON.parse(read(name, '.record.json')).total_spend));
+test('a 3 MB output shows its first lines, and the rest under "show all"', async () => {
+  const data = record('long_output');
+  const { node } = await render(data);
+  const output = data.timeline[1].labels.output;
+  const [first, rest] = node.querySelectorAll(`.${PREFIX}-toolResultText`);
+  assert.equal(first.textContent.split('\n').length, 41);
+  const more = node.querySelector(`details.${PREFIX}-more`);
+  assert.equal(more.open, false);
+  assert.equal(more.querySelector('summary').textContent, output.more);
+  assert.ok(more.contains(rest));
+  assert.equal(first.textContent + rest.textContent, output.runs.map(([text]) => text).join(''));
 });
 
-test('spend reads as Spend.short writes it', async () => {
-  // Expected strings from conjure_kernel.clients.pricing.Spend(...).short().
-  const cases = [
-    [{ dollars: 0.0425, tokens: 10 }, '$0.043'],
-    [{ dollars: 0.00375, tokens: 10 }, '$0.0037'],
-    [{ dollars: 0.995, tokens: 10 }, '$0.99'],
-    [{ dollars: 0.999, tokens: 10 }, '$1.00'],
-    [{ dollars: 0, tokens: 0 }, '$0.00'],
-    [{ dollars: 2.675, tokens: 10, unpriced: true }, '$2.67 + tokens at an unknown price'],
-    [{ dollars: 999999.995, tokens: 10 }, '$999,999.99'],
-    [{ dollars: 999.996, tokens: 10 }, '$1,000.00'],
-    [{ dollars: 0.0995, tokens: 10 }, '$0.100'],
-    [{ dollars: 0, tokens: 1234567, unpriced: true }, '1,234,567 tokens']
-  ];
-  const record = JSON.parse(read('plain_answer', '.record.json'));
-  for (const [spend, expected] of cases) {
-    const { node } = await render({ ...record, spend, total_spend: spend }, '');
-    const footer = node.querySelector(`.${PREFIX}-footer`).textContent;
-    assert.ok(footer.includes(`${expected} this turn, ${expected} in this notebook`), footer);
-  }
-});
-
-test('a created file in the workdir is a link, an image is shown too, one outside is text', async () => {
-  const record = JSON.parse(read('hosted', '.record.json'));
-  record.timeline.push({ type: 'file', path: '/elsewhere/<b>x</b>.png', tool_use_id: '' });
-  record.timeline.push({ type: 'file', path: 'plots/a:b.svg', tool_use_id: '' });
-  const { node } = await render(record, '');
+test('a created file links where the record says, an image is shown too, one without a link is text', async () => {
+  const data = record('hosted');
+  data.timeline.push({ type: 'file', path: '/elsewhere/<b>x</b>.png', tool_use_id: '', labels: { line: 'created /elsewhere/<b>x</b>.png' } });
+  const { node } = await render(data);
   const files = [...node.querySelectorAll(`.${PREFIX}-file`)];
   assert.deepEqual(
     files.map(file => [
@@ -204,8 +134,7 @@ test('a created file in the workdir is a link, an image is shown too, one outsid
     [
       ['created /home/me/project/outputs/chart.png', 'outputs/chart.png', 'outputs/chart.png'],
       ['created /home/me/project/outputs/sales summary.csv', 'outputs/sales%20summary.csv', null],
-      ['created /elsewhere/<b>x</b>.png', null, null],
-      ['created plots/a:b.svg', 'plots/a%3Ab.svg', 'plots/a%3Ab.svg']
+      ['created /elsewhere/<b>x</b>.png', null, null]
     ]
   );
   assert.equal(node.querySelector('b'), null);
@@ -215,7 +144,7 @@ test('a created file in the workdir is a link, an image is shown too, one outsid
   assert.match(html, /<a href="outputs\/sales%20summary.csv">/);
 });
 
-test('with the notebook\'s resolver, a file links to its download URL and opens in JupyterLab', async () => {
+test("with the notebook's resolver, a file links to its download URL and opens in JupyterLab", async () => {
   const handled = [];
   const context = {
     ...CONTEXT,
@@ -225,9 +154,7 @@ test('with the notebook\'s resolver, a file links to its download URL and opens 
     },
     linkHandler: { handleLink: (node, path) => handled.push([node.tagName, path]) }
   };
-  const view = await renderTurn(JSON.parse(read('hosted', '.record.json')), '', context);
-  const node = document.createElement('div');
-  node.append(...view.children);
+  const { node } = await render(record('hosted'), '', context);
   const file = node.querySelector(`.${PREFIX}-file`);
   assert.equal(file.querySelector('a').getAttribute('href'), '/files/work/nb/outputs/chart.png?_xsrf=1');
   assert.equal(file.querySelector('img').getAttribute('src'), '/files/work/nb/outputs/chart.png?_xsrf=1');
@@ -237,26 +164,53 @@ test('with the notebook\'s resolver, a file links to its download URL and opens 
   ]);
 });
 
-test('the comparison notices a line the renderer does not show', async () => {
-  const record = JSON.parse(read('hosted', '.record.json'));
-  record.timeline = record.timeline.filter(entry => entry.type !== 'notice');
-  const { node } = await render(record, read('hosted', '.txt'));
-  assert.deepEqual(missing(node, keyLines(read('hosted', '.txt'))), [
-    'notice: reusing container container_011CYfake (expires 12:30)',
-    'warning: the Files API was slow; the download was retried once'
-  ]);
+test('the footer lays out its parts apart, and reads as one line', async () => {
+  const data = record('replayed');
+  const { node } = await render(data);
+  const footer = node.querySelector(`.${PREFIX}-footer`);
+  assert.deepEqual([...footer.querySelectorAll(`:scope > span:not(.${PREFIX}-separator)`)].map(span => span.textContent), data.labels.footer);
+  assert.equal(footer.textContent, data.labels.footer.join(' · '));
+});
+
+test('the comparison notices a label the renderer does not show', async () => {
+  const data = record('hosted');
+  data.timeline = data.timeline.filter(entry => entry.type !== 'notice');
+  const { node } = await render(data);
+  assert.notDeepEqual(labelsOf(node), JSON.parse(read('hosted', '.labels.json')));
+});
+
+for (const name of LEGACY) {
+  test(`${name}: an older record, which has no labels, shows the HTML saved with it`, async () => {
+    const html = read(name, '.html');
+    const { node } = await render(record(name), read(name, '.txt'), CONTEXT, html);
+    assert.match(node.querySelector(`.${PREFIX}-notice`).textContent, /older conjure-kernel/);
+    assert.equal(node.querySelector('.jp-RenderedHTMLCommon').innerHTML.length > 0, true);
+    assert.equal(node.querySelector(`.${PREFIX}-toolCall`), null);
+  });
+}
+
+test('an older record without saved HTML shows its plain text', async () => {
+  const { node } = await render(record('schema2_tool_calls'), 'the plain text');
+  assert.equal(node.querySelector(`.${PREFIX}-fallback`).textContent, 'the plain text');
 });
 
 test('a record of a newer schema shows a notice and the plain text', async () => {
-  const record = { ...JSON.parse(read('tool_calls', '.record.json')), schema: SUPPORTED_SCHEMA + 1 };
-  const { node } = await render(record, 'the plain text');
-  assert.match(node.textContent, /Upgrade conjure-kernel/);
+  const data = { ...record('tool_calls'), schema: SUPPORTED_SCHEMA + 1 };
+  const { node } = await render(data, 'the plain text');
+  assert.match(node.textContent, /upgrade conjure-kernel/);
   assert.equal(node.querySelector(`.${PREFIX}-fallback`).textContent, 'the plain text');
 });
 
 test('a timeline entry of an unknown type makes the record unreadable, not half drawn', async () => {
-  const record = JSON.parse(read('tool_calls', '.record.json'));
-  record.timeline.push({ type: 'hologram' });
-  const { node } = await render(record, 'the plain text');
+  const data = record('tool_calls');
+  data.timeline.push({ type: 'hologram' });
+  const { node } = await render(data, 'the plain text');
   assert.match(node.textContent, /could not be read \(a timeline entry has an unknown type\)/);
+});
+
+test('an entry without its labels makes the record unreadable', async () => {
+  const data = record('tool_calls');
+  delete data.timeline[1].labels;
+  const { node } = await render(data, 'the plain text');
+  assert.match(node.textContent, /could not be read \(a tool entry has no labels\)/);
 });

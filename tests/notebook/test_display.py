@@ -9,13 +9,16 @@ from __future__ import annotations
 import dataclasses
 import html
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+from golden import label_lists
 from golden.scenarios import EVENTS, record_of
 from live_frontends import Frontends
 
 from conjure_kernel.clients.base import ModelResponse, Usage
+from conjure_kernel.conversation.labels import call_title
 from conjure_kernel.conversation.timeline import PRINTED_TAIL, Timeline
 from conjure_kernel.conversation.transcript import TurnRecord
 from conjure_kernel.conversation.turn import ApprovalEntry, Entry, TextEntry, ToolEntry
@@ -42,7 +45,6 @@ from conjure_kernel.notebook import views
 from conjure_kernel.notebook.display import TURN_MIME_TYPE, LiveTurnView, turn_bundle
 from conjure_kernel.notebook.magics import ConjureMagics
 from conjure_kernel.notebook.secrets import Redactor
-from conjure_kernel.notebook.turn_labels import call_title
 from conjure_kernel.notebook.turn_text import entry_plain
 from conjure_kernel.notebook.views import TurnView
 from conjure_kernel.tools.values import ToolCall, ToolResult
@@ -120,10 +122,10 @@ def test_tool_calls_appear_in_the_order_the_model_made_them_with_their_status():
         f"Let me look.\n[{ls_title}]\n[{view_title}]\nThe page has a script.\n"
         "claude-test · local backend · 2,700 in (500 from cache) / 50 out"
     )
-    for mime in ("text/markdown", "text/html"):
-        text = bundle[mime]
-        assert text.index("Let me look.") < text.index(ls_title) < text.index(view_title)
-        assert text.index(view_title) < text.index("The page has a script.")
+    page = bundle["text/html"]
+    assert page.index("Let me look.") < page.index(ls_title) < page.index(view_title)
+    assert page.index(view_title) < page.index("The page has a script.")
+    assert label_lists.of_markdown(bundle["text/markdown"])[:2] == [ls_title, view_title]
 
 
 def test_a_call_that_never_finished_is_running_live_and_interrupted_once_saved(frontends):
@@ -148,8 +150,9 @@ def test_a_server_side_call_is_shown_like_a_local_one_and_marked():
     ]
     bundle = turn_bundle(record_of(events), str)
     title = "bash_code_execution ls · exit 0 · 1.00 s · on the server"
-    for mime in RENDERINGS:
-        assert title in bundle[mime], mime
+    assert ["title", title] in label_lists.of_html(bundle["text/html"])
+    assert title in label_lists.of_markdown(bundle["text/markdown"])
+    assert title in label_lists.of_plain(bundle["text/plain"])
     assert 'class="conjure-tool conjure-ok conjure-server"' in bundle["text/html"]
 
 
@@ -190,17 +193,32 @@ def test_files_in_the_notebook_folder_are_links_and_images_show_inline(tmp_path,
     bundle = turn_bundle(record_of(events), str)
     rendered = bundle["text/html"]
     encoded = "out/%3Cb%20onclick%3D%27x%27%3E.PNG"
+    lines = [
+        f"created {tmp_path}/out/<b onclick='x'>.PNG",
+        f"created {tmp_path}/data (1).csv",
+        f"created {tmp_path.parent}/outside.png",
+    ]
     assert "<b " not in rendered
-    assert f'<a href="{encoded}"><code>{html.escape(str(tmp_path))}/out/&lt;b onclick' in rendered
+    line = f'<code data-label="file">created {html.escape(str(tmp_path))}/out/&lt;b onclick'
+    assert f'<a href="{encoded}">{line}' in rendered
     assert f'<img src="{encoded}" alt="&lt;b onclick=&#x27;x&#x27;&gt;.PNG"' in rendered
     assert '<a href="data%20%281%29.csv">' in rendered
-    assert f"created <code>{html.escape(str(tmp_path.parent))}/outside.png</code>" in rendered
+    assert (
+        f'<div class="conjure-file"><code data-label="file">{html.escape(lines[2])}</code>'
+        in rendered
+    )
     assert rendered.count("<img") == 1
     markdown = bundle["text/markdown"]
-    assert f"![\\<b onclick='x'\\>.PNG]({encoded})" in markdown
-    assert f"created [`{tmp_path}/data (1).csv`](data%20%281%29.csv)" in markdown
-    assert f"created `{tmp_path.parent}/outside.png`" in markdown
-    assert bundle["text/plain"].splitlines()[1] == f"[created {tmp_path}/data (1).csv]"
+    assert label_lists.of_markdown(markdown)[:3] == lines
+    assert f"![\\<b onclick='x'>.PNG]({encoded})" in markdown
+    assert "](data%20%281%29.csv)*" in markdown and "outside.png](" not in markdown
+    assert bundle["text/plain"].splitlines()[1] == f"[{lines[1]}]"
+    data = bundle[TURN_MIME_TYPE]
+    assert [entry["labels"].get("link") for entry in data["timeline"]] == [
+        encoded,
+        "data%20%281%29.csv",
+        None,
+    ]
 
 
 def test_html_escapes_the_error_and_drift_reports():
@@ -212,7 +230,7 @@ def test_html_escapes_the_error_and_drift_reports():
     bundle = turn_bundle(record, str)
     assert "<script" not in bundle["text/html"]
     assert "drift in bash_tool" in bundle["text/html"]
-    assert "**ModelError**: bad" in bundle["text/markdown"]
+    assert f"ModelError: bad {SCRIPT}" in label_lists.of_markdown(bundle["text/markdown"])
     assert "replayed from the recording" in bundle["text/markdown"]
 
 
@@ -231,7 +249,8 @@ def test_a_failed_turn_without_steps_still_shows_its_streamed_answer_and_the_err
     ]
     plain = turn_bundle(record_of(events), str)["text/plain"]
     assert plain == (
-        "Partial answ\nModelError: the API is overloaded\ntry again\nm · local backend · 0 in / 0 out"
+        "Partial answ\n[ModelError: the API is overloaded]\n[try again]\n"
+        "m · local backend · 0 in / 0 out"
     )
 
 
@@ -241,7 +260,7 @@ def test_a_turn_saved_without_its_steps_renders_exactly_as_with_them():
     stripped = turn_bundle(make_record(steps=[]), str)
     for mime in RENDERINGS:
         assert stripped[mime] == full[mime], mime
-        assert "bash_tool List the files · exit 0 · 500 ms" in stripped[mime]
+    assert "[bash_tool List the files · exit 0 · 500 ms]" in stripped["text/plain"]
     assert stripped[TURN_MIME_TYPE]["steps"] == []
     assert stripped[TURN_MIME_TYPE]["timeline"] == full[TURN_MIME_TYPE]["timeline"]
 
@@ -483,7 +502,7 @@ def test_thinking_shows_muted_and_open_as_it_streams_and_a_terminal_prints_none_
     streaming = frontends.notebook()[-1]
     assert set(streaming) == {"text/html"}
     assert '<details class="conjure-thinking" style="opacity:' in streaming["text/html"]
-    assert " open><summary>thinking…</summary>" in streaming["text/html"]
+    assert ' open><summary data-label="thinking">thinking…</summary>' in streaming["text/html"]
     assert "The password [secret] is &lt;old&gt;." in streaming["text/html"]
     assert frontends.console() == "m · local backend · running…\n"
 
@@ -495,7 +514,7 @@ def test_thinking_folds_to_one_line_once_the_step_goes_on(frontends, monkeypatch
         view.update(event)
     [folded] = [out for out in frontends.notebook() if "conjure-thinking" in out["text/html"]]
     assert folded["text/plain"] == "[thinking · 5 words]"
-    assert "<summary>thinking · 5 words</summary>" in folded["text/html"]
+    assert '<summary data-label="thinking">thinking · 5 words</summary>' in folded["text/html"]
     assert " open" not in folded["text/html"] and "[secret] is &lt;old&gt;." in folded["text/html"]
     assert plain_outputs(frontends)[1:] == ["[thinking · 5 words]", "Done.\n"]
     sent = json.dumps([message.bundle for message in frontends.messages])
@@ -538,6 +557,23 @@ def test_the_live_view_shows_the_turn_as_it_is_saved(frontends, monkeypatch, nam
     printed, at = " ".join(frontends.console().split()), 0
     for entry in record_of(events).timeline.entries:
         at = printed.index(printed_form(entry), at)
+
+
+@pytest.mark.parametrize("name", sorted(EVENTS))
+def test_the_live_view_leaves_the_golden_labels_once_the_turn_finished(frontends, name):
+    """The live view's finish shows exactly the labels the saved record carries
+    (tests/golden/NAME.labels.json), and a terminal's last line is the footer."""
+    events = EVENTS[name]()
+    view = LiveTurnView(str)
+    for event in events:
+        view.update(event)
+    view.finish(record_of(events))
+    [left] = frontends.notebook()
+    expected = label_lists.of_record(left[TURN_MIME_TYPE])
+    golden = Path(label_lists.__file__).with_name(f"{name}.labels.json")
+    assert expected == json.loads(golden.read_text(encoding="utf-8"))
+    assert label_lists.of_html(left["text/html"]) == expected
+    assert frontends.console().splitlines()[-1] == expected[-1][1]
 
 
 def test_finish_replaces_the_live_view_with_the_saved_bundle(frontends):
