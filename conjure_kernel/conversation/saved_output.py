@@ -1,12 +1,10 @@
 """A tool's output as a saved turn keeps and shows it: capped, read as a terminal shows
 it, folded after its first lines.
 
-Split from labels.py: how much of an output the record keeps, and how much of it a
-saved turn shows before "show all", are the saved side of the one cap policy, so their
-numbers live here and nowhere else. The model's own cap (``max_output_chars``, 30,000
-characters by default) applies before any of this: a tool result holds at most that
-much, and the record keeps all of it unless someone raised that cap past
-``RECORD_OUTPUT_CHARS``.
+Split from labels.py: the saved side of the one cap policy, whose numbers are in
+``tools.printed_limits``. The model's own cap (``max_output_chars``) applies before any
+of this: a tool result holds at most that much, and the record keeps all of it unless
+someone raised that cap past ``RECORD_CHARS``.
 """
 
 from __future__ import annotations
@@ -14,26 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..tools.output import truncate_output
+from ..tools.printed_limits import FOLD_CHARS, FOLD_LINES, RECORD_CHARS
 from .terminal import Run, terminal_runs
 
 __all__ = [
-    "FOLD_CHARS",
-    "FOLD_LINES",
-    "RECORD_OUTPUT_CHARS",
     "ShownOutput",
     "saved_content",
     "shown_output",
 ]
-
-RECORD_OUTPUT_CHARS = 100_000
-"""The most of one tool result a saved record keeps: its head and tail, with a note of
-what was cut between them (a notebook cell stays a few hundred kilobytes at worst)."""
-
-FOLD_LINES = 40
-"""A saved output longer than this shows its first lines, and "show all" for the rest."""
-
-FOLD_CHARS = 4_000
-"""The same for an output of few, long lines: it folds after this many characters."""
 
 _NOTE_ROOM = 200
 """What ``truncate_output``'s note may add past its limit, kept free within the cap so
@@ -41,10 +27,10 @@ a saved result read back and saved again is not cut again."""
 
 
 def saved_content(content: str) -> str:
-    """A tool result's text as the record keeps it: whole, or cut to ``RECORD_OUTPUT_CHARS``."""
-    if len(content) <= RECORD_OUTPUT_CHARS:
+    """A tool result's text as the record keeps it: whole, or cut to ``RECORD_CHARS``."""
+    if len(content) <= RECORD_CHARS:
         return content
-    return truncate_output(content, RECORD_OUTPUT_CHARS - _NOTE_ROOM)
+    return truncate_output(content, RECORD_CHARS - _NOTE_ROOM)
 
 
 @dataclass(frozen=True)

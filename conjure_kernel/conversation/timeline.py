@@ -31,6 +31,7 @@ from ..events import (
     TurnEnded,
     TurnFailed,
 )
+from ..tools.printed_limits import LIVE_TAIL
 from ..tools.values import ToolCall, ToolResult
 from .turn import (
     ApprovalEntry,
@@ -44,11 +45,7 @@ from .turn import (
     entry_from_json,
 )
 
-__all__ = ["PRINTED_TAIL", "Timeline"]
-
-PRINTED_TAIL = 4000
-"""Characters of a running call's output a live view keeps: the latest lines, as a
-terminal's last screenful."""
+__all__ = ["Timeline"]
 
 
 @dataclass
@@ -181,7 +178,7 @@ class Timeline:
         tool = self._tool(event.tool_use_id)
         if tool is None or tool.result is not None:
             return False
-        tool.printed = (tool.printed + event.text)[-PRINTED_TAIL:]
+        tool.printed = (tool.printed + event.text)[-LIVE_TAIL:]
         return True
 
     def _tool(self, call_id: str) -> ToolEntry | None:

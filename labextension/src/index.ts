@@ -57,7 +57,8 @@ export class RenderedConjureTurn extends Widget implements IRenderMime.IRenderer
         markdownParser: this._markdownParser,
         resolver: this._resolver,
         linkHandler: this._linkHandler
-      }
+      },
+      Private.htmlFallback(model)
     );
     if (this.isDisposed || generation !== this._generation) {
       return;
@@ -121,5 +122,17 @@ namespace Private {
       return text;
     }
     return Array.isArray(text) ? text.join('') : '';
+  }
+
+  /**
+   * The bundle's HTML, shown (sanitized) for a record saved before records carried
+   * their labels.
+   */
+  export function htmlFallback(model: IRenderMime.IMimeModel): string {
+    const html = model.data['text/html'];
+    if (typeof html === 'string') {
+      return html;
+    }
+    return Array.isArray(html) ? html.join('') : '';
   }
 }

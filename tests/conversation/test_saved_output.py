@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 from conjure_kernel.clients.base import Usage
-from conjure_kernel.conversation.saved_output import (
-    FOLD_CHARS,
-    FOLD_LINES,
-    RECORD_OUTPUT_CHARS,
-    saved_content,
-    shown_output,
-)
+from conjure_kernel.conversation.saved_output import saved_content, shown_output
 from conjure_kernel.conversation.terminal import Run
 from conjure_kernel.conversation.transcript import TurnRecord, TurnRecorder
 from conjure_kernel.events import ToolCallFinished, ToolCallStarted, TurnEnded, TurnStarted
+from conjure_kernel.tools.printed_limits import FOLD_CHARS, FOLD_LINES, RECORD_CHARS
 from conjure_kernel.tools.values import ToolCall, ToolResult
 
 CALL = ToolCall("t1", "bash_tool", {"command": "make"})
@@ -26,7 +21,7 @@ def test_a_result_within_the_cap_is_kept_whole_and_a_longer_one_keeps_its_head_a
     assert saved_content("short") == "short"
     long = lines(400_000)
     kept = saved_content(long)
-    assert len(kept) <= RECORD_OUTPUT_CHARS
+    assert len(kept) <= RECORD_CHARS
     assert kept.startswith("line 0\n") and kept.endswith("line 399999\n")
     assert "characters (" in kept and "lines) cut" in kept
     assert saved_content(kept) == kept  # saved again, not cut again
@@ -44,7 +39,7 @@ def test_the_recorder_keeps_a_3_mb_result_as_the_record_keeps_it():
         recorder.add(event)
     assert recorder.record is not None
     [(_, result)] = recorder.record.tool_calls
-    assert result.content == saved_content(huge) and len(result.content) <= RECORD_OUTPUT_CHARS
+    assert result.content == saved_content(huge) and len(result.content) <= RECORD_CHARS
     assert TurnRecord.from_json(recorder.record.to_json()).tool_calls == recorder.record.tool_calls
 
 

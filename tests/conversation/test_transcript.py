@@ -513,11 +513,15 @@ def test_each_steps_thinking_is_a_row_of_its_own_and_never_part_of_the_answer():
     assert timeline.add(ThinkingDelta("")) is False
 
 
-def test_a_record_with_thinking_survives_a_json_round_trip_as_schema_3():
+def test_a_record_with_thinking_survives_a_json_round_trip_with_its_label():
     record = record_of([TurnStarted("hi", "local", "m"), ThinkingDelta("Hmm."), TextDelta("Hi.")])
     data = json.loads(json.dumps(record.to_json()))
-    assert data["schema"] == TURN_SCHEMA == 3
-    assert data["timeline"][0] == {"type": "thinking", "text": "Hmm."}
+    assert data["schema"] == TURN_SCHEMA == 4
+    assert data["timeline"][0] == {
+        "type": "thinking",
+        "text": "Hmm.",
+        "labels": {"line": "thinking · 1 word"},
+    }
     assert TurnRecord.from_json(data) == record
     assert TurnRecord.from_json(data).answer == "Hi."
 

@@ -19,7 +19,7 @@ from live_frontends import Frontends
 
 from conjure_kernel.clients.base import ModelResponse, Usage
 from conjure_kernel.conversation.labels import call_title
-from conjure_kernel.conversation.timeline import PRINTED_TAIL, Timeline
+from conjure_kernel.conversation.timeline import Timeline
 from conjure_kernel.conversation.transcript import TurnRecord
 from conjure_kernel.conversation.turn import ApprovalEntry, Entry, TextEntry, ToolEntry
 from conjure_kernel.errors import ModelError
@@ -47,6 +47,7 @@ from conjure_kernel.notebook.magics import ConjureMagics
 from conjure_kernel.notebook.secrets import Redactor
 from conjure_kernel.notebook.turn_text import entry_plain
 from conjure_kernel.notebook.views import TurnView
+from conjure_kernel.tools.printed_limits import LIVE_TAIL
 from conjure_kernel.tools.values import ToolCall, ToolResult
 
 SCRIPT = "<script>alert('x')</script>"
@@ -461,9 +462,9 @@ def test_the_timeline_keeps_only_the_end_of_what_a_call_printed_and_never_saves_
     timeline = Timeline()
     timeline.add(ToolCallStarted(LS))
     for _ in range(3):
-        timeline.add(ToolOutput(LS.id, "x" * PRINTED_TAIL))
+        timeline.add(ToolOutput(LS.id, "x" * LIVE_TAIL))
     assert timeline.add(ToolOutput(LS.id, "end")) is True
-    assert len(timeline.tools[0].printed) == PRINTED_TAIL
+    assert len(timeline.tools[0].printed) == LIVE_TAIL
     assert timeline.tools[0].printed.endswith("end")
     assert "printed" not in json.dumps(timeline.tools[0].to_json())
     timeline.add(ToolCallFinished(LS, LS_RESULT))

@@ -94,8 +94,9 @@ def test_a_view_that_starts_late_shows_finished_thinking_folded_and_the_latest_o
     view.idle()
     thinking = [out["text/html"] for out in quick.notebook() if "conjure-thinking" in str(out)]
     assert len(thinking) == 2
-    assert "<summary>thinking · 15 words</summary>" in thinking[0] and " open" not in thinking[0]
-    assert " open><summary>thinking…</summary>" in thinking[1]
+    summary = '<summary data-label="thinking">thinking · 15 words</summary>'
+    assert summary in thinking[0] and " open" not in thinking[0]
+    assert ' open><summary data-label="thinking">thinking…</summary>' in thinking[1]
     assert quick.console().count("[thinking · 15 words]") == 1
 
 

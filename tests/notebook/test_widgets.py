@@ -36,11 +36,11 @@ from conjure_kernel.events import (
     UsageReported,
 )
 from conjure_kernel.notebook import views
+from conjure_kernel.notebook.ansi import ansi_to_html
 from conjure_kernel.notebook.display import TURN_MIME_TYPE
 from conjure_kernel.notebook.widgets import HistoryWidget, PickerWidget, TraceWidget
 from conjure_kernel.notebook.widgets import history as history_module
 from conjure_kernel.notebook.widgets import trace as trace_module
-from conjure_kernel.notebook.widgets.ansi import ansi_to_html
 from conjure_kernel.notebook.widgets.rows import FOLD_LINES, LIVE_OUTPUT_CHARS
 from conjure_kernel.tools.values import ToolCall, ToolResult
 
@@ -332,7 +332,7 @@ def test_finish_without_a_record_keeps_the_widget(displayed):
 
 
 def test_ansi_colours_become_spans_and_other_sequences_vanish():
-    assert ansi_to_html("\x1b[1;92mok\x1b[22m <b>\x1b[39m\x1b[2K.") == (
+    assert ansi_to_html("\x1b[1;92mok\x1b[22m <b>\x1b[39m\x1b[2A.") == (
         '<span style="color:#007427;font-weight:bold">ok</span>'
         '<span style="color:#007427"> &lt;b&gt;</span>.'
     )

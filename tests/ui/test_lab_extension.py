@@ -120,7 +120,9 @@ THOUGHT = "The person wants a poem.\n\nFour lines, then count them."
 
 
 def _with_thinking(root: Path) -> str:
-    """A copy of the quickstart whose first turn thought before it answered (schema 3)."""
+    """A copy of the quickstart whose first turn thought before it answered (its record
+    as conjure-kernel saves one, with the thinking's label; the quickstart must have been
+    recorded with schema 4, by notebooks/record_examples.py)."""
     notebook = json.loads((root / "quickstart.ipynb").read_text(encoding="utf-8"))
     turns = [
         output["data"][TURN_MIME_TYPE]
@@ -128,8 +130,9 @@ def _with_thinking(root: Path) -> str:
         for output in cell.get("outputs", [])
         if TURN_MIME_TYPE in output.get("data", {})
     ]
-    turns[0]["schema"] = TURN_SCHEMA
-    turns[0]["timeline"].insert(0, {"type": "thinking", "text": THOUGHT})
+    assert turns[0]["schema"] == TURN_SCHEMA
+    labels = {"line": "thinking · 10 words"}
+    turns[0]["timeline"].insert(0, {"type": "thinking", "text": THOUGHT, "labels": labels})
     (root / "thinking.ipynb").write_text(json.dumps(notebook), encoding="utf-8")
     return "thinking.ipynb"
 
@@ -183,7 +186,6 @@ LEGIBLE = [
     ".jp-RenderedConjureTurn-toolStatus",
     ".jp-RenderedConjureTurn-toolDuration",
     ".jp-RenderedConjureTurn-toolCommand",
-    ".jp-RenderedConjureTurn-label",
     ".jp-RenderedConjureTurn-toolResultText",
     ".jp-RenderedConjureTurn-footer",
 ]

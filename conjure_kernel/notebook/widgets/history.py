@@ -19,13 +19,13 @@ from IPython.display import display
 
 from ...clients.pricing import Spend
 from ...conversation.budget import turn_spend
+from ...conversation.labels import duration as _duration
+from ...conversation.labels import tool_title as _tool_title
 from ...conversation.transcript import TurnRecord
 from ...conversation.turn import Redact, TextEntry, ToolEntry
 from ...tools.output import one_line
 from ..history import HistoryTable, _tokens
 from ..turn_html import answer_html as _answer_html
-from ..turn_labels import duration as _duration
-from ..turn_labels import tool_title as _tool_title
 from .shared import close_widgets, make, view_bundle
 
 __all__ = ["HistoryWidget"]

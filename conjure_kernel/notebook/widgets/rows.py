@@ -15,6 +15,13 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from ...conversation.file_links import FileLinks as _Files
+from ...conversation.file_links import is_image as _is_image
+from ...conversation.labels import approval_line as _approval_line
+from ...conversation.labels import call_title as _call_title
+from ...conversation.labels import duration as _duration
+from ...conversation.labels import thinking_line as _thinking_line
+from ...conversation.labels import tool_input as _tool_input
 from ...conversation.turn import (
     ApprovalEntry,
     FileEntry,
@@ -23,15 +30,8 @@ from ...conversation.turn import (
     ToolEntry,
     ToolState,
 )
-from ..turn_labels import FileLinks as _Files
-from ..turn_labels import approval_line as _approval_line
-from ..turn_labels import call_title as _call_title
-from ..turn_labels import duration as _duration
-from ..turn_labels import is_image as _is_image
-from ..turn_labels import thinking_line as _thinking_line
-from ..turn_labels import tool_input as _tool_input
+from ..ansi import ansi_to_html
 from ..views import redraw_due
-from .ansi import ansi_to_html
 from .shared import make
 
 __all__ = [

@@ -26,6 +26,8 @@ from IPython.display import display
 
 from ...clients.base import Usage
 from ...clients.pricing import Spend, spend_of
+from ...conversation.file_links import FileLinks as _Files
+from ...conversation.labels import notice_line as _notice_line
 from ...conversation.timeline import Timeline
 from ...conversation.transcript import TurnRecord
 from ...conversation.turn import (
@@ -51,8 +53,6 @@ from ...events import (
 )
 from ..display import turn_bundle
 from ..turn_html import live_answer_html as _live_answer_html
-from ..turn_labels import FileLinks as _Files
-from ..turn_labels import notice_line as _notice_line
 from ..views import REFRESH_SECONDS, StartDelay, StreamedMarkdown
 from .rows import MUTED, ApprovalRow, ThinkingRow, ToolRow, file_widget
 from .shared import close_widgets, make, view_bundle
