@@ -10,11 +10,28 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["DEMO", "PLAIN", "demo_argv", "serving_http"]
+__all__ = ["DEMO", "PLAIN", "STUCK", "demo_argv", "processes_with", "serving_http"]
 
 DEMO = Path(__file__).with_name("demo.py")
 PLAIN = Path(__file__).with_name("plain.py")
 """An MCP server without the SDK, for the docker image."""
+STUCK = Path(__file__).with_name("stuck.py")
+"""A server that never finishes starting, with a child; both ignore SIGTERM."""
+
+
+def processes_with(marker: str) -> list[int]:
+    """The live processes (zombies do not count) whose command line holds ``marker``,
+    read from /proc: it shows those in a sandbox's own pid namespace too."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):  # it ended while being read
+            command = (entry / "cmdline").read_bytes().decode(errors="replace")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            if marker in command and state != "Z":
+                found.append(int(entry.name))
+    return found
 
 
 def demo_argv() -> list[str]:
