@@ -61,7 +61,11 @@ def _recorded_calls(replay: Replay | None) -> tuple[dict[str, ToolResult], list[
     calls = [call for response in turn.responses for call in response.tool_uses()]
     mcp_calls = [call for call in calls if str(call["name"]).startswith(PREFIX)]
     results = {
-        call["id"]: ToolResult(call["id"], *turn.tool_results[call["id"]])
+        call["id"]: ToolResult(
+            call["id"],
+            *turn.tool_results[call["id"]],
+            images=tuple(dict(image) for image in turn.images.get(call["id"], ())),
+        )
         for call in mcp_calls
         if call["id"] in turn.tool_results
     }
