@@ -6,8 +6,10 @@ the project file Claude Code reads (``{"mcpServers": {NAME: {"command", "args", 
 {"type": "http", "url", "headers"}}}``), when the session is made; ``%mcp add`` adds one
 for this session. The project file's servers that would run outside a sandbox start
 only after ``%mcp trust NAME``, one by one: a cloned folder's file must not run programs
-on this machine unasked. ``ConjureMagics`` creates this class and registers it beside
-itself.
+on this machine unasked. On the hosted backend no program starts here: a URL server is
+listed from the kernel and offered through the API's MCP connector (``hosted_mcp``),
+and what cannot be offered there is said in one line. ``ConjureMagics`` creates this
+class and registers it beside itself.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 from traitlets import Bool, Dict, Float, observe
 
-from ..backends.mcp_sources import place_servers
+from ..backends.mcp_sources import backend_lines, connector_takes, place_servers
 from ..errors import ConjureError
 from ..mcp.connection import START_SECONDS, McpConnection
 from ..mcp.registry import McpServers
@@ -126,23 +128,28 @@ class McpMagics(Magics):
             session.mcp.define(server)
             print(f"{server.name}: defined; this replay answers its calls as recorded")
             return
-        if not self._placed():
+        if self._starts_here(server):
+            _print_started(session.mcp.add(server))
+        else:
             session.mcp.define(server)
             print(f"{server.name}: defined; it starts on a backend that runs tools here")
-            return
-        _print_started(session.mcp.add(server))
+        self._print_backend_lines(server.name)
 
     def _restart(self, name: str) -> None:
         servers = self.conjure.session.mcp
         if name not in servers.connections:
             raise UsageError(f"no MCP server is named {name!r}; %mcp lists them")
-        if not self._placed():
-            return
-        connection = servers.connections[name]  # placing may have made it anew
-        if file := servers.unapproved(connection):
-            raise UsageError(f"{name} comes from {file}: %mcp trust {name} approves and starts it")
-        servers.restart(name)
-        _print_started(connection)
+        if self._starts_here(servers.connections[name].server):
+            connection = servers.connections[name]  # placing may have made it anew
+            if file := servers.unapproved(connection):
+                raise UsageError(
+                    f"{name} comes from {file}: %mcp trust {name} approves and starts it"
+                )
+            servers.restart(name)
+            _print_started(connection)
+        else:
+            print(f"{name}: it starts on a backend that runs tools here")
+        self._print_backend_lines(name)
 
     def _waiting(self) -> None:
         """The project file's servers that wait for approval, and how to approve each."""
@@ -163,26 +170,29 @@ class McpMagics(Magics):
             print(f"{name} does not wait for approval")
             return
         print(f"approved for this session: {name}")
-        if self._placed():
+        if self._starts_here(servers.connections[name].server):
             connection = servers.connections[name]  # placing may have made it anew
             if not connection.running:
                 servers.restart(name)
             _print_started(connection)
+        self._print_backend_lines(name)
 
-    def _placed(self) -> bool:
-        """Place the stdio servers where the session's tools run; False (and a warning) on
-        a backend that runs no tools here, where no MCP server may start."""
+    def _starts_here(self, server: ServerDefinition) -> bool:
+        """Whether ``server`` starts now: on a backend that runs tools here (its stdio
+        servers placed there first), or, on the hosted backend, a URL server the API's MCP
+        connector can pass (the kernel lists its tools)."""
         session = self.conjure.session
         placed = place_servers(session.mcp, session.backend_session)
         if placed is None:
-            print(
-                f"warning: the {session.backend_name} backend runs no client-side tools, so "
-                "MCP tools are offered on local, docker and native only",
-                file=sys.stderr,
-            )
-            return False
+            return connector_takes(server, session.backend_session)
         session.runner.run(placed.ready_for_programs())
         return True
+
+    def _print_backend_lines(self, name: str = "") -> None:
+        """What the backend cannot do with the servers (or the one named), as warnings."""
+        session = self.conjure.session
+        for line in backend_lines(session.mcp, session.backend_session, name):
+            print(line, file=sys.stderr)
 
     def _list(self) -> None:
         servers = self.conjure.session.mcp
@@ -200,6 +210,7 @@ class McpMagics(Magics):
             print(describe(connection) + waits)
             for refused in connection.refused:
                 print(f"  left out (the API would refuse it): {refused}")
+        self._print_backend_lines()
 
     def _configured(self) -> list[tuple[ServerDefinition, str]]:
         """The configured servers, each with the project file it came from (else empty)."""

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from fakeapi import FakeMessagesAPI, replies
 from kernel_harness import RunningKernel
-from mcp_servers import DEMO, STUCK, processes_with
+from mcp_servers import DEMO, STUCK, STUCK_CHILD, processes_with
 
 KEY = "sk-test-key-123"
 
@@ -46,10 +46,10 @@ def test_a_server_stuck_while_starting_is_given_up_and_the_next_cell_works(api, 
         assert kernel.run("%config McpMagics.start_timeout = 2").status == "ok"
         adding = kernel.start(f"%mcp add stuck -- {sys.executable} {work / 'stuck.py'} {marker}")
         for _ in range(1200):  # until the server and its child run in the sandbox
-            if len(processes_with(marker)) == 2:
+            if processes_with(marker, STUCK_CHILD):
                 break
             time.sleep(0.05)
-        assert len(processes_with(marker)) == 2
+        assert processes_with(marker, STUCK_CHILD)
         added = kernel.wait_for(adding, timeout=60)
         assert added.status == "ok", added.error
         assert added.text().splitlines() == [
