@@ -18,7 +18,7 @@ import logging
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -201,8 +201,7 @@ class McpConnection:
     def _transport(self) -> contextlib.AbstractAsyncContextManager[Any]:
         server = self.server
         if isinstance(server, HttpServer):
-            client = create_mcp_http_client(headers=dict(server.headers))
-            return streamable_http_client(server.url, http_client=client)
+            return _over_http(server)
         argv = self.place.wrap([server.command, *server.args], server.env)
         parameters = StdioServerParameters(
             command=argv[0], args=argv[1:], env=dict(server.env) or None, cwd=self.place.cwd
@@ -289,6 +288,17 @@ class McpConnection:
     def _fail(self, why: str) -> None:
         self.fault = self.fault or self._line(why)
         raise McpServerError(self.fault)
+
+
+@contextlib.asynccontextmanager
+async def _over_http(server: HttpServer) -> AsyncIterator[Any]:
+    """The streamable HTTP transport with the server's headers, and its HTTP client closed
+    with it (the SDK leaves a client it was given open)."""
+    async with (
+        create_mcp_http_client(headers=dict(server.headers)) as client,
+        streamable_http_client(server.url, http_client=client) as streams,
+    ):
+        yield streams
 
 
 async def _all_tools(session: ClientSession) -> list[types.Tool]:
