@@ -18,7 +18,8 @@ from ..mcp.offered import PREFIX
 from ..mcp.registry import McpServers
 from ..mcp.servers import HttpServer, ServerDefinition
 from ..tools.values import ToolResult
-from .base import BackendSession, ExecutorSession
+from .anthropic import AnthropicBackend
+from .base import Backend, BackendSession, ExecutorSession
 from .hosted_mcp import McpConnector, connector_for, hosted_lines, hosted_problem
 from .hosted_session import AnthropicSession
 
@@ -35,11 +36,11 @@ def place_servers(servers: McpServers, session: BackendSession) -> ExecutorSessi
     return session
 
 
-def backend_lines(servers: McpServers, session: BackendSession, name: str = "") -> list[str]:
-    """What a backend cannot do with the session's servers (or the one named), one line
-    each: on the hosted backend, stdio servers, headers its MCP connector cannot pass,
-    URLs it cannot reach."""
-    return hosted_lines(servers, name) if isinstance(session, AnthropicSession) else []
+def backend_lines(servers: McpServers, backend: Backend, name: str = "") -> list[str]:
+    """What ``backend`` cannot do with the session's servers (or the one named), one line
+    each: on the hosted one, stdio servers, headers its MCP connector cannot pass, URLs
+    it cannot reach. Read from the backend, so that no session need open to say it."""
+    return hosted_lines(servers, name) if isinstance(backend, AnthropicBackend) else []
 
 
 def connector_takes(server: ServerDefinition, session: BackendSession) -> bool:

@@ -191,7 +191,7 @@ class McpMagics(Magics):
     def _print_backend_lines(self, name: str = "") -> None:
         """What the backend cannot do with the servers (or the one named), as warnings."""
         session = self.conjure.session
-        for line in backend_lines(session.mcp, session.backend_session, name):
+        for line in backend_lines(session.mcp, session.backend, name):
             print(line, file=sys.stderr)
 
     def _list(self) -> None:
