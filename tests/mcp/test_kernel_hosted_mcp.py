@@ -67,6 +67,9 @@ def test_a_url_server_is_offered_through_the_connector_and_replays(api, url, tmp
         added = kernel.run(f"%mcp add web {url} 'header=Authorization:Bearer {TOKEN}'").text()
         assert f"web [http: {url}]: running over HTTP; 8 tool(s): echo, shout" in added
         assert f"the MCP server web is at {url}, an address of this machine" in added
+        listed = kernel.run("%mcp").text()
+        assert "stdio servers start on the local, docker and native backends only" in listed
+        assert "it needs X-Key" in listed and "the MCP server web is at" in listed
         switched = kernel.run("%backend anthropic").text()  # again: it says the same
         assert "stdio servers start on the local, docker and native backends only" in switched
         assert "the MCP server web is at" in switched
@@ -79,6 +82,7 @@ def test_a_url_server_is_offered_through_the_connector_and_replays(api, url, tmp
         )
         result, prompts = kernel.run_answering("Shout hi twice", ["y"])
         assert result.status == "ok", result.error
+        assert len(prompts) == 1
         assert prompts[0].startswith(
             "Allow mcp__web__* to be offered on the anthropic backend: the API's MCP "
             f"connector calls the tools of {url} from Anthropic's side"
