@@ -133,8 +133,7 @@ class McpConnector:
         """For the gate: each server's tools as one name, ``mcp__SERVER__*``, with the
         server and its URL, so a mode that would just run them asks once."""
         return {
-            _all_tools(c.server.name): (c.server.name, c.server.describe())
-            for c in self.candidates
+            _all_tools(c.server.name): (c.server.name, c.server.describe()) for c in self.candidates
         }
 
     @property
