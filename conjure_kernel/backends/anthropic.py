@@ -10,8 +10,10 @@ or sent, and hosted calls and their files come from the recording.
 
 The container is kept from turn to turn while it lives. One that expired (by its
 ``expires_at``, or refused by the API) is replaced by a new one with a notice, since
-its files and state are gone, and the turn goes on. Permission rules do not apply:
-nothing runs on this machine, and the API runs its tools before any gate could be asked.
+its files and state are gone, and the turn goes on. Permission rules do not apply to
+code execution: nothing runs on this machine, and the API runs its tools before any gate
+could be asked. The URL MCP servers the API's connector may call are decided on by the
+rules and the person before a request names them (``hosted_mcp``).
 
 This module sets a session up and checks all it can before anything is sent;
 ``hosted_session`` holds the session, ``hosted_turn`` runs a turn on it.

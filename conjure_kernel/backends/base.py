@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -166,9 +166,10 @@ class ExecutorSession:
     executor: Executor = field(repr=False)
     system_prompt: str = field(repr=False)
     skills: tuple[Skill, ...] = ()
-    notices: list[str] = field(default_factory=list, repr=False)
-    """What the person should hear about from the backend (a sandbox replaced, no sandbox
-    at all): ``chat`` moves them into the trace as warnings, as soon as they are said."""
+    opening_notice: str = field(default="", repr=False)
+    """What the person should hear once the session is open (no sandbox at all): its
+    first turn says it. What happens to the sandbox later reaches the trace through each
+    call's watch (``tools.call_watch``)."""
     environment: dict[str, str] = field(default_factory=dict, repr=False)
     """What the tools run on (an image's id, the host's program versions): each turn
     records it, and a replay says what differs."""
@@ -213,19 +214,12 @@ class ExecutorBackend:
             replay=options.replay,
             gate=options.gate,
         )
-        for notice in _drained(session.notices):
-            yield notice
+        if session.opening_notice:
+            yield Notice(session.opening_notice, "warning")
+            session.opening_notice = ""
         async with contextlib.aclosing(turn) as events:  # the loop's finally runs on early exit
             async for event in events:
                 yield event
-                for notice in _drained(session.notices):  # right after the call that caused it
-                    yield notice
 
     async def close(self, session: ExecutorSession) -> None:
         await session.executor.aclose()
-
-
-def _drained(notices: list[str]) -> Iterator[Notice]:
-    """The notices said so far as warning events, taken off the list."""
-    while notices:
-        yield Notice(notices.pop(0), "warning")

@@ -3,11 +3,13 @@
 Split from anthropic.py: the backend sets a session up, this runs a turn on it. The
 algorithm, in order:
 
-1. the turn's ``Hosting`` prepares (live: local skills uploaded, a container reused);
-2. send the messages with the code-execution tool and the container, and stream the
-   answer, reporting each server tool call and its result as they arrive, as local
-   calls are reported (a container the API refuses, as expired, unknown or with a 500,
-   is replaced once, with a notice: a second refusal ends the turn);
+1. the turn's ``Hosting`` prepares (live: local skills uploaded, a container reused), and
+   the MCP servers the API's connector may call are settled (``hosted_mcp``);
+2. send the messages with the code-execution tool, the container and those servers, and
+   stream the answer, reporting each server tool call (an MCP connector's too) and its
+   result as they arrive, as local calls are reported (a container the API refuses, as
+   expired, unknown or with a 500, is replaced once, with a notice: a second refusal
+   ends the turn);
 3. the step's files come back (live: downloaded into the workdir);
 4. on ``pause_turn`` (the server's own loop reached its limit) send the paused content
    back unchanged, with no new user message, at most ``max_continuations`` times: the
@@ -47,6 +49,7 @@ from ..events import (
 )
 from ..tools.values import ToolCall, ToolResult
 from .base import TurnOptions
+from .hosted_mcp import McpConnector
 from .hosted_session import AnthropicSession
 from .hosting import FileRef, Hosting
 from .loop import Steps, drop_unanswered_server_calls, progress_event, repair_messages
@@ -76,6 +79,9 @@ class HostedTurn:
         """Files the current step's results name, fetched once it ends."""
         self.steps = Steps(client, options.messages)
         self.texts: list[str] = []
+        more = options.more_tools
+        self.connector = more if isinstance(more, McpConnector) else None
+        """The URL servers the API's MCP connector may call this turn."""
 
     async def run(self, message: str | list[dict[str, Any]]) -> AsyncIterator[Event]:
         messages = self.options.messages
@@ -85,6 +91,9 @@ class HostedTurn:
         try:
             async for event in self.hosting.prepare():
                 yield event
+            if self.connector is not None:
+                async for event in self.connector.settle(self.options.gate):
+                    yield event
             while True:
                 async for event in self._step():
                     yield event
@@ -133,7 +142,7 @@ class HostedTurn:
                 yield notice
 
     def _request(self) -> ModelRequest:
-        return ModelRequest(
+        request = ModelRequest(
             self.options.model,
             self.session.system_prompt,
             list(self.options.messages),
@@ -141,6 +150,7 @@ class HostedTurn:
             self.options.max_tokens,
             self.hosting.container(),
         )
+        return self.connector.joined(request) if self.connector is not None else request
 
     def _event(self, item: StreamItem) -> Event | None:
         """The event a stream item stands for: a server tool call's start or end, or the

@@ -116,7 +116,7 @@ class LocalBackend(ExecutorBackend):
             skills=tuple(skills),
             executor=executor,
             system_prompt=system_prompt,
-            notices=[UNSANDBOXED] if sandbox is None else [],  # said by the first turn
+            opening_notice=UNSANDBOXED if sandbox is None else "",
             leads_to=workspace.leads_to,
             environment=versions,
             mcp_place=_mcp_place(workdir, sandbox),

@@ -42,6 +42,7 @@ from ..clients.base import (
     Usage,
 )
 from ..clients.replay import Replay
+from ..clients.server_tools import SERVER_CALLS
 from ..errors import IncompleteResponse, TurnLimitReached
 from ..events import (
     ApprovalAnswered,
@@ -367,7 +368,8 @@ _THINKING = frozenset({"thinking", "redacted_thinking"})
 
 
 def drop_unanswered_server_calls(messages: list[MessageParam], turn_start: int) -> None:
-    """Take out of this turn's messages the server tool calls it never saw answered.
+    """Take out of this turn's messages the server tool calls (and MCP connector calls) it
+    never saw answered.
 
     A pause cut short (an interrupt, a failed continuation, the continuation limit)
     leaves one at the end; the API refuses messages holding it. A message left with
@@ -382,7 +384,7 @@ def drop_unanswered_server_calls(messages: list[MessageParam], turn_start: int) 
         if message["role"] != "assistant" or isinstance(message["content"], str):
             continue
         content: list[Any] = list(message["content"])
-        kept = [b for b in content if b.get("type") != "server_tool_use" or b["id"] in answered]
+        kept = [b for b in content if b.get("type") not in SERVER_CALLS or b["id"] in answered]
         if len(kept) == len(content):
             continue
         if any(block.get("type") not in _THINKING for block in kept):

@@ -46,7 +46,7 @@ from .base import (
     ToolUseRequested,
     Usage,
 )
-from .server_tools import is_server_tool_result
+from .server_tools import SERVER_CALLS, is_server_tool_result, server_call_name
 
 __all__ = ["read_stream"]
 
@@ -167,8 +167,8 @@ def _stream_item(event: Any) -> StreamItem | None:
     block = event.content_block
     if block.type == "tool_use":
         return ToolUseRequested(block.id, block.name, _tool_input(block))
-    if block.type == "server_tool_use":
-        return ServerToolUse(block.id, block.name, _tool_input(block))
+    if block.type in SERVER_CALLS:  # code execution's, or the MCP connector's
+        return ServerToolUse(block.id, server_call_name(_plain_block(block)), _tool_input(block))
     if is_server_tool_result(block.type):
         return ServerToolResult(_plain_block(block))
     return None

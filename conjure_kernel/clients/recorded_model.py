@@ -20,7 +20,7 @@ from .base import (
     ThinkingChunk,
 )
 from .replay import Replay
-from .server_tools import is_server_tool_result
+from .server_tools import SERVER_CALLS, is_server_tool_result, server_call_name
 
 __all__ = ["RecordedModel"]
 
@@ -54,8 +54,10 @@ def _streamed(
                 yield TextChunk(text[start : start + _CHUNK])
         elif kind == "thinking" and block.get("thinking"):
             yield ThinkingChunk(block["thinking"])
-        elif kind == "server_tool_use":
-            yield ServerToolUse(block["id"], block["name"], dict(block.get("input") or {}))
+        elif kind in SERVER_CALLS:
+            yield ServerToolUse(
+                block["id"], server_call_name(block), dict(block.get("input") or {})
+            )
         elif is_server_tool_result(kind):
             yield ServerToolResult(block)
 

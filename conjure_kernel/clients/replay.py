@@ -60,6 +60,9 @@ class ReplayTurn:
     sent: str | list[dict[str, Any]] | None = None
     """What the model was sent, where it differs from ``message`` (the cell's ``{name}``
     filled in): a replay sends it again, so it needs none of the notebook's variables."""
+    images: Mapping[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)
+    """The image blocks of recorded tool results, by ``tool_use_id`` (an MCP tool's
+    pictures): a result answered from the recording carries them as the model saw them."""
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,10 @@
 The API runs these tools itself and sends their results back as blocks whose
 ``content`` comes in many shapes, one family per tool and version: bash and text
 editor results for ``code_execution_20250825`` and later, ``code_execution_result``
-and its encrypted form for the legacy Python tool, an error object for each. Here they
+and its encrypted form for the legacy Python tool, an error object for each. The API's
+MCP connector calls a remote server's tools the same way, in ``mcp_tool_use`` and
+``mcp_tool_result`` blocks, named here ``mcp__SERVER__TOOL`` as the kernel names the
+tools of the MCP servers it calls itself, so rules and traces read alike. Here they
 become the same ``ToolCall`` and ``ToolResult`` the local tools produce, so views and
 records show hosted and local calls alike. A shape this module does not know is shown
 as raw JSON rather than dropped: the API adds tools faster than this code learns them.
@@ -21,8 +24,12 @@ from ..tools.values import ExecResult, ToolCall, ToolResult
 from .base import ServerToolResult, ServerToolUse
 
 __all__ = [
+    "MCP_PREFIX",
+    "SERVER_CALLS",
     "file_ids",
     "is_server_tool_result",
+    "mcp_tool_name",
+    "server_call_name",
     "tool_call",
     "tool_result",
 ]
@@ -30,8 +37,25 @@ __all__ = [
 ENCRYPTED_STDOUT = "(stdout is encrypted: the code called another server tool)"
 """What stands for the stdout of an ``encrypted_code_execution_result``."""
 
+MCP_PREFIX = "mcp__"
+SERVER_CALLS = frozenset({"server_tool_use", "mcp_tool_use"})
+"""Block types of a call the API runs itself: a server tool's, or its MCP connector's."""
+
 _OUTPUT_ITEMS = frozenset({"bash_code_execution_output", "code_execution_output"})
 _EXEC_RESULTS = frozenset({"bash_code_execution_result", "code_execution_result"})
+
+
+def mcp_tool_name(server: str, tool: str) -> str:
+    """The name an MCP server's tool goes by: ``mcp__SERVER__TOOL``, wherever it runs."""
+    return f"{MCP_PREFIX}{server}__{tool}"
+
+
+def server_call_name(block: Mapping[str, Any]) -> str:
+    """The name a call block (one of ``SERVER_CALLS``) shows under: its tool's, or for the
+    MCP connector's, ``mcp__SERVER__TOOL``."""
+    if block.get("type") == "mcp_tool_use":
+        return mcp_tool_name(str(block.get("server_name", "")), str(block.get("name", "")))
+    return str(block.get("name", ""))
 
 
 def is_server_tool_result(block_type: str) -> bool:
@@ -55,6 +79,8 @@ def tool_result(result: ServerToolResult, *, limit: int = MODEL_CHARS) -> ToolRe
     code; an unknown shape is the block's JSON. ``limit`` caps the text's length.
     """
     content = result.block.get("content")
+    if result.block_type == "mcp_tool_result":
+        return _mcp_result(result, limit)
     if not isinstance(content, Mapping):
         return ToolResult(result.tool_use_id, _raw(result.block, limit))
     kind = str(content.get("type", ""))
@@ -81,6 +107,22 @@ def file_ids(result: ServerToolResult) -> list[str]:
         for item in items
         if isinstance(item, Mapping) and item.get("type") in _OUTPUT_ITEMS and "file_id" in item
     ]
+
+
+def _mcp_result(result: ServerToolResult, limit: int) -> ToolResult:
+    """An MCP connector's result: its text (a string, or text blocks), and its error flag."""
+    content = result.block.get("content")
+    if isinstance(content, str):
+        text = content
+    elif isinstance(content, list) and all(
+        isinstance(item, Mapping) and item.get("type") == "text" for item in content
+    ):
+        text = "\n".join(str(item.get("text", "")) for item in content)
+    else:
+        return ToolResult(result.tool_use_id, _raw(result.block, limit))
+    failed = bool(result.block.get("is_error"))
+    shown = text or ("(the tool failed and said nothing)" if failed else "(no output)")
+    return ToolResult(result.tool_use_id, truncate_output(shown, limit), is_error=failed)
 
 
 def _is_exec(content: Mapping[str, Any], *, stdout: str = "stdout") -> bool:

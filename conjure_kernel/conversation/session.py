@@ -290,10 +290,12 @@ class Session:
                 recorded=replay.recorded_decisions() if replay is not None else {},
             )
             limit = self.max_output_chars
-            options.more_tools = await mcp_tools_for(self.mcp, backend_session, limit, replay)
+            options.more_tools, failed = await mcp_tools_for(
+                self.mcp, backend_session, limit, replay
+            )
             options.gate.outside = options.more_tools.outside if options.more_tools else {}
             unchecked = self.budget.unchecked(self.model) if replay is None else ""
-            notices = [Notice(unchecked, "warning")] if unchecked else []
+            notices = [Notice(line, "warning") for line in [*failed, unchecked] if line]
             overridden = replay.untold_overrides() if replay is not None else ""
             notices += [Notice(overridden)] if overridden else []
             for event in notices:

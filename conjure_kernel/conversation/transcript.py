@@ -164,6 +164,7 @@ class TurnRecord:
             files=self.timeline.files_by_call(),
             environment=dict(self.environment),
             sent=self.sent,
+            images={call.id: result.images for call, result in self.tool_calls if result.images},
         )
 
     def redacted(self, redact: Redact) -> TurnRecord:

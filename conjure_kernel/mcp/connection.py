@@ -18,7 +18,7 @@ import logging
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,10 +36,10 @@ from ..tools.output import one_line
 from .offered import OfferedTool, offer_tools
 from .servers import HttpServer, ServerDefinition, StdioServer
 
-__all__ = ["McpConnection", "StdioPlace", "as_is"]
+__all__ = ["START_SECONDS", "McpConnection", "StdioPlace", "as_is"]
 
-_START_SECONDS = 30.0
-"""How long a server may take to start and list its tools."""
+START_SECONDS = 30.0
+"""How long a server may take to start and list its tools, unless its registry says."""
 _STOP_SECONDS = 10.0
 _CONNECTION_CLOSED = -32000
 _REQUEST_TIMEOUT = -32001
@@ -83,6 +83,9 @@ class McpConnection:
         """Why the connection is not running (it failed to start, or broke), else empty."""
         self.failed_to_start = False
         """Its last start failed: it is not tried again until asked (``%mcp restart``)."""
+        self.start_timeout = START_SECONDS
+        """Seconds a start may take: a server stuck past it is stopped (its whole process
+        tree), and the start fails in one line."""
         self._session: ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -120,10 +123,10 @@ class McpConnection:
         )
         self._thread.start()
         try:
-            ready.result(_START_SECONDS + 5)
+            ready.result(self.start_timeout + 5)
         except concurrent.futures.TimeoutError:
             self._abandon()
-            self._fail(f"it did not start within {_START_SECONDS:g} s")
+            self._fail(f"it did not start within {self.start_timeout:g} s")
         except McpServerError as error:
             self.fault = str(error)
             self.close()
@@ -167,7 +170,7 @@ class McpConnection:
                 read, write = await stack.enter_async_context(self._transport())
                 session = ClientSession(read, write, message_handler=self._on_message)
                 await stack.enter_async_context(session)
-                with anyio.fail_after(_START_SECONDS) as self._starting:
+                with anyio.fail_after(self.start_timeout) as self._starting:
                     await session.initialize()
                     listed = await _all_tools(session)
                 if self._starting.cancelled_caught:  # it wrote something that is not MCP
@@ -198,8 +201,7 @@ class McpConnection:
     def _transport(self) -> contextlib.AbstractAsyncContextManager[Any]:
         server = self.server
         if isinstance(server, HttpServer):
-            client = create_mcp_http_client(headers=dict(server.headers))
-            return streamable_http_client(server.url, http_client=client)
+            return _over_http(server)
         argv = self.place.wrap([server.command, *server.args], server.env)
         parameters = StdioServerParameters(
             command=argv[0], args=argv[1:], env=dict(server.env) or None, cwd=self.place.cwd
@@ -243,7 +245,7 @@ class McpConnection:
     def _describe(self, error: BaseException, *, starting: bool) -> str:
         error = _innermost(error)
         if isinstance(error, TimeoutError):
-            return self._line(f"it did not start within {_START_SECONDS:g} s", since=0)
+            return self._line(f"it did not start within {self.start_timeout:g} s", since=0)
         if isinstance(error, OSError) and starting:
             return self._line(
                 f"it did not start: {error.strerror or error} ({self.server.describe()})"
@@ -286,6 +288,17 @@ class McpConnection:
     def _fail(self, why: str) -> None:
         self.fault = self.fault or self._line(why)
         raise McpServerError(self.fault)
+
+
+@contextlib.asynccontextmanager
+async def _over_http(server: HttpServer) -> AsyncIterator[Any]:
+    """The streamable HTTP transport with the server's headers, and its HTTP client closed
+    with it (the SDK leaves a client it was given open)."""
+    async with (
+        create_mcp_http_client(headers=dict(server.headers)) as client,
+        streamable_http_client(server.url, http_client=client) as streams,
+    ):
+        yield streams
 
 
 async def _all_tools(session: ClientSession) -> list[types.Tool]:

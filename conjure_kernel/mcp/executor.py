@@ -22,7 +22,7 @@ class McpTools:
 
     ``recorded`` (a replay's results, by call id) answers a call under one of
     ``recorded_names`` (a server's tool not run live) as it was answered when recorded;
-    ``notices`` then says, once per server, that its calls were not re-run.
+    the call's watch then hears, once per server, that its calls were not re-run.
     """
 
     def __init__(
@@ -38,8 +38,8 @@ class McpTools:
         self.max_output_chars = max_output_chars
         self.recorded = dict(recorded or {})
         self.recorded_names = set(recorded_names)
-        self.notices: list[str] = []
-        """What the person should hear: servers whose recorded results were served."""
+        self._told: set[str] = set()
+        """The servers whose recorded results were served, and said so."""
         self._tools: dict[str, tuple[McpConnection, OfferedTool]] = {
             tool.offered_name: (connection, tool)
             for connection in connections
@@ -65,7 +65,7 @@ class McpTools:
 
     async def run(self, call: ToolCall, watch: CallWatch = UNWATCHED) -> ToolResult:
         if call.name in self.recorded_names and call.id in self.recorded:
-            self._tell_served(call.name)
+            self._tell_served(call.name, watch)
             return self.recorded[call.id]
         connection, tool = self._tools[call.name]
         try:
@@ -74,11 +74,13 @@ class McpTools:
             return ToolResult(call.id, str(error), True)
         return tool_result(call.id, result, self.max_output_chars)
 
-    def _tell_served(self, name: str) -> None:
+    def _tell_served(self, name: str, watch: CallWatch) -> None:
         server = name.removeprefix(PREFIX).split("__")[0]
-        told = f"replayed: the MCP server {server}'s calls are answered as recorded, not re-run"
-        if told not in self.notices:
-            self.notices.append(told)
+        if server not in self._told:
+            self._told.add(server)
+            watch.notice(
+                f"replayed: the MCP server {server}'s calls are answered as recorded, not re-run"
+            )
 
     async def aclose(self) -> None:
         """Nothing: the connections belong to the session's servers, not to one turn."""

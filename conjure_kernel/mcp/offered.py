@@ -17,20 +17,16 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
+from ..clients.server_tools import MCP_PREFIX as PREFIX
+from ..clients.server_tools import mcp_tool_name as tool_name
 from ..tools.output import one_line
 
 __all__ = ["PREFIX", "OfferedTool", "offer_tools", "schema_problem", "tool_name"]
 
-PREFIX = "mcp__"
 _API_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 _TOP_LEVEL_REFUSED = ("oneOf", "anyOf", "allOf")
 _DESCRIPTION_CHARS = 4000
 """The most of a server's description of a tool that the model gets."""
-
-
-def tool_name(server: str, tool: str) -> str:
-    """The name the model calls a server's tool by."""
-    return f"{PREFIX}{server}__{tool}"
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ when next used. A URL server is reached from the kernel wherever the tools run.
 
 A server read from a project file (a cloned repository's ``.mcp.json``) is not started
 where it would run outside any sandbox (on this machine, or a URL reached from the
-kernel) until the person approves the file's servers (``trust``); until then a turn says
-so once, and goes on without them.
+kernel) until the person approves it, server by server (``trust``); until then a turn
+says so once, and goes on without them.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 
 from ..errors import McpServerError
 from ..tools.values import ToolResult
-from .connection import McpConnection, StdioPlace
+from .connection import START_SECONDS, McpConnection, StdioPlace
 from .executor import McpTools
 from .servers import ServerDefinition, StdioServer
 
@@ -27,9 +27,11 @@ __all__ = ["McpServers"]
 class McpServers:
     """Definitions by name and their connections; ``add``, ``remove``, ``tools``, ``close``."""
 
-    def __init__(self, *, timeout: float = 300.0) -> None:
+    def __init__(self, *, timeout: float = 300.0, start_timeout: float = START_SECONDS) -> None:
         self.timeout = timeout
         """Seconds one tool call may take before it is answered as timed out."""
+        self.start_timeout = start_timeout
+        """Seconds a server may take to start and list its tools."""
         self.connections: dict[str, McpConnection] = {}
         self._place = StdioPlace()
         self._place_key: object = None
@@ -81,11 +83,18 @@ class McpServers:
             return ""
         return file
 
-    def trust(self) -> list[str]:
-        """Approve every project file's servers for this session; their names."""
-        names = sorted(self.awaiting)
-        self.awaiting.clear()
-        return names
+    def trust(self, name: str) -> bool:
+        """Approve one project file's server for this session; False when it did not wait.
+        One at a time: a cloned file may list a harmless server beside a harmful one."""
+        return self.awaiting.pop(name, None) is not None
+
+    def first_time(self, line: str) -> bool:
+        """Whether ``line`` is said for the first time this session (and now it has been):
+        what a server cannot do here is said once, not at every turn."""
+        if line in self._told:
+            return False
+        self._told.add(line)
+        return True
 
     def remove(self, name: str) -> bool:
         connection = self.connections.pop(name, None)
@@ -102,14 +111,17 @@ class McpServers:
             self._start(connection)
         return connection
 
-    def start_stopped(self) -> list[str]:
+    def start_stopped(self, *, stdio: bool = True) -> list[str]:
         """Start every server not running (a new place, a crash), but not one whose start
         failed (a turn would wait for it each time; ``restart`` or a new place tries
         again); a line for each that fails, and one, once a session, for each project file
-        whose servers wait for approval."""
+        whose servers wait for approval. Without ``stdio`` only URL servers start (where
+        no program may start: the hosted backend)."""
         faults = []
         waiting: dict[str, list[str]] = {}
         for name, connection in self.connections.items():
+            if not stdio and isinstance(connection.server, StdioServer):
+                continue
             if file := self.unapproved(connection):
                 waiting.setdefault(file, []).append(name)
             elif not connection.running and not connection.failed_to_start:
@@ -121,8 +133,7 @@ class McpServers:
                     for refused in connection.refused
                 ]
         for file, names in waiting.items():
-            if file not in self._told:
-                self._told.add(file)
+            if self.first_time(file):
                 faults.append(_waiting_line(file, names))
         return faults
 
@@ -146,8 +157,8 @@ class McpServers:
         for connection in self.connections.values():
             connection.close()
 
-    @staticmethod
-    def _start(connection: McpConnection) -> None:
+    def _start(self, connection: McpConnection) -> None:
+        connection.start_timeout = self.start_timeout
         with contextlib.suppress(McpServerError):  # its state says why (connection.fault)
             connection.start()
 
@@ -157,5 +168,5 @@ def _waiting_line(file: str, names: list[str]) -> str:
     return (
         f"the MCP server(s) {listed} from {file} are not started: they would run outside "
         "any sandbox (on this machine, or reached from the kernel); read the file, then "
-        "%mcp trust starts them"
+        f"%mcp trust NAME starts the one you approve (e.g. %mcp trust {names[0]})"
     )

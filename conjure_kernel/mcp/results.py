@@ -4,9 +4,13 @@ Text blocks and structured content (as JSON, when no text says the same) make th
 result's text, cut to the session's ``max_output_chars`` like any tool's output. An
 image goes as an image block within the API's own bounds (5 MB of base64, 8000 px a
 side), typed by its bytes rather than by the server's label: a bad block would make
-the API refuse this request and every later one that carries it. A larger image, one
-that is not PNG, JPEG, GIF or WEBP, broken base64, audio and embedded resources are
-named in the text instead.
+the API refuse this request and every later one that carries it. The images of one
+result are bounded together too (``MAX_RESULT_IMAGES`` of them, ``MAX_RESULT_BASE64``
+and ``MAX_RESULT_PIXELS`` in all), since each is read and billed again in every later
+request and a request holds at most 32 MB: a server returning a folder of scans must
+not make the conversation too large to send. A larger image, one past the result's
+bounds, one that is not PNG, JPEG, GIF or WEBP, broken base64, audio and embedded
+resources are named in the text instead.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import base64
 import binascii
 import io
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from mcp import types
@@ -28,6 +33,13 @@ MAX_IMAGE_BASE64 = 5 * 1024 * 1024
 """The most base64 characters of one image the API takes."""
 MAX_IMAGE_SIDE = 8000
 """The most pixels a side of an image the API takes."""
+MAX_RESULT_IMAGES = 20
+"""The most images of one result sent on: a request may carry 100 in all."""
+MAX_RESULT_BASE64 = 10 * 1024 * 1024
+"""The most base64 characters of one result's images together: a third of a request's 32 MB."""
+MAX_RESULT_PIXELS = 24_000_000
+"""The most pixels of one result's images together (width times height, read when Pillow is
+here): some twenty images at the 1.15 megapixels the API scales each down to."""
 _SIGNATURES = (
     (b"\x89PNG\r\n\x1a\n", "image/png"),
     (b"\xff\xd8\xff", "image/jpeg"),
@@ -40,6 +52,7 @@ def tool_result(call_id: str, result: types.CallToolResult, limit: int) -> ToolR
     """The ``ToolResult`` for an MCP ``CallToolResult``; ``is_error`` carries over."""
     texts: list[str] = []
     images: list[dict[str, Any]] = []
+    kept = _Kept()
     for block in result.content:
         if isinstance(block, types.TextContent):
             texts.append(block.text)
@@ -47,8 +60,10 @@ def tool_result(call_id: str, result: types.CallToolResult, limit: int) -> ToolR
             image = _image_block(block)
             if isinstance(image, str):
                 texts.append(image)
+            elif over := kept.over(image):
+                texts.append(_left_out(image.media_type, image.size, over))
             else:
-                images.append(image)
+                images.append(image.block)
         elif isinstance(block, types.AudioContent):
             texts.append(_left_out(block.mime_type, len(block.data), "a kind Claude does not read"))
         elif isinstance(block, types.ResourceLink):
@@ -69,7 +84,43 @@ def tool_result(call_id: str, result: types.CallToolResult, limit: int) -> ToolR
     )
 
 
-def _image_block(block: types.ImageContent) -> dict[str, Any] | str:
+@dataclass(frozen=True)
+class _Image:
+    """An image block the API takes, with what it weighs."""
+
+    block: dict[str, Any]
+    media_type: str
+    size: int
+    """Its bytes, decoded."""
+    pixels: int
+    """Width times height; 0 when Pillow is not here to read them."""
+
+
+@dataclass
+class _Kept:
+    """What the images kept so far in one result weigh together."""
+
+    images: int = 0
+    base64: int = 0
+    pixels: int = 0
+
+    def over(self, image: _Image) -> str:
+        """Why ``image`` would take the result past its bounds, else empty (and it counts)."""
+        encoded = len(image.block["source"]["data"])
+        if self.images >= MAX_RESULT_IMAGES:
+            return f"this result has {MAX_RESULT_IMAGES} images already"
+        if self.base64 + encoded > MAX_RESULT_BASE64:
+            megabytes = MAX_RESULT_BASE64 // 2**20
+            return f"this result's images would be over {megabytes} MB of base64 together"
+        if self.pixels + image.pixels > MAX_RESULT_PIXELS:
+            megapixels = MAX_RESULT_PIXELS // 1_000_000
+            return f"this result's images would be over {megapixels} megapixels together"
+        self.images, self.base64 = self.images + 1, self.base64 + encoded
+        self.pixels += image.pixels
+        return ""
+
+
+def _image_block(block: types.ImageContent) -> _Image | str:
     """The image block the API takes, typed by its bytes; else the line that names it."""
     try:
         data = base64.b64decode("".join(block.data.split()), validate=True)
@@ -81,10 +132,11 @@ def _image_block(block: types.ImageContent) -> dict[str, Any] | str:
     encoded = base64.b64encode(data).decode("ascii")
     if len(encoded) > MAX_IMAGE_BASE64:
         return _left_out(media_type, len(data), "over the API's 5 MB for an image")
-    if (side := _longest_side(data)) > MAX_IMAGE_SIDE:
+    width, height = _dimensions(data)
+    if (side := max(width, height)) > MAX_IMAGE_SIDE:
         return _left_out(media_type, len(data), f"{side} px a side, over the API's 8000")
     source = {"type": "base64", "media_type": media_type, "data": encoded}
-    return {"type": "image", "source": source}
+    return _Image({"type": "image", "source": source}, media_type, len(data), width * height)
 
 
 def _media_type(data: bytes) -> str:
@@ -95,19 +147,19 @@ def _media_type(data: bytes) -> str:
     return "image/webp" if data[:4] == b"RIFF" and data[8:12] == b"WEBP" else ""
 
 
-def _longest_side(data: bytes) -> int:
-    """The image's longest side in pixels when Pillow is here to read it, else 0."""
+def _dimensions(data: bytes) -> tuple[int, int]:
+    """The image's width and height in pixels when Pillow is here to read them, else 0s."""
     try:
         from PIL import Image
     except ImportError:
-        return 0
+        return 0, 0
     try:
         with Image.open(io.BytesIO(data)) as image:
-            return max(image.size)
+            return image.size
     except Image.DecompressionBombError:  # far over any side the API takes
-        return MAX_IMAGE_SIDE + 1
+        return MAX_IMAGE_SIDE + 1, 1
     except Exception:  # a header Pillow cannot read: the API decides
-        return 0
+        return 0, 0
 
 
 def _left_out(mime_type: str, size: int, why: str) -> str:

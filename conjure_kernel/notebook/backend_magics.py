@@ -22,6 +22,7 @@ from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import display
 
+from ..backends.mcp_sources import backend_lines
 from ..backends.registry import backend_names, get_backend
 from ..clients.model_facts import ModelFacts, Retirement, facts_of
 from ..clients.models import Catalog, ModelCatalog, built_in_catalog, describe_catalog
@@ -142,7 +143,8 @@ class BackendMagics(Magics):
                 f"stay on {held}{unused}"
             )
         notify_status_changed(self.shell)
-        return session.backend_session.describe()
+        lines = backend_lines(session.mcp, session.backend)  # what MCP cannot do there
+        return "\n".join([session.backend_session.describe(), *lines])
 
     def _set_model(self, model: str, *, refresh: bool = False, options: Sequence[str] = ()) -> str:
         """What ``%model ID [effort=…] [thinking=…]`` and the picker do; returns a warning

@@ -5,8 +5,11 @@ configuration (``c.McpMagics.servers``) and from ``.mcp.json`` in the notebook's
 the project file Claude Code reads (``{"mcpServers": {NAME: {"command", "args", "env"} |
 {"type": "http", "url", "headers"}}}``), when the session is made; ``%mcp add`` adds one
 for this session. The project file's servers that would run outside a sandbox start
-only after ``%mcp trust``: a cloned folder's file must not run programs on this machine
-unasked. ``ConjureMagics`` creates this class and registers it beside itself.
+only after ``%mcp trust NAME``, one by one: a cloned folder's file must not run programs
+on this machine unasked. On the hosted backend no program starts here: a URL server is
+listed from the kernel and offered through the API's MCP connector (``hosted_mcp``),
+and what cannot be offered there is said in one line. ``ConjureMagics`` creates this
+class and registers it beside itself.
 """
 
 from __future__ import annotations
@@ -21,9 +24,9 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 from traitlets import Bool, Dict, Float, observe
 
-from ..backends.mcp_sources import place_servers
+from ..backends.mcp_sources import backend_lines, connector_takes, place_servers
 from ..errors import ConjureError
-from ..mcp.connection import McpConnection
+from ..mcp.connection import START_SECONDS, McpConnection
 from ..mcp.registry import McpServers
 from ..mcp.servers import HttpServer, ServerDefinition, StdioServer, check_name, read_servers
 from .recording import current_notebook
@@ -39,7 +42,8 @@ PROJECT_FILE = ".mcp.json"
 _SHOWN_TOOLS = 12
 USAGE = (
     "%mcp | %mcp add NAME [env=K=V …] -- COMMAND ARGS… | "
-    "%mcp add NAME URL [header=K:V …] | %mcp remove NAME | %mcp restart NAME | %mcp trust"
+    "%mcp add NAME URL [header=K:V …] | %mcp remove NAME | %mcp restart NAME | "
+    "%mcp trust [NAME]"
 )
 
 
@@ -56,6 +60,11 @@ class McpMagics(Magics):
         True, help=f"Read MCP servers from {PROJECT_FILE} in the notebook's folder too."
     ).tag(config=True)
     timeout = Float(300.0, help="Seconds one MCP tool call may take.").tag(config=True)
+    start_timeout = Float(
+        START_SECONDS,
+        help="Seconds an MCP server may take to start and list its tools; one stuck past "
+        "them is stopped with its processes.",
+    ).tag(config=True)
 
     def __init__(self, shell: Any = None, *, conjure: ConjureMagics, **kwargs: Any) -> None:
         self.conjure = conjure
@@ -63,17 +72,18 @@ class McpMagics(Magics):
         """The servers of the session configured last, which a new timeout applies to."""
         super().__init__(shell=shell, **kwargs)
 
-    @observe("timeout")
+    @observe("timeout", "start_timeout")
     def _timeout_changed(self, change: dict[str, Any]) -> None:
-        """``%config McpMagics.timeout = …`` applies from the next call."""
+        """``%config McpMagics.timeout = …`` applies from the next call, ``start_timeout``
+        from the next start."""
         if self._servers is not None:
-            self._servers.timeout = change["new"]
+            setattr(self._servers, change["name"], change["new"])
 
     def configure(self, session: Session) -> None:
         """Give a new session the configured servers; they start at its first turn. A bad
         entry is one warning line and is skipped."""
         self._servers = session.mcp
-        session.mcp.timeout = self.timeout
+        session.mcp.timeout, session.mcp.start_timeout = self.timeout, self.start_timeout
         for server, project_file in self._configured():
             session.mcp.define(server, project_file=project_file)
 
@@ -86,7 +96,8 @@ class McpMagics(Magics):
         %mcp add NAME URL [header=K:V …]        a streamable HTTP server, reached from the kernel
         %mcp remove NAME                        stop and forget it
         %mcp restart NAME                       start it again (a failed start is not retried)
-        %mcp trust                              start the project file's servers (.mcp.json)
+        %mcp trust                              list the project file's servers that wait
+        %mcp trust NAME                         approve and start one of them (.mcp.json)
         """
         words = shlex.split(line)
         action = words[0] if words else "list"
@@ -102,7 +113,9 @@ class McpMagics(Magics):
             elif action == "restart" and len(words) == 2:
                 self._restart(words[1])
             elif action == "trust" and len(words) == 1:
-                self._trust()
+                self._waiting()
+            elif action == "trust" and len(words) == 2:
+                self._trust(words[1])
             else:
                 raise UsageError(f"usage: {USAGE}")
         except ConjureError as error:
@@ -115,52 +128,71 @@ class McpMagics(Magics):
             session.mcp.define(server)
             print(f"{server.name}: defined; this replay answers its calls as recorded")
             return
-        if not self._placed():
+        if self._starts_here(server):
+            _print_started(session.mcp.add(server))
+        else:
             session.mcp.define(server)
             print(f"{server.name}: defined; it starts on a backend that runs tools here")
-            return
-        _print_started(session.mcp.add(server))
+        self._print_backend_lines(server.name)
 
     def _restart(self, name: str) -> None:
         servers = self.conjure.session.mcp
         if name not in servers.connections:
             raise UsageError(f"no MCP server is named {name!r}; %mcp lists them")
-        if not self._placed():
-            return
-        connection = servers.connections[name]  # placing may have made it anew
-        if file := servers.unapproved(connection):
-            raise UsageError(f"{name} comes from {file}: %mcp trust starts its servers")
-        servers.restart(name)
-        _print_started(connection)
+        if self._starts_here(servers.connections[name].server):
+            connection = servers.connections[name]  # placing may have made it anew
+            if file := servers.unapproved(connection):
+                raise UsageError(
+                    f"{name} comes from {file}: %mcp trust {name} approves and starts it"
+                )
+            servers.restart(name)
+            _print_started(connection)
+        else:
+            print(f"{name}: it starts on a backend that runs tools here")
+        self._print_backend_lines(name)
 
-    def _trust(self) -> None:
-        session = self.conjure.session
-        names = session.mcp.trust()
-        if not names:
+    def _waiting(self) -> None:
+        """The project file's servers that wait for approval, and how to approve each."""
+        servers = self.conjure.session.mcp
+        if not servers.awaiting:
             print("no MCP server waits for approval")
             return
-        print(f"approved for this session: {', '.join(names)}")
-        if self._placed():
-            for name in names:
-                connection = session.mcp.connections[name]
-                if not connection.running:
-                    session.mcp.restart(name)
-                _print_started(connection)
+        print("waiting for approval (read the file first; each starts once approved):")
+        for name, file in servers.awaiting.items():
+            server = servers.connections[name].server
+            print(f"  {name} [{server.describe()}] from {file}: %mcp trust {name}")
 
-    def _placed(self) -> bool:
-        """Place the stdio servers where the session's tools run; False (and a warning) on
-        a backend that runs no tools here, where no MCP server may start."""
+    def _trust(self, name: str) -> None:
+        servers = self.conjure.session.mcp
+        if name not in servers.connections:
+            raise UsageError(f"no MCP server is named {name!r}; %mcp lists them")
+        if not servers.trust(name):
+            print(f"{name} does not wait for approval")
+            return
+        print(f"approved for this session: {name}")
+        if self._starts_here(servers.connections[name].server):
+            connection = servers.connections[name]  # placing may have made it anew
+            if not connection.running:
+                servers.restart(name)
+            _print_started(connection)
+        self._print_backend_lines(name)
+
+    def _starts_here(self, server: ServerDefinition) -> bool:
+        """Whether ``server`` starts now: on a backend that runs tools here (its stdio
+        servers placed there first), or, on the hosted backend, a URL server the API's MCP
+        connector can pass (the kernel lists its tools)."""
         session = self.conjure.session
         placed = place_servers(session.mcp, session.backend_session)
         if placed is None:
-            print(
-                f"warning: the {session.backend_name} backend runs no client-side tools, so "
-                "MCP tools are offered on local, docker and native only",
-                file=sys.stderr,
-            )
-            return False
+            return connector_takes(server, session.backend_session)
         session.runner.run(placed.ready_for_programs())
         return True
+
+    def _print_backend_lines(self, name: str = "") -> None:
+        """What the backend cannot do with the servers (or the one named), as warnings."""
+        session = self.conjure.session
+        for line in backend_lines(session.mcp, session.backend, name):
+            print(line, file=sys.stderr)
 
     def _list(self) -> None:
         servers = self.conjure.session.mcp
@@ -169,10 +201,16 @@ class McpMagics(Magics):
             return
         for connection in servers.connections.values():
             file = servers.awaiting.get(connection.server.name)
-            waits = f" (from {file}: outside a sandbox it starts after %mcp trust)" if file else ""
+            name = connection.server.name
+            waits = (
+                f" (from {file}: outside a sandbox it starts after %mcp trust {name})"
+                if file
+                else ""
+            )
             print(describe(connection) + waits)
             for refused in connection.refused:
                 print(f"  left out (the API would refuse it): {refused}")
+        self._print_backend_lines()
 
     def _configured(self) -> list[tuple[ServerDefinition, str]]:
         """The configured servers, each with the project file it came from (else empty)."""

@@ -596,3 +596,28 @@ def test_an_interrupt_while_asking_leaves_every_call_answered():
         "ask": INTERRUPTED,
         "later": INTERRUPTED,
     }
+
+
+def test_unanswered_server_and_connector_calls_are_taken_out_of_the_turn():
+    """A pause cut short leaves calls the API ran without their results; the API refuses
+    such a history, for its MCP connector's calls as for its own tools'."""
+    from conjure_kernel.backends.loop import drop_unanswered_server_calls
+
+    messages = [
+        {"role": "user", "content": "go"},
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "text", "text": "working"},
+                {"type": "server_tool_use", "id": "s1", "name": "bash_code_execution"},
+                {"type": "bash_code_execution_tool_result", "tool_use_id": "s1", "content": {}},
+                {"type": "mcp_tool_use", "id": "m1", "name": "add", "server_name": "calc"},
+                {"type": "mcp_tool_use", "id": "m2", "name": "add", "server_name": "calc"},
+                {"type": "mcp_tool_result", "tool_use_id": "m1", "content": []},
+                {"type": "server_tool_use", "id": "s2", "name": "bash_code_execution"},
+            ],
+        },
+    ]
+    drop_unanswered_server_calls(messages, 0)
+    kept = [block.get("id") or block["tool_use_id"] for block in messages[1]["content"][1:]]
+    assert kept == ["s1", "s1", "m1", "m1"]

@@ -285,12 +285,12 @@ def test_a_project_files_server_outside_a_sandbox_waits_for_approval(workdir):
         assert [text for text in notices if "demo" in text] == [
             "the MCP server(s) demo from /repo/.mcp.json are not started: they would run "
             "outside any sandbox (on this machine, or reached from the kernel); read the "
-            "file, then %mcp trust starts them"
+            "file, then %mcp trust NAME starts the one you approve (e.g. %mcp trust demo)"
         ]
         assert not session.mcp.connections["demo"].running
         again = chat(session, "again")  # said once
         assert not [event for event in again if isinstance(event, Notice) and "demo" in event.text]
-        assert session.mcp.trust() == ["demo"]
+        assert session.mcp.trust("demo")
         chat(session, "now")
         assert session.mcp.connections["demo"].running
     finally:

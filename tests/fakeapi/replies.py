@@ -466,7 +466,7 @@ def _block_events(index: int, block: Mapping[str, Any]) -> Iterator[dict[str, An
         yield _block_start(index, {**block, "text": ""})
         for piece in split_text(block["text"]):
             yield _delta(index, {"type": "text_delta", "text": piece})
-    elif kind in ("tool_use", "server_tool_use"):
+    elif kind in ("tool_use", "server_tool_use", "mcp_tool_use"):
         yield _block_start(index, {**block, "input": {}})
         for piece in split_json(block["input"]):
             yield _delta(index, {"type": "input_json_delta", "partial_json": piece})

@@ -12,7 +12,8 @@ window); each accepted one is kept in ``api.prompts`` with what the model read o
 the context edits applied. Thinking blocks go out signed (``signatures.py``).
 
 The hosted side (``hosted.HostedState``, at ``api.hosted``) serves the Skills and Files
-APIs and keeps code-execution containers; the Models API (``models.ModelsState``, at
+APIs and keeps code-execution containers; the MCP connector (``mcp_connector``, at
+``api.connector``) lists and calls the URL servers a request names; the Models API (``models.ModelsState``, at
 ``api.models``) lists models and refuses a retired one. ``api.fail(method, path,
 reply)`` makes the next matching request of any route fail with ``reply`` (a 401 on an
 upload, a 403 on a download).
@@ -39,6 +40,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from .hosted import FormPart, HostedState, Served
+from .mcp_connector import McpConnector
 from .models import ModelsState
 from .pauses import Pause, wait
 from .prompts import PromptCache, breakpoint_problem
@@ -105,6 +107,7 @@ class FakeMessagesAPI:
         self.requests: list[RecordedRequest] = []
         self.cache = PromptCache()
         self.hosted = HostedState()
+        self.connector = McpConnector()
         self.models = ModelsState()
         self.signatures = Signatures()
         self.today = TodayRules(self.models, self.signatures)
@@ -294,7 +297,11 @@ class _Handler(BaseHTTPRequestHandler):
         if problem is not None:  # rejected before any reply is used, as the API would
             self._send_error(ErrorReply(400, "invalid_request_error", problem))
             return
-        refused = api.models.refusal(body) or api.hosted.container_problem(body)
+        refused = (
+            api.models.refusal(body)
+            or api.hosted.container_problem(body)
+            or api.connector.problem(body, self.headers.get("anthropic-beta", ""))
+        )
         if refused is not None:  # so is a retired model, an expired container, unknown skills
             self._send_error(refused)
             return
@@ -322,6 +329,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "responder is set; script more replies or set api.responder"
             )
             reply = ErrorReply(500, "api_error", message)
+        reply = api.connector.answer(body, reply)  # the MCP calls it scripts are made
         self._send_reply(reply, prepared, streaming=bool(body.get("stream")), event_delay=0.0)
 
     def _send_reply(

@@ -258,3 +258,34 @@ def test_garbage_during_a_call_prints_no_traceback_where_the_person_reads():
     )
     assert "answered outside the protocol" in ran.stdout, ran.stderr
     assert "Traceback" not in ran.stderr and "Failed to parse" not in ran.stderr
+
+
+def test_a_server_stuck_while_starting_is_given_up_in_one_line_with_its_processes():
+    import threading
+    import uuid
+
+    from mcp_servers import STUCK, STUCK_CHILD, processes_with
+
+    marker = f"stuck-{uuid.uuid4().hex}"
+    connection = McpConnection(StdioServer("stuck", sys.executable, (str(STUCK), marker)))
+    connection.start_timeout = 1
+    raised: list[McpServerError] = []
+
+    def start() -> None:
+        try:
+            connection.start()
+        except McpServerError as error:
+            raised.append(error)
+
+    starting = threading.Thread(target=start)
+    starting.start()
+    seen = False
+    while not seen and starting.is_alive():  # until the server and its child run
+        seen = bool(processes_with(marker, STUCK_CHILD))
+        threading.Event().wait(0.02)
+    starting.join()
+    assert seen
+    [error] = raised
+    assert str(error) == "the MCP server stuck (on this machine): it did not start within 1 s"
+    assert processes_with(marker) == []  # both, though they ignore SIGTERM
+    assert connection.failed_to_start and not connection.running

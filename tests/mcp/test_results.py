@@ -8,7 +8,7 @@ import io
 from mcp import types
 
 from conjure_kernel.mcp.offered import offer_tools
-from conjure_kernel.mcp.results import tool_result
+from conjure_kernel.mcp.results import MAX_RESULT_IMAGES, tool_result
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 300).decode()
 JPEG = base64.b64encode(b"\xff\xd8\xff\xe0" + b"\0" * 100).decode()
@@ -97,3 +97,39 @@ def test_tools_the_api_would_refuse_are_left_out_with_a_reason():
         "'has space': the name 'mcp__srv__has space' is not 1-64 letters, digits, _ or -",
         "'fine': the server lists a tool of that name already",
     ]
+
+
+def png(width: int, height: int) -> str:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("1", (width, height)).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def test_a_results_images_are_bounded_together_by_count():
+    many = [image() for _ in range(MAX_RESULT_IMAGES + 2)]
+    done = tool_result("t", result(*many), 10_000)
+    assert len(done.images) == MAX_RESULT_IMAGES
+    assert (
+        done.content.splitlines()
+        == [f"[image/png, 308 bytes, left out: this result has {MAX_RESULT_IMAGES} images already]"]
+        * 2
+    )
+
+
+def test_a_results_images_are_bounded_together_by_their_bytes():
+    each = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 3_500_000).decode()
+    done = tool_result("t", result(text("scans"), *[image(each)] * 3), 10_000)
+    assert len(done.images) == 2  # each within the API's 5 MB, the third past 10 MB in all
+    assert done.content == (
+        "scans\n[image/png, 3,500,008 bytes, left out: this result's images would be over "
+        "10 MB of base64 together]"
+    )
+
+
+def test_a_results_images_are_bounded_together_by_their_pixels():
+    large = png(5000, 2000)  # 10 megapixels, a few kB
+    done = tool_result("t", result(*[image(large)] * 3), 10_000)
+    assert len(done.images) == 2
+    assert done.content.endswith("over 24 megapixels together]")

@@ -10,11 +10,38 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["DEMO", "PLAIN", "demo_argv", "serving_http"]
+__all__ = [
+    "DEMO",
+    "PLAIN",
+    "STUCK",
+    "STUCK_CHILD",
+    "demo_argv",
+    "processes_with",
+    "serving_http",
+]
 
 DEMO = Path(__file__).with_name("demo.py")
 PLAIN = Path(__file__).with_name("plain.py")
 """An MCP server without the SDK, for the docker image."""
+STUCK = Path(__file__).with_name("stuck.py")
+"""A server that never finishes starting, with a child; both ignore SIGTERM."""
+STUCK_CHILD = "SIG_IGN"
+"""On the command line of the stuck server's child only: once it runs, both do."""
+
+
+def processes_with(*parts: str) -> list[int]:
+    """The live processes (zombies do not count) whose command line holds every one of
+    ``parts``, read from /proc: it shows those in a sandbox's own pid namespace too."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):  # it ended while being read
+            command = (entry / "cmdline").read_bytes().decode(errors="replace")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            if all(part in command for part in parts) and state != "Z":
+                found.append(int(entry.name))
+    return found
 
 
 def demo_argv() -> list[str]:

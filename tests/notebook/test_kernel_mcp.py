@@ -206,10 +206,10 @@ def test_outside_a_sandbox_the_project_files_server_starts_only_after_mcp_trust(
             assert switched.status == "ok", switched.error
             api.script(replies.text("No tools."))
             turn = kernel.run("hello")
-            assert "demo from " in turn.text() and "%mcp trust starts them" in turn.text()
+            assert "demo from " in turn.text() and "%mcp trust demo" in turn.text()
             assert "mcp__demo__echo" not in {t["name"] for t in api.requests[-1].body["tools"]}
-            assert "after %mcp trust" in kernel.run("%mcp").text()
-            trusted = kernel.run("%mcp trust").text()
+            assert "after %mcp trust demo" in kernel.run("%mcp").text()
+            trusted = kernel.run("%mcp trust demo").text()
             assert "approved for this session: demo" in trusted
             assert "running on this machine; 8 tool(s)" in trusted
 
