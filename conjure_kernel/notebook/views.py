@@ -15,7 +15,8 @@ A terminal (``jupyter console``) prints an output's ``text/plain`` once, when it
 added, and ignores redraws. No message tells a terminal from a notebook (one without the
 widget manager allows stdin and opens no widget comm, as a console does), so every
 frontend gets the same messages, and a line a terminal must print later gets an output
-whose HTML is empty (``LiveOutputs.add_line``), cleared with the rest at the turn's end.
+whose HTML is empty (``LiveOutputs.add_line``): JupyterLab draws it zero pixels high,
+and the turn's end clears it with the other live outputs, so no saved notebook holds it.
 """
 
 from __future__ import annotations

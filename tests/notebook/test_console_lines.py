@@ -4,16 +4,19 @@ messages.
 A console prints an output's ``text/plain`` when the output is added and ignores
 redraws, so a call's row is printed running, then again in the saved record's words once
 it ended; a notebook redraws the row and shows nothing of the console's extra line.
-``live_frontends.Frontends`` plays the messages as each kind of frontend does; the real
-console is driven in test_console.py.
+``live_frontends.Frontends`` plays the messages as each kind of frontend does, a view's
+here and a real kernel's in the last test; the real console is driven in test_console.py.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fakeapi import replies
 from golden.scenarios import EVENTS, LS, SLOW, VIEW, record_of
+from kernel_harness import TURN_MIME
 from live_frontends import Frontends
 
 from conjure_kernel.conversation.transcript import TurnRecord
@@ -107,3 +110,37 @@ def test_a_notebook_shows_none_of_the_consoles_lines_and_keeps_the_saved_bundle(
     live = frontends.messages[: kinds.index("clear")]
     assert all("text/html" in m.bundle for m in live if m.kind == "display")
     assert frontends.notebook() == [turn_bundle(record, str)]
+
+
+def played(messages: list[dict[str, Any]]) -> Frontends:
+    """A real kernel's display messages, kept as ``Frontends`` keeps a view's."""
+    frontends = Frontends()
+    for message in messages:
+        kind, content = message["msg_type"], message["content"]
+        if kind in ("display_data", "update_display_data"):
+            display_id = content["transient"]["display_id"]
+            frontends.display(
+                content["data"], raw=True, display_id=display_id, update=kind != "display_data"
+            )
+        elif kind == "clear_output":
+            frontends.clear_output(wait=content["wait"])
+    return frontends
+
+
+def test_a_real_kernel_sends_the_outcome_line_a_console_prints_and_a_notebook_drops(api, kernel):
+    api.script(
+        replies.tool_use("bash_tool", {"command": "sleep 0.5; echo done"}),
+        replies.text("It printed done."),
+    )
+    result = kernel.run("Run it")
+    assert result.status == "ok", result.error
+    frontends = played(result.messages)
+    printed = frontends.console().splitlines()
+    [outcome] = [
+        line for line in printed if line.startswith("[bash_tool sleep 0.5; echo done · exit 0 · ")
+    ]
+    assert printed.index("[bash_tool sleep 0.5; echo done · running…]") < printed.index(outcome)
+    assert printed.count("It printed done.") == 1
+    [saved] = frontends.notebook()
+    assert TURN_MIME in saved
+    assert f"{outcome}\nIt printed done." in saved["text/plain"]
