@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -82,7 +83,9 @@ class LiveTurnView:
     once the step goes on; and a row per tool call, notice, created file and approval,
     redrawn when its state changes. A frontend without redraws (``jupyter console``)
     prints the status line, each block of text once it is finished, a line per step's
-    thinking once it is over, and one line per tool call as it starts.
+    thinking once it is over, a line per tool call as it starts and another, in the
+    saved record's words, once it ended (exit code and duration, denied, interrupted),
+    then the footer.
 
     A turn that ends within ``start_after`` seconds is never drawn live: only its saved
     bundle is shown, as one output (a console prints its text, the footer last). The view starts
@@ -140,7 +143,23 @@ class LiveTurnView:
         if record is None:
             return
         clean = record.redacted(self._redact)
-        self._outputs.replace(_bundle(clean, os.getcwd()), footer_line(clean))
+        last_lines = [*self._lines_not_printed(clean), footer_line(clean)]
+        self._outputs.replace(_bundle(clean, os.getcwd()), "\n".join(last_lines))
+
+    def _lines_not_printed(self, clean: TurnRecord) -> list[str]:
+        """The saved lines of the turn's rows that a terminal lacks, in order: a call
+        that an interrupt ended changed in the record, with no event to redraw its row."""
+        printed = Counter(row.printed for row in self._rows)
+        left = []
+        for entry in clean.timeline.entries:
+            if isinstance(entry, TextEntry | ThinkingEntry):
+                continue
+            line = entry_plain(entry)
+            if printed[line]:
+                printed[line] -= 1
+            else:
+                left.append(line)
+        return left
 
     @property
     def _live(self) -> bool:
@@ -167,7 +186,7 @@ class LiveTurnView:
             elif isinstance(entry, ThinkingEntry):
                 self._thinking = _LiveThinking(self._outputs, entry, self._thinking_bundle)
             else:
-                self._rows.append(EntryRow(entry, self._outputs.add(self._row_bundle(entry))))
+                self._rows.append(EntryRow(entry, self._outputs, self._row_bundle(entry)))
         self._seen = len(entries)
         last = entries[-1] if entries else None
         if self._text is not None and isinstance(last, TextEntry):
@@ -177,7 +196,7 @@ class LiveTurnView:
         if not streamed:
             for row in self._rows:
                 if row.changed():
-                    row.area.show(self._row_bundle(row.entry))
+                    row.show(self._row_bundle(row.entry))
 
     def _end_runs(self) -> None:
         """The text or thinking being streamed is over: another entry starts, or the turn ends."""

@@ -20,12 +20,15 @@ NOTEBOOK_KERNELSPEC = {"name": KERNEL_NAME, "display_name": DISPLAY_NAME, "langu
 
 
 def kernel_json() -> dict[str, object]:
+    """The kernelspec. ``supported_encryption`` lets a frontend configured with
+    ``KernelManager.transport_encryption = "auto"`` give the kernel CurveZMQ keys, as
+    ipykernel's own kernelspec does; ``debugger`` false keeps JupyterLab's debugger off."""
     return {
         "argv": [sys.executable, "-m", "conjure_kernel", "kernel", "-f", "{connection_file}"],
         "display_name": DISPLAY_NAME,
         "language": "conjure",
         "interrupt_mode": "signal",
-        "metadata": {"debugger": False},
+        "metadata": {"debugger": False, "supported_encryption": ["curve"]},
     }
 
 

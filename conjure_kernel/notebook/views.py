@@ -10,6 +10,13 @@ a live view whose answer sat in one output would resend the whole answer at ever
 redraw. ``LiveOutputs`` gives each piece its own output instead (a finished block of
 text, the open tail, a tool call's row), so a redraw sends only the piece that changed,
 and ``MarkdownBlocks`` cuts streamed Markdown into pieces that render alone.
+
+A terminal (``jupyter console``) prints an output's ``text/plain`` once, when it is
+added, and ignores redraws. No message tells a terminal from a notebook (one without the
+widget manager allows stdin and opens no widget comm, as a console does), so every
+frontend gets the same messages, and a line a terminal must print later gets an output
+whose HTML is empty (``LiveOutputs.add_line``): JupyterLab draws it zero pixels high,
+and the turn's end clears it with the other live outputs, so no saved notebook holds it.
 """
 
 from __future__ import annotations
@@ -116,14 +123,21 @@ class LiveOutputs:
         self._added = True
         return DisplayArea(bundle)
 
-    def replace(self, saved: Bundle, line: str) -> None:
+    def add_line(self, line: str) -> None:
+        """A line only a terminal shows: its output's HTML is empty."""
+        self.add({**_BLANK, "text/plain": line})
+
+    def replace(self, saved: Bundle, lines: str) -> None:
         """Leave ``saved`` as the turn's one output in place of the live ones, if any.
 
         When nothing live was shown, ``saved`` is simply shown: one message, and a
-        terminal prints its ``text/plain`` (it printed nothing of the turn yet). Clearing is the only way to remove outputs, and it clears the whole cell, so the
+        terminal prints its ``text/plain`` (it printed nothing of the turn yet).
+        Clearing is the only way to remove outputs, and it clears the whole cell, so the
         saved bundles of the cell's earlier turns (two ``%conjure`` lines in one cell)
-        are shown again first; other output the cell showed before the turn is lost. Each saved bundle is sent as a redraw of a placeholder
-        holding just ``line``: a terminal prints that line, not the answer a second time.
+        are shown again first; other output the cell showed before the turn is lost.
+        Each saved bundle is sent as a redraw of a placeholder holding just ``lines``
+        (the footer, after any line the terminal still lacks): a terminal prints them,
+        not the answer a second time.
         """
         if not self._added:
             DisplayArea(saved)
@@ -131,7 +145,7 @@ class LiveOutputs:
             clear_output(wait=True)
             for earlier in _cell_turns.earlier():
                 _show_saved(earlier, _BLANK)
-            _show_saved(saved, {"text/plain": line})
+            _show_saved(saved, {"text/plain": lines})
         _cell_turns.remember(saved)
 
 
@@ -319,12 +333,27 @@ class Throttle:
 
 
 class EntryRow:
-    """The display area of a tool call, notice, created file or approval."""
+    """The display area of a tool call, notice, created file or approval.
 
-    def __init__(self, entry: Entry, area: DisplayArea) -> None:
+    Its ``text/plain`` is the entry's one line; when a redraw changes the line (a call
+    ended, an approval was answered), a terminal, which printed the first one, gets the
+    new line too, through ``LiveOutputs.add_line``.
+    """
+
+    def __init__(self, entry: Entry, outputs: LiveOutputs, bundle: Bundle) -> None:
         self.entry = entry
-        self.area = area
+        self.area = outputs.add(bundle)
+        self._outputs = outputs
+        self.printed: str = bundle.get("text/plain", "")
+        """The line a terminal printed last for this row."""
         self._state = _state_of(entry)
+
+    def show(self, bundle: Bundle) -> None:
+        self.area.show(bundle)
+        line = bundle.get("text/plain", "")
+        if line and line != self.printed:
+            self._outputs.add_line(line)
+            self.printed = line
 
     def changed(self) -> bool:
         """Whether the entry's state changed since the last call: checked without

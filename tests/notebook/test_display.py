@@ -374,17 +374,30 @@ def test_each_piece_of_the_live_view_has_an_area_redrawn_alone(frontends, monkey
         view.update(event)
     kinds = [message.kind for message in frontends.messages]
     # the status line; the open text, drawn then redrawn; blanked, and shown finished
-    # once the tool call ends it; the tool call's row, then its redraw when it finished.
-    assert kinds == ["display", "display", "update", "update", "display", "display", "update"]
+    # once the tool call ends it; the tool call's row, then its redraw when it finished,
+    # and its new line for a terminal, which shows no redraw.
+    assert kinds == [
+        "display",
+        "display",
+        "update",
+        "update",
+        "display",
+        "display",
+        "update",
+        "display",
+    ]
     assert "claude-test · local backend · running…" in frontends.messages[0].bundle["text/html"]
     redrawn = frontends.messages[2].bundle
     assert "<p>Let me look.</p>" in redrawn["text/html"] and "text/plain" not in redrawn
+    finished = "[bash_tool List the files · exit 0 · 500 ms]"
     assert plain_outputs(frontends) == [
         "claude-test · local backend · running…",
         "Let me look.\n",
-        "[bash_tool List the files · exit 0 · 500 ms]",
+        finished,
+        finished,
     ]
-    assert frontends.messages[-1].display_id == frontends.messages[-2].display_id
+    assert frontends.messages[-2].display_id == frontends.messages[-3].display_id
+    assert frontends.messages[-1].bundle == {"text/html": "", "text/plain": finished}
 
 
 def test_a_step_redraws_only_the_status_line_and_usage_and_the_end_nothing(frontends, monkeypatch):
@@ -429,15 +442,20 @@ def test_notices_files_approvals_and_server_calls_show_at_once(frontends, monkey
     assert len(frontends.notebook()) == 2
 
 
+def shown_last(frontends: Frontends) -> str:
+    """The HTML of the last live output a notebook shows (a terminal's line shows none)."""
+    return [output["text/html"] for output in frontends.notebook() if output["text/html"]][-1]
+
+
 def test_a_running_tool_is_open_and_a_finished_one_closed(frontends, monkeypatch):
     monkeypatch.setattr(views, "REFRESH_SECONDS", 0.0)
     view = LiveTurnView(str)
     for event in live_events()[:4]:
         view.update(event)
-    running = frontends.notebook()[-1]["text/html"]
+    running = shown_last(frontends)
     assert "conjure-running" in running and " open>" in running
     view.update(live_events()[4])
-    finished = frontends.notebook()[-1]["text/html"]
+    finished = shown_last(frontends)
     assert "conjure-ok" in finished and " open>" not in finished
 
 
@@ -454,7 +472,7 @@ def test_a_running_command_shows_its_latest_output_until_its_result_replaces_it(
     view.update(ToolOutput(LS.id, "step 2\n"))  # within the throttle: not drawn yet
     assert "step 2" not in frontends.notebook()[-1]["text/html"]
     view.update(live_events()[4])
-    finished = frontends.notebook()[-1]["text/html"]
+    finished = shown_last(frontends)
     assert "conjure-tool-output" not in finished and "conjure-tool-result" in finished
 
 
@@ -535,7 +553,8 @@ def test_streamed_thinking_is_redrawn_at_most_every_refresh_and_folds_whole(fron
 
 def printed_form(entry: Entry) -> str:
     """What a terminal shows of a saved entry at the latest when it first appears: the
-    text, a call by its title (its state comes later), a notice or file by its line."""
+    text, a call or approval by its title (its outcome line follows, see
+    test_console_lines.py), a notice or file by its line."""
     if isinstance(entry, TextEntry):
         return " ".join(entry.text.split())
     if isinstance(entry, ToolEntry):
