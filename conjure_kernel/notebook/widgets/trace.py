@@ -54,6 +54,7 @@ from ..turn_html import live_answer_html as _live_answer_html
 from ..turn_labels import FileLinks as _Files
 from ..turn_labels import notice_line as _notice_line
 from ..views import REFRESH_SECONDS, StartDelay, StreamedMarkdown
+from .column import Column
 from .rows import MUTED, ApprovalRow, ThinkingRow, ToolRow, file_widget
 from .shared import close_widgets, make, view_bundle
 
@@ -75,7 +76,7 @@ class TraceWidget:
         self._redact = redact
         self._timeline = Timeline()
         self._files = _Files("", os.getcwd())
-        self._entries: widgets.VBox | None = None
+        self._entries: Column | None = None
         self.widget: widgets.VBox | None = None
         """The entries above a footer; made after the first event, when the footer's
         first line is known, and shown then."""
@@ -143,10 +144,12 @@ class TraceWidget:
             self._follow(streamed=False)
 
     def _show(self) -> None:
-        self._entries = make(widgets.VBox)
+        self._entries = Column()
         self._footer = make(widgets.HTML, value=self._footer_html())
         self.widget = make(
-            widgets.VBox, children=(self._entries, self._footer), _dom_classes=("conjure-trace",)
+            widgets.VBox,
+            children=(self._entries.box, self._footer),
+            _dom_classes=("conjure-trace",),
         )
         bundle = view_bundle(self.widget, "conjure turn (tool trace)")
         display(bundle, raw=True, display_id=self._display_id)
@@ -161,7 +164,7 @@ class TraceWidget:
             if self._text is not None and isinstance(entry, TextEntry):
                 self._text.follow(entry.text)  # all of it, when the trace starts late
         if added and self._entries is not None:
-            self._entries.children = (*self._entries.children, *added)
+            self._entries.extend(added)
         self._seen = len(entries)
         last = entries[-1] if entries else None
         if self._text is not None and isinstance(last, TextEntry):
@@ -175,9 +178,9 @@ class TraceWidget:
     def _widget_for(self, entry: Entry) -> widgets.Widget:
         self._end_runs()
         if isinstance(entry, TextEntry):
-            box = make(widgets.VBox)
-            self._text = StreamedMarkdown(_Blocks(box), self._draw_block, redraws=True)
-            return box
+            column = Column()
+            self._text = StreamedMarkdown(_Blocks(column), self._draw_block, redraws=True)
+            return column.box
         if isinstance(entry, ThinkingEntry):
             self._thinking = ThinkingRow(entry, self._redact)
             return self._thinking.widget
@@ -230,23 +233,23 @@ class TraceWidget:
 
 
 class _Blocks:
-    """Where ``StreamedMarkdown`` puts a run of text: an HTML widget per block, in a box,
-    in place of the HTML view's display areas. Widgets always redraw, so a block that
-    ends is redrawn finished in its own widget."""
+    """Where ``StreamedMarkdown`` puts a run of text: an HTML widget per block, in a
+    column, in place of the HTML view's display areas. Widgets always redraw, so a block
+    that ends is redrawn finished in its own widget."""
 
-    def __init__(self, box: widgets.VBox) -> None:
-        self._box = box
+    def __init__(self, column: Column) -> None:
+        self._column = column
 
     def add(self, bundle: dict[str, Any]) -> _Block:
-        return _Block(self._box, bundle)
+        return _Block(self._column, bundle)
 
 
 class _Block:
     """One block's widget."""
 
-    def __init__(self, box: widgets.VBox, bundle: dict[str, Any]) -> None:
+    def __init__(self, column: Column, bundle: dict[str, Any]) -> None:
         self._html = make(widgets.HTML, value=bundle["text/html"])
-        box.children = (*box.children, self._html)
+        column.extend([self._html])
 
     def show(self, bundle: dict[str, Any]) -> None:
         self._html.value = bundle["text/html"]  # traitlets send nothing when it is unchanged
