@@ -2,7 +2,7 @@
 
 Split from trace.py: a tool call's row (its state, its live output, folding) is its own
 concern, and a step's thinking folds the same way. Each row redraws itself only when
-what it shows changed.
+what it shows changed. A question waiting for the person shows buttons that answer it.
 """
 
 from __future__ import annotations
@@ -10,11 +10,13 @@ from __future__ import annotations
 import html
 import mimetypes
 import os
+import threading
 import time
 from typing import Any
 
 import ipywidgets as widgets
 
+from ...conversation.session_gate import Approval, ApprovalRequest
 from ...conversation.turn import (
     ApprovalEntry,
     FileEntry,
@@ -32,12 +34,14 @@ from ..turn_labels import thinking_line as _thinking_line
 from ..turn_labels import tool_input as _tool_input
 from ..views import redraw_due
 from .ansi import ansi_to_html
-from .shared import make
+from .clicks import route_while_busy
+from .shared import close_widgets, make
 
 __all__ = [
     "FOLD_LINES",
     "LIVE_OUTPUT_CHARS",
     "MUTED",
+    "ApprovalButtons",
     "ApprovalRow",
     "ThinkingRow",
     "ToolRow",
@@ -57,6 +61,9 @@ tenth or ``_REDRAW_SECONDS`` passed: a flood of small prints costs in proportion
 length, not to its square."""
 
 _MAX_IMAGE_BYTES = 5_000_000
+
+_CLICK_POLL_SECONDS = 0.1
+"""How often a question's wait looks for a click: short, so Ctrl-C stops it at once."""
 
 _STATE_COLOURS: dict[ToolState, str] = {
     "running": "var(--jp-warn-color1, #f57c00)",
@@ -203,13 +210,17 @@ class ThinkingRow(_FoldingRow):
 
 
 class ApprovalRow:
-    """A permission asked for a tool call, redrawn when it is answered."""
+    """A permission asked for a tool call, redrawn when it is answered; while the question
+    waits, buttons under it answer it (``ask``)."""
 
     def __init__(self, entry: ApprovalEntry, redact: Redact) -> None:
         self._entry = entry
         self._redact = redact
         self._drawn: tuple[Any, ...] = ()
-        self.widget = make(widgets.HTML)
+        self._line = make(widgets.HTML)
+        self._box = make(widgets.VBox, children=(self._line,)) if entry.allowed is None else None
+        """A question's line, and its buttons while it waits."""
+        self.widget: widgets.Widget = self._box or self._line
         self.refresh()
 
     def refresh(self) -> None:
@@ -217,7 +228,61 @@ class ApprovalRow:
         if decision != self._drawn:
             self._drawn = decision
             line = html.escape(_approval_line(self._entry.redacted(self._redact)))
-            self.widget.value = f'<div style="{MUTED}"><i>{line}</i></div>'
+            self._line.value = f'<div style="{MUTED}"><i>{line}</i></div>'
+
+    def ask(self, request: ApprovalRequest) -> Approval | None:
+        """The person's answer, from buttons shown under the question until one is
+        clicked; None, and no buttons, where a click could not reach the running cell."""
+        if self._box is None:
+            return None
+        buttons = ApprovalButtons(request, self._redact)
+        if not route_while_busy(*buttons.inputs):
+            close_widgets(buttons.widget)
+            return None
+        self._box.children = (self._line, buttons.widget)
+        try:
+            return buttons.wait()
+        finally:
+            self._box.children = (self._line,)
+            close_widgets(buttons.widget)
+
+
+class ApprovalButtons:
+    """Allow once, Always, and Deny with a box for the reason Claude is given: the answers
+    the stdin question takes (``y``, ``a``, ``n: REASON``), the first click deciding."""
+
+    def __init__(self, request: ApprovalRequest, redact: Redact) -> None:
+        self._answer: Approval | None = None
+        self._answered = threading.Event()
+        once = make(widgets.Button, description="Allow once", button_style="success")
+        always = make(widgets.Button, description="Always")
+        self._reason = make(widgets.Text, placeholder="why not (Claude reads it)")
+        deny = make(widgets.Button, description="Deny", button_style="danger")
+        once.on_click(lambda _button: self._give(Approval(True)))
+        always.on_click(lambda _button: self._give(Approval(True, always=True)))
+        deny.on_click(
+            lambda _button: self._give(Approval(False, reason=self._reason.value.strip()))
+        )
+        allows = html.escape(redact(request.allows))
+        note = make(
+            widgets.HTML, value=f'<div style="{MUTED}">Always allows {allows} from now on</div>'
+        )
+        self.inputs = (once, always, self._reason, deny)
+        """The widgets the person acts on."""
+        self.widget = make(widgets.VBox, children=(make(widgets.HBox, children=self.inputs), note))
+
+    def wait(self) -> Approval:
+        """Wait for a click: its callback runs on another thread (``clicks``) and hands
+        the answer over; Ctrl-C interrupts the wait as it does ``input()``."""
+        while not self._answered.wait(_CLICK_POLL_SECONDS):
+            pass
+        assert self._answer is not None
+        return self._answer
+
+    def _give(self, answer: Approval) -> None:
+        if self._answer is None:
+            self._answer = answer
+            self._answered.set()
 
 
 def _tool_header(tool: ToolEntry) -> str:

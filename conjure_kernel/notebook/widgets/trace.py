@@ -5,8 +5,9 @@ events into its own ``Timeline`` and gives each entry a widget of its own, so an
 redraws only the entry it changed: the answer's text through the same block streaming
 as the HTML view (``views.StreamedMarkdown``), a muted row per step's thinking (open as
 it streams, folded once the step goes on), a collapsible row per tool call with its
-state, duration, exit code and output, and a line per notice, created file and approval.
-Tokens and the estimated cost are at the bottom. When the turn ends, the saved bundle
+state, duration, exit code and output, and a line per notice, created file and approval;
+a question waiting for the person has buttons that answer it (``ask``). Tokens and the
+estimated cost are at the bottom. When the turn ends, the saved bundle
 replaces the widget's output, so the notebook keeps no widget state.
 
 As the HTML view does, the trace makes no widget for a turn that ends within
@@ -26,6 +27,7 @@ from IPython.display import display
 
 from ...clients.base import Usage
 from ...clients.pricing import Spend, spend_of
+from ...conversation.session_gate import Approval, ApprovalRequest
 from ...conversation.timeline import Timeline
 from ...conversation.transcript import TurnRecord
 from ...conversation.turn import (
@@ -83,6 +85,8 @@ class TraceWidget:
         self._footer: widgets.HTML | None = None
         self._rows: list[_Row] = []
         self._calls: dict[str, ToolRow] = {}
+        self._questions: dict[str, ApprovalRow] = {}
+        """The rows of the approvals asked, by the id of their call."""
         self._text: StreamedMarkdown | None = None
         self._thinking: ThinkingRow | None = None
         self._seen = 0
@@ -122,6 +126,12 @@ class TraceWidget:
             self._footer.value = self._footer_html()
         elif self._footer is None:
             self._start(now=isinstance(event, ApprovalAsked))
+
+    def ask(self, request: ApprovalRequest) -> Approval | None:
+        """The person's answer from the buttons of the question's row (shown since it was
+        asked); None where they cannot answer it, and the question is asked another way."""
+        row = self._questions.get(request.call.id)
+        return row.ask(request) if row is not None else None
 
     def idle(self) -> None:
         """The turn is waiting (for the model, a command): make the trace if it is time."""
@@ -199,6 +209,8 @@ class TraceWidget:
             self._calls[entry.call.id] = row
             if entry.printed and entry.result is None:  # printed before the trace was made
                 row.add_printed(entry.printed)
+        elif entry.allowed is None:
+            self._questions[entry.call.id] = row
         self._rows.append(row)
         return row.widget
 
