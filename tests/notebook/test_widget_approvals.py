@@ -13,6 +13,7 @@ import queue
 from collections.abc import Callable
 from pathlib import Path
 
+import ipywidgets as widgets
 import pytest
 from fakeapi import FakeMessagesAPI, replies
 from kernel_harness import (
@@ -21,6 +22,7 @@ from kernel_harness import (
     assert_every_tool_use_answered,
     tool_results_of,
 )
+from test_widgets import displayed, find  # noqa: F401 (displayed is a fixture)
 from widget_frontend import (
     WidgetModels,
     click,
@@ -29,7 +31,12 @@ from widget_frontend import (
     type_into,
 )
 
+from conjure_kernel.conversation.rules import Rule
+from conjure_kernel.conversation.session_gate import ApprovalRequest
 from conjure_kernel.conversation.turn import ApprovalEntry
+from conjure_kernel.events import ApprovalAsked, TurnStarted
+from conjure_kernel.notebook.widgets import TraceWidget
+from conjure_kernel.tools.values import ToolCall
 
 KEY = "sk-test-key-123"
 SIX_TIMES_SEVEN = {"command": "echo $((6*7))"}
@@ -199,3 +206,16 @@ def test_without_a_widget_manager_the_question_is_asked_on_stdin(api, tmp_path: 
         "Allow bash_tool to run `echo $((6*7))` on the local backend? y = yes · a = always, "
         "allowing bash_tool `echo $((6*7))` · n = no (n: REASON tells Claude why) "
     ]
+
+
+@pytest.mark.usefixtures("displayed")  # the trace's display calls are kept, not sent
+def test_where_a_click_cannot_reach_the_running_cell_no_buttons_show():
+    """Outside a kernel with subshells (here: none at all) the trace leaves the question
+    to the stdin channel rather than show buttons that would never answer."""
+    call = ToolCall("t1", "bash_tool", SIX_TIMES_SEVEN)
+    trace = TraceWidget(str)
+    trace.update(TurnStarted("compute", "local", "claude-test"))
+    trace.update(ApprovalAsked(call, "run `echo $((6*7))` on the local backend"))
+    request = ApprovalRequest(call, "", Rule("bash_tool", "echo"), "bash_tool `echo`")
+    assert trace.ask(request) is None
+    assert not find(trace.widget, widgets.Button)
