@@ -26,6 +26,7 @@ __all__ = [
     "ApprovalRequest",
     "Asker",
     "SessionGate",
+    "always_allows",
     "always_rule",
 ]
 
@@ -34,15 +35,28 @@ HEADLESS = "denied: no one could be asked (headless run) and no rule allows it"
 
 def always_rule(call: ToolCall, places: Places) -> Rule:
     """What "yes, always" allows from then on: this command, path or input exactly."""
+    return Rule(call.name, escape_pattern(_subject(call, places)))
+
+
+def always_allows(call: ToolCall, places: Places) -> str:
+    """What "yes, always" allows, as the person reads it: the tool and its command, path
+    or input as the call has it (``bash_tool `ls *.py```), without the backslashes the
+    rule needs to match it exactly (those belong to rules, as ``%permissions`` lists them)."""
+    return f"{call.name} `{_subject(call, places)}`"
+
+
+def _subject(call: ToolCall, places: Places) -> str:
+    """The part of ``call`` an "always" rule matches: a file tool's real path, a command,
+    or another tool's command, path or input."""
     path = call.input.get("path")
     if call.name in FILE_TOOLS and isinstance(path, str):
-        return Rule(call.name, escape_pattern(places.real(path)))
+        return places.real(path)
     if call.name == COMMAND_TOOL:
-        return Rule(call.name, escape_pattern(str(call.input.get("command", ""))))
+        return str(call.input.get("command", ""))
     subject = call.input.get("command") or path
     if not isinstance(subject, str):
         subject = json.dumps(call.input, sort_keys=True, ensure_ascii=False)
-    return Rule(call.name, escape_pattern(subject))
+    return subject
 
 
 @dataclass(frozen=True)
@@ -53,6 +67,8 @@ class ApprovalRequest:
     question: str
     """``run `rm x` on the local backend``: the tool's action, command or path, backend."""
     always: Rule
+    allows: str
+    """What ``always`` allows, in words (``always_allows``): what the person is shown."""
 
 
 @dataclass(frozen=True)
@@ -138,9 +154,11 @@ class SessionGate:
             return denied("no one could be asked: a headless run", HEADLESS)
         server_wide = call.id in self._server_wide
         always = always_rule(call, self.places)
+        allows = always_allows(call, self.places)
         if server_wide:  # a yes allows the server's tools
-            always = Rule(tool_name(self.outside[call.name][0], "*"))
-        request = ApprovalRequest(call, question.prompt, always)
+            server = self.outside[call.name][0]
+            always, allows = Rule(tool_name(server, "*")), f"every tool of {server}"
+        request = ApprovalRequest(call, question.prompt, always, allows)
         try:
             answer = await self.asker(request)
         except Exception as error:  # a broken frontend must not run the call, nor end the turn
@@ -156,5 +174,5 @@ class SessionGate:
         if answer.always or server_wide:
             self.permissions = self.permissions.adding(allow=[request.always])
             self.remember(request.always)
-            return Verdict(True, f"by the person, always: {request.always} is allowed from now on")
+            return Verdict(True, f"by the person, always: {request.allows} is allowed from now on")
         return Verdict(True, "by the person")

@@ -1,9 +1,10 @@
 """``%permissions`` and ``%budget``: what Claude's tools may do, and what turns may spend.
 
 Split from magics.py: it holds their configuration (``c.GuardMagics.permission_mode``,
-``allow_rules``, ``cell_budget``, ``prices``…) and the one place the person is asked,
-through the kernel's stdin channel as ``input()`` is, so the question reaches JupyterLab,
-Notebook 7, VS Code and ``jupyter console`` alike. A frontend that allows no input (nbclient,
+``allow_rules``, ``cell_budget``, ``prices``…) and the one place the person is asked:
+with the turn's view where it offers buttons (the widget trace), else through the
+kernel's stdin channel as ``input()`` is, so the question reaches JupyterLab, Notebook 7,
+VS Code and ``jupyter console`` alike. A frontend that allows no input (nbclient,
 papermill, ``replay``) makes ``input()`` fail at once: the call is then denied, never
 waited for. ``ConjureMagics`` creates this class and builds sessions from its settings.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import shlex
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import StdinNotImplementedError, UsageError
@@ -152,6 +154,18 @@ class GuardMagics(Magics):
 
     # -- a turn's questions and spend -----------------------------------------------------
 
+    def asker(self, view: object) -> Callable[[ApprovalRequest], Approval]:
+        """How a turn shown by ``view`` asks the person: with the view's own buttons where
+        it offers them (``view.ask(request)`` answers, or None when it cannot), else on
+        the stdin channel (``ask``)."""
+        offered: Callable[[ApprovalRequest], Approval | None] | None = getattr(view, "ask", None)
+
+        def ask(request: ApprovalRequest) -> Approval:
+            answer = offered(request) if offered is not None else None
+            return answer if answer is not None else self.ask(request)
+
+        return ask
+
     def ask(self, request: ApprovalRequest) -> Approval:
         """Ask the person on the kernel's stdin channel; denied at once where there is none."""
         try:
@@ -278,10 +292,11 @@ def describe_permissions(session: Session) -> str:
 
 
 def prompt_line(request: ApprovalRequest) -> str:
-    """The one line the person answers; it names the tool, the command or path, the backend."""
+    """The one line the person answers; it names the tool, the command or path as the call
+    has it, the backend, and what "always" allows."""
     return (
         f"Allow {request.call.name} to {request.question}? "
-        f"y = yes · a = always, allowing {request.always} · n = no (n: REASON tells Claude why) "
+        f"y = yes · a = always, allowing {request.allows} · n = no (n: REASON tells Claude why) "
     )
 
 

@@ -311,7 +311,7 @@ class ConjureMagics(Magics):
         self.data.list_workdir(session)
         events = session.chat_sync(
             message,
-            ask=self.guard.ask,
+            ask=self.guard.asker(view),
             cell_spent=self.guard.cell_spent(),
             idle=getattr(view, "idle", None),
             sent=sent,

@@ -48,6 +48,7 @@ __all__ = [
     "footer_html",
     "live_answer_html",
     "live_html",
+    "output_html",
     "problems_html",
     "thinking_html",
     "timeline_html",
@@ -138,7 +139,7 @@ def _file_html(file: FileEntry, files: FileLinks) -> str:
 
 
 def _tool_html(tool: ToolEntry, *, running: bool) -> str:
-    result = "" if tool.result is None else _output_html(tool.result.content)
+    result = "" if tool.result is None else output_html(tool.result.content)
     if tool.result is None and tool.printed:  # a running command's latest output
         result = f'<pre class="conjure-tool-output">{ansi_to_html(tool.printed)}</pre>'
     classes = f"conjure-tool conjure-{tool.state}" + (" conjure-server" if tool.server else "")
@@ -154,8 +155,9 @@ def _tool_html(tool: ToolEntry, *, running: bool) -> str:
 _RESULT = '<pre class="conjure-tool-result" style="border-top:1px dashed;padding-top:4px;margin:0">'
 
 
-def _output_html(content: str) -> str:
-    """The output in colour; past its first lines, the rest under "show all"."""
+def output_html(content: str) -> str:
+    """A result's output in colour; past its first lines, the rest under "show all": the
+    same fold live (the widget trace) and saved."""
     shown = shown_output(content)
     if shown.fold is None:
         return f"{_RESULT}{runs_html(shown.runs)}</pre>"

@@ -138,10 +138,10 @@ def _fenced(text: str, language: str = "") -> str:
     return f"{fence}{language}\n{text}\n{fence}"
 
 
-_MARKUP = re.compile(r"[\\`*\[\]<]|~(?=~)|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+_MARKUP = re.compile(r"[\\`*\[\]<$]|~(?=~)|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
 """What Markdown could read as markup in a one-line paragraph: a backslash, code, emphasis,
-strikethrough (``~~``), links, HTML; an underscore only at a word's edge (``bash_tool`` and
-``~/notes`` stay as they are)."""
+strikethrough (``~~``), links, HTML, a dollar (JupyterLab reads ``$…$`` as maths); an
+underscore only at a word's edge (``bash_tool`` and ``~/notes`` stay as they are)."""
 
 
 def _escape_markdown(text: str) -> str:

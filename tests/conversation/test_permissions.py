@@ -230,7 +230,7 @@ def test_always_allows_the_same_call_from_then_on_and_tells_the_session(places):
     remembered: list[Rule] = []
     the_gate = gate(places, [Approval(True, always=True)], remember=remembered.append)
     first = run_through(the_gate, RM)
-    assert first.allowed and "bash_tool(rm notes.txt) is allowed from now on" in first.reason
+    assert first.allowed and "bash_tool `rm notes.txt` is allowed from now on" in first.reason
     assert remembered == [Rule("bash_tool", "rm notes.txt")]
     again = run_through(the_gate, ToolCall("t2", "bash_tool", {"command": "rm notes.txt"}))
     assert (again.allowed, again.reason, again.fresh_shell) == (

@@ -33,9 +33,12 @@ def test_an_answer_is_yes_always_or_no_with_its_reason(typed, approval):
 def test_the_question_names_the_tool_what_it_does_the_backend_and_the_choices():
     call = ToolCall("t1", "bash_tool", {"command": "rm -rf build"})
     request = ApprovalRequest(
-        call, "run `rm -rf build` on the local backend", Rule("bash_tool", "rm -rf build")
+        call,
+        "run `rm -rf build` on the local backend",
+        Rule("bash_tool", "rm -rf build"),
+        "bash_tool `rm -rf build`",
     )
     assert prompt_line(request) == (
         "Allow bash_tool to run `rm -rf build` on the local backend? y = yes · a = always, "
-        "allowing bash_tool(rm -rf build) · n = no (n: REASON tells Claude why) "
+        "allowing bash_tool `rm -rf build` · n = no (n: REASON tells Claude why) "
     )

@@ -87,7 +87,7 @@ def test_a_question_answered_no_keeps_the_file_and_tells_the_model_why(api, kern
     assert result.status == "ok", result.error
     [prompt] = prompts
     assert prompt.startswith(f"Allow bash_tool to run `rm {victim}` on the local backend? ")
-    assert "y = yes · a = always, allowing bash_tool(rm " in prompt and "n = no" in prompt
+    assert "y = yes · a = always, allowing bash_tool `rm " in prompt and "n = no" in prompt
     assert victim.read_text() == "keep me\n"
     sent = results_sent(api)["bash_tool"]
     assert (sent["content"], sent["is_error"]) == ("denied by the user: I still need it", True)
@@ -119,7 +119,7 @@ def test_always_allows_the_same_command_for_the_rest_of_the_session(api, kernel)
     assert len(prompts) == 1  # the second call ran under the rule the answer added
     reasons = [entry.reason for entry in approvals(result)]
     assert reasons == [
-        "by the person, always: bash_tool(echo again) is allowed from now on",
+        "by the person, always: bash_tool `echo again` is allowed from now on",
         "by the rule bash_tool(echo again)",
     ]
     assert "allow: bash_tool(echo again)" in kernel.run("%permissions").text()

@@ -41,7 +41,7 @@ from conjure_kernel.notebook.display import TURN_MIME_TYPE
 from conjure_kernel.notebook.widgets import HistoryWidget, PickerWidget, TraceWidget
 from conjure_kernel.notebook.widgets import history as history_module
 from conjure_kernel.notebook.widgets import trace as trace_module
-from conjure_kernel.notebook.widgets.rows import FOLD_LINES, LIVE_OUTPUT_CHARS
+from conjure_kernel.tools.printed_limits import FOLD_LINES, LIVE_TAIL
 from conjure_kernel.tools.values import ToolCall, ToolResult
 
 PRICED = "claude-sonnet-4-5"
@@ -144,7 +144,7 @@ def test_the_trace_shows_every_event_of_a_turn_in_order(displayed, tmp_path, mon
     trace.update(ToolCallStarted(LS))
     assert len(entries(trace)) == 2
     row = entries(trace)[1]
-    assert ">running<" in shown(row) and "bash_tool ls --color" in shown(row)
+    assert 'title="running"' in shown(row) and "bash_tool ls --color · running…" in shown(row)
 
     trace.update(ToolOutput("t1", "\x1b[31mred.txt\x1b[0m\n"))
     assert '<span style="color:#e75c58">red.txt</span>' in shown(row)
@@ -152,8 +152,8 @@ def test_the_trace_shows_every_event_of_a_turn_in_order(displayed, tmp_path, mon
     assert "red.txt</span>\nblue.txt" in shown(row)
 
     trace.update(ToolCallFinished(LS, ToolResult("t1", "red.txt\nblue.txt", False, 0, 0.25)))
-    assert ">ok<" in shown(row) and "exit 0" in shown(row) and "250 ms" in shown(row)
-    assert ">running<" not in shown(row)
+    assert 'title="ok"' in shown(row) and "bash_tool ls --color · exit 0 · 250 ms" in shown(row)
+    assert "running" not in shown(row)
 
     trace.update(Notice("retrying in 2 s", "warning"))
     assert "warning: retrying in 2 s" in shown(entries(trace)[2])
@@ -234,7 +234,7 @@ def test_a_call_cut_off_by_the_turns_end_is_interrupted(displayed):
     trace = TraceWidget(keep)
     feed(trace, [TurnStarted("hi", "local", PRICED), ToolCallStarted(LS)])
     trace.update(TurnEnded("end_turn", "", Usage()))
-    assert ">interrupted<" in shown(entries(trace)[0])
+    assert 'title="interrupted"' in shown(entries(trace)[0])
 
 
 def test_a_denied_call_shows_denied_and_the_decision(displayed):
@@ -252,9 +252,9 @@ def test_a_denied_call_shows_denied_and_the_decision(displayed):
     assert "approval for bash_tool rm -rf build: run it? · asked" in shown(approval)
     trace.update(ApprovalAnswered(rm, False, "by a rule"))
     assert "denied (by a rule)" in shown(approval)
-    assert ">denied<" in shown(entries(trace)[0])
+    assert ' · denied' in shown(entries(trace)[0])
     trace.update(ToolCallFinished(rm, ToolResult("t9", "denied by the person", True)))
-    assert ">denied<" in shown(entries(trace)[0])
+    assert ' · denied' in shown(entries(trace)[0])
 
 
 def test_everything_the_trace_shows_is_redacted(displayed):
@@ -290,7 +290,7 @@ def test_live_output_keeps_its_latest_part(displayed):
     trace.update(ToolOutput("t1", printed))
     drawn = shown(entries(trace)[0])
     assert "line 4999" in drawn and "line 0\n" not in drawn
-    assert len(drawn) < LIVE_OUTPUT_CHARS + 2_000
+    assert len(drawn) < LIVE_TAIL + 2_000
 
 
 def test_long_output_folds_behind_show_all(displayed):
@@ -299,12 +299,10 @@ def test_long_output_folds_behind_show_all(displayed):
     feed(trace, [TurnStarted("hi", "local", PRICED), ToolCallStarted(LS)])
     trace.update(ToolCallFinished(LS, ToolResult("t1", content, True, 1)))
     row = entries(trace)[0]
-    assert "line 99" in shown(row) and "line 0\n" not in shown(row)
-    assert f"… {100 - FOLD_LINES} earlier line(s)" in shown(row)
-    (more,) = find(row, widgets.Button)
-    assert more.description == "show all 100 lines" and more.layout.display == ""
-    more.click()
-    assert "line 0\n" in shown(row) and more.layout.display == "none"
+    drawn = shown(row)
+    first, rest = drawn.split('<details class="conjure-more">')
+    assert f"line {FOLD_LINES - 1}\n" in first and f"line {FOLD_LINES}\n" not in first
+    assert "show all 100 lines</summary>" in rest and "line 99" in rest  # as saved
 
 
 def test_finish_replaces_the_widget_with_the_saved_bundle(displayed):

@@ -2,7 +2,7 @@
 
 Split from trace.py: a tool call's row (its state, its live output, folding) is its own
 concern, and a step's thinking folds the same way. Each row redraws itself only when
-what it shows changed.
+what it shows changed. A question waiting for the person shows buttons that answer it.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import mimetypes
 import os
+import threading
 import time
 from typing import Any
 
@@ -18,10 +19,10 @@ import ipywidgets as widgets
 from ...conversation.file_links import FileLinks as _Files
 from ...conversation.file_links import is_image as _is_image
 from ...conversation.labels import approval_line as _approval_line
-from ...conversation.labels import call_title as _call_title
-from ...conversation.labels import duration as _duration
 from ...conversation.labels import thinking_line as _thinking_line
 from ...conversation.labels import tool_input as _tool_input
+from ...conversation.labels import tool_title as _tool_title
+from ...conversation.session_gate import Approval, ApprovalRequest
 from ...conversation.turn import (
     ApprovalEntry,
     FileEntry,
@@ -30,25 +31,22 @@ from ...conversation.turn import (
     ToolEntry,
     ToolState,
 )
+from ...tools.printed_limits import LIVE_TAIL
 from ..ansi import ansi_to_html
+from ..turn_html import output_html
 from ..views import redraw_due
-from .shared import make
+from .clicks import route_while_busy
+from .shared import close_widgets, make
 
 __all__ = [
-    "FOLD_LINES",
-    "LIVE_OUTPUT_CHARS",
     "MUTED",
+    "ApprovalButtons",
     "ApprovalRow",
     "ThinkingRow",
     "ToolRow",
     "file_widget",
 ]
 
-LIVE_OUTPUT_CHARS = 20_000
-"""The most of a running command's printed text the row keeps: its latest part."""
-
-FOLD_LINES = 40
-"""A finished call's output longer than this shows its last lines and "show all"."""
 
 _REDRAW_CHARS = 2_000
 _REDRAW_SECONDS = 0.5
@@ -57,6 +55,9 @@ tenth or ``_REDRAW_SECONDS`` passed: a flood of small prints costs in proportion
 length, not to its square."""
 
 _MAX_IMAGE_BYTES = 5_000_000
+
+_CLICK_POLL_SECONDS = 0.1
+"""How often a question's wait looks for a click: short, so Ctrl-C stops it at once."""
 
 _STATE_COLOURS: dict[ToolState, str] = {
     "running": "var(--jp-warn-color1, #f57c00)",
@@ -107,18 +108,13 @@ class ToolRow(_FoldingRow):
         self._received = 0
         self._drawn = (0, 0.0)
         """Characters received, and when, at the last redraw of the printed text."""
-        self._full = ""
         self._drawn_state: tuple[Any, ...] = ()
         self._output = make(widgets.HTML)
-        self._more = make(
-            widgets.Button, description="show all", layout=widgets.Layout(display="none")
-        )
-        self._more.on_click(self._show_all)
         call = entry.redacted(redact).call
         given = make(
             widgets.HTML, value=f'<pre style="{_PRE}">{html.escape(_tool_input(call))}</pre>'
         )
-        super().__init__((given, self._output, self._more), "conjure-tool")
+        super().__init__((given, self._output), "conjure-tool")
         self.refresh()
 
     def refresh(self) -> None:
@@ -137,7 +133,7 @@ class ToolRow(_FoldingRow):
         """Add what the running command printed; ignored once its result is shown."""
         if self._entry.result is not None:
             return
-        self._printed = (self._printed + text)[-LIVE_OUTPUT_CHARS:]
+        self._printed = (self._printed + text)[-LIVE_TAIL:]
         self._received += len(text)
         received, drawn_at = self._drawn
         if (
@@ -152,20 +148,7 @@ class ToolRow(_FoldingRow):
             self._output.value = _live_output_html(self._redact(kept))
 
     def _show_result(self, content: str) -> None:
-        lines = content.splitlines()
-        self._full = content
-        if len(lines) <= FOLD_LINES:
-            self._output.value = _output_html(content)
-            return
-        hidden = len(lines) - FOLD_LINES
-        note = f'<div style="{MUTED}">… {hidden:,} earlier line(s)</div>'
-        self._output.value = note + _output_html("\n".join(lines[-FOLD_LINES:]))
-        self._more.description = f"show all {len(lines):,} lines"
-        self._more.layout.display = ""
-
-    def _show_all(self, _button: widgets.Button) -> None:
-        self._output.value = _output_html(self._full)
-        self._more.layout.display = "none"
+        self._output.value = output_html(content)
 
 
 class ThinkingRow(_FoldingRow):
@@ -203,13 +186,17 @@ class ThinkingRow(_FoldingRow):
 
 
 class ApprovalRow:
-    """A permission asked for a tool call, redrawn when it is answered."""
+    """A permission asked for a tool call, redrawn when it is answered; while the question
+    waits, buttons under it answer it (``ask``)."""
 
     def __init__(self, entry: ApprovalEntry, redact: Redact) -> None:
         self._entry = entry
         self._redact = redact
         self._drawn: tuple[Any, ...] = ()
-        self.widget = make(widgets.HTML)
+        self._line = make(widgets.HTML)
+        self._box = make(widgets.VBox, children=(self._line,)) if entry.allowed is None else None
+        """A question's line, and its buttons while it waits."""
+        self.widget: widgets.Widget = self._box or self._line
         self.refresh()
 
     def refresh(self) -> None:
@@ -217,24 +204,70 @@ class ApprovalRow:
         if decision != self._drawn:
             self._drawn = decision
             line = html.escape(_approval_line(self._entry.redacted(self._redact)))
-            self.widget.value = f'<div style="{MUTED}"><i>{line}</i></div>'
+            self._line.value = f'<div style="{MUTED}"><i>{line}</i></div>'
+
+    def ask(self, request: ApprovalRequest) -> Approval | None:
+        """The person's answer, from buttons shown under the question until one is
+        clicked; None, and no buttons, where a click could not reach the running cell."""
+        if self._box is None:
+            return None
+        buttons = ApprovalButtons(request, self._redact)
+        if not route_while_busy(*buttons.inputs):
+            close_widgets(buttons.widget)
+            return None
+        self._box.children = (self._line, buttons.widget)
+        try:
+            return buttons.wait()
+        finally:
+            self._box.children = (self._line,)
+            close_widgets(buttons.widget)
+
+
+class ApprovalButtons:
+    """Allow once, Always, and Deny with a box for the reason Claude is given: the answers
+    the stdin question takes (``y``, ``a``, ``n: REASON``), the first click deciding."""
+
+    def __init__(self, request: ApprovalRequest, redact: Redact) -> None:
+        self._answer: Approval | None = None
+        self._answered = threading.Event()
+        once = make(widgets.Button, description="Allow once", button_style="success")
+        always = make(widgets.Button, description="Always")
+        self._reason = make(widgets.Text, placeholder="why not (Claude reads it)")
+        deny = make(widgets.Button, description="Deny", button_style="danger")
+        once.on_click(lambda _button: self._give(Approval(True)))
+        always.on_click(lambda _button: self._give(Approval(True, always=True)))
+        deny.on_click(
+            lambda _button: self._give(Approval(False, reason=self._reason.value.strip()))
+        )
+        allows = html.escape(redact(request.allows))
+        note = make(
+            widgets.HTML, value=f'<div style="{MUTED}">Always allows {allows} from now on</div>'
+        )
+        self.inputs = (once, always, self._reason, deny)
+        """The widgets the person acts on."""
+        self.widget = make(widgets.VBox, children=(make(widgets.HBox, children=self.inputs), note))
+
+    def wait(self) -> Approval:
+        """Wait for a click: its callback runs on another thread (``clicks``) and hands
+        the answer over; Ctrl-C interrupts the wait as it does ``input()``."""
+        while not self._answered.wait(_CLICK_POLL_SECONDS):
+            pass
+        assert self._answer is not None
+        return self._answer
+
+    def _give(self, answer: Approval) -> None:
+        if self._answer is None:
+            self._answer = answer
+            self._answered.set()
 
 
 def _tool_header(tool: ToolEntry) -> str:
-    """Badge, ``name detail``, then exit code, duration and where it ran, when known."""
-    parts = [_call_title(tool.call)]
-    if tool.result is not None and tool.result.exit_code is not None:
-        parts.append(f"exit {tool.result.exit_code}")
-    if tool.result is not None and tool.state in ("ok", "error"):
-        parts.append(_duration(tool.result.duration))
-    if tool.server:
-        parts.append("on the server")
-    badge = (
-        f'<span style="background:{_STATE_COLOURS[tool.state]};'
-        "color:var(--jp-ui-inverse-font-color1, #fff);border-radius:3px;padding:0 5px;"
-        f'margin-right:6px;font-size:85%">{tool.state}</span>'
+    """A mark in the state's colour, then the call's title as every rendering words it."""
+    mark = (
+        f'<span title="{tool.state}" style="display:inline-block;width:0.7em;height:0.7em;'
+        f'border-radius:50%;background:{_STATE_COLOURS[tool.state]};margin-right:6px"></span>'
     )
-    return f"{badge}<code>{html.escape(' · '.join(parts))}</code>"
+    return f"{mark}<code>{html.escape(_tool_title(tool))}</code>"
 
 
 def _output_html(text: str) -> str:

@@ -5,8 +5,9 @@ events into its own ``Timeline`` and gives each entry a widget of its own, so an
 redraws only the entry it changed: the answer's text through the same block streaming
 as the HTML view (``views.StreamedMarkdown``), a muted row per step's thinking (open as
 it streams, folded once the step goes on), a collapsible row per tool call with its
-state, duration, exit code and output, and a line per notice, created file and approval.
-Tokens and the estimated cost are at the bottom. When the turn ends, the saved bundle
+state, duration, exit code and output, and a line per notice, created file and approval;
+a question waiting for the person has buttons that answer it (``ask``). Tokens and the
+estimated cost are at the bottom. When the turn ends, the saved bundle
 replaces the widget's output, so the notebook keeps no widget state.
 
 As the HTML view does, the trace makes no widget for a turn that ends within
@@ -28,6 +29,7 @@ from ...clients.base import Usage
 from ...clients.pricing import Spend, spend_of
 from ...conversation.file_links import FileLinks as _Files
 from ...conversation.labels import notice_line as _notice_line
+from ...conversation.session_gate import Approval, ApprovalRequest
 from ...conversation.timeline import Timeline
 from ...conversation.transcript import TurnRecord
 from ...conversation.turn import (
@@ -54,6 +56,7 @@ from ...events import (
 from ..display import turn_bundle
 from ..turn_html import live_answer_html as _live_answer_html
 from ..views import REFRESH_SECONDS, StartDelay, StreamedMarkdown
+from .column import Column
 from .rows import MUTED, ApprovalRow, ThinkingRow, ToolRow, file_widget
 from .shared import close_widgets, make, view_bundle
 
@@ -75,13 +78,15 @@ class TraceWidget:
         self._redact = redact
         self._timeline = Timeline()
         self._files = _Files("", os.getcwd())
-        self._entries: widgets.VBox | None = None
+        self._entries: Column | None = None
         self.widget: widgets.VBox | None = None
         """The entries above a footer; made after the first event, when the footer's
         first line is known, and shown then."""
         self._footer: widgets.HTML | None = None
         self._rows: list[_Row] = []
         self._calls: dict[str, ToolRow] = {}
+        self._questions: dict[str, ApprovalRow] = {}
+        """The rows of the approvals asked, by the id of their call."""
         self._text: StreamedMarkdown | None = None
         self._thinking: ThinkingRow | None = None
         self._seen = 0
@@ -122,6 +127,12 @@ class TraceWidget:
         elif self._footer is None:
             self._start(now=isinstance(event, ApprovalAsked))
 
+    def ask(self, request: ApprovalRequest) -> Approval | None:
+        """The person's answer from the buttons of the question's row (shown since it was
+        asked); None where they cannot answer it, and the question is asked another way."""
+        row = self._questions.get(request.call.id)
+        return row.ask(request) if row is not None else None
+
     def idle(self) -> None:
         """The turn is waiting (for the model, a command): make the trace if it is time."""
         if self._footer is None:
@@ -143,10 +154,12 @@ class TraceWidget:
             self._follow(streamed=False)
 
     def _show(self) -> None:
-        self._entries = make(widgets.VBox)
+        self._entries = Column()
         self._footer = make(widgets.HTML, value=self._footer_html())
         self.widget = make(
-            widgets.VBox, children=(self._entries, self._footer), _dom_classes=("conjure-trace",)
+            widgets.VBox,
+            children=(self._entries.box, self._footer),
+            _dom_classes=("conjure-trace",),
         )
         bundle = view_bundle(self.widget, "conjure turn (tool trace)")
         display(bundle, raw=True, display_id=self._display_id)
@@ -161,7 +174,7 @@ class TraceWidget:
             if self._text is not None and isinstance(entry, TextEntry):
                 self._text.follow(entry.text)  # all of it, when the trace starts late
         if added and self._entries is not None:
-            self._entries.children = (*self._entries.children, *added)
+            self._entries.extend(added)
         self._seen = len(entries)
         last = entries[-1] if entries else None
         if self._text is not None and isinstance(last, TextEntry):
@@ -175,9 +188,9 @@ class TraceWidget:
     def _widget_for(self, entry: Entry) -> widgets.Widget:
         self._end_runs()
         if isinstance(entry, TextEntry):
-            box = make(widgets.VBox)
-            self._text = StreamedMarkdown(_Blocks(box), self._draw_block, redraws=True)
-            return box
+            column = Column()
+            self._text = StreamedMarkdown(_Blocks(column), self._draw_block, redraws=True)
+            return column.box
         if isinstance(entry, ThinkingEntry):
             self._thinking = ThinkingRow(entry, self._redact)
             return self._thinking.widget
@@ -196,6 +209,8 @@ class TraceWidget:
             self._calls[entry.call.id] = row
             if entry.printed and entry.result is None:  # printed before the trace was made
                 row.add_printed(entry.printed)
+        elif entry.allowed is None:
+            self._questions[entry.call.id] = row
         self._rows.append(row)
         return row.widget
 
@@ -230,23 +245,23 @@ class TraceWidget:
 
 
 class _Blocks:
-    """Where ``StreamedMarkdown`` puts a run of text: an HTML widget per block, in a box,
-    in place of the HTML view's display areas. Widgets always redraw, so a block that
-    ends is redrawn finished in its own widget."""
+    """Where ``StreamedMarkdown`` puts a run of text: an HTML widget per block, in a
+    column, in place of the HTML view's display areas. Widgets always redraw, so a block
+    that ends is redrawn finished in its own widget."""
 
-    def __init__(self, box: widgets.VBox) -> None:
-        self._box = box
+    def __init__(self, column: Column) -> None:
+        self._column = column
 
     def add(self, bundle: dict[str, Any]) -> _Block:
-        return _Block(self._box, bundle)
+        return _Block(self._column, bundle)
 
 
 class _Block:
     """One block's widget."""
 
-    def __init__(self, box: widgets.VBox, bundle: dict[str, Any]) -> None:
+    def __init__(self, column: Column, bundle: dict[str, Any]) -> None:
         self._html = make(widgets.HTML, value=bundle["text/html"])
-        box.children = (*box.children, self._html)
+        column.extend([self._html])
 
     def show(self, bundle: dict[str, Any]) -> None:
         self._html.value = bundle["text/html"]  # traitlets send nothing when it is unchanged
