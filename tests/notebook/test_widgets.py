@@ -252,9 +252,9 @@ def test_a_denied_call_shows_denied_and_the_decision(displayed):
     assert "approval for bash_tool rm -rf build: run it? · asked" in shown(approval)
     trace.update(ApprovalAnswered(rm, False, "by a rule"))
     assert "denied (by a rule)" in shown(approval)
-    assert ' · denied' in shown(entries(trace)[0])
+    assert " · denied" in shown(entries(trace)[0])
     trace.update(ToolCallFinished(rm, ToolResult("t9", "denied by the person", True)))
-    assert ' · denied' in shown(entries(trace)[0])
+    assert " · denied" in shown(entries(trace)[0])
 
 
 def test_everything_the_trace_shows_is_redacted(displayed):
