@@ -44,6 +44,7 @@ from ..errors import ConjureError, TurnInterrupted
 from ..skills.discovery import find_skills
 from .backend_magics import BackendMagics
 from .context_magics import ContextMagics
+from .failures import shown_in_turn
 from .frontends import kernel_id, widget_manager_connected
 from .guard_magics import GuardMagics
 from .history_magics import HistoryMagics, environment_replay
@@ -335,10 +336,14 @@ class ConjureMagics(Magics):
                 # Only the replay data goes: the timeline still shows the whole turn, and
                 # the session keeps the full record for history and export.
                 record = dataclasses.replace(record, steps=[])
+            if failure is not None:
+                failure = worded_for_notebook(failure)
+                if record is not None and record.error:
+                    shown_in_turn(self.shell, failure, record.error)  # said once, there
             finish_despite_interrupts(view, record)
             self.history_magics.refresh()
         if failure is not None:
-            raise worded_for_notebook(failure)
+            raise failure
         if record is None:
             return None
         return self.data.keep_answer(session.transcript[-1], output)

@@ -135,8 +135,11 @@ def lab_server_without_conjure_kernel(
 
 
 @contextmanager
-def start_lab(tmp_path: Path, extra_args: Sequence[str] = ()) -> Iterator[LabServer]:
-    """Start ``jupyter lab`` on a free port with fresh settings; stop it and its kernels after."""
+def start_lab(
+    tmp_path: Path, extra_args: Sequence[str] = (), *, app: str = "jupyterlab"
+) -> Iterator[LabServer]:
+    """Start ``jupyter lab`` (or another JupyterLab-based ``app``: ``notebook`` for Notebook 7)
+    on a free port with fresh settings; stop it and its kernels after."""
     # A short root path: it shows in the tool calls (and in the README screenshot).
     root = Path(tempfile.mkdtemp(prefix="quickstart-"))
     shutil.copy2(NOTEBOOKS / "quickstart.ipynb", root / "quickstart.ipynb")
@@ -163,7 +166,7 @@ def start_lab(tmp_path: Path, extra_args: Sequence[str] = ()) -> Iterator[LabSer
             [
                 sys.executable,
                 "-m",
-                "jupyterlab",
+                app,
                 "--no-browser",
                 f"--IdentityProvider.token={TOKEN}",
                 "--allow-root",
@@ -171,7 +174,7 @@ def start_lab(tmp_path: Path, extra_args: Sequence[str] = ()) -> Iterator[LabSer
                 f"--port={port}",
                 "--ServerApp.port_retries=0",
                 f"--ServerApp.root_dir={root}",
-                f"--LabApp.workspaces_dir={tmp_path / 'ws'}",
+                f"--LabServerApp.workspaces_dir={tmp_path / 'ws'}",
                 *extra_args,
             ],
             env=env,

@@ -5,21 +5,29 @@ give it, so choosing here does exactly what typing the magic does. A setting lef
 blank is not passed, and so takes its configured or declared default, as a setting
 left out of ``%backend NAME key=value`` does. The model list offers the catalog's
 models (clients/models.py) with a line on the one chosen; any other id may be typed.
+
+A notebook saves a widget's output as its model's id alone, which no widget manager
+knows once the kernel restarted ("Error displaying widget: model not found"). So the
+picker lives only until ``freeze`` (the magics call it when the next cell runs, and when
+the kernel shuts down): it then leaves a line with the backend and model in its place,
+which is what the notebook saves, and frees its widgets.
 """
 
 from __future__ import annotations
 
 import html
+import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import ipywidgets as widgets
+from IPython.display import display
 
 from ...backends.registry import backend_names, get_backend
 from ...backends.settings import Setting
 from ...clients.models import CatalogModel
 from .rows import MUTED
-from .shared import close_widgets
+from .shared import close_widgets, view_bundle
 
 __all__ = ["PickerWidget"]
 
@@ -90,6 +98,8 @@ class PickerWidget:
         self.widget.add_class("conjure-picker")
         self._backends.observe(lambda change: self._show_settings(change["new"]), names="value")
         self._show_settings(backend)
+        self._display_id: str | None = None
+        """The picker's output while it is live."""
 
     def settings(self) -> dict[str, str]:
         """The settings filled in, as ``key=value`` text; blank ones are left out."""
@@ -121,11 +131,28 @@ class PickerWidget:
         if done or not self._error.value:
             self._status.value = self._status_html("\n".join(done) or "nothing to change")
 
+    def show(self) -> None:
+        """Display it under a display id, which ``freeze`` redraws."""
+        self._display_id = uuid.uuid4().hex
+        display(self, display_id=self._display_id)
+
+    def freeze(self) -> None:
+        """Leave the backend and model as a line in the picker's place, and free its widgets."""
+        if self._display_id is None:
+            return
+        display(self._line_bundle(), raw=True, display_id=self._display_id, update=True)
+        self._display_id = None
+        close_widgets(self.widget)
+
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        line = self._line_bundle()
+        return {**line, **view_bundle(self.widget, line["text/plain"])}
+
+    def _line_bundle(self) -> dict[str, str]:
+        """The backend and model chosen, and the backends there are: the picker's saved form."""
         names = ", ".join(backend_names())
         line = f"backend: {self.backend} · model: {self.model} · available: {names}"
         return {
-            **self.widget._repr_mimebundle_(**kwargs),
             "text/html": f'<div class="conjure-picker">{html.escape(line)}</div>',
             "text/plain": line,
         }
