@@ -21,7 +21,6 @@ import pytest
 from conjure_kernel.notebook.kernelspec import NOTEBOOK_KERNELSPEC
 
 __all__ = [
-    "APP_ARGS",
     "CONJURE_STATUS",
     "GREETER",
     "TURN",
@@ -29,7 +28,6 @@ __all__ = [
     "lab_page",
     "menu",
     "new_cell",
-    "open_in",
     "open_notebook",
     "restart_kernel",
     "run_new_cell",
@@ -56,10 +54,6 @@ class Greeter(NativeSkill):
 TURN = ".jp-OutputArea-output.jp-RenderedConjureTurn"
 CONJURE_STATUS = "#jp-main-statusbar .jp-ConjureStatus"
 KERNEL_IDLE = "#jp-main-statusbar >> text=Idle"
-
-APP_ARGS = {"jupyterlab": [], "notebook": ["--JupyterNotebookApp.expose_app_in_browser=True"]}
-"""The arguments each app is started with (``conftest.start_lab``): Notebook 7 has no
-status bar to say its kernel is ready, so its page exposes the app, which says it."""
 
 _KERNEL_READY = """() => {
   const kernel = window.jupyterapp?.shell?.currentWidget?.sessionContext?.session?.kernel;
@@ -89,24 +83,21 @@ def lab_page(browser: Any, server: Any, failure_shot: Path) -> Iterator[Any]:
 
 
 def open_notebook(page: Any, server: Any, name: str, *, kernel: bool = True) -> None:
-    """Show notebook ``name``; with ``kernel``, wait until its kernel can run cells.
+    """Show notebook ``name`` in the server's app; with ``kernel``, wait until its kernel
+    can run cells.
 
-    Not the toolbar's indicator: it turns idle before the kernel's websocket is open, and
-    cells run before that are silently dropped; the status bar's "Idle" comes after.
+    Not JupyterLab's toolbar indicator: it turns idle before the kernel's websocket is
+    open, and cells run before that are silently dropped; the status bar's "Idle" comes
+    after. Notebook 7 has no status bar: its page says when the kernel is connected.
     """
+    if server.app == "notebook":
+        page.goto(server.url(f"/notebooks/{name}"))
+        if kernel:
+            page.wait_for_function(_KERNEL_READY)
+        return
     page.goto(server.url(f"/lab/tree/{name}"))
     if kernel:
         page.wait_for_selector(KERNEL_IDLE)
-
-
-def open_in(app: str, page: Any, server: Any, name: str) -> None:
-    """Show notebook ``name`` in ``app`` (``jupyterlab``, or ``notebook`` for Notebook 7)
-    and wait until its kernel can run cells."""
-    if app == "jupyterlab":
-        open_notebook(page, server, name)
-        return
-    page.goto(server.url(f"/notebooks/{name}"))
-    page.wait_for_function(_KERNEL_READY)
 
 
 def write_new_notebook(path: Path) -> None:

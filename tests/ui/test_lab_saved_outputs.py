@@ -14,13 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import start_lab
 from fakeapi import FakeMessagesAPI, replies
 from lab_pages import (
-    APP_ARGS,
     TURN,
     lab_page,
-    open_in,
+    open_notebook,
     restart_kernel,
     run_new_cell,
     save_notebook,
@@ -59,39 +57,33 @@ def assert_read_as_html(page: Any) -> None:
     assert page.get_by_text(WIDGET_ERROR).count() == 0
 
 
-@pytest.mark.parametrize("app", ["jupyterlab", "notebook"])
 def test_history_and_pickers_read_the_same_after_a_restart_and_a_reopen(
-    app: str, chromium_executable: str, browser: Any, api: FakeMessagesAPI, tmp_path: Path
+    any_server: Any, browser: Any, api: FakeMessagesAPI, tmp_path: Path
 ) -> None:
-    with start_lab(tmp_path, APP_ARGS[app], app=app) as server:
-        write_new_notebook(server.root / NAME)
-        with lab_page(browser, server, tmp_path / f"saved-outputs-{app}-failure.png") as page:
-            open_in(app, page, server, NAME)
-            run_new_cell(page, f"%env ANTHROPIC_BASE_URL={api.url}")
-            run_new_cell(page, "%env ANTHROPIC_API_KEY=sk-ui-test")
-            history = run_new_cell(page, "%history").locator(HISTORY)
-            history.get_by_text("0 turn(s)").wait_for()
-            for magic in ("%backend", "%model"):
-                run_new_cell(page, magic).locator(f"{PICKER} select").first.wait_for()  # live
+    server = any_server
+    write_new_notebook(server.root / NAME)
+    with lab_page(browser, server, tmp_path / f"saved-outputs-{server.app}-failure.png") as page:
+        open_notebook(page, server, NAME)
+        run_new_cell(page, f"%env ANTHROPIC_BASE_URL={api.url}")
+        run_new_cell(page, "%env ANTHROPIC_API_KEY=sk-ui-test")
+        history = run_new_cell(page, "%history").locator(HISTORY)
+        history.get_by_text("0 turn(s)").wait_for()
+        for magic in ("%backend", "%model"):
+            run_new_cell(page, magic).locator(f"{PICKER} select").first.wait_for()  # live
 
-            api.script(replies.text("Hello there."))
-            run_new_cell(page, "Say hello").locator(TURN).get_by_text("Hello there.").wait_for()
-            history.get_by_text("1 turn(s), 2 message(s)").wait_for()  # it followed the turn
-            history.locator("summary").filter(has_text="Say hello").click()
-            history.get_by_text("Hello there.").wait_for()  # the row opens onto the turn
-            assert page.locator(f"{PICKER} select").count() == 0  # the next cell froze them
-            assert_read_as_html(page)
+        api.script(replies.text("Hello there."))
+        run_new_cell(page, "Say hello").locator(TURN).get_by_text("Hello there.").wait_for()
+        history.get_by_text("1 turn(s), 2 message(s)").wait_for()  # it followed the turn
+        history.locator("summary").filter(has_text="Say hello").click()
+        history.get_by_text("Hello there.").wait_for()  # the row opens onto the turn
+        assert page.locator(f"{PICKER} select").count() == 0  # the next cell froze them
+        assert_read_as_html(page)
 
-            saved = save_notebook(page, server.root / NAME, "1 turn(s), 2 message(s)")
-            restart_kernel(page)
-            assert_read_as_html(page)
-            open_in(app, page, server, NAME)  # the saved notebook, opened again
-            assert_read_as_html(page)
+        saved = save_notebook(page, server.root / NAME, "1 turn(s), 2 message(s)")
+        restart_kernel(page)
+        assert_read_as_html(page)
+        open_notebook(page, server, NAME)  # the saved notebook, opened again
+        assert_read_as_html(page)
 
-    views = [
-        output
-        for cell in saved["cells"]
-        for output in cell.get("outputs", [])
-        if WIDGET_VIEW in output.get("data", {})
-    ]
-    assert views == []
+    outputs = [output for cell in saved["cells"] for output in cell.get("outputs", [])]
+    assert [output for output in outputs if WIDGET_VIEW in output.get("data", {})] == []
