@@ -10,8 +10,8 @@ retired model is refused with its replacement; one the list lacks (a typo, a mod
 key may not use) is set with a warning, since the list may be stale or built in.
 
 Alone, either magic also shows the picker (widgets/picker.py) where the frontend draws
-widgets. It stays live until the next cell runs or the kernel shuts down, then leaves a
-line in its place, so the notebook saves no widget a restarted kernel cannot draw.
+widgets. It stays live until it is used or the next cell runs, then leaves a line in its
+place, so the notebook saves no widget a restarted kernel cannot draw.
 """
 
 from __future__ import annotations
@@ -208,12 +208,6 @@ class BackendMagics(Magics):
         for picker in self._pickers:
             picker.freeze()
         self._pickers = []
-
-    def close(self) -> None:
-        """The kernel shuts down: freeze the pickers while the frontend still listens."""
-        self._freeze_pickers()
-        if self.shell is not None:
-            self.shell.events.unregister("pre_run_cell", self._freeze_pickers)
 
 
 def _retired_line(model: str, retired: Retirement) -> str:

@@ -558,19 +558,37 @@ def test_the_picker_carries_an_html_fallback():
     assert "backend: local · model: claude-sonnet-4-5" in bundle["text/html"]
 
 
-def test_a_frozen_picker_leaves_its_line_in_its_place_and_frees_its_widgets(displayed):
-    """The notebook saves the line, not a widget view a restarted kernel cannot draw."""
+def test_an_applied_choice_leaves_the_pickers_lines_in_its_place_and_frees_its_widgets(
+    displayed,
+):
+    """The notebook saves the lines, not a widget view a restarted kernel cannot draw."""
     picker = picker_for(Magics())
     picker.show()
     assert WIDGET_VIEW in picker._repr_mimebundle_()
     field(picker, widgets.Dropdown, "backend").value = "native"
     click(picker)
-    picker.freeze()
-    (live, shown_with), (line, updated_with) = displayed
+    (live, shown_with), (lines, updated_with) = displayed
     assert live is picker
     assert updated_with == {"display_id": shown_with["display_id"], "update": True, "raw": True}
-    assert set(line) == {"text/html", "text/plain"}
-    assert "backend: native · model: claude-sonnet-4-5" in line["text/html"]
+    assert set(lines) == {"text/html", "text/plain"}
+    assert lines["text/plain"].splitlines() == [
+        "backend: native · model: claude-sonnet-4-5 · available: anthropic, docker, local, native",
+        "native: tools run here",
+    ]
     assert all(w.comm is None for w in find(picker.widget, widgets.Widget))
     picker.freeze()  # once frozen, nothing more is sent
     assert len(displayed) == 2
+
+
+def test_a_refused_choice_keeps_the_picker_live_until_it_is_frozen(displayed):
+    picker = picker_for(Magics(refuse=ValueError("timeout=soon: expected a finite number")))
+    picker.show()
+    field(picker, widgets.Text, "timeout").value = "soon"
+    click(picker)
+    assert len(displayed) == 1 and "expected a finite number" in shown(picker.widget)
+    picker.freeze()  # the next cell runs
+    (_, (lines, _)) = displayed
+    assert lines["text/plain"] == (
+        "backend: local · model: claude-sonnet-4-5 · available: anthropic, docker, local, native"
+    )
+    assert all(w.comm is None for w in find(picker.widget, widgets.Widget))

@@ -68,15 +68,19 @@ def test_history_and_pickers_read_the_same_after_a_restart_and_a_reopen(
         run_new_cell(page, "%env ANTHROPIC_API_KEY=sk-ui-test")
         history = run_new_cell(page, "%history").locator(HISTORY)
         history.get_by_text("0 turn(s)").wait_for()
-        for magic in ("%backend", "%model"):
-            run_new_cell(page, magic).locator(f"{PICKER} select").first.wait_for()  # live
+        backend = run_new_cell(page, "%backend").locator(PICKER)
+        backend.locator("select").first.wait_for()  # live
+        backend.get_by_role("button", name="Apply").click()
+        backend.get_by_text(PICKER_LINE).wait_for()  # used: its line took its place
+        assert backend.locator("select").count() == 0
+        run_new_cell(page, "%model").locator(f"{PICKER} select").first.wait_for()
 
         api.script(replies.text("Hello there."))
         run_new_cell(page, "Say hello").locator(TURN).get_by_text("Hello there.").wait_for()
         history.get_by_text("1 turn(s), 2 message(s)").wait_for()  # it followed the turn
         history.locator("summary").filter(has_text="Say hello").click()
         history.get_by_text("Hello there.").wait_for()  # the row opens onto the turn
-        assert page.locator(f"{PICKER} select").count() == 0  # the next cell froze them
+        assert page.locator(f"{PICKER} select").count() == 0  # the next cell froze %model's
         assert_read_as_html(page)
 
         saved = save_notebook(page, server.root / NAME, "1 turn(s), 2 message(s)")

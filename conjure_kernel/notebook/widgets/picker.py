@@ -7,10 +7,12 @@ left out of ``%backend NAME key=value`` does. The model list offers the catalog'
 models (clients/models.py) with a line on the one chosen; any other id may be typed.
 
 A notebook saves a widget's output as its model's id alone, which no widget manager
-knows once the kernel restarted ("Error displaying widget: model not found"). So the
-picker lives only until ``freeze`` (the magics call it when the next cell runs, and when
-the kernel shuts down): it then leaves a line with the backend and model in its place,
-which is what the notebook saves, and frees its widgets.
+knows once the kernel restarted ("Error displaying widget: model not found"); and once
+the frontend restarts the kernel it takes no more redraws from the old one. So the picker
+lives only until it is used (a choice applied without a refusal) or the next cell runs
+(the magics call ``freeze``): it then leaves a line with the backend and model in its
+place, which is what the notebook saves, and frees its widgets. A picker left unused in
+the last cell run before a restart stays a widget in the saved notebook.
 """
 
 from __future__ import annotations
@@ -111,7 +113,8 @@ class PickerWidget:
 
     def apply(self, _button: widgets.Button | None = None) -> None:
         """Switch the backend (when another one or other settings are chosen) and the
-        model (when changed); a refusal shows as a red line, and what went through stays."""
+        model (when changed), then freeze; a refusal shows as a red line, what went
+        through stays, and the picker stays live to try again."""
         self._error.value = ""
         done = []
         try:
@@ -130,17 +133,20 @@ class PickerWidget:
             self._error.value = f'<div style="{_ERROR}">{html.escape(message)}</div>'
         if done or not self._error.value:
             self._status.value = self._status_html("\n".join(done) or "nothing to change")
+        if not self._error.value:
+            self.freeze(done)
 
     def show(self) -> None:
         """Display it under a display id, which ``freeze`` redraws."""
         self._display_id = uuid.uuid4().hex
         display(self, display_id=self._display_id)
 
-    def freeze(self) -> None:
-        """Leave the backend and model as a line in the picker's place, and free its widgets."""
+    def freeze(self, done: Sequence[str] = ()) -> None:
+        """Leave the backend and model (and ``done``, what was just switched) as lines in
+        the picker's place, and free its widgets; a picker not shown stays as it is."""
         if self._display_id is None:
             return
-        display(self._line_bundle(), raw=True, display_id=self._display_id, update=True)
+        display(self._line_bundle(done), raw=True, display_id=self._display_id, update=True)
         self._display_id = None
         close_widgets(self.widget)
 
@@ -148,13 +154,15 @@ class PickerWidget:
         line = self._line_bundle()
         return {**line, **view_bundle(self.widget, line["text/plain"])}
 
-    def _line_bundle(self) -> dict[str, str]:
-        """The backend and model chosen, and the backends there are: the picker's saved form."""
+    def _line_bundle(self, done: Sequence[str] = ()) -> dict[str, str]:
+        """The backend and model chosen, the backends there are, and ``done``: the
+        picker's saved form."""
         names = ", ".join(backend_names())
         line = f"backend: {self.backend} · model: {self.model} · available: {names}"
+        switched = self._status_html("\n".join(done)) if done else ""
         return {
-            "text/html": f'<div class="conjure-picker">{html.escape(line)}</div>',
-            "text/plain": line,
+            "text/html": f'<div class="conjure-picker">{html.escape(line)}{switched}</div>',
+            "text/plain": "\n".join([line, *done]),
         }
 
     def _show_settings(self, name: str) -> None:
