@@ -15,25 +15,34 @@ Split from magics.py: how a failure is shown is its own concern, beside the chat
 from __future__ import annotations
 
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConjureError
 from .frontends import widget_manager_connected
+from .wording import worded_for_notebook
 
-__all__ = ["shown_in_turn"]
+if TYPE_CHECKING:
+    from ..conversation.transcript import TurnRecord
+
+__all__ = ["cell_failure"]
 
 _QUIET = (ConjureError,)
 _shown: weakref.WeakSet[BaseException] = weakref.WeakSet()
 """Errors that a turn's saved output shows, to raise without an error output."""
 
 
-def shown_in_turn(shell: Any, error: BaseException, recorded: dict[str, str]) -> BaseException:
-    """``error``, the failure that a turn's record shows as ``recorded``, ready to raise.
+def cell_failure(shell: Any, error: BaseException, record: TurnRecord | None) -> BaseException:
+    """``error``, the failure of the turn ``record`` (None: it never started), worded for
+    the notebook and ready to raise from the cell.
 
-    The record takes the error's hint, which ``worded_for_notebook`` put in the words of
-    the magic that helps, since the turn is where it is read. Where a widget manager
-    draws the turn, raising ``error`` adds no error output; a shell with a custom
-    exception handler of its own keeps it, and the error output too."""
+    Where the record shows the error, it takes the hint in the words of the magic that
+    helps, since the turn is where it is read; and where a widget manager draws the turn,
+    raising ``error`` adds no error output (a shell with a custom exception handler of
+    its own keeps it, and the error output too)."""
+    error = worded_for_notebook(error)
+    recorded = record.error if record is not None else None
+    if not recorded:
+        return error
     if recorded.get("error") == type(error).__name__ and getattr(error, "hint", ""):
         recorded["hint"] = error.hint
     if (

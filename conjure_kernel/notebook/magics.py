@@ -44,7 +44,7 @@ from ..errors import ConjureError, TurnInterrupted
 from ..skills.discovery import find_skills
 from .backend_magics import BackendMagics
 from .context_magics import ContextMagics
-from .failures import shown_in_turn
+from .failures import cell_failure
 from .frontends import kernel_id, widget_manager_connected
 from .guard_magics import GuardMagics
 from .history_magics import HistoryMagics, environment_replay
@@ -52,7 +52,6 @@ from .mcp_magics import McpMagics
 from .notebook_data import NotebookData, chat_options
 from .secrets import Redactor
 from .skill_magics import SkillMagics
-from .wording import worded_for_notebook
 
 if TYPE_CHECKING:
     from ..clients.account import AccountClient
@@ -336,10 +335,8 @@ class ConjureMagics(Magics):
                 # Only the replay data goes: the timeline still shows the whole turn, and
                 # the session keeps the full record for history and export.
                 record = dataclasses.replace(record, steps=[])
-            if failure is not None:
-                failure = worded_for_notebook(failure)
-                if record is not None and record.error:
-                    shown_in_turn(self.shell, failure, record.error)  # said once, there
+            if failure is not None:  # worded for the notebook; not repeated under the turn
+                failure = cell_failure(self.shell, failure, record)
             finish_despite_interrupts(view, record)
             self.history_magics.refresh()
         if failure is not None:
