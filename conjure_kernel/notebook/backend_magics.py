@@ -8,6 +8,10 @@ these magics change (``c.ConjureMagics.model``, ``default_backend``…) stay on
 when the API cannot be asked), and checks a model it is given against that list: a
 retired model is refused with its replacement; one the list lacks (a typo, a model this
 key may not use) is set with a warning, since the list may be stale or built in.
+
+Alone, either magic also shows the picker (widgets/picker.py) where the frontend draws
+widgets. It stays live until it is used or the next cell runs, then leaves a line in its
+place, so the notebook saves no widget a restarted kernel cannot draw.
 """
 
 from __future__ import annotations
@@ -20,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from IPython.display import display
 
 from ..backends.mcp_sources import backend_lines
 from ..backends.registry import backend_names, get_backend
@@ -34,6 +37,7 @@ from .wording import backend_help, worded_for_notebook
 if TYPE_CHECKING:
     from ..backends.base import Backend
     from .magics import ConjureMagics
+    from .widgets import PickerWidget
 
 __all__ = ["BackendMagics", "known_backend"]
 
@@ -46,7 +50,11 @@ class BackendMagics(Magics):
         self.conjure = conjure
         self.catalog = ModelCatalog()
         """The models the API lists, held for this kernel (and on disk for a day)."""
+        self._pickers: list[PickerWidget] = []
+        """Pickers still live: the next cell to run freezes them."""
         super().__init__(shell=shell, **kwargs)
+        if shell is not None:
+            shell.events.register("pre_run_cell", self._freeze_pickers)
 
     @magic_arguments()
     @argument("name", nargs="?", help="Backend to switch to; omit to show the current one.")
@@ -187,15 +195,21 @@ class BackendMagics(Magics):
             return
         from .widgets import PickerWidget
 
-        display(
-            PickerWidget(
-                self.conjure.session.backend_name,
-                self.conjure.model,
-                switch_backend=self._switch_backend,
-                set_model=self._set_model,
-                models=(catalog or self._catalog()).usable,
-            )
+        picker = PickerWidget(
+            self.conjure.session.backend_name,
+            self.conjure.model,
+            switch_backend=self._switch_backend,
+            set_model=self._set_model,
+            models=(catalog or self._catalog()).usable,
         )
+        picker.show()
+        self._pickers.append(picker)
+
+    def _freeze_pickers(self, _cell: Any = None) -> None:
+        """Leave each live picker's line in its place (IPython's ``pre_run_cell`` event)."""
+        for picker in self._pickers:
+            picker.freeze()
+        self._pickers = []
 
 
 def _retired_line(model: str, retired: Retirement) -> str:

@@ -30,7 +30,7 @@ from .wording import worded_for_notebook
 if TYPE_CHECKING:
     from ..clients.replay import Replay
     from .magics import ConjureMagics
-    from .widgets import HistoryWidget
+    from .widgets import HistoryView
 
 __all__ = ["HistoryMagics", "environment_replay"]
 
@@ -41,8 +41,8 @@ class HistoryMagics(Magics):
 
     def __init__(self, shell: Any = None, *, conjure: ConjureMagics, **kwargs: Any) -> None:
         self.conjure = conjure
-        self._histories: list[HistoryWidget] = []
-        """``%history`` widgets shown so far: each updates itself when a turn ends."""
+        self._histories: list[HistoryView] = []
+        """``%history`` tables shown so far: each is redrawn when a turn ends."""
         super().__init__(shell=shell, **kwargs)
 
     @magic_arguments()
@@ -72,13 +72,13 @@ class HistoryMagics(Magics):
             )
 
     def _show(self) -> None:
-        """A widget that keeps up with later turns where the frontend draws widgets, else
-        the turns as they are now."""
+        """A table that keeps up with later turns where the frontend redraws outputs (it
+        draws widgets), else the turns as they are now."""
         session, redact = self.conjure.session, self.conjure.redact
         if widget_manager_connected():
-            from .widgets import HistoryWidget
+            from .widgets import HistoryView
 
-            shown = HistoryWidget(
+            shown = HistoryView(
                 session.transcript, redact, messages=len(session.messages), spent=session.spent
             )
             shown.show()
@@ -105,7 +105,7 @@ class HistoryMagics(Magics):
         print(f"wrote {len(transcript)} turn(s) to {path}")
 
     def refresh(self) -> None:
-        """Bring every shown history widget up to date after a turn."""
+        """Bring every shown history table up to date after a turn."""
         session = self.conjure._session
         if session is None:
             return

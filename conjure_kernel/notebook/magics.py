@@ -44,6 +44,7 @@ from ..errors import ConjureError, TurnInterrupted
 from ..skills.discovery import find_skills
 from .backend_magics import BackendMagics
 from .context_magics import ContextMagics
+from .failures import cell_failure
 from .frontends import kernel_id, widget_manager_connected
 from .guard_magics import GuardMagics
 from .history_magics import HistoryMagics, environment_replay
@@ -51,7 +52,6 @@ from .mcp_magics import McpMagics
 from .notebook_data import NotebookData, chat_options
 from .secrets import Redactor
 from .skill_magics import SkillMagics
-from .wording import worded_for_notebook
 
 if TYPE_CHECKING:
     from ..clients.account import AccountClient
@@ -335,10 +335,12 @@ class ConjureMagics(Magics):
                 # Only the replay data goes: the timeline still shows the whole turn, and
                 # the session keeps the full record for history and export.
                 record = dataclasses.replace(record, steps=[])
+            if failure is not None:  # worded for the notebook; not repeated under the turn
+                failure = cell_failure(self.shell, failure, record)
             finish_despite_interrupts(view, record)
             self.history_magics.refresh()
         if failure is not None:
-            raise worded_for_notebook(failure)
+            raise failure
         if record is None:
             return None
         return self.data.keep_answer(session.transcript[-1], output)

@@ -1,5 +1,6 @@
 """What the widgets cost per turn: the models a trace opens and frees, blocks redrawn in
-place, and a history that follows a long session drawing each turn's row once.
+place, and a history (HTML, no widgets) that follows a long session drawing each turn's
+row once.
 
 ipywidgets runs without a frontend here (each model's comm is a stand-in), so the models
 counted are those the kernel would open, and keep, with JupyterLab attached.
@@ -23,6 +24,7 @@ from test_widgets import (  # noqa: F401 (displayed is a fixture)
     turn,
 )
 
+from conjure_kernel.conversation.transcript import TurnRecord
 from conjure_kernel.events import (
     ApprovalAnswered,
     ApprovalAsked,
@@ -35,7 +37,8 @@ from conjure_kernel.events import (
     UsageReported,
 )
 from conjure_kernel.notebook import history as history_table
-from conjure_kernel.notebook.widgets import HistoryWidget, TraceWidget
+from conjure_kernel.notebook.widgets import HistoryView, TraceWidget
+from conjure_kernel.notebook.widgets import history as history_module
 from conjure_kernel.tools.values import ToolResult
 
 pytestmark = pytest.mark.usefixtures("displayed")  # display calls are kept, not sent
@@ -99,25 +102,32 @@ def test_showing_a_trace_or_a_history_reprs_none_of_their_widgets(monkeypatch):
     every row, at every turn."""
     monkeypatch.setattr(widgets.Widget, "__repr__", lambda self: pytest.fail("a widget's repr"))
     TraceWidget(keep).update(TurnStarted("hi", "local", PRICED))
-    history = HistoryWidget([turn("first")], keep)
+    history = HistoryView([turn("first")], keep)
     assert "first" in history._repr_mimebundle_()["text/plain"]
 
 
 def test_a_history_following_a_session_draws_each_turns_row_once(monkeypatch):
     drawn: list[int] = []
-    draw = history_table._row
+    opened: list[str] = []
+    draw, draw_turn = history_table._row, history_module._turn_html
 
     def counted(number: int, *args: object) -> tuple[str, ...]:
         drawn.append(number)
         return draw(number, *args)
 
+    def counted_turn(clean: TurnRecord) -> str:
+        opened.append(clean.message)
+        return draw_turn(clean)
+
     monkeypatch.setattr(history_table, "_row", counted)
+    monkeypatch.setattr(history_module, "_turn_html", counted_turn)
     transcript = [turn("first")]
-    history = HistoryWidget(transcript, keep)
+    history = HistoryView(transcript, keep)
     history.show()
     for number in range(2, 6):
         transcript.append(turn(f"turn {number}"))
         history.refresh(transcript, messages=2 * number)
         saved = history._repr_mimebundle_()  # what each refresh's display sends
     assert drawn == [1, 2, 3, 4, 5]
+    assert opened == ["first", "turn 2", "turn 3", "turn 4", "turn 5"]
     assert "5 turn(s), 10 message(s)" in saved["text/plain"] and "turn 5" in saved["text/html"]

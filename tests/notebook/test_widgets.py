@@ -38,8 +38,9 @@ from conjure_kernel.events import (
 from conjure_kernel.notebook import views
 from conjure_kernel.notebook.ansi import ansi_to_html
 from conjure_kernel.notebook.display import TURN_MIME_TYPE
-from conjure_kernel.notebook.widgets import HistoryWidget, PickerWidget, TraceWidget
+from conjure_kernel.notebook.widgets import HistoryView, PickerWidget, TraceWidget
 from conjure_kernel.notebook.widgets import history as history_module
+from conjure_kernel.notebook.widgets import picker as picker_module
 from conjure_kernel.notebook.widgets import trace as trace_module
 from conjure_kernel.tools.printed_limits import FOLD_LINES, LIVE_TAIL
 from conjure_kernel.tools.values import ToolCall, ToolResult
@@ -98,7 +99,7 @@ def step(model: str, stop_reason: str = "end_turn") -> ModelStepFinished:
 
 @pytest.fixture
 def displayed(monkeypatch) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    """The trace's and history's display calls, kept instead of sent; the trace is made
+    """The trace's, history's and picker's display calls, kept instead of sent; the trace is made
     at the first event, as for a turn that runs a while (test_quick_turns.py covers the
     turn that ends at once)."""
     calls: list[tuple[dict[str, Any], dict[str, Any]]] = []
@@ -109,6 +110,7 @@ def displayed(monkeypatch) -> list[tuple[dict[str, Any], dict[str, Any]]]:
 
     monkeypatch.setattr(trace_module, "display", record)
     monkeypatch.setattr(history_module, "display", record)
+    monkeypatch.setattr(picker_module, "display", record)
     return calls
 
 
@@ -353,61 +355,68 @@ def turn(message: str, model: str = PRICED) -> TurnRecord:
     )
 
 
-def rows(history: HistoryWidget) -> tuple[widgets.Widget, ...]:
-    return history.widget.children[1].children
+def rows(history: HistoryView) -> list[str]:
+    """Each turn's row in the history's HTML."""
+    shown_html = history._repr_mimebundle_()["text/html"]
+    return re.findall(r'<details class="conjure-history-row">.*?</details>', shown_html, re.S)
 
 
-def totals(history: HistoryWidget) -> str:
-    return history.widget.children[2].value
+def totals(history: HistoryView) -> str:
+    (line,) = re.findall(
+        r'<div class="conjure-history-total">(.*?)</div>', history._repr_mimebundle_()["text/html"]
+    )
+    return line
 
 
 def test_history_rows_show_each_turn_and_open_onto_its_messages():
-    history = HistoryWidget([turn("list the files")], keep, messages=4)
+    history = HistoryView([turn("list the files")], keep, messages=4)
     (row,) = rows(history)
     for cell in ("list the files", "local", PRICED, ">1<", "150 (50) / 20", "1.50 s"):
-        assert cell in row.value
-    assert spend_of(PRICED, STEP_USAGE).short() in row.value
-    assert "<pre>list the files</pre>" in row.value and "bash_tool ls --color" in row.value
+        assert cell in row
+    assert spend_of(PRICED, STEP_USAGE).short() in row
+    assert "<pre>list the files</pre>" in row and "bash_tool ls --color" in row
     assert "1 turn(s), 4 message(s) · 1 tool call(s)" in totals(history)
 
 
-def test_history_refresh_adds_rows_in_place_and_updates_the_totals(displayed):
+def test_history_refresh_adds_rows_and_updates_the_totals(displayed):
     transcript = [turn("first")]
-    history = HistoryWidget(transcript, keep, messages=2)
+    history = HistoryView(transcript, keep, messages=2)
     first = rows(history)[0]
     transcript += [turn("second"), turn("third", "my-own-model")]
     history.refresh(transcript, messages=6)
-    assert len(rows(history)) == 3 and rows(history)[0] is first
-    assert "third" in rows(history)[2].value
+    assert len(rows(history)) == 3 and rows(history)[0] == first
+    assert "third" in rows(history)[2]
     assert "3 turn(s), 6 message(s) · 3 tool call(s)" in totals(history)
     assert "450 (150) / 60 tokens" in totals(history)
     assert "unknown price" in totals(history)
-    assert displayed == []  # shown without show(): nothing to renew
+    assert displayed == []  # shown without show(): nothing to redraw
 
 
 def test_history_shows_anew_after_a_reset():
     transcript = [turn("first"), turn("second")]
-    history = HistoryWidget(transcript, keep)
+    history = HistoryView(transcript, keep)
     transcript.clear()
     transcript.append(turn("after the reset"))
     history.refresh(transcript)
     (row,) = rows(history)
-    assert "after the reset" in row.value
+    assert "after the reset" in row
 
 
-def test_history_always_carries_its_html_table(displayed):
-    history = HistoryWidget([turn("sk-secret please")], hide_secret, messages=2)
+def test_history_is_html_and_text_with_no_widget_view(displayed):
+    """A saved notebook holds a widget's output as a model id that a restarted kernel no
+    longer knows: the history reads from its HTML alone, redacted."""
+    history = HistoryView([turn("sk-secret please")], hide_secret, messages=2)
     bundle = history._repr_mimebundle_()
-    assert bundle[WIDGET_VIEW]["model_id"] == history.widget.model_id
+    assert set(bundle) == {"text/html", "text/plain"}
     assert '<div class="conjure-history">' in bundle["text/html"]
     assert "[hidden] please" in bundle["text/html"] and "sk-secret" not in bundle["text/html"]
     assert bundle["text/plain"].startswith("1 turn(s), 2 message(s)")
-    assert "sk-secret" not in shown(history.widget)
+    assert "sk-secret" not in bundle["text/plain"]
 
 
-def test_a_shown_history_renews_its_saved_table_on_refresh(displayed):
+def test_a_shown_history_is_redrawn_on_refresh(displayed):
     transcript = [turn("first")]
-    history = HistoryWidget(transcript, keep)
+    history = HistoryView(transcript, keep)
     history.show()
     history.refresh([*transcript, turn("second")])
     (shown_obj, first), (updated, again) = displayed
@@ -545,3 +554,39 @@ def test_the_picker_carries_an_html_fallback():
     bundle = picker_for(Magics())._repr_mimebundle_()
     assert WIDGET_VIEW in bundle
     assert "backend: local · model: claude-sonnet-4-5" in bundle["text/html"]
+
+
+def test_an_applied_choice_leaves_the_pickers_lines_in_its_place_and_frees_its_widgets(
+    displayed,
+):
+    """The notebook saves the lines, not a widget view a restarted kernel cannot draw."""
+    picker = picker_for(Magics())
+    picker.show()
+    assert WIDGET_VIEW in picker._repr_mimebundle_()
+    field(picker, widgets.Dropdown, "backend").value = "native"
+    click(picker)
+    (live, shown_with), (lines, updated_with) = displayed
+    assert live is picker
+    assert updated_with == {"display_id": shown_with["display_id"], "update": True, "raw": True}
+    assert set(lines) == {"text/html", "text/plain"}
+    assert lines["text/plain"].splitlines() == [
+        "backend: native · model: claude-sonnet-4-5 · available: anthropic, docker, local, native",
+        "native: tools run here",
+    ]
+    assert all(w.comm is None for w in find(picker.widget, widgets.Widget))
+    picker.freeze()  # once frozen, nothing more is sent
+    assert len(displayed) == 2
+
+
+def test_a_refused_choice_keeps_the_picker_live_until_it_is_frozen(displayed):
+    picker = picker_for(Magics(refuse=ValueError("timeout=soon: expected a finite number")))
+    picker.show()
+    field(picker, widgets.Text, "timeout").value = "soon"
+    click(picker)
+    assert len(displayed) == 1 and "expected a finite number" in shown(picker.widget)
+    picker.freeze()  # the next cell runs
+    (_, (lines, _)) = displayed
+    assert lines["text/plain"] == (
+        "backend: local · model: claude-sonnet-4-5 · available: anthropic, docker, local, native"
+    )
+    assert all(w.comm is None for w in find(picker.widget, widgets.Widget))

@@ -84,6 +84,8 @@ class LabServer:
     token: str
     root: Path
     log: Path
+    app: str = "jupyterlab"
+    """``jupyterlab``, or ``notebook`` for Notebook 7."""
 
     def url(self, path: str) -> str:
         sep = "&" if "?" in path else "?"
@@ -134,9 +136,29 @@ def lab_server_without_conjure_kernel(
         yield server
 
 
+@pytest.fixture
+def notebook7_server(chromium_executable: str, tmp_path: Path) -> Iterator[LabServer]:
+    """``jupyter notebook`` (Notebook 7) serving the same folder as ``lab_server``."""
+    with start_lab(tmp_path, app="notebook") as server:
+        yield server
+
+
+@pytest.fixture(params=["jupyterlab", "notebook"])
+def any_server(request: Any, chromium_executable: str, tmp_path: Path) -> Iterator[LabServer]:
+    """JupyterLab, then Notebook 7: a test that takes it runs in each."""
+    with start_lab(tmp_path, app=request.param) as server:
+        yield server
+
+
 @contextmanager
-def start_lab(tmp_path: Path, extra_args: Sequence[str] = ()) -> Iterator[LabServer]:
-    """Start ``jupyter lab`` on a free port with fresh settings; stop it and its kernels after."""
+def start_lab(
+    tmp_path: Path, extra_args: Sequence[str] = (), *, app: str = "jupyterlab"
+) -> Iterator[LabServer]:
+    """Start ``jupyter lab`` (or ``app``: ``notebook`` for Notebook 7, whose page then
+    exposes the app, which says when its kernel is ready, as it has no status bar) on a
+    free port with fresh settings; stop it and its kernels after."""
+    if app == "notebook":
+        extra_args = [*extra_args, "--JupyterNotebookApp.expose_app_in_browser=True"]
     # A short root path: it shows in the tool calls (and in the README screenshot).
     root = Path(tempfile.mkdtemp(prefix="quickstart-"))
     shutil.copy2(NOTEBOOKS / "quickstart.ipynb", root / "quickstart.ipynb")
@@ -163,7 +185,7 @@ def start_lab(tmp_path: Path, extra_args: Sequence[str] = ()) -> Iterator[LabSer
             [
                 sys.executable,
                 "-m",
-                "jupyterlab",
+                app,
                 "--no-browser",
                 f"--IdentityProvider.token={TOKEN}",
                 "--allow-root",
@@ -171,7 +193,7 @@ def start_lab(tmp_path: Path, extra_args: Sequence[str] = ()) -> Iterator[LabSer
                 f"--port={port}",
                 "--ServerApp.port_retries=0",
                 f"--ServerApp.root_dir={root}",
-                f"--LabApp.workspaces_dir={tmp_path / 'ws'}",
+                f"--LabServerApp.workspaces_dir={tmp_path / 'ws'}",
                 *extra_args,
             ],
             env=env,
@@ -181,7 +203,7 @@ def start_lab(tmp_path: Path, extra_args: Sequence[str] = ()) -> Iterator[LabSer
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    server = LabServer(f"http://127.0.0.1:{port}", TOKEN, root, log)
+    server = LabServer(f"http://127.0.0.1:{port}", TOKEN, root, log, app)
     try:
         _wait_until_serving(proc, server)
         yield server

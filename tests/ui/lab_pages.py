@@ -1,4 +1,5 @@
-"""What a person does in JupyterLab, as Playwright steps shared by the browser tests.
+"""What a person does in JupyterLab and Notebook 7, as Playwright steps shared by the
+browser tests.
 
 Kept apart from conftest.py because these are plain functions on a page, not
 fixtures; tests/ui is on ``sys.path`` (its conftest.py puts it there), so a test
@@ -7,13 +8,17 @@ imports them with ``from lab_pages import ...``.
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from conjure_kernel.notebook.kernelspec import NOTEBOOK_KERNELSPEC
 
 __all__ = [
     "CONJURE_STATUS",
@@ -24,10 +29,13 @@ __all__ = [
     "menu",
     "new_cell",
     "open_notebook",
+    "restart_kernel",
     "run_new_cell",
+    "save_notebook",
     "switch_theme",
     "text_contrast",
     "wait_for_text",
+    "write_new_notebook",
 ]
 
 # The saved-turn renderer's widget is the output node itself (see test_lab_quickstart.py).
@@ -46,6 +54,12 @@ class Greeter(NativeSkill):
 TURN = ".jp-OutputArea-output.jp-RenderedConjureTurn"
 CONJURE_STATUS = "#jp-main-statusbar .jp-ConjureStatus"
 KERNEL_IDLE = "#jp-main-statusbar >> text=Idle"
+
+_KERNEL_READY = """() => {
+  const kernel = window.jupyterapp?.shell?.currentWidget?.sessionContext?.session?.kernel;
+  return kernel?.connectionStatus === 'connected' && kernel?.status === 'idle';
+}"""
+SAVE_TIMEOUT = 30.0
 
 
 @contextmanager
@@ -69,14 +83,55 @@ def lab_page(browser: Any, server: Any, failure_shot: Path) -> Iterator[Any]:
 
 
 def open_notebook(page: Any, server: Any, name: str, *, kernel: bool = True) -> None:
-    """Show notebook ``name``; with ``kernel``, wait until its kernel can run cells.
+    """Show notebook ``name`` in the server's app; with ``kernel``, wait until its kernel
+    can run cells.
 
-    Not the toolbar's indicator: it turns idle before the kernel's websocket is open, and
-    cells run before that are silently dropped; the status bar's "Idle" comes after.
+    Not JupyterLab's toolbar indicator: it turns idle before the kernel's websocket is
+    open, and cells run before that are silently dropped; the status bar's "Idle" comes
+    after. Notebook 7 has no status bar: its page says when the kernel is connected.
     """
+    if server.app == "notebook":
+        page.goto(server.url(f"/notebooks/{name}"))
+        if kernel:
+            page.wait_for_function(_KERNEL_READY)
+        return
     page.goto(server.url(f"/lab/tree/{name}"))
     if kernel:
         page.wait_for_selector(KERNEL_IDLE)
+
+
+def write_new_notebook(path: Path) -> None:
+    """An empty notebook on the Conjure kernel, as File > New would make it."""
+    notebook = {
+        "cells": [],
+        "metadata": {"kernelspec": dict(NOTEBOOK_KERNELSPEC)},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    path.write_text(json.dumps(notebook))
+
+
+def save_notebook(page: Any, path: Path, containing: str) -> dict[str, Any]:
+    """Save the notebook shown (Ctrl+S) and wait until ``path`` holds ``containing``."""
+    page.keyboard.press("Control+s")
+    deadline = time.monotonic() + SAVE_TIMEOUT
+    while containing not in path.read_text():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{path.name} was not saved within {SAVE_TIMEOUT:.0f} s", pytrace=False)
+        time.sleep(0.2)
+    return json.loads(path.read_text())
+
+
+def restart_kernel(page: Any) -> None:
+    """Kernel > Restart Kernel…, then wait until the new kernel has run a cell, its first."""
+    menu(page, "Kernel", "Restart Kernel…")
+    page.click(".jp-Dialog .jp-mod-accept")
+    page.wait_for_selector(".jp-Dialog", state="detached")
+    cell = new_cell(page)
+    page.keyboard.insert_text("%%python\nprint(6 * 7)")
+    page.keyboard.press("Shift+Enter")
+    cell.locator(".jp-InputArea-prompt", has_text="[1]").wait_for()
+    cell.locator(".jp-OutputArea").get_by_text("42").wait_for()
 
 
 def menu(page: Any, *labels: str) -> None:

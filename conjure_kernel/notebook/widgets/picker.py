@@ -5,21 +5,31 @@ give it, so choosing here does exactly what typing the magic does. A setting lef
 blank is not passed, and so takes its configured or declared default, as a setting
 left out of ``%backend NAME key=value`` does. The model list offers the catalog's
 models (clients/models.py) with a line on the one chosen; any other id may be typed.
+
+A notebook saves a widget's output as its model's id alone, which no widget manager
+knows once the kernel restarted ("Error displaying widget: model not found"); and once
+the frontend restarts the kernel it takes no more redraws from the old one. So the picker
+lives only until it is used (a choice applied without a refusal) or the next cell runs
+(the magics call ``freeze``): it then leaves a line with the backend and model in its
+place, which is what the notebook saves, and frees its widgets. A picker left unused in
+the last cell run before a restart stays a widget in the saved notebook.
 """
 
 from __future__ import annotations
 
 import html
+import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import ipywidgets as widgets
+from IPython.display import display
 
 from ...backends.registry import backend_names, get_backend
 from ...backends.settings import Setting
 from ...clients.models import CatalogModel
 from .rows import MUTED
-from .shared import close_widgets
+from .shared import close_widgets, view_bundle
 
 __all__ = ["PickerWidget"]
 
@@ -90,6 +100,8 @@ class PickerWidget:
         self.widget.add_class("conjure-picker")
         self._backends.observe(lambda change: self._show_settings(change["new"]), names="value")
         self._show_settings(backend)
+        self._display_id: str | None = None
+        """The picker's output while it is live."""
 
     def settings(self) -> dict[str, str]:
         """The settings filled in, as ``key=value`` text; blank ones are left out."""
@@ -101,7 +113,8 @@ class PickerWidget:
 
     def apply(self, _button: widgets.Button | None = None) -> None:
         """Switch the backend (when another one or other settings are chosen) and the
-        model (when changed); a refusal shows as a red line, and what went through stays."""
+        model (when changed), then freeze; a refusal shows as a red line, what went
+        through stays, and the picker stays live to try again."""
         self._error.value = ""
         done = []
         try:
@@ -120,14 +133,36 @@ class PickerWidget:
             self._error.value = f'<div style="{_ERROR}">{html.escape(message)}</div>'
         if done or not self._error.value:
             self._status.value = self._status_html("\n".join(done) or "nothing to change")
+        if not self._error.value:
+            self.freeze(done)
+
+    def show(self) -> None:
+        """Display it under a display id, which ``freeze`` redraws."""
+        self._display_id = uuid.uuid4().hex
+        display(self, display_id=self._display_id)
+
+    def freeze(self, done: Sequence[str] = ()) -> None:
+        """Leave the backend and model (and ``done``, what was just switched) as lines in
+        the picker's place, and free its widgets; a picker not shown stays as it is."""
+        if self._display_id is None:
+            return
+        display(self._line_bundle(done), raw=True, display_id=self._display_id, update=True)
+        self._display_id = None
+        close_widgets(self.widget)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        line = self._line_bundle()
+        return {**line, **view_bundle(self.widget, line["text/plain"])}
+
+    def _line_bundle(self, done: Sequence[str] = ()) -> dict[str, str]:
+        """The backend and model chosen, the backends there are, and ``done``: the
+        picker's saved form."""
         names = ", ".join(backend_names())
         line = f"backend: {self.backend} · model: {self.model} · available: {names}"
+        switched = self._status_html("\n".join(done)) if done else ""
         return {
-            **self.widget._repr_mimebundle_(**kwargs),
-            "text/html": f'<div class="conjure-picker">{html.escape(line)}</div>',
-            "text/plain": line,
+            "text/html": f'<div class="conjure-picker">{html.escape(line)}{switched}</div>',
+            "text/plain": "\n".join([line, *done]),
         }
 
     def _show_settings(self, name: str) -> None:

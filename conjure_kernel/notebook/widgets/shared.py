@@ -10,8 +10,7 @@ never closed; a widget whose layout changes (``display`` to fold it) gets its ow
 ``close_widgets`` closes that too.
 
 ``view_bundle`` is a widget's display bundle without ipywidgets' own ``text/plain``,
-which is the ``repr`` of the widget and of everything in it, cut to 110 characters: for
-the history, every row of the session, twice per turn.
+which is the ``repr`` of the widget and of everything in it, cut to 110 characters.
 """
 
 from __future__ import annotations
