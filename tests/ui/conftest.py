@@ -120,6 +120,15 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @pytest.fixture
+def api() -> Iterator[Any]:
+    """A fake Messages API for the test's kernel (see ``lab_pages.use_api``)."""
+    from fakeapi import FakeMessagesAPI
+
+    with FakeMessagesAPI() as server:
+        yield server
+
+
+@pytest.fixture
 def lab_server(chromium_executable: str, tmp_path: Path) -> Iterator[LabServer]:
     """A ``jupyter lab`` serving a copy of notebooks/ (quickstart.ipynb and skills/), no API key."""
     with start_lab(tmp_path) as server:

@@ -175,6 +175,20 @@ def new_cell(page: Any) -> Any:
     return cell
 
 
+def chat_cell(page: Any, message: str) -> Any:
+    """Type a chat message in a new cell and run it without waiting for it to finish."""
+    cell = new_cell(page)
+    page.keyboard.insert_text(message)
+    page.keyboard.press("Shift+Enter")
+    return cell
+
+
+def use_api(page: Any, api: Any) -> None:
+    """Point the notebook's kernel at the fake Messages API ``api``, with a made-up key."""
+    run_new_cell(page, f"%env ANTHROPIC_BASE_URL={api.url}")
+    run_new_cell(page, "%env ANTHROPIC_API_KEY=sk-ui-test")
+
+
 def run_new_cell(page: Any, source: str) -> Any:
     """Type ``source`` into an empty cell at the end, run it, and return its outputs."""
     cell = new_cell(page)

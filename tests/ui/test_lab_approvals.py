@@ -11,25 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
 from fakeapi import FakeMessagesAPI, replies
-from lab_pages import TURN, lab_page, new_cell, open_notebook, run_new_cell
+from lab_pages import TURN, chat_cell, lab_page, open_notebook, run_new_cell, use_api
 
 TRACE = ".conjure-trace"
-
-
-@pytest.fixture
-def api():
-    with FakeMessagesAPI() as server:
-        yield server
-
-
-def chat_cell(page: Any, message: str) -> Any:
-    """Type a chat message in a new cell and run it without waiting for it to finish."""
-    cell = new_cell(page)
-    page.keyboard.insert_text(message)
-    page.keyboard.press("Shift+Enter")
-    return cell
 
 
 def test_the_buttons_of_a_question_answer_it(
@@ -37,8 +22,7 @@ def test_the_buttons_of_a_question_answer_it(
 ) -> None:
     with lab_page(browser, lab_server, tmp_path / "approvals-failure.png") as page:
         open_notebook(page, lab_server, "quickstart.ipynb")
-        run_new_cell(page, f"%env ANTHROPIC_BASE_URL={api.url}")
-        run_new_cell(page, "%env ANTHROPIC_API_KEY=sk-ui-test")
+        use_api(page, api)
         run_new_cell(page, "%backend local sandbox=off")
 
         api.script(

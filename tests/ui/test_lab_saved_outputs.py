@@ -13,7 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
 from fakeapi import FakeMessagesAPI, replies
 from lab_pages import (
     TURN,
@@ -22,6 +21,7 @@ from lab_pages import (
     restart_kernel,
     run_new_cell,
     save_notebook,
+    use_api,
     write_new_notebook,
 )
 
@@ -33,12 +33,6 @@ WIDGET_ERROR = "Error displaying widget"
 HISTORY = ".conjure-history"
 PICKER = ".conjure-picker"
 PICKER_LINE = f"backend: local · model: {DEFAULT_MODEL}"
-
-
-@pytest.fixture
-def api():
-    with FakeMessagesAPI() as server:
-        yield server
 
 
 def cell_outputs(page: Any, source: str) -> Any:
@@ -64,8 +58,7 @@ def test_history_and_pickers_read_the_same_after_a_restart_and_a_reopen(
     write_new_notebook(server.root / NAME)
     with lab_page(browser, server, tmp_path / f"saved-outputs-{server.app}-failure.png") as page:
         open_notebook(page, server, NAME)
-        run_new_cell(page, f"%env ANTHROPIC_BASE_URL={api.url}")
-        run_new_cell(page, "%env ANTHROPIC_API_KEY=sk-ui-test")
+        use_api(page, api)
         history = run_new_cell(page, "%history").locator(HISTORY)
         history.get_by_text("0 turn(s)").wait_for()
         backend = run_new_cell(page, "%backend").locator(PICKER)

@@ -10,15 +10,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
 from fakeapi import FakeMessagesAPI, replies
 from lab_pages import (
     CONJURE_STATUS,
     GREETER,
     TURN,
+    chat_cell,
     lab_page,
     open_notebook,
     run_new_cell,
+    use_api,
     wait_for_text,
 )
 
@@ -29,29 +30,12 @@ HISTORY_ROWS = ".conjure-history .conjure-history-row"
 PICKER = ".conjure-picker"
 
 
-@pytest.fixture
-def api():
-    with FakeMessagesAPI() as server:
-        yield server
-
-
-def chat_cell(page: Any, message: str) -> Any:
-    """Type a chat message in a new cell and run it without waiting for it to finish."""
-    from lab_pages import new_cell
-
-    cell = new_cell(page)
-    page.keyboard.insert_text(message)
-    page.keyboard.press("Shift+Enter")
-    return cell
-
-
 def test_a_live_turn_its_history_and_the_picker(
     lab_server: Any, browser: Any, api: FakeMessagesAPI, tmp_path: Path
 ) -> None:
     with lab_page(browser, lab_server, tmp_path / "widgets-failure.png") as page:
         open_notebook(page, lab_server, "quickstart.ipynb")
-        run_new_cell(page, f"%env ANTHROPIC_BASE_URL={api.url}")
-        run_new_cell(page, "%env ANTHROPIC_API_KEY=sk-ui-test")
+        use_api(page, api)
         run_new_cell(page, "%permissions auto")
 
         api.script(

@@ -11,9 +11,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
 from fakeapi import FakeMessagesAPI, replies
-from lab_pages import TURN, lab_page, new_cell, open_notebook, run_new_cell, write_new_notebook
+from lab_pages import (
+    TURN,
+    chat_cell,
+    lab_page,
+    open_notebook,
+    run_new_cell,
+    use_api,
+    write_new_notebook,
+)
 
 NAME = "chat.ipynb"
 TRACE = ".conjure-trace"
@@ -23,28 +30,13 @@ SAVED_TOOL = f"{TURN} .jp-RenderedConjureTurn-toolCall"
 STDERR = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
 
 
-@pytest.fixture
-def api():
-    with FakeMessagesAPI() as server:
-        yield server
-
-
-def chat_cell(page: Any, message: str) -> Any:
-    """Type a chat message in a new cell and run it without waiting for it to finish."""
-    cell = new_cell(page)
-    page.keyboard.insert_text(message)
-    page.keyboard.press("Shift+Enter")
-    return cell
-
-
 def test_a_turn_with_tool_calls_shows_its_trace_live_and_once(
     notebook7_server: Any, browser: Any, api: FakeMessagesAPI, tmp_path: Path
 ) -> None:
     write_new_notebook(notebook7_server.root / NAME)
     with lab_page(browser, notebook7_server, tmp_path / "notebook7-failure.png") as page:
         open_notebook(page, notebook7_server, NAME)
-        run_new_cell(page, f"%env ANTHROPIC_BASE_URL={api.url}")
-        run_new_cell(page, "%env ANTHROPIC_API_KEY=sk-ui-test")
+        use_api(page, api)
         run_new_cell(page, "%permissions auto")
 
         api.script(

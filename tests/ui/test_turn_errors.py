@@ -12,7 +12,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import pytest
 from fakeapi import FakeMessagesAPI, replies
 from lab_pages import (
     TURN,
@@ -21,18 +20,13 @@ from lab_pages import (
     new_cell,
     open_notebook,
     run_new_cell,
+    use_api,
     write_new_notebook,
 )
 
 NAME = "failing.ipynb"
 # Error outputs and stderr both render with this MIME type in JupyterLab and Notebook 7.
 STDERR = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
-
-
-@pytest.fixture
-def api():
-    with FakeMessagesAPI() as server:
-        yield server
 
 
 def finished(cell: Any) -> Any:
@@ -48,8 +42,7 @@ def test_an_interrupt_and_a_budget_stop_are_said_once(
     write_new_notebook(server.root / NAME)
     with lab_page(browser, server, tmp_path / f"turn-errors-{server.app}-failure.png") as page:
         open_notebook(page, server, NAME)
-        run_new_cell(page, f"%env ANTHROPIC_BASE_URL={api.url}")
-        run_new_cell(page, "%env ANTHROPIC_API_KEY=sk-ui-test")
+        use_api(page, api)
         run_new_cell(page, "%permissions auto")
 
         api.script(replies.tool_use("bash_tool", {"command": "sleep 60"}))
