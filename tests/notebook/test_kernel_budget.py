@@ -24,7 +24,10 @@ def test_history_shows_each_turns_spend_and_the_notebooks(api, kernel):
     assert turn is not None and total is not None and total.dollars > turn.dollars > 0
     footer = second.bundles()[-1]["text/markdown"].strip().splitlines()[-1]
     assert footer.endswith(
-        f"· {second.record().spend.short()} this turn, {total.short()} in this notebook*"
+        f"· {second.record().spend.short()} this turn, {total.short()} in this notebook*".replace(
+            "$",
+            "\\$",  # Markdown escapes a dollar, which JupyterLab would read as maths
+        )
     )
     plain = kernel.run("%history").text()
     assert f"· {total.short()} spent in this notebook" in plain.splitlines()[0]
