@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 from ..clients.account import AccountClient
 from ..clients.base import ModelClient
 from ..clients.replay import Replay
+from ..clients.server_tools import unserved_connector_calls_as_text
 from ..events import Event, Notice
 from ..mcp.connection import StdioPlace
 from ..skills.skill import Skill
@@ -200,6 +201,7 @@ class ExecutorBackend:
         options: TurnOptions,
     ) -> AsyncIterator[Event]:
         executor = session.executor
+        options.messages[:] = unserved_connector_calls_as_text(options.messages, frozenset())
         if options.more_tools is not None:  # closed by its owner, not with the turn
             executor = CombinedTools(executor, options.more_tools)
         turn = run_tool_loop(

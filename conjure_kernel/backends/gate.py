@@ -66,6 +66,11 @@ class Gate(Protocol):
         """The decision that needs no one: allowed, denied, or ``allowed=None`` to ask."""
         ...
 
+    def names_denied(self, tool: str) -> bool:
+        """Whether a deny rule names the tool, whatever input its pattern takes: for calls
+        made where the gate cannot see them (the API's MCP connector)."""
+        ...
+
     async def ask(self, call: ToolCall, question: Verdict) -> Verdict:
         """The person's answer to ``question`` (allowed or denied, never None); denied at
         once, without waiting, when no one can be asked."""

@@ -11,7 +11,8 @@ anything is sent. The kernel connects to each URL server as the other backends d
 list its tools; a server the rules deny (``mcp__SERVER__*``) stays out of the request,
 and the toolset is an allowlist of the listed tools no rule denies, so one the server
 adds later is not offered unchecked. A rule's pattern cannot be checked here (the call
-happens at Anthropic), so only rules on the names count. A server no rule allows is
+happens at Anthropic), so a deny rule that names a tool keeps it out whatever its
+pattern. A server no rule allows is
 asked about once, before it is first offered (a yes allows ``mcp__SERVER__*`` for the
 session), as a URL server on the other backends is at its first call.
 
@@ -36,6 +37,7 @@ from ..events import ApprovalAnswered, ApprovalAsked, Event, Notice
 from ..mcp.connection import McpConnection
 from ..mcp.registry import McpServers
 from ..mcp.servers import HttpServer, ServerDefinition, StdioServer
+from ..tools.call_watch import UNWATCHED, CallWatch
 from ..tools.values import ToolCall, ToolResult
 from .gate import OPEN, Gate
 
@@ -149,7 +151,7 @@ class McpConnector:
             for name, (_, tools) in self.offered.items()
         ]
 
-    async def run(self, call: ToolCall) -> ToolResult:
+    async def run(self, call: ToolCall, watch: CallWatch = UNWATCHED) -> ToolResult:
         """Never asked: the API calls these tools itself."""
         return ToolResult(call.id, "not run here: the API's MCP connector runs it", True)
 
@@ -212,8 +214,14 @@ def _all_tools(server: str) -> str:
 
 
 def _left_on(gate: Gate | None, name: str) -> bool:
-    """Whether no rule denies the tool ``name``: checked by its name alone."""
-    return gate is None or gate.check(ToolCall(f"mcp_tool_{name}", name, {})).allowed is not False
+    """Whether the tool ``name`` may be offered: the mode allows it and no deny rule names
+    it, whatever its pattern (the connector's calls pass no gate that could read one)."""
+    if gate is None:
+        return True
+    return (
+        not gate.names_denied(name)
+        and gate.check(ToolCall(f"mcp_tool_{name}", name, {})).allowed is not False
+    )
 
 
 def _question(server: HttpServer, asked: str) -> str:

@@ -37,7 +37,12 @@ from ..clients.base import (
     ServerToolUse,
     StreamItem,
 )
-from ..clients.server_tools import file_ids, tool_call, tool_result
+from ..clients.server_tools import (
+    file_ids,
+    tool_call,
+    tool_result,
+    unserved_connector_calls_as_text,
+)
 from ..errors import TurnLimitReached
 from ..events import (
     Event,
@@ -94,6 +99,8 @@ class HostedTurn:
             if self.connector is not None:
                 async for event in self.connector.settle(self.options.gate):
                     yield event
+            offered = frozenset(self.connector.offered if self.connector else ())
+            messages[:] = unserved_connector_calls_as_text(messages, offered)
             while True:
                 async for event in self._step():
                     yield event

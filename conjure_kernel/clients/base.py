@@ -236,7 +236,7 @@ class ModelResponse:
                 "a model step's message is not an assistant message with content blocks"
             )
         for block in message["content"]:
-            calls_a_tool = block["type"] in ("tool_use", "server_tool_use")
+            calls_a_tool = block["type"] in ("tool_use", "server_tool_use", "mcp_tool_use")
             if calls_a_tool and not (isinstance(block.get("id"), str) and block.get("name")):
                 raise ValueError(f"a {block['type']} block of a model step has no id or name")
         return cls(

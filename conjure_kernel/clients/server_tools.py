@@ -32,6 +32,7 @@ __all__ = [
     "server_call_name",
     "tool_call",
     "tool_result",
+    "unserved_connector_calls_as_text",
 ]
 
 ENCRYPTED_STDOUT = "(stdout is encrypted: the code called another server tool)"
@@ -183,3 +184,51 @@ def _str_replace_text(content: Mapping[str, Any]) -> str:
 
 def _raw(block: Mapping[str, Any], limit: int) -> str:
     return truncate_output(json.dumps(block, ensure_ascii=False, indent=1), limit)
+
+
+_CONNECTOR_BLOCKS = frozenset({"mcp_tool_use", "mcp_tool_result"})
+
+
+def unserved_connector_calls_as_text(messages: list[Any], offered: frozenset[str]) -> list[Any]:
+    """``messages`` with the MCP connector's calls to servers not in ``offered`` (the
+    turn's ``mcp_servers``) written as text: the API refuses a connector block whose
+    server it is not given (one removed or denied since, a switch to another backend),
+    and the model keeps what was called and what came back. A turn rewrites its
+    conversation once, before its first request; changed messages are copies."""
+    servers: dict[str, str] = {}
+    written = []
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, str) or not any(
+            isinstance(block, Mapping) and block.get("type") in _CONNECTOR_BLOCKS
+            for block in content
+        ):
+            written.append(message)
+            continue
+        blocks = []
+        for block in content:
+            if block.get("type") == "mcp_tool_use":
+                servers[block.get("id", "")] = str(block.get("server_name", ""))
+            server = servers.get(block.get("tool_use_id") or block.get("id") or "", "")
+            if block.get("type") not in _CONNECTOR_BLOCKS or server in offered:
+                blocks.append(block)
+            elif block["type"] == "mcp_tool_use":
+                called = json.dumps(block.get("input") or {}, ensure_ascii=False)
+                blocks.append(
+                    {"type": "text", "text": f"[called {server_call_name(block)} {called}]"}
+                )
+            else:
+                parts = block.get("content")
+                text = (
+                    parts
+                    if isinstance(parts, str)
+                    else "".join(
+                        str(part.get("text", ""))
+                        for part in parts or ()
+                        if isinstance(part, Mapping)
+                    )
+                )
+                failed = " (an error)" if block.get("is_error") else ""
+                blocks.append({"type": "text", "text": f"[its result{failed}: {text}]"})
+        written.append({**message, "content": blocks})
+    return written

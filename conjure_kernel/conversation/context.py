@@ -42,6 +42,7 @@ from typing import Any
 from ..clients.base import ContextEdited, ModelRequest, ModelResponse
 from ..clients.model_facts import ModelFacts, facts_of
 from ..clients.model_options import ModelOptions
+from ..clients.server_tools import SERVER_CALLS
 from .context_api import (
     CLEAR_AT,
     COMPACT_AT,
@@ -207,7 +208,7 @@ class ContextKeeper:
         )
         chars = self._chars(sent)
         # A hosted step's input adds up over its server-side loop: not this prompt's size.
-        if billed and chars and not edited_by_api and "server_tool_use" not in kinds:
+        if billed and chars and not edited_by_api and kinds.isdisjoint(SERVER_CALLS):
             self.tokens_per_char = min(
                 max(billed / chars, _TOKENS_PER_CHAR[0]), _TOKENS_PER_CHAR[1]
             )

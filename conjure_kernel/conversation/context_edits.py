@@ -19,6 +19,7 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from ..clients.server_tools import SERVER_CALLS, server_call_name
 from .images import IMAGE_ESTIMATE_CHARS, base64_images
 
 __all__ = [
@@ -185,10 +186,11 @@ def _turn_digest(number: int, turn: Sequence[Mapping[str, Any]]) -> str:
     answer = _texts(answers[-1].get("content")) if answers else ""
     tools = sorted(
         {
-            str(block.get("name"))
+            server_call_name(block)
             for message in answers
             for block in message.get("content") or []
-            if isinstance(block, Mapping) and block.get("type") in ("tool_use", "server_tool_use")
+            if isinstance(block, Mapping)
+            and (block.get("type") == "tool_use" or block.get("type") in SERVER_CALLS)
         }
     )
     lines = [f"Turn {number}. Asked: {_cut(asked, _ASKED_CHARS)}"]

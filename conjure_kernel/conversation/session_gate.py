@@ -114,6 +114,9 @@ class SessionGate:
     _server_wide: set[str] = field(default_factory=set, init=False, repr=False)
     """Ids of the calls whose question was asked for their whole server."""
 
+    def names_denied(self, tool: str) -> bool:
+        return any(rule.names(tool) for rule in self.permissions.deny)
+
     def check(self, call: ToolCall) -> Verdict:
         verdict = decide(call, self.mode, self.permissions, self.places, self.backend)
         if verdict.allowed is False or call.id not in self.recorded:

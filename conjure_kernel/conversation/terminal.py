@@ -33,7 +33,9 @@ _NEEDS_READING = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 _TOKEN = re.compile(
     r"(?P<csi>\x1b\[(?P<parameters>[0-?]*)[ -/]*(?P<final>[@-~]))"
-    r"|(?P<string>\x1b[\]P^_X][^\x07\x1b]*(?:\x07|\x1b\\)?)"  # OSC, DCS, PM, APC, SOS
+    # OSC, DCS, PM, APC, SOS: to their terminator, else to the line's end (at most 4,096
+    # characters), so an unterminated one cannot hide the rest of the output
+    r"|(?P<string>\x1b[\]P^_X][^\x07\x1b\n]{0,4096}(?:\x07|\x1b\\)?)"
     r"|(?P<escape>\x1b[ -/]*[0-~]?)"
     r"|(?P<newline>\r?\n)"
     r"|(?P<control>[\r\b])"
@@ -107,13 +109,13 @@ class _Screen:
 
     def runs(self) -> list[Run]:
         self._flush()
-        merged: list[Run] = []
+        merged: list[tuple[str, list[str]]] = []  # joined once, so a long output stays linear
         for run in self.done:
-            if merged and merged[-1].style == run.style:
-                merged[-1] = Run(merged[-1].text + run.text, run.style)
+            if merged and merged[-1][0] == run.style:
+                merged[-1][1].append(run.text)
             elif run.text:
-                merged.append(run)
-        return merged
+                merged.append((run.style, [run.text]))
+        return [Run("".join(pieces), style) for style, pieces in merged]
 
     def _flush(self) -> None:
         start = 0
@@ -135,14 +137,15 @@ class _Style:
         self.bold = self.underline = False
 
     def apply(self, parameters: str) -> None:
-        codes = [int(code) if code.isdigit() else 0 for code in parameters.split(";")]
+        # a code past six digits means nothing (and int() refuses 4,300 digits or more)
+        codes = [_number(code) for code in parameters.split(";")]
         index = 0
         while index < len(codes):
             code = codes[index]
             if code in (38, 48):  # 38;5;N or 38;2;R;G;B, and the background's
                 kind = codes[index + 1] if index + 1 < len(codes) else 0
                 number = codes[index + 2] if kind == 5 and index + 2 < len(codes) else 16
-                if number < 16:
+                if 0 <= number < 16:
                     self._colour(code == 38, number)
                 else:  # a colour without a class: shown in the default one
                     setattr(self, "foreground" if code == 38 else "background", "")
@@ -176,3 +179,8 @@ class _Style:
     def classes(self) -> str:
         flags = ("ansi-bold" if self.bold else "", "ansi-underline" if self.underline else "")
         return " ".join(name for name in (self.foreground, self.background, *flags) if name)
+
+
+def _number(code: str) -> int:
+    """An SGR parameter's value; -1 (no code) for one that is not a short number."""
+    return int(code) if code.isdigit() and len(code) <= 6 else (0 if not code else -1)

@@ -19,7 +19,8 @@ __all__ = ["UNWATCHED", "CallWatch", "OutputEcho"]
 
 @runtime_checkable
 class CallWatch(Protocol):
-    """Where one call's news goes while it runs."""
+    """Where one call's news goes while it runs; told on the event loop's thread (a
+    workspace reading a command's output in a thread hands it over to the loop first)."""
 
     def printed(self, text: str) -> None:
         """Text the call's command wrote (either stream), decoded, as it arrived."""

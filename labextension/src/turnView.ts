@@ -136,7 +136,7 @@ async function renderRecord(record: JSONObject, context: IMarkdownContext): Prom
 async function fileLine(labels: JSONObject, context: IMarkdownContext): Promise<HTMLElement> {
   const node = el('div', `${PREFIX}-file`);
   const line = el('code', `${PREFIX}-filePath`, String(labels.line ?? ''), 'file');
-  if (typeof labels.link !== 'string') {
+  if (typeof labels.link !== 'string' || !belowFolder(labels.link)) {
     node.append(line);
     return node;
   }
@@ -163,6 +163,11 @@ async function fileLine(labels: JSONObject, context: IMarkdownContext): Promise<
     node.append(image);
   }
   return node;
+}
+
+/** A link as display.py writes it: percent-encoded names below the folder (no scheme, root, `..`). */
+function belowFolder(link: string): boolean {
+  return link.split('/').every(part => /^[A-Za-z0-9%._~-]+$/.test(part) && !/^(\.|%2e){1,2}$/i.test(part));
 }
 
 /**

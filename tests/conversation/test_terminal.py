@@ -61,3 +61,18 @@ def test_control_sequences_leave_what_a_terminal_shows(printed, shown):
 def test_erasing_the_whole_line_blanks_what_was_written_on_it():
     assert plain_text("abc\x1b[2K\n") == "   \n"
     assert plain_text("abcdef\r\x1b[2Kxy\n") == "xy\n"
+
+
+def test_hostile_sequences_neither_crash_nor_hide_the_rest():
+    """A parameter of thousands of digits (int() refuses them) is no colour; an OSC left
+    unterminated ends with its line, so what follows still shows."""
+    assert terminal_runs("\x1b[38;5;" + "9" * 4400 + "mx\x1b[" + "1" * 5000 + "my") == [Run("xy")]
+    assert plain_text("a\x1b]0;never ended\nvisible\x1b]8;;" + "u" * 10_000 + "z") == (
+        "a\nvisible" + "u" * (10_000 - 4096 + 3) + "z"
+    )
+
+
+def test_a_long_output_is_read_in_one_pass():
+    """Many lines of one style merge into one run (joined once, not grown line by line)."""
+    runs = terminal_runs("\x1b[0m" + "a\n" * 50_000)
+    assert runs == [Run("a\n" * 50_000)]

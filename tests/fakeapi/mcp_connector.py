@@ -63,6 +63,16 @@ class McpConnector:
         """The API's 400 for a request the connector refuses, else ``None``."""
         servers = body.get("mcp_servers")
         toolsets = [tool for tool in body.get("tools") or () if tool.get("type") == "mcp_toolset"]
+        given = {server.get("name") for server in servers or ()}
+        for message in (
+            body.get("messages") or ()
+        ):  # as we read the API: no block without its server
+            for block in message.get("content") if isinstance(message.get("content"), list) else ():
+                if block.get("type") == "mcp_tool_use" and block.get("server_name") not in given:
+                    return _invalid(
+                        f"messages: an mcp_tool_use block names the MCP server "
+                        f"{block.get('server_name')!r}, which is not in mcp_servers"
+                    )
         if servers is None:
             return _invalid("tools: an mcp_toolset needs mcp_servers") if toolsets else None
         if not MCP_BETAS & {beta.strip() for beta in betas.split(",")}:

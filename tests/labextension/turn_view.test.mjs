@@ -123,6 +123,10 @@ test('a 3 MB output shows its first lines, and the rest under "show all"', async
 test('a created file links where the record says, an image is shown too, one without a link is text', async () => {
   const data = record('hosted');
   data.timeline.push({ type: 'file', path: '/elsewhere/<b>x</b>.png', tool_use_id: '', labels: { line: 'created /elsewhere/<b>x</b>.png' } });
+  // A hostile notebook's links that display.py never writes: shown as text, never followed.
+  for (const link of ['javascript:alert(1)', 'https://example.com/x.png', '/etc/passwd', '../up.png', 'a/%2E%2E/b.png', '']) {
+    data.timeline.push({ type: 'file', path: 'x.png', tool_use_id: '', labels: { line: `created ${link}`, link, image: true } });
+  }
   const { node } = await render(data);
   const files = [...node.querySelectorAll(`.${PREFIX}-file`)];
   assert.deepEqual(
@@ -134,7 +138,10 @@ test('a created file links where the record says, an image is shown too, one wit
     [
       ['created /home/me/project/outputs/chart.png', 'outputs/chart.png', 'outputs/chart.png'],
       ['created /home/me/project/outputs/sales summary.csv', 'outputs/sales%20summary.csv', null],
-      ['created /elsewhere/<b>x</b>.png', null, null]
+      ['created /elsewhere/<b>x</b>.png', null, null],
+      ...['javascript:alert(1)', 'https://example.com/x.png', '/etc/passwd', '../up.png', 'a/%2E%2E/b.png', ''].map(
+        link => [`created ${link}`, null, null]
+      )
     ]
   );
   assert.equal(node.querySelector('b'), null);

@@ -190,3 +190,32 @@ def test_without_a_gate_every_candidate_is_offered_with_its_listed_tools():
             assert connector.offered["web"][1][:2] == ["echo", "shout"]
         finally:
             connection.close()
+
+
+def test_a_deny_rule_with_a_pattern_keeps_its_tool_out_of_the_toolset(tmp_path):
+    """The connector's calls pass no gate that could read a pattern: a rule that denies a
+    tool for some inputs keeps it out for all of them, and the others stay offered."""
+    from conjure_kernel.conversation.permissions import Permissions
+    from conjure_kernel.conversation.places import Places
+    from conjure_kernel.conversation.session_gate import SessionGate
+
+    with serving_http() as url:
+        connection = McpConnection(HttpServer("web", url))
+        connection.start()
+        try:
+            connector = McpConnector([connection], [])
+            gate = SessionGate(
+                Permissions.parse(allow=["mcp__web__*"], deny=["mcp__web__shout(loud*)"]),
+                "auto",
+                Places.of({"workdir": str(tmp_path)}),
+                "anthropic",
+            )
+
+            async def settle() -> list:
+                return [event async for event in connector.settle(gate)]
+
+            asyncio.run(settle())
+            offered = connector.offered["web"][1]
+            assert "echo" in offered and "shout" not in offered
+        finally:
+            connection.close()

@@ -124,9 +124,23 @@ def test_a_url_server_is_offered_through_the_connector_and_replays(api, url, tmp
         assert denied.status == "ok", denied.error
         body = messages_to(api)[-1].body
         assert "mcp_servers" not in body and not toolsets(body)
+        # the earlier calls stay in the conversation, as text the API takes without them
+        texts = [
+            block.get("text")
+            for message in body["messages"]
+            if isinstance(message["content"], list)
+            for block in message["content"]
+        ]
+        assert '[called mcp__web__shout {"text": "hi", "times": 2}]' in texts
         assert "mcp-client-2025-11-20" not in messages_to(api)[-1].headers.get("anthropic-beta", "")
         [decision] = [e for e in denied.record().timeline.entries if isinstance(e, ApprovalEntry)]
         assert decision.allowed is False and "mcp__web__*" in decision.reason
+
+        # on a client-side backend the conversation goes on, the calls kept as text
+        assert kernel.run("%backend local sandbox=off").status == "ok"
+        api.script(replies.text("Here now."))
+        moved = kernel.run("Still there?")
+        assert moved.status == "ok", moved.error
 
     replayed = replay_offline(tmp_path, result.bundles()[-1])
     [(call, done)] = replayed.tool_calls

@@ -18,7 +18,6 @@ so, and the caller asks another way.
 
 from __future__ import annotations
 
-import functools
 import threading
 from typing import Any
 
@@ -44,26 +43,32 @@ def route_while_busy(*items: widgets.Widget) -> bool:
     return True
 
 
-@functools.cache
+_made: list[str] = []
+"""The kernel's side subshell, once made: one for the kernel's life."""
+
+
 def _side_subshell() -> str | None:
     """The id of the kernel's side subshell, started at the first call (on the shell
-    channel thread, where ipykernel makes the ones frontends ask for); None without one."""
+    channel thread, where ipykernel makes the ones frontends ask for); None without one,
+    or while it is not ready yet (a later call finds the one made late)."""
+    if _made:
+        return _made[0]
     channel = getattr(_kernel(), "shell_channel_thread", None)
     manager = getattr(channel, "manager", None)
     if manager is None or not hasattr(manager, "_create_subshell"):
         return None
     started = threading.Event()
-    made: list[str] = []
 
-    def create() -> None:
+    def create() -> None:  # on the channel thread, one at a time: never two subshells
         try:
-            made.append(manager._create_subshell())
+            if not _made:
+                _made.append(manager._create_subshell())
         finally:
             started.set()
 
     channel.io_loop.add_callback(create)
     started.wait(_CREATE_SECONDS)
-    return made[0] if made else None
+    return _made[0] if _made else None
 
 
 def _kernel() -> Any:
