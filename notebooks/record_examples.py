@@ -25,6 +25,10 @@ SHOWN_ROOT = "/home/you/conjure-kernel/notebooks"
 """The folder the shipped recordings say they were made in: the recording machine's own
 folder is replaced by it, so no machine's paths ship. Replay maps it to wherever the
 notebook runs, as it maps any recorded path."""
+SHOWN_HOME = "/home/you"
+SHOWN_TMP = "/tmp/conjure-tmp-shown"
+"""The home folder and the sandbox's private /tmp the recordings show (``%backend`` says
+what the sandbox masks and where its /tmp is)."""
 sys.path.insert(0, str(HERE.parent / "tests"))
 
 from fakeapi import FakeMessagesAPI, replies  # noqa: E402
@@ -183,6 +187,13 @@ EXAMPLES: dict[str, tuple[str, str, list[str], Callable[[dict], replies.Reply]]]
 }
 
 
+def _neutral(text: str) -> str:
+    """``text`` with this machine's folders (the notebooks', the home folder, the sandbox's
+    private /tmp) replaced by neutral ones, so no recording machine's paths ship."""
+    text = text.replace(str(HERE), SHOWN_ROOT).replace(str(Path.home()), SHOWN_HOME)
+    return re.sub(r"/tmp/conjure-tmp-[^\s\"'\\]+", SHOWN_TMP, text)
+
+
 def record(name: str) -> None:
     title, backend, cells, responder = EXAMPLES[name]
     notebook = nbformat.v4.new_notebook()
@@ -197,7 +208,7 @@ def record(name: str) -> None:
         NotebookClient(notebook, timeout=120, resources={"metadata": {"path": str(HERE)}}).execute()
     for cell in notebook.cells:
         cell.outputs = [
-            nbformat.from_dict(json.loads(json.dumps(output).replace(str(HERE), SHOWN_ROOT)))
+            nbformat.from_dict(json.loads(_neutral(json.dumps(output))))
             for output in cell.get("outputs", [])
         ]
     intro = f"# {title}\n" + HOW_MADE.format(backend=backend, name=name)

@@ -52,6 +52,10 @@ class Greeter(NativeSkill):
 """
 
 TURN = ".jp-OutputArea-output.jp-RenderedConjureTurn"
+RUNNING = '[title="running"]'
+"""A tool row of the live trace while its call runs (its state mark)."""
+OK = '[title="ok"]'
+"""A tool row of the live trace once its call went well."""
 CONJURE_STATUS = "#jp-main-statusbar .jp-ConjureStatus"
 KERNEL_IDLE = "#jp-main-statusbar >> text=Idle"
 

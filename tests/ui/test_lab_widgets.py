@@ -14,6 +14,8 @@ from fakeapi import FakeMessagesAPI, replies
 from lab_pages import (
     CONJURE_STATUS,
     GREETER,
+    OK,
+    RUNNING,
     TURN,
     chat_cell,
     lab_page,
@@ -45,10 +47,10 @@ def test_a_live_turn_its_history_and_the_picker(
         )
         cell = chat_cell(page, "Sleep for a moment, twice")
         trace = cell.locator(TRACE)
-        trace.get_by_text("running", exact=True).wait_for()  # the first row, while it runs
+        trace.locator(RUNNING).wait_for()  # the first row, while it runs
         # the first row turned ok while the second runs: rows change state in place
-        trace.get_by_text("ok", exact=True).wait_for()
-        assert trace.get_by_text("running", exact=True).count() == 1
+        trace.locator(OK).wait_for()
+        assert trace.locator(RUNNING).count() == 1
         cell.locator(TURN).get_by_text("I slept.").wait_for()  # then the saved turn
         assert cell.locator(TRACE).count() == 0
 

@@ -13,6 +13,8 @@ from typing import Any
 
 from fakeapi import FakeMessagesAPI, replies
 from lab_pages import (
+    OK,
+    RUNNING,
     TURN,
     chat_cell,
     lab_page,
@@ -46,10 +48,10 @@ def test_a_turn_with_tool_calls_shows_its_trace_live_and_once(
         )
         cell = chat_cell(page, "Sleep for a moment, twice")
         trace = cell.locator(TRACE)
-        trace.get_by_text("running", exact=True).wait_for()  # the first row, while it runs
+        trace.locator(RUNNING).wait_for()  # the first row, while it runs
         assert trace.count() == 1 and cell.locator(TRACE_ROW).count() == 1
-        trace.get_by_text("ok", exact=True).wait_for()  # the first row turned ok in place
-        assert trace.get_by_text("running", exact=True).count() == 1  # the second runs
+        trace.locator(OK).wait_for()  # the first row turned ok in place
+        assert trace.locator(RUNNING).count() == 1  # the second runs
         assert cell.locator(TRACE_ROW).count() == 2
 
         cell.locator(TURN).get_by_text("I slept.").wait_for()  # then the saved turn, alone

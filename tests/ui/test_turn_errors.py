@@ -14,6 +14,7 @@ from typing import Any
 
 from fakeapi import FakeMessagesAPI, replies
 from lab_pages import (
+    RUNNING,
     TURN,
     lab_page,
     menu,
@@ -49,7 +50,7 @@ def test_an_interrupt_and_a_budget_stop_are_said_once(
         cell = new_cell(page)
         page.keyboard.insert_text("Wait a minute")
         page.keyboard.press("Shift+Enter")
-        cell.locator(".conjure-trace").get_by_text("running", exact=True).wait_for()
+        cell.locator(".conjure-trace").locator(RUNNING).wait_for()
         menu(page, "Kernel", "Interrupt Kernel")
         outputs = finished(cell)
         outputs.locator(TURN).get_by_text("interrupted", exact=False).first.wait_for()
