@@ -34,7 +34,11 @@ HEADLESS = "denied: no one could be asked (headless run) and no rule allows it"
 
 
 def always_rule(call: ToolCall, places: Places) -> Rule:
-    """What "yes, always" allows from then on: this command, path or input exactly."""
+    """What "yes, always" allows from then on: this command, path or input exactly; the
+    tool itself for a call with no input (a question about a whole MCP server on the
+    hosted backend, whose calls the kernel never sees)."""
+    if not call.input:
+        return Rule(call.name)
     return Rule(call.name, escape_pattern(_subject(call, places)))
 
 
@@ -42,7 +46,7 @@ def always_allows(call: ToolCall, places: Places) -> str:
     """What "yes, always" allows, as the person reads it: the tool and its command, path
     or input as the call has it (``bash_tool `ls *.py```), without the backslashes the
     rule needs to match it exactly (those belong to rules, as ``%permissions`` lists them)."""
-    return f"{call.name} `{_subject(call, places)}`"
+    return f"{call.name} `{_subject(call, places)}`" if call.input else call.name
 
 
 def _subject(call: ToolCall, places: Places) -> str:

@@ -243,6 +243,18 @@ def test_always_allows_the_same_call_from_then_on_and_tells_the_session(places):
     assert len(the_gate.asked) == 1  # type: ignore[attr-defined]
 
 
+def test_always_for_a_call_without_input_allows_the_tool_whatever_it_is_given(places):
+    """A question about a whole MCP server on the hosted backend names no input: "always"
+    allows the server's tools, not only calls with an empty input."""
+    remembered: list[Rule] = []
+    the_gate = gate(places, [Approval(True, always=True)], remember=remembered.append)
+    probe = ToolCall("mcp_server_web", "mcp__web__*", {})
+    assert "mcp__web__* is allowed from now on" in run_through(the_gate, probe).reason
+    assert remembered == [Rule("mcp__web__*")]
+    later = ToolCall("t3", "mcp__web__shout", {"text": "hi"})
+    assert run_through(gate(places, [], permissions=the_gate.permissions), later).allowed
+
+
 def test_a_question_that_fails_denies_the_call_without_ending_the_turn(places):
     async def broken(request: ApprovalRequest) -> Approval:
         raise OSError("the frontend went away")
