@@ -4,6 +4,7 @@ backend and in a Docker sandbox, through the shared tool loop."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from scripted_client import ScriptedClient, text_reply, tool_use_reply
@@ -11,7 +12,7 @@ from scripted_client import ScriptedClient, text_reply, tool_use_reply
 from conjure_kernel.backends import loop
 from conjure_kernel.backends.local_workspace import LocalWorkspace
 from conjure_kernel.backends.loop import run_tool_loop
-from conjure_kernel.events import ToolCallFinished, ToolOutput
+from conjure_kernel.events import Event, ToolCallFinished, ToolOutput
 from conjure_kernel.tools.workspace import Workspace, WorkspaceTools
 
 GUARD = 60.0
@@ -22,23 +23,42 @@ only end if the output was passed on while the command ran."""
 
 
 def run_turn(workspace: Workspace, command: str, workdir: Path) -> list:
+    """One bash call of ``command``; the file ``go`` appears once it printed ``first``."""
+
+    async def on_event(event: Event) -> None:
+        if isinstance(event, ToolOutput) and "first" in event.text:
+            (workdir / "go").touch()
+
+    reply = tool_use_reply(("t1", "bash_tool", {"command": command}))
+    return run_script(workspace, [reply, text_reply("done")], on_event, max_output_chars=200_000)
+
+
+def run_script(
+    workspace: Workspace,
+    replies: list,
+    on_event: Callable[[Event], Awaitable[None]],
+    *,
+    max_output_chars: int,
+    guard: float = GUARD,
+) -> list:
+    """The events of a turn whose model answers ``replies``, each event handed to
+    ``on_event`` as it comes (a test acts on the sandbox between events)."""
+
     async def collect() -> list:
-        client = ScriptedClient(
-            [tool_use_reply(("t1", "bash_tool", {"command": command})), text_reply("done")]
-        )
-        tools = WorkspaceTools(workspace, timeout=GUARD, max_output_chars=200_000)
+        tools = WorkspaceTools(workspace, timeout=GUARD, max_output_chars=max_output_chars)
         events = []
         try:
-            turn = run_tool_loop("go", client, tools, system="s", model="m", messages=[])
+            turn = run_tool_loop(
+                "go", ScriptedClient(replies), tools, system="s", model="m", messages=[]
+            )
             async for event in turn:
                 events.append(event)
-                if isinstance(event, ToolOutput) and "first" in event.text:
-                    (workdir / "go").touch()
+                await on_event(event)
         finally:
             await tools.aclose()
         return events
 
-    return asyncio.run(asyncio.wait_for(collect(), GUARD))
+    return asyncio.run(asyncio.wait_for(collect(), guard))
 
 
 def printed(events: list) -> str:
@@ -95,29 +115,18 @@ def test_a_sandbox_replaced_during_a_call_is_a_notice_inside_that_call(tmp_path)
         client.containers.get(workspace.container).kill()
         assert wait_until(lambda: shell is None or not shell.alive, timeout=GUARD)
 
-    async def collect() -> list:
-        scripted = ScriptedClient(
-            [
-                tool_use_reply(("t1", "bash_tool", {"command": "echo one"})),
-                tool_use_reply(("t2", "bash_tool", {"command": "echo two"})),
-                tool_use_reply(("t3", "view", {"path": "/etc/hostname"})),
-                tool_use_reply(("t4", "bash_tool", {"command": "echo four"})),
-                text_reply("done"),
-            ]
-        )
-        tools = WorkspaceTools(workspace, timeout=GUARD, max_output_chars=10_000)
-        events = []
-        try:
-            turn = run_tool_loop("go", scripted, tools, system="s", model="m", messages=[])
-            async for event in turn:
-                events.append(event)
-                if isinstance(event, ToolCallFinished) and event.call.id in ("t1", "t2"):
-                    await asyncio.to_thread(kill, workspace)
-        finally:
-            await tools.aclose()
-        return events
+    async def on_event(event: Event) -> None:
+        if isinstance(event, ToolCallFinished) and event.call.id in ("t1", "t2"):
+            await asyncio.to_thread(kill, workspace)
 
-    events = asyncio.run(asyncio.wait_for(collect(), GUARD * 2))
+    replies = [
+        tool_use_reply(("t1", "bash_tool", {"command": "echo one"})),
+        tool_use_reply(("t2", "bash_tool", {"command": "echo two"})),
+        tool_use_reply(("t3", "view", {"path": "/etc/hostname"})),
+        tool_use_reply(("t4", "bash_tool", {"command": "echo four"})),
+        text_reply("done"),
+    ]
+    events = run_script(workspace, replies, on_event, max_output_chars=10_000, guard=GUARD * 2)
     where = [
         e.call.id if isinstance(e, ToolCallStarted | ToolCallFinished) else "notice"
         for e in events
