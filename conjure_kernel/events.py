@@ -77,9 +77,13 @@ class ToolCallStarted:
 
     call: ToolCall
     type: Literal["tool_call_started", "server_tool_call_started"] = "tool_call_started"
+    backend: str = ""
+    """The backend that runs it, where a session routes calls to several (hybrid); empty
+    where one backend runs them all."""
 
     def to_json(self) -> dict[str, Any]:
-        return {"type": self.type, "call": self.call.to_json()}
+        where = {"backend": self.backend} if self.backend else {}
+        return {"type": self.type, "call": self.call.to_json(), **where}
 
 
 @dataclass(frozen=True)

@@ -162,6 +162,75 @@ class Library(NativeSkill):
         return "\\n".join(sorted(hits)) or "no match"
 """
 
+
+def hybrid(body: dict) -> replies.Reply:
+    skill = location(body, "word-stats")
+    script = str(Path(skill).parent / "scripts" / "word_stats.py")
+    return [
+        lambda: replies.tool_use(
+            "view",
+            {"path": "notes.txt", "description": "Read the notes"},
+            text="I'll read your notes first.",
+        ),
+        lambda: replies.tool_use(
+            "view", {"path": skill, "description": "Read the word-stats skill"}
+        ),
+        lambda: replies.tool_use(
+            "bash_tool",
+            {
+                "command": f"python3 {script} notes.txt --top 3 > stats.txt",
+                "description": "Count the words into stats.txt",
+            },
+        ),
+        lambda: replies.tool_use("view", {"path": "stats.txt", "description": "Read the figures"}),
+        lambda: replies.tool_use(
+            "ledger_execute",
+            {
+                "command": f"notes.txt {words_of(last_result(body))}",
+                "description": "Note the count",
+            },
+        ),
+        lambda: replies.text(
+            f"Your notes have {count_of(body['messages'][-3]['content'][0]['content'])} words; "
+            "the figures are in `stats.txt`, and the count is in your `ledger`."
+        ),
+    ][step(body)]()
+
+
+def count_of(view_output: str) -> str:
+    """The word count in a view of word_stats.py's figures."""
+    line = next(line for line in view_output.splitlines() if "words: " in line)
+    return line.split("words: ", 1)[1].strip()
+
+
+def words_of(view_output: str) -> str:
+    return f"words={count_of(view_output)}"
+
+
+LEDGER_SKILL = """%%python
+from conjure_kernel import NativeSkill
+
+ledger = {}
+
+class Ledger(NativeSkill):
+    name = "ledger"
+    description = "Writes a figure into the user's ledger (a live Python dict): NAME KEY=VALUE."
+
+    def execute(self, command, context):
+        name, figure = command.split()
+        key, value = figure.split("=")
+        ledger.setdefault(name, {})[key] = int(value)
+        return f"ledger[{name!r}] = {ledger[name]}"
+"""
+
+NOTES = (
+    "%%python\n# A fresh scratch folder with a file of the user's in it.\nimport pathlib, shutil\n"
+    'shutil.rmtree("scratch", ignore_errors=True)\npathlib.Path("scratch").mkdir()\n'
+    '_ = pathlib.Path("scratch/notes.txt").write_text(\n'
+    '    "Buy milk and bread.\\nCall the plumber about the sink.\\nRead the notes again on Friday.\\n"\n'
+    ")"
+)
+
 EXAMPLES: dict[str, tuple[str, str, list[str], Callable[[dict], replies.Reply]]] = {
     "quickstart.ipynb": (
         "Conjure quickstart: a skill, a script and a file edit",
@@ -183,6 +252,22 @@ EXAMPLES: dict[str, tuple[str, str, list[str], Callable[[dict], replies.Reply]]]
         "native",
         [NATIVE_SKILL, "%backend native", "Which books by Le Guin are on my shelf?", "%history"],
         native,
+    ),
+    "hybrid.ipynb": (
+        "Conjure on a hybrid backend: host files, a sandbox and the kernel in one conversation",
+        "hybrid",
+        [
+            NOTES,
+            LEDGER_SKILL,
+            "%skills skills",
+            "%backend hybrid view=local bash_tool=docker skill:ledger=native default=docker "
+            "workdir=scratch",
+            "Count the words in notes.txt with the word-stats skill, keep the figures in "
+            "stats.txt, and note the word count in my ledger.",
+            "%%python\nledger",
+            "%history",
+        ],
+        hybrid,
     ),
 }
 

@@ -63,6 +63,10 @@ class SessionOptions:
     kernel_id: str = ""
     """The kernel that holds the session, for what a backend leaves on a shared engine:
     a sandbox names it, so it can be traced back."""
+    setup: Callable[[Backend, Mapping[str, Any]], BackendSettings] | None = None
+    """How the session sets a backend up from given settings, its configured defaults
+    filled in: what a backend that opens others (hybrid) reads their settings with.
+    None: given settings over the declared defaults."""
 
 
 @dataclass

@@ -14,7 +14,10 @@ algorithm, in order:
 4. on ``pause_turn`` (the server's own loop reached its limit) send the paused content
    back unchanged, with no new user message, at most ``max_continuations`` times: the
    steps show as one turn;
-5. else the turn ends; a client tool call the model asked for is answered as not run.
+5. on ``tool_use``, when the turn offers client tools beside code execution (a hybrid
+   session's other routes), answer the calls as the client-side loop does (gate, run,
+   results) and send them back, at most ``max_iterations`` steps in all;
+6. else the turn ends; a client tool call the model asked for is answered as not run.
 
 After any failure or interrupt the messages stay valid: an empty turn is taken back,
 and a server tool call the turn never saw answered (a pause cut short) is taken out of
@@ -52,12 +55,20 @@ from ..events import (
     ToolCallStarted,
     TurnEnded,
 )
+from ..tools.executor import Executor
 from ..tools.values import ToolCall, ToolResult
 from .base import TurnOptions
 from .hosted_mcp import McpConnector
 from .hosted_session import AnthropicSession
 from .hosting import FileRef, Hosting
-from .loop import Steps, drop_unanswered_server_calls, progress_event, repair_messages
+from .loop import (
+    Steps,
+    answer_calls,
+    drop_unanswered_server_calls,
+    not_run,
+    progress_event,
+    repair_messages,
+)
 
 __all__ = ["NO_CLIENT_TOOLS", "HostedTurn"]
 
@@ -73,6 +84,7 @@ class HostedTurn:
         client: ModelClient,
         options: TurnOptions,
         hosting: Hosting,
+        tools: Executor | None = None,
     ) -> None:
         self.session = session
         self.client = client
@@ -87,6 +99,8 @@ class HostedTurn:
         more = options.more_tools
         self.connector = more if isinstance(more, McpConnector) else None
         """The URL servers the API's MCP connector may call this turn."""
+        self.tools = tools
+        """Client-side tools offered beside code execution (a hybrid session's); None: none."""
 
     async def run(self, message: str | list[dict[str, Any]]) -> AsyncIterator[Event]:
         messages = self.options.messages
@@ -107,6 +121,10 @@ class HostedTurn:
                 response = self.steps.last
                 async for event in self._finish_step(response):
                     yield event
+                if response.stop_reason == "tool_use" and self.tools and response.tool_uses():
+                    async for event in self._answer(response, answered):
+                        yield event
+                    continue
                 if response.stop_reason != "pause_turn":
                     break
                 if self.steps.count > self.session.max_continuations:
@@ -115,9 +133,13 @@ class HostedTurn:
                         "so it was stopped",
                         hint="raise the max_continuations setting, or send a message to let Claude go on",
                     )
-            for block in response.tool_uses():  # no client tools here: answered as not run
+            for block in response.tool_uses():  # a call the turn cannot run: answered as not run
                 call = ToolCall(block["id"], block["name"], dict(block.get("input") or {}))
-                answered[call.id] = ToolResult(call.id, NO_CLIENT_TOOLS, is_error=True)
+                answered[call.id] = (
+                    not_run(call, response.stop_reason)
+                    if self.tools
+                    else ToolResult(call.id, NO_CLIENT_TOOLS, is_error=True)
+                )
                 yield ToolCallStarted(call)
                 yield ToolCallFinished(call, answered[call.id])
             for event in self.hosting.ended(len(self.calls)):
@@ -126,6 +148,32 @@ class HostedTurn:
         finally:
             drop_unanswered_server_calls(messages, turn_start)
             repair_messages(messages, turn_start, answered)
+
+    async def _answer(
+        self, response: ModelResponse, answered: dict[str, ToolResult]
+    ) -> AsyncIterator[Event]:
+        """Run the step's client calls as the client-side loop does, and send the results."""
+        assert self.tools is not None
+        calls = [ToolCall(b["id"], b["name"], b.get("input") or {}) for b in response.tool_uses()]
+        replay = self.options.replay
+        unfinished = replay.unfinished() if replay is not None else {}
+        results: dict[str, ToolResult] = {}
+        try:
+            async for event in answer_calls(
+                calls, self.tools, self.options.gate, unfinished, results
+            ):
+                yield event
+        finally:
+            answered.update(results)
+        content = [results[call.id].to_param() for call in calls]
+        self.options.messages.append({"role": "user", "content": content})  # type: ignore[typeddict-item]
+        if self.steps.count >= self.options.max_iterations:
+            raise TurnLimitReached(
+                f"the model was still calling tools after {self.steps.count} steps, so the "
+                "turn was stopped",
+                hint="raise the max_iterations setting (model calls allowed per turn), or ask "
+                "for a smaller step",
+            )
 
     async def _finish_step(self, response: ModelResponse) -> AsyncIterator[Event]:
         """Note what the step ran on, and fetch the files its calls made."""
@@ -153,7 +201,10 @@ class HostedTurn:
             self.options.model,
             self.session.system_prompt,
             list(self.options.messages),
-            [{"type": self.session.tool, "name": "code_execution"}],
+            [
+                {"type": self.session.tool, "name": "code_execution"},
+                *(self.tools.tools if self.tools else ()),
+            ],
             self.options.max_tokens,
             self.hosting.container(),
         )

@@ -71,7 +71,9 @@ __all__ = [
     "INTERRUPTED",
     "Steps",
     "answer",
+    "answer_calls",
     "drop_unanswered_server_calls",
+    "not_run",
     "progress_event",
     "repair_messages",
     "run_tool_loop",
@@ -113,20 +115,14 @@ async def run_tool_loop(
                 ToolCall(b["id"], b["name"], b.get("input") or {}) for b in response.tool_uses()
             ]
             if response.stop_reason != "tool_use" or not calls:
-                results = {call.id: _not_run(call, response.stop_reason) for call in calls}
+                results = {call.id: not_run(call, response.stop_reason) for call in calls}
                 for call in calls:  # shown and answered as what happened: never run
                     yield ToolCallStarted(call)
                     yield ToolCallFinished(call, results[call.id])
                 yield TurnEnded(response.stop_reason, response.text(), steps.usage)
                 return
-            results = {
-                c.id: ToolResult(c.id, unfinished[c.id], True) for c in calls if c.id in unfinished
-            }
-            decided_by: dict[str, Decided] = {}
-            if gate is not None:
-                async for event in _decide(gate, calls, results, decided_by):
-                    yield event
-            async for event in _run_calls(executor, calls, results, decided_by):
+            results = {}
+            async for event in answer_calls(calls, executor, gate, unfinished, results):
                 yield event
             messages.append(
                 {"role": "user", "content": [results[c.id].to_param() for c in calls]}  # type: ignore[misc]
@@ -192,6 +188,28 @@ class Steps:
         self._last = response
         yield ModelStepFinished(self.count, response)
         yield UsageReported(self.usage)
+
+
+async def answer_calls(
+    calls: Sequence[ToolCall],
+    executor: Executor,
+    gate: Gate | None,
+    unfinished: Mapping[str, str],
+    results: dict[str, ToolResult],
+) -> AsyncIterator[Event]:
+    """Answer one step's client-side calls into ``results``, yielding what happens: a call
+    unfinished when recorded gets the replay's text, the gate settles each of the rest
+    in order, and the allowed ones run at once. Both tool loops answer a step this way
+    (the hosted one when a hybrid session offers client tools beside code execution)."""
+    results.update(
+        {c.id: ToolResult(c.id, unfinished[c.id], True) for c in calls if c.id in unfinished}
+    )
+    decided_by: dict[str, Decided] = {}
+    if gate is not None:
+        async for event in _decide(gate, calls, results, decided_by):
+            yield event
+    async for event in _run_calls(executor, calls, results, decided_by):
+        yield event
 
 
 async def _decide(
@@ -324,7 +342,7 @@ class _Watch:
         self.emit(Notice(text, "warning"))
 
 
-def _not_run(call: ToolCall, stop_reason: str) -> ToolResult:
+def not_run(call: ToolCall, stop_reason: str) -> ToolResult:
     """The answer to a call the model asked for in a step that did not stop for tools."""
     if stop_reason == "max_tokens":
         why = "the answer reached max_tokens while this call was being written"

@@ -22,6 +22,7 @@ from .anthropic import AnthropicBackend
 from .base import Backend, BackendSession, ExecutorSession
 from .hosted_mcp import McpConnector, connector_for, hosted_lines, hosted_problem
 from .hosted_session import AnthropicSession
+from .hybrid_session import HybridSession
 
 __all__ = ["backend_lines", "connector_takes", "mcp_tools_for", "place_servers"]
 
@@ -29,6 +30,9 @@ __all__ = ["backend_lines", "connector_takes", "mcp_tools_for", "place_servers"]
 def place_servers(servers: McpServers, session: BackendSession) -> ExecutorSession | None:
     """Start stdio servers where ``session``'s tools run, and return it; None where tools
     do not run client-side (the hosted backend), so no MCP tool can be offered."""
+    if isinstance(session, HybridSession):  # where its mcp: route (or default) says
+        route = session.mcp_route
+        session = route.session if route is not None else session
     if not isinstance(session, ExecutorSession):
         return None
     place = session.mcp_place or StdioPlace(cwd=str(session.workdir))

@@ -266,4 +266,6 @@ def overridden_line(backend: str, switched_to: Sequence[str]) -> str:
     cells = [f"`%backend {name}`" for name in dict.fromkeys(switched_to)]
     listed = ", ".join(cells[:-1]) + f" and {cells[-1]}" if len(cells) > 1 else "".join(cells)
     overridden = f": the notebook's {listed} cells are overridden" if listed else ""
+    if "hybrid" in switched_to and backend != "hybrid":
+        overridden += f", so every call its hybrid routes sent elsewhere runs on {backend}"
     return f"replaying on {backend} as asked{overridden}"

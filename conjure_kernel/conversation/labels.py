@@ -88,7 +88,9 @@ def tool_parts(tool: ToolEntry) -> dict[str, str]:
     parts = {"name": tool.call.name, "detail": call_detail(tool.call), "status": _status(tool)}
     if tool.result is not None and tool.state in ("ok", "error"):
         parts["duration"] = duration(tool.result.duration)
-    if tool.server:
+    if tool.backend:  # a hybrid session's call: the backend its route named
+        parts["where"] = f"on {tool.backend}"
+    elif tool.server:
         parts["where"] = "on the server"
     return parts
 

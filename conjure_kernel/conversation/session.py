@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,7 @@ from ..backends.base import (
     default_permission_mode,
 )
 from ..backends.gate import PermissionMode
+from ..backends.hybrid_session import HybridSession
 from ..backends.mcp_sources import mcp_tools_for
 from ..backends.registry import get_backend
 from ..backends.settings import BackendSettings
@@ -46,6 +48,7 @@ from .context import ContextKeeper
 from .context_client import ContextClient
 from .permissions import Permissions
 from .places import Places
+from .routed_gate import RoutedGate
 from .rules import Rule
 from .runner import TurnRunner
 from .session_gate import Approval, ApprovalRequest, Asker, SessionGate
@@ -168,13 +171,19 @@ class Session:
         or a backend that cannot start (an engine that is down) fails here and the
         current backend stays in place. While a replay holds the tools on its backend, a
         switch to another is overridden (its settings are still checked): the next turn
-        says so, once per backend.
+        says so, once per backend. The settings the held backend takes too (``workdir``,
+        and a hybrid route's ``HELD.KEY``) carry over, so the tools work in the folder the
+        notebook meant.
         """
         held = self.replay.backend if self.replay is not None else ""
         if held and _name_of(backend) != held:
             new_backend = get_backend(backend) if isinstance(backend, str) else backend
             self._options_for(new_backend, settings or {})
             self.replay.override(_name_of(backend))
+            carried = _carried(settings or {}, self.backend)
+            current = self.options.settings
+            if carried and current is not None:
+                self._switch_to(self.backend, {**dataclasses.asdict(current), **carried})
             return False
         self._switch_to(backend, settings)
         return True
@@ -208,7 +217,12 @@ class Session:
     def _options_for(self, backend: Backend, settings: Mapping[str, Any]) -> SessionOptions:
         values = self.settings_for(backend, settings)
         return SessionOptions(
-            values, self.max_output_chars, self.namespace, self.secret_env_vars, self.kernel_id
+            values,
+            self.max_output_chars,
+            self.namespace,
+            self.secret_env_vars,
+            self.kernel_id,
+            setup=self.settings_for,
         )
 
     def reset(self) -> None:
@@ -279,16 +293,7 @@ class Session:
             content = message if sent is None else sent
             if recorder.record is not None and content != message:
                 recorder.record.sent = content
-            where = str(backend_session.workdir)
-            options.gate = SessionGate(
-                self.permissions,
-                self.permission_mode,
-                Places.of(paths, self.skills, backend_session.leads_to, where),
-                self.backend_name,
-                ask,
-                remember=self._remember,
-                recorded=replay.recorded_decisions() if replay is not None else {},
-            )
+            options.gate = self._gate_for(backend_session, ask, replay)
             limit = self.max_output_chars
             options.more_tools, failed = await mcp_tools_for(
                 self.mcp, backend_session, limit, replay
@@ -355,6 +360,37 @@ class Session:
             self._runner.close()
             self._runner = None
 
+    def _gate_for(
+        self, backend_session: BackendSession, ask: Asker | None, replay: Replay | None
+    ) -> SessionGate | RoutedGate:
+        """The turn's gate: the session's rules, its backend's default mode and places; on a
+        hybrid session, one such gate per route, each with its own backend's."""
+        recorded = replay.recorded_decisions() if replay is not None else {}
+
+        def gate(
+            backend: Backend, settings: BackendSettings | None, opened: BackendSession
+        ) -> SessionGate:
+            mode = self.permissions.mode or default_permission_mode(backend, settings)
+            where = str(opened.workdir)
+            places = Places.of(opened.paths, self.skills, opened.leads_to, where)
+            return SessionGate(
+                self.permissions,
+                mode,
+                places,
+                backend.backend_type,
+                ask,
+                remember=self._remember,
+                recorded=recorded,
+            )
+
+        if isinstance(backend_session, HybridSession):
+            routes = backend_session.routes.values()
+            gates = {
+                route.name: gate(route.backend, route.settings, route.session) for route in routes
+            }
+            return RoutedGate(gates, backend_session.route_of)
+        return gate(self.backend, self.options.settings, backend_session)
+
     def _remember(self, rule: Rule) -> None:
         """An "always" answer: the rule holds for the rest of the session."""
         self.permissions = self.permissions.adding(allow=[rule])
@@ -391,6 +427,18 @@ class Session:
             return
         with contextlib.suppress(Exception):
             self.runner.run(self.backend.close(session))
+
+
+def _carried(settings: Mapping[str, Any], held: Backend) -> dict[str, Any]:
+    """What of another backend's ``settings`` the ``held`` one takes: the settings it
+    declares by name, and a hybrid route's ``HELD.KEY=VALUE`` for it."""
+    declared = {item.name for item in held.settings_class.declared()}
+    prefix = f"{held.backend_type}."
+    carried = {key: value for key, value in settings.items() if key in declared}
+    for key, value in settings.items():
+        if key.startswith(prefix) and key.removeprefix(prefix) in declared:
+            carried[key.removeprefix(prefix)] = value
+    return carried
 
 
 def _name_of(backend: str | Backend) -> str:

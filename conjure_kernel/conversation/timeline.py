@@ -65,7 +65,9 @@ class Timeline:
         if isinstance(event, ThinkingDelta):
             return self._grow(ThinkingEntry, event.text)
         if isinstance(event, ToolCallStarted):
-            self._start(event.call, server=isinstance(event, ServerToolCallStarted))
+            self._start(
+                event.call, server=isinstance(event, ServerToolCallStarted), backend=event.backend
+            )
         elif isinstance(event, ToolCallFinished):
             tool = self._tool(event.call.id) or self._start(
                 event.call, server=isinstance(event, ServerToolCallFinished)
@@ -169,8 +171,9 @@ class Timeline:
             self.entries.append(kind(text))
         return True
 
-    def _start(self, call: ToolCall, *, server: bool) -> ToolEntry:
-        tool = ToolEntry(call, server, state="denied" if self._denied(call.id) else "running")
+    def _start(self, call: ToolCall, *, server: bool, backend: str = "") -> ToolEntry:
+        state = "denied" if self._denied(call.id) else "running"
+        tool = ToolEntry(call, server, state=state, backend=backend)
         self.entries.append(tool)
         return tool
 

@@ -79,6 +79,8 @@ class ToolEntry:
     printed: str = ""
     """The end of what the call printed while it ran, for live views; not saved, since
     its result holds what counts."""
+    backend: str = ""
+    """The backend that ran it, in a session that routes calls to several (hybrid)."""
 
     def redacted(self, redact: Redact) -> ToolEntry:
         result = self.result and dataclasses.replace(
@@ -87,15 +89,17 @@ class ToolEntry:
             content=redact(self.result.content),
         )
         call = _redacted_call(self.call, redact)
-        return ToolEntry(call, self.server, result, self.state, redact(self.printed))
+        return ToolEntry(call, self.server, result, self.state, redact(self.printed), self.backend)
 
     def to_json(self) -> dict[str, Any]:
+        where = {"backend": self.backend} if self.backend else {}
         return {
             "type": "tool",
             "call": self.call.to_json(),
             "server": self.server,
             "state": self.state,
             "result": self.result and self.result.to_json(),
+            **where,
         }
 
 
@@ -211,6 +215,7 @@ def entry_from_json(data: Any) -> Entry:
             bool(data.get("server", False)),
             None if result is None else tool_result_from_json(result),
             state,
+            backend=str(data.get("backend", "")),
         )
     if kind == "notice":
         level = data.get("level", "info")

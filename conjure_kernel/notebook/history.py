@@ -14,6 +14,7 @@ from ..clients.base import Usage
 from ..clients.pricing import Spend
 from ..conversation.budget import turn_spend
 from ..conversation.transcript import TurnRecord
+from ..conversation.turn import ToolEntry
 from ..tools.output import one_line
 
 __all__ = ["HistoryTable", "history_bundle"]
@@ -94,13 +95,20 @@ def _row(
     return (
         str(number),
         message,
-        turn.backend,
+        _backend(turn),
         turn.model,
         tools,
         _tokens(turn.usage),
         "replayed" if turn.replayed else spend.short(),
         ended,
     )
+
+
+def _backend(turn: TurnRecord) -> str:
+    """The turn's backend; a hybrid turn's with the backends its calls ran on, in order."""
+    ran = [entry.backend for entry in turn.timeline.entries if isinstance(entry, ToolEntry)]
+    used = list(dict.fromkeys(name for name in ran if name))
+    return f"{turn.backend} ({', '.join(used)})" if used else turn.backend
 
 
 def _tokens(usage: Usage) -> str:

@@ -34,6 +34,7 @@ def backend_help(backend: Backend) -> str:
         lines += describe_settings(declared)
     else:
         lines.append(f"{name} takes no settings")
+    lines += getattr(backend, "help_forms", ())  # forms beyond key=value (hybrid's routes)
     return "\n".join(lines)
 
 

@@ -237,6 +237,36 @@ def hosted() -> list[Event]:
     ]
 
 
+def hybrid() -> list[Event]:
+    """A hybrid session: each call's row names the backend its route sent it to, code
+    execution's included."""
+    run_result = ToolResult(HOSTED_RUN.id, "chart.png\n", False, 0, 1.125)
+    first = step(
+        "I'll read the page here, list the sandbox and draw the chart.",
+        (HOSTED_RUN, run_result),
+        VIEW,
+        LS,
+        stop_reason="tool_use",
+    )
+    second = step("All three ran where you routed them.")
+    total = first.usage + second.usage
+    return [
+        TurnStarted("Read, list and draw", "hybrid", MODEL),
+        TextDelta("I'll read the page here, list the sandbox and draw the chart."),
+        ServerToolCallStarted(HOSTED_RUN, backend="anthropic"),
+        ServerToolCallFinished(HOSTED_RUN, run_result),
+        ModelStepFinished(1, first),
+        ToolCallStarted(VIEW, backend="local"),
+        ToolCallStarted(LS, backend="docker"),
+        ToolCallFinished(VIEW, ToolResult(VIEW.id, "     1\t<p>hello</p>", False, None, 0.25)),
+        ToolCallFinished(LS, LS_RESULT),
+        TextDelta("All three ran where you routed them."),
+        ModelStepFinished(2, second),
+        UsageReported(total),
+        TurnEnded("end_turn", second.text(), total),
+    ]
+
+
 def thinking() -> list[Event]:
     """Summarised thinking before each step's text and calls: a folded row per step,
     never part of the answer. The first step's words are split by a blank line, a tab,
@@ -425,6 +455,7 @@ EVENTS: dict[str, Callable[[], list[Event]]] = {
     "failed": failed,
     "interrupted": interrupted,
     "hosted": hosted,
+    "hybrid": hybrid,
     "thinking": thinking,
     "coloured_output": coloured_output,
     "long_output": long_output,

@@ -58,3 +58,42 @@ def test_the_shipped_examples_carry_no_machine_paths():
         "/home/you/conjure-kernel/notebooks/skills/word-stats"
         in (NOTEBOOKS / "quickstart.ipynb").read_text()
     )
+
+
+@pytest.fixture
+def engine():
+    """The hybrid example runs commands in the docker sandbox."""
+    from docker_support import engine_with_image
+
+    return engine_with_image()
+
+
+def test_hybrid_example_replays_each_call_on_its_route(copy, engine):
+    result = replay(copy / "hybrid.ipynb", "--strict")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "drift: 0 of 1 turn(s); errors: 0 cell(s)" in result.stdout
+    conversation = result.stdout.split("\nreplayed hybrid.ipynb:")[0]
+    for line in [
+        "[view Read the notes · ok · <1 ms · on local]",
+        "[view Read the word-stats skill · ok · <1 ms · on docker]",
+        "[view Read the figures · ok · <1 ms · on local]",
+    ]:
+        assert line in conversation
+    assert "[bash_tool Count the words into stats.txt · exit 0 · " in conversation
+    assert "· on docker]" in conversation and "· on native]" in conversation
+    # what the sandbox wrote is on the host, where the local view read it
+    assert "words: 16" in (copy / "scratch" / "stats.txt").read_text()
+
+
+def test_hybrid_example_collapses_onto_one_backend(copy, engine):
+    result = replay(copy / "hybrid.ipynb", "--backend", "docker")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (
+        "replaying on docker as asked: the notebook's `%backend hybrid` cells are overridden, "
+        "so every call its hybrid routes sent elsewhere runs on docker"
+    ) in result.stdout
+    assert "on docker (recorded on hybrid)" in result.stdout
+    # the folder the notebook meant is kept; the native skill's tool has no place on docker
+    assert "words: 16" in (copy / "scratch" / "stats.txt").read_text()
+    assert "drift in ledger_execute" in result.stdout
+    assert "drift in view" not in result.stdout and "drift in bash_tool" not in result.stdout
