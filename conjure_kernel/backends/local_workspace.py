@@ -76,16 +76,20 @@ class LocalWorkspace:
     def leads_to(self, path: str) -> str:
         return self.files.leads_to(self.resolve(path))
 
-    async def stat(self, path: str) -> PathInfo:
+    # the host's files: nothing here for a call's watch to hear
+
+    async def stat(self, path: str, *, watch: CallWatch = UNWATCHED) -> PathInfo:
         return self.files.stat(self.resolve(path))
 
-    async def read(self, path: str, start: int = 0, end: int | None = None) -> bytes:
+    async def read(
+        self, path: str, start: int = 0, end: int | None = None, *, watch: CallWatch = UNWATCHED
+    ) -> bytes:
         return self.files.read(self.resolve(path), start, end)
 
-    async def write(self, path: str, data: bytes) -> bool:
+    async def write(self, path: str, data: bytes, *, watch: CallWatch = UNWATCHED) -> bool:
         return self.files.write(self.resolve(path), data)
 
-    async def list_dir(self, path: str) -> list[str]:
+    async def list_dir(self, path: str, *, watch: CallWatch = UNWATCHED) -> list[str]:
         return self.files.list_dir(self.resolve(path))
 
     async def exec(

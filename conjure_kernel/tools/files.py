@@ -4,7 +4,8 @@ Lines are counted as ``cat -n``, ``grep -n`` and ``sed -n`` count them (each end
 newline; a ``\\r`` before it is not shown), so the numbers here match the ones the
 model's shell commands print. A file larger than the output limit is never read whole
 to be shown: ``view`` counts its newlines chunk by chunk, reads the ends it shows, and
-says which lines it left out.
+says which lines it left out. Every operation on the workspace carries the watch of
+the call it serves, so what the workspace has to say about itself is said in that call.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from .call_watch import CallWatch
     from .workspace import Workspace
 
 __all__ = ["create_file", "replace_once", "view_path"]
@@ -34,37 +36,39 @@ _CONTINUATION_BYTES = bytes(range(0x80, 0xC0))
 
 
 async def view_path(
-    workspace: Workspace, path: str, view_range: list[int] | None, limit: int
+    workspace: Workspace, path: str, view_range: list[int] | None, limit: int, *, watch: CallWatch
 ) -> str:
     """A file with numbered lines (optionally a range), or a directory two levels deep.
 
     ``limit`` is the output limit: a larger file is shown by its ends (see module doc).
     """
-    info = await workspace.stat(path)
+    info = await workspace.stat(path, watch=watch)
     if info.kind == "directory":
-        listing = "\n".join(await workspace.list_dir(path)) or "(empty)"
+        listing = "\n".join(await workspace.list_dir(path, watch=watch)) or "(empty)"
         return f"{path}/ (two levels deep; hidden entries and node_modules skipped):\n{listing}"
     if info.kind == "missing":
         raise FileNotFoundError(f"no such file or directory: {path}")
     if info.kind != "file":
         raise ValueError(f"{path} is neither a regular file nor a directory")
     if info.size > limit:
-        return await _view_large(workspace, path, info.size, view_range, limit)
-    lines = _split_lines(_decode(await workspace.read(path), path))
+        return await _view_large(workspace, path, info.size, view_range, limit, watch)
+    lines = _split_lines(_decode(await workspace.read(path, watch=watch), path))
     first, last = _line_range(view_range, len(lines))
     return _number_lines(lines[first - 1 : last], first) or f"(empty file: {path})"
 
 
-async def create_file(workspace: Workspace, path: str, text: str) -> str:
+async def create_file(workspace: Workspace, path: str, text: str, *, watch: CallWatch) -> str:
     """Create or overwrite a file, making its folders; say which and how big."""
     data = text.encode("utf-8")
-    verb = "overwrote" if await workspace.write(path, data) else "created"
+    verb = "overwrote" if await workspace.write(path, data, watch=watch) else "created"
     return f"{verb} {path} ({len(data):,} bytes)"
 
 
-async def replace_once(workspace: Workspace, path: str, old: str, new: str) -> str:
+async def replace_once(
+    workspace: Workspace, path: str, old: str, new: str, *, watch: CallWatch
+) -> str:
     """Replace the one occurrence of ``old``; zero or several occurrences are errors."""
-    text = _decode(await workspace.read(path), path)
+    text = _decode(await workspace.read(path, watch=watch), path)
     count = text.count(old) if old else 0
     if count == 0:
         raise ValueError(
@@ -78,7 +82,7 @@ async def replace_once(workspace: Workspace, path: str, old: str, new: str) -> s
         )
     start = text.index(old)
     edited = text[:start] + new + text[start + len(old) :]
-    await workspace.write(path, edited.encode("utf-8"))
+    await workspace.write(path, edited.encode("utf-8"), watch=watch)
     line = text.count("\n", 0, start) + 1
     first = max(line - _SNIPPET_CONTEXT, 1)
     last = line + new.count("\n") + _SNIPPET_CONTEXT
@@ -101,20 +105,25 @@ class _Span:
 
 
 async def _view_large(
-    workspace: Workspace, path: str, size: int, view_range: list[int] | None, limit: int
+    workspace: Workspace,
+    path: str,
+    size: int,
+    view_range: list[int] | None,
+    limit: int,
+    watch: CallWatch,
 ) -> str:
     """Numbered lines of a file larger than ``limit``, reading only what is shown."""
     first, last = _requested(view_range)
     if first < 1 or (last != -1 and last < first):
-        whole = await _locate(workspace, path, size, 1, -1, view_range)
+        whole = await _locate(workspace, path, size, 1, -1, view_range, watch)
         raise _range_error(view_range, whole.last)
-    span = await _locate(workspace, path, size, first, last, view_range)
+    span = await _locate(workspace, path, size, first, last, view_range, watch)
     if span.end - span.start <= limit:  # the range is small: shown whole, like a small file
-        data = await workspace.read(path, span.start, span.end)
+        data = await workspace.read(path, span.start, span.end, watch=watch)
         return _number_lines(_split_lines(_decode(data, path)), first)
     budget = max((limit - _NOTE_ROOM) // 2, 0)
-    head_data = await workspace.read(path, span.start, span.start + budget)
-    tail_data = await workspace.read(path, span.end - budget, span.end)
+    head_data = await workspace.read(path, span.start, span.start + budget, watch=watch)
+    tail_data = await workspace.read(path, span.end - budget, span.end, watch=watch)
     head, head_cut = _head(head_data, first, budget, path)
     tail, tail_cut = _tail(tail_data, span.last, budget, path)
     note = _omission_note(
@@ -134,6 +143,7 @@ async def _locate(
     first: int,
     last: int,
     view_range: list[int] | None,
+    watch: CallWatch,
 ) -> _Span:
     """Find lines ``first`` to ``last`` (-1: the end) by counting newlines chunk by chunk.
 
@@ -145,7 +155,7 @@ async def _locate(
     chunk_size = _FIRST_CHUNK
     ends_with_newline = False
     while offset < size:
-        chunk = await workspace.read(path, offset, min(offset + chunk_size, size))
+        chunk = await workspace.read(path, offset, min(offset + chunk_size, size), watch=watch)
         if not chunk:
             break  # the file shrank while it was read
         if b"\0" in chunk:

@@ -43,25 +43,30 @@ class Workspace(Protocol):
 
     A path is absolute, or relative to the workspace's working directory. File faults
     raise ``OSError`` (its text reaches the model); a command's faults are its result.
+    Each operation takes the watch of the call it serves: what the person should hear
+    about the place it runs in (a sandbox replaced while a file was read) is said in
+    that call, not in a later one.
     """
 
     def resolve(self, path: str) -> str:
         """The absolute, normalised path; results and errors name paths this way."""
         ...
 
-    async def stat(self, path: str) -> PathInfo:
+    async def stat(self, path: str, *, watch: CallWatch = UNWATCHED) -> PathInfo:
         """What is at ``path`` (``missing`` when nothing is); follows symbolic links."""
         ...
 
-    async def read(self, path: str, start: int = 0, end: int | None = None) -> bytes:
+    async def read(
+        self, path: str, start: int = 0, end: int | None = None, *, watch: CallWatch = UNWATCHED
+    ) -> bytes:
         """The file's bytes from ``start`` up to ``end`` (the end of the file when None)."""
         ...
 
-    async def write(self, path: str, data: bytes) -> bool:
+    async def write(self, path: str, data: bytes, *, watch: CallWatch = UNWATCHED) -> bool:
         """Create or overwrite the file, making its folders; True when it existed before."""
         ...
 
-    async def list_dir(self, path: str) -> list[str]:
+    async def list_dir(self, path: str, *, watch: CallWatch = UNWATCHED) -> list[str]:
         """The folder two levels deep, hidden entries and ``node_modules`` skipped.
 
         Entries are relative to the folder, folders end in ``/``, and each folder is
@@ -117,7 +122,7 @@ class WorkspaceTools:
         try:
             if call.name == "bash_tool":
                 return await self._bash(call, watch)
-            text = await self._file_tool(call.name, call.input)
+            text = await self._file_tool(call.name, call.input, watch)
         except (OSError, ValueError) as error:
             return ToolResult(call.id, str(error), is_error=True)
         return ToolResult(call.id, truncate_output(text, self.max_output_chars))
@@ -125,15 +130,15 @@ class WorkspaceTools:
     async def aclose(self) -> None:
         await self.workspace.aclose()
 
-    async def _file_tool(self, name: str, arguments: dict[str, Any]) -> str:
+    async def _file_tool(self, name: str, arguments: dict[str, Any], watch: CallWatch) -> str:
         path = self.workspace.resolve(arguments["path"])
         if name == "view":
             range_ = arguments.get("view_range")
-            return await view_path(self.workspace, path, range_, self.max_output_chars)
+            return await view_path(self.workspace, path, range_, self.max_output_chars, watch=watch)
         if name == "create_file":
-            return await create_file(self.workspace, path, arguments["file_text"])
+            return await create_file(self.workspace, path, arguments["file_text"], watch=watch)
         new = arguments.get("new_str") or ""
-        return await replace_once(self.workspace, path, arguments["old_str"], new)
+        return await replace_once(self.workspace, path, arguments["old_str"], new, watch=watch)
 
     async def _bash(self, call: ToolCall, watch: CallWatch) -> ToolResult:
         # each end of a stream shows at most half the limit, in characters of up to 4 bytes

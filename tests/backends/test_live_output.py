@@ -98,8 +98,9 @@ def test_a_silent_command_streams_nothing(tmp_path):
 
 
 def test_a_sandbox_replaced_during_a_call_is_a_notice_inside_that_call(tmp_path):
-    """The notice is an event of the call it happened in, between its start and its end;
-    one raised by a file tool's command in the sandbox's shell waits for the next command."""
+    """The notice is an event of the call it happened in, between its start and its end,
+    a file tool's as a command's: ``view`` of a path outside the mounts runs in the
+    sandbox's shell, and it finds the container gone."""
     from docker_support import engine_with_image, spec_for, wait_until
 
     from conjure_kernel.backends.docker.workspace import DockerWorkspace
@@ -116,7 +117,7 @@ def test_a_sandbox_replaced_during_a_call_is_a_notice_inside_that_call(tmp_path)
         assert wait_until(lambda: shell is None or not shell.alive, timeout=GUARD)
 
     async def on_event(event: Event) -> None:
-        if isinstance(event, ToolCallFinished) and event.call.id in ("t1", "t2"):
+        if isinstance(event, ToolCallFinished) and event.call.id in ("t1", "t2", "t3"):
             await asyncio.to_thread(kill, workspace)
 
     replies = [
@@ -133,7 +134,7 @@ def test_a_sandbox_replaced_during_a_call_is_a_notice_inside_that_call(tmp_path)
         if isinstance(e, ToolCallStarted | ToolCallFinished)
         or (isinstance(e, Notice) and "container stopped" in e.text)
     ]
-    assert where == ["t1", "t1", "t2", "notice", "t2", "t3", "t3", "t4", "notice", "t4"], where
+    assert where == ["t1", "t1", "t2", "notice", "t2", "t3", "notice", "t3", "t4", "notice", "t4"]
     results = {e.call.id: e.result for e in events if isinstance(e, ToolCallFinished)}
     assert "two" in results["t2"].content and "four" in results["t4"].content
     assert not results["t3"].is_error, results["t3"].content

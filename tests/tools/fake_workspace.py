@@ -2,7 +2,7 @@
 
 It touches nothing on the host (its root does not exist there), so a dispatcher that
 works over it assumes no host file system. It records every read, so tests can check
-that ``view`` reads only what it shows.
+that ``view`` reads only what it shows, and the watch each file operation was given.
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ class FakeWorkspace:
         self.command = command or (lambda _: (0, b"", b""))
         self.reads: list[tuple[int, int]] = []
         self.commands: list[tuple[str, float, int]] = []
+        self.watches: list[CallWatch] = []
+        """The watch of each file operation, in order."""
         self.closed = False
 
     def put(self, path: str, data: bytes) -> None:
@@ -45,13 +47,17 @@ class FakeWorkspace:
     def resolve(self, path: str) -> str:
         return posixpath.normpath(posixpath.join(self.root, path))
 
-    async def stat(self, path: str) -> PathInfo:
+    async def stat(self, path: str, *, watch: CallWatch = UNWATCHED) -> PathInfo:
+        self.watches.append(watch)
         full = self.resolve(path)
         if full in self.files:
             return PathInfo("file", len(self.files[full]))
         return PathInfo("directory" if full in self.folders else "missing")
 
-    async def read(self, path: str, start: int = 0, end: int | None = None) -> bytes:
+    async def read(
+        self, path: str, start: int = 0, end: int | None = None, *, watch: CallWatch = UNWATCHED
+    ) -> bytes:
+        self.watches.append(watch)
         full = self.resolve(path)
         if full in self.folders:
             raise _os_error(errno.EISDIR, full)
@@ -61,7 +67,8 @@ class FakeWorkspace:
         self.reads.append((start, start + len(data)))
         return data
 
-    async def write(self, path: str, data: bytes) -> bool:
+    async def write(self, path: str, data: bytes, *, watch: CallWatch = UNWATCHED) -> bool:
+        self.watches.append(watch)
         full = self.resolve(path)
         if full in self.folders:
             raise _os_error(errno.EISDIR, full)
@@ -70,7 +77,8 @@ class FakeWorkspace:
         self.files[full] = data
         return existed
 
-    async def list_dir(self, path: str) -> list[str]:
+    async def list_dir(self, path: str, *, watch: CallWatch = UNWATCHED) -> list[str]:
+        self.watches.append(watch)
         root = self.resolve(path)
         entries = []
         for child in self._children(root):

@@ -114,6 +114,39 @@ def test_the_fake_and_the_local_workspace_give_the_model_the_same_text(tmp_path,
         )
 
 
+class Heard:
+    """A call's watch that keeps what it is told."""
+
+    def __init__(self) -> None:
+        self.said: list[str] = []
+
+    def printed(self, text: str) -> None:
+        self.said.append(text)
+
+    def notice(self, text: str) -> None:
+        self.said.append(text)
+
+
+@pytest.mark.parametrize(
+    ("name", "arguments"),
+    [
+        ("view", {"path": "big.txt", "view_range": [100, 4000]}),  # counted, then its ends
+        ("view", {"path": "big.txt", "view_range": [9, 3]}),  # counted whole for the error
+        ("view", {"path": "a"}),
+        ("create_file", {"path": "out.txt", "file_text": "x"}),
+        ("str_replace", {"path": "edit.py", "old_str": "line 5", "new_str": "five"}),
+    ],
+    ids=lambda x: str(x)[:40],
+)
+def test_every_file_operation_of_a_call_carries_that_calls_watch(name, arguments):
+    """So what the workspace says about itself while a file tool runs (a sandbox
+    replaced) is said in that call."""
+    tools, workspace = fake_tools(FILES)
+    watch = Heard()
+    asyncio.run(tools.run(ToolCall("toolu_1", name, arguments), watch))
+    assert workspace.watches and all(seen is watch for seen in workspace.watches)
+
+
 def test_paths_are_the_workspaces_own_never_the_hosts():
     tools, workspace = fake_tools({})
     result = call(tools, "create_file", path="~x/../report.md", file_text="# hi\n")

@@ -14,6 +14,7 @@ import shlex
 from collections.abc import Awaitable, Sequence
 from typing import Protocol
 
+from ...tools.call_watch import CallWatch
 from ...tools.workspace import PathInfo
 from .shell import ShellOutput
 
@@ -26,21 +27,28 @@ _LIST = (
 
 
 class ShellRun(Protocol):
-    """Runs one of the workspace's own commands in the sandbox's shell."""
+    """Runs one of the workspace's own commands in the sandbox's shell; what happens to
+    the sandbox meanwhile (a container replaced) is said to ``watch``."""
 
     def __call__(
-        self, command: str, *, data: bytes | None = None, raw_stdout: bytearray | None = None
+        self,
+        command: str,
+        *,
+        watch: CallWatch,
+        data: bytes | None = None,
+        raw_stdout: bytearray | None = None,
     ) -> Awaitable[ShellOutput]: ...
 
 
 class ShellFiles:
-    """Stat, read, write and list container paths (resolved already) through ``run``."""
+    """Stat, read, write and list container paths (resolved already) through ``run``, for
+    the call whose ``watch`` is given."""
 
     def __init__(self, run: ShellRun) -> None:
         self._run = run
 
-    async def stat(self, path: str) -> PathInfo:
-        output = await self._run(f"stat -L -c '%F %s' -- {shlex.quote(path)}")
+    async def stat(self, path: str, *, watch: CallWatch) -> PathInfo:
+        output = await self._run(f"stat -L -c '%F %s' -- {shlex.quote(path)}", watch=watch)
         if output.exit_code != 0:
             if "ermission denied" in output.stderr:
                 raise PermissionError(errno.EACCES, "Permission denied", path)
@@ -50,17 +58,19 @@ class ShellFiles:
             return PathInfo("directory", int(size))
         return PathInfo("file" if kind.startswith("regular") else "other", int(size))
 
-    async def read(self, path: str, start: int = 0, end: int | None = None) -> bytes:
+    async def read(
+        self, path: str, start: int = 0, end: int | None = None, *, watch: CallWatch
+    ) -> bytes:
         command = f"tail -c +{start + 1} -- {shlex.quote(path)}"
         if end is not None:
             command += f" | head -c {max(end - start, 0)}"
         data = bytearray()
-        output = await self._run(f"set -o pipefail; {command}", raw_stdout=data)
+        output = await self._run(f"set -o pipefail; {command}", watch=watch, raw_stdout=data)
         if output.exit_code != 0:
             raise OSError(_first_line(output.stderr) or f"cannot read {path}")
         return bytes(data)
 
-    async def write(self, path: str, data: bytes) -> bool:
+    async def write(self, path: str, data: bytes, *, watch: CallWatch) -> bool:
         """Write ``data`` to ``path``, making its folders; True when it existed before."""
         quoted = shlex.quote(path)
         # the shell's input holds the data next: it is read whole even when the file
@@ -70,15 +80,17 @@ class ShellFiles:
             f"mkdir -p -- {shlex.quote(posixpath.dirname(path))}; [ -e {quoted} ]; "
             f"existed=$?; head -c {len(data)} | {{ cat > {quoted}; written=$?; "
             "cat > /dev/null; [ $written = 0 ] && echo $existed; }",
+            watch=watch,
             data=data,
         )
         if output.exit_code != 0:
             raise OSError(_first_line(output.stderr) or f"cannot write {path}")
         return output.stdout.strip() == "0"
 
-    async def list_dir(self, path: str) -> list[str]:
+    async def list_dir(self, path: str, *, watch: CallWatch) -> list[str]:
         data = bytearray()
-        output = await self._run(_LIST.format(path=shlex.quote(path)), raw_stdout=data)
+        command = _LIST.format(path=shlex.quote(path))
+        output = await self._run(command, watch=watch, raw_stdout=data)
         if output.exit_code != 0 and not data:
             raise OSError(_first_line(output.stderr) or f"cannot list {path}")
         entries = []

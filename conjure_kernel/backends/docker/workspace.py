@@ -11,9 +11,9 @@ the container's ``/etc`` through the shell, never to the host's.
 
 Commands run in one persistent shell (``shell.py``). The container is created on first
 use and created again if it dies; what happened reaches the person as notices to the
-watch of the command it happened in (``tools.call_watch``). File
-operations through the shell are ``shell_files.py``; a remote engine's copies of the
-workspace, ``remote_copies.py``; a root kernel's file ownership, ``ownership.py``.
+watch of the call it happened in (``tools.call_watch``), a file tool's as a command's.
+File operations through the shell are ``shell_files.py``; a remote engine's copies of
+the workspace, ``remote_copies.py``; a root kernel's file ownership, ``ownership.py``.
 """
 
 from __future__ import annotations
@@ -60,8 +60,8 @@ class DockerWorkspace:
         self.client = client
         self.spec = spec
         self._unsaid: list[str] = []
-        """Notices raised where no call watched (a file tool's command in the sandbox's
-        shell): the next command's watch says them."""
+        """Notices raised where no call watched (the command that readies the sandbox for
+        a program): the next call's watch says them."""
         self._hand_back = not spec.remote and os.getuid() == 0
         self._files = Confined(
             [] if spec.remote else self._host_folders(), group_writable=self._hand_back
@@ -107,21 +107,26 @@ class DockerWorkspace:
 
     # -- files ----------------------------------------------------------------------------
 
-    async def stat(self, path: str) -> PathInfo:
+    async def stat(self, path: str, *, watch: CallWatch = UNWATCHED) -> PathInfo:
+        watch = self._heard_by(watch)
         with contextlib.suppress(OutsideMounts):
             return self._files.stat(self.resolve(path))
-        return await self._shell_files.stat(self.resolve(path))
+        return await self._shell_files.stat(self.resolve(path), watch=watch)
 
-    async def read(self, path: str, start: int = 0, end: int | None = None) -> bytes:
+    async def read(
+        self, path: str, start: int = 0, end: int | None = None, *, watch: CallWatch = UNWATCHED
+    ) -> bytes:
+        watch = self._heard_by(watch)
         with contextlib.suppress(OutsideMounts):
             return self._files.read(self.resolve(path), start, end)
-        return await self._shell_files.read(self.resolve(path), start, end)
+        return await self._shell_files.read(self.resolve(path), start, end, watch=watch)
 
-    async def write(self, path: str, data: bytes) -> bool:
+    async def write(self, path: str, data: bytes, *, watch: CallWatch = UNWATCHED) -> bool:
+        watch = self._heard_by(watch)
         target = self.resolve(path)
         with contextlib.suppress(OutsideMounts):
             return self._files.write(target, data)
-        existed = await self._shell_files.write(target, data)
+        existed = await self._shell_files.write(target, data, watch=watch)
         if self.spec.remote and inside(target, WORKSPACE):
             try:
                 self._copies.write(target, data)
@@ -131,10 +136,21 @@ class DockerWorkspace:
                 ) from None
         return existed
 
-    async def list_dir(self, path: str) -> list[str]:
+    async def list_dir(self, path: str, *, watch: CallWatch = UNWATCHED) -> list[str]:
+        watch = self._heard_by(watch)
         with contextlib.suppress(OutsideMounts):
             return self._files.list_dir(self.resolve(path))
-        return await self._shell_files.list_dir(self.resolve(path))
+        return await self._shell_files.list_dir(self.resolve(path), watch=watch)
+
+    def _heard_by(self, watch: CallWatch) -> CallWatch:
+        """Who hears what happens to the sandbox during one operation: the call's watch,
+        told first what an unwatched operation left unsaid; with no call watching (the
+        command that readies the sandbox for a program), the next call that has a watch."""
+        if watch is UNWATCHED:
+            return _Later(self._unsaid)
+        while self._unsaid:
+            watch.notice(self._unsaid.pop(0))
+        return watch
 
     # -- commands -------------------------------------------------------------------------
 
@@ -144,10 +160,7 @@ class DockerWorkspace:
         """Run the command in the sandbox's shell; what happens to the sandbox meanwhile (a
         new container, a new shell, the disk limit) is said to ``watch`` as it happens."""
         echo = OutputEcho(watch)
-        if watch is UNWATCHED:  # the workspace's own (a program's start): say it later
-            watch = _Later(self._unsaid)
-        while self._unsaid and not isinstance(watch, _Later):
-            watch.notice(self._unsaid.pop(0))
+        watch = self._heard_by(watch)
         if self.spec.remote:
             await self._internal(STAMP_COMMAND, watch=watch)  # what changed is copied back
         started = time.time()
@@ -232,13 +245,12 @@ class DockerWorkspace:
         self,
         command: str,
         *,
+        watch: CallWatch,
         data: bytes | None = None,
         raw_stdout: bytearray | None = None,
-        watch: CallWatch | None = None,
     ) -> ShellOutput:
-        """A command of the workspace's own, in the sandbox's shell; without a ``watch``
-        (a file tool's), what it has to say waits for the next command."""
-        watch = watch or _Later(self._unsaid)
+        """A command of the workspace's own, in the sandbox's shell (a file operation, a
+        remote engine's copies); what happens to the sandbox meanwhile is said to ``watch``."""
         shell = None
         try:
             shell = await self._ready(watch)
@@ -405,7 +417,7 @@ async def _settled(stopped: threading.Event) -> bool:
 
 
 class _Later:
-    """A watch for commands no call watches: it keeps the notices for the next one."""
+    """A watch for operations no call watches: it keeps the notices for the next call."""
 
     def __init__(self, unsaid: list[str]) -> None:
         self.unsaid = unsaid
