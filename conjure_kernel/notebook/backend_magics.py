@@ -54,7 +54,8 @@ class BackendMagics(Magics):
         """Pickers still live: the next cell to run freezes them."""
         super().__init__(shell=shell, **kwargs)
         if shell is not None:
-            shell.events.register("pre_run_cell", self._freeze_pickers)
+            shell.events.register("pre_run_cell", self.freeze_pickers)
+            shell.observe(self.freeze_pickers, names="exit_now")  # any kernel's shutdown
 
     @magic_arguments()
     @argument("name", nargs="?", help="Backend to switch to; omit to show the current one.")
@@ -205,8 +206,9 @@ class BackendMagics(Magics):
         picker.show()
         self._pickers.append(picker)
 
-    def _freeze_pickers(self, _cell: Any = None) -> None:
-        """Leave each live picker's line in its place (IPython's ``pre_run_cell`` event)."""
+    def freeze_pickers(self, _event: Any = None) -> None:
+        """Leave each live picker's line in its place: the next cell runs, or the kernel
+        shuts down (``exit_now``, which ipykernel sets before it replies)."""
         for picker in self._pickers:
             picker.freeze()
         self._pickers = []

@@ -13,6 +13,7 @@ leaves the kernel, and a notebook the frontend saves cannot hold them.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import ipaddress
 import logging
@@ -127,7 +128,12 @@ class ConjureKernel(IPythonKernel):
         StatusChannel.attach(self.shell)  # the conjure.status comm target
 
     def do_shutdown(self, restart: bool) -> dict[str, Any]:
-        """Close the conversation first: its backend's processes and sandbox end with it.
+        """Freeze the live pickers, then close the conversation: its backend's processes
+        and sandbox end with it.
+
+        A picker's line replaces its widget while the frontend still listens, so the
+        notebook it saves holds no widget a new kernel cannot draw; it goes first, before
+        closes that may take longer than a frontend waits for a kernel to end.
 
         Then freeze the heap: collecting it at exit (IPython's reset, the interpreter's
         last collection) takes the kernel about a second once the SDK is loaded, longer
@@ -135,6 +141,8 @@ class ConjureKernel(IPythonKernel):
         whose parent is gone with "Parent appears to have exited". Nothing left to
         collect matters once the conversation is closed.
         """
+        with contextlib.suppress(KeyError):  # unless %unload_ext took the magics away
+            magics_of(self.shell).backend_magics.freeze_pickers()
         unload_ipython_extension(self.shell)
         gc.freeze()
         return super().do_shutdown(restart)

@@ -7,12 +7,14 @@ left out of ``%backend NAME key=value`` does. The model list offers the catalog'
 models (clients/models.py) with a line on the one chosen; any other id may be typed.
 
 A notebook saves a widget's output as its model's id alone, which no widget manager
-knows once the kernel restarted ("Error displaying widget: model not found"); and once
-the frontend restarts the kernel it takes no more redraws from the old one. So the picker
-lives only until it is used (a choice applied without a refusal) or the next cell runs
-(the magics call ``freeze``): it then leaves a line with the backend and model in its
-place, which is what the notebook saves, and frees its widgets. A picker left unused in
-the last cell run before a restart stays a widget in the saved notebook.
+knows once the kernel restarted ("Error displaying widget: model not found"). So the
+picker lives only until it is used (a choice applied without a refusal), the next cell
+runs, or the kernel shuts down (the magics call ``freeze``, the kernel before it
+replies, while the frontend still listens): it then leaves a line with the backend and
+model in its place, which is what the notebook saves, and frees its widgets.
+JupyterLab and Notebook 7 forget the old kernel's outputs before they ask it to
+restart, and drop its redraws: a picker left unused in the last cell run before such a
+restart stays a widget in the saved notebook.
 """
 
 from __future__ import annotations
