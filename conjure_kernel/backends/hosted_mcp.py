@@ -13,8 +13,10 @@ and the toolset is an allowlist of the listed tools no rule denies, so one the s
 adds later is not offered unchecked. A rule's pattern cannot be checked here (the call
 happens at Anthropic), so a deny rule that names a tool keeps it out whatever its
 pattern. A server no rule allows is
-asked about once, before it is first offered (a yes allows ``mcp__SERVER__*`` for the
-session), as a URL server on the other backends is at its first call.
+asked about before it is offered, as a URL server on the other backends is at its first
+call: where the mode would run its tools unasked (``auto``), once, a yes allowing
+``mcp__SERVER__*`` for the session; under ``ask``, once a turn, a yes offering it for
+that turn and "always" for the session, and the question says so.
 
 What cannot be offered is said in one line, once a session: a stdio server (no program
 starts here), a server whose headers are more than a bearer token (the connector takes
@@ -52,6 +54,8 @@ __all__ = [
 MCP_CONNECTOR_BETA = "mcp-client-2025-11-20"
 _SERVER_WIDE = " (yes allows every tool of"
 """How the gate's question ends when a yes allows the server's tools for the session."""
+_ONE_TURN = " (yes offers it for this turn; always, for the rest of the session)"
+"""What the question says otherwise (``ask``): a yes holds for the turn it was asked in."""
 
 
 def hosted_problem(server: ServerDefinition) -> str:
@@ -225,13 +229,13 @@ def _left_on(gate: Gate | None, name: str) -> bool:
 
 
 def _question(server: HttpServer, asked: str) -> str:
-    """What the person is asked before a server is first offered; the gate's own words
-    on what a yes allows are kept."""
-    server_wide = asked[asked.rfind(_SERVER_WIDE) :] if _SERVER_WIDE in asked else ""
+    """What the person is asked before a server is offered, and how long each answer
+    holds: the gate's own words when a yes allows the server for the session."""
+    held = asked[asked.rfind(_SERVER_WIDE) :] if _SERVER_WIDE in asked else _ONE_TURN
     return (
         f"be offered on the anthropic backend: the API's MCP connector calls the tools of "
         f"{server.url} from Anthropic's side whenever Claude asks, with no question per "
-        f"call{server_wide}"
+        f"call{held}"
     )
 
 

@@ -194,3 +194,38 @@ def test_without_anyone_to_ask_a_url_server_is_not_offered(api, url, tmp_path):
         assert kernel.run("hello again").status == "ok"
         assert [s["name"] for s in messages_to(api)[-1].body["mcp_servers"]] == ["web"]
         assert "authorization_token" not in messages_to(api)[-1].body["mcp_servers"][0]
+
+
+def test_under_ask_a_yes_offers_a_url_server_for_its_turn_and_always_for_the_session(
+    api, url, tmp_path
+):
+    """The kernel never sees a connector call, so ``ask`` cannot ask per call: it asks
+    once a turn, before the first request, and says what each answer holds for."""
+    env = {"ANTHROPIC_API_KEY": KEY, "ANTHROPIC_BASE_URL": api.url}
+    with RunningKernel("conjure", cwd=tmp_path, env=env) as kernel:
+        assert kernel.run("%backend anthropic").status == "ok"
+        assert kernel.run("%permissions ask").status == "ok"
+        assert kernel.run(f"%mcp add web {url}").status == "ok"
+        api.script(replies.text("Looking.", stop_reason="pause_turn"), replies.text("One."))
+        first, prompts = kernel.run_answering("hello", ["y"])
+        assert first.status == "ok", first.error
+        [prompt] = prompts  # one question for the turn, whatever its requests
+        assert prompt.startswith(
+            f"Allow mcp__web__* to be offered on the anthropic backend: the API's MCP "
+            f"connector calls the tools of {url} from Anthropic's side whenever Claude "
+            "asks, with no question per call (yes offers it for this turn; always, for "
+            "the rest of the session)?"
+        ), prompt
+        assert [request.body["mcp_servers"][0]["name"] for request in messages_to(api)] == [
+            "web",
+            "web",
+        ]
+
+        api.script(replies.text("Two."))
+        second, prompts = kernel.run_answering("again", ["always"])
+        assert second.status == "ok", second.error
+        assert len(prompts) == 1  # a yes held for its turn only
+        api.script(replies.text("Three."))
+        third = kernel.run("and again")  # no stdin: "always" allowed it for the session
+        assert third.status == "ok", third.error
+        assert [s["name"] for s in messages_to(api)[-1].body["mcp_servers"]] == ["web"]
