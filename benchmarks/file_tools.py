@@ -29,6 +29,7 @@ import docker  # noqa: E402
 from conjure_kernel.backends.docker.backend import DockerBackend, sandbox_spec  # noqa: E402
 from conjure_kernel.backends.docker.workspace import DockerWorkspace  # noqa: E402
 from conjure_kernel.backends.local_workspace import LocalWorkspace  # noqa: E402
+from conjure_kernel.tools.call_watch import UNWATCHED, CallWatch  # noqa: E402
 from conjure_kernel.tools.confined import Mount  # noqa: E402
 from conjure_kernel.tools.values import ToolCall  # noqa: E402
 from conjure_kernel.tools.workspace import PathInfo, WorkspaceTools  # noqa: E402
@@ -55,16 +56,18 @@ class CheckThenOpen:
             raise OSError("outside")
         return host
 
-    async def stat(self, path: str) -> PathInfo:
+    async def stat(self, path: str, *, watch: CallWatch = UNWATCHED) -> PathInfo:
         info = os.stat(self._host(path))
         return PathInfo("file", info.st_size)
 
-    async def read(self, path: str, start: int = 0, end: int | None = None) -> bytes:
+    async def read(
+        self, path: str, start: int = 0, end: int | None = None, *, watch: CallWatch = UNWATCHED
+    ) -> bytes:
         with open(self._host(path), "rb") as file:
             file.seek(start)
             return file.read(-1 if end is None else end - start)
 
-    async def write(self, path: str, data: bytes) -> bool:
+    async def write(self, path: str, data: bytes, *, watch: CallWatch = UNWATCHED) -> bool:
         target = Path(self._host(path))
         existed = target.exists()
         target.write_bytes(data)
