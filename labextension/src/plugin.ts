@@ -1,6 +1,7 @@
 /**
  * The JupyterLab plugins of conjure-kernel (the saved-turn renderer is the separate
- * mime extension in index.ts): the status-bar item and per-cell highlighting.
+ * mime extension in index.ts): the status-bar item, per-cell highlighting, and pickers
+ * that leave their line when the kernel goes.
  */
 
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
@@ -9,6 +10,7 @@ import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { IStatusBar } from '@jupyterlab/statusbar';
 
 import { CellLanguages, MARKDOWN_MIME_TYPE, PYTHON_MIME_TYPE } from './cellLanguage';
+import { freezeWhenKernelGoes } from './pickers';
 import { KernelStatus, StatusItem } from './status';
 
 /**
@@ -82,4 +84,19 @@ const cellLanguagePlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [statusPlugin, cellLanguagePlugin];
+/**
+ * A `%backend`/`%model` picker left live becomes its line when the kernel goes.
+ */
+const pickerPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'conjure-kernel:pickers',
+  description: "Keeps a picker's line, not a widget no new kernel can draw, once its kernel goes.",
+  autoStart: true,
+  requires: [INotebookTracker],
+  activate: (app: JupyterFrontEnd, tracker: INotebookTracker) => {
+    tracker.widgetAdded.connect((_, panel) => {
+      freezeWhenKernelGoes(panel.sessionContext, () => panel.content.model);
+    });
+  }
+};
+
+export default [statusPlugin, cellLanguagePlugin, pickerPlugin];
