@@ -570,7 +570,7 @@ def test_an_applied_choice_leaves_the_pickers_lines_in_its_place_and_frees_its_w
     assert updated_with == {"display_id": shown_with["display_id"], "update": True, "raw": True}
     assert set(lines) == {"text/html", "text/plain"}
     assert lines["text/plain"].splitlines() == [
-        "backend: native · model: claude-sonnet-4-5 · available: anthropic, docker, local, native",
+        "backend: native · model: claude-sonnet-4-5 · available: anthropic, docker, hybrid, local, native",
         "native: tools run here",
     ]
     assert all(w.comm is None for w in find(picker.widget, widgets.Widget))
@@ -587,6 +587,6 @@ def test_a_refused_choice_keeps_the_picker_live_until_it_is_frozen(displayed):
     picker.freeze()  # the next cell runs
     (_, (lines, _)) = displayed
     assert lines["text/plain"] == (
-        "backend: local · model: claude-sonnet-4-5 · available: anthropic, docker, local, native"
+        "backend: local · model: claude-sonnet-4-5 · available: anthropic, docker, hybrid, local, native"
     )
     assert all(w.comm is None for w in find(picker.widget, widgets.Widget))
