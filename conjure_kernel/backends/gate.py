@@ -10,18 +10,25 @@ only needs this protocol.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, Protocol, get_args, runtime_checkable
 
 from ..tools.values import ToolCall
 
-__all__ = ["MODES", "OPEN", "Gate", "PermissionMode", "Verdict"]
+__all__ = ["MODES", "OPEN", "Gate", "PermissionMode", "Verdict", "strictest"]
 
 PermissionMode = Literal["ask", "auto", "read-only", "deny"]
 """``ask``: the person approves what no rule allows; ``auto``: every call runs;
 ``read-only``: reads run, writes and unknown commands do not; ``deny``: no call runs.
 A backend names its default as ``permission_mode`` (``ask`` when it names none)."""
 MODES: tuple[str, ...] = get_args(PermissionMode)
+
+
+def strictest(modes: Iterable[PermissionMode]) -> PermissionMode:
+    """The mode that lets the least run (``deny`` before ``read-only``, ``ask``, ``auto``)."""
+    order = ("deny", "read-only", "ask", "auto")
+    return min(modes, key=order.index, default="ask")
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,7 @@ class HostedTurn:
         turn_start = len(messages)
         messages.append({"role": "user", "content": message})
         answered: dict[str, ToolResult] = {}
+        pauses = 0
         try:
             async for event in self.hosting.prepare():
                 yield event
@@ -127,9 +128,10 @@ class HostedTurn:
                     continue
                 if response.stop_reason != "pause_turn":
                     break
-                if self.steps.count > self.session.max_continuations:
+                pauses += 1
+                if pauses > self.session.max_continuations:
                     raise TurnLimitReached(
-                        f"the server paused this turn {self.steps.count} times (pause_turn), "
+                        f"the server paused this turn {pauses} times (pause_turn), "
                         "so it was stopped",
                         hint="raise the max_continuations setting, or send a message to let Claude go on",
                     )

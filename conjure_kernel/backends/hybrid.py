@@ -30,7 +30,7 @@ from ..skills.skill import Skill
 from ..tools.combined import CombinedTools
 from ..tools.schemas import SKILL_TOOLS
 from .base import ExecutorSession, SessionOptions, TurnOptions, default_permission_mode
-from .gate import MODES, PermissionMode
+from .gate import PermissionMode, strictest
 from .hosted_mcp import McpConnector
 from .hosted_turn import HostedTurn
 from .hosting import hosting_for
@@ -59,17 +59,16 @@ class HybridBackend:
     help_forms: ClassVar[tuple[str, ...]] = FORMS
 
     def permission_mode_for(self, settings: HybridSettings) -> PermissionMode:
-        """The strictest of the routes' defaults, for what ``%permissions`` shows: each
-        call is decided by its own route's default (``conversation.routed_gate``)."""
+        """The strictest of the routes' defaults, their settings as given, before a session
+        opens; each call is decided by its own route's default (``conversation.routed_gate``)."""
         routes = settings.read()
-        modes = [
+        return strictest(
             default_permission_mode(
                 backend, backend.settings_class.parse(routes.settings.get(name))
             )
             for name in routes.backends
             for backend in [get_backend(name)]
-        ]
-        return min(modes, key=_strictness)
+        )
 
     async def open_session(self, skills: Sequence[Skill], options: SessionOptions) -> HybridSession:
         settings = HybridSettings.of(options.settings)
@@ -253,7 +252,7 @@ def _native_tools(rules: Routes, routes: Mapping[str, Route]) -> set[str]:
     if route is None or not isinstance(route.session, NativeSession):
         return set()
     found = {skill.name: skill for skill in route.session.native_skills}
-    tools: set[str] = set()
+    tools = {tool for tool, where in rules.tools.items() if where == "native"}
     for name, where in rules.skills.items():
         if where != "native":
             continue
@@ -286,15 +285,21 @@ def _system_prompt(session: HybridSession) -> str:
             folder = route.session.paths.get("workdir", str(session.workdir))
             folders.setdefault(folder, []).append(route.name)
     seen = "; ".join(f"{folder} on {' and '.join(names)}" for folder, names in folders.items())
+    shared = (
+        f"These places share one working folder ({seen}): a file one of them writes there "
+        "is there for the others, and a relative path names the same file in each. Shell "
+        "state (the current directory, variables, running programs) is not shared between "
+        "places. A view, create_file or str_replace whose path is in a skill's folder runs "
+        "where that skill is; commands run where bash_tool runs."
+    )
+    hosted = (
+        " Code execution does not see that folder: the files your code writes in its "
+        "sandbox are downloaded into it afterwards (an existing file is never overwritten)."
+        if session.hosted is not None
+        else ""
+    )
     environment = "\n".join(
-        [
-            "Your tools run in different places, each chosen by the user:",
-            *places,
-            f"These places share one working folder ({seen}): a file one of them writes there is there for the others, and a relative "
-            "path names the same file in each. Shell state (the current directory, "
-            "variables, running programs) is not shared between places. A call that names "
-            "a skill's folder runs where that skill is.",
-        ]
+        ["Your tools run in different places, each chosen by the user:", *places, shared + hosted]
     )
     client_skills = [
         (skill, route)
@@ -312,10 +317,7 @@ def _system_prompt(session: HybridSession) -> str:
 
 def _where(route: Route, session: HybridSession) -> str:
     if not route.client_side:
-        return (
-            "in Anthropic's code-execution sandbox (the anthropic backend, with its own "
-            "skills); the files your code writes there are downloaded to the working folder"
-        )
+        return "in Anthropic's code-execution sandbox (the anthropic backend, with its own skills)"
     kind = route.session.backend_type
     folder = route.session.paths.get("workdir", str(session.workdir))
     if kind == "docker":
@@ -333,11 +335,6 @@ def _skill_md(route: Route, skill: Skill) -> str:
 
 def _names(skills: Sequence[Skill]) -> set[str]:
     return {skill.name for skill in skills}
-
-
-def _strictness(mode: PermissionMode) -> int:
-    """``deny`` is the strictest, ``auto`` the least strict."""
-    return ["deny", "read-only", "ask", "auto"].index(mode) if mode in MODES else 0
 
 
 async def _close(routes: Any) -> None:

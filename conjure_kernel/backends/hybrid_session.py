@@ -1,13 +1,13 @@
 """What a hybrid session keeps: its routes, each an ordinary backend session, and which
 one runs a call.
 
-A call runs where its route says, in this order: a call that names a skill's folder
-runs where that skill is, if that backend offers the tool; else the tool's own route;
-else the default, when the default offers the tool; else the one route that does (a
-native skill's tools). A file tool names a folder by its path (normalised, so ``..``
-cannot reach one); a command only by mentioning it, which is easy to do on purpose, so
-a tool the person routed by name (``bash_tool=docker``) keeps its route whatever its
-command mentions: a crafted command cannot move itself to another boundary.
+A call runs where its route says, in this order: a file tool (``view``, ``create_file``,
+``str_replace``) whose path is in a skill's folder runs where that skill is, if that
+backend offers the tool (its path normalised first, so ``..`` cannot reach one); else
+the tool's own route; else the default, when the default offers the tool; else the
+one route that does (a native skill's tools). Nothing else moves a call: a command
+that mentions a skill's folder still runs where ``bash_tool`` runs, since a hostile
+command could mention one only to move itself to another boundary.
 Code execution and its skills run on the ``anthropic`` route, whose calls the API
 makes; stdio MCP servers start on the ``mcp:`` route, or the default.
 """
@@ -19,7 +19,7 @@ import posixpath
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..events import Event, ServerToolCallStarted, ToolCallStarted
 from ..skills.skill import Skill
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 __all__ = ["HybridSession", "Route", "RoutedTools"]
 
 HOSTED = "anthropic"
+_FILE_TOOLS = frozenset({"view", "create_file", "str_replace"})
+"""The tools a skill's folder moves, by their ``path``."""
 
 
 @dataclass
@@ -138,12 +140,11 @@ class HybridSession:
             mcp = self.mcp_route
             return mcp.name if mcp is not None else self.rules.default
         path = call.input.get("path")
-        if not isinstance(path, str) and call.name in self.rules.tools:
-            return offered[1]  # a command's route, as the person named it, is not talked out of
+        if call.name not in _FILE_TOOLS or not isinstance(path, str):
+            return offered[1]
         for route in self.routes.values():
-            if not route.client_side or not _offers(route, call.name):
-                continue
-            if any(_names_folder(call, route.skill_root(skill)) for skill in route.skills):
+            holds = any(_inside(path, route.skill_root(skill)) for skill in route.skills)
+            if holds and route.client_side and _offers(route, call.name):
                 return route.name
         return offered[1]
 
@@ -165,16 +166,17 @@ class HybridSession:
         if hosted is not None:
             by_route.setdefault(hosted.name, []).insert(0, "code execution")
         runs = "; ".join(f"{', '.join(tools)} → {name}" for name, tools in by_route.items())
+        commands = self.executor.offered.get("bash_tool", (None, hosted.name if hosted else ""))[1]
         skills = [
-            f"{skill.name} → {route.name}"
+            _skill_line(skill.name, route, commands)
             for route in self.routes.values()
             for skill in route.skills
         ]
         lines = [
             f"hybrid: {' '.join(self.rules.rules())}; one workspace, {self.workdir}",
             f"  tools: {runs or 'none'}",
-            f"  skills: {', '.join(skills) or 'none'} (a call naming a skill's folder runs "
-            "where the skill is)",
+            f"  skills: {', '.join(skills) or 'none'} (a view, create_file or str_replace "
+            "in a skill's folder runs where the skill is; commands run where bash_tool runs)",
         ]
         for route in self.routes.values():
             lines.append(f"route {route.name}:")
@@ -182,24 +184,20 @@ class HybridSession:
         return "\n".join(lines)
 
 
+def _skill_line(name: str, route: Route, commands: str) -> str:
+    """``pdf → docker``; a skill kept where commands do not run says its scripts cannot."""
+    if not route.client_side or route.name == commands:
+        return f"{name} → {route.name}"
+    where = f"bash_tool runs on {commands}" if commands else "no route runs bash_tool"
+    return f"{name} → {route.name} (files only: its scripts cannot run there, {where})"
+
+
 def _offers(route: Route, tool: str) -> bool:
     assert isinstance(route.session, ExecutorSession)
     return any(offered["name"] == tool for offered in route.session.executor.tools)
 
 
-def _names_folder(call: ToolCall, root: str) -> bool:
-    """Whether ``call`` works in the folder ``root``: a path inside it, or a command (or
-    any other input) that mentions it."""
-    path = call.input.get("path")
-    if isinstance(path, str) and path:
-        normal = posixpath.normpath(path)
-        return normal == root or normal.startswith(root.rstrip("/") + "/")
-    return any(isinstance(value, str) and root in value for value in _values(call.input))
-
-
-def _values(data: Any) -> list[Any]:
-    if isinstance(data, dict):
-        return [item for value in data.values() for item in _values(value)]
-    if isinstance(data, list):
-        return [item for value in data for item in _values(value)]
-    return [data]
+def _inside(path: str, root: str) -> bool:
+    """Whether ``path`` is ``root`` or in it, once normalised (``root/../x`` is not)."""
+    normal = posixpath.normpath(path)
+    return normal == root or normal.startswith(root.rstrip("/") + "/")

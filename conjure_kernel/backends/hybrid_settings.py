@@ -32,7 +32,8 @@ FORMS = (
     "native skill's tool such as greeter_execute)",
     "  skill:NAME=BACKEND    keep a skill there: a call that names its folder runs there (on "
     "anthropic, a name no local skill has is Anthropic's own: skill:xlsx=anthropic)",
-    "  mcp:NAME=BACKEND      start a stdio MCP server there (local or docker)",
+    "  mcp:NAME=BACKEND      start the stdio MCP servers there (local or docker; one place "
+    "for all of them)",
     "  BACKEND.KEY=VALUE     one setting of a route's backend (docker.memory=2g)",
     "  what no rule names runs on default=; routes to anthropic run in its code execution",
 )
@@ -128,7 +129,15 @@ class HybridSettings(BackendSettings):
         for server, name in mcp.items():
             if name in ("anthropic", "native"):
                 raise _error(f"mcp:{server}={name}", "a stdio server starts on local or docker")
-        return Routes(default, tools, skills, mcp, settings)
+        if len(set(mcp.values())) > 1:
+            rules = " ".join(f"mcp:{server}={name}" for server, name in mcp.items())
+            raise _error(rules, "the stdio servers of a session start in one place")
+        routes = Routes(default, tools, skills, mcp, settings)
+        for owner, given in settings.items():
+            if owner not in routes.backends:
+                key = next(iter(given))
+                raise _error(f"{owner}.{key}={given[key]}", f"no route runs on {owner}")
+        return routes
 
 
 def _backend(name: str, rule: str, known: list[str]) -> str:

@@ -63,6 +63,9 @@ class ReplayTurn:
     images: Mapping[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)
     """The image blocks of recorded tool results, by ``tool_use_id`` (an MCP tool's
     pictures): a result answered from the recording carries them as the model saw them."""
+    ran_on: Mapping[str, str] = field(default_factory=dict)
+    """The backend each client tool call ran on, by ``tool_use_id``: a hybrid route's, else
+    the turn's. A call whose recorded decision is to count again must run there again."""
 
 
 @dataclass(frozen=True)
@@ -169,14 +172,18 @@ class Replay:
             return {}
         return dict.fromkeys(self.current.unfinished, UNFINISHED)
 
-    def recorded_decisions(self) -> dict[str, tuple[bool, str]]:
-        """Whether each call of the current turn may run again, as the recording decided: a
-        call that ran, yes; a denied one, no, with what the model was told then."""
-        if self.current is None:
+    def recorded_decisions(self, backend: str) -> dict[str, tuple[bool, str]]:
+        """Whether each call of the current turn may run again on ``backend``, as the
+        recording decided: a denied one, no, with what the model was told then; one that
+        ran, yes, if it ran on ``backend`` (a call recorded in a sandbox is decided afresh
+        where it now runs with another boundary, as a replay held elsewhere does)."""
+        turn = self.current
+        if turn is None:
             return {}
         return {
-            call_id: (call_id not in self.current.denied, content)
-            for call_id, (content, _) in self.current.tool_results.items()
+            call_id: (call_id not in turn.denied, content)
+            for call_id, (content, _) in turn.tool_results.items()
+            if call_id in turn.denied or turn.ran_on.get(call_id, backend) == backend
         }
 
     def recorded_files(self, tool_use_id: str) -> list[str]:

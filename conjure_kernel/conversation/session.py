@@ -28,7 +28,7 @@ from ..backends.base import (
     TurnOptions,
     default_permission_mode,
 )
-from ..backends.gate import PermissionMode
+from ..backends.gate import PermissionMode, strictest
 from ..backends.hybrid_session import HybridSession
 from ..backends.mcp_sources import mcp_tools_for
 from ..backends.registry import get_backend
@@ -139,8 +139,25 @@ class Session:
 
     @property
     def permission_mode(self) -> PermissionMode:
-        """The mode in force: the one set, else the backend's default for its settings."""
-        return self.permissions.mode or default_permission_mode(self.backend, self.options.settings)
+        """The mode in force: the one set, else the backend's default for its settings (on
+        a hybrid session, the strictest of its routes')."""
+        routes = self.route_modes
+        if self.permissions.mode or not routes:
+            return self.permissions.mode or default_permission_mode(
+                self.backend, self.options.settings
+            )
+        return strictest(routes.values())
+
+    @property
+    def route_modes(self) -> dict[str, PermissionMode]:
+        """Each route's default mode, by backend, on an open hybrid session; else empty."""
+        opened = self._backend_session
+        if not isinstance(opened, HybridSession):
+            return {}
+        routes = opened.routes.values()
+        return {
+            route.name: default_permission_mode(route.backend, route.settings) for route in routes
+        }
 
     def add_skills(self, skills: Sequence[Skill]) -> None:
         """Add or replace (by name) skills; the next turn sees the new catalog."""
@@ -171,9 +188,8 @@ class Session:
         or a backend that cannot start (an engine that is down) fails here and the
         current backend stays in place. While a replay holds the tools on its backend, a
         switch to another is overridden (its settings are still checked): the next turn
-        says so, once per backend. The settings the held backend takes too (``workdir``,
-        and a hybrid route's ``HELD.KEY``) carry over, so the tools work in the folder the
-        notebook meant.
+        says so, once per backend. Its ``workdir`` carries over, so the tools work in the
+        folder the notebook meant; no other setting does.
         """
         held = self.replay.backend if self.replay is not None else ""
         if held and _name_of(backend) != held:
@@ -365,19 +381,20 @@ class Session:
     ) -> SessionGate | RoutedGate:
         """The turn's gate: the session's rules, its backend's default mode and places; on a
         hybrid session, one such gate per route, each with its own backend's."""
-        recorded = replay.recorded_decisions() if replay is not None else {}
 
         def gate(
             backend: Backend, settings: BackendSettings | None, opened: BackendSession
         ) -> SessionGate:
             mode = self.permissions.mode or default_permission_mode(backend, settings)
+            name = backend.backend_type
+            recorded = replay.recorded_decisions(name) if replay is not None else {}
             where = str(opened.workdir)
             places = Places.of(opened.paths, self.skills, opened.leads_to, where)
             return SessionGate(
                 self.permissions,
                 mode,
                 places,
-                backend.backend_type,
+                name,
                 ask,
                 remember=self._remember,
                 recorded=recorded,
@@ -430,15 +447,12 @@ class Session:
 
 
 def _carried(settings: Mapping[str, Any], held: Backend) -> dict[str, Any]:
-    """What of another backend's ``settings`` the ``held`` one takes: the settings it
-    declares by name, and a hybrid route's ``HELD.KEY=VALUE`` for it."""
+    """What of another backend's ``settings`` the ``held`` one takes: only the folder the
+    notebook meant (``workdir``), never a setting that would change its boundary."""
     declared = {item.name for item in held.settings_class.declared()}
-    prefix = f"{held.backend_type}."
-    carried = {key: value for key, value in settings.items() if key in declared}
-    for key, value in settings.items():
-        if key.startswith(prefix) and key.removeprefix(prefix) in declared:
-            carried[key.removeprefix(prefix)] = value
-    return carried
+    return (
+        {"workdir": settings["workdir"]} if "workdir" in settings and "workdir" in declared else {}
+    )
 
 
 def _name_of(backend: str | Backend) -> str:

@@ -39,6 +39,7 @@ from .turn import (
     ApprovalEntry,
     Entry,
     Redact,
+    ToolEntry,
     redact_value,
     tool_call_from_json,
     tool_result_from_json,
@@ -165,6 +166,11 @@ class TurnRecord:
             environment=dict(self.environment),
             sent=self.sent,
             images={call.id: result.images for call, result in self.tool_calls if result.images},
+            ran_on={
+                entry.call.id: entry.backend or self.backend
+                for entry in self.timeline.entries
+                if isinstance(entry, ToolEntry) and not entry.server
+            },
         )
 
     def redacted(self, redact: Redact) -> TurnRecord:

@@ -271,10 +271,14 @@ def describe_permissions(session: Session) -> str:
     default, and what the tools never see."""
     permissions = session.permissions
     mode = session.permission_mode
+    routes = session.route_modes
     origin = (
         "set for this session"
         if permissions.mode
         else f"the {session.backend_name} backend's default"
+        if not routes
+        else "the strictest of the routes' defaults; each call is decided by its own: "
+        + ", ".join(f"{name} {route_mode}" for name, route_mode in routes.items())
     )
     lines = [f"permissions: {mode} ({origin}): {_MODES_HELP[mode]}"]
     if mode == "ask":
@@ -344,6 +348,8 @@ def _backend_defaults() -> str:
     """``local ask · native auto``: each installed backend's own mode."""
     defaults = []
     for name in backend_names():
+        if name == "hybrid":  # its routes' own defaults
+            continue
         try:
             defaults.append(f"{name} {default_permission_mode(get_backend(name))}")
         except ConjureError:  # a broken plug-in is reported where it is used, not here

@@ -162,6 +162,14 @@ def test_routes_may_be_configured_as_one_setting():
         ({"dockr.memory": "2g"}, "no backend 'dockr'"),
         ({"a/b": "local"}, "expected TOOL=, skill:NAME=, mcp:NAME= or BACKEND.KEY="),
         ({"skill:": "local"}, "expected TOOL="),
+        (
+            {"mcp:a": "local", "mcp:b": "docker"},
+            "the stdio servers of a session start in one place",
+        ),
+        (
+            {"default": "docker", "local.sandbox": "off"},
+            "'local.sandbox=off': no route runs on local",
+        ),
     ],
 )
 def test_a_bad_route_is_one_line_naming_it(given, said):
@@ -469,28 +477,47 @@ def test_code_execution_and_a_local_tool_in_one_turn(hybrid, workdir, api, monke
     assert len(api.requests_to("POST", "/v1/messages")) == 2  # nothing more was sent
 
 
-def test_a_command_cannot_talk_itself_out_of_its_named_route(hybrid, tmp_path, engine):
-    """A command that mentions a local skill's folder runs on local only where the person
-    did not route ``bash_tool`` by name; a file tool's path inside it always does."""
+def test_only_a_file_tool_s_path_moves_a_call_to_a_skill_s_route(hybrid, tmp_path, engine):
+    """A command runs where bash_tool runs, whatever it mentions or carries (a stray
+    ``path`` key included); a file tool whose path is in the skill's folder runs there."""
     skill = make_skill(tmp_path / "skills", "mine")
     folder = str(skill.root)
     calls = (
         ("b", "bash_tool", {"command": f"cat {folder}/SKILL.md; hostname"}),
+        ("p", "bash_tool", {"command": "hostname", "path": f"{folder}/SKILL.md"}),
+        ("e", "bash_tool", {"command": f"ls {folder}", "path": ""}),
         ("v", "view", {"path": f"{folder}/SKILL.md"}),
         ("w", "view", {"path": f"{folder}/../../work/notes.txt"}),
     )
-    routed = hybrid(
-        ScriptedClient([tool_use_reply(*calls), text_reply("ok")]),
+    for routes in (
         {"skill:mine": "local", "bash_tool": "docker", "default": "docker"},
-        skills=[skill],
-    )
-    assert ran_on(run_turn(routed)) == {"b": "docker", "v": "local", "w": "docker"}
-    unrouted = hybrid(
-        ScriptedClient([tool_use_reply(*calls), text_reply("ok")]),
         {"skill:mine": "local", "default": "docker"},
-        skills=[skill],
+    ):
+        session = hybrid(
+            ScriptedClient([tool_use_reply(*calls), text_reply("ok")]), routes, skills=[skill]
+        )
+        events = run_turn(session)
+        assert ran_on(events) == {
+            "b": "docker",
+            "p": "docker",
+            "e": "docker",
+            "v": "local",
+            "w": "docker",
+        }
+        assert "Body." in results(events)["v"].content
+        assert "files only: its scripts cannot run there, bash_tool runs on docker" in (
+            session.backend_session.describe()
+        )
+
+
+def test_a_tool_routed_to_native_by_name_is_offered(hybrid):
+    client = ScriptedClient(
+        [tool_use_reply(("s", "shouter_execute", {"command": "x"})), text_reply("ok")]
     )
-    assert ran_on(run_turn(unrouted)) == {"b": "local", "v": "local", "w": "docker"}
+    session = hybrid(client, {"shouter_execute": "native", "default": "local"})
+    assert ran_on(run_turn(session)) == {"s": "native"}
+    offered = [tool["name"] for tool in client.requests[0].tools]
+    assert "shouter_execute" in offered and "whisperer_execute" not in offered
 
 
 def test_stdio_mcp_servers_start_on_their_route(hybrid, workdir, engine):
@@ -510,3 +537,74 @@ def test_stdio_mcp_servers_start_on_their_route(hybrid, workdir, engine):
     assert results(events)["m"].content == str(workdir)
     assert session.mcp.connections["demo"].place_label() == "in the local sandbox"
     assert "mcp__demo__echo" in [tool["name"] for tool in client.requests[0].tools]
+
+
+@pytest.mark.parametrize(("recorded_on", "runs"), [("local", True), ("docker", False)])
+def test_a_recorded_yes_counts_again_only_on_the_backend_it_was_given_on(
+    sessions, workdir, recorded_on, runs
+):
+    """Replayed on an unsandboxed local backend that asks, a command that ran in docker
+    when recorded is decided afresh (headless: denied), not run "as recorded"."""
+    from conjure_kernel.clients.replay import ReplayTurn
+
+    call = ("b", "bash_tool", {"command": "touch made-by-replay"})
+    turn = ReplayTurn(
+        "go",
+        [tool_use_reply(call), text_reply("ok")],
+        {"b": ("", False)},
+        ran_on={"b": recorded_on},
+    )
+    session = Session(
+        client=ScriptedClient([]),
+        model="claude-test",
+        settings={"workdir": str(workdir), "sandbox": "off"},
+        permissions=Permissions(),
+        replay=Replay([turn], backend="local"),
+    )
+    sessions.append(session)
+    got = results(run_turn(session))
+    assert (workdir / "made-by-replay").exists() == runs
+    assert got["b"].is_error != runs
+
+
+def test_a_held_replay_takes_only_the_folder_of_an_overridden_switch(sessions, workdir, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    session = Session(
+        client=ScriptedClient([]),
+        model="claude-test",
+        settings={"workdir": str(workdir)},
+        replay=Replay([], backend="local"),
+    )
+    sessions.append(session)
+    held = session.switch_backend(
+        "hybrid", {"local.sandbox": "off", "local.network": "on", "workdir": str(elsewhere)}
+    )
+    assert held is False and session.backend_name == "local"
+    assert session.options.settings.workdir == str(elsewhere)
+    assert session.options.settings.sandbox == "on" and session.options.settings.network == "off"
+
+
+def test_only_pauses_count_against_max_continuations(hybrid, workdir, api, monkeypatch, tmp_path):
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jupyter"))
+    run = replies.server_tool_use("bash_code_execution", {"command": "sleep 1"})
+    api.script(
+        replies.tool_use("view", {"path": "notes.txt"}),
+        replies.tool_use("view", {"path": "notes.txt"}),
+        replies.message(run, stop_reason="pause_turn", container=replies.container()),
+        replies.message(
+            replies.bash_result(run["id"], stdout="slept\n"),
+            {"type": "text", "text": "done"},
+            container=replies.container(),
+        ),
+    )
+    client = AnthropicClient(api_key="test-key", base_url=api.url)
+    session = hybrid(
+        client,
+        {"view": "local", "default": "anthropic", "anthropic.max_continuations": "1"},
+        account=client,
+    )
+    session.model = DEFAULT_MODEL
+    events = run_turn(session)
+    assert not [e for e in events if isinstance(e, TurnFailed)], events
+    assert isinstance(events[-1], TurnEnded)

@@ -320,6 +320,7 @@ def test_to_replay_turn_keeps_what_replay_needs():
         {"t1": ("a.txt\nexit code: 0", False), "t2": ("no such file", True)},
         PATHS,
         SKILLS,
+        ran_on={"t1": "local", "t2": "local"},  # the turn's backend: each call ran there
     )
     recorded.paths["workdir"] = "/elsewhere"  # type: ignore[index]
     assert record.paths["workdir"] == "/home/me/project"
