@@ -285,8 +285,9 @@ def _system_prompt(session: HybridSession) -> str:
             folder = route.session.paths.get("workdir", str(session.workdir))
             folders.setdefault(folder, []).append(route.name)
     seen = "; ".join(f"{folder} on {' and '.join(names)}" for folder, names in folders.items())
+    these = "These places" if session.hosted is None else "These places but code execution"
     shared = (
-        f"These places share one working folder ({seen}): a file one of them writes there "
+        f"{these} share one working folder ({seen}): a file one of them writes there "
         "is there for the others, and a relative path names the same file in each. Shell "
         "state (the current directory, variables, running programs) is not shared between "
         "places. A view, create_file or str_replace whose path is in a skill's folder runs "
