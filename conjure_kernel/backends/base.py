@@ -41,6 +41,7 @@ __all__ = [
     "ExecutorSession",
     "SessionOptions",
     "TurnOptions",
+    "client_side_turn",
     "default_permission_mode",
     "skill_paths",
 ]
@@ -194,6 +195,30 @@ class ExecutorSession:
         first use (a container) is made now."""
 
 
+def client_side_turn(
+    message: str | list[dict[str, Any]],
+    api_callback: ModelClient,
+    executor: Executor,
+    system: str,
+    options: TurnOptions,
+) -> AsyncIterator[Event]:
+    """One turn of the shared client-side loop over ``executor``, as ``options`` set it:
+    what a hosted MCP connector called, no longer served here, stays as text."""
+    options.messages[:] = unserved_connector_calls_as_text(options.messages, frozenset())
+    return run_tool_loop(
+        message,
+        api_callback,
+        executor,
+        system=system,
+        model=options.model,
+        messages=options.messages,
+        max_iterations=options.max_iterations,
+        max_tokens=options.max_tokens,
+        replay=options.replay,
+        gate=options.gate,
+    )
+
+
 class ExecutorBackend:
     """``chat`` and ``close`` for backends whose sessions are ``ExecutorSession``s."""
 
@@ -205,21 +230,9 @@ class ExecutorBackend:
         options: TurnOptions,
     ) -> AsyncIterator[Event]:
         executor = session.executor
-        options.messages[:] = unserved_connector_calls_as_text(options.messages, frozenset())
         if options.more_tools is not None:  # closed by its owner, not with the turn
             executor = CombinedTools(executor, options.more_tools)
-        turn = run_tool_loop(
-            message,
-            api_callback,
-            executor,
-            system=session.system_prompt,
-            model=options.model,
-            messages=options.messages,
-            max_iterations=options.max_iterations,
-            max_tokens=options.max_tokens,
-            replay=options.replay,
-            gate=options.gate,
-        )
+        turn = client_side_turn(message, api_callback, executor, session.system_prompt, options)
         if session.opening_notice:
             yield Notice(session.opening_notice, "warning")
             session.opening_notice = ""

@@ -22,14 +22,19 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..clients.base import ModelClient
-from ..clients.server_tools import unserved_connector_calls_as_text
 from ..errors import BackendError, ConjureError
 from ..events import Event, Notice
 from ..skills.prompt import render_system_prompt
 from ..skills.skill import Skill
 from ..tools.combined import CombinedTools
 from ..tools.schemas import SKILL_TOOLS
-from .base import ExecutorSession, SessionOptions, TurnOptions, default_permission_mode
+from .base import (
+    ExecutorSession,
+    SessionOptions,
+    TurnOptions,
+    client_side_turn,
+    default_permission_mode,
+)
 from .gate import PermissionMode, strictest
 from .hosted_mcp import McpConnector
 from .hosted_turn import HostedTurn
@@ -37,7 +42,6 @@ from .hosting import hosting_for
 from .hybrid_session import HOSTED, HybridSession, Route
 from .hybrid_settings import FORMS, HybridSettings, Routes
 from .local import host_workdir
-from .loop import run_tool_loop
 from .native import NativeSession
 from .registry import get_backend
 
@@ -117,19 +121,7 @@ class HybridBackend:
                 tools=executor if executor.tools else None,
             ).run(message)
         else:
-            options.messages[:] = unserved_connector_calls_as_text(options.messages, frozenset())
-            turn = run_tool_loop(
-                message,
-                api_callback,
-                executor,
-                system=session.system_prompt,
-                model=options.model,
-                messages=options.messages,
-                max_iterations=options.max_iterations,
-                max_tokens=options.max_tokens,
-                replay=options.replay,
-                gate=options.gate,
-            )
+            turn = client_side_turn(message, api_callback, executor, session.system_prompt, options)
         if session.opening_notice:
             yield Notice(session.opening_notice, "warning")
             session.opening_notice = ""
