@@ -79,7 +79,7 @@ class DiskWatch:
                 self._reference = now
             lost, allowance = _cost(self._reference, now), max(self.limit - self.grown, _SLACK)
             self._pace(lost, allowance)
-            if lost <= allowance:
+            if lost < allowance:  # a file stopped at the cap may lose exactly the allowance
                 return False
             grown = await self._measure()
             reached = grown >= self.limit and grown > self.grown
