@@ -7,6 +7,12 @@ to the calling thread. Ctrl-C arrives in the calling thread as ``KeyboardInterru
 the runner cancels the turn's task, waits for its ``finally`` to repair the messages and
 kill running tools, and then raises ``TurnInterrupted``.
 
+The calling thread also folds each event into the turn's record (``receive``), so what
+its views read is written on their thread alone. An event must reach the record once,
+however the turn stops: Ctrl-C is held back while an event is taken from the queue and
+folded, and raised right after; events still on their way when a turn is stopped are
+folded too, though no caller sees them.
+
 Some work of a turn belongs on the calling thread: a kernel reads the person's answer
 to a permission question there (``input()`` talks to the frontend from the thread that
 runs the cell). ``on_caller_thread`` sends such work through the same queue as the
@@ -25,17 +31,21 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from ..errors import TurnInterrupted
 from ..events import Event
 
-__all__ = ["TurnRunner"]
+__all__ = ["TurnRunner", "interrupts_held"]
 
 T = TypeVar("T")
 
 _DONE = object()
 _POLL_SECONDS = 0.1
+"""How long the calling thread waits for an item at a time: a Ctrl-C held meanwhile is
+raised after at most this. The queue is a ``queue.Queue``: ``SimpleQueue.get`` with a
+timeout waits for good once a signal handler that does not raise ran during the wait
+(CPython 3.11), and holding Ctrl-C is such a handler."""
 _CANCEL_GRACE = 15.0
 """Seconds to wait for a cancelled turn to clean up (kill processes) before giving up."""
 
@@ -69,7 +79,7 @@ class TurnRunner:
     """An event loop in a thread that runs async turns for synchronous callers."""
 
     def __init__(self) -> None:
-        self._inbox: queue.SimpleQueue[object] | None = None
+        self._inbox: queue.Queue[object] | None = None
         """The queue of the turn being iterated, while one is."""
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
@@ -81,18 +91,41 @@ class TurnRunner:
         """Run one coroutine to completion and return its result."""
         return asyncio.run_coroutine_threadsafe(_as_coroutine(coroutine), self._loop).result()
 
+    @overload
     def iterate(
         self,
         events: Callable[[], AsyncIterator[Event]],
         *,
         idle: Callable[[], None] | None = None,
-    ) -> Iterator[Event]:
+    ) -> Iterator[Event]: ...
+
+    @overload
+    def iterate(
+        self,
+        events: Callable[[], AsyncIterator[Event]],
+        *,
+        idle: Callable[[], None] | None = None,
+        receive: Callable[[Event], T],
+    ) -> Iterator[T]: ...
+
+    def iterate(
+        self,
+        events: Callable[[], AsyncIterator[Event]],
+        *,
+        idle: Callable[[], None] | None = None,
+        receive: Callable[[Event], Any] | None = None,
+    ) -> Iterator[Any]:
         """Yield the events of ``events()`` in the calling thread as the loop produces them.
 
         ``idle`` is called on the calling thread each time no event came for a short while
         (a view that waits to draw a turn that ends at once, until it runs a little longer).
+        ``receive`` is called there with each event as it is taken, Ctrl-C held back until
+        it returned, and what it returns is yielded in the event's place; events the turn
+        sent before it was stopped reach it too, so it gets every event once (a recorder
+        folds them).
         """
-        inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
+        inbox: queue.Queue[object] = queue.Queue()
+        taking = _Taking(inbox, receive)
 
         async def pump() -> None:
             try:
@@ -107,7 +140,7 @@ class TurnRunner:
         self._inbox = inbox
         future = asyncio.run_coroutine_threadsafe(pump(), self._loop)
         try:
-            while (item := _next(inbox, idle)) is not _DONE:
+            while (item := taking.next(idle)) is not _DONE:
                 if isinstance(item, _CallerWork):
                     item.run()
                     continue
@@ -115,15 +148,15 @@ class TurnRunner:
                     raise TurnInterrupted("the turn was interrupted")
                 if isinstance(item, BaseException):
                     raise item
-                yield item  # type: ignore[misc]
+                yield item
         except KeyboardInterrupt:
-            self._cancel(future, inbox)
+            self._cancel(future, taking)
             raise TurnInterrupted(
                 "interrupted; running tools were stopped and every pending tool call was "
                 "answered as interrupted, so the conversation can go on",
             ) from None
         except GeneratorExit:
-            self._cancel(future, inbox)
+            self._cancel(future, taking)
             raise
         finally:
             self._inbox = None
@@ -146,14 +179,15 @@ class TurnRunner:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
 
-    def _cancel(self, future: Future[None], inbox: queue.SimpleQueue[object]) -> None:
-        """Cancel the turn's task and wait until its cleanup has run.
+    def _cancel(self, future: Future[None], taking: _Taking) -> None:
+        """Cancel the turn's task and wait until its cleanup has run, receiving the events
+        it sent meanwhile.
 
         Further Ctrl-C's while it stops are absorbed: returning early would leave a
         ``tool_use`` unanswered in the messages (every later request would fail) and
         the turn unsaved. The wait is bounded by ``_CANCEL_GRACE`` all the same.
         """
-        with _interrupts_held():
+        with interrupts_held():
             deadline = time.monotonic() + _CANCEL_GRACE
             asked = False
             while (left := deadline - time.monotonic()) > 0:
@@ -161,7 +195,7 @@ class TurnRunner:
                     if not asked:  # asking twice is harmless: a cancelled future ignores it
                         self._loop.call_soon_threadsafe(future.cancel)
                         asked = True
-                    item = inbox.get(timeout=min(left, _POLL_SECONDS))
+                    item = taking.take(min(left, _POLL_SECONDS))
                     if item is _DONE:
                         return
                     if isinstance(item, _CallerWork):  # the turn is stopping: nothing more runs
@@ -170,33 +204,63 @@ class TurnRunner:
                     continue
 
 
-@contextlib.contextmanager
-def _interrupts_held() -> Iterator[None]:
-    """Ignore Ctrl-C while a cancelled turn cleans up, when on the main thread.
+class _Taking:
+    """The calling thread's end of a turn's queue: each event received as it is taken."""
 
-    A ``KeyboardInterrupt`` can be raised between any two bytecodes, also outside every
-    ``try`` that would absorb it; a handler that does nothing leaves no such gap. The
-    previous handler comes back afterwards, so later interrupts act as before.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: None)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    def __init__(self, inbox: queue.Queue[object], receive: Callable[[Event], Any] | None) -> None:
+        self._inbox = inbox
+        self._receive = receive
 
+    def next(self, idle: Callable[[], None] | None) -> object:
+        """The next item; waits in short slices, calling ``idle`` after each empty one.
 
-def _next(inbox: queue.SimpleQueue[object], idle: Callable[[], None] | None) -> object:
-    """The next item; waits in short slices so a pending KeyboardInterrupt is raised
-    promptly, calling ``idle`` after each empty one."""
-    while True:
-        try:
-            return inbox.get(timeout=_POLL_SECONDS)
-        except queue.Empty:
+        Ctrl-C is held back while an item is taken and raised after it, within a slice:
+        work of the turn is cancelled first (the turn stops waiting for it), an event
+        was received already; after the turn's end or error, which stop it anyway, it
+        is dropped.
+        """
+        while True:
+            with interrupts_held() as pressed:
+                try:
+                    item = self.take(_POLL_SECONDS)
+                except queue.Empty:
+                    item = None
+            if pressed and not (item is _DONE or isinstance(item, BaseException)):
+                if isinstance(item, _CallerWork):
+                    item.cancel()
+                raise KeyboardInterrupt
+            if item is not None:
+                return item
             if idle is not None:
                 idle()
+
+    def take(self, timeout: float) -> object:
+        """The next item within ``timeout`` seconds (else ``queue.Empty``), an event as
+        ``receive`` returned it."""
+        item = self._inbox.get(timeout=timeout)
+        if self._receive is None or item is _DONE or isinstance(item, _CallerWork | BaseException):
+            return item
+        return self._receive(item)  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def interrupts_held() -> Iterator[list[bool]]:
+    """Hold off Ctrl-C while the block runs, when on the main thread; the list it gives
+    holds ``True`` once one came (the caller decides whether to raise it).
+
+    A ``KeyboardInterrupt`` can be raised between any two bytecodes, also outside every
+    ``try`` that would absorb it; a handler that only takes note leaves no such gap. The
+    previous handler comes back afterwards, so later interrupts act as before.
+    """
+    pressed: list[bool] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield pressed
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(True))
+    try:
+        yield pressed
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _settle(result: asyncio.Future[Any], value: Any, error: Exception | None) -> None:

@@ -50,9 +50,9 @@ from .permissions import Permissions
 from .places import Places
 from .routed_gate import RoutedGate
 from .rules import Rule
-from .runner import TurnRunner
+from .runner import TurnRunner, interrupts_held
 from .session_gate import Approval, ApprovalRequest, Asker, SessionGate
-from .transcript import TurnRecord, TurnRecorder
+from .transcript import TurnChange, TurnRecord, TurnRecorder
 
 if TYPE_CHECKING:
     from anthropic.types import MessageParam
@@ -277,6 +277,7 @@ class Session:
         ask: Asker | None = None,
         cell_spent: Spend | None = None,
         sent: str | list[dict[str, Any]] | None = None,
+        recorder: TurnRecorder | None = None,
     ) -> AsyncIterator[Event]:
         """Run one turn; a ``ConjureError`` ends it with ``TurnFailed`` instead of raising.
 
@@ -286,8 +287,16 @@ class Session:
         ``ask`` answers permission questions (None: no one can be asked, so a call that
         needs asking is denied at once); ``cell_spent`` is what earlier turns of the same
         cell cost, for the cell's budget.
+
+        The turn's recorder folds each event on the thread that consumes it: here, as it is
+        yielded, and the record is saved when the turn ends. A caller on another thread
+        passes the ``recorder`` it folds into itself (``chat_sync``), and saves the record;
+        ``chat`` then only tells it what the turn learns beside its events.
         """
-        recorder = TurnRecorder(skills=self._skill_hashes(), paths={})
+        folds_here = recorder is None
+        if recorder is None:
+            recorder = TurnRecorder(skills=self._skill_hashes(), paths={})
+        fold = recorder.add if folds_here else _folded_by_caller
         replay = self.replay
         options = TurnOptions(self.model, self.messages, self.max_iterations, self.max_tokens)
         options.replay, options.account = replay, self.account
@@ -295,7 +304,7 @@ class Session:
         inner = RecordedModel(replay) if replay is not None else BudgetedClient(self.client, guard)
         client = ContextClient(inner, self.context)
         started = TurnStarted(message, self.backend_name, self.model)
-        recorder.add(started)
+        fold(started)
         yield started
         try:
             if self._backend_session is None:
@@ -307,8 +316,8 @@ class Session:
             if replay is not None:
                 sent = replay.prepare_turn(message, paths).sent
             content = message if sent is None else sent
-            if recorder.record is not None and content != message:
-                recorder.record.sent = content
+            if content != message:
+                recorder.sent = content
             options.gate = self._gate_for(backend_session, ask, replay)
             limit = self.max_output_chars
             options.more_tools, failed = await mcp_tools_for(
@@ -320,22 +329,23 @@ class Session:
             overridden = replay.untold_overrides() if replay is not None else ""
             notices += [Notice(overridden)] if overridden else []
             for event in notices:
-                recorder.add(event)
+                fold(event)
                 yield event
             async for event in self.backend.chat(backend_session, content, client, options):
-                recorder.add(event)
+                fold(event)
                 self._observe(event)
                 yield event
         except ConjureError as error:
             failed = TurnFailed(error)
-            recorder.add(failed)
+            fold(failed)
             yield failed
         except (asyncio.CancelledError, KeyboardInterrupt):
-            recorder.add(TurnFailed(TurnInterrupted("the turn was interrupted by the user")))
+            if folds_here:
+                recorder.interrupted()
             raise
         finally:
-            if recorder.record is not None:
-                self._finish(recorder.record, replay)
+            if folds_here:
+                self._finish(recorder, replay)
 
     def chat_sync(
         self,
@@ -344,24 +354,52 @@ class Session:
         ask: Callable[[ApprovalRequest], Approval] | None = None,
         cell_spent: Spend | None = None,
         idle: Callable[[], None] | None = None,
+        changed: Callable[[TurnChange], None] | None = None,
         sent: str | list[dict[str, Any]] | None = None,
     ) -> Iterator[Event]:
         """``chat`` for synchronous callers; Ctrl-C raises ``TurnInterrupted``.
 
-        ``ask`` is called on the calling thread (where a kernel can read the person's
-        answer), in order with the events; so is ``idle``, while no event comes.
+        The turn runs on the runner's loop; its recorder folds each event here, on the
+        calling thread, as it arrives, and ``changed`` is told of each fold, so a view
+        reads a timeline that no other thread writes. ``ask`` is called on the calling
+        thread too (where a kernel can read the person's answer), in order with the
+        events; so is ``idle``, while no event comes. The record is saved once the turn
+        is over: interrupted, if the iterator stopped before the turn's end (Ctrl-C, or
+        ``close``).
         """
+        recorder = TurnRecorder(skills=self._skill_hashes(), paths={})
+        replay = self.replay
 
         async def asker(request: ApprovalRequest) -> Approval:
             assert ask is not None
             return await self.runner.on_caller_thread(lambda: ask(request))
 
-        return self.runner.iterate(
+        folded = self.runner.iterate(
             lambda: self.chat(
-                message, ask=asker if ask else None, cell_spent=cell_spent, sent=sent
+                message,
+                ask=asker if ask else None,
+                cell_spent=cell_spent,
+                sent=sent,
+                recorder=recorder,
             ),
             idle=idle,
+            receive=lambda event: (event, recorder.add(event)),
         )
+        stopped = False
+        try:
+            for event, change in folded:
+                if changed is not None and change is not None:
+                    changed(change)
+                yield event
+        except (TurnInterrupted, KeyboardInterrupt, GeneratorExit):
+            stopped = True
+            raise
+        finally:
+            with interrupts_held():  # the turn is over: its record is saved whatever comes
+                folded.close()  # stops the turn if it still runs, folding what it sent
+                if stopped:
+                    recorder.interrupted()
+                self._finish(recorder, replay)
 
     @property
     def runner(self) -> TurnRunner:
@@ -420,7 +458,11 @@ class Session:
         elif isinstance(event, FileCreated) and event.path not in self.files:
             self.files.append(event.path)  # a download from a hosted sandbox
 
-    def _finish(self, record: TurnRecord, replay: Replay | None) -> None:
+    def _finish(self, recorder: TurnRecorder, replay: Replay | None) -> None:
+        """Save the turn's record, if it started, with its spend (or its replay's drift)."""
+        record = recorder.finished()
+        if record is None:
+            return
         self.usage = self.usage + record.usage
         if replay is None:
             record.spend = steps_spend(record.steps, record.model)
@@ -457,3 +499,7 @@ def _carried(settings: Mapping[str, Any], held: Backend) -> dict[str, Any]:
 
 def _name_of(backend: str | Backend) -> str:
     return backend if isinstance(backend, str) else backend.backend_type
+
+
+def _folded_by_caller(event: Event) -> None:
+    """``chat``'s fold when its caller folds the events on its own thread (``chat_sync``)."""

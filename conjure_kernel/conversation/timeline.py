@@ -1,11 +1,12 @@
 """A turn's ``Timeline``: its entries (turn.py) in the order the person saw them.
 
 Split from turn.py, which holds the entries: the timeline is built by folding the
-turn's events in. It is the one thing every view draws: the live view while the turn
-runs, and, saved in the turn's record, the notebook's bundle and the JupyterLab
-renderer afterwards. Keeping it in the record (rather than rebuilding it from the
-model's steps) means a turn saved without its replay data still shows everything that
-happened.
+turn's events in, and only the turn's recorder (transcript.py) folds them, so a turn has
+one timeline. It is the one thing every view draws: the live views while the turn runs,
+told which entries each event changed (``add`` names them), and, saved in the turn's
+record, the notebook's bundle and the JupyterLab renderer afterwards. Keeping it in the
+record (rather than rebuilding it from the model's steps) means a turn saved without its
+replay data still shows everything that happened.
 """
 
 from __future__ import annotations
@@ -54,8 +55,9 @@ class Timeline:
 
     entries: list[Entry] = field(default_factory=list)
 
-    def add(self, event: Event) -> bool:
-        """Fold one event in; True when what a view shows changed.
+    def add(self, event: Event) -> tuple[Entry, ...]:
+        """Fold one event in; the entries it added or changed, in order (none: what a
+        view shows did not change), so a view redraws those alone.
 
         Events that carry nothing to show (model steps, usage, the turn's start) are
         ignored, so a caller can pass every event of the turn.
@@ -65,31 +67,29 @@ class Timeline:
         if isinstance(event, ThinkingDelta):
             return self._grow(ThinkingEntry, event.text)
         if isinstance(event, ToolCallStarted):
-            self._start(
-                event.call, server=isinstance(event, ServerToolCallStarted), backend=event.backend
-            )
-        elif isinstance(event, ToolCallFinished):
+            server = isinstance(event, ServerToolCallStarted)
+            return (self._start(event.call, server=server, backend=event.backend),)
+        if isinstance(event, ToolCallFinished):
             tool = self._tool(event.call.id) or self._start(
                 event.call, server=isinstance(event, ServerToolCallFinished)
             )
             tool.result = event.result
             if tool.state != "denied":
                 tool.state = "error" if event.result.is_error else "ok"
-        elif isinstance(event, ToolOutput):
+            return (tool,)
+        if isinstance(event, ToolOutput):
             return self._print(event)
-        elif isinstance(event, Notice):
-            self.entries.append(NoticeEntry(event.text, event.level))
-        elif isinstance(event, FileCreated):
-            self.entries.append(FileEntry(event.path, event.tool_use_id))
-        elif isinstance(event, ApprovalAsked):
-            self.entries.append(ApprovalEntry(event.call, event.prompt))
-        elif isinstance(event, ApprovalAnswered):
-            self._answer(event)
-        elif isinstance(event, TurnEnded | TurnFailed):
+        if isinstance(event, Notice):
+            return self._append(NoticeEntry(event.text, event.level))
+        if isinstance(event, FileCreated):
+            return self._append(FileEntry(event.path, event.tool_use_id))
+        if isinstance(event, ApprovalAsked):
+            return self._append(ApprovalEntry(event.call, event.prompt))
+        if isinstance(event, ApprovalAnswered):
+            return self._answer(event)
+        if isinstance(event, TurnEnded | TurnFailed):
             return self._close()
-        else:
-            return False
-        return True
+        return ()
 
     @property
     def answer(self) -> str:
@@ -158,18 +158,21 @@ class Timeline:
             timeline._grow(TextEntry, answer)
         return timeline
 
-    def _grow(self, kind: type[TextEntry | ThinkingEntry], text: str) -> bool:
+    def _grow(self, kind: type[TextEntry | ThinkingEntry], text: str) -> tuple[Entry, ...]:
         """Grow the run of ``kind`` that the last entry is, or start one after any other
         entry: a step's thinking comes before its text and calls, so each step's
         thinking is a row of its own."""
         if not text:
-            return False
+            return ()
         last = self.entries[-1] if self.entries else None
         if isinstance(last, kind):
             last.text += text
-        else:
-            self.entries.append(kind(text))
-        return True
+            return (last,)
+        return self._append(kind(text))
+
+    def _append(self, entry: Entry) -> tuple[Entry, ...]:
+        self.entries.append(entry)
+        return (entry,)
 
     def _start(self, call: ToolCall, *, server: bool, backend: str = "") -> ToolEntry:
         state = "denied" if self._denied(call.id) else "running"
@@ -177,17 +180,17 @@ class Timeline:
         self.entries.append(tool)
         return tool
 
-    def _print(self, event: ToolOutput) -> bool:
+    def _print(self, event: ToolOutput) -> tuple[Entry, ...]:
         tool = self._tool(event.tool_use_id)
         if tool is None or tool.result is not None:
-            return False
+            return ()
         tool.printed = (tool.printed + event.text)[-LIVE_TAIL:]
-        return True
+        return (tool,)
 
     def _tool(self, call_id: str) -> ToolEntry | None:
         return next((tool for tool in reversed(self.tools) if tool.call.id == call_id), None)
 
-    def _answer(self, event: ApprovalAnswered) -> None:
+    def _answer(self, event: ApprovalAnswered) -> tuple[Entry, ...]:
         asked = next(
             (
                 entry
@@ -203,8 +206,10 @@ class Timeline:
             self.entries.append(asked)
         asked.allowed, asked.reason = event.allowed, event.reason
         tool = self._tool(event.call.id)
-        if not event.allowed and tool is not None:
-            tool.state = "denied"
+        if event.allowed or tool is None:
+            return (asked,)
+        tool.state = "denied"
+        return (asked, tool)
 
     def _denied(self, call_id: str) -> bool:
         return any(
@@ -212,12 +217,12 @@ class Timeline:
             for entry in self.entries
         )
 
-    def _close(self) -> bool:
+    def _close(self) -> tuple[Entry, ...]:
         """The turn is over: a call still running was cut off."""
-        running = [tool for tool in self.tools if tool.state == "running"]
+        running = tuple(tool for tool in self.tools if tool.state == "running")
         for tool in running:
             tool.state = "interrupted"
-        return bool(running)
+        return running
 
 
 def _finished(call: ToolCall, result: ToolResult | None) -> ToolEntry:

@@ -1,11 +1,18 @@
 """The record of one turn: what was asked, what the person saw, and what replay needs.
 
-A ``TurnRecord`` is built from the turn's events alone. Its ``timeline`` (the turn
-model of ``timeline.py``) is what the person saw, and what every view draws; its ``steps``
+A ``TurnRecord`` is built from the turn's events alone, by the turn's ``TurnRecorder``.
+Its ``timeline`` (the turn model of ``timeline.py``) is what the person saw, and what
+every view draws; its ``steps``
 (the model's responses) are the replay data, which ``%config ConjureMagics.record =
 False`` leaves out of the notebook without losing anything from the view. Its JSON
 (schema ``TURN_SCHEMA``) is what a notebook saves in each chat cell's output and what
 replay, drift reports and ``%history restore`` read back.
+
+The recorder owns the turn's one timeline; views are handed each ``TurnChange`` (the
+event, the record, the entries it changed) and only lay the timeline out. It folds on
+the thread that consumes the events, so a view reads a timeline no other thread writes:
+``Session.chat`` folds each event as it yields it, and ``Session.chat_sync``, whose turn
+runs on the runner's loop, folds each as the calling thread receives it.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from ..backends.loop import answer, drop_unanswered_server_calls
 from ..clients.base import ModelResponse, Usage
 from ..clients.pricing import Spend
 from ..clients.replay import ReplayTurn
-from ..errors import RecordingError
+from ..errors import RecordingError, TurnInterrupted
 from ..events import (
     Event,
     ModelStepFinished,
@@ -45,7 +52,7 @@ from .turn import (
     tool_result_from_json,
 )
 
-__all__ = ["TURN_SCHEMA", "TurnRecord", "TurnRecorder"]
+__all__ = ["TURN_SCHEMA", "TurnChange", "TurnRecord", "TurnRecorder"]
 
 TURN_SCHEMA = 4
 """Bumped on any incompatible change of ``TurnRecord.to_json``; readers reject newer ones.
@@ -322,9 +329,26 @@ def _seconds(data: Any) -> float | None:
     return None if data is None else float(data)
 
 
+@dataclass(frozen=True)
+class TurnChange:
+    """One event of the turn, folded into its record: what a view is told."""
+
+    event: Event
+    record: TurnRecord
+    """The turn so far; its ``timeline`` is the one every view lays out."""
+    entries: tuple[Entry, ...] = ()
+    """The timeline's entries the event added or changed (none: what a view shows of the
+    timeline did not change), so a view redraws those alone."""
+
+
 class TurnRecorder:
     """Folds a turn's events into a ``TurnRecord``, each tool result as the record keeps
-    it (``saved_output.saved_content``)."""
+    it (``saved_output.saved_content``).
+
+    What the turn learns beside its events (``paths``, ``environment``, ``sent``) is set
+    by the turn as it learns it, possibly from another thread than the one folding: the
+    record takes it once the turn is over (``finished``), never while a view reads it.
+    """
 
     def __init__(
         self,
@@ -337,13 +361,17 @@ class TurnRecorder:
         self.record: TurnRecord | None = None
         self._clock = clock
         self._started = 0.0
+        self._ended = False
         self.skills = skills
         self.paths = paths
         """Shared with the record, so paths learnt after the turn started still reach it."""
         self.environment = {} if environment is None else environment
         """Shared with the record too: the backend says it once its session is open."""
+        self.sent: str | list[dict[str, Any]] | None = None
+        """What the model was sent instead of the turn's message, where they differ."""
 
-    def add(self, event: Event) -> None:
+    def add(self, event: Event) -> TurnChange | None:
+        """Fold ``event`` in; what changed, or None before the turn started."""
         if isinstance(event, TurnStarted):
             self.record = TurnRecord(
                 event.message,
@@ -354,17 +382,18 @@ class TurnRecorder:
                 environment=self.environment,
             )
             self._started = self._clock()
-            return
+            return TurnChange(event, self.record)
         record = self.record
         if record is None:
-            return
+            return None
+        folded = event
         if isinstance(event, ToolCallFinished):
             kept = saved_content(event.result.content)
             if kept is not event.result.content:
-                event = dataclasses.replace(
+                folded = dataclasses.replace(
                     event, result=dataclasses.replace(event.result, content=kept)
                 )
-        record.timeline.add(event)
+        entries = record.timeline.add(folded)
         if isinstance(event, ModelStepFinished):
             record.steps.append(event.response)
             record.usage = record.usage + event.response.usage
@@ -375,3 +404,18 @@ class TurnRecorder:
             record.error = {key: failure[key] for key in ("error", "message", "hint")}
         if isinstance(event, TurnEnded | TurnFailed):
             record.duration = round(self._clock() - self._started, 3)
+            self._ended = True
+        return TurnChange(event, record, entries)
+
+    def interrupted(self) -> None:
+        """The turn was stopped (Ctrl-C, a cancelled task, a caller that stopped reading):
+        it failed as interrupted, unless it had ended already."""
+        if not self._ended:
+            self.add(TurnFailed(TurnInterrupted("the turn was interrupted by the user")))
+
+    def finished(self) -> TurnRecord | None:
+        """The turn is over: its record with what the turn learnt beside its events
+        (None: the turn never started)."""
+        if self.record is not None and self.sent is not None:
+            self.record.sent = self.sent
+        return self.record

@@ -1,7 +1,8 @@
 """Turn events into cell output: a live view while the turn runs, a saved bundle after.
 
-Both draw the same turn model (``conversation.timeline.Timeline``): the live view folds
-the events it is given, the bundle reads the finished record's timeline. The saved bundle
+Both draw the same turn model, the record's one ``conversation.timeline.Timeline``: the
+live view lays it out as the session's recorder folds each event in and tells it what
+changed, the bundle reads it once the turn is over. The saved bundle
 holds the turn's record under ``TURN_MIME_TYPE`` (versioned, read by replay and by the
 JupyterLab renderer) plus ``text/html``, ``text/markdown`` and ``text/plain``
 fallbacks, so the notebook reads well anywhere, before any extension is installed.
@@ -25,11 +26,10 @@ from ..clients.pricing import Spend, spend_of
 from ..conversation.file_links import FileLinks
 from ..conversation.labels import footer_line
 from ..conversation.timeline import Timeline
-from ..conversation.transcript import TurnRecord
+from ..conversation.transcript import TurnChange, TurnRecord
 from ..conversation.turn import Entry, Redact, TextEntry, ThinkingEntry
 from ..events import (
     ApprovalAsked,
-    Event,
     ModelStepFinished,
     TextDelta,
     ThinkingDelta,
@@ -76,7 +76,8 @@ then, not after the last call, whose saved bundle replaces it at once."""
 class LiveTurnView:
     """Shows a running turn as it happens, then leaves the saved bundle in its place.
 
-    A ``TurnView`` (see ``views.py``). Each piece has its own display area, so a redraw
+    A ``TurnView`` (see ``views.py``): it lays out the recorder's timeline and redraws
+    the entries each change names. Each piece has its own display area, so a redraw
     sends what changed, never the turn so far: a status line; each finished block of
     text, its Markdown rendered once; the block being streamed, redrawn at most every
     ``views.REFRESH_SECONDS``; a step's thinking, muted, shown as it streams and folded
@@ -97,23 +98,29 @@ class LiveTurnView:
 
     def __init__(self, redact: Redact) -> None:
         self._redact = redact
-        self._timeline = Timeline()
+        self._timeline: Timeline | None = None
+        """The recorder's, once the turn started: laid out here, never folded into."""
         self._outputs = LiveOutputs()
         self._files = FileLinks("", os.getcwd())
         self._header = ""
         self._model = ""
         self._spend = Spend()
         self._status: DisplayArea | None = None
-        self._rows: list[EntryRow] = []
+        self._rows: dict[int, EntryRow] = {}
+        """The rows by the ``id`` of their entry, which the timeline keeps while the turn runs."""
         self._text: StreamedMarkdown | None = None
         self._thinking: _LiveThinking | None = None
         self._seen = 0
         """How many of the timeline's entries have their display areas."""
         self._printing = Throttle()
+        self._held: dict[int, Entry] = {}
+        """Calls whose printed output the throttle kept from their rows so far, by ``id``."""
         self._delay = StartDelay(self.start_after)
 
-    def update(self, event: Event) -> None:
+    def update(self, change: TurnChange) -> None:
+        event = change.event
         if isinstance(event, TurnStarted):
+            self._timeline = change.record.timeline
             self._header = f"{event.model} · {event.backend} backend"
             self._model = event.model
             self._delay.restart()
@@ -123,19 +130,22 @@ class LiveTurnView:
             self._spend = self._spend + spend_of(response.model or self._model, response.usage)
             if self._live and response.stop_reason in _GOES_ON:
                 self._show_status()
-        elif self._timeline.add(event):
-            if not self._live:
-                self._go_live(now=isinstance(event, ApprovalAsked))
-            else:
-                self._follow(
-                    streamed=isinstance(event, TextDelta | ThinkingDelta),
-                    printed=isinstance(event, ToolOutput),
-                )
+        elif not change.entries:
+            return
+        elif not self._live:
+            self._go_live(now=isinstance(event, ApprovalAsked))
+        elif isinstance(event, ToolOutput):
+            self._print(change.entries)
+        else:
+            self._follow(change.entries, streamed=isinstance(event, TextDelta | ThinkingDelta))
 
     def idle(self) -> None:
-        """The turn is waiting (for the model, a command): start drawing if it is time."""
+        """The turn is waiting (for the model, a command): start drawing if it is time,
+        else show what a command printed that the throttle held back."""
         if not self._live:
             self._go_live()
+        elif self._held:
+            self._print(())
 
     def finish(self, record: TurnRecord | None) -> None:
         """Replace the live view with the turn's saved bundle."""
@@ -149,7 +159,7 @@ class LiveTurnView:
     def _lines_not_printed(self, clean: TurnRecord) -> list[str]:
         """The saved lines of the turn's rows that a terminal lacks, in order: a call
         that an interrupt ended changed in the record, with no event to redraw its row."""
-        printed = Counter(row.printed for row in self._rows)
+        printed = Counter(row.printed for row in self._rows.values())
         left = []
         for entry in clean.timeline.entries:
             if isinstance(entry, TextEntry | ThinkingEntry):
@@ -169,15 +179,22 @@ class LiveTurnView:
     def _go_live(self, *, now: bool = False) -> None:
         if self._delay.due(now=now):
             self._show_status()
-            self._follow(streamed=False)
+            self._follow((), streamed=False)
 
-    def _follow(self, *, streamed: bool, printed: bool = False) -> None:
-        """Give new entries their areas; redraw the text, and rows whose state changed
-        (a streamed delta changes no row; a command's output redraws its row at most
-        every ``views.REFRESH_SECONDS``)."""
-        if printed and not self._printing.due():
-            return
-        entries = self._timeline.entries
+    def _print(self, calls: tuple[Entry, ...]) -> None:
+        """Redraw the rows of ``calls``, which printed, and of those held back before: at
+        most every ``views.REFRESH_SECONDS``."""
+        self._held.update((id(call), call) for call in calls)
+        if self._printing.due():
+            held = tuple(self._held.values())
+            self._held.clear()
+            self._follow(held, streamed=False)
+
+    def _follow(self, changed: tuple[Entry, ...], *, streamed: bool) -> None:
+        """Give new entries their areas; redraw the text, and the rows of the ``changed``
+        entries drawn before (a streamed delta changes no row)."""
+        entries = self._timeline.entries if self._timeline is not None else []
+        made: set[int] = set()
         for entry in entries[self._seen :]:
             self._end_runs()
             if isinstance(entry, TextEntry):
@@ -186,17 +203,21 @@ class LiveTurnView:
             elif isinstance(entry, ThinkingEntry):
                 self._thinking = _LiveThinking(self._outputs, entry, self._thinking_bundle)
             else:
-                self._rows.append(EntryRow(entry, self._outputs, self._row_bundle(entry)))
+                self._rows[id(entry)] = EntryRow(entry, self._outputs, self._row_bundle(entry))
+                made.add(id(entry))
         self._seen = len(entries)
         last = entries[-1] if entries else None
         if self._text is not None and isinstance(last, TextEntry):
             self._text.follow(last.text)
         if self._thinking is not None and isinstance(last, ThinkingEntry):
             self._thinking.follow()
-        if not streamed:
-            for row in self._rows:
-                if row.changed():
-                    row.show(self._row_bundle(row.entry))
+        if streamed:
+            return
+        for entry in changed:
+            row = self._rows.get(id(entry))
+            if row is not None and id(entry) not in made:
+                row.show(self._row_bundle(entry))
+                self._held.pop(id(entry), None)
 
     def _end_runs(self) -> None:
         """The text or thinking being streamed is over: another entry starts, or the turn ends."""

@@ -129,7 +129,7 @@ class ConjureMagics(Magics):
         klass=object,
         allow_none=True,
         help="How a turn shows while it runs: a TurnView class, constructed with the redactor "
-        f"(update(event), finish(record)); None means {WIDGET_VIEW} where the frontend draws "
+        f"(update(change), finish(record)); None means {WIDGET_VIEW} where the frontend draws "
         f"widgets, else {DEFAULT_VIEW}.",
     ).tag(config=True)
 
@@ -295,7 +295,8 @@ class ConjureMagics(Magics):
         """Run one turn, showing it live; a failed turn raises so Run All stops here.
 
         ``sent`` is what the model gets instead of ``message``; the answer goes to
-        ``_conjure``, and to ``output`` when named.
+        ``_conjure``, and to ``output`` when named. The session's recorder folds each
+        event on this thread and then tells the view, which lays out its timeline.
         """
         from .views import TurnView, finish_despite_interrupts
 
@@ -303,7 +304,7 @@ class ConjureMagics(Magics):
         if not isinstance(view, TurnView):
             raise UsageError(
                 f"ConjureMagics.view_class {type(view).__name__} is not a TurnView: it needs "
-                "update(event) and finish(record)"
+                "update(change) and finish(record)"
             )
         session = self.session
         session.max_iterations, session.max_tokens = self.max_iterations, self.max_tokens
@@ -314,12 +315,12 @@ class ConjureMagics(Magics):
             ask=self.guard.asker(view),
             cell_spent=self.guard.cell_spent(),
             idle=getattr(view, "idle", None),
+            changed=view.update,
             sent=sent,
         )
         failure: BaseException | None = None
         try:
             for event in events:
-                view.update(event)
                 if event.type == "turn_failed":
                     failure = event.error
         except KeyboardInterrupt:

@@ -1,9 +1,13 @@
 """The seam between a running turn and what shows it, and the cell outputs a live view draws in.
 
 ``ConjureMagics.view_class`` names the class; the chat magic constructs it with the
-session's redactor (``view_class(redact)``), hands it every event of the turn, then the
-finished record. ``display.LiveTurnView`` (HTML through display areas, for any
-frontend) is the default; a widget view can take its place without the magics changing.
+session's redactor (``view_class(redact)``), has it told of every change of the turn,
+then hands it the finished record. A view only lays out: the session's recorder folds
+each event into the turn's one timeline, on the kernel's thread, and then tells the view
+(a ``TurnChange``: the event, the record, the entries it changed), so a view reads a
+timeline no other thread writes and redraws the entries named, nothing else.
+``display.LiveTurnView`` (HTML through display areas, for any frontend) is the default;
+a widget view can take its place without the magics changing.
 
 Jupyter's messages can add an output to a cell or replace one whole, never grow one; so
 a live view whose answer sat in one output would resend the whole answer at every
@@ -31,11 +35,10 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from IPython import get_ipython
 from IPython.display import clear_output, display
 
-from ..conversation.turn import ApprovalEntry, Entry, ToolEntry
+from ..conversation.turn import Entry
 
 if TYPE_CHECKING:
-    from ..conversation.transcript import TurnRecord
-    from ..events import Event
+    from ..conversation.transcript import TurnChange, TurnRecord
 
 __all__ = [
     "REFRESH_SECONDS",
@@ -75,8 +78,9 @@ class TurnView(Protocol):
     saves must pass through it first.
     """
 
-    def update(self, event: Event) -> None:
-        """Take the turn's next event, in order; redraw only what changed."""
+    def update(self, change: TurnChange) -> None:
+        """The recorder folded the turn's next event: lay out what it changed (the
+        entries it names, in ``change.record.timeline``), and nothing else."""
         ...
 
     def finish(self, record: TurnRecord | None) -> None:
@@ -346,7 +350,6 @@ class EntryRow:
         self._outputs = outputs
         self.printed: str = bundle.get("text/plain", "")
         """The line a terminal printed last for this row."""
-        self._state = _state_of(entry)
 
     def show(self, bundle: Bundle) -> None:
         self.area.show(bundle)
@@ -354,23 +357,6 @@ class EntryRow:
         if line and line != self.printed:
             self._outputs.add_line(line)
             self.printed = line
-
-    def changed(self) -> bool:
-        """Whether the entry's state changed since the last call: checked without
-        drawing, since a tool call's row holds its whole output."""
-        state = _state_of(self.entry)
-        changed, self._state = state != self._state, state
-        return changed
-
-
-def _state_of(entry: Entry) -> tuple[Any, ...]:
-    """What can change in a shown entry: a tool call's state and result, an approval's
-    decision; notices and files never change."""
-    if isinstance(entry, ToolEntry):
-        return (entry.state, entry.result is not None, hash(entry.printed))
-    if isinstance(entry, ApprovalEntry):
-        return (entry.allowed, entry.reason)
-    return ()
 
 
 def finish_despite_interrupts(view: TurnView, record: TurnRecord | None) -> None:

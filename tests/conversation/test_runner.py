@@ -261,3 +261,59 @@ def test_ctrl_c_while_the_caller_works_stops_the_turn_after_its_cleanup(runner):
 def test_work_for_the_caller_needs_a_turn_being_iterated(runner):
     with pytest.raises(RuntimeError, match="no turn is being iterated"):
         runner.run(runner.on_caller_thread(lambda: None))
+
+
+def test_receive_takes_each_event_on_the_caller_and_what_it_returns_is_yielded(runner):
+    async def events() -> AsyncIterator[TextDelta]:
+        yield TextDelta("one")
+        yield TextDelta("two")
+
+    threads: set[int] = set()
+
+    def receive(event: TextDelta) -> str:
+        threads.add(threading.get_ident())
+        return event.text.upper()
+
+    assert list(runner.iterate(events, receive=receive)) == ["ONE", "TWO"]
+    assert threads == {threading.get_ident()}
+
+
+def test_events_on_their_way_when_the_turn_stops_are_received_though_not_yielded(runner):
+    """A recorder folds every event the turn sent, also those the caller never took."""
+    queued = threading.Event()
+
+    async def events() -> AsyncIterator[TextDelta]:
+        for text in ("first", "second", "third"):
+            yield TextDelta(text)
+        queued.set()  # the pump asks for more only once it queued the third
+        await asyncio.sleep(3600)
+
+    received: list[str] = []
+    turn = runner.iterate(events, receive=lambda event: received.append(event.text) or event)
+    assert next(turn).text == "first"
+    assert queued.wait(GUARD)
+    turn.close()
+    assert received == ["first", "second", "third"]
+
+
+def test_ctrl_c_while_an_event_is_received_waits_until_it_was(runner):
+    """■ pressed while the caller folds an event: the fold completes, then the turn stops."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    main = threading.main_thread().ident
+    assert main is not None
+    turn = Hanging()
+    folded: list[str] = []
+
+    def receive(event: TextDelta) -> TextDelta:
+        folded.append(f"{event.text} begun")
+        signal.pthread_kill(main, signal.SIGINT)  # its handler runs before this returns
+        folded.append(f"{event.text} done")
+        return event
+
+    try:
+        with pytest.raises(TurnInterrupted):
+            next(runner.iterate(turn.events, receive=receive))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert folded == ["first begun", "first done"]
+    assert turn.cleaned_up.is_set()

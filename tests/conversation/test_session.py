@@ -15,7 +15,7 @@ from conjure_kernel.backends.native import NativeSkill
 from conjure_kernel.clients.base import ModelRequest, ModelResponse, TextChunk, Usage
 from conjure_kernel.clients.replay import Replay, ReplayTurn
 from conjure_kernel.conversation.session import Session
-from conjure_kernel.conversation.transcript import TurnRecord
+from conjure_kernel.conversation.transcript import TurnChange, TurnRecord
 from conjure_kernel.errors import BackendError, BackendSettingError, ModelError
 from conjure_kernel.events import (
     Notice,
@@ -260,6 +260,46 @@ def test_chat_sync_yields_the_same_events_as_chat(new_session):
     assert [e.text for e in sync_events if isinstance(e, TextDelta)] == ["Wrote it."]
     assert sync_events[-1] == async_events[-1]
     assert len(sync_session.transcript) == 1
+
+
+def test_chat_sync_folds_each_event_on_the_calling_thread_into_the_record_it_saves(new_session):
+    """One timeline per turn, written on the thread whose views read it, each change told
+    once the event is folded."""
+    session = new_session(ScriptedClient(two_turn_script()[:2]))
+    told: list[tuple[str, int, int]] = []
+
+    def changed(change: TurnChange) -> None:
+        entries = change.record.timeline.entries
+        told.append((change.event.type, threading.get_ident(), len(entries)))
+
+    events = list(session.chat_sync("write a note", changed=changed))
+    [record] = session.transcript
+    assert [event_type for event_type, _, _ in told] == [event.type for event in events]
+    assert {thread for _, thread, _ in told} == {threading.get_ident()}
+    assert told[-1][2] == len(record.timeline.entries) == 2  # the saved timeline
+
+
+def test_chat_and_chat_sync_save_the_same_record(new_session):
+    saved = []
+    for run in (chat, lambda session, message: list(session.chat_sync(message))):
+        session = new_session(ScriptedClient([text_reply("Hi.")]))
+        run(session, "hello")
+        [record] = session.transcript
+        data = record.to_json()
+        assert data.pop("duration") >= 0
+        saved.append(data)
+    assert saved[0] == saved[1]
+
+
+def test_a_turn_whose_caller_stops_reading_after_its_end_is_not_interrupted(new_session):
+    session = new_session(ScriptedClient(two_turn_script()[:2]))
+    events = session.chat_sync("write a note")
+    for event in events:
+        if isinstance(event, TurnEnded):
+            break
+    events.close()
+    [record] = session.transcript
+    assert record.ok and record.error is None
 
 
 def test_close_stops_the_runner_thread(new_session):

@@ -131,10 +131,49 @@ def test_the_recorder_builds_the_record_from_the_events():
 
 def test_the_recorder_ignores_events_before_the_turn_started():
     recorder = TurnRecorder(skills={}, paths={})
-    recorder.add(TextDelta("stray"))
+    assert recorder.add(TextDelta("stray")) is None
     assert recorder.record is None
     recorder.add(TurnStarted("hi", "local", "m"))
     assert recorder.record is not None and recorder.record.answer == ""
+
+
+def test_the_recorder_tells_what_each_event_changed_in_its_one_timeline():
+    recorder = TurnRecorder(skills={}, paths={})
+    started = recorder.add(TurnStarted("hi", "local", "m"))
+    assert started is not None and started.entries == ()
+    record = started.record
+    call = recorder.add(ToolCallStarted(LS))
+    finished = recorder.add(ToolCallFinished(LS, LS_RESULT))
+    step = recorder.add(ModelStepFinished(1, STEP_2))
+    assert call is not None and finished is not None and step is not None
+    assert call.record is record and call.entries == (record.timeline.entries[0],)
+    assert finished.entries == call.entries and finished.event.result is LS_RESULT
+    assert step.entries == () and record.steps == [STEP_2]
+
+
+def test_an_interrupt_fails_a_turn_once_and_not_one_that_ended():
+    recorder = TurnRecorder(skills={}, paths={})
+    recorder.add(TurnStarted("hi", "local", "m"))
+    recorder.add(ToolCallStarted(LS))
+    recorder.interrupted()
+    record = recorder.finished()
+    assert record is not None and record.error is not None
+    assert record.error["error"] == "TurnInterrupted"
+    assert record.timeline.tools[0].state == "interrupted"
+    ended = TurnRecorder(skills={}, paths={})
+    ended.add(TurnStarted("hi", "local", "m"))
+    ended.add(TurnEnded("end_turn", "", Usage()))
+    ended.interrupted()
+    assert ended.finished() is not None and ended.finished().error is None
+
+
+def test_what_was_sent_reaches_the_record_once_the_turn_is_over():
+    recorder = TurnRecorder(skills={}, paths={})
+    recorder.sent = "hi, with x = 1"  # learnt before the start was folded, on another thread
+    recorder.add(TurnStarted("hi", "local", "m"))
+    record = recorder.finished()
+    assert record is not None and record.sent == "hi, with x = 1"
+    assert TurnRecorder(skills={}, paths={}).finished() is None
 
 
 def test_a_failed_turn_records_the_error_and_is_not_ok():
@@ -472,19 +511,32 @@ def test_calls_still_running_when_the_turn_ends_were_interrupted(end):
     timeline = Timeline()
     for event in [ToolCallStarted(LS), ToolCallStarted(VIEW), ToolCallFinished(VIEW, VIEW_RESULT)]:
         timeline.add(event)
-    assert timeline.add(end) is True
+    assert timeline.add(end) == (timeline.tools[0],)
     assert [tool.state for tool in timeline.tools] == ["interrupted", "error"]
-    assert timeline.add(end) is False
+    assert timeline.add(end) == ()
 
 
-def test_only_what_a_view_shows_counts_as_a_change():
+def test_only_what_a_view_shows_counts_as_a_change_and_names_its_entry():
     timeline = Timeline()
-    assert timeline.add(TurnStarted("hi", "local", "m")) is False
-    assert timeline.add(ModelStepFinished(1, STEP_2)) is False
-    assert timeline.add(UsageReported(Usage(1, 1))) is False
-    assert timeline.add(TextDelta("")) is False
-    assert timeline.add(TextDelta("a")) and timeline.add(TextDelta("b"))
-    assert timeline.entries == [TextEntry("ab")]
+    assert timeline.add(TurnStarted("hi", "local", "m")) == ()
+    assert timeline.add(ModelStepFinished(1, STEP_2)) == ()
+    assert timeline.add(UsageReported(Usage(1, 1))) == ()
+    assert timeline.add(TextDelta("")) == ()
+    (text,) = timeline.add(TextDelta("a"))
+    assert timeline.add(TextDelta("b"))[0] is text
+    assert timeline.entries == [text] and text == TextEntry("ab")
+
+
+def test_a_denial_names_the_approval_and_the_call_it_stopped():
+    timeline = Timeline()
+    (call,) = timeline.add(ToolCallStarted(RM))
+    (asked,) = timeline.add(ApprovalAsked(RM, "delete?"))
+    assert timeline.add(ApprovalAnswered(RM, False, "no")) == (asked, call)
+    assert call.state == "denied"
+    allowed = ToolCall("t8", "bash_tool", {"command": "ls"})
+    timeline.add(ToolCallStarted(allowed))
+    (answered,) = timeline.add(ApprovalAnswered(allowed, True))
+    assert isinstance(answered, ApprovalEntry) and answered.allowed is True
 
 
 def test_each_steps_thinking_is_a_row_of_its_own_and_never_part_of_the_answer():
@@ -501,7 +553,7 @@ def test_each_steps_thinking_is_a_row_of_its_own_and_never_part_of_the_answer():
         ThinkingDelta("Anything else?"),
         TextDelta(" Done."),
     ]:
-        assert timeline.add(event) is True
+        assert timeline.add(event)
     assert [e.to_json() for e in timeline.entries if not isinstance(e, ToolEntry)] == [
         {"type": "thinking", "text": "Look first."},
         {"type": "text", "text": "Looking."},
@@ -511,7 +563,7 @@ def test_each_steps_thinking_is_a_row_of_its_own_and_never_part_of_the_answer():
         {"type": "text", "text": " Done."},
     ]
     assert timeline.answer == "Looking.It is a.txt. Done."
-    assert timeline.add(ThinkingDelta("")) is False
+    assert timeline.add(ThinkingDelta("")) == ()
 
 
 def test_a_record_with_thinking_survives_a_json_round_trip_with_its_label():

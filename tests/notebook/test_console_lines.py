@@ -18,6 +18,7 @@ from fakeapi import replies
 from golden.scenarios import EVENTS, LS, SLOW, VIEW, record_of
 from kernel_harness import TURN_MIME
 from live_frontends import Frontends
+from view_feed import ViewFeed
 
 from conjure_kernel.conversation.transcript import TurnRecord
 from conjure_kernel.conversation.turn import TextEntry, ThinkingEntry
@@ -39,8 +40,9 @@ def play(events: list[Event], *, ended: bool = True) -> TurnRecord:
     gets the turn's last event, as when Ctrl-C stops the loop that hands events over."""
     record = record_of(events)
     view = LiveTurnView(str)
+    tell = ViewFeed(view)
     for event in events if ended else events[:-1]:
-        view.update(event)
+        tell(event)
     view.finish(record)
     return record
 
@@ -65,8 +67,9 @@ def test_a_console_prints_each_call_running_then_as_it_ended(frontends: Frontend
 def test_a_call_is_printed_as_it_ended_at_once_not_at_the_turns_end(frontends: Frontends):
     events = EVENTS["tool_calls"]()
     view = LiveTurnView(str)
+    tell = ViewFeed(view)
     for event in events:
-        view.update(event)
+        tell(event)
         if isinstance(event, ToolCallFinished) and event.call == LS:
             break
     assert frontends.console().splitlines()[-1] == "[bash_tool List the files · exit 0 · 500 ms]"

@@ -16,6 +16,7 @@ import pytest
 from golden import label_lists
 from golden.scenarios import EVENTS, record_of
 from live_frontends import Frontends
+from view_feed import ViewFeed
 
 from conjure_kernel.clients.base import ModelResponse, Usage
 from conjure_kernel.conversation.labels import call_title
@@ -132,8 +133,9 @@ def test_tool_calls_appear_in_the_order_the_model_made_them_with_their_status():
 def test_a_call_that_never_finished_is_running_live_and_interrupted_once_saved(frontends):
     events = [*turn_events()[:8], TurnFailed(ModelError("the connection dropped"))]
     view = LiveTurnView(str)
+    tell = ViewFeed(view)
     for event in events[:-1]:
-        view.update(event)
+        tell(event)
     plain = [output.get("text/plain") for output in frontends.notebook()]
     assert "[bash_tool List the files · running…]" in plain
     plain = turn_bundle(record_of(events), str)["text/plain"]
@@ -370,8 +372,9 @@ def plain_outputs(frontends: Frontends) -> list[str]:
 def test_each_piece_of_the_live_view_has_an_area_redrawn_alone(frontends, monkeypatch):
     monkeypatch.setattr(views, "REFRESH_SECONDS", 0.0)
     view = LiveTurnView(str)
+    tell = ViewFeed(view)
     for event in live_events()[:5]:
-        view.update(event)
+        tell(event)
     kinds = [message.kind for message in frontends.messages]
     # the status line; the open text, drawn then redrawn; blanked, and shown finished
     # once the tool call ends it; the tool call's row, then its redraw when it finished,
@@ -403,11 +406,12 @@ def test_each_piece_of_the_live_view_has_an_area_redrawn_alone(frontends, monkey
 def test_a_step_redraws_only_the_status_line_and_usage_and_the_end_nothing(frontends, monkeypatch):
     monkeypatch.setattr(views, "REFRESH_SECONDS", 0.0)
     view = LiveTurnView(str)
+    tell = ViewFeed(view)
     for event in live_events()[:5]:
-        view.update(event)
+        tell(event)
     before = len(frontends.messages)
     for event in live_events()[5:]:
-        view.update(event)
+        tell(event)
     [step] = frontends.messages[before:]
     assert step.kind == "update" and step.display_id == frontends.messages[0].display_id
     assert "so far" in step.bundle["text/plain"]
@@ -416,11 +420,12 @@ def test_a_step_redraws_only_the_status_line_and_usage_and_the_end_nothing(front
 def test_the_first_streamed_text_shows_at_once_then_redraws_are_throttled(frontends, monkeypatch):
     monkeypatch.setattr(views, "REFRESH_SECONDS", 3600.0)
     view = LiveTurnView(str)
+    tell = ViewFeed(view)
     for event in live_events()[:3]:
-        view.update(event)
+        tell(event)
     assert "<p>Let me</p>" in frontends.shown_html()
     assert "look." not in frontends.shown_html()  # throttled, not lost:
-    view.update(live_events()[3])
+    tell(live_events()[3])
     assert "Let me look." in plain_outputs(frontends)[1]
 
 
@@ -437,8 +442,9 @@ def test_the_first_streamed_text_shows_at_once_then_redraws_are_throttled(fronte
 def test_notices_files_approvals_and_server_calls_show_at_once(frontends, monkeypatch, event):
     monkeypatch.setattr(views, "REFRESH_SECONDS", 3600.0)
     view = LiveTurnView(str)
-    view.update(live_events()[0])
-    view.update(event)
+    tell = ViewFeed(view)
+    tell(live_events()[0])
+    tell(event)
     assert len(frontends.notebook()) == 2
 
 
@@ -450,11 +456,12 @@ def shown_last(frontends: Frontends) -> str:
 def test_a_running_tool_is_open_and_a_finished_one_closed(frontends, monkeypatch):
     monkeypatch.setattr(views, "REFRESH_SECONDS", 0.0)
     view = LiveTurnView(str)
+    tell = ViewFeed(view)
     for event in live_events()[:4]:
-        view.update(event)
+        tell(event)
     running = shown_last(frontends)
     assert "conjure-running" in running and " open>" in running
-    view.update(live_events()[4])
+    tell(live_events()[4])
     finished = shown_last(frontends)
     assert "conjure-ok" in finished and " open>" not in finished
 
@@ -464,16 +471,42 @@ def test_a_running_command_shows_its_latest_output_until_its_result_replaces_it(
 ):
     monkeypatch.setattr(views, "REFRESH_SECONDS", 3600.0)
     view = LiveTurnView(lambda text: text.replace("hunter2", "[secret]"))
+    tell = ViewFeed(view)
     for event in live_events()[:4]:
-        view.update(event)
-    view.update(ToolOutput(LS.id, "building <step 1> hunter2\n"))
+        tell(event)
+    tell(ToolOutput(LS.id, "building <step 1> hunter2\n"))
     shown = frontends.notebook()[-1]["text/html"]
     assert "conjure-tool-output" in shown and "building &lt;step 1&gt; [secret]" in shown
-    view.update(ToolOutput(LS.id, "step 2\n"))  # within the throttle: not drawn yet
+    tell(ToolOutput(LS.id, "step 2\n"))  # within the throttle: not drawn yet
     assert "step 2" not in frontends.notebook()[-1]["text/html"]
-    view.update(live_events()[4])
+    tell(live_events()[4])
     finished = shown_last(frontends)
     assert "conjure-tool-output" not in finished and "conjure-tool-result" in finished
+
+
+class Clock:
+    """``views.time``, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+def test_output_the_throttle_held_back_shows_once_the_turn_waits(frontends, monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(views, "time", clock)
+    view = LiveTurnView(str)
+    tell = ViewFeed(view)
+    tell(*live_events()[:4], ToolOutput(LS.id, "step 1\n"), ToolOutput(LS.id, "step 2\n"))
+    assert "step 1" in frontends.notebook()[-1]["text/html"]
+    assert "step 2" not in frontends.notebook()[-1]["text/html"]
+    view.idle()  # within the throttle still
+    assert "step 2" not in frontends.notebook()[-1]["text/html"]
+    clock.now += 1.0
+    view.idle()
+    assert "step 1\nstep 2" in frontends.notebook()[-1]["text/html"]
 
 
 def test_the_timeline_keeps_only_the_end_of_what_a_call_printed_and_never_saves_it():
@@ -481,21 +514,22 @@ def test_the_timeline_keeps_only_the_end_of_what_a_call_printed_and_never_saves_
     timeline.add(ToolCallStarted(LS))
     for _ in range(3):
         timeline.add(ToolOutput(LS.id, "x" * LIVE_TAIL))
-    assert timeline.add(ToolOutput(LS.id, "end")) is True
+    assert timeline.add(ToolOutput(LS.id, "end")) == (timeline.tools[0],)
     assert len(timeline.tools[0].printed) == LIVE_TAIL
     assert timeline.tools[0].printed.endswith("end")
     assert "printed" not in json.dumps(timeline.tools[0].to_json())
     timeline.add(ToolCallFinished(LS, LS_RESULT))
-    assert timeline.add(ToolOutput(LS.id, "late")) is False
+    assert timeline.add(ToolOutput(LS.id, "late")) == ()
 
 
 def test_the_live_view_redacts_what_it_shows(frontends, monkeypatch):
     monkeypatch.setattr(views, "REFRESH_SECONDS", 0.0)
     view = LiveTurnView(lambda text: text.replace("hunter2", "[secret]"))
-    view.update(TurnStarted("hi", "local", "m"))
-    view.update(TextDelta("the password is hunter2"))
-    view.update(ToolCallStarted(ToolCall("t1", "bash_tool", {"command": "echo hunter2"})))
-    view.update(Notice("hunter2 was retried"))
+    tell = ViewFeed(view)
+    tell(TurnStarted("hi", "local", "m"))
+    tell(TextDelta("the password is hunter2"))
+    tell(ToolCallStarted(ToolCall("t1", "bash_tool", {"command": "echo hunter2"})))
+    tell(Notice("hunter2 was retried"))
     for message in frontends.messages:
         assert all("hunter2" not in text for text in message.bundle.values())
     shown = frontends.notebook()
@@ -516,8 +550,9 @@ def test_thinking_shows_muted_and_open_as_it_streams_and_a_terminal_prints_none_
 ):
     monkeypatch.setattr(views, "REFRESH_SECONDS", 0.0)
     view = LiveTurnView(lambda text: text.replace("hunter2", "[secret]"))
+    tell = ViewFeed(view)
     for event in thinking_events():
-        view.update(event)
+        tell(event)
     streaming = frontends.notebook()[-1]
     assert set(streaming) == {"text/html"}
     assert '<details class="conjure-thinking" style="opacity:' in streaming["text/html"]
@@ -529,8 +564,9 @@ def test_thinking_shows_muted_and_open_as_it_streams_and_a_terminal_prints_none_
 def test_thinking_folds_to_one_line_once_the_step_goes_on(frontends, monkeypatch):
     monkeypatch.setattr(views, "REFRESH_SECONDS", 0.0)
     view = LiveTurnView(lambda text: text.replace("hunter2", "[secret]"))
+    tell = ViewFeed(view)
     for event in [*thinking_events(), TextDelta("Done.\n\n")]:
-        view.update(event)
+        tell(event)
     [folded] = [out for out in frontends.notebook() if "conjure-thinking" in out["text/html"]]
     assert folded["text/plain"] == "[thinking · 5 words]"
     assert '<summary data-label="thinking">thinking · 5 words</summary>' in folded["text/html"]
@@ -543,11 +579,12 @@ def test_thinking_folds_to_one_line_once_the_step_goes_on(frontends, monkeypatch
 def test_streamed_thinking_is_redrawn_at_most_every_refresh_and_folds_whole(frontends, monkeypatch):
     monkeypatch.setattr(views, "REFRESH_SECONDS", 3600.0)
     view = LiveTurnView(str)
+    tell = ViewFeed(view)
     for event in thinking_events():
-        view.update(event)
+        tell(event)
     assert "The password hunter2" in frontends.shown_html()
     assert "&lt;old&gt;" not in frontends.shown_html()  # throttled, not lost:
-    view.update(ToolCallStarted(LS))
+    tell(ToolCallStarted(LS))
     assert "The password hunter2 is &lt;old&gt;." in frontends.shown_html()
 
 
@@ -571,8 +608,9 @@ def test_the_live_view_shows_the_turn_as_it_is_saved(frontends, monkeypatch, nam
     monkeypatch.setattr(views, "REFRESH_SECONDS", 0.0)
     events = EVENTS[name]()
     view = LiveTurnView(str)
+    tell = ViewFeed(view)
     for event in events:
-        view.update(event)
+        tell(event)
     view.finish(None)
     printed, at = " ".join(frontends.console().split()), 0
     for entry in record_of(events).timeline.entries:
@@ -585,8 +623,9 @@ def test_the_live_view_leaves_the_golden_labels_once_the_turn_finished(frontends
     (tests/golden/NAME.labels.json), and a terminal's last line is the footer."""
     events = EVENTS[name]()
     view = LiveTurnView(str)
+    tell = ViewFeed(view)
     for event in events:
-        view.update(event)
+        tell(event)
     view.finish(record_of(events))
     [left] = frontends.notebook()
     expected = label_lists.of_record(left[TURN_MIME_TYPE])
@@ -598,8 +637,9 @@ def test_the_live_view_leaves_the_golden_labels_once_the_turn_finished(frontends
 
 def test_finish_replaces_the_live_view_with_the_saved_bundle(frontends):
     view = LiveTurnView(str)
+    tell = ViewFeed(view)
     for event in live_events():
-        view.update(event)
+        tell(event)
     record = make_record()
     view.finish(record)
     assert frontends.notebook() == [turn_bundle(record, str)]
@@ -607,8 +647,9 @@ def test_finish_replaces_the_live_view_with_the_saved_bundle(frontends):
 
 def test_a_terminal_gets_a_summary_line_not_the_saved_answer_again(frontends):
     view = LiveTurnView(str)
+    tell = ViewFeed(view)
     for event in live_events():
-        view.update(event)
+        tell(event)
     view.finish(make_record())
     printed = frontends.console().splitlines()
     assert printed[-1].startswith("claude-test · local backend · 2,700 in")
@@ -617,6 +658,7 @@ def test_a_terminal_gets_a_summary_line_not_the_saved_answer_again(frontends):
 
 def test_finish_without_a_record_leaves_the_live_view(frontends):
     view = LiveTurnView(str)
-    view.update(live_events()[0])
+    tell = ViewFeed(view)
+    tell(live_events()[0])
     view.finish(None)
     assert [message.kind for message in frontends.messages] == ["display"]

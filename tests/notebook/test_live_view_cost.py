@@ -12,6 +12,7 @@ import re
 import pytest
 from golden.scenarios import record_of
 from live_frontends import answer_of
+from view_feed import ViewFeed
 
 from conjure_kernel.clients.base import Usage
 from conjure_kernel.events import (
@@ -50,8 +51,9 @@ def turn_events(answer: str, pieces: list[str]) -> list:
 
 def run_turn(events: list) -> None:
     view = LiveTurnView(str)
+    tell = ViewFeed(view)
     for event in events:
-        view.update(event)
+        tell(event)
     view.finish(record_of(events))
 
 
@@ -92,9 +94,10 @@ def test_at_a_realistic_pace_the_live_view_sends_about_twice_the_saved_bundle(
     answer = answer_of(60)
     events = turn_events(answer, words_of(answer))
     view = LiveTurnView(str)
+    tell = ViewFeed(view)
     for event in events:
         clock.now += 0.02
-        view.update(event)
+        tell(event)
     view.finish(record_of(events))
     saved = frontends.messages[-1].size
     assert frontends.sent_bytes - saved < 2.5 * saved
@@ -119,8 +122,9 @@ def test_markdown_of_each_finished_block_is_rendered_once(monkeypatch, frontends
     monkeypatch.setattr(views, "REFRESH_SECONDS", 3600.0)  # the open block: its first text only
     answer = answer_of(30)
     view = LiveTurnView(str)
+    tell = ViewFeed(view)
     for event in turn_events(answer, pieces_of(answer, piece)):
-        view.update(event)
+        tell(event)
     view.finish(None)
     blocks = answer_blocks(answer)
     finished = [text for text in renders if text in blocks]

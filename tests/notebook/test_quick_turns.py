@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from golden.scenarios import EVENTS, record_of
 from live_frontends import Frontends
+from view_feed import ViewFeed
 
 from conjure_kernel.events import ApprovalAsked, ThinkingDelta, TurnStarted
 from conjure_kernel.notebook import views
@@ -52,9 +53,10 @@ def test_a_turn_that_ends_at_once_is_one_output_and_a_console_prints_all_of_it(q
     events = EVENTS[name]()
     record = record_of(events)
     view = LiveTurnView(str)
+    tell = ViewFeed(view)
     for event in events:
         if not isinstance(event, ApprovalAsked):  # an approval is drawn at once: below
-            view.update(event)
+            tell(event)
     view.finish(record)
     kinds = [message.kind for message in quick.messages]
     assert kinds == ["display"], kinds
@@ -67,8 +69,9 @@ def test_a_turn_that_ends_at_once_is_one_output_and_a_console_prints_all_of_it(q
 def test_a_turn_that_waits_starts_drawing_once_it_has_run_a_while(quick, clock):
     events = EVENTS["tool_calls"]()
     view = LiveTurnView(str)
-    view.update(events[0])
-    view.update(events[1])
+    tell = ViewFeed(view)
+    tell(events[0])
+    tell(events[1])
     view.idle()
     assert quick.messages == []  # not yet: the turn may still end at once
     clock.now += LiveTurnView.start_after
@@ -77,7 +80,7 @@ def test_a_turn_that_waits_starts_drawing_once_it_has_run_a_while(quick, clock):
     assert shown and set(shown) == {"display"}  # the status line and what came so far
     assert "running…" in quick.messages[0].bundle["text/plain"]
     for event in events[2:]:
-        view.update(event)
+        tell(event)
     view.finish(record_of(events))
     assert quick.notebook() == [turn_bundle(record_of(events), str)]
     assert "clear" in [message.kind for message in quick.messages]
@@ -87,8 +90,9 @@ def test_a_view_that_starts_late_shows_finished_thinking_folded_and_the_latest_o
     events = EVENTS["thinking"]()
     second = max(i for i, event in enumerate(events) if isinstance(event, ThinkingDelta))
     view = LiveTurnView(str)
+    tell = ViewFeed(view)
     for event in events[: second + 1]:
-        view.update(event)
+        tell(event)
     assert quick.messages == []
     clock.now += LiveTurnView.start_after
     view.idle()
@@ -103,9 +107,10 @@ def test_a_view_that_starts_late_shows_finished_thinking_folded_and_the_latest_o
 def test_an_event_after_the_delay_starts_drawing_without_idle(quick, clock):
     events = EVENTS["plain_answer"]()
     view = LiveTurnView(str)
-    view.update(events[0])
+    tell = ViewFeed(view)
+    tell(events[0])
     clock.now += LiveTurnView.start_after
-    view.update(events[1])
+    tell(events[1])
     assert quick.messages and "running…" in quick.messages[0].bundle["text/plain"]
 
 
@@ -113,17 +118,19 @@ def test_a_question_to_the_person_is_drawn_at_once(quick, clock):
     events = EVENTS["hosted"]()
     asked = next(i for i, event in enumerate(events) if isinstance(event, ApprovalAsked))
     view = LiveTurnView(str)
+    tell = ViewFeed(view)
     for event in events[:asked]:
-        view.update(event)
+        tell(event)
     assert quick.messages == []
-    view.update(events[asked])
+    tell(events[asked])
     console = quick.console()
     assert "running…" in console and "approval" in console.lower()
 
 
 def test_a_turn_that_never_started_shows_nothing(quick, clock):
     view = LiveTurnView(str)
-    view.update(TurnStarted("hi", "local", "m"))
+    tell = ViewFeed(view)
+    tell(TurnStarted("hi", "local", "m"))
     view.finish(None)
     assert quick.messages == []
 
@@ -134,8 +141,9 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 def test_the_trace_of_a_turn_that_ends_at_once_makes_no_widget(widget_displays, clock):
     events = EVENTS["tool_calls"]()
     trace = TraceWidget(str)
+    tell = ViewFeed(trace)
     for event in events:
-        trace.update(event)
+        tell(event)
     trace.finish(record_of(events))
     assert trace.widget is None
     [(bundle, options)] = widget_displays
@@ -145,8 +153,9 @@ def test_the_trace_of_a_turn_that_ends_at_once_makes_no_widget(widget_displays, 
 def test_the_trace_of_a_turn_that_waits_is_made_with_all_it_did_so_far(widget_displays, clock):
     events = EVENTS["tool_calls"]()
     trace = TraceWidget(str)
+    tell = ViewFeed(trace)
     for event in events[:5]:
-        trace.update(event)
+        tell(event)
     trace.idle()
     assert trace.widget is None
     clock.now += TraceWidget.start_after
@@ -157,7 +166,7 @@ def test_the_trace_of_a_turn_that_waits_is_made_with_all_it_did_so_far(widget_di
     shown = repr(trace.widget)  # every HTML value is in the widget tree's repr
     assert all(text.split()[0] in shown for text in texts if text.strip())
     for event in events[5:]:
-        trace.update(event)
+        tell(event)
     trace.finish(record_of(events))
     assert widget_displays[-1][1].get("update") is True
 
@@ -166,10 +175,11 @@ def test_the_trace_is_made_at_once_for_a_question(widget_displays, clock):
     events = EVENTS["hosted"]()
     asked = next(i for i, event in enumerate(events) if isinstance(event, ApprovalAsked))
     trace = TraceWidget(str)
+    tell = ViewFeed(trace)
     for event in events[:asked]:
-        trace.update(event)
+        tell(event)
     assert trace.widget is None
-    trace.update(events[asked])
+    tell(events[asked])
     assert trace.widget is not None
 
 
@@ -179,8 +189,9 @@ def test_a_trace_made_late_folds_finished_thinking_and_leaves_the_latest_open(
     events = EVENTS["thinking"]()
     second = max(i for i, event in enumerate(events) if isinstance(event, ThinkingDelta))
     trace = TraceWidget(str)
+    tell = ViewFeed(trace)
     for event in events[: second + 1]:
-        trace.update(event)
+        tell(event)
     clock.now += TraceWidget.start_after
     trace.idle()
     rows = [

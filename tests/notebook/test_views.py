@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from conjure_kernel.notebook import views
@@ -121,3 +124,12 @@ def test_the_first_text_of_each_block_shows_at_once(frontends, monkeypatch):
     text.follow("One")
     text.follow("One, two.\n\nThree")
     assert frontends.shown_html() == "One, two.Three"
+
+
+def test_no_view_folds_events_into_a_timeline_of_its_own():
+    """One turn model: the session's recorder folds the events into the turn's timeline,
+    and the notebook only lays it out (see views.py)."""
+    for path in Path(views.__file__).parent.rglob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        assert "Timeline(" not in source, f"{path.name} makes a timeline"
+        assert not re.search(r"timeline\.add\(", source), f"{path.name} folds into one"

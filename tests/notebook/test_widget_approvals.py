@@ -23,6 +23,7 @@ from kernel_harness import (
     tool_results_of,
 )
 from test_widgets import displayed, find  # noqa: F401 (displayed is a fixture)
+from view_feed import ViewFeed
 from widget_frontend import (
     WidgetModels,
     click,
@@ -214,8 +215,9 @@ def test_where_a_click_cannot_reach_the_running_cell_no_buttons_show():
     to the stdin channel rather than show buttons that would never answer."""
     call = ToolCall("t1", "bash_tool", SIX_TIMES_SEVEN)
     trace = TraceWidget(str)
-    trace.update(TurnStarted("compute", "local", "claude-test"))
-    trace.update(ApprovalAsked(call, "run `echo $((6*7))` on the local backend"))
+    tell = ViewFeed(trace)
+    tell(TurnStarted("compute", "local", "claude-test"))
+    tell(ApprovalAsked(call, "run `echo $((6*7))` on the local backend"))
     request = ApprovalRequest(call, "", Rule("bash_tool", "echo"), "bash_tool `echo`")
     assert trace.ask(request) is None
     assert not find(trace.widget, widgets.Button)

@@ -17,12 +17,12 @@ from test_widgets import (  # noqa: F401 (displayed is a fixture)
     STEP_USAGE,
     displayed,
     entries,
-    feed,
     keep,
     record_of,
     step,
     turn,
 )
+from view_feed import ViewFeed
 
 from conjure_kernel.conversation.transcript import TurnRecord
 from conjure_kernel.events import (
@@ -56,7 +56,8 @@ def plain_turn(text: str = "ok") -> list[Event]:
 
 def run_turn(events: list[Event]) -> TraceWidget:
     trace = TraceWidget(keep)
-    feed(trace, events)
+    tell = ViewFeed(trace)
+    tell(*events)
     trace.finish(record_of(events))
     return trace
 
@@ -65,7 +66,8 @@ def test_a_plain_turns_trace_opens_one_model_per_widget():
     run_turn(plain_turn())  # the shared layout and style are opened once, here
     before = set(_instances)
     trace = TraceWidget(keep)
-    feed(trace, plain_turn())
+    tell = ViewFeed(trace)
+    tell(*plain_turn())
     # the trace, its entries, its footer, the run of text and its one block
     assert len(set(_instances) - before) == 5
 
@@ -90,10 +92,11 @@ def test_a_finished_turn_frees_every_model_its_trace_opened():
 
 def test_a_block_that_ends_is_redrawn_in_its_own_widget():
     trace = TraceWidget(keep)
-    feed(trace, [TurnStarted("hi", "local", PRICED), TextDelta("Hello **wor")])
+    tell = ViewFeed(trace)
+    tell(*[TurnStarted("hi", "local", PRICED), TextDelta("Hello **wor")])
     (text,) = entries(trace)
     (block,) = text.children
-    trace.update(TextDelta("ld**\n\nNext"))
+    tell(TextDelta("ld**\n\nNext"))
     assert text.children[0] is block and "<strong>world</strong>" in block.value
 
 
@@ -101,7 +104,7 @@ def test_showing_a_trace_or_a_history_reprs_none_of_their_widgets(monkeypatch):
     """ipywidgets' own bundle holds the repr of the widget and all it holds: a history's
     every row, at every turn."""
     monkeypatch.setattr(widgets.Widget, "__repr__", lambda self: pytest.fail("a widget's repr"))
-    TraceWidget(keep).update(TurnStarted("hi", "local", PRICED))
+    ViewFeed(TraceWidget(keep))(TurnStarted("hi", "local", PRICED))
     history = HistoryView([turn("first")], keep)
     assert "first" in history._repr_mimebundle_()["text/plain"]
 

@@ -14,6 +14,7 @@ from typing import Any
 import ipywidgets as widgets
 import pytest
 from golden.scenarios import EVENTS
+from view_feed import ViewFeed
 
 from conjure_kernel.clients.base import ModelResponse, Usage
 from conjure_kernel.clients.models import built_in_catalog
@@ -114,11 +115,6 @@ def displayed(monkeypatch) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     return calls
 
 
-def feed(trace: TraceWidget, events: Iterable[Event]) -> None:
-    for event in events:
-        trace.update(event)
-
-
 def record_of(events: Iterable[Event]) -> TurnRecord:
     recorder = TurnRecorder(skills={}, paths={})
     for event in events:
@@ -134,44 +130,45 @@ def test_the_trace_shows_every_event_of_a_turn_in_order(displayed, tmp_path, mon
     monkeypatch.chdir(tmp_path)
     (tmp_path / "plot.png").write_bytes(PNG)
     trace = TraceWidget(keep)
+    tell = ViewFeed(trace)
 
-    trace.update(TurnStarted("list the files", "local", PRICED))
+    tell(TurnStarted("list the files", "local", PRICED))
     assert displayed[0][0][WIDGET_VIEW]["model_id"] == trace.widget.model_id
     assert "running…" in footer(trace)
 
-    trace.update(TextDelta("Let me **look**.\n\n"))
+    tell(TextDelta("Let me **look**.\n\n"))
     (text,) = entries(trace)
     assert "<strong>look</strong>" in shown(text)
 
-    trace.update(ToolCallStarted(LS))
+    tell(ToolCallStarted(LS))
     assert len(entries(trace)) == 2
     row = entries(trace)[1]
     assert 'title="running"' in shown(row) and "bash_tool ls --color · running…" in shown(row)
 
-    trace.update(ToolOutput("t1", "\x1b[31mred.txt\x1b[0m\n"))
+    tell(ToolOutput("t1", "\x1b[31mred.txt\x1b[0m\n"))
     assert '<span style="color:#e75c58">red.txt</span>' in shown(row)
-    trace.update(ToolOutput("t1", "blue.txt\n"))
+    tell(ToolOutput("t1", "blue.txt\n"))
     assert "red.txt</span>\nblue.txt" in shown(row)
 
-    trace.update(ToolCallFinished(LS, ToolResult("t1", "red.txt\nblue.txt", False, 0, 0.25)))
+    tell(ToolCallFinished(LS, ToolResult("t1", "red.txt\nblue.txt", False, 0, 0.25)))
     assert 'title="ok"' in shown(row) and "bash_tool ls --color · exit 0 · 250 ms" in shown(row)
     assert "running" not in shown(row)
 
-    trace.update(Notice("retrying in 2 s", "warning"))
+    tell(Notice("retrying in 2 s", "warning"))
     assert "warning: retrying in 2 s" in shown(entries(trace)[2])
 
-    trace.update(FileCreated(str(tmp_path / "plot.png"), "t1"))
+    tell(FileCreated(str(tmp_path / "plot.png"), "t1"))
     created = entries(trace)[3]
     assert '<a href="plot.png" target="_blank"><code>' in shown(created)
     assert [image.value for image in find(created, widgets.Image)] == [PNG]
 
-    trace.update(step(PRICED))
-    trace.update(UsageReported(STEP_USAGE))
+    tell(step(PRICED))
+    tell(UsageReported(STEP_USAGE))
     assert "150 in (50 cached) / 20 out" in footer(trace)
     assert spend_of(PRICED, STEP_USAGE).short() in footer(trace)
 
-    trace.update(TextDelta("Found two files."))
-    trace.update(TurnEnded("end_turn", "Found two files.", STEP_USAGE))
+    tell(TextDelta("Found two files."))
+    tell(TurnEnded("end_turn", "Found two files.", STEP_USAGE))
     assert len(entries(trace)) == 5
     assert "Found two files." in shown(entries(trace)[4])
     assert "done" in footer(trace)
@@ -182,22 +179,24 @@ def test_the_trace_shows_every_event_of_a_turn_in_order(displayed, tmp_path, mon
 
 def test_an_unknown_model_shows_tokens_without_a_cost(displayed):
     trace = TraceWidget(keep)
-    feed(trace, [TurnStarted("hi", "local", "my-own-model"), step("my-own-model")])
-    feed(trace, [UsageReported(STEP_USAGE), TurnEnded("end_turn", "", STEP_USAGE)])
+    tell = ViewFeed(trace)
+    tell(*[TurnStarted("hi", "local", "my-own-model"), step("my-own-model")])
+    tell(*[UsageReported(STEP_USAGE), TurnEnded("end_turn", "", STEP_USAGE)])
     assert "150 in (50 cached) / 20 out" in footer(trace)
     assert "$" not in footer(trace)
 
 
 def test_streamed_text_renders_each_finished_block_once(displayed):
     trace = TraceWidget(keep)
-    feed(trace, [TurnStarted("hi", "local", PRICED), TextDelta("Hello **wor")])
+    tell = ViewFeed(trace)
+    tell(*[TurnStarted("hi", "local", PRICED), TextDelta("Hello **wor")])
     (text,) = entries(trace)
     assert htmls(text) == ['<div style="white-space:pre-wrap">Hello **wor</div>']
-    trace.update(TextDelta("ld**\n\nNext"))
+    tell(TextDelta("ld**\n\nNext"))
     finished, open_block = htmls(text)
     assert "<strong>world</strong>" in finished
     assert "Next" in open_block and "<p>" not in open_block
-    trace.update(TurnEnded("end_turn", "", Usage()))
+    tell(TurnEnded("end_turn", "", Usage()))
     assert len(htmls(text)) == 2 and "<p>Next</p>" in htmls(text)[1]
 
 
@@ -206,25 +205,27 @@ def test_thinking_is_a_muted_row_open_as_it_streams_and_folded_when_the_step_goe
 ):
     monkeypatch.setattr(views, "REFRESH_SECONDS", 0.0)
     trace = TraceWidget(keep)
-    feed(trace, [TurnStarted("hi", "local", PRICED), ThinkingDelta("Look at ")])
+    tell = ViewFeed(trace)
+    tell(*[TurnStarted("hi", "local", PRICED), ThinkingDelta("Look at ")])
     (row,) = entries(trace)
     [toggle] = find(row, widgets.ToggleButton)
-    trace.update(ThinkingDelta("the <files> first."))
+    tell(ThinkingDelta("the <files> first."))
     assert toggle.value is True and "thinking…" in shown(row)
     assert "Look at the &lt;files&gt; first." in shown(row)
     assert all("var(--jp-ui-font-color2)" in value for value in htmls(row))
-    feed(trace, [TextDelta("Let me look."), ToolCallStarted(LS), ThinkingDelta("Done.")])
+    tell(*[TextDelta("Let me look."), ToolCallStarted(LS), ThinkingDelta("Done.")])
     assert toggle.value is False and row.children[1].layout.display == "none"
     assert "thinking · 5 words" in shown(row) and "Look at the" in shown(row)
     last = entries(trace)[3]
     assert len(entries(trace)) == 4 and "thinking…" in shown(last)
-    trace.update(TurnEnded("end_turn", "", Usage()))
+    tell(TurnEnded("end_turn", "", Usage()))
     assert "thinking · 1 word" in shown(last) and "Look at" not in footer(trace)
 
 
 def test_the_traces_thinking_rows_read_as_the_golden_plain_lines(displayed):
     trace = TraceWidget(keep)
-    feed(trace, EVENTS["thinking"]())
+    tell = ViewFeed(trace)
+    tell(*EVENTS["thinking"]())
     golden = Path(__file__).parents[1] / "golden" / "thinking.txt"
     lines = [line[1:-1] for line in golden.read_text().splitlines() if line.startswith("[thinking")]
     rows = [row for row in entries(trace) if "conjure-thinking" in row._dom_classes]
@@ -234,17 +235,18 @@ def test_the_traces_thinking_rows_read_as_the_golden_plain_lines(displayed):
 
 def test_a_call_cut_off_by_the_turns_end_is_interrupted(displayed):
     trace = TraceWidget(keep)
-    feed(trace, [TurnStarted("hi", "local", PRICED), ToolCallStarted(LS)])
-    trace.update(TurnEnded("end_turn", "", Usage()))
+    tell = ViewFeed(trace)
+    tell(*[TurnStarted("hi", "local", PRICED), ToolCallStarted(LS)])
+    tell(TurnEnded("end_turn", "", Usage()))
     assert 'title="interrupted"' in shown(entries(trace)[0])
 
 
 def test_a_denied_call_shows_denied_and_the_decision(displayed):
     rm = ToolCall("t9", "bash_tool", {"command": "rm -rf build"})
     trace = TraceWidget(keep)
-    feed(
-        trace,
-        [
+    tell = ViewFeed(trace)
+    tell(
+        *[
             TurnStarted("clean up", "local", PRICED),
             ToolCallStarted(rm),
             ApprovalAsked(rm, "run it?"),
@@ -252,19 +254,19 @@ def test_a_denied_call_shows_denied_and_the_decision(displayed):
     )
     approval = entries(trace)[1]
     assert "approval for bash_tool rm -rf build: run it? · asked" in shown(approval)
-    trace.update(ApprovalAnswered(rm, False, "by a rule"))
+    tell(ApprovalAnswered(rm, False, "by a rule"))
     assert "denied (by a rule)" in shown(approval)
     assert " · denied" in shown(entries(trace)[0])
-    trace.update(ToolCallFinished(rm, ToolResult("t9", "denied by the person", True)))
+    tell(ToolCallFinished(rm, ToolResult("t9", "denied by the person", True)))
     assert " · denied" in shown(entries(trace)[0])
 
 
 def test_everything_the_trace_shows_is_redacted(displayed):
     call = ToolCall("t1", "bash_tool", {"command": "curl -H 'key: sk-secret'"})
     trace = TraceWidget(hide_secret)
-    feed(
-        trace,
-        [
+    tell = ViewFeed(trace)
+    tell(
+        *[
             TurnStarted("use sk-secret", "local", PRICED),
             ThinkingDelta("Try sk-secret."),
             TextDelta("The key sk-secret works.\n\n"),
@@ -273,9 +275,8 @@ def test_everything_the_trace_shows_is_redacted(displayed):
         ],
     )
     assert "sk-secret" not in shown(trace.widget)
-    feed(
-        trace,
-        [
+    tell(
+        *[
             ToolCallFinished(call, ToolResult("t1", "ok sk-secret", False, 0)),
             Notice("sk-secret rotated"),
             TurnEnded("end_turn", "", Usage()),
@@ -287,9 +288,10 @@ def test_everything_the_trace_shows_is_redacted(displayed):
 
 def test_live_output_keeps_its_latest_part(displayed):
     trace = TraceWidget(keep)
-    feed(trace, [TurnStarted("hi", "local", PRICED), ToolCallStarted(LS)])
+    tell = ViewFeed(trace)
+    tell(*[TurnStarted("hi", "local", PRICED), ToolCallStarted(LS)])
     printed = "".join(f"line {number}\n" for number in range(5_000))
-    trace.update(ToolOutput("t1", printed))
+    tell(ToolOutput("t1", printed))
     drawn = shown(entries(trace)[0])
     assert "line 4999" in drawn and "line 0\n" not in drawn
     assert len(drawn) < LIVE_TAIL + 2_000
@@ -297,9 +299,10 @@ def test_live_output_keeps_its_latest_part(displayed):
 
 def test_long_output_folds_behind_show_all(displayed):
     trace = TraceWidget(keep)
+    tell = ViewFeed(trace)
     content = "\n".join(f"line {number}" for number in range(100))
-    feed(trace, [TurnStarted("hi", "local", PRICED), ToolCallStarted(LS)])
-    trace.update(ToolCallFinished(LS, ToolResult("t1", content, True, 1)))
+    tell(*[TurnStarted("hi", "local", PRICED), ToolCallStarted(LS)])
+    tell(ToolCallFinished(LS, ToolResult("t1", content, True, 1)))
     row = entries(trace)[0]
     drawn = shown(row)
     first, rest = drawn.split('<details class="conjure-more">')
@@ -315,7 +318,8 @@ def test_finish_replaces_the_widget_with_the_saved_bundle(displayed):
         TurnEnded("end_turn", "Done.", STEP_USAGE),
     ]
     trace = TraceWidget(keep)
-    feed(trace, events)
+    tell = ViewFeed(trace)
+    tell(*events)
     trace.finish(record_of(events))
     (live, first_options), (saved, options) = displayed
     assert WIDGET_VIEW in live
@@ -326,7 +330,8 @@ def test_finish_replaces_the_widget_with_the_saved_bundle(displayed):
 
 def test_finish_without_a_record_keeps_the_widget(displayed):
     trace = TraceWidget(keep)
-    trace.update(TurnStarted("hi", "local", PRICED))
+    tell = ViewFeed(trace)
+    tell(TurnStarted("hi", "local", PRICED))
     trace.finish(None)
     assert len(displayed) == 1 and trace.widget.comm is not None
 

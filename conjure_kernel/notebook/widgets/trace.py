@@ -1,8 +1,8 @@
 """The tool trace: one chat turn as a widget, updated as its events arrive.
 
-A ``TurnView`` (see ``views.py``) for frontends with a widget manager. It folds the
-events into its own ``Timeline`` and gives each entry a widget of its own, so an event
-redraws only the entry it changed: the answer's text through the same block streaming
+A ``TurnView`` (see ``views.py``) for frontends with a widget manager. It lays out the
+recorder's timeline, each entry in a widget of its own, and redraws the entries each
+change names, nothing else: the answer's text through the same block streaming
 as the HTML view (``views.StreamedMarkdown``), a muted row per step's thinking (open as
 it streams, folded once the step goes on), a collapsible row per tool call with its
 state, duration, exit code and output, and a line per notice, created file and approval;
@@ -31,7 +31,7 @@ from ...conversation.file_links import FileLinks as _Files
 from ...conversation.labels import notice_line as _notice_line
 from ...conversation.session_gate import Approval, ApprovalRequest
 from ...conversation.timeline import Timeline
-from ...conversation.transcript import TurnRecord
+from ...conversation.transcript import TurnChange, TurnRecord
 from ...conversation.turn import (
     Entry,
     FileEntry,
@@ -43,7 +43,6 @@ from ...conversation.turn import (
 )
 from ...events import (
     ApprovalAsked,
-    Event,
     ModelStepFinished,
     TextDelta,
     ThinkingDelta,
@@ -76,15 +75,17 @@ class TraceWidget:
 
     def __init__(self, redact: Redact) -> None:
         self._redact = redact
-        self._timeline = Timeline()
+        self._timeline: Timeline | None = None
+        """The recorder's, once the turn started: laid out here, never folded into."""
         self._files = _Files("", os.getcwd())
         self._entries: Column | None = None
         self.widget: widgets.VBox | None = None
         """The entries above a footer; made after the first event, when the footer's
         first line is known, and shown then."""
         self._footer: widgets.HTML | None = None
-        self._rows: list[_Row] = []
-        self._calls: dict[str, ToolRow] = {}
+        self._rows: dict[int, _Row] = {}
+        """The rows of calls and approvals by the ``id`` of their entry, which the
+        timeline keeps while the turn runs."""
         self._questions: dict[str, ApprovalRow] = {}
         """The rows of the approvals asked, by the id of their call."""
         self._text: StreamedMarkdown | None = None
@@ -99,8 +100,10 @@ class TraceWidget:
         self._display_id = uuid.uuid4().hex
         self._delay = StartDelay(self.start_after)
 
-    def update(self, event: Event) -> None:
+    def update(self, change: TurnChange) -> None:
+        event = change.event
         if isinstance(event, TurnStarted):
+            self._timeline = change.record.timeline
             self._header = self._redact(f"{event.model} · {event.backend} backend")
             self._model = event.model
             self._delay.restart()
@@ -110,12 +113,12 @@ class TraceWidget:
         elif isinstance(event, UsageReported):
             self._usage = event.usage
         elif isinstance(event, ToolOutput):
-            self._timeline.add(event)  # its tail, for a row made later
-            if row := self._calls.get(event.tool_use_id):
-                row.add_printed(event.text)
+            for call in change.entries:  # a row made later is drawn from the call's tail
+                if isinstance(row := self._rows.get(id(call)), ToolRow):
+                    row.add_printed(event.text)
             return
-        elif self._timeline.add(event) and self.widget is not None:
-            self._follow(streamed=isinstance(event, TextDelta | ThinkingDelta))
+        elif change.entries and self.widget is not None:
+            self._follow(change.entries, streamed=isinstance(event, TextDelta | ThinkingDelta))
         if isinstance(event, TurnEnded | TurnFailed):
             self._end_runs()
             if isinstance(event, TurnEnded):
@@ -151,7 +154,7 @@ class TraceWidget:
         """Make and show the trace with what the turn did so far, once it is time."""
         if self._delay.due(now=now):
             self._show()
-            self._follow(streamed=False)
+            self._follow((), streamed=False)
 
     def _show(self) -> None:
         self._entries = Column()
@@ -164,10 +167,10 @@ class TraceWidget:
         bundle = view_bundle(self.widget, "conjure turn (tool trace)")
         display(bundle, raw=True, display_id=self._display_id)
 
-    def _follow(self, *, streamed: bool) -> None:
-        """Give new entries their widgets; redraw the text, and rows whose state changed
-        (a streamed delta changes no row)."""
-        entries = self._timeline.entries
+    def _follow(self, changed: tuple[Entry, ...], *, streamed: bool) -> None:
+        """Give new entries their widgets; redraw the text, and the rows of the
+        ``changed`` entries (a streamed delta changes no row)."""
+        entries = self._timeline.entries if self._timeline is not None else []
         added = []
         for entry in entries[self._seen :]:
             added.append(self._widget_for(entry))
@@ -182,8 +185,9 @@ class TraceWidget:
         if self._thinking is not None and isinstance(last, ThinkingEntry):
             self._thinking.follow()
         if not streamed:
-            for row in self._rows:
-                row.refresh()
+            for entry in changed:
+                if row := self._rows.get(id(entry)):
+                    row.refresh()  # a row made just now finds nothing to redraw
 
     def _widget_for(self, entry: Entry) -> widgets.Widget:
         self._end_runs()
@@ -206,12 +210,11 @@ class TraceWidget:
             else ApprovalRow(entry, self._redact)
         )
         if isinstance(row, ToolRow):
-            self._calls[entry.call.id] = row
             if entry.printed and entry.result is None:  # printed before the trace was made
                 row.add_printed(entry.printed)
         elif entry.allowed is None:
             self._questions[entry.call.id] = row
-        self._rows.append(row)
+        self._rows[id(entry)] = row
         return row.widget
 
     def _end_runs(self) -> None:
