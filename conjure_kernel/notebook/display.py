@@ -49,9 +49,8 @@ from .turn_text import (
     emphasis,
     entry_plain,
     problems_markdown,
-    problems_plain,
     timeline_markdown,
-    timeline_plain,
+    turn_plain,
 )
 from .views import (
     REFRESH_SECONDS,
@@ -86,7 +85,7 @@ class LiveTurnView:
     prints the status line, each block of text once it is finished, a line per step's
     thinking once it is over, a line per tool call as it starts and another, in the
     saved record's words, once it ended (exit code and duration, denied, interrupted),
-    then the footer.
+    then the footer. A failed turn's error is left to the error the cell raises.
 
     A turn that ends within ``start_after`` seconds is never drawn live: only its saved
     bundle is shown, as one output (a console prints its text, the footer last). The view starts
@@ -148,13 +147,17 @@ class LiveTurnView:
             self._print(())
 
     def finish(self, record: TurnRecord | None) -> None:
-        """Replace the live view with the turn's saved bundle."""
+        """Replace the live view with the turn's saved bundle. A terminal gets the lines
+        of it that it lacks, the footer last, and not the error, which the cell raises."""
         self._end_runs()
         if record is None:
             return
         clean = record.redacted(self._redact)
-        last_lines = [*self._lines_not_printed(clean), footer_line(clean)]
-        self._outputs.replace(_bundle(clean, os.getcwd()), "\n".join(last_lines))
+        if self._live:
+            lines = [*self._lines_not_printed(clean), footer_line(clean)]
+        else:
+            lines = turn_plain(clean, error=False)
+        self._outputs.replace(_bundle(clean, os.getcwd()), "\n".join(lines))
 
     def _lines_not_printed(self, clean: TurnRecord) -> list[str]:
         """The saved lines of the turn's rows that a terminal lacks, in order: a call
@@ -320,5 +323,5 @@ def _bundle(clean: TurnRecord, folder: str) -> dict[str, Any]:
         TURN_MIME_TYPE: clean.to_json(folder=folder),
         "text/html": f'<div class="conjure-turn">{html_body}</div>',
         "text/markdown": markdown + "\n",
-        "text/plain": "\n".join([*timeline_plain(clean.timeline), *problems_plain(clean), footer]),
+        "text/plain": "\n".join(turn_plain(clean)),
     }

@@ -6,8 +6,9 @@ happened (``TurnRecord.error``). Where a widget manager draws that output (Jupyt
 Notebook 7, VS Code), the error output IPython adds says it a second time. So there the
 error goes through IPython's custom exception hook: the execute reply still carries its
 name, value and short traceback, and no ``error`` message is published. Elsewhere
-(``jupyter console``, nbclient) the error output stays: a terminal may have printed only
-the turn's summary line, and a headless run keeps the error where its readers look.
+(``jupyter console``, nbclient) the error output stays, where a headless run's readers
+look for it; a terminal says the error there alone, since the lines it gets of the turn
+leave it out (``LiveTurnView.finish``).
 
 Split from magics.py: how a failure is shown is its own concern, beside the chat magic.
 """

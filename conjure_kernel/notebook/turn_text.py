@@ -5,7 +5,8 @@ renderer nor HTML is available (GitHub, a terminal, ``jupyter nbconvert --to mar
 the timeline's entries, then drift, changed skills and the error. Every label is worded by
 ``conversation.labels``; in Markdown each is a paragraph of its own in emphasis (a tool's
 title in bold), in plain text a line in brackets (the footer, last, is bare), so
-tests/golden can find them. A step's thinking is one short line here, never its text:
+tests/golden can find them. Plain text marks the error's hint ``hint: `` as the error a
+cell raises does, since it has no emphasis or muted line to tell it from the error. A step's thinking is one short line here, never its text:
 these are read straight through, where it cannot fold. A tool's output keeps its text,
 its terminal colours and control sequences resolved away (``conversation.terminal``).
 """
@@ -20,6 +21,7 @@ from ..conversation.labels import (
     approval_line,
     error_labels,
     file_line,
+    footer_line,
     notice_line,
     problem_labels,
     thinking_line,
@@ -42,9 +44,8 @@ __all__ = [
     "emphasis",
     "entry_plain",
     "problems_markdown",
-    "problems_plain",
     "timeline_markdown",
-    "timeline_plain",
+    "turn_plain",
 ]
 
 
@@ -79,8 +80,14 @@ def _file_markdown(file: FileEntry, files: FileLinks) -> str:
     return f"*[{line}]({link})*"
 
 
-def timeline_plain(timeline: Timeline) -> list[str]:
-    return [entry_plain(entry) for entry in timeline.entries]
+def turn_plain(record: TurnRecord, *, error: bool = True) -> list[str]:
+    """The turn's lines: its timeline, drift and changed skills, its error (unless
+    ``error`` is false: a terminal prints the error the cell raises), the footer last."""
+    lines = [entry_plain(entry) for entry in record.timeline.entries]
+    lines += _problems_plain(record)
+    if error:
+        lines += _error_plain(record)
+    return [*lines, footer_line(record)]
 
 
 def entry_plain(entry: Entry) -> str:
@@ -112,18 +119,21 @@ def problems_markdown(record: TurnRecord) -> list[str]:
     return parts
 
 
-def problems_plain(record: TurnRecord) -> list[str]:
+def _problems_plain(record: TurnRecord) -> list[str]:
     lines = []
     for problem in problem_labels(record):
         lines.append(f"[{problem['line']}]")
         if "diff" in problem:
             lines.append(problem["diff"])
-    error = error_labels(record)
-    if error:
-        lines.append(f"[{error['line']}]")
-        if "hint" in error:
-            lines.append(f"[{error['hint']}]")
     return lines
+
+
+def _error_plain(record: TurnRecord) -> list[str]:
+    error = error_labels(record)
+    if not error:
+        return []
+    hint = [f"[hint: {error['hint']}]"] if "hint" in error else []
+    return [f"[{error['line']}]", *hint]
 
 
 def emphasis(line: str) -> str:

@@ -21,6 +21,8 @@ widget manager allows stdin and opens no widget comm, as a console does), so eve
 frontend gets the same messages, and a line a terminal must print later gets an output
 whose HTML is empty (``LiveOutputs.add_line``): JupyterLab draws it zero pixels high,
 and the turn's end clears it with the other live outputs, so no saved notebook holds it.
+A failed turn's error is not among the lines a terminal gets of the saved bundle: the
+cell raises it, and a terminal prints that (``failures.py``).
 """
 
 from __future__ import annotations
@@ -132,24 +134,25 @@ class LiveOutputs:
         self.add({**_BLANK, "text/plain": line})
 
     def replace(self, saved: Bundle, lines: str) -> None:
-        """Leave ``saved`` as the turn's one output in place of the live ones, if any.
+        """Leave ``saved`` as the turn's one output in place of the live ones, if any;
+        a terminal prints ``lines`` of it.
 
-        When nothing live was shown, ``saved`` is simply shown: one message, and a
-        terminal prints its ``text/plain`` (it printed nothing of the turn yet).
         Clearing is the only way to remove outputs, and it clears the whole cell, so the
         saved bundles of the cell's earlier turns (two ``%conjure`` lines in one cell)
         are shown again first; other output the cell showed before the turn is lost.
-        Each saved bundle is sent as a redraw of a placeholder holding just ``lines``
-        (the footer, after any line the terminal still lacks): a terminal prints them,
-        not the answer a second time.
+        The saved bundle is sent as a redraw of a placeholder holding just ``lines`` (after
+        a live turn, the footer after any line the terminal still lacks), so a terminal
+        prints them, not the answer a second time. When nothing live was shown and
+        ``lines`` are the saved text, ``saved`` is simply shown: one message.
         """
-        if not self._added:
-            DisplayArea(saved)
-        else:
+        if self._added:
             clear_output(wait=True)
             for earlier in _cell_turns.earlier():
                 _show_saved(earlier, _BLANK)
+        if self._added or lines != saved.get("text/plain"):
             _show_saved(saved, {"text/plain": lines})
+        else:
+            DisplayArea(saved)
         _cell_turns.remember(saved)
 
 

@@ -6,8 +6,8 @@ and its ``hint``, the ``footer``. The record says which labels the turn has
 (``of_record``); each rendering must show exactly those, in that order: HTML (Python's
 and the JupyterLab renderer's) marks each with ``data-label``; Markdown writes each as a
 paragraph of emphasis alone (a tool's title in bold), thinking quoted; plain text writes
-each as a line in brackets, the footer bare on the last line. Markdown and plain text
-do not fold, so they have no ``more``.
+each as a line in brackets (the hint after ``hint: ``), the footer bare on the last line.
+Markdown and plain text do not fold, so they have no ``more``.
 """
 
 from __future__ import annotations
@@ -125,6 +125,12 @@ def _text(token: dict[str, Any]) -> str:
 
 
 def of_plain(plain: str) -> list[str]:
+    """Each line in brackets, a hint without the ``hint: `` that marks it (no other
+    label starts so), then the bare footer."""
     lines = plain.split("\n")
-    bracketed = [line[1:-1] for line in lines[:-1] if line.startswith("[") and line.endswith("]")]
+    bracketed = [
+        line[1:-1].removeprefix("hint: ")
+        for line in lines[:-1]
+        if line.startswith("[") and line.endswith("]")
+    ]
     return [*bracketed, lines[-1]]

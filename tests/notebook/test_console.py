@@ -153,3 +153,25 @@ def test_exit_leaves_the_console_and_nothing_warns(console, word):
     assert console.api.pending == 0 and len(console.api.requests_to("POST", "/v1/messages")) == 2
     printed = console.printed()
     assert "WARNING" not in printed and "warning" not in printed.lower(), printed
+
+
+def test_a_failed_turn_says_its_error_once(console):
+    """A budget stop before the first call ends the turn at once, so its saved text is
+    all a console prints of it: without the error, which the raised error says, its
+    hint marked as the saved text marks it."""
+    child = console.child
+    console.api.script(replies.text("Hello."))
+    child.sendline("Hi")  # opens the backend, so the next turn ends at once
+    child.expect(FOOTER)
+    child.expect(prompt(3))
+    child.sendline("%budget cell=$0.0001")
+    child.expect(prompt(4))
+    child.sendline("What is in the folder?")
+    child.expect("BudgetExceeded")
+    child.expect(prompt(5))
+    printed = console.printed()
+    turn = printed[printed.index("What is in the folder?") :]
+    assert turn.count("BudgetExceeded") == 1, turn
+    assert turn.count("hint: raise the limit with %budget cell=") == 1, turn
+    assert len(FOOTER.findall(turn)) == 1, turn
+    assert console.api.pending == 0 and len(console.api.requests_to("POST", "/v1/messages")) == 1

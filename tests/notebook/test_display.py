@@ -252,7 +252,7 @@ def test_a_failed_turn_without_steps_still_shows_its_streamed_answer_and_the_err
     ]
     plain = turn_bundle(record_of(events), str)["text/plain"]
     assert plain == (
-        "Partial answ\n[ModelError: the API is overloaded]\n[try again]\n"
+        "Partial answ\n[ModelError: the API is overloaded]\n[hint: try again]\n"
         "m · local backend · 0 in / 0 out"
     )
 

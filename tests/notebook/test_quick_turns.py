@@ -10,7 +10,7 @@ from view_feed import ViewFeed
 
 from conjure_kernel.events import ApprovalAsked, ThinkingDelta, TurnStarted
 from conjure_kernel.notebook import views
-from conjure_kernel.notebook.display import LiveTurnView, turn_bundle
+from conjure_kernel.notebook.display import TURN_MIME_TYPE, LiveTurnView, turn_bundle
 from conjure_kernel.notebook.widgets import TraceWidget
 from conjure_kernel.notebook.widgets import trace as trace_module
 
@@ -49,7 +49,11 @@ def widget_displays(monkeypatch) -> list[tuple[dict, dict]]:
 
 
 @pytest.mark.parametrize("name", sorted(set(EVENTS) - {"record_off"}))
-def test_a_turn_that_ends_at_once_is_one_output_and_a_console_prints_all_of_it(quick, clock, name):
+def test_a_turn_that_ends_at_once_is_one_output_and_a_console_prints_all_but_its_error(
+    quick, clock, name
+):
+    """A turn that went well is one message; a failed one's text reaches a terminal
+    without the error, which the cell raises and a terminal prints (test_console.py)."""
     events = EVENTS[name]()
     record = record_of(events)
     view = LiveTurnView(str)
@@ -58,12 +62,15 @@ def test_a_turn_that_ends_at_once_is_one_output_and_a_console_prints_all_of_it(q
         if not isinstance(event, ApprovalAsked):  # an approval is drawn at once: below
             tell(event)
     view.finish(record)
+    saved = turn_bundle(record, str)
+    assert quick.notebook() == [saved]
+    error = saved[TURN_MIME_TYPE]["labels"].get("error", {})
+    raised = {f"[{error.get('line')}]", f"[hint: {error.get('hint')}]"}
+    printed = quick.console().splitlines()
+    assert printed == [line for line in saved["text/plain"].splitlines() if line not in raised]
+    assert record.model in printed[-1]  # the footer, last
     kinds = [message.kind for message in quick.messages]
-    assert kinds == ["display"], kinds
-    assert quick.notebook() == [turn_bundle(record, str)]
-    printed = quick.console()
-    assert printed == turn_bundle(record, str)["text/plain"] + "\n"
-    assert record.model in printed.splitlines()[-1]  # the footer, last
+    assert kinds == (["display", "update"] if error else ["display"]), kinds
 
 
 def test_a_turn_that_waits_starts_drawing_once_it_has_run_a_while(quick, clock):

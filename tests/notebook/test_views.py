@@ -71,10 +71,19 @@ def test_the_saved_bundle_replaces_the_live_outputs_and_a_terminal_gets_one_line
 
 def test_nothing_is_cleared_when_the_turn_showed_nothing_live(frontends):
     """One message: the saved bundle itself, whose text a terminal prints."""
-    LiveOutputs().replace({"text/plain": "saved"}, "summary")
+    LiveOutputs().replace({"text/plain": "saved"}, "saved")
     assert [(m.kind, m.bundle) for m in frontends.messages] == [
         ("display", {"text/plain": "saved"})
     ]
+
+
+def test_a_terminal_prints_only_the_lines_it_is_given_of_a_turn_shown_at_once(frontends):
+    """A failed turn's saved text less its error, which the cell raises; the notebook
+    keeps the whole bundle, and nothing is cleared."""
+    LiveOutputs().replace({"text/plain": "answer\n[error]"}, "answer")
+    assert [m.kind for m in frontends.messages] == ["display", "update"]
+    assert frontends.notebook() == [{"text/plain": "answer\n[error]"}]
+    assert frontends.console() == "answer\n"
 
 
 def test_earlier_turns_of_the_running_cell_are_shown_again_after_the_clear(frontends, monkeypatch):
