@@ -176,7 +176,7 @@ def _skills_by_route(rules: Routes, skills: Sequence[Skill]) -> dict[str, tuple[
         raise BackendError(
             f"hybrid route skill:{name}={where}: no skill {name!r} is loaded"
             + (f" (loaded: {', '.join(sorted(loaded))})" if loaded else ""),
-            hint=f"load it first (%skill add PATH), or use one of Anthropic's own on anthropic: "
+            hint=f"load it first (%skills PATH), or use one of Anthropic's own on anthropic: "
             f"{', '.join(sorted(_ANTHROPIC_SKILLS))}",
         )
     kept: dict[str, tuple[Skill, ...]] = {}

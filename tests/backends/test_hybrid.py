@@ -257,6 +257,7 @@ def test_a_route_that_cannot_hold_is_refused_and_the_backend_stays(hybrid, route
     with pytest.raises(BackendError) as raised:
         session.switch_backend("hybrid", routes)
     assert said in str(raised.value) and raised.value.hint
+    assert "%skill " not in raised.value.hint  # the magic is %skills
     assert session.backend_name == "local"
     assert any(isinstance(e, TurnEnded) for e in run_turn(session))
     session.close()
