@@ -261,9 +261,7 @@ def _native_tools(rules: Routes, routes: Mapping[str, Route]) -> set[str]:
 def _system_prompt(session: HybridSession) -> str:
     """One prompt: where each tool runs, the one workspace, and where each skill is."""
     places = []
-    runs: dict[str, list[str]] = {}
-    for tool, (_, name) in session.executor.offered.items():
-        runs.setdefault(name, []).append(tool)
+    runs = session.tools_by_route
     for route in session.routes.values():
         tools = runs.get(route.name, [])
         if route.client_side and not tools:

@@ -133,6 +133,14 @@ class HybridSession:
         client = [route for route in self.routes.values() if route.client_side]
         return next(iter(named), None) or next(iter(client), None)
 
+    @property
+    def tools_by_route(self) -> dict[str, list[str]]:
+        """The client tools offered, grouped by the route that runs them (a new dict)."""
+        grouped: dict[str, list[str]] = {}
+        for tool, (_, name) in self.executor.offered.items():
+            grouped.setdefault(name, []).append(tool)
+        return grouped
+
     def route_of(self, call: ToolCall) -> str:
         """The backend that runs ``call``; MCP tools run where their servers started."""
         offered = self.executor.offered.get(call.name)
@@ -159,9 +167,7 @@ class HybridSession:
     def describe(self) -> str:
         """The routes, which backend runs which tool and skill, then each route's own
         description with its boundary."""
-        by_route: dict[str, list[str]] = {}
-        for tool, (_, name) in self.executor.offered.items():
-            by_route.setdefault(name, []).append(tool)
+        by_route = self.tools_by_route
         hosted = self.hosted
         if hosted is not None:
             by_route.setdefault(hosted.name, []).insert(0, "code execution")

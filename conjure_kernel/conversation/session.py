@@ -417,17 +417,12 @@ class Session:
     def _gate_for(
         self, backend_session: BackendSession, ask: Asker | None, replay: Replay | None
     ) -> SessionGate | RoutedGate:
-        """The turn's gate: the session's rules, its backend's default mode and places; on a
-        hybrid session, one such gate per route, each with its own backend's."""
+        """The turn's gate: the session's rules, the mode in force and its backend's places;
+        on a hybrid session, one such gate per route, each with its own backend's."""
 
-        def gate(
-            backend: Backend, settings: BackendSettings | None, opened: BackendSession
-        ) -> SessionGate:
-            mode = self.permissions.mode or default_permission_mode(backend, settings)
-            name = backend.backend_type
+        def gate(name: str, opened: BackendSession, mode: PermissionMode) -> SessionGate:
             recorded = replay.recorded_decisions(name) if replay is not None else {}
-            where = str(opened.workdir)
-            places = Places.of(opened.paths, self.skills, opened.leads_to, where)
+            places = Places.of(opened.paths, self.skills, opened.leads_to, str(opened.workdir))
             return SessionGate(
                 self.permissions,
                 mode,
@@ -439,12 +434,13 @@ class Session:
             )
 
         if isinstance(backend_session, HybridSession):
-            routes = backend_session.routes.values()
+            modes = self.route_modes
             gates = {
-                route.name: gate(route.backend, route.settings, route.session) for route in routes
+                name: gate(name, route.session, self.permissions.mode or modes[name])
+                for name, route in backend_session.routes.items()
             }
             return RoutedGate(gates, backend_session.route_of)
-        return gate(self.backend, self.options.settings, backend_session)
+        return gate(self.backend_name, backend_session, self.permission_mode)
 
     def _remember(self, rule: Rule) -> None:
         """An "always" answer: the rule holds for the rest of the session."""

@@ -424,8 +424,22 @@ def api() -> Iterator[FakeMessagesAPI]:
         yield server
 
 
-def test_code_execution_and_a_local_tool_in_one_turn(hybrid, workdir, api, monkeypatch, tmp_path):
+@pytest.fixture
+def hosted_hybrid(hybrid, api, monkeypatch, tmp_path):
+    """A hybrid session with an anthropic route, against the fake API through the SDK
+    (the upload cache in a Jupyter data folder of the test's own)."""
     monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jupyter"))
+
+    def make(routes: dict[str, str]) -> Session:
+        client = AnthropicClient(api_key="test-key", base_url=api.url)
+        session = hybrid(client, routes, account=client)
+        session.model = DEFAULT_MODEL
+        return session
+
+    return make
+
+
+def test_code_execution_and_a_local_tool_in_one_turn(hosted_hybrid, hybrid, workdir, api):
     run = replies.server_tool_use("bash_code_execution", {"command": "echo 42"})
     api.script(
         replies.message(
@@ -442,13 +456,7 @@ def test_code_execution_and_a_local_tool_in_one_turn(hybrid, workdir, api, monke
         ),
         replies.text("both ran"),
     )
-    client = AnthropicClient(api_key="test-key", base_url=api.url)
-    session = hybrid(
-        client,
-        {"view": "local", "skill:xlsx": "anthropic", "default": "anthropic"},
-        account=client,
-    )
-    session.model = DEFAULT_MODEL
+    session = hosted_hybrid({"view": "local", "skill:xlsx": "anthropic", "default": "anthropic"})
     events = run_turn(session)
     assert not [e for e in events if isinstance(e, TurnFailed)], events
     hosted = [e for e in events if isinstance(e, ServerToolCallStarted)]
@@ -586,8 +594,7 @@ def test_a_held_replay_takes_only_the_folder_of_an_overridden_switch(sessions, w
     assert session.options.settings.sandbox == "on" and session.options.settings.network == "off"
 
 
-def test_only_pauses_count_against_max_continuations(hybrid, workdir, api, monkeypatch, tmp_path):
-    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jupyter"))
+def test_only_pauses_count_against_max_continuations(hosted_hybrid, api):
     run = replies.server_tool_use("bash_code_execution", {"command": "sleep 1"})
     api.script(
         replies.tool_use("view", {"path": "notes.txt"}),
@@ -599,13 +606,9 @@ def test_only_pauses_count_against_max_continuations(hybrid, workdir, api, monke
             container=replies.container(),
         ),
     )
-    client = AnthropicClient(api_key="test-key", base_url=api.url)
-    session = hybrid(
-        client,
-        {"view": "local", "default": "anthropic", "anthropic.max_continuations": "1"},
-        account=client,
+    session = hosted_hybrid(
+        {"view": "local", "default": "anthropic", "anthropic.max_continuations": "1"}
     )
-    session.model = DEFAULT_MODEL
     events = run_turn(session)
     assert not [e for e in events if isinstance(e, TurnFailed)], events
     assert isinstance(events[-1], TurnEnded)
