@@ -46,7 +46,6 @@ from .turn import (
     ApprovalEntry,
     Entry,
     Redact,
-    ToolEntry,
     redact_value,
     tool_call_from_json,
     tool_result_from_json,
@@ -174,9 +173,9 @@ class TurnRecord:
             sent=self.sent,
             images={call.id: result.images for call, result in self.tool_calls if result.images},
             ran_on={
-                entry.call.id: entry.backend or self.backend
-                for entry in self.timeline.entries
-                if isinstance(entry, ToolEntry) and not entry.server
+                tool.call.id: tool.backend or self.backend
+                for tool in self.timeline.tools
+                if not tool.server
             },
         )
 

@@ -14,7 +14,6 @@ from ..clients.base import Usage
 from ..clients.pricing import Spend
 from ..conversation.budget import turn_spend
 from ..conversation.transcript import TurnRecord
-from ..conversation.turn import ToolEntry
 from ..tools.output import one_line
 
 __all__ = ["HistoryTable", "history_bundle"]
@@ -106,8 +105,7 @@ def _row(
 
 def _backend(turn: TurnRecord) -> str:
     """The turn's backend; a hybrid turn's with the backends its calls ran on, in order."""
-    ran = [entry.backend for entry in turn.timeline.entries if isinstance(entry, ToolEntry)]
-    used = list(dict.fromkeys(name for name in ran if name))
+    used = list(dict.fromkeys(tool.backend for tool in turn.timeline.tools if tool.backend))
     return f"{turn.backend} ({', '.join(used)})" if used else turn.backend
 
 

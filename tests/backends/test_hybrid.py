@@ -34,6 +34,7 @@ from conjure_kernel.events import (
     TurnEnded,
     TurnFailed,
 )
+from conjure_kernel.notebook.history import history_bundle
 from conjure_kernel.skills.discovery import load_skill
 from conjure_kernel.skills.skill import Skill
 
@@ -214,6 +215,8 @@ def test_each_call_runs_on_its_route_and_says_where(hybrid, workdir):
     tools = [entry for entry in record.timeline.entries if isinstance(entry, ToolEntry)]
     assert [tool.backend for tool in tools] == ["local", "local", "native"]
     assert tool_title(tools[2]).endswith("· on native")
+    table = history_bundle(session.transcript, str, messages=len(session.messages))
+    assert "hybrid (local, native)" in table["text/plain"]
     saved = record.to_json()
     assert [e.get("backend") for e in saved["timeline"] if e["type"] == "tool"] == [
         "local",
